@@ -1,0 +1,58 @@
+// Validation of TokenCreateRequest: Boomerang's rules and error codes
+// (1010 TOKEN_INVALID_REQ, 1011 TOKEN_INVALID_SESSION_REQ, 1012
+// TOKEN_INVALID_PERMISSION), role expansion and the user-acts-as-user rule.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "core/token.h"
+
+namespace tokend::core {
+
+// A create request as decoded from JSON, before any rule is applied. The JSON
+// codec fills it; fields of a wrong JSON type are refused there (1010), except
+// `principal`, whose type only matters for non-global tokens.
+struct CreateTokenRequest {
+  std::optional<std::string> type;  // the raw JSON string
+  std::optional<std::string> name;
+  std::optional<std::string> principal;
+  bool principal_not_a_string = false;  // present, not null, not a string
+  std::optional<std::string> description;
+  std::optional<EpochMillis> expiration_date;
+  std::optional<std::vector<std::string>> permissions;
+  std::optional<std::string> role;
+};
+
+// A validated request: everything needed to mint the token.
+struct NewTokenSpec {
+  TokenType type = TokenType::kGlobal;
+  std::string name;
+  std::optional<std::string> description;
+  std::optional<std::string> principal;  // nullopt exactly for global tokens
+  std::optional<EpochMillis> expiration_date;
+  std::vector<std::string> actions;  // role's first, then permissions, no duplicates
+
+  bool operator==(const NewTokenSpec&) const = default;
+};
+
+inline constexpr std::size_t kMaxNameCodePoints = 256;
+inline constexpr std::size_t kMaxDescriptionCodePoints = 1024;
+inline constexpr std::size_t kMaxPrincipalBytes = 1024;
+inline constexpr std::size_t kMaxPermissions = 64;
+
+// Applies, in Boomerang's order: session type (1011); required fields, blank
+// name/principal, lengths, NUL characters, past expiration, unknown type
+// (1010); permission grammar and unknown roles (1012). Messages name the field
+// and, where safe, the value. `now` decides whether expirationDate is future.
+Result<NewTokenSpec> ValidateCreate(const CreateTokenRequest& request, EpochMillis now);
+
+// Number of Unicode code points in valid UTF-8 text.
+std::size_t CountCodePoints(std::string_view utf8);
+// True when `text` is well-formed UTF-8.
+bool IsValidUtf8(std::string_view text);
+
+}  // namespace tokend::core

@@ -1,0 +1,59 @@
+// GET /api/v2/token/query: query-string decoding and the search rules.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "core/token.h"
+
+namespace tokend::core {
+
+enum class SortField { kCreationDate, kExpirationDate, kName, kType, kPrincipal };
+enum class SortOrder { kAsc, kDesc };
+
+// "creationDate", "expirationDate", "name", "type", "principal".
+std::string_view ToString(SortField field);
+// "ASC", "DESC".
+std::string_view ToString(SortOrder order);
+
+inline constexpr int kMaxPageSize = 1000;
+inline constexpr std::int64_t kMaxPage = 2147483647;
+
+struct TokenQuery {
+  std::vector<TokenType> types;         // empty: every type
+  std::vector<std::string> principals;  // empty: every principal
+  std::optional<EpochMillis> from_date;  // creationDate >= from_date
+  std::optional<EpochMillis> to_date;    // creationDate < to_date
+  SortField sort = SortField::kCreationDate;
+  SortOrder order = SortOrder::kAsc;
+  std::optional<int> limit;  // 1..1000; absent: unpaged
+  std::int64_t page = 0;     // 0..kMaxPage, meaningful only with a limit
+
+  bool paged() const { return limit.has_value(); }
+  std::int64_t offset() const { return paged() ? page * *limit : 0; }
+  bool operator==(const TokenQuery&) const = default;
+};
+
+// Decoded (name, value) pairs in order of appearance.
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+// Splits a raw query string ("a=1&b=x%20y") on '&' and '=', decodes '+' as
+// space and %XX escapes once. An invalid escape, or a name or value that is
+// not valid UTF-8 or contains NUL after decoding, is InvalidArgument (1001)
+// naming the parameter. Empty segments ("a=1&&b=2") are skipped.
+Result<QueryParams> ParseQueryString(std::string_view raw);
+
+// Applies the search rules (docs/API.md, "GET /api/v2/token/query"): limit,
+// page, order (case-insensitive), sort, types and principals (comma lists
+// and/or repeated), fromDate/toDate. A scalar given twice, an unknown value or
+// fromDate > toDate is InvalidArgument (1001) naming the parameter. Empty
+// values count as absent; unknown parameter names are ignored.
+Result<TokenQuery> ParseTokenQuery(const QueryParams& params);
+
+}  // namespace tokend::core

@@ -1,0 +1,27 @@
+// Time in tokend is milliseconds since the Unix epoch, UTC, as Boomerang's
+// clients send and expect it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tokend::core {
+
+using EpochMillis = std::int64_t;
+
+// Current wall-clock time.
+EpochMillis NowMillis();
+
+// Spring Boot's format: "2026-03-01T05:00:00.000+00:00" (always UTC).
+std::string FormatSpringDate(EpochMillis millis);
+
+// Parses a request date given as a string: a string of digits (epoch millis,
+// optionally with a leading '-'), or ISO-8601 "YYYY-MM-DDTHH:MM:SS[.fff...]"
+// with 'Z', "+HH:MM", "-HH:MM", "+HHMM" or no offset (then UTC). Fractional
+// seconds beyond milliseconds are truncated. nullopt when malformed or out of
+// range (years 0001..9999).
+std::optional<EpochMillis> ParseDateString(std::string_view text);
+
+}  // namespace tokend::core

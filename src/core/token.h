@@ -1,0 +1,59 @@
+// The token model: types, their secret prefixes, and the stored token record.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/time.h"
+
+namespace tokend::core {
+
+enum class TokenType { kGlobal, kTeam, kWorkflow, kUser, kSession };
+
+inline constexpr TokenType kAllTokenTypes[] = {TokenType::kGlobal, TokenType::kTeam,
+                                               TokenType::kWorkflow, TokenType::kUser,
+                                               TokenType::kSession};
+
+// "global", "team", "workflow", "user", "session".
+std::string_view ToString(TokenType type);
+// Exact, case-sensitive JSON value; nullopt for anything else.
+std::optional<TokenType> ParseTokenType(std::string_view text);
+// "bfg", "bft", "bfw", "bfu", "bfs" (without the underscore).
+std::string_view SecretPrefix(TokenType type);
+
+// Boomerang's ResolvedPermissions: what a token may do, and over what.
+struct ResolvedPermissions {
+  TokenType scope;
+  std::string principal;  // "**" for global scope
+  std::vector<std::string> actions;  // "resource/action" strings
+
+  bool operator==(const ResolvedPermissions&) const = default;
+};
+
+// A stored token. The secret itself is never kept, only its hash.
+struct Token {
+  std::string id;  // 24 lowercase hex (ObjectId)
+  TokenType type = TokenType::kGlobal;
+  std::string name;
+  std::optional<std::string> description;
+  std::optional<std::string> principal;  // null for global tokens
+  EpochMillis creation_date = 0;
+  std::optional<EpochMillis> expiration_date;  // null: never expires
+  std::vector<std::string> actions;  // the permission strings, in order
+  std::string secret_hash;  // hex(SHA-256(secret)), 64 lowercase hex
+
+  // True while there is no expiration date or it is after `now`.
+  bool IsValidAt(EpochMillis now) const {
+    return !expiration_date || *expiration_date > now;
+  }
+
+  // The single ResolvedPermissions entry a created token carries: scope = its
+  // type, principal = its principal ("**" when null), actions.
+  ResolvedPermissions Permissions() const;
+
+  bool operator==(const Token&) const = default;
+};
+
+}  // namespace tokend::core

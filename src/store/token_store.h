@@ -1,0 +1,106 @@
+// TokenStore: the one storage interface. Every backend (SQLite file, SQLite
+// in memory, PostgreSQL) implements this contract and passes the same
+// contract test suite (tests/store/token_store_contract_test.cc).
+//
+// Thread safety: every method may be called concurrently from any thread.
+// Every method may block (disk, network); callers keep them off I/O threads.
+// Errors: a store that cannot be reached, a full disk or a read-only file is
+// Unavailable; nothing a caller passes makes a method return Internal.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/authz.h"
+#include "core/query.h"
+#include "core/status.h"
+#include "core/token.h"
+
+namespace tokend::store {
+
+using core::Result;
+using core::Status;
+
+struct TokenPage {
+  std::vector<core::Token> tokens;
+  std::int64_t total = -1;  // exact count of all matches; -1 when not asked for
+};
+
+// Told about deletions so that caches can drop entries. Methods are called on
+// a store thread and must not block or call back into the store.
+class ChangeListener {
+ public:
+  virtual ~ChangeListener() = default;
+  // A token was deleted, through this process or another sharing the store.
+  virtual void OnTokenDeleted(std::string_view id) = 0;
+  // healthy=false: deletions made by other instances may be missed from now
+  // on (notification channel down); true again once they will be heard and
+  // everything missed meanwhile must be assumed deleted.
+  virtual void OnFeedHealthChanged(bool healthy) = 0;
+};
+
+struct StoreOptions {
+  int pool_size = 8;  // connections kept open (PostgreSQL) / readers (SQLite)
+  int connect_timeout_seconds = 5;
+};
+
+class TokenStore {
+ public:
+  virtual ~TokenStore() = default;
+
+  // Opens "sqlite:PATH", "sqlite::memory:" or "postgresql://..." (also
+  // "postgres://"), creating and migrating the schema as needed. Safe when
+  // several processes open the same database at once. InvalidArgument for an
+  // unknown scheme; Unavailable when the database cannot be opened.
+  static Result<std::unique_ptr<TokenStore>> Open(std::string_view url,
+                                                  const StoreOptions& options = {});
+
+  // Stores a new token. Durable when it returns ok (a crash right after
+  // cannot lose it). AlreadyExists when the id or secret_hash is taken.
+  virtual Status Insert(const core::Token& token) = 0;
+
+  // Stores many tokens in one transaction (seeding, migrations); all or none.
+  virtual Status InsertMany(std::span<const core::Token> tokens) = 0;
+
+  // NotFound when no token has this id (any text is accepted as an id).
+  virtual Result<core::Token> FindById(std::string_view id) = 0;
+
+  // NotFound when no token has this hash. Expired tokens are returned too.
+  virtual Result<core::Token> FindBySecretHash(std::string_view secret_hash) = 0;
+
+  // Deletes by id; NotFound when absent. Listeners hear of it before this
+  // returns, and other instances sharing the store soon after.
+  virtual Status Delete(std::string_view id) = 0;
+
+  // The tokens matching `query`'s filters (types, principals, from/to dates)
+  // and `visibility`, ordered by query.sort/query.order with ties broken on id
+  // in the same direction (strings compare as UTF-8 bytes; nulls first in ASC,
+  // last in DESC), skipping `offset` rows and returning at most `limit`. When
+  // `count_total`, page.total is the exact number of matches (ignoring
+  // limit/offset). query.limit and query.page are ignored: the caller passes
+  // limit and offset explicitly.
+  virtual Result<TokenPage> Query(const core::TokenQuery& query,
+                                  const core::Visibility& visibility, std::int64_t limit,
+                                  std::int64_t offset, bool count_total) = 0;
+
+  // Number of stored tokens of each type (types with none may be omitted).
+  virtual Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() = 0;
+
+  // Ok when the store answers a trivial query.
+  virtual Status Ping() = 0;
+
+  // Registers the (single) listener; nullptr unregisters. The listener must
+  // outlive the store or be unregistered first.
+  virtual void SetChangeListener(ChangeListener* listener) = 0;
+
+  // True when other processes may share this store (so deletions may happen
+  // elsewhere and are announced through the listener's feed).
+  virtual bool IsShared() const = 0;
+};
+
+}  // namespace tokend::store
