@@ -1,0 +1,60 @@
+// JSON at the edge: one Parse/Serialize pair per wire type. Domain types never
+// see Boost.JSON; this is the only place that knows field names.
+//
+// Dates are written in Spring Boot's form ("2026-03-01T05:00:00.000+00:00");
+// null fields are omitted. Parsers never throw: malformed input is a Status.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/create_request.h"
+#include "core/query.h"
+#include "core/status.h"
+#include "core/time.h"
+#include "core/token.h"
+#include "service/token_service.h"
+
+namespace tokend::http {
+
+// Limits applied while parsing request bodies.
+inline constexpr int kMaxJsonDepth = 16;
+inline constexpr std::size_t kMaxJsonStringBytes = 16 * 1024;
+
+// TokenCreateRequest. Body not a JSON object, invalid JSON or UTF-8, too deep:
+// InvalidArgument (1002 REQUEST_INVALID_PARAMS). A known field of the wrong
+// JSON type: InvalidArgument (1010 TOKEN_INVALID_REQ) naming the field, except
+// `principal` (recorded in principal_not_a_string). Unknown fields ignored;
+// for a duplicated key the last one wins. JSON null = absent.
+// expirationDate: integer millis, a string of digits, or an ISO-8601 string.
+core::Result<core::CreateTokenRequest> ParseCreateTokenRequest(std::string_view body);
+
+// Introspection body {"token": "<secret>"}: the secret. Missing or non-string
+// `token`: InvalidArgument (1002) without echoing the value.
+core::Result<std::string> ParseIntrospectJson(std::string_view body);
+
+// {id, type, token, expirationDate}
+std::string SerializeCreatedToken(const service::CreatedToken& created);
+
+// Token {id, type, name, description, creationDate, expirationDate, valid,
+// principal, permissions: [ResolvedPermissions]}; `valid` computed at `now`.
+std::string SerializeToken(const core::Token& token, core::EpochMillis now);
+
+// {"active":false} alone when nullopt; else {"active":true, ...Token fields}.
+std::string SerializeIntrospection(const std::optional<core::Token>& token,
+                                   core::EpochMillis now);
+
+// Spring Data page (PageToken). Unpaged queries: "pageable":"INSTANCE",
+// size = numberOfElements = totalElements, totalPages 1, number 0.
+std::string SerializePage(const service::QueryPage& page, const core::TokenQuery& query,
+                          core::EpochMillis now);
+
+// RestErrorResponse {timestamp, code, reason, message, status}, where status
+// is Spring's "400 BAD_REQUEST" text for the error's HTTP status.
+std::string SerializeError(const core::Status& status, core::EpochMillis now);
+
+// Spring's reason phrase for an HTTP status: 400 -> "BAD_REQUEST".
+std::string_view SpringStatusName(int http_status);
+
+}  // namespace tokend::http

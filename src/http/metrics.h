@@ -1,0 +1,57 @@
+// Prometheus metrics, rendered in the text exposition format (version 0.0.4).
+//
+// Thread safety: all Record* methods are lock-free or take a short lock and
+// may be called from any thread; Render may run concurrently with them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/token.h"
+
+namespace tokend::http {
+
+struct MetricsSnapshotExtras {
+  // Stored tokens by type (from the store at scrape time); empty when the
+  // store did not answer.
+  std::vector<std::pair<core::TokenType, std::int64_t>> tokens_by_type;
+  std::uint64_t cache_hits = 0;
+  std::uint64_t cache_misses = 0;
+  std::uint64_t cache_invalidations = 0;
+  bool store_up = true;
+};
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+
+  // One finished request. `route` is the route template ("POST
+  // /api/v2/token", "GET /api/v2/token/{id}", "unmatched"), never the raw
+  // path, so no id or secret can become a label.
+  void RecordRequest(std::string_view route, int http_status, double seconds);
+
+  // An authentication failure by reason: "missing", "malformed", "unknown"
+  // (unknown, deleted or expired), "unavailable".
+  void RecordAuthFailure(std::string_view reason);
+
+  // Open connections (gauge).
+  void ConnectionOpened();
+  void ConnectionClosed();
+
+  // tokend_http_requests_total{route,status}, tokend_http_request_duration_seconds
+  // histogram{route}, tokend_auth_failures_total{reason},
+  // tokend_open_connections, tokend_tokens{type}, tokend_cache_hits_total,
+  // tokend_cache_misses_total, tokend_cache_invalidations_total, tokend_store_up.
+  std::string Render(const MetricsSnapshotExtras& extras) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tokend::http
