@@ -1,1 +1,253 @@
-// placeholder
+#include "core/query.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "core/create_request.h"
+#include "core/text.h"
+
+namespace tokend::core {
+namespace {
+
+Status InvalidParam(std::string_view name, std::string_view problem) {
+  std::string message = "Invalid query parameter ";
+  message += QuoteForMessage(name);
+  message += ": ";
+  message += problem;
+  return Status::InvalidArgument(std::move(message), ApiError::kQueryInvalidFilters);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes '+' and %XX once; nullopt on a malformed escape.
+std::optional<std::string> Decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      const int high = HexValue(text[i + 1]);
+      const int low = HexValue(text[i + 2]);
+      if (high < 0 || low < 0) return std::nullopt;
+      out += static_cast<char>(high << 4 | low);
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool IsDigits(std::string_view text) {
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Digits only, at most `max`; nullopt otherwise (no sign, no overflow).
+std::optional<std::int64_t> ParseBoundedDigits(std::string_view text, std::int64_t max) {
+  if (!IsDigits(text)) return std::nullopt;
+  std::int64_t value = 0;
+  for (char c : text) {
+    value = value * 10 + (c - '0');
+    if (value > max) return std::nullopt;
+  }
+  return value;
+}
+
+// Optional '-' then digits, within int64.
+std::optional<std::int64_t> ParseInt64(std::string_view text) {
+  const bool negative = !text.empty() && text.front() == '-';
+  if (negative) text.remove_prefix(1);
+  if (!IsDigits(text)) return std::nullopt;
+  // Accumulate negatively so the minimum value itself parses.
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  std::int64_t value = 0;
+  for (char c : text) {
+    const int digit = c - '0';
+    if (value < (kMin + digit) / 10) return std::nullopt;
+    value = value * 10 - digit;
+  }
+  if (negative) return value;
+  if (value == kMin) return std::nullopt;
+  return -value;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
+    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Calls `add` with every trimmed, non-empty comma-separated item of `value`.
+template <typename Add>
+Status ForEachListItem(std::string_view value, Add add) {
+  while (true) {
+    const std::size_t comma = value.find(',');
+    const std::string_view item = TrimAsciiSpace(value.substr(0, comma));
+    if (!item.empty()) {
+      if (Status s = add(item); !s.ok()) return s;
+    }
+    if (comma == std::string_view::npos) return Status::Ok();
+    value.remove_prefix(comma + 1);
+  }
+}
+
+template <typename T>
+void AppendUnique(std::vector<T>& list, T item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(std::move(item));
+}
+
+constexpr std::string_view kScalarNames[] = {"limit", "page", "order", "sort", "fromDate",
+                                             "toDate"};
+
+}  // namespace
+
+std::string_view ToString(SortField field) {
+  switch (field) {
+    case SortField::kCreationDate: return "creationDate";
+    case SortField::kExpirationDate: return "expirationDate";
+    case SortField::kName: return "name";
+    case SortField::kType: return "type";
+    case SortField::kPrincipal: return "principal";
+  }
+  return "creationDate";
+}
+
+std::string_view ToString(SortOrder order) { return order == SortOrder::kDesc ? "DESC" : "ASC"; }
+
+Result<QueryParams> ParseQueryString(std::string_view raw) {
+  QueryParams params;
+  while (!raw.empty()) {
+    const std::size_t amp = raw.find('&');
+    const std::string_view segment = raw.substr(0, amp);
+    raw = amp == std::string_view::npos ? std::string_view() : raw.substr(amp + 1);
+    if (segment.empty()) continue;
+
+    const std::size_t eq = segment.find('=');
+    const std::string_view raw_name = segment.substr(0, eq);
+    const std::string_view raw_value =
+        eq == std::string_view::npos ? std::string_view() : segment.substr(eq + 1);
+    std::optional<std::string> name = Decode(raw_name);
+    if (!name) return InvalidParam(raw_name, "the name has an invalid percent-encoding.");
+    if (!IsValidUtf8(*name) || name->find('\0') != std::string::npos) {
+      return InvalidParam(raw_name, "the name is not valid UTF-8 text.");
+    }
+    std::optional<std::string> value = Decode(raw_value);
+    if (!value) return InvalidParam(*name, "the value has an invalid percent-encoding.");
+    if (!IsValidUtf8(*value) || value->find('\0') != std::string::npos) {
+      return InvalidParam(*name, "the value is not valid UTF-8 text.");
+    }
+    params.emplace_back(std::move(*name), std::move(*value));
+  }
+  return params;
+}
+
+Result<TokenQuery> ParseTokenQuery(const QueryParams& params) {
+  // A scalar's one non-empty value; empty values count as absent.
+  std::optional<std::string_view> scalars[std::size(kScalarNames)];
+  TokenQuery query;
+
+  for (const auto& [name, value] : params) {
+    if (name == "types") {
+      Status s = ForEachListItem(value, [&](std::string_view item) {
+        const std::optional<TokenType> type = ParseTokenType(item);
+        if (!type) {
+          return InvalidParam("types", "unknown type " + QuoteForMessage(item) +
+                                           "; expected global, team, workflow, user or session.");
+        }
+        AppendUnique(query.types, *type);
+        return Status::Ok();
+      });
+      if (!s.ok()) return s;
+      continue;
+    }
+    if (name == "principals") {
+      Status s = ForEachListItem(value, [&](std::string_view item) {
+        AppendUnique(query.principals, std::string(item));
+        return Status::Ok();
+      });
+      if (!s.ok()) return s;
+      continue;
+    }
+    const auto* scalar = std::find(std::begin(kScalarNames), std::end(kScalarNames), name);
+    if (scalar == std::end(kScalarNames) || value.empty()) continue;
+    std::optional<std::string_view>& slot = scalars[scalar - std::begin(kScalarNames)];
+    if (slot) return InvalidParam(name, "given more than once.");
+    slot = value;
+  }
+
+  const auto& [limit, page, order, sort, from_date, to_date] = scalars;
+  if (limit) {
+    const std::optional<std::int64_t> n = ParseBoundedDigits(*limit, kMaxPageSize);
+    if (!n || *n < 1) {
+      return InvalidParam("limit", QuoteForMessage(*limit) + " is not an integer between 1 and " +
+                                       std::to_string(kMaxPageSize) + ".");
+    }
+    query.limit = static_cast<int>(*n);
+  }
+  if (page) {
+    const std::optional<std::int64_t> n = ParseBoundedDigits(*page, kMaxPage);
+    if (!n) {
+      return InvalidParam("page", QuoteForMessage(*page) + " is not an integer between 0 and " +
+                                      std::to_string(kMaxPage) + ".");
+    }
+    // Without a limit there are no pages; page is checked but has no effect.
+    if (query.limit) query.page = *n;
+  }
+  if (order) {
+    if (EqualsIgnoreCase(*order, "ASC")) {
+      query.order = SortOrder::kAsc;
+    } else if (EqualsIgnoreCase(*order, "DESC")) {
+      query.order = SortOrder::kDesc;
+    } else {
+      return InvalidParam("order", QuoteForMessage(*order) + " is not ASC or DESC.");
+    }
+  }
+  if (sort) {
+    static constexpr SortField kFields[] = {SortField::kCreationDate, SortField::kExpirationDate,
+                                            SortField::kName, SortField::kType,
+                                            SortField::kPrincipal};
+    const auto* field = std::find_if(std::begin(kFields), std::end(kFields),
+                                     [&](SortField f) { return ToString(f) == *sort; });
+    if (field == std::end(kFields)) {
+      return InvalidParam("sort", QuoteForMessage(*sort) +
+                                      " is not one of creationDate, expirationDate, name, type, "
+                                      "principal.");
+    }
+    query.sort = *field;
+  }
+  if (from_date) {
+    query.from_date = ParseInt64(*from_date);
+    if (!query.from_date) {
+      return InvalidParam("fromDate",
+                          QuoteForMessage(*from_date) + " is not a number of epoch milliseconds.");
+    }
+  }
+  if (to_date) {
+    query.to_date = ParseInt64(*to_date);
+    if (!query.to_date) {
+      return InvalidParam("toDate",
+                          QuoteForMessage(*to_date) + " is not a number of epoch milliseconds.");
+    }
+  }
+  if (query.from_date && query.to_date && *query.from_date > *query.to_date) {
+    return InvalidParam("fromDate", "must not be after toDate.");
+  }
+  return query;
+}
+
+}  // namespace tokend::core

@@ -1,0 +1,148 @@
+#include <gtest/gtest.h>
+
+#include "core/query.h"
+
+namespace tokend::core {
+namespace {
+
+Result<TokenQuery> Parse(std::string_view raw) {
+  Result<QueryParams> params = ParseQueryString(raw);
+  if (!params.ok()) return params.status();
+  return ParseTokenQuery(*params);
+}
+
+TEST(TokenQueryTest, DefaultsWhenEmpty) {
+  const Result<TokenQuery> query = Parse("");
+  ASSERT_TRUE(query.ok());
+  EXPECT_EQ(*query, TokenQuery{});
+  EXPECT_FALSE(query->paged());
+  EXPECT_EQ(query->offset(), 0);
+}
+
+TEST(TokenQueryTest, ParsesEveryParameter) {
+  const Result<TokenQuery> query = Parse(
+      "limit=10&page=2&order=desc&sort=expirationDate&types=team,user&principals=t1"
+      "&fromDate=-5&toDate=100&access_token=bfg_x");
+  ASSERT_TRUE(query.ok()) << query.status().ToString();
+  TokenQuery expected;
+  expected.limit = 10;
+  expected.page = 2;
+  expected.order = SortOrder::kDesc;
+  expected.sort = SortField::kExpirationDate;
+  expected.types = {TokenType::kTeam, TokenType::kUser};
+  expected.principals = {"t1"};
+  expected.from_date = -5;
+  expected.to_date = 100;
+  EXPECT_EQ(*query, expected);
+  EXPECT_EQ(query->offset(), 20);
+}
+
+TEST(TokenQueryTest, SortFieldsAndOrders) {
+  for (SortField field : {SortField::kCreationDate, SortField::kExpirationDate, SortField::kName,
+                          SortField::kType, SortField::kPrincipal}) {
+    const Result<TokenQuery> query = Parse("sort=" + std::string(ToString(field)));
+    ASSERT_TRUE(query.ok());
+    EXPECT_EQ(query->sort, field);
+  }
+  for (std::string_view order : {"ASC", "asc", "Asc"}) {
+    EXPECT_EQ(Parse("order=" + std::string(order))->order, SortOrder::kAsc);
+  }
+  for (std::string_view order : {"DESC", "desc", "dEsC"}) {
+    EXPECT_EQ(Parse("order=" + std::string(order))->order, SortOrder::kDesc);
+  }
+  EXPECT_EQ(ToString(SortOrder::kAsc), "ASC");
+  EXPECT_EQ(ToString(SortOrder::kDesc), "DESC");
+}
+
+TEST(TokenQueryTest, ListsCombineCommasAndRepeats) {
+  const Result<TokenQuery> query =
+      Parse("types=team,+user&types=&types=,session,,&principals=a,+b+&principals=c&"
+            "types=team&principals=a");
+  ASSERT_TRUE(query.ok()) << query.status().ToString();
+  EXPECT_EQ(query->types,
+            (std::vector<TokenType>{TokenType::kTeam, TokenType::kUser, TokenType::kSession}));
+  EXPECT_EQ(query->principals, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(TokenQueryTest, EmptyScalarCountsAsAbsent) {
+  const Result<TokenQuery> query = Parse("limit=&limit=5&order=&sort=&page=&fromDate=&toDate=");
+  ASSERT_TRUE(query.ok()) << query.status().ToString();
+  EXPECT_EQ(query->limit, 5);
+  EXPECT_EQ(query->order, SortOrder::kAsc);
+}
+
+TEST(TokenQueryTest, BoundsAreInclusive) {
+  EXPECT_EQ(Parse("limit=1")->limit, 1);
+  EXPECT_EQ(Parse("limit=1000")->limit, 1000);
+  EXPECT_EQ(Parse("limit=0010")->limit, 10);
+  EXPECT_EQ(Parse("limit=1&page=0")->page, 0);
+  EXPECT_EQ(Parse("limit=1&page=2147483647")->page, 2147483647);
+  EXPECT_EQ(Parse("fromDate=5&toDate=5")->from_date, 5);
+}
+
+TEST(TokenQueryTest, PageWithoutLimitHasNoEffect) {
+  const Result<TokenQuery> query = Parse("page=3");
+  ASSERT_TRUE(query.ok());
+  EXPECT_FALSE(query->paged());
+  EXPECT_EQ(query->offset(), 0);
+}
+
+TEST(TokenQueryTest, RejectsMalformedParametersNamingThem) {
+  struct Case {
+    std::string_view raw;
+    std::string_view names;
+  };
+  constexpr Case kCases[] = {
+      {"limit=abc", "'limit'"},
+      {"limit=0", "'limit'"},
+      {"limit=1001", "'limit'"},
+      {"limit=-1", "'limit'"},
+      {"limit=+5", "'limit'"},
+      {"limit=1.5", "'limit'"},
+      {"limit=99999999999999999999999", "'limit'"},
+      {"limit=10&limit=10", "'limit'"},
+      {"page=-1", "'page'"},
+      {"page=2147483648", "'page'"},
+      {"page=x", "'page'"},
+      {"page=1&page=2", "'page'"},
+      {"order=up", "'order'"},
+      {"order=ASC&order=DESC", "'order'"},
+      {"sort=creationdate", "'sort'"},
+      {"sort=id", "'sort'"},
+      {"sort=name&sort=type", "'sort'"},
+      {"types=team,foo", "'foo'"},
+      {"types=Team", "'types'"},
+      {"fromDate=abc", "'fromDate'"},
+      {"fromDate=1e3", "'fromDate'"},
+      {"fromDate=-", "'fromDate'"},
+      {"fromDate=9223372036854775808", "'fromDate'"},
+      {"toDate=2026-01-01", "'toDate'"},
+      {"fromDate=1&fromDate=2", "'fromDate'"},
+      {"toDate=1&toDate=2", "'toDate'"},
+      {"fromDate=10&toDate=9", "'fromDate'"},
+  };
+  for (const Case& c : kCases) {
+    const Result<TokenQuery> query = Parse(c.raw);
+    ASSERT_FALSE(query.ok()) << c.raw;
+    EXPECT_EQ(query.status().code(), StatusCode::kInvalidArgument) << c.raw;
+    EXPECT_EQ(query.status().api_error(), ApiError::kQueryInvalidFilters) << c.raw;
+    EXPECT_NE(query.status().message().find(c.names), std::string::npos)
+        << c.raw << ": " << query.status().message();
+  }
+}
+
+TEST(TokenQueryTest, MessageEchoesTheValue) {
+  const Result<TokenQuery> query = Parse("limit=abc");
+  ASSERT_FALSE(query.ok());
+  EXPECT_EQ(query.status().message(),
+            "Invalid query parameter 'limit': 'abc' is not an integer between 1 and 1000.");
+}
+
+TEST(TokenQueryTest, LongValuesAreCutInTheMessage) {
+  const Result<TokenQuery> query = Parse("sort=" + std::string(300, 's'));
+  ASSERT_FALSE(query.ok());
+  EXPECT_EQ(query.status().message().find(std::string(65, 's')), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tokend::core
