@@ -1,1 +1,191 @@
-// placeholder
+#include "service/token_service.h"
+
+#include <utility>
+
+#include "core/object_id.h"
+#include "core/secret.h"
+#include "core/time.h"
+#include "service/secret_cache.h"
+
+namespace tokend::service {
+namespace {
+
+// Ids and secrets are random; a collision is astronomically unlikely, but a
+// retry costs nothing and keeps a freak collision from surfacing as an error.
+constexpr int kMintAttempts = 3;
+
+}  // namespace
+
+TokenService::TokenService(store::TokenStore& store, const ServiceOptions& options)
+    : store_(store), options_(options), cache_(std::make_unique<SecretCache>(options.cache_capacity)) {
+  store_.SetChangeListener(this);
+}
+
+TokenService::~TokenService() { store_.SetChangeListener(nullptr); }
+
+CachedResolution TokenService::ResolveCached(std::string_view secret, core::Token* token) {
+  if (!core::ParseSecret(secret)) return CachedResolution::kInactive;
+  std::optional<core::Token> cached = cache_->Find(core::HashSecret(secret));
+  if (!cached) {
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return CachedResolution::kMiss;
+  }
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  if (!cached->IsValidAt(core::NowMillis())) return CachedResolution::kInactive;
+  *token = std::move(*cached);
+  return CachedResolution::kActive;
+}
+
+Result<std::optional<core::Token>> TokenService::Resolve(std::string_view secret) {
+  if (!core::ParseSecret(secret)) return std::optional<core::Token>();
+  const std::string hash = core::HashSecret(secret);
+  if (std::optional<core::Token> cached = cache_->Find(hash)) {
+    if (!cached->IsValidAt(core::NowMillis())) return std::optional<core::Token>();
+    return cached;
+  }
+  const std::uint64_t epoch = cache_->epoch();
+  Result<core::Token> found = store_.FindBySecretHash(hash);
+  if (!found.ok()) {
+    if (found.status().IsNotFound()) return std::optional<core::Token>();
+    return found.status();
+  }
+  cache_->Insert(*found, epoch);
+  if (!found->IsValidAt(core::NowMillis())) return std::optional<core::Token>();
+  return std::optional<core::Token>(std::move(found).value());
+}
+
+Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec, core::EpochMillis now) {
+  Status last;
+  for (int attempt = 0; attempt < kMintAttempts; ++attempt) {
+    CreatedToken created;
+    created.secret = core::GenerateSecret(spec.type);
+    core::Token& token = created.token;
+    token.id = core::NewObjectId(now);
+    token.type = spec.type;
+    token.name = spec.name;
+    token.description = spec.description;
+    token.principal = spec.principal;
+    token.creation_date = now;
+    token.expiration_date = spec.expiration_date;
+    token.actions = spec.actions;
+    token.secret_hash = core::HashSecret(created.secret);
+    const std::uint64_t epoch = cache_->epoch();
+    last = store_.Insert(token);
+    if (last.ok()) {
+      // Fresh tokens are usually presented soon after they are minted.
+      cache_->Insert(token, epoch);
+      return created;
+    }
+    if (last.code() != core::StatusCode::kAlreadyExists) return last;
+  }
+  return last;
+}
+
+Result<CreatedToken> TokenService::Create(const core::Caller& caller,
+                                          const core::CreateTokenRequest& request) {
+  if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kCreate); !allowed.ok()) {
+    return allowed;
+  }
+  const core::EpochMillis now = core::NowMillis();
+  Result<core::NewTokenSpec> spec = core::ValidateCreate(request, now);
+  if (!spec.ok()) return spec.status();
+  if (Status allowed = core::CheckCreate(caller, *spec); !allowed.ok()) return allowed;
+  return Mint(*spec, now);
+}
+
+Result<core::Token> TokenService::Get(const core::Caller& caller, std::string_view id) {
+  if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
+    return allowed;
+  }
+  Result<core::Token> token = store_.FindById(id);
+  if (!token.ok()) return token.status();
+  if (Status access = core::CheckAccess(caller, core::TokenOperation::kRead, *token);
+      !access.ok()) {
+    return access;
+  }
+  return token;
+}
+
+Status TokenService::Delete(const core::Caller& caller, std::string_view id) {
+  if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kDelete);
+      !allowed.ok()) {
+    return allowed;
+  }
+  Result<core::Token> token = store_.FindById(id);
+  if (!token.ok()) return token.status();
+  if (Status access = core::CheckAccess(caller, core::TokenOperation::kDelete, *token);
+      !access.ok()) {
+    return access;
+  }
+  Status deleted = store_.Delete(token->id);
+  // The store tells the listener too; erasing here as well keeps revocation
+  // immediate even for a store that announces deletions late.
+  cache_->EraseById(token->id);
+  return deleted;
+}
+
+Result<QueryPage> TokenService::Query(const core::Caller& caller, const core::TokenQuery& query) {
+  if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
+    return allowed;
+  }
+  const core::Visibility visibility = core::Visibility::Of(caller);
+  if (query.paged()) {
+    Result<store::TokenPage> page =
+        store_.Query(query, visibility, *query.limit, query.offset(), /*count_total=*/true);
+    if (!page.ok()) return page.status();
+    return QueryPage{std::move(page->tokens), page->total};
+  }
+  // Unpaged: fetch one row past the cap to learn whether the cap is exceeded
+  // without a separate count.
+  Result<store::TokenPage> page =
+      store_.Query(query, visibility, options_.max_unpaged + 1, 0, /*count_total=*/false);
+  if (!page.ok()) return page.status();
+  if (static_cast<std::int64_t>(page->tokens.size()) > options_.max_unpaged) {
+    return Status::InvalidArgument(
+        "The query matches more than " + std::to_string(options_.max_unpaged) +
+            " tokens, too many for one unpaged answer; pass 'limit' (and 'page') to page "
+            "through them.",
+        core::ApiError::kUnpagedTooLarge);
+  }
+  const auto total = static_cast<std::int64_t>(page->tokens.size());
+  return QueryPage{std::move(page->tokens), total};
+}
+
+std::optional<core::Token> TokenService::Introspection(
+    const core::Caller& caller, const std::optional<core::Token>& resolved) {
+  if (!resolved) return std::nullopt;
+  if (!resolved->IsValidAt(core::NowMillis())) return std::nullopt;
+  if (!core::CheckAccess(caller, core::TokenOperation::kRead, *resolved).ok()) {
+    return std::nullopt;
+  }
+  return resolved;
+}
+
+Result<CreatedToken> TokenService::CreateBootstrapAdmin() {
+  core::NewTokenSpec spec;
+  spec.type = core::TokenType::kGlobal;
+  spec.name = "bootstrap admin";
+  spec.description = "Global administrator token created by tokend at first start";
+  spec.actions = {"**/**"};
+  return Mint(spec, core::NowMillis());
+}
+
+Result<bool> TokenService::StoreIsEmpty() {
+  auto counts = store_.CountByType();
+  if (!counts.ok()) return counts.status();
+  for (const auto& [type, count] : *counts) {
+    if (count > 0) return false;
+  }
+  return true;
+}
+
+CacheStats TokenService::cache_stats() const {
+  return CacheStats{hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed),
+                    cache_->invalidations()};
+}
+
+void TokenService::OnTokenDeleted(std::string_view id) { cache_->EraseById(id); }
+
+void TokenService::OnFeedHealthChanged(bool healthy) { cache_->SetTrusted(healthy); }
+
+}  // namespace tokend::service

@@ -122,6 +122,8 @@ class TokenService final : public store::ChangeListener {
   store::TokenStore& store_;
   const ServiceOptions options_;
   std::unique_ptr<SecretCache> cache_;
+  std::atomic<std::uint64_t> hits_{0};
+  std::atomic<std::uint64_t> misses_{0};
 };
 
 }  // namespace tokend::service

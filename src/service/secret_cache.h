@@ -1,0 +1,75 @@
+// SecretCache: resolved secrets (by hex SHA-256) kept in memory so that
+// authentication and introspection of a known token never touch the store.
+//
+// Correctness over reuse: a deletion must win over any concurrent fill. Every
+// invalidation bumps an epoch; a fill carries the epoch read before its store
+// lookup and is dropped when any invalidation happened since. While the store's
+// change feed is down the cache is untrusted: it answers nothing and keeps
+// nothing, so a deletion made elsewhere can never be missed.
+//
+// Thread safety: all methods are thread-safe. Lookups take a shared lock on
+// one of kShards shards; mutations are serialized.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/token.h"
+
+namespace tokend::service {
+
+class SecretCache {
+ public:
+  // `capacity`: the most tokens kept; past it, arbitrary entries are evicted.
+  explicit SecretCache(std::size_t capacity);
+
+  // The cached token for a secret hash, or nullopt (absent or untrusted).
+  std::optional<core::Token> Find(std::string_view secret_hash) const;
+
+  // Read before a store lookup whose result will be passed to Insert().
+  std::uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
+
+  // Keeps `token` unless an invalidation happened since `epoch_before_lookup`
+  // or the cache is untrusted.
+  void Insert(const core::Token& token, std::uint64_t epoch_before_lookup);
+
+  // Drops the token with this id, if cached.
+  void EraseById(std::string_view id);
+
+  // Drops everything.
+  void Clear();
+
+  // false: stop answering and keeping anything (feed down); true: start
+  // afresh (everything cached before is dropped).
+  void SetTrusted(bool trusted);
+
+  std::uint64_t invalidations() const { return invalidations_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr std::size_t kShards = 16;
+  struct Shard {
+    mutable std::shared_mutex mutex;
+    std::unordered_map<std::string, core::Token> by_hash;
+  };
+
+  Shard& ShardFor(std::string_view secret_hash);
+  const Shard& ShardFor(std::string_view secret_hash) const;
+  void ClearLocked();
+
+  const std::size_t shard_capacity_;
+  std::array<Shard, kShards> shards_;
+  std::mutex mutation_mutex_;  // guards id_to_hash_ and orders mutations
+  std::unordered_map<std::string, std::string> id_to_hash_;
+  std::atomic<std::uint64_t> epoch_{0};
+  std::atomic<bool> trusted_{true};
+  std::atomic<std::uint64_t> invalidations_{0};
+};
+
+}  // namespace tokend::service
