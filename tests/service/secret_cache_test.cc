@@ -1,0 +1,93 @@
+#include "service/secret_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tokend::service {
+namespace {
+
+core::Token MakeToken(const std::string& id, const std::string& hash) {
+  core::Token token;
+  token.id = id;
+  token.type = core::TokenType::kTeam;
+  token.name = "n";
+  token.principal = "team-a";
+  token.actions = {"**/read"};
+  token.secret_hash = hash;
+  return token;
+}
+
+TEST(SecretCacheTest, FindsWhatWasInserted) {
+  SecretCache cache(100);
+  cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
+  auto found = cache.Find("hash1");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, "id1");
+  EXPECT_FALSE(cache.Find("hash2").has_value());
+}
+
+TEST(SecretCacheTest, EraseByIdRemovesTheEntry) {
+  SecretCache cache(100);
+  cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
+  cache.EraseById("id1");
+  EXPECT_FALSE(cache.Find("hash1").has_value());
+  EXPECT_EQ(cache.invalidations(), 1u);
+}
+
+TEST(SecretCacheTest, FillStartedBeforeAnInvalidationIsDropped) {
+  SecretCache cache(100);
+  const auto epoch = cache.epoch();
+  // A deletion lands between the fill's store lookup and its insert.
+  cache.EraseById("id1");
+  cache.Insert(MakeToken("id1", "hash1"), epoch);
+  EXPECT_FALSE(cache.Find("hash1").has_value());
+}
+
+TEST(SecretCacheTest, UntrustedCacheAnswersAndKeepsNothing) {
+  SecretCache cache(100);
+  cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
+  cache.SetTrusted(false);
+  EXPECT_FALSE(cache.Find("hash1").has_value());
+  cache.Insert(MakeToken("id2", "hash2"), cache.epoch());
+  EXPECT_FALSE(cache.Find("hash2").has_value());
+  cache.SetTrusted(true);
+  // What was cached before the feed went down is gone for good.
+  EXPECT_FALSE(cache.Find("hash1").has_value());
+  cache.Insert(MakeToken("id3", "hash3"), cache.epoch());
+  EXPECT_TRUE(cache.Find("hash3").has_value());
+}
+
+TEST(SecretCacheTest, StaysWithinCapacity) {
+  SecretCache cache(32);
+  for (int i = 0; i < 1000; ++i) {
+    cache.Insert(MakeToken("id" + std::to_string(i), "hash" + std::to_string(i)), cache.epoch());
+  }
+  int kept = 0;
+  for (int i = 0; i < 1000; ++i) kept += cache.Find("hash" + std::to_string(i)).has_value();
+  EXPECT_GT(kept, 0);
+  EXPECT_LE(kept, 32);
+  // Evicted entries must not leave stale id mappings that erase other tokens.
+  cache.EraseById("id999");
+  EXPECT_FALSE(cache.Find("hash999").has_value());
+}
+
+TEST(SecretCacheTest, ConcurrentFillsAndErasesNeverResurrectADeletedToken) {
+  SecretCache cache(1000);
+  constexpr int kRounds = 2000;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string id = "id" + std::to_string(round);
+    const std::string hash = "hash" + std::to_string(round);
+    const auto epoch = cache.epoch();
+    std::thread eraser([&] { cache.EraseById(id); });
+    cache.Insert(MakeToken(id, hash), epoch);
+    eraser.join();
+    // Either the fill lost (dropped) or the erase ran after it: never present.
+    ASSERT_FALSE(cache.Find(hash).has_value()) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace tokend::service
