@@ -1,10 +1,691 @@
-// placeholder until the PostgreSQL backend lands.
+// The PostgreSQL backend: plain libpq, a bounded connection pool, prepared
+// statements, and a LISTEN/NOTIFY feed of deletions shared by every instance.
 #include "store/postgres/postgres_store.h"
 
-namespace tokend::store {
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
-Result<std::unique_ptr<TokenStore>> OpenPostgresStore(std::string_view, const StoreOptions&) {
-  return Status::Unavailable("PostgreSQL backend not built");
+#include "store/embedded_migrations.h"
+#include "store/postgres/connection_pool.h"
+#include "store/postgres/deletion_feed.h"
+#include "store/postgres/pg_common.h"
+
+namespace tokend::store {
+namespace {
+
+using pg::ConnPtr;
+using pg::ResultPtr;
+using pg::Succeeded;
+
+// Taken (transaction-scoped) while migrating: "tokend" in ASCII.
+constexpr std::int64_t kMigrationLockKey = 0x746f6b656e64;
+constexpr std::string_view kMigrationPrefix = "postgres/";
+// Rows per statement in InsertMany.
+constexpr std::size_t kInsertBatch = 1000;
+
+// Column order every SELECT of a token uses (see RowToToken).
+#define TOKEND_TOKEN_COLUMNS \
+  "id, type, name, description, principal, creation_date, expiration_date, actions, secret_hash"
+
+struct Statement {
+  const char* name;
+  const char* sql;
+  int params;
+};
+
+constexpr Statement kFindById = {"tokend_find_by_id",
+                                 "SELECT " TOKEND_TOKEN_COLUMNS " FROM tokens WHERE id = $1", 1};
+constexpr Statement kFindBySecretHash = {
+    "tokend_find_by_hash", "SELECT " TOKEND_TOKEN_COLUMNS " FROM tokens WHERE secret_hash = $1", 1};
+constexpr Statement kInsert = {
+    "tokend_insert",
+    "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9};
+constexpr Statement kInsertMany = {
+    "tokend_insert_many",
+    "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
+    ") SELECT * FROM unnest($1::text[], $2::text[], "
+    "$3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])",
+    9};
+// The delete and its announcement commit together (one implicit transaction).
+constexpr Statement kDelete = {"tokend_delete",
+                               "WITH deleted AS (DELETE FROM tokens WHERE id = $1 RETURNING id) "
+                               "SELECT pg_notify('tokend_token_deleted', deleted.id) FROM deleted",
+                               1};
+constexpr Statement kCountByType = {
+    "tokend_count_by_type",
+    "SELECT type, sum(n)::bigint FROM token_counts GROUP BY type HAVING sum(n) > 0", 0};
+constexpr Statement kPing = {"tokend_ping", "SELECT 1", 0};
+
+constexpr const Statement* kPrepared[] = {&kFindById, &kFindBySecretHash, &kInsert, &kInsertMany,
+                                          &kDelete,   &kCountByType,      &kPing};
+
+ResultPtr Exec(PGconn* conn, const Statement& statement, const std::vector<const char*>& params) {
+  return ResultPtr(PQexecPrepared(conn, statement.name, static_cast<int>(params.size()),
+                                  params.data(), nullptr, nullptr, 0));
+}
+
+ResultPtr ExecSql(PGconn* conn, const std::string& sql, const std::vector<std::string>& params,
+                  std::size_t count) {
+  std::vector<const char*> values;
+  values.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) values.push_back(params[i].c_str());
+  return ResultPtr(PQexecParams(conn, sql.c_str(), static_cast<int>(count), nullptr, values.data(),
+                                nullptr, nullptr, 0));
+}
+
+std::optional<std::int64_t> ParseInt64(const char* text) {
+  std::int64_t value = 0;
+  const char* end = text + std::char_traits<char>::length(text);
+  auto [ptr, ec] = std::from_chars(text, end, value);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+std::optional<std::string> OptionalText(const PGresult* result, int row, int column) {
+  if (PQgetisnull(result, row, column)) return std::nullopt;
+  return std::string(PQgetvalue(result, row, column),
+                     static_cast<std::size_t>(PQgetlength(result, row, column)));
+}
+
+std::vector<std::string> SplitActions(std::string_view text) {
+  std::vector<std::string> actions;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(' ', start);
+    if (end == std::string_view::npos) end = text.size();
+    if (end > start) actions.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return actions;
+}
+
+std::string JoinActions(const std::vector<std::string>& actions) {
+  std::string text;
+  for (const std::string& action : actions) {
+    if (!text.empty()) text += ' ';
+    text += action;
+  }
+  return text;
+}
+
+Result<core::Token> RowToToken(const PGresult* result, int row) {
+  core::Token token;
+  token.id = *OptionalText(result, row, 0);
+  const std::optional<core::TokenType> type = core::ParseTokenType(PQgetvalue(result, row, 1));
+  if (!type) {
+    return Status::Internal("PostgreSQL: token " + token.id + " has an unknown type in the store");
+  }
+  token.type = *type;
+  token.name = *OptionalText(result, row, 2);
+  token.description = OptionalText(result, row, 3);
+  token.principal = OptionalText(result, row, 4);
+  const std::optional<std::int64_t> created = ParseInt64(PQgetvalue(result, row, 5));
+  std::optional<std::int64_t> expires;
+  if (!PQgetisnull(result, row, 6)) {
+    expires = ParseInt64(PQgetvalue(result, row, 6));
+    if (!expires) return Status::Internal("PostgreSQL: bad expiration_date for " + token.id);
+  }
+  if (!created) return Status::Internal("PostgreSQL: bad creation_date for " + token.id);
+  token.creation_date = *created;
+  token.expiration_date = expires;
+  token.actions = SplitActions(PQgetvalue(result, row, 7));
+  token.secret_hash = *OptionalText(result, row, 8);
+  return token;
+}
+
+// InvalidArgument when a token holds something the schema cannot store
+// faithfully (invalid UTF-8 or NUL in text, or an action that would not
+// survive the space-separated encoding).
+Status CheckStorable(const core::Token& token) {
+  auto bad = [&](std::string_view field) {
+    return Status::InvalidArgument("token " + std::string(field) +
+                                   " is not valid UTF-8 text without NUL");
+  };
+  if (!pg::IsStorableText(token.id)) return bad("id");
+  if (!pg::IsStorableText(token.name)) return bad("name");
+  if (token.description && !pg::IsStorableText(*token.description)) return bad("description");
+  if (token.principal && !pg::IsStorableText(*token.principal)) return bad("principal");
+  if (!pg::IsStorableText(token.secret_hash)) return bad("secret_hash");
+  for (const std::string& action : token.actions) {
+    if (action.empty() || action.find(' ') != std::string::npos || !pg::IsStorableText(action)) {
+      return Status::InvalidArgument("token action is empty or contains a space");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string SortColumn(core::SortField field) {
+  switch (field) {
+    case core::SortField::kCreationDate:
+      return "creation_date";
+    case core::SortField::kExpirationDate:
+      return "expiration_date";
+    case core::SortField::kName:
+      return "name";
+    case core::SortField::kType:
+      return "type";
+    case core::SortField::kPrincipal:
+      return "principal";
+  }
+  return "creation_date";
+}
+
+bool IsNullableSortColumn(core::SortField field) {
+  return field == core::SortField::kExpirationDate || field == core::SortField::kPrincipal;
+}
+
+// ORDER BY matching the indexes: nullable columns are indexed NULLS FIRST,
+// so ASC NULLS FIRST scans forward and DESC NULLS LAST backward.
+std::string OrderBy(core::SortField field, core::SortOrder order) {
+  const std::string column = SortColumn(field);
+  const bool nullable = IsNullableSortColumn(field);
+  if (order == core::SortOrder::kAsc) {
+    return " ORDER BY " + column + (nullable ? " ASC NULLS FIRST" : " ASC") + ", id ASC";
+  }
+  return " ORDER BY " + column + (nullable ? " DESC NULLS LAST" : " DESC") + ", id DESC";
+}
+
+std::string TypeArray(const std::vector<core::TokenType>& types) {
+  std::vector<std::optional<std::string>> names;
+  for (core::TokenType type : types) names.emplace_back(std::string(core::ToString(type)));
+  return pg::ArrayLiteral(names);
+}
+
+// The WHERE clauses of a query, over tokens and over token_counts, sharing
+// one parameter list ($1..$n). Input only ever travels as parameters.
+struct Filter {
+  std::vector<std::string> params;
+  std::string tokens_where;
+  std::string counts_where;
+  bool matches_nothing = false;
+  bool has_dates = false;
+
+  std::string Param(std::string value) {
+    params.push_back(std::move(value));
+    return "$" + std::to_string(params.size());
+  }
+  void Add(const std::string& tokens_condition, const std::string& counts_condition) {
+    tokens_where += tokens_where.empty() ? " WHERE " : " AND ";
+    tokens_where += tokens_condition;
+    counts_where += counts_where.empty() ? " WHERE " : " AND ";
+    counts_where += counts_condition;
+  }
+};
+
+Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibility) {
+  Filter filter;
+  if (!query.types.empty()) {
+    const std::string p = filter.Param(TypeArray(query.types));
+    filter.Add("type = ANY(" + p + "::text[])", "type = ANY(" + p + "::text[])");
+  }
+  if (!visibility.everything) {
+    // A principal the database could not store matches no token.
+    if (visibility.types.empty() || !pg::IsStorableText(visibility.principal)) {
+      filter.matches_nothing = true;
+      return filter;
+    }
+    const std::string types = filter.Param(TypeArray(visibility.types));
+    const std::string principal = filter.Param(visibility.principal);
+    filter.Add(
+        "type = ANY(" + types + "::text[]) AND principal = " + principal,
+        "type = ANY(" + types + "::text[]) AND NOT principal_null AND principal = " + principal);
+  }
+  if (!query.principals.empty()) {
+    std::vector<std::optional<std::string>> principals;
+    for (const std::string& principal : query.principals) {
+      if (pg::IsStorableText(principal)) principals.emplace_back(principal);
+    }
+    if (principals.empty()) {
+      filter.matches_nothing = true;
+      return filter;
+    }
+    const std::string p = filter.Param(pg::ArrayLiteral(principals));
+    filter.Add("principal = ANY(" + p + "::text[])",
+               "NOT principal_null AND principal = ANY(" + p + "::text[])");
+  }
+  if (query.from_date) {
+    filter.has_dates = true;
+    const std::string p = filter.Param(std::to_string(*query.from_date));
+    filter.Add("creation_date >= " + p, "");
+  }
+  if (query.to_date) {
+    filter.has_dates = true;
+    const std::string p = filter.Param(std::to_string(*query.to_date));
+    filter.Add("creation_date < " + p, "");
+  }
+  return filter;
+}
+
+Status Migrate(PGconn* conn, const pg::ConnectionConfig& config) {
+  auto fail = [&](const PGresult* result, std::string_view what) {
+    Status status = pg::TranslateError(config, conn, result, what);
+    ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+    return status;
+  };
+  auto run = [&](const std::string& sql, ExecStatusType expected, std::string_view what,
+                 ResultPtr* out) -> Status {
+    ResultPtr result(PQexec(conn, sql.c_str()));
+    if (!Succeeded(result.get(), expected)) return fail(result.get(), what);
+    if (out != nullptr) *out = std::move(result);
+    return Status::Ok();
+  };
+
+  if (Status s = run("BEGIN", PGRES_COMMAND_OK, "migration", nullptr); !s.ok()) return s;
+  if (Status s = run("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")",
+                     PGRES_TUPLES_OK, "migration lock", nullptr);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = run("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                     "version bigint PRIMARY KEY, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())",
+                     PGRES_COMMAND_OK, "migration", nullptr);
+      !s.ok()) {
+    return s;
+  }
+  ResultPtr applied_rows;
+  if (Status s =
+          run("SELECT version FROM schema_migrations", PGRES_TUPLES_OK, "migration", &applied_rows);
+      !s.ok()) {
+    return s;
+  }
+  std::vector<std::int64_t> applied;
+  for (int row = 0; row < PQntuples(applied_rows.get()); ++row) {
+    if (auto v = ParseInt64(PQgetvalue(applied_rows.get(), row, 0))) applied.push_back(*v);
+  }
+
+  std::vector<std::pair<std::int64_t, std::string_view>> pending;
+  for (const EmbeddedFile& file : EmbeddedMigrations()) {
+    if (!file.name.starts_with(kMigrationPrefix)) continue;
+    const std::string_view base = file.name.substr(kMigrationPrefix.size());
+    std::int64_t version = 0;
+    auto [ptr, ec] = std::from_chars(base.data(), base.data() + base.size(), version);
+    if (ec != std::errc() || ptr == base.data()) {
+      ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+      return Status::Internal("PostgreSQL migration file without a version: " +
+                              std::string(file.name));
+    }
+    if (std::find(applied.begin(), applied.end(), version) == applied.end()) {
+      pending.emplace_back(version, file.sql);
+    }
+  }
+  std::sort(pending.begin(), pending.end());
+  for (const auto& [version, sql] : pending) {
+    const std::string what = "migration " + std::to_string(version);
+    if (Status s = run(std::string(sql), PGRES_COMMAND_OK, what, nullptr); !s.ok()) return s;
+    if (Status s =
+            run("INSERT INTO schema_migrations (version) VALUES (" + std::to_string(version) + ")",
+                PGRES_COMMAND_OK, what, nullptr);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return run("COMMIT", PGRES_COMMAND_OK, "migration commit", nullptr);
+}
+
+class PostgresStore final : public TokenStore {
+ public:
+  PostgresStore(pg::ConnectionConfig config, const StoreOptions& options)
+      : config_(std::move(config)),
+        pool_(config_, options.pool_size,
+              std::chrono::seconds(std::max(1, options.connect_timeout_seconds)),
+              [this](PGconn* conn) { return Prepare(conn); }) {}
+
+  ~PostgresStore() override { feed_.reset(); }
+
+  Status Start() {
+    feed_ = std::make_unique<pg::DeletionFeed>(
+        config_, pg::DeletionFeed::Callbacks{[this](std::string_view id) { AnnounceDeleted(id); },
+                                             [this](bool healthy) { AnnounceHealth(healthy); }});
+    Status status = feed_->Start();
+    if (!status.ok()) feed_.reset();
+    return status;
+  }
+
+  Status Insert(const core::Token& token) override {
+    if (Status s = CheckStorable(token); !s.ok()) return s;
+    const std::string type(core::ToString(token.type));
+    const std::string created = std::to_string(token.creation_date);
+    const std::string expires =
+        token.expiration_date ? std::to_string(*token.expiration_date) : std::string();
+    const std::string actions = JoinActions(token.actions);
+    const std::vector<const char*> params = {
+        token.id.c_str(),
+        type.c_str(),
+        token.name.c_str(),
+        token.description ? token.description->c_str() : nullptr,
+        token.principal ? token.principal->c_str() : nullptr,
+        created.c_str(),
+        token.expiration_date ? expires.c_str() : nullptr,
+        actions.c_str(),
+        token.secret_hash.c_str()};
+    // Not retried: a lost reply leaves the outcome unknown.
+    return WithConnection(false, [&](PGconn* conn) {
+      ResultPtr result = Exec(conn, kInsert, params);
+      if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "insert");
+      }
+      return Status::Ok();
+    });
+  }
+
+  Status InsertMany(std::span<const core::Token> tokens) override {
+    if (tokens.empty()) return Status::Ok();
+    for (const core::Token& token : tokens) {
+      if (Status s = CheckStorable(token); !s.ok()) return s;
+    }
+    return WithConnection(false, [&](PGconn* conn) {
+      auto fail = [&](const PGresult* result, std::string_view what) {
+        Status status = pg::TranslateError(config_, conn, result, what);
+        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        return status;
+      };
+      ResultPtr begin(PQexec(conn, "BEGIN"));
+      if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get(), "insert");
+      for (std::size_t start = 0; start < tokens.size(); start += kInsertBatch) {
+        const std::size_t end = std::min(tokens.size(), start + kInsertBatch);
+        std::vector<std::vector<std::optional<std::string>>> columns(9);
+        for (std::size_t i = start; i < end; ++i) {
+          const core::Token& t = tokens[i];
+          columns[0].emplace_back(t.id);
+          columns[1].emplace_back(std::string(core::ToString(t.type)));
+          columns[2].emplace_back(t.name);
+          columns[3].emplace_back(t.description);
+          columns[4].emplace_back(t.principal);
+          columns[5].emplace_back(std::to_string(t.creation_date));
+          columns[6].emplace_back(
+              t.expiration_date ? std::optional<std::string>(std::to_string(*t.expiration_date))
+                                : std::nullopt);
+          columns[7].emplace_back(JoinActions(t.actions));
+          columns[8].emplace_back(t.secret_hash);
+        }
+        std::vector<std::string> arrays;
+        for (const auto& column : columns) arrays.push_back(pg::ArrayLiteral(column));
+        std::vector<const char*> params;
+        for (const std::string& array : arrays) params.push_back(array.c_str());
+        ResultPtr result = Exec(conn, kInsertMany, params);
+        if (!Succeeded(result.get(), PGRES_COMMAND_OK)) return fail(result.get(), "insert");
+      }
+      ResultPtr commit(PQexec(conn, "COMMIT"));
+      if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get(), "insert commit");
+      return Status::Ok();
+    });
+  }
+
+  Result<core::Token> FindById(std::string_view id) override {
+    return FindOne(kFindById, id, "token id");
+  }
+
+  Result<core::Token> FindBySecretHash(std::string_view secret_hash) override {
+    return FindOne(kFindBySecretHash, secret_hash, "token secret hash");
+  }
+
+  Status Delete(std::string_view id) override {
+    if (!pg::IsStorableText(id)) return Status::NotFound("no token with this id");
+    const std::string key(id);
+    {
+      std::lock_guard lock(listener_mu_);
+      ++own_deletions_[key].in_flight;
+    }
+    Status status = WithConnection(false, [&](PGconn* conn) {
+      ResultPtr result = Exec(conn, kDelete, {key.c_str()});
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "delete");
+      }
+      if (PQntuples(result.get()) == 0) return Status::NotFound("no token with id " + key);
+      return Status::Ok();
+    });
+    FinishOwnDeletion(key, status.ok());
+    return status;
+  }
+
+  Result<TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
+                          std::int64_t limit, std::int64_t offset, bool count_total) override {
+    TokenPage page;
+    Filter filter = BuildFilter(query, visibility);
+    if (filter.matches_nothing) {
+      if (count_total) page.total = 0;
+      return page;
+    }
+    const std::size_t filter_params = filter.params.size();
+    std::string select = "SELECT " TOKEND_TOKEN_COLUMNS " FROM tokens" + filter.tokens_where +
+                         OrderBy(query.sort, query.order);
+    if (limit >= 0) select += " LIMIT " + filter.Param(std::to_string(limit));
+    if (offset > 0) select += " OFFSET " + filter.Param(std::to_string(offset));
+    const std::string count =
+        filter.has_dates
+            ? "SELECT count(*) FROM tokens" + filter.tokens_where
+            : "SELECT coalesce(sum(n), 0)::bigint FROM token_counts" + filter.counts_where;
+
+    Status status = WithConnection(true, [&](PGconn* conn) -> Status {
+      page = TokenPage();
+      auto fail = [&](const PGresult* result) {
+        Status s = pg::TranslateError(config_, conn, result, "query");
+        if (count_total) {
+          ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        }
+        return s;
+      };
+      if (count_total) {
+        // One snapshot for the page and its total.
+        ResultPtr begin(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+        if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get());
+      }
+      if (limit != 0) {
+        ResultPtr rows = ExecSql(conn, select, filter.params, filter.params.size());
+        if (!Succeeded(rows.get(), PGRES_TUPLES_OK)) return fail(rows.get());
+        const int n = PQntuples(rows.get());
+        page.tokens.reserve(static_cast<std::size_t>(n));
+        for (int row = 0; row < n; ++row) {
+          Result<core::Token> token = RowToToken(rows.get(), row);
+          if (!token.ok()) {
+            if (count_total) {
+              ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+            }
+            return token.status();
+          }
+          page.tokens.push_back(std::move(token).value());
+        }
+      }
+      if (count_total) {
+        ResultPtr total = ExecSql(conn, count, filter.params, filter_params);
+        if (!Succeeded(total.get(), PGRES_TUPLES_OK) || PQntuples(total.get()) != 1) {
+          return fail(total.get());
+        }
+        page.total = ParseInt64(PQgetvalue(total.get(), 0, 0)).value_or(0);
+        ResultPtr commit(PQexec(conn, "COMMIT"));
+        if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get());
+      }
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return page;
+  }
+
+  Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override {
+    std::vector<std::pair<core::TokenType, std::int64_t>> counts;
+    Status status = WithConnection(true, [&](PGconn* conn) {
+      counts.clear();
+      ResultPtr result = Exec(conn, kCountByType, {});
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "count");
+      }
+      for (int row = 0; row < PQntuples(result.get()); ++row) {
+        const auto type = core::ParseTokenType(PQgetvalue(result.get(), row, 0));
+        const auto n = ParseInt64(PQgetvalue(result.get(), row, 1));
+        if (type && n) counts.emplace_back(*type, *n);
+      }
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return counts;
+  }
+
+  Status Ping() override {
+    return WithConnection(true, [&](PGconn* conn) {
+      ResultPtr result = Exec(conn, kPing, {});
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "ping");
+      }
+      return Status::Ok();
+    });
+  }
+
+  void SetChangeListener(ChangeListener* listener) override {
+    std::lock_guard lock(listener_mu_);
+    listener_ = listener;
+    if (listener_ != nullptr && !feed_healthy_) listener_->OnFeedHealthChanged(false);
+  }
+
+  bool IsShared() const override { return true; }
+
+ private:
+  Status Prepare(PGconn* conn) {
+    for (const Statement* statement : kPrepared) {
+      ResultPtr result(
+          PQprepare(conn, statement->name, statement->sql, statement->params, nullptr));
+      if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "prepare");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Runs `body` on a pooled connection. With `retry_if_stale`, a body that
+  // failed because a reused connection turned out dead (e.g. the server
+  // restarted since) runs once more on a fresh connection.
+  Status WithConnection(bool retry_if_stale, const std::function<Status(PGconn*)>& body) {
+    for (int attempt = 0;; ++attempt) {
+      Result<pg::ConnectionPool::Lease> lease = pool_.Acquire();
+      if (!lease.ok()) return lease.status();
+      Status status = body(lease->get());
+      if (status.ok() || !retry_if_stale || attempt > 0 || !lease->reused() ||
+          PQstatus(lease->get()) == CONNECTION_OK) {
+        return status;
+      }
+    }
+  }
+
+  Result<core::Token> FindOne(const Statement& statement, std::string_view key,
+                              std::string_view what) {
+    // Text PostgreSQL cannot hold is in no row.
+    if (!pg::IsStorableText(key))
+      return Status::NotFound("no token with this " + std::string(what));
+    const std::string value(key);
+    std::optional<core::Token> found;
+    Status status = WithConnection(true, [&](PGconn* conn) {
+      ResultPtr result = Exec(conn, statement, {value.c_str()});
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "lookup");
+      }
+      if (PQntuples(result.get()) == 0) return Status::Ok();
+      Result<core::Token> token = RowToToken(result.get(), 0);
+      if (!token.ok()) return token.status();
+      found = std::move(token).value();
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    if (!found) return Status::NotFound("no token with this " + std::string(what));
+    return std::move(*found);
+  }
+
+  // The feed also delivers this instance's own deletions, which the listener
+  // already heard from Delete(); each is announced once. A notice arriving
+  // while a local Delete of that id is in flight is held until it returns:
+  // it was our own if that Delete succeeded (only one DELETE of an id can),
+  // another instance's otherwise.
+  struct OwnDeletion {
+    int in_flight = 0;
+    bool heard = false;                                         // a notice arrived while in flight
+    std::optional<std::chrono::steady_clock::time_point> done;  // awaiting its notice
+  };
+  static constexpr std::chrono::seconds kEchoWait{30};
+
+  void FinishOwnDeletion(const std::string& id, bool deleted) {
+    std::lock_guard lock(listener_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    auto it = own_deletions_.find(id);
+    OwnDeletion& entry = it->second;
+    --entry.in_flight;
+    bool announce = false;
+    if (deleted) {
+      announce = true;
+      if (entry.heard) {
+        entry.heard = false;
+      } else {
+        entry.done = now;
+      }
+    } else if (entry.heard) {
+      entry.heard = false;
+      announce = true;
+    }
+    if (entry.in_flight == 0 && !entry.heard && !entry.done) own_deletions_.erase(it);
+    if (announce && listener_ != nullptr) listener_->OnTokenDeleted(id);
+    if (own_deletions_.size() > 64) {
+      std::erase_if(own_deletions_, [&](const auto& item) {
+        return item.second.in_flight == 0 && item.second.done &&
+               now - *item.second.done > kEchoWait;
+      });
+    }
+  }
+
+  void AnnounceDeleted(std::string_view id) {
+    std::lock_guard lock(listener_mu_);
+    auto it = own_deletions_.find(std::string(id));
+    if (it != own_deletions_.end()) {
+      if (it->second.in_flight > 0) {
+        it->second.heard = true;
+        return;
+      }
+      if (it->second.done) {
+        own_deletions_.erase(it);
+        return;
+      }
+    }
+    if (listener_ != nullptr) listener_->OnTokenDeleted(id);
+  }
+
+  void AnnounceHealth(bool healthy) {
+    std::lock_guard lock(listener_mu_);
+    feed_healthy_ = healthy;
+    if (listener_ != nullptr) listener_->OnFeedHealthChanged(healthy);
+  }
+
+  const pg::ConnectionConfig config_;
+  pg::ConnectionPool pool_;
+
+  std::mutex listener_mu_;
+  ChangeListener* listener_ = nullptr;                          // guarded by listener_mu_
+  bool feed_healthy_ = true;                                    // guarded by listener_mu_
+  std::unordered_map<std::string, OwnDeletion> own_deletions_;  // guarded by listener_mu_
+
+  std::unique_ptr<pg::DeletionFeed> feed_;  // last: stopped first
+};
+
+}  // namespace
+
+Result<std::unique_ptr<TokenStore>> OpenPostgresStore(std::string_view url,
+                                                      const StoreOptions& options) {
+  Result<pg::ConnectionConfig> config =
+      pg::ConnectionConfig::Parse(url, options.connect_timeout_seconds);
+  if (!config.ok()) return config.status();
+  {
+    Result<ConnPtr> conn = config->Connect(nullptr);
+    if (!conn.ok()) return conn.status();
+    if (Status s = Migrate(conn->get(), *config); !s.ok()) return s;
+  }
+  auto store = std::make_unique<PostgresStore>(std::move(config).value(), options);
+  if (Status s = store->Start(); !s.ok()) return s;
+  return std::unique_ptr<TokenStore>(std::move(store));
 }
 
 }  // namespace tokend::store

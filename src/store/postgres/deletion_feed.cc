@@ -1,0 +1,132 @@
+#include "store/postgres/deletion_feed.h"
+
+#include <string>
+#include <utility>
+
+namespace tokend::store::pg {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kPollSlice{100};       // bounds shutdown latency
+constexpr milliseconds kReconnectDelay{200};  // between failed attempts
+constexpr milliseconds kHeartbeatIdle{1000};  // quiet time before a probe
+constexpr milliseconds kHeartbeatTimeout{3000};
+
+}  // namespace
+
+DeletionFeed::DeletionFeed(const ConnectionConfig& config, Callbacks callbacks)
+    : config_(config), callbacks_(std::move(callbacks)) {}
+
+DeletionFeed::~DeletionFeed() {
+  {
+    std::lock_guard lock(sleep_mu_);
+    stop_ = true;
+  }
+  sleep_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status DeletionFeed::Start() {
+  ConnPtr conn = ConnectInterruptibly();
+  if (conn == nullptr || !Listen(conn.get())) {
+    return Status::Unavailable("PostgreSQL: cannot set up the deletion feed (LISTEN " +
+                               std::string(kDeletionChannel) + ")");
+  }
+  first_conn_ = std::move(conn);
+  healthy_ = true;
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void DeletionFeed::Run() {
+  ConnPtr conn = std::move(first_conn_);
+  while (!stop_) {
+    if (conn == nullptr) {
+      conn = ConnectInterruptibly();
+      if (conn != nullptr && !Listen(conn.get())) conn.reset();
+      if (conn == nullptr) {
+        SleepFor(kReconnectDelay);
+        continue;
+      }
+      SetHealthy(true);
+    }
+    Serve(conn.get());
+    conn.reset();
+    if (!stop_) SetHealthy(false);
+  }
+}
+
+void DeletionFeed::Serve(PGconn* conn) {
+  auto last_traffic = Clock::now();
+  bool probing = false;
+  auto probe_deadline = Clock::now();
+  while (!stop_) {
+    if (WaitSocket(PQsocket(conn), false, kPollSlice)) {
+      if (PQconsumeInput(conn) == 0) return;
+      last_traffic = Clock::now();
+      while (probing && PQisBusy(conn) == 0) {
+        ResultPtr result(PQgetResult(conn));
+        if (result == nullptr) {
+          probing = false;
+          break;
+        }
+        if (!Succeeded(result.get(), PGRES_TUPLES_OK)) return;
+      }
+      DrainNotifications(conn);
+    }
+    if (PQstatus(conn) != CONNECTION_OK) return;
+    const auto now = Clock::now();
+    if (probing && now > probe_deadline) return;  // the server stopped answering
+    if (!probing && now - last_traffic >= kHeartbeatIdle) {
+      if (PQsendQuery(conn, "SELECT 1") == 0) return;
+      probing = true;
+      probe_deadline = now + kHeartbeatTimeout;
+    }
+  }
+}
+
+void DeletionFeed::DrainNotifications(PGconn* conn) {
+  while (PGnotify* notify = PQnotifies(conn)) {
+    if (callbacks_.on_deleted && notify->extra != nullptr) {
+      callbacks_.on_deleted(std::string_view(notify->extra));
+    }
+    PQfreemem(notify);
+  }
+}
+
+ConnPtr DeletionFeed::ConnectInterruptibly() {
+  ConnPtr conn = config_.StartConnect(kListenApplicationName);
+  if (conn == nullptr || PQstatus(conn.get()) == CONNECTION_BAD) return nullptr;
+  const auto deadline = Clock::now() + std::chrono::seconds(config_.connect_timeout_seconds());
+  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+  while (state != PGRES_POLLING_OK) {
+    if (state == PGRES_POLLING_FAILED || stop_ || Clock::now() > deadline) return nullptr;
+    if (WaitSocket(PQsocket(conn.get()), state == PGRES_POLLING_WRITING, kPollSlice) ||
+        PQsocket(conn.get()) < 0) {
+      state = PQconnectPoll(conn.get());
+    }
+  }
+  if (!SetUpSession(conn.get(), config_).ok()) return nullptr;
+  return conn;
+}
+
+bool DeletionFeed::Listen(PGconn* conn) {
+  const std::string sql = std::string("LISTEN ") + kDeletionChannel;
+  ResultPtr result(PQexec(conn, sql.c_str()));
+  return Succeeded(result.get(), PGRES_COMMAND_OK);
+}
+
+void DeletionFeed::SetHealthy(bool healthy) {
+  if (healthy == healthy_) return;
+  healthy_ = healthy;
+  if (callbacks_.on_health) callbacks_.on_health(healthy);
+}
+
+void DeletionFeed::SleepFor(milliseconds duration) {
+  std::unique_lock lock(sleep_mu_);
+  sleep_cv_.wait_for(lock, duration, [this] { return stop_.load(); });
+}
+
+}  // namespace tokend::store::pg

@@ -1,0 +1,64 @@
+// The cross-instance revocation feed: a thread holding its own connection
+// with LISTEN on the deletion channel. Internal to src/store/postgres/.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string_view>
+#include <thread>
+
+#include "store/postgres/pg_common.h"
+
+namespace tokend::store::pg {
+
+// The NOTIFY channel; the payload is the deleted token's id.
+inline constexpr char kDeletionChannel[] = "tokend_token_deleted";
+// application_name of the listening connection (visible in pg_stat_activity).
+inline constexpr char kListenApplicationName[] = "tokend-listen";
+
+class DeletionFeed {
+ public:
+  struct Callbacks {
+    std::function<void(std::string_view id)> on_deleted;
+    std::function<void(bool healthy)> on_health;
+  };
+
+  // Both callbacks run on the feed's thread and must not block.
+  DeletionFeed(const ConnectionConfig& config, Callbacks callbacks);
+  // Stops the thread (promptly: it never blocks longer than ~100 ms).
+  ~DeletionFeed();
+  DeletionFeed(const DeletionFeed&) = delete;
+  DeletionFeed& operator=(const DeletionFeed&) = delete;
+
+  // Connects and LISTENs once, synchronously, then starts the thread, which
+  // reconnects by itself from then on. Unavailable when the first connect
+  // fails (the thread is not started).
+  Status Start();
+
+ private:
+  void Run();
+  // Connects without blocking past the connect timeout or a Stop; null on
+  // failure.
+  ConnPtr ConnectInterruptibly();
+  bool Listen(PGconn* conn);
+  // Serves one connected session until it breaks or the feed stops.
+  void Serve(PGconn* conn);
+  void DrainNotifications(PGconn* conn);
+  void SetHealthy(bool healthy);
+  void SleepFor(std::chrono::milliseconds duration);
+
+  const ConnectionConfig& config_;
+  const Callbacks callbacks_;
+  ConnPtr first_conn_;    // handed from Start() to the thread
+  bool healthy_ = false;  // only touched by Start() and then the thread
+
+  std::atomic<bool> stop_{false};
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
+  std::thread thread_;
+};
+
+}  // namespace tokend::store::pg

@@ -1,0 +1,250 @@
+#include "store/postgres/pg_common.h"
+
+#include <poll.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace tokend::store::pg {
+namespace {
+
+// Keywords passed before the URL are defaults the URL may override; those
+// after it are imposed (libpq keeps the last non-empty value of a keyword).
+struct ConnectParams {
+  std::vector<const char*> keywords;
+  std::vector<const char*> values;
+  std::string timeout;
+};
+
+void BuildParams(const std::string& url, int connect_timeout_seconds, const char* application_name,
+                 ConnectParams& params) {
+  params.timeout = std::to_string(connect_timeout_seconds);
+  auto add = [&](const char* k, const char* v) {
+    params.keywords.push_back(k);
+    params.values.push_back(v);
+  };
+  add("fallback_application_name", "tokend");
+  add("keepalives", "1");
+  add("keepalives_idle", "10");
+  add("keepalives_interval", "3");
+  add("keepalives_count", "3");
+  add("dbname", url.c_str());
+  add("connect_timeout", params.timeout.c_str());
+  add("client_encoding", "UTF8");
+  if (application_name != nullptr) add("application_name", application_name);
+  add(nullptr, nullptr);
+}
+
+std::string TrimMessage(const char* message) {
+  std::string text = message != nullptr ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  for (char& c : text) {
+    if (c == '\n') c = ' ';
+  }
+  return text.empty() ? "unknown error" : text;
+}
+
+bool IsUnavailableState(std::string_view state) {
+  if (state.size() != 5) return false;
+  const std::string_view klass = state.substr(0, 2);
+  return klass == "08" || klass == "53" || state == "57P01" || state == "57P02" ||
+         state == "57P03" || state == "57014" || state == "25006";
+}
+
+// Notices (e.g. "already exists, skipping") are not errors; nobody reads
+// them, so they must not reach stderr.
+void IgnoreNotice(void*, const char*) {}
+
+}  // namespace
+
+Result<ConnectionConfig> ConnectionConfig::Parse(std::string_view url,
+                                                 int connect_timeout_seconds) {
+  ConnectionConfig config;
+  config.url_ = std::string(url);
+  config.connect_timeout_seconds_ = connect_timeout_seconds > 0 ? connect_timeout_seconds : 5;
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(config.url_.c_str(), &error);
+  if (options == nullptr) {
+    // The parser's message may quote the URL; it is not echoed back.
+    if (error != nullptr) PQfreemem(error);
+    return Status::InvalidArgument("invalid PostgreSQL connection URL");
+  }
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr) {
+      config.password_ = o->val;
+    }
+  }
+  PQconninfoFree(options);
+  return config;
+}
+
+std::string ConnectionConfig::Redact(std::string text) const {
+  if (password_.empty()) return text;
+  for (std::size_t at = text.find(password_); at != std::string::npos;
+       at = text.find(password_, at + 3)) {
+    text.replace(at, password_.size(), "***");
+  }
+  return text;
+}
+
+Result<ConnPtr> ConnectionConfig::Connect(const char* application_name) const {
+  ConnectParams params;
+  BuildParams(url_, connect_timeout_seconds_, application_name, params);
+  ConnPtr conn(PQconnectdbParams(params.keywords.data(), params.values.data(), 1));
+  if (conn == nullptr) return Status::Unavailable("PostgreSQL: out of memory while connecting");
+  PQsetNoticeProcessor(conn.get(), IgnoreNotice, nullptr);
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    return Status::Unavailable("PostgreSQL: cannot connect: " +
+                               Redact(TrimMessage(PQerrorMessage(conn.get()))));
+  }
+  if (Status s = SetUpSession(conn.get(), *this); !s.ok()) return s;
+  return conn;
+}
+
+ConnPtr ConnectionConfig::StartConnect(const char* application_name) const {
+  ConnectParams params;
+  BuildParams(url_, connect_timeout_seconds_, application_name, params);
+  ConnPtr conn(PQconnectStartParams(params.keywords.data(), params.values.data(), 1));
+  if (conn != nullptr) PQsetNoticeProcessor(conn.get(), IgnoreNotice, nullptr);
+  return conn;
+}
+
+Status SetUpSession(PGconn* conn, const ConnectionConfig& config) {
+  const std::string sql = "SET statement_timeout = " + std::to_string(kStatementTimeoutMillis);
+  ResultPtr result(PQexec(conn, sql.c_str()));
+  if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+    return TranslateError(config, conn, result.get(), "session setup");
+  }
+  return Status::Ok();
+}
+
+Status TranslateError(const ConnectionConfig& config, PGconn* conn, const PGresult* result,
+                      std::string_view what) {
+  const char* state_field =
+      result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string state = state_field != nullptr ? state_field : "";
+  // Only the primary message: DETAIL lines quote row values (a duplicate
+  // key's secret hash, say), which must not travel further.
+  const char* primary =
+      result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string detail;
+  if (state == "23505") {
+    const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
+    const std::string_view name = constraint != nullptr ? constraint : "";
+    detail = name.find("secret_hash") != std::string_view::npos
+                 ? "a token with this secret hash already exists"
+             : name.find("pkey") != std::string_view::npos ? "a token with this id already exists"
+                                                           : "duplicate key";
+  } else if (primary != nullptr && primary[0] != '\0') {
+    detail = TrimMessage(primary);
+  } else if (result != nullptr && PQresultErrorMessage(result)[0] != '\0') {
+    detail = TrimMessage(PQresultErrorMessage(result));
+  } else {
+    detail = TrimMessage(PQerrorMessage(conn));
+  }
+  detail = config.Redact(std::move(detail));
+  std::string message = "PostgreSQL ";
+  message += what;
+  if (!state.empty()) {
+    message += " failed (SQLSTATE ";
+    message += state;
+    message += "): ";
+  } else {
+    message += " failed: ";
+  }
+  message += detail;
+
+  if (state.empty()) {
+    // No SQLSTATE: libpq itself failed, nearly always a lost connection.
+    if (result == nullptr || PQstatus(conn) != CONNECTION_OK) {
+      return Status::Unavailable(std::move(message));
+    }
+    return Status::Internal(std::move(message));
+  }
+  if (IsUnavailableState(state)) return Status::Unavailable(std::move(message));
+  if (state == "23505") return Status::AlreadyExists(std::move(message));
+  if (state == "22021" || state == "22P05") return Status::InvalidArgument(std::move(message));
+  return Status::Internal(std::move(message));
+}
+
+bool IsStorableText(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = s[i];
+    if (c == 0) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int extra;
+    std::uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n - i <= static_cast<std::size_t>(extra)) return false;
+    for (int k = 1; k <= extra; ++k) {
+      const unsigned char cc = s[i + k];
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& element : elements) {
+    if (!first) out += ',';
+    first = false;
+    if (!element) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : *element) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+bool WaitSocket(int socket, bool for_write, std::chrono::milliseconds timeout) {
+  if (socket < 0) return false;
+  pollfd fd{};
+  fd.fd = socket;
+  fd.events = for_write ? POLLOUT : POLLIN;
+  const int rc = poll(&fd, 1, static_cast<int>(timeout.count()));
+  return rc > 0;
+}
+
+bool IdleConnectionIsDead(PGconn* conn) {
+  if (PQstatus(conn) != CONNECTION_OK) return true;
+  if (!WaitSocket(PQsocket(conn), false, std::chrono::milliseconds(0))) return false;
+  // Something arrived on an idle connection: usually the server's goodbye
+  // (57P01 on shutdown or pg_terminate_backend) followed by EOF.
+  if (PQconsumeInput(conn) == 0) return true;
+  while (PGnotify* n = PQnotifies(conn)) PQfreemem(n);
+  return PQstatus(conn) != CONNECTION_OK;
+}
+
+}  // namespace tokend::store::pg

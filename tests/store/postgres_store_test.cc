@@ -1,0 +1,400 @@
+// PostgreSQL-only behaviour: the cross-instance deletion feed, recovery after
+// the server or a connection goes away, concurrent migration, error
+// translation. Needs a real server: TOKEND_TEST_PG_URL (skipped without it;
+// scripts/with-postgres.sh sets it). Server restarts: postgres_restart_test.cc.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/store_backends.h"
+#include "store/token_store.h"
+
+namespace tokend::store {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using core::Token;
+using core::TokenType;
+using std::chrono::milliseconds;
+using testing::ScopedPostgresDatabase;
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+Token MakeToken(int n, TokenType type = TokenType::kTeam,
+                std::optional<std::string> principal = "team-1") {
+  char id[25];
+  std::snprintf(id, sizeof id, "66a0b1c2%016x", n);
+  char hash[65];
+  std::snprintf(hash, sizeof hash, "%064x", n + 0x5eed00);
+  Token token;
+  token.id = id;
+  token.type = type;
+  token.name = "pg token " + std::to_string(n);
+  token.principal = std::move(principal);
+  token.creation_date = 1'770'000'000'000 + n;
+  token.actions = {"token/read", "token/write"};
+  token.secret_hash = hash;
+  return token;
+}
+
+// Records what a store announces; waits for it.
+class RecordingListener : public ChangeListener {
+ public:
+  void OnTokenDeleted(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    deleted_.emplace_back(id);
+    changed_.notify_all();
+  }
+  void OnFeedHealthChanged(bool healthy) override {
+    std::lock_guard lock(mu_);
+    health_.push_back(healthy);
+    changed_.notify_all();
+  }
+
+  bool WaitForDeleted(const std::string& id, milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, timeout, [&] {
+      return std::find(deleted_.begin(), deleted_.end(), id) != deleted_.end();
+    });
+  }
+  bool HasDeleted(const std::string& id) {
+    std::lock_guard lock(mu_);
+    return std::find(deleted_.begin(), deleted_.end(), id) != deleted_.end();
+  }
+  // Waits until the health events recorded so far end with `events`.
+  bool WaitForHealth(const std::vector<bool>& events, milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, timeout, [&] {
+      return health_.size() >= events.size() &&
+             std::equal(events.begin(), events.end(), health_.end() - events.size());
+    });
+  }
+  std::size_t deleted_count() {
+    std::lock_guard lock(mu_);
+    return deleted_.size();
+  }
+  std::vector<bool> health() {
+    std::lock_guard lock(mu_);
+    return health_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<std::string> deleted_;
+  std::vector<bool> health_;
+};
+
+struct PgConnCloser {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+using AdminConn = std::unique_ptr<PGconn, PgConnCloser>;
+
+// Runs `sql` on a new connection; the first column of the first row, or the
+// error text prefixed with "error: ".
+std::string QueryValue(const std::string& url, const std::string& sql) {
+  AdminConn conn(PQconnectdb(url.c_str()));
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    return std::string("error: ") + PQerrorMessage(conn.get());
+  }
+  PGresult* result = PQexec(conn.get(), sql.c_str());
+  std::string value;
+  if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+    value = std::string("error: ") + PQresultErrorMessage(result);
+  } else if (PQntuples(result) > 0) {
+    value = PQgetvalue(result, 0, 0);
+  }
+  PQclear(result);
+  return value;
+}
+
+// A TCP port on 127.0.0.1 where nothing listens (bound, then released).
+int UnusedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    admin_url_ = Env("TOKEND_TEST_PG_URL");
+    if (admin_url_.empty()) GTEST_SKIP() << "TOKEND_TEST_PG_URL not set";
+    auto database = ScopedPostgresDatabase::Create(admin_url_);
+    ASSERT_TRUE(database.ok()) << database.status().ToString();
+    database_ = std::move(database).value();
+  }
+
+  std::unique_ptr<TokenStore> OpenStore(StoreOptions options = {}) {
+    auto store = TokenStore::Open(database_->url(), options);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  std::string admin_url_;
+  std::unique_ptr<ScopedPostgresDatabase> database_;
+};
+
+TEST_F(PostgresStoreTest, IsShared) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->IsShared());
+  EXPECT_TRUE(store->Ping().ok());
+}
+
+TEST_F(PostgresStoreTest, DeletionReachesAnotherInstanceQuickly) {
+  RecordingListener heard_by_a;  // listeners outlive the stores
+  RecordingListener heard_by_b;
+  auto a = OpenStore();
+  auto b = OpenStore();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  a->SetChangeListener(&heard_by_a);
+  b->SetChangeListener(&heard_by_b);
+
+  // Several rounds: the worst one is what matters.
+  milliseconds worst{0};
+  for (int n = 1; n <= 5; ++n) {
+    const Token token = MakeToken(n);
+    ASSERT_TRUE(a->Insert(token).ok());
+    const auto start = Clock::now();
+    ASSERT_TRUE(a->Delete(token.id).ok());
+    EXPECT_TRUE(heard_by_a.HasDeleted(token.id)) << "the deleting instance hears it before return";
+    ASSERT_TRUE(heard_by_b.WaitForDeleted(token.id, std::chrono::seconds(1)))
+        << "instance B never heard of the deletion of " << token.id;
+    worst = std::max(worst, std::chrono::duration_cast<milliseconds>(Clock::now() - start));
+  }
+  std::printf("[ info ] cross-instance deletion notice: worst %lld ms over 5 rounds\n",
+              static_cast<long long>(worst.count()));
+  EXPECT_LT(worst, std::chrono::seconds(1));
+  // Each instance hears each deletion once (A's own notice is not repeated).
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(heard_by_a.deleted_count(), 5u);
+  EXPECT_EQ(heard_by_b.deleted_count(), 5u);
+  a->SetChangeListener(nullptr);
+  b->SetChangeListener(nullptr);
+}
+
+TEST_F(PostgresStoreTest, RacingDeletesOfOneTokenAreHeardByBothInstances) {
+  RecordingListener heard_by_a;  // listeners outlive the stores
+  RecordingListener heard_by_b;
+  auto a = OpenStore();
+  auto b = OpenStore();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  a->SetChangeListener(&heard_by_a);
+  b->SetChangeListener(&heard_by_b);
+  for (int n = 1; n <= 10; ++n) {
+    const Token token = MakeToken(n);
+    ASSERT_TRUE(a->Insert(token).ok());
+    Status by_a;
+    Status by_b;
+    std::thread racer([&] { by_b = b->Delete(token.id); });
+    by_a = a->Delete(token.id);
+    racer.join();
+    EXPECT_NE(by_a.ok(), by_b.ok()) << by_a.ToString() << " / " << by_b.ToString();
+    EXPECT_TRUE(heard_by_a.WaitForDeleted(token.id, std::chrono::seconds(1))) << token.id;
+    EXPECT_TRUE(heard_by_b.WaitForDeleted(token.id, std::chrono::seconds(1))) << token.id;
+  }
+  a->SetChangeListener(nullptr);
+  b->SetChangeListener(nullptr);
+}
+
+TEST_F(PostgresStoreTest, FeedReportsOutageAndRecoversAfterItsConnectionIsKilled) {
+  RecordingListener heard_by_b;  // outlives the stores
+  auto a = OpenStore();
+  auto b = OpenStore();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  b->SetChangeListener(&heard_by_b);
+
+  // Kills the listening connections of both stores (a's reconnects as well).
+  const std::string killed =
+      QueryValue(admin_url_,
+                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                 "WHERE application_name = 'tokend-listen' AND datname = '" +
+                     database_->name() + "'");
+  ASSERT_EQ(killed, "2");
+  ASSERT_TRUE(heard_by_b.WaitForHealth({false, true}, std::chrono::seconds(5)))
+      << "health events: " << ::testing::PrintToString(heard_by_b.health());
+
+  const Token token = MakeToken(7);
+  ASSERT_TRUE(a->Insert(token).ok());
+  ASSERT_TRUE(a->Delete(token.id).ok());
+  EXPECT_TRUE(heard_by_b.WaitForDeleted(token.id, std::chrono::seconds(1)));
+  b->SetChangeListener(nullptr);
+}
+
+TEST_F(PostgresStoreTest, HealthyFeedSaysNothingOnRegistration) {
+  RecordingListener first;
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  store->SetChangeListener(&first);
+  EXPECT_TRUE(first.health().empty()) << "a healthy feed says nothing on registration";
+  store->SetChangeListener(nullptr);
+}
+
+TEST_F(PostgresStoreTest, ConcurrentOpensOnAnEmptyDatabaseAllSucceed) {
+  constexpr int kStores = 6;
+  std::vector<std::optional<Status>> results(kStores);
+  std::vector<std::unique_ptr<TokenStore>> stores(kStores);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kStores; ++i) {
+    threads.emplace_back([&, i] {
+      auto store = TokenStore::Open(database_->url());
+      results[i] = store.status();
+      if (store.ok()) stores[i] = std::move(store).value();
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int i = 0; i < kStores; ++i) {
+    EXPECT_TRUE(results[i]->ok()) << "store " << i << ": " << results[i]->ToString();
+  }
+  EXPECT_EQ(QueryValue(database_->url(), "SELECT count(*) FROM schema_migrations"), "1");
+  ASSERT_NE(stores[0], nullptr);
+  ASSERT_TRUE(stores[0]->Insert(MakeToken(1)).ok());
+  ASSERT_NE(stores[kStores - 1], nullptr);
+  EXPECT_TRUE(stores[kStores - 1]->FindById(MakeToken(1).id).ok());
+}
+
+TEST_F(PostgresStoreTest, ConcurrentWritersShareASmallPool) {
+  StoreOptions options;
+  options.pool_size = 2;
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 20;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const Token token = MakeToken(1000 + t * kPerThread + i);
+        if (!store->Insert(token).ok() || !store->FindById(token.id).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto page = store->Query(core::TokenQuery{}, core::Visibility{}, 1, 0, true);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->total, kThreads * kPerThread);
+  EXPECT_LE(QueryValue(admin_url_, "SELECT count(*) <= 2 FROM pg_stat_activity WHERE datname = '" +
+                                       database_->name() + "' AND application_name = 'tokend'"),
+            "t");
+}
+
+TEST(PostgresStoreOpenTest, NoServerIsUnavailableQuicklyAndHidesThePassword) {
+  const std::string url =
+      "postgresql://tokend:s3cretPassw0rd@127.0.0.1:" + std::to_string(UnusedPort()) + "/tokend";
+  StoreOptions options;
+  options.connect_timeout_seconds = 2;
+  const auto start = Clock::now();
+  auto store = TokenStore::Open(url, options);
+  const auto elapsed = Clock::now() - start;
+  ASSERT_FALSE(store.ok());
+  EXPECT_TRUE(store.status().IsUnavailable()) << store.status().ToString();
+  EXPECT_EQ(store.status().message().find("s3cretPassw0rd"), std::string::npos)
+      << store.status().message();
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
+}
+
+TEST(PostgresStoreOpenTest, MalformedUrlIsInvalidArgumentWithoutEchoingIt) {
+  auto store = TokenStore::Open("postgresql://u:s3cretPassw0rd@127.0.0.1:notaport/x?bogus=1");
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().code(), core::StatusCode::kInternal) << store.status().ToString();
+  EXPECT_EQ(store.status().message().find("s3cretPassw0rd"), std::string::npos)
+      << store.status().message();
+}
+
+TEST_F(PostgresStoreTest, TextPostgresCannotHoldIsNeverInternal) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  const std::string bad_utf8 = "team-\xff\xfe";
+  const std::string with_nul("team-1\0x", 8);
+
+  core::TokenQuery query;
+  query.principals = {bad_utf8};
+  auto page = store->Query(query, core::Visibility{}, 10, 0, true);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_TRUE(page->tokens.empty());
+  EXPECT_EQ(page->total, 0);
+
+  query.principals = {bad_utf8, "team-1"};
+  page = store->Query(query, core::Visibility{}, 10, 0, true);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->total, 1);
+
+  core::Visibility visibility;
+  visibility.everything = false;
+  visibility.types = {TokenType::kTeam};
+  visibility.principal = with_nul;
+  page = store->Query(core::TokenQuery{}, visibility, 10, 0, true);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->total, 0);
+
+  EXPECT_TRUE(store->FindById("\xc0\xaf").status().IsNotFound());
+  EXPECT_TRUE(
+      store->FindById(std::string(MakeToken(1).id + std::string(1, '\0'))).status().IsNotFound());
+  EXPECT_TRUE(store->FindBySecretHash("\xed\xa0\x80").status().IsNotFound());
+  EXPECT_TRUE(store->Delete("\xff").IsNotFound());
+
+  Token bad = MakeToken(2);
+  bad.name = "name \xf8\x88\x80\x80\x80";
+  EXPECT_EQ(store->Insert(bad).code(), core::StatusCode::kInvalidArgument);
+  bad = MakeToken(3);
+  bad.description = with_nul;
+  EXPECT_EQ(store->Insert(bad).code(), core::StatusCode::kInvalidArgument);
+  // Valid multi-byte text round-trips.
+  Token fine = MakeToken(4, TokenType::kUser, "usér-✓-𝄞");
+  fine.description = "";
+  ASSERT_TRUE(store->Insert(fine).ok());
+  auto found = store->FindById(fine.id);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(*found, fine);
+}
+
+TEST_F(PostgresStoreTest, DuplicateIdOrHashIsAlreadyExists) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  Token same_id = MakeToken(2);
+  same_id.id = MakeToken(1).id;
+  EXPECT_EQ(store->Insert(same_id).code(), core::StatusCode::kAlreadyExists);
+  Token same_hash = MakeToken(3);
+  same_hash.secret_hash = MakeToken(1).secret_hash;
+  EXPECT_EQ(store->Insert(same_hash).code(), core::StatusCode::kAlreadyExists);
+  const std::vector<Token> batch = {MakeToken(4), MakeToken(1)};
+  EXPECT_EQ(store->InsertMany(batch).code(), core::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(store->FindById(MakeToken(4).id).status().IsNotFound()) << "all or none";
+}
+
+}  // namespace
+}  // namespace tokend::store

@@ -1,0 +1,209 @@
+// SQLite-only behaviour: files, migrations, opening errors. The shared
+// contract is in token_store_contract_test.cc.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/store_backends.h"
+#include "store/token_store.h"
+
+namespace tokend::store {
+namespace {
+
+using core::Token;
+using core::TokenType;
+using testing::NewTempDir;
+
+Token MakeToken(int n, TokenType type = TokenType::kTeam) {
+  Token token;
+  token.id = std::string(20, '0') + std::to_string(1000 + n);
+  token.type = type;
+  token.name = "n" + std::to_string(n);
+  token.principal = "p";
+  token.creation_date = 1'770'000'000'000 + n;
+  token.actions = {"token/read", "token/write"};
+  token.secret_hash = std::string(60, 'a') + std::to_string(1000 + n);
+  return token;
+}
+
+std::unique_ptr<TokenStore> MustOpen(const std::string& url) {
+  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open(url);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+// Runs `sql` on `path` with a plain connection and returns the first column
+// of the first row as text ("" when none).
+std::string QueryFile(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  std::string result;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) ==
+      SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+      result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return result;
+}
+
+TEST(SqliteStoreTest, DataPersistsAcrossReopen) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  {
+    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+    ASSERT_TRUE(store->Insert(MakeToken(2, TokenType::kUser)).ok());
+    ASSERT_TRUE(store->Delete(MakeToken(2).id).ok());
+  }
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  Result<Token> found = store->FindById(MakeToken(1).id);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(*found, MakeToken(1));
+  EXPECT_TRUE(store->FindById(MakeToken(2).id).status().IsNotFound());
+  Result<TokenPage> page = store->Query({}, {}, 0, 0, true);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->total, 1);
+  EXPECT_EQ(QueryFile(path, "PRAGMA journal_mode"), "wal");
+}
+
+TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  {
+    std::unique_ptr<TokenStore> first = MustOpen("sqlite:" + path);
+    std::unique_ptr<TokenStore> second = MustOpen("sqlite:" + path);
+    ASSERT_NE(first, nullptr);
+    ASSERT_NE(second, nullptr);
+    ASSERT_TRUE(first->Insert(MakeToken(1)).ok());
+    EXPECT_TRUE(second->FindById(MakeToken(1).id).ok()) << "both see one database";
+  }
+  std::unique_ptr<TokenStore> third = MustOpen("sqlite:" + path);
+  ASSERT_NE(third, nullptr);
+  third.reset();
+  EXPECT_EQ(QueryFile(path, "SELECT group_concat(version) FROM schema_migrations"), "1");
+}
+
+TEST(SqliteStoreTest, ConcurrentOpensOfANewFileAllSucceed) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  constexpr int kOpeners = 6;
+  std::vector<std::unique_ptr<TokenStore>> stores(kOpeners);
+  std::vector<std::string> errors(kOpeners);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kOpeners; ++i) {
+    threads.emplace_back([&, i] {
+      Result<std::unique_ptr<TokenStore>> store = TokenStore::Open("sqlite:" + path);
+      if (store.ok()) {
+        stores[i] = std::move(*store);
+      } else {
+        errors[i] = store.status().ToString();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int i = 0; i < kOpeners; ++i) EXPECT_EQ(errors[i], "") << i;
+  stores.clear();
+  EXPECT_EQ(QueryFile(path, "SELECT count(*) FROM schema_migrations"), "1");
+}
+
+TEST(SqliteStoreTest, FileThatIsNotADatabaseIsUnavailable) {
+  const std::string path = NewTempDir() + "/notes.txt";
+  std::ofstream(path) << "these are not the tokens you are looking for\n" << std::string(4096, 'x');
+  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open("sqlite:" + path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_TRUE(store.status().IsUnavailable()) << store.status().ToString();
+  EXPECT_NE(store.status().message().find("not a tokend database"), std::string::npos)
+      << store.status().message();
+}
+
+TEST(SqliteStoreTest, SomeoneElsesDatabaseIsRefused) {
+  const std::string path = NewTempDir() + "/other.db";
+  QueryFile(path, "CREATE TABLE invoices (id INTEGER PRIMARY KEY)");
+  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open("sqlite:" + path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_TRUE(store.status().IsUnavailable()) << store.status().ToString();
+  EXPECT_NE(store.status().message().find("not a tokend database"), std::string::npos);
+  EXPECT_EQ(QueryFile(path, "SELECT count(*) FROM sqlite_schema"), "1") << "left untouched";
+}
+
+TEST(SqliteStoreTest, PathInAMissingDirectoryIsUnavailableNamingThePath) {
+  const std::string path = NewTempDir() + "/missing/dir/tokend.db";
+  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open("sqlite:" + path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_TRUE(store.status().IsUnavailable()) << store.status().ToString();
+  EXPECT_NE(store.status().message().find(path), std::string::npos) << store.status().message();
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(path).parent_path()));
+}
+
+TEST(SqliteStoreTest, ReadOnlyDatabaseIsUnavailable) {
+  // Permission bits do not bind root (CAP_DAC_OVERRIDE), so there is no
+  // portable way to make a file read-only for this test when run as root.
+  if (geteuid() == 0) GTEST_SKIP() << "running as root: file permissions are not enforced";
+  const std::string dir = NewTempDir();
+  const std::string path = dir + "/tokend.db";
+  { ASSERT_NE(MustOpen("sqlite:" + path), nullptr); }
+  ASSERT_EQ(chmod(path.c_str(), 0444), 0);
+  ASSERT_EQ(chmod(dir.c_str(), 0555), 0);
+  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open("sqlite:" + path);
+  chmod(dir.c_str(), 0755);
+  chmod(path.c_str(), 0644);
+  ASSERT_FALSE(store.ok());
+  EXPECT_TRUE(store.status().IsUnavailable()) << store.status().ToString();
+}
+
+TEST(SqliteStoreTest, PingNoticesTheFileWasRemoved) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->Ping().ok());
+  std::filesystem::remove(path);
+  const Status ping = store->Ping();
+  EXPECT_TRUE(ping.IsUnavailable()) << ping.ToString();
+}
+
+TEST(SqliteStoreTest, MemoryStoresAreSeparate) {
+  std::unique_ptr<TokenStore> first = MustOpen("sqlite::memory:");
+  std::unique_ptr<TokenStore> second = MustOpen("sqlite::memory:");
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(first->Insert(MakeToken(1)).ok());
+  EXPECT_TRUE(first->FindById(MakeToken(1).id).ok());
+  EXPECT_TRUE(second->FindById(MakeToken(1).id).status().IsNotFound());
+}
+
+TEST(SqliteStoreTest, PermissionThatCannotBeStoredIsInvalidArgument) {
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite::memory:");
+  ASSERT_NE(store, nullptr);
+  Token token = MakeToken(1);
+  token.actions = {"token/read write"};
+  EXPECT_EQ(store->Insert(token).code(), core::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store->FindById(token.id).status().IsNotFound());
+}
+
+TEST(TokenStoreOpenTest, UnknownSchemeIsInvalidArgumentWithoutThePassword) {
+  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open("mysql://admin:s3cret@db:3306/x");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), core::StatusCode::kInvalidArgument);
+  EXPECT_NE(store.status().message().find("mysql"), std::string::npos) << store.status().message();
+  EXPECT_EQ(store.status().message().find("s3cret"), std::string::npos) << store.status().message();
+
+  for (const char* url : {"", "tokend.db", "admin:s3cret@db/x", "sqlite:"}) {
+    Result<std::unique_ptr<TokenStore>> bad = TokenStore::Open(url);
+    ASSERT_FALSE(bad.ok()) << url;
+    EXPECT_EQ(bad.status().code(), core::StatusCode::kInvalidArgument) << url;
+    EXPECT_EQ(bad.status().message().find("s3cret"), std::string::npos) << url;
+  }
+}
+
+}  // namespace
+}  // namespace tokend::store

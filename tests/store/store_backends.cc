@@ -1,0 +1,176 @@
+#include "store/store_backends.h"
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tokend::store::testing {
+namespace {
+
+// The root temp dir of this test process, created on first use and removed
+// when the process exits.
+class TempRoot {
+ public:
+  ~TempRoot() {
+    if (!path_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(path_, ignored);
+    }
+  }
+  std::string Get() {
+    std::lock_guard lock(mu_);
+    if (path_.empty()) {
+      std::string pattern =
+          (std::filesystem::temp_directory_path() / "tokend-store-test-XXXXXX").string();
+      if (mkdtemp(pattern.data()) == nullptr) std::abort();
+      path_ = pattern;
+    }
+    return path_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string path_;
+};
+
+TempRoot& Root() {
+  static TempRoot root;
+  return root;
+}
+
+// A store on its own fresh database, dropped when the store is destroyed.
+class FreshPostgresStore final : public TokenStore {
+ public:
+  FreshPostgresStore(std::unique_ptr<ScopedPostgresDatabase> database,
+                     std::unique_ptr<TokenStore> store)
+      : database_(std::move(database)), store_(std::move(store)) {}
+
+  Status Insert(const core::Token& token) override { return store_->Insert(token); }
+  Status InsertMany(std::span<const core::Token> tokens) override {
+    return store_->InsertMany(tokens);
+  }
+  Result<core::Token> FindById(std::string_view id) override { return store_->FindById(id); }
+  Result<core::Token> FindBySecretHash(std::string_view hash) override {
+    return store_->FindBySecretHash(hash);
+  }
+  Status Delete(std::string_view id) override { return store_->Delete(id); }
+  Result<TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
+                          std::int64_t limit, std::int64_t offset, bool count_total) override {
+    return store_->Query(query, visibility, limit, offset, count_total);
+  }
+  Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override {
+    return store_->CountByType();
+  }
+  Status Ping() override { return store_->Ping(); }
+  void SetChangeListener(ChangeListener* listener) override {
+    store_->SetChangeListener(listener);
+  }
+  bool IsShared() const override { return store_->IsShared(); }
+
+ private:
+  std::unique_ptr<ScopedPostgresDatabase> database_;  // outlives store_
+  std::unique_ptr<TokenStore> store_;
+};
+
+Result<std::unique_ptr<TokenStore>> OpenFreshPostgres(const std::string& admin_url) {
+  Result<std::unique_ptr<ScopedPostgresDatabase>> database =
+      ScopedPostgresDatabase::Create(admin_url);
+  if (!database.ok()) return database.status();
+  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open((*database)->url());
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<TokenStore>(std::make_unique<FreshPostgresStore>(
+      std::move(database).value(), std::move(store).value()));
+}
+
+struct PgConnCloser {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+
+// Runs one statement through a new connection to `url`; empty on success,
+// else the error text.
+std::string RunAdminStatement(const std::string& url, const std::string& sql) {
+  std::unique_ptr<PGconn, PgConnCloser> conn(PQconnectdb(url.c_str()));
+  if (PQstatus(conn.get()) != CONNECTION_OK) return PQerrorMessage(conn.get());
+  PGresult* result = PQexec(conn.get(), sql.c_str());
+  std::string error;
+  if (PQresultStatus(result) != PGRES_COMMAND_OK) error = PQresultErrorMessage(result);
+  PQclear(result);
+  return error;
+}
+
+// `url` with its database name replaced by `database`.
+std::string WithDatabase(const std::string& url, const std::string& database) {
+  const std::size_t scheme_end = url.find("://");
+  const std::size_t authority = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const std::size_t query = std::min(url.find('?', authority), url.size());
+  const std::size_t slash = url.find('/', authority);
+  if (slash == std::string::npos || slash > query) {
+    return url.substr(0, query) + "/" + database + url.substr(query);
+  }
+  return url.substr(0, slash + 1) + database + url.substr(query);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ScopedPostgresDatabase>> ScopedPostgresDatabase::Create(
+    const std::string& admin_url) {
+  static std::mutex mu;
+  static std::mt19937_64 random(std::random_device{}());
+  std::string name = "tokend_t_";
+  {
+    std::lock_guard lock(mu);
+    char suffix[17];
+    std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(random()));
+    name += suffix;
+  }
+  const std::string error = RunAdminStatement(admin_url, "CREATE DATABASE " + name);
+  if (!error.empty()) return Status::Unavailable("CREATE DATABASE failed: " + error);
+  std::string url = WithDatabase(admin_url, name);
+  return std::unique_ptr<ScopedPostgresDatabase>(
+      new ScopedPostgresDatabase(admin_url, std::move(name), std::move(url)));
+}
+
+ScopedPostgresDatabase::~ScopedPostgresDatabase() {
+  const std::string error =
+      RunAdminStatement(admin_url_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  if (!error.empty()) {
+    std::fprintf(stderr, "DROP DATABASE %s failed: %s\n", name_.c_str(), error.c_str());
+  }
+}
+
+std::string NewTempDir() {
+  static std::atomic<int> counter{0};
+  const std::filesystem::path dir =
+      std::filesystem::path(Root().Get()) / ("d" + std::to_string(counter++));
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::vector<BackendCase> AllBackends() {
+  std::vector<BackendCase> cases;
+  cases.push_back({"SqliteFile",
+                   [] { return TokenStore::Open("sqlite:" + NewTempDir() + "/tokend.db"); },
+                   ""});
+  cases.push_back({"SqliteMemory", [] { return TokenStore::Open("sqlite::memory:"); }, ""});
+  const char* pg_url = std::getenv("TOKEND_TEST_PG_URL");
+  if (pg_url == nullptr || *pg_url == '\0') {
+    cases.push_back({"Postgres", nullptr, "TOKEND_TEST_PG_URL not set"});
+  } else {
+    std::string url = pg_url;
+    cases.push_back({"Postgres", [url] { return OpenFreshPostgres(url); }, ""});
+  }
+  return cases;
+}
+
+}  // namespace tokend::store::testing

@@ -1,0 +1,56 @@
+// The backends the store contract suite runs against, and temporary files
+// for tests that need real database files.
+#pragma once
+
+#include <functional>
+#include <ostream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/token_store.h"
+
+namespace tokend::store::testing {
+
+struct BackendCase {
+  std::string name;  // test-name suffix: "SqliteFile", "SqliteMemory", "Postgres"
+  // Opens a fresh, empty store (each call: a new database).
+  std::function<Result<std::unique_ptr<TokenStore>>()> open;
+  // Non-empty: the backend is not available here; tests GTEST_SKIP() with it.
+  std::string skip_reason;
+};
+
+// Lets GoogleTest print a case by name.
+inline void PrintTo(const BackendCase& backend, std::ostream* out) { *out << backend.name; }
+
+// SqliteFile, SqliteMemory and Postgres (skipped unless TOKEND_TEST_PG_URL is set).
+std::vector<BackendCase> AllBackends();
+
+// A new, empty PostgreSQL database ("tokend_t_<random>") on the server that
+// `admin_url` reaches, dropped (WITH (FORCE)) on destruction.
+class ScopedPostgresDatabase {
+ public:
+  // Unavailable when the server cannot be reached or refuses.
+  static Result<std::unique_ptr<ScopedPostgresDatabase>> Create(const std::string& admin_url);
+  ~ScopedPostgresDatabase();
+  ScopedPostgresDatabase(const ScopedPostgresDatabase&) = delete;
+  ScopedPostgresDatabase& operator=(const ScopedPostgresDatabase&) = delete;
+
+  const std::string& name() const { return name_; }
+  // `admin_url` with the database replaced by this one.
+  const std::string& url() const { return url_; }
+
+ private:
+  ScopedPostgresDatabase(std::string admin_url, std::string name, std::string url)
+      : admin_url_(std::move(admin_url)), name_(std::move(name)), url_(std::move(url)) {}
+  std::string admin_url_;
+  std::string name_;
+  std::string url_;
+};
+
+// A new, empty directory under the system temp dir, removed (with its
+// contents) at process exit. Thread-safe.
+std::string NewTempDir();
+
+}  // namespace tokend::store::testing

@@ -1,0 +1,561 @@
+// The TokenStore contract: every backend in AllBackends() must pass all of it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/store_backends.h"
+#include "store/token_store.h"
+
+namespace tokend::store {
+namespace {
+
+using core::SortField;
+using core::SortOrder;
+using core::Token;
+using core::TokenQuery;
+using core::TokenType;
+using core::Visibility;
+using testing::AllBackends;
+using testing::BackendCase;
+
+constexpr std::int64_t kBase = 1'770'000'000'000;  // a creation date in 2026
+
+std::string IdOf(int n) {
+  char id[25];
+  std::snprintf(id, sizeof id, "65f0a1b2%016x", n);
+  return id;
+}
+
+std::string HashOf(int n) {
+  char hash[65];
+  std::snprintf(hash, sizeof hash, "%064x", n + 0xabc000);
+  return hash;
+}
+
+Token MakeToken(int n, TokenType type, std::optional<std::string> principal,
+                std::int64_t creation = kBase) {
+  Token token;
+  token.id = IdOf(n);
+  token.type = type;
+  token.name = "token " + std::to_string(n);
+  token.principal = std::move(principal);
+  token.creation_date = creation;
+  token.actions = {"token/read"};
+  token.secret_hash = HashOf(n);
+  return token;
+}
+
+std::vector<std::string> Ids(const std::vector<Token>& tokens) {
+  std::vector<std::string> ids;
+  for (const Token& token : tokens) ids.push_back(token.id);
+  return ids;
+}
+
+Visibility Everything() { return Visibility{}; }
+
+Visibility Only(std::vector<TokenType> types, std::string principal) {
+  Visibility visibility;
+  visibility.everything = false;
+  visibility.types = std::move(types);
+  visibility.principal = std::move(principal);
+  return visibility;
+}
+
+TokenQuery SortedBy(SortField field, SortOrder order) {
+  TokenQuery query;
+  query.sort = field;
+  query.order = order;
+  return query;
+}
+
+// An independent model of the query rules, to check backends against.
+bool Matches(const Token& token, const TokenQuery& query, const Visibility& visibility) {
+  auto has = [](const auto& list, const auto& value) {
+    return std::find(list.begin(), list.end(), value) != list.end();
+  };
+  if (!query.types.empty() && !has(query.types, token.type)) return false;
+  if (!query.principals.empty() && (!token.principal || !has(query.principals, *token.principal))) {
+    return false;
+  }
+  if (query.from_date && token.creation_date < *query.from_date) return false;
+  if (query.to_date && token.creation_date >= *query.to_date) return false;
+  if (!visibility.everything &&
+      (!has(visibility.types, token.type) || token.principal != visibility.principal)) {
+    return false;
+  }
+  return true;
+}
+
+// -1, 0, 1 comparing the sort field ascending: nulls first, strings by bytes.
+int CompareField(const Token& a, const Token& b, SortField field) {
+  auto compare_optional = [](const auto& x, const auto& y) {
+    if (!x && !y) return 0;
+    if (!x) return -1;
+    if (!y) return 1;
+    return *x < *y ? -1 : (*y < *x ? 1 : 0);
+  };
+  switch (field) {
+    case SortField::kCreationDate:
+      return compare_optional(std::optional(a.creation_date), std::optional(b.creation_date));
+    case SortField::kExpirationDate: return compare_optional(a.expiration_date, b.expiration_date);
+    case SortField::kName:
+      return compare_optional(std::optional(a.name), std::optional(b.name));
+    case SortField::kType:
+      return compare_optional(std::optional(std::string(core::ToString(a.type))),
+                              std::optional(std::string(core::ToString(b.type))));
+    case SortField::kPrincipal: return compare_optional(a.principal, b.principal);
+  }
+  return 0;
+}
+
+std::vector<std::string> ExpectedIds(std::vector<Token> all, const TokenQuery& query,
+                                     const Visibility& visibility) {
+  std::erase_if(all, [&](const Token& t) { return !Matches(t, query, visibility); });
+  std::sort(all.begin(), all.end(), [&](const Token& a, const Token& b) {
+    int c = CompareField(a, b, query.sort);
+    if (c == 0) c = a.id < b.id ? -1 : (a.id > b.id ? 1 : 0);
+    return query.order == SortOrder::kAsc ? c < 0 : c > 0;
+  });
+  return Ids(all);
+}
+
+class RecordingListener : public ChangeListener {
+ public:
+  void OnTokenDeleted(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    deleted_.emplace_back(id);
+  }
+  void OnFeedHealthChanged(bool) override {}
+  std::vector<std::string> deleted() {
+    std::lock_guard lock(mu_);
+    return deleted_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> deleted_;
+};
+
+class TokenStoreContractTest : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  void SetUp() override {
+    if (!GetParam().skip_reason.empty()) GTEST_SKIP() << GetParam().skip_reason;
+    Result<std::unique_ptr<TokenStore>> opened = GetParam().open();
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(*opened);
+  }
+
+  void InsertAll(const std::vector<Token>& tokens) {
+    for (const Token& token : tokens) {
+      const Status status = store_->Insert(token);
+      ASSERT_TRUE(status.ok()) << status.ToString();
+    }
+  }
+
+  TokenPage MustQuery(const TokenQuery& query, const Visibility& visibility, std::int64_t limit,
+                      std::int64_t offset, bool count_total = true) {
+    Result<TokenPage> page = store_->Query(query, visibility, limit, offset, count_total);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    return page.ok() ? std::move(*page) : TokenPage{};
+  }
+
+  // A varied data set: every type, null and equal principals, null and equal
+  // expiration dates, equal creation dates, names that differ only in bytes.
+  std::vector<Token> VariedTokens() {
+    const char* names[] = {"B", "a", "é", "a", "Zed", "", "ab", "B"};
+    const char* principals[] = {"alice", "bob", "Alice", "carol", "bob"};
+    std::vector<Token> tokens;
+    for (int i = 0; i < 20; ++i) {
+      const TokenType type = core::kAllTokenTypes[i % 5];
+      std::optional<std::string> principal;
+      if (type != TokenType::kGlobal) principal = principals[i % 5 == 0 ? 0 : (i / 2) % 5];
+      Token token = MakeToken(100 - i, type, principal, kBase + (i / 3) * 1000);
+      token.name = names[i % 8];
+      if (i % 3 != 0) token.expiration_date = kBase + 5000 + (i % 4) * 100;
+      tokens.push_back(token);
+    }
+    return tokens;
+  }
+
+  std::unique_ptr<TokenStore> store_;
+};
+
+TEST_P(TokenStoreContractTest, InsertThenFindRoundTripsEveryField) {
+  Token full = MakeToken(1, TokenType::kTeam, "team-42", kBase);
+  full.name = "Jörg's 🔑 token — ünïcødé";
+  full.description = "a description";
+  full.expiration_date = kBase + 86'400'000;
+  full.actions = {"**/read", "token/write", "workflow/action"};
+  Token empty_description = MakeToken(2, TokenType::kUser, "u1");
+  empty_description.description = "";
+  empty_description.actions = {};
+  Token global = MakeToken(3, TokenType::kGlobal, std::nullopt);
+  InsertAll({full, empty_description, global});
+
+  for (const Token& token : {full, empty_description, global}) {
+    Result<Token> by_id = store_->FindById(token.id);
+    ASSERT_TRUE(by_id.ok()) << by_id.status().ToString();
+    EXPECT_EQ(*by_id, token);
+    Result<Token> by_hash = store_->FindBySecretHash(token.secret_hash);
+    ASSERT_TRUE(by_hash.ok()) << by_hash.status().ToString();
+    EXPECT_EQ(*by_hash, token);
+  }
+  EXPECT_EQ(store_->FindById(empty_description.id)->description, std::optional<std::string>(""));
+  EXPECT_EQ(store_->FindById(global.id)->description, std::nullopt);
+  EXPECT_EQ(store_->FindById(global.id)->principal, std::nullopt);
+}
+
+TEST_P(TokenStoreContractTest, ExpiredTokensAreStillFoundByHash) {
+  Token expired = MakeToken(1, TokenType::kUser, "u1");
+  expired.expiration_date = 1;
+  InsertAll({expired});
+  EXPECT_TRUE(store_->FindBySecretHash(expired.secret_hash).ok());
+}
+
+TEST_P(TokenStoreContractTest, DuplicateIdIsAlreadyExistsAndKeepsTheFirst) {
+  const Token first = MakeToken(1, TokenType::kTeam, "t1");
+  InsertAll({first});
+  Token second = MakeToken(2, TokenType::kUser, "u2");
+  second.id = first.id;
+  const Status status = store_->Insert(second);
+  EXPECT_EQ(status.code(), core::StatusCode::kAlreadyExists) << status.ToString();
+  EXPECT_EQ(*store_->FindById(first.id), first);
+  EXPECT_TRUE(store_->FindBySecretHash(second.secret_hash).status().IsNotFound());
+}
+
+TEST_P(TokenStoreContractTest, DuplicateHashIsAlreadyExistsAndKeepsTheFirst) {
+  const Token first = MakeToken(1, TokenType::kTeam, "t1");
+  InsertAll({first});
+  Token second = MakeToken(2, TokenType::kUser, "u2");
+  second.secret_hash = first.secret_hash;
+  const Status status = store_->Insert(second);
+  EXPECT_EQ(status.code(), core::StatusCode::kAlreadyExists) << status.ToString();
+  EXPECT_EQ(status.message().find(first.secret_hash), std::string::npos) << "hash leaked";
+  EXPECT_EQ(*store_->FindBySecretHash(first.secret_hash), first);
+  EXPECT_TRUE(store_->FindById(second.id).status().IsNotFound());
+  // The failed insert left the counters alone.
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 1);
+  EXPECT_EQ(MustQuery({.principals = {"u2"}}, Everything(), 0, 0).total, 0);
+}
+
+TEST_P(TokenStoreContractTest, FindOfUnknownOrOddTextIsNotFound) {
+  InsertAll({MakeToken(1, TokenType::kTeam, "t1")});
+  for (const std::string& id :
+       {std::string(), std::string("'; DROP TABLE tokens;--"), std::string(24, 'f'),
+        std::string("65f0a1b2%"), std::string("x\0y", 3)}) {
+    EXPECT_TRUE(store_->FindById(id).status().IsNotFound()) << id;
+    EXPECT_TRUE(store_->FindBySecretHash(id).status().IsNotFound()) << id;
+  }
+  EXPECT_TRUE(store_->FindById(IdOf(1)).ok()) << "the table survived";
+}
+
+TEST_P(TokenStoreContractTest, DeleteRemovesTheTokenAndTellsTheListener) {
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  const Token token = MakeToken(1, TokenType::kTeam, "t1");
+  InsertAll({token, MakeToken(2, TokenType::kTeam, "t1")});
+
+  ASSERT_TRUE(store_->Delete(token.id).ok());
+  EXPECT_EQ(listener.deleted(), std::vector<std::string>{token.id});
+  EXPECT_TRUE(store_->FindById(token.id).status().IsNotFound());
+  EXPECT_TRUE(store_->FindBySecretHash(token.secret_hash).status().IsNotFound());
+
+  EXPECT_TRUE(store_->Delete(token.id).IsNotFound());
+  EXPECT_TRUE(store_->Delete("'; DROP TABLE tokens;--").IsNotFound());
+  EXPECT_EQ(listener.deleted().size(), 1u) << "not told about deletions that did not happen";
+  EXPECT_TRUE(store_->FindById(IdOf(2)).ok());
+
+  store_->SetChangeListener(nullptr);
+  ASSERT_TRUE(store_->Delete(IdOf(2)).ok());
+  EXPECT_EQ(listener.deleted().size(), 1u);
+}
+
+TEST_P(TokenStoreContractTest, EverySortFieldAndOrderMatchesTheRules) {
+  const std::vector<Token> tokens = VariedTokens();
+  InsertAll(tokens);
+  for (SortField field : {SortField::kCreationDate, SortField::kExpirationDate, SortField::kName,
+                          SortField::kType, SortField::kPrincipal}) {
+    for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
+      SCOPED_TRACE(std::string(core::ToString(field)) + " " + std::string(core::ToString(order)));
+      const TokenQuery query = SortedBy(field, order);
+      const TokenPage page = MustQuery(query, Everything(), -1, 0);
+      EXPECT_EQ(Ids(page.tokens), ExpectedIds(tokens, query, Everything()));
+      EXPECT_EQ(page.total, 20);
+    }
+  }
+}
+
+TEST_P(TokenStoreContractTest, NullsComeFirstAscendingAndLastDescending) {
+  Token no_expiry = MakeToken(1, TokenType::kGlobal, std::nullopt);
+  Token expires = MakeToken(2, TokenType::kTeam, "t");
+  expires.expiration_date = kBase;
+  InsertAll({expires, no_expiry});
+  for (SortField field : {SortField::kExpirationDate, SortField::kPrincipal}) {
+    EXPECT_EQ(Ids(MustQuery(SortedBy(field, SortOrder::kAsc), Everything(), 10, 0).tokens),
+              (std::vector{no_expiry.id, expires.id}));
+    EXPECT_EQ(Ids(MustQuery(SortedBy(field, SortOrder::kDesc), Everything(), 10, 0).tokens),
+              (std::vector{expires.id, no_expiry.id}));
+  }
+}
+
+TEST_P(TokenStoreContractTest, EqualSortValuesBreakTiesOnIdInTheSameDirection) {
+  InsertAll({MakeToken(3, TokenType::kTeam, "t"), MakeToken(1, TokenType::kTeam, "t"),
+             MakeToken(2, TokenType::kTeam, "t")});
+  for (SortField field : {SortField::kCreationDate, SortField::kName, SortField::kType}) {
+    EXPECT_EQ(Ids(MustQuery(SortedBy(field, SortOrder::kAsc), Everything(), 10, 0).tokens),
+              (std::vector{IdOf(1), IdOf(2), IdOf(3)}));
+    EXPECT_EQ(Ids(MustQuery(SortedBy(field, SortOrder::kDesc), Everything(), 10, 0).tokens),
+              (std::vector{IdOf(3), IdOf(2), IdOf(1)}));
+  }
+}
+
+TEST_P(TokenStoreContractTest, StringsCompareByUtf8Bytes) {
+  Token lower = MakeToken(1, TokenType::kTeam, "t");
+  lower.name = "a";
+  Token accented = MakeToken(2, TokenType::kTeam, "t");
+  accented.name = "é";
+  Token upper = MakeToken(3, TokenType::kTeam, "t");
+  upper.name = "B";
+  InsertAll({lower, accented, upper});
+  EXPECT_EQ(Ids(MustQuery(SortedBy(SortField::kName, SortOrder::kAsc), Everything(), 10, 0).tokens),
+            (std::vector{upper.id, lower.id, accented.id}));
+}
+
+TEST_P(TokenStoreContractTest, PagesNeverOverlapOrSkip) {
+  const std::vector<Token> tokens = VariedTokens();
+  InsertAll(tokens);
+  for (SortField field : {SortField::kCreationDate, SortField::kType, SortField::kPrincipal,
+                          SortField::kExpirationDate, SortField::kName}) {
+    for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
+      SCOPED_TRACE(std::string(core::ToString(field)) + " " + std::string(core::ToString(order)));
+      const TokenQuery query = SortedBy(field, order);
+      const std::vector<std::string> unpaged = Ids(MustQuery(query, Everything(), -1, 0).tokens);
+      std::vector<std::string> walked;
+      for (int page = 0; page < 7; ++page) {
+        const TokenPage result = MustQuery(query, Everything(), 3, page * 3);
+        EXPECT_EQ(result.total, 20);
+        EXPECT_EQ(result.tokens.size(), page < 6 ? 3u : 2u);
+        for (const Token& token : result.tokens) walked.push_back(token.id);
+      }
+      EXPECT_EQ(walked, unpaged);
+    }
+  }
+}
+
+TEST_P(TokenStoreContractTest, FiltersAndTotalsMatchTheRules) {
+  const std::vector<Token> tokens = VariedTokens();
+  InsertAll(tokens);
+  struct Case {
+    std::string label;
+    TokenQuery query;
+    Visibility visibility;
+  };
+  const std::vector<Case> cases = {
+      {"all", {}, Everything()},
+      {"one type", {.types = {TokenType::kTeam}}, Everything()},
+      {"two types", {.types = {TokenType::kUser, TokenType::kGlobal}}, Everything()},
+      {"one principal", {.principals = {"bob"}}, Everything()},
+      {"principal case matters", {.principals = {"Alice"}}, Everything()},
+      {"principals and type",
+       {.types = {TokenType::kWorkflow, TokenType::kSession}, .principals = {"bob", "alice"}},
+       Everything()},
+      {"unknown principal", {.principals = {"nobody"}}, Everything()},
+      {"empty principal text", {.principals = {""}}, Everything()},
+      {"from", {.from_date = kBase + 2000}, Everything()},
+      {"to", {.to_date = kBase + 3000}, Everything()},
+      {"window and type",
+       {.types = {TokenType::kTeam}, .from_date = kBase + 1000, .to_date = kBase + 5000},
+       Everything()},
+      {"empty window", {.from_date = kBase + 1000, .to_date = kBase + 1000}, Everything()},
+      {"visibility", {}, Only({TokenType::kUser, TokenType::kSession}, "bob")},
+      {"visibility and type filter", {.types = {TokenType::kUser}},
+       Only({TokenType::kUser, TokenType::kSession}, "bob")},
+      {"visibility and other principal", {.principals = {"alice"}},
+       Only({TokenType::kTeam}, "bob")},
+      {"visibility and dates", {.from_date = kBase + 3000},
+       Only({TokenType::kTeam, TokenType::kWorkflow}, "bob")},
+      {"visibility of nothing", {}, Only({}, "bob")},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    const std::vector<std::string> expected = ExpectedIds(tokens, c.query, c.visibility);
+    // limit 1, so that the total is not just the length of a last page.
+    const TokenPage first = MustQuery(c.query, c.visibility, 1, 0);
+    EXPECT_EQ(first.total, static_cast<std::int64_t>(expected.size()));
+    const TokenPage all = MustQuery(c.query, c.visibility, -1, 0);
+    EXPECT_EQ(Ids(all.tokens), expected);
+    EXPECT_EQ(all.total, static_cast<std::int64_t>(expected.size()));
+    const TokenPage beyond = MustQuery(c.query, c.visibility, 5, 1000);
+    EXPECT_TRUE(beyond.tokens.empty());
+    EXPECT_EQ(beyond.total, static_cast<std::int64_t>(expected.size()));
+    EXPECT_EQ(MustQuery(c.query, c.visibility, 1, 0, /*count_total=*/false).total, -1);
+  }
+}
+
+TEST_P(TokenStoreContractTest, PrincipalFilterNeverMatchesGlobalTokens) {
+  InsertAll({MakeToken(1, TokenType::kGlobal, std::nullopt), MakeToken(2, TokenType::kUser, "")});
+  const TokenPage page = MustQuery({.principals = {""}}, Everything(), 1, 0);
+  EXPECT_EQ(Ids(page.tokens), std::vector{IdOf(2)});
+  EXPECT_EQ(page.total, 1);
+  EXPECT_EQ(MustQuery({.principals = {"**"}}, Everything(), 1, 0).total, 0);
+}
+
+TEST_P(TokenStoreContractTest, DateWindowIsHalfOpen) {
+  InsertAll({MakeToken(1, TokenType::kTeam, "t", kBase - 1), MakeToken(2, TokenType::kTeam, "t", kBase),
+             MakeToken(3, TokenType::kTeam, "t", kBase + 999),
+             MakeToken(4, TokenType::kTeam, "t", kBase + 1000)});
+  const TokenPage page = MustQuery({.from_date = kBase, .to_date = kBase + 1000}, Everything(), 1, 0);
+  EXPECT_EQ(Ids(page.tokens), std::vector{IdOf(2)});
+  EXPECT_EQ(page.total, 2);
+  EXPECT_EQ(Ids(MustQuery({.from_date = kBase, .to_date = kBase + 1000}, Everything(), -1, 0).tokens),
+            (std::vector{IdOf(2), IdOf(3)}));
+}
+
+TEST_P(TokenStoreContractTest, OffsetBeyondTheEndIsEmptyWithTheRightTotal) {
+  InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kUser, "u")});
+  const TokenPage page = MustQuery({}, Everything(), 10, 2'147'483'647LL * 1000);
+  EXPECT_TRUE(page.tokens.empty());
+  EXPECT_EQ(page.total, 2);
+  const TokenPage typed = MustQuery({.types = {TokenType::kUser}}, Everything(), 10, 10);
+  EXPECT_TRUE(typed.tokens.empty());
+  EXPECT_EQ(typed.total, 1);
+}
+
+TEST_P(TokenStoreContractTest, CountByTypeCountsEachType) {
+  InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "u"),
+             MakeToken(3, TokenType::kGlobal, std::nullopt), MakeToken(4, TokenType::kSession, "u")});
+  Result<std::vector<std::pair<TokenType, std::int64_t>>> counts = store_->CountByType();
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  std::vector<std::pair<TokenType, std::int64_t>> nonzero;
+  for (const auto& entry : *counts) {
+    if (entry.second != 0) nonzero.push_back(entry);
+  }
+  std::sort(nonzero.begin(), nonzero.end());
+  EXPECT_EQ(nonzero, (std::vector<std::pair<TokenType, std::int64_t>>{
+                         {TokenType::kGlobal, 1}, {TokenType::kTeam, 2}, {TokenType::kSession, 1}}));
+}
+
+TEST_P(TokenStoreContractTest, CountsStayRightAfterDeletes) {
+  const std::vector<Token> all = VariedTokens();
+  InsertAll(all);
+  std::vector<Token> remaining;
+  for (int i = 0; i < 20; ++i) {
+    if (i % 3 == 0) {
+      ASSERT_TRUE(store_->Delete(all[i].id).ok());
+    } else {
+      remaining.push_back(all[i]);
+    }
+  }
+  for (const TokenQuery& query :
+       {TokenQuery{}, TokenQuery{.types = {TokenType::kTeam}}, TokenQuery{.principals = {"bob"}},
+        TokenQuery{.types = {TokenType::kGlobal}},
+        TokenQuery{.types = {TokenType::kUser}, .principals = {"alice", "carol"}}}) {
+    EXPECT_EQ(MustQuery(query, Everything(), 1, 0).total,
+              static_cast<std::int64_t>(ExpectedIds(remaining, query, Everything()).size()));
+  }
+  EXPECT_EQ(MustQuery({}, Only({TokenType::kUser, TokenType::kSession}, "bob"), 1, 0).total,
+            static_cast<std::int64_t>(
+                ExpectedIds(remaining, {}, Only({TokenType::kUser, TokenType::kSession}, "bob"))
+                    .size()));
+  // Deleting everything brings every total back to zero.
+  for (const Token& token : remaining) ASSERT_TRUE(store_->Delete(token.id).ok());
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 0);
+  EXPECT_EQ(MustQuery({.principals = {"bob"}}, Everything(), 1, 0).total, 0);
+  Result<std::vector<std::pair<TokenType, std::int64_t>>> counts = store_->CountByType();
+  ASSERT_TRUE(counts.ok());
+  for (const auto& [type, n] : *counts) EXPECT_EQ(n, 0) << core::ToString(type);
+}
+
+TEST_P(TokenStoreContractTest, ConcurrentInsertsAllLand) {
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int n = t * kPerThread + i;
+        const Token token = MakeToken(n, t % 2 ? TokenType::kTeam : TokenType::kUser,
+                                      "p" + std::to_string(t), kBase + n);
+        if (!store_->Insert(token).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, kThreads * kPerThread);
+  EXPECT_EQ(MustQuery({.types = {TokenType::kTeam}}, Everything(), 1, 0).total,
+            kThreads * kPerThread / 2);
+  EXPECT_EQ(MustQuery({.principals = {"p3"}}, Everything(), 1, 0).total, kPerThread);
+  for (int n = 0; n < kThreads * kPerThread; ++n) {
+    ASSERT_TRUE(store_->FindById(IdOf(n)).ok()) << n;
+  }
+}
+
+TEST_P(TokenStoreContractTest, ConcurrentDuplicatesFailOnlyTheirOwnCaller) {
+  // Half the threads insert fresh tokens, half re-insert one existing id: the
+  // fresh ones must all land even when they share a transaction with failures.
+  InsertAll({MakeToken(0, TokenType::kTeam, "t")});
+  std::atomic<int> fresh_failures{0};
+  std::atomic<int> duplicate_results{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        if (t % 2 == 0) {
+          if (!store_->Insert(MakeToken(1 + t * 20 + i, TokenType::kTeam, "t")).ok()) ++fresh_failures;
+        } else {
+          Token duplicate = MakeToken(1000 + t * 20 + i, TokenType::kTeam, "t");
+          duplicate.id = IdOf(0);
+          if (store_->Insert(duplicate).code() == core::StatusCode::kAlreadyExists) {
+            ++duplicate_results;
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(fresh_failures.load(), 0);
+  EXPECT_EQ(duplicate_results.load(), 80);
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 81);
+}
+
+TEST_P(TokenStoreContractTest, InsertManyIsAllOrNone) {
+  InsertAll({MakeToken(5, TokenType::kTeam, "t")});
+  std::vector<Token> batch;
+  for (int n = 1; n <= 10; ++n) batch.push_back(MakeToken(n, TokenType::kUser, "u"));
+  const Status status = store_->InsertMany(batch);  // token 5 already exists
+  EXPECT_EQ(status.code(), core::StatusCode::kAlreadyExists) << status.ToString();
+  EXPECT_TRUE(store_->FindById(IdOf(1)).status().IsNotFound());
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 1);
+
+  batch.erase(batch.begin() + 4);
+  ASSERT_TRUE(store_->InsertMany(batch).ok());
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 10);
+  EXPECT_EQ(MustQuery({.principals = {"u"}}, Everything(), 1, 0).total, 9);
+
+  std::vector<Token> big;
+  for (int n = 100; n < 700; ++n) big.push_back(MakeToken(n, TokenType::kWorkflow, "w"));
+  ASSERT_TRUE(store_->InsertMany(big).ok()) << "larger than one write batch";
+  EXPECT_EQ(MustQuery({.types = {TokenType::kWorkflow}}, Everything(), 1, 0).total, 600);
+  EXPECT_TRUE(store_->InsertMany({}).ok());
+}
+
+TEST_P(TokenStoreContractTest, PingAnswers) {
+  EXPECT_TRUE(store_->Ping().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TokenStoreContractTest, ::testing::ValuesIn(AllBackends()),
+                         [](const ::testing::TestParamInfo<BackendCase>& info) {
+                           return info.param.name;
+                         });
+
+}  // namespace
+}  // namespace tokend::store
