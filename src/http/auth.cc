@@ -1,0 +1,138 @@
+#include "http/auth.h"
+
+#include <utility>
+
+#include "core/query.h"
+#include "core/secret.h"
+#include "http/offload.h"
+
+namespace tokend::http {
+namespace {
+
+constexpr std::string_view kMissingMessage =
+    "Authentication required: send Authorization: Bearer <token>.";
+constexpr std::string_view kInvalidMessage =
+    "The presented token is not valid: it is malformed, unknown, expired or revoked.";
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+// The credential of "Bearer <secret>"; nullopt when the header is not one.
+std::optional<std::string_view> BearerCredential(std::string_view header) {
+  while (!header.empty() && IsBlank(header.front())) header.remove_prefix(1);
+  while (!header.empty() && IsBlank(header.back())) header.remove_suffix(1);
+  constexpr std::string_view kScheme = "bearer";
+  if (header.size() <= kScheme.size() || !IEquals(header.substr(0, kScheme.size()), kScheme) ||
+      !IsBlank(header[kScheme.size()])) {
+    return std::nullopt;
+  }
+  std::string_view credential = header.substr(kScheme.size());
+  while (!credential.empty() && IsBlank(credential.front())) credential.remove_prefix(1);
+  if (credential.empty()) return std::nullopt;
+  for (char c : credential) {
+    if (IsBlank(c)) return std::nullopt;
+  }
+  return credential;
+}
+
+}  // namespace
+
+core::Result<std::optional<std::string>> PresentedSecret(const Request& req,
+                                                         std::string_view raw_query) {
+  std::optional<std::string> from_header;
+  const auto headers = req.equal_range(beast_http::field::authorization);
+  for (auto it = headers.first; it != headers.second; ++it) {
+    if (from_header) {
+      return core::Status::InvalidArgument("The Authorization header is given more than once.");
+    }
+    const auto credential = BearerCredential(it->value());
+    if (!credential) {
+      return core::Status::Unauthenticated(
+          "The Authorization header must be of the form: Bearer <token>.");
+    }
+    from_header = std::string(*credential);
+  }
+
+  std::optional<std::string> from_query;
+  if (raw_query.find("access_token") != std::string_view::npos) {
+    auto params = core::ParseQueryString(raw_query);
+    if (!params.ok()) {
+      // A malformed query string is the handler's to report when the header
+      // already authenticates the request.
+      if (from_header) return from_header;
+      return params.status();
+    }
+    for (const auto& [name, value] : *params) {
+      if (name != "access_token") continue;
+      if (from_query && *from_query != value) {
+        return core::Status::InvalidArgument(
+            "The access_token parameter is given more than once with different values.");
+      }
+      from_query = value;
+    }
+    if (from_query && from_query->empty()) from_query.reset();
+  }
+
+  if (from_header && from_query && *from_header != *from_query) {
+    return core::Status::InvalidArgument(
+        "The Authorization header and the access_token parameter present different tokens.");
+  }
+  return from_header ? std::move(from_header) : std::move(from_query);
+}
+
+asio::awaitable<core::Result<std::optional<core::Token>>> ResolveSecret(const HandlerEnv& env,
+                                                                        std::string secret) {
+  core::Token token;
+  switch (env.service.ResolveCached(secret, &token)) {
+    case service::CachedResolution::kActive:
+      co_return std::optional<core::Token>(std::move(token));
+    case service::CachedResolution::kInactive:
+      co_return std::optional<core::Token>();
+    case service::CachedResolution::kMiss:
+      break;
+  }
+  service::TokenService& service = env.service;
+  co_return co_await Offload(env.blocking, [&service, &secret] { return service.Resolve(secret); });
+}
+
+asio::awaitable<core::Result<Authenticated>> Authenticate(const HandlerEnv& env, const Request& req,
+                                                          std::string_view raw_query) {
+  if (!env.service.auth_required()) {
+    co_return Authenticated{core::Caller::Unrestricted(), std::nullopt};
+  }
+  auto presented = PresentedSecret(req, raw_query);
+  if (!presented.ok()) {
+    env.metrics.RecordAuthFailure("malformed");
+    co_return presented.status();
+  }
+  if (!presented->has_value()) {
+    env.metrics.RecordAuthFailure("missing");
+    co_return core::Status::Unauthenticated(std::string(kMissingMessage));
+  }
+  std::string secret = std::move(**presented);
+  const bool well_formed = core::ParseSecret(secret).has_value();
+  auto resolved = co_await ResolveSecret(env, std::move(secret));
+  if (!resolved.ok()) {
+    env.metrics.RecordAuthFailure("unavailable");
+    co_return core::Status::Unavailable(
+        "The token store is unavailable; the token cannot be checked. Retry later.");
+  }
+  if (!resolved->has_value()) {
+    env.metrics.RecordAuthFailure(well_formed ? "unknown" : "malformed");
+    co_return core::Status::Unauthenticated(std::string(kInvalidMessage));
+  }
+  core::Caller caller = core::Caller::FromToken(**resolved);
+  co_return Authenticated{std::move(caller), std::move(*resolved)};
+}
+
+}  // namespace tokend::http

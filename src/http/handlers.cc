@@ -1,0 +1,177 @@
+#include "http/handlers.h"
+
+#include <cctype>
+#include <string>
+#include <utility>
+
+#include "core/query.h"
+#include "core/time.h"
+#include "http/auth.h"
+#include "http/error_response.h"
+#include "http/json_codec.h"
+#include "http/offload.h"
+
+namespace tokend::http {
+namespace {
+
+using beast_http::field;
+using beast_http::status;
+
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kForm = "application/x-www-form-urlencoded";
+
+Response JsonResponse(status code, std::string body) {
+  Response res{code, 11};
+  res.set(field::content_type, kJson);
+  res.body() = std::move(body);
+  return res;
+}
+
+Response NoStore(Response res) {
+  res.set(field::cache_control, "no-store");
+  return res;
+}
+
+// The media type of the request body, lowercased, without parameters.
+std::string MediaType(const Request& req) {
+  std::string_view value = req[field::content_type];
+  value = value.substr(0, value.find(';'));
+  std::string out;
+  for (char c : value) {
+    if (c == ' ' || c == '\t') continue;
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+core::Status UnsupportedMediaType(std::string_view expected) {
+  return core::Status::Error(
+      core::ApiError::kUnsupportedMediaType,
+      "The request body must be sent as Content-Type: " + std::string(expected) + ".");
+}
+
+}  // namespace
+
+asio::awaitable<Response> HandleCreateToken(const HandlerEnv& env, Exchange& ex) {
+  if (MediaType(ex.req) != kJson) co_return ErrorResponse(UnsupportedMediaType(kJson));
+  auto request = ParseCreateTokenRequest(ex.req.body());
+  if (!request.ok()) co_return ErrorResponse(request.status());
+  auto created =
+      co_await Offload(env.blocking, [&] { return env.service.Create(ex.caller, *request); });
+  if (!created.ok()) co_return ErrorResponse(created.status());
+  co_return NoStore(JsonResponse(status::ok, SerializeCreatedToken(*created)));
+}
+
+asio::awaitable<Response> HandleDeleteToken(const HandlerEnv& env, Exchange& ex) {
+  const core::Status deleted =
+      co_await Offload(env.blocking, [&] { return env.service.Delete(ex.caller, ex.id); });
+  if (!deleted.ok()) co_return ErrorResponse(deleted);
+  co_return Response{status::ok, 11};
+}
+
+asio::awaitable<Response> HandleQueryTokens(const HandlerEnv& env, Exchange& ex) {
+  auto params = core::ParseQueryString(ex.query);
+  if (!params.ok()) co_return ErrorResponse(params.status());
+  auto query = core::ParseTokenQuery(*params);
+  if (!query.ok()) co_return ErrorResponse(query.status());
+  auto page = co_await Offload(env.blocking, [&] { return env.service.Query(ex.caller, *query); });
+  if (!page.ok()) co_return ErrorResponse(page.status());
+  co_return JsonResponse(status::ok, SerializePage(*page, *query, core::NowMillis()));
+}
+
+asio::awaitable<Response> HandleGetToken(const HandlerEnv& env, Exchange& ex) {
+  auto token = co_await Offload(env.blocking, [&] { return env.service.Get(ex.caller, ex.id); });
+  if (!token.ok()) co_return ErrorResponse(token.status());
+  co_return JsonResponse(status::ok, SerializeToken(*token, core::NowMillis()));
+}
+
+asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex) {
+  if (!ex.caller_token) {
+    // Authentication off: the bearer presented, if any, still names "self".
+    auto presented = PresentedSecret(ex.req, ex.query);
+    if (!presented.ok()) co_return ErrorResponse(presented.status());
+    if (!presented->has_value()) {
+      co_return ErrorResponse(core::Status::Unauthenticated(
+          "Authentication required: send Authorization: Bearer <token>."));
+    }
+    auto resolved = co_await ResolveSecret(env, std::move(**presented));
+    if (!resolved.ok()) co_return ErrorResponse(resolved.status());
+    if (!resolved->has_value()) {
+      co_return ErrorResponse(core::Status::Unauthenticated(
+          "The presented token is not valid: it is malformed, unknown, expired or revoked."));
+    }
+    ex.caller_token = std::move(*resolved);
+  }
+  co_return JsonResponse(status::ok, SerializeToken(*ex.caller_token, core::NowMillis()));
+}
+
+asio::awaitable<Response> HandleIntrospect(const HandlerEnv& env, Exchange& ex) {
+  if (const core::Status allowed = core::CheckOperation(ex.caller, core::TokenOperation::kRead);
+      !allowed.ok()) {
+    co_return ErrorResponse(allowed);
+  }
+  const std::string media_type = MediaType(ex.req);
+  std::string secret;
+  if (media_type == kJson) {
+    auto parsed = ParseIntrospectJson(ex.req.body());
+    if (!parsed.ok()) co_return ErrorResponse(parsed.status());
+    secret = std::move(*parsed);
+  } else if (media_type == kForm) {
+    auto params = core::ParseQueryString(ex.req.body());
+    if (!params.ok()) {
+      co_return ErrorResponse(core::Status::InvalidArgument(
+          "The form body is malformed (invalid percent-encoding or UTF-8)."));
+    }
+    bool found = false;
+    for (auto& [name, value] : *params) {
+      if (name != "token") continue;
+      if (found && value != secret) {
+        co_return ErrorResponse(core::Status::InvalidArgument(
+            "The form parameter 'token' is given more than once with different values."));
+      }
+      secret = std::move(value);
+      found = true;
+    }
+    if (!found) {
+      co_return ErrorResponse(
+          core::Status::InvalidArgument("The form parameter 'token' is required."));
+    }
+  } else {
+    co_return ErrorResponse(UnsupportedMediaType(std::string(kJson) + " or " + std::string(kForm)));
+  }
+  auto resolved = co_await ResolveSecret(env, std::move(secret));
+  if (!resolved.ok()) co_return ErrorResponse(resolved.status());
+  const auto visible = service::TokenService::Introspection(ex.caller, *resolved);
+  co_return NoStore(JsonResponse(status::ok, SerializeIntrospection(visible, core::NowMillis())));
+}
+
+asio::awaitable<Response> HandleHealth(const HandlerEnv& env, Exchange& ex) {
+  const core::Status ping = co_await Offload(env.blocking, [&] { return env.service.Ping(); });
+  Response res = ping.ok() ? JsonResponse(status::ok, R"({"status":"UP"})")
+                           : JsonResponse(status::service_unavailable, R"({"status":"DOWN"})");
+  co_return NoStore(std::move(res));
+}
+
+asio::awaitable<Response> HandleMetrics(const HandlerEnv& env, Exchange& ex) {
+  auto counts = co_await Offload(env.blocking, [&] { return env.service.CountByType(); });
+  MetricsSnapshotExtras extras;
+  if (counts.ok()) {
+    extras.tokens_by_type = std::move(*counts);
+  } else {
+    extras.store_up = false;
+  }
+  const service::CacheStats cache = env.service.cache_stats();
+  extras.cache_hits = cache.hits;
+  extras.cache_misses = cache.misses;
+  extras.cache_invalidations = cache.invalidations;
+  Response res{status::ok, 11};
+  res.set(field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  res.body() = env.metrics.Render(extras);
+  co_return NoStore(std::move(res));
+}
+
+asio::awaitable<Response> HandleOpenApiSpec(const HandlerEnv& env, Exchange& ex) {
+  co_return JsonResponse(status::ok, std::string(OpenApiSpec()));
+}
+
+}  // namespace tokend::http

@@ -1,0 +1,722 @@
+#include "http/json_codec.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace tokend::http {
+namespace {
+
+namespace json = boost::json;
+
+using core::ApiError;
+using core::Result;
+using core::Status;
+
+constexpr std::string_view kInvalidTokenRequest =
+    "Invalid Token request. Token type, name, and permissions are required. Principal is "
+    "required for all but Global types.";
+constexpr std::string_view kIntrospectShape =
+    "Introspection body must be {\"token\": \"<secret>\"}.";
+constexpr std::string_view kNotAnObject = "Request body must be a JSON object.";
+
+// Doubles represent every integer up to 2^53 exactly; beyond that a JSON
+// number such as 1e300 is not a meaningful millisecond count.
+constexpr double kMaxExactDouble = 9007199254740992.0;
+
+// Longest date string echoed back in an error message.
+constexpr std::size_t kMaxEchoedDateBytes = 64;
+
+// ---------------------------------------------------------------------------
+// UTF-8
+
+// Length of the well-formed UTF-8 sequence starting at `p` (whose first byte
+// is >= 0x80), or 0 when it is not one (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF).
+std::size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
+  const std::size_t avail = static_cast<std::size_t>(end - p);
+  const unsigned char c = p[0];
+  auto cont = [](unsigned char b) { return (b & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) {
+    return avail >= 2 && cont(p[1]) ? 2 : 0;
+  }
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (avail < 3 || !cont(p[1]) || !cont(p[2])) return 0;
+    if (c == 0xE0 && p[1] < 0xA0) return 0;  // overlong
+    if (c == 0xED && p[1] > 0x9F) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (avail < 4 || !cont(p[1]) || !cont(p[2]) || !cont(p[3])) return 0;
+    if (c == 0xF0 && p[1] < 0x90) return 0;  // overlong
+    if (c == 0xF4 && p[1] > 0x8F) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+// Offset of the first byte that does not start a well-formed UTF-8 sequence;
+// npos when `text` is all valid.
+std::size_t FirstInvalidUtf8(std::string_view text) {
+  const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = begin + text.size();
+  for (const auto* p = begin; p < end;) {
+    if (*p < 0x80) {
+      ++p;
+      continue;
+    }
+    const std::size_t n = Utf8SequenceLength(p, end);
+    if (n == 0) return static_cast<std::size_t>(p - begin);
+    p += n;
+  }
+  return std::string_view::npos;
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+// Appends `text` as a JSON string literal. Quotes, backslashes and control
+// characters are escaped (the short forms Jackson uses where JSON has them,
+// \u00XX otherwise); valid UTF-8 passes through unchanged, and a byte that is
+// not part of a valid sequence becomes U+FFFD so the output is always valid.
+void AppendString(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  const auto* run = p;
+  auto flush = [&] { out.append(reinterpret_cast<const char*>(run), p - run); };
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++p;
+      continue;
+    }
+    if (c >= 0x80) {
+      const std::size_t n = Utf8SequenceLength(p, end);
+      if (n != 0) {
+        p += n;
+        continue;
+      }
+      flush();
+      out.append("\\ufffd");
+      run = ++p;
+      continue;
+    }
+    flush();
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default: {
+        const char escape[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+        out.append(escape, sizeof escape);
+      }
+    }
+    run = ++p;
+  }
+  flush();
+  out.push_back('"');
+}
+
+void AppendInt(std::string& out, std::int64_t value) {
+  char buffer[24];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, result.ptr);
+}
+
+void AppendBool(std::string& out, bool value) { out.append(value ? "true" : "false"); }
+
+// Appends core::FormatSpringDate(millis) in quotes. FormatSpringDate is
+// general but slow (snprintf); dates are the bulk of a page's work, so the
+// calendar part ("YYYY-MM-DDT") it writes is remembered per thread for a few
+// recent days and only the time of day is written here.
+void AppendDate(std::string& out, core::EpochMillis millis) {
+  constexpr core::EpochMillis kMillisPerDay = 86'400'000;
+  // Years 0001..9999, where the text has its fixed 29-character form.
+  constexpr core::EpochMillis kMinFixed = -62'135'596'800'000;
+  constexpr core::EpochMillis kMaxFixed = 253'402'300'799'999;
+  constexpr std::size_t kDayPrefix = 11;  // "YYYY-MM-DDT"
+  constexpr std::size_t kCachedDays = 16;
+  struct CachedDay {
+    core::EpochMillis day = std::numeric_limits<core::EpochMillis>::min();
+    char prefix[kDayPrefix];
+  };
+  thread_local CachedDay cache[kCachedDays];
+
+  out.push_back('"');
+  if (millis < kMinFixed || millis > kMaxFixed) {
+    out.append(core::FormatSpringDate(millis));
+    out.push_back('"');
+    return;
+  }
+  core::EpochMillis day = millis / kMillisPerDay;
+  core::EpochMillis rem = millis % kMillisPerDay;
+  if (rem < 0) {
+    rem += kMillisPerDay;
+    --day;
+  }
+  CachedDay& entry = cache[static_cast<std::uint64_t>(day) % kCachedDays];
+  if (entry.day != day) {
+    const std::string midnight = core::FormatSpringDate(day * kMillisPerDay);
+    if (midnight.size() != 29 || midnight[kDayPrefix - 1] != 'T') {
+      out.append(core::FormatSpringDate(millis));
+      out.push_back('"');
+      return;
+    }
+    midnight.copy(entry.prefix, kDayPrefix);
+    entry.day = day;
+  }
+  const auto ms = static_cast<int>(rem % 1000);
+  const auto seconds = static_cast<int>(rem / 1000);
+  const int h = seconds / 3600;
+  const int m = seconds / 60 % 60;
+  const int s = seconds % 60;
+  const char time[] = {static_cast<char>('0' + h / 10),
+                       static_cast<char>('0' + h % 10),
+                       ':',
+                       static_cast<char>('0' + m / 10),
+                       static_cast<char>('0' + m % 10),
+                       ':',
+                       static_cast<char>('0' + s / 10),
+                       static_cast<char>('0' + s % 10),
+                       '.',
+                       static_cast<char>('0' + ms / 100),
+                       static_cast<char>('0' + ms / 10 % 10),
+                       static_cast<char>('0' + ms % 10),
+                       '+',
+                       '0',
+                       '0',
+                       ':',
+                       '0',
+                       '0',
+                       '"'};
+  out.append(entry.prefix, kDayPrefix);
+  out.append(time, sizeof time);
+}
+
+// A generous upper bound of one serialized Token, so the output buffer is
+// allocated once.
+std::size_t EstimateTokenBytes(const core::Token& token) {
+  std::size_t bytes = 320 + token.id.size() + token.name.size();
+  if (token.description) bytes += token.description->size();
+  if (token.principal) bytes += 2 * token.principal->size();
+  for (const std::string& action : token.actions) bytes += action.size() + 3;
+  return bytes + bytes / 8;  // escapes
+}
+
+// The Token fields, without the surrounding braces, starting with `"id":`.
+void AppendTokenFields(std::string& out, const core::Token& token, core::EpochMillis now) {
+  out.append("\"id\":");
+  AppendString(out, token.id);
+  out.append(",\"type\":\"");
+  out.append(core::ToString(token.type));
+  out.append("\",\"name\":");
+  AppendString(out, token.name);
+  if (token.description) {
+    out.append(",\"description\":");
+    AppendString(out, *token.description);
+  }
+  out.append(",\"creationDate\":");
+  AppendDate(out, token.creation_date);
+  if (token.expiration_date) {
+    out.append(",\"expirationDate\":");
+    AppendDate(out, *token.expiration_date);
+  }
+  out.append(",\"valid\":");
+  AppendBool(out, token.IsValidAt(now));
+  if (token.principal) {
+    out.append(",\"principal\":");
+    AppendString(out, *token.principal);
+  }
+  const core::ResolvedPermissions permissions = token.Permissions();
+  out.append(",\"permissions\":[{\"scope\":\"");
+  out.append(core::ToString(permissions.scope));
+  out.append("\",\"principal\":");
+  AppendString(out, permissions.principal);
+  out.append(",\"actions\":[");
+  for (std::size_t i = 0; i < permissions.actions.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    AppendString(out, permissions.actions[i]);
+  }
+  out.append("]}]");
+}
+
+void AppendToken(std::string& out, const core::Token& token, core::EpochMillis now) {
+  out.push_back('{');
+  AppendTokenFields(out, token, now);
+  out.push_back('}');
+}
+
+// [{"direction":..., "property":..., "ignoreCase":false, "nullHandling":"NATIVE", "ascending":...}]
+void AppendSort(std::string& out, const core::TokenQuery& query) {
+  out.append("[{\"direction\":\"");
+  out.append(core::ToString(query.order));
+  out.append("\",\"property\":\"");
+  out.append(core::ToString(query.sort));
+  out.append("\",\"ignoreCase\":false,\"nullHandling\":\"NATIVE\",\"ascending\":");
+  AppendBool(out, query.order == core::SortOrder::kAsc);
+  out.append("}]");
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+
+std::string_view KindName(const json::value& value) {
+  switch (value.kind()) {
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
+  }
+  return "value";
+}
+
+Status InvalidRequest(std::string_view detail) {
+  std::string message;
+  message.reserve(kInvalidTokenRequest.size() + 1 + detail.size());
+  message.append(kInvalidTokenRequest).append(" ").append(detail);
+  return Status::InvalidArgument(std::move(message), ApiError::kTokenInvalidRequest);
+}
+
+Status WrongType(std::string_view field, std::string_view expected, const json::value& found) {
+  std::string detail;
+  detail.append("Field '").append(field).append("' must be ").append(expected);
+  detail.append(", not ").append(KindName(found)).append(".");
+  return InvalidRequest(detail);
+}
+
+// True when every string and key in `value` is at most kMaxJsonStringBytes.
+// Recursion is bounded by kMaxJsonDepth, which the parser enforces.
+bool StringsWithinLimit(const json::value& value) {
+  switch (value.kind()) {
+    case json::kind::string:
+      return value.get_string().size() <= kMaxJsonStringBytes;
+    case json::kind::array:
+      for (const json::value& element : value.get_array()) {
+        if (!StringsWithinLimit(element)) return false;
+      }
+      return true;
+    case json::kind::object:
+      for (const json::key_value_pair& member : value.get_object()) {
+        if (member.key().size() > kMaxJsonStringBytes) return false;
+        if (!StringsWithinLimit(member.value())) return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
+// Parses one request body into a JSON value whose memory comes from a
+// buffer inside this object (small bodies never touch the heap). The value
+// is valid for the lifetime of the BodyParser.
+class BodyParser {
+ public:
+  BodyParser()
+      : resource_(arena_, sizeof arena_),
+        parser_(json::storage_ptr(), Options(), scratch_, sizeof scratch_) {}
+  BodyParser(const BodyParser&) = delete;
+  BodyParser& operator=(const BodyParser&) = delete;
+
+  // A JSON object, or InvalidArgument (1002) naming the problem and where
+  // it is, never quoting the body.
+  Status ParseObject(std::string_view body) {
+    try {
+      parser_.reset(json::storage_ptr(&resource_));
+      boost::system::error_code ec;
+      const std::size_t consumed = parser_.write(body.data(), body.size(), ec);
+      if (ec) return ParseError(body, consumed, ec);
+      // Constructed, not assigned: assignment would copy into the default heap.
+      value_.emplace(parser_.release());
+    } catch (const std::exception&) {
+      // Allocation failures; Boost.JSON reports everything else by error code.
+      return Status::InvalidArgument("Request body could not be parsed as JSON.");
+    }
+    if (!value_->is_object()) return Status::InvalidArgument(std::string(kNotAnObject));
+    if (!StringsWithinLimit(*value_)) {
+      return Status::InvalidArgument("Request body has a JSON string longer than " +
+                                     std::to_string(kMaxJsonStringBytes) + " bytes.");
+    }
+    return Status::Ok();
+  }
+
+  // Precondition: ParseObject() returned ok.
+  const json::object& object() const { return value_->get_object(); }
+
+ private:
+  static json::parse_options Options() {
+    json::parse_options options;
+    options.max_depth = kMaxJsonDepth;
+    return options;
+  }
+
+  static Status ParseError(std::string_view body, std::size_t consumed,
+                           const boost::system::error_code& ec) {
+    const std::size_t bad_utf8 = FirstInvalidUtf8(body);
+    if (bad_utf8 != std::string_view::npos && bad_utf8 <= consumed) {
+      return Status::InvalidArgument("Request body is not valid UTF-8 (byte " +
+                                     std::to_string(bad_utf8) + ").");
+    }
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+      return Status::InvalidArgument("Request body must be a JSON object; it is empty.");
+    }
+    if (ec == json::error::too_deep) {
+      return Status::InvalidArgument("Request body is nested deeper than " +
+                                     std::to_string(kMaxJsonDepth) + " levels.");
+    }
+    std::string message = "Request body is not valid JSON";
+    if (ec) {
+      message.append(" (").append(ec.message()).append(")");
+    } else {
+      message.append(" (incomplete JSON)");
+    }
+    message.append(" at byte ").append(std::to_string(consumed)).append(".");
+    return Status::InvalidArgument(std::move(message));
+  }
+
+  unsigned char arena_[4096];
+  unsigned char scratch_[512];
+  json::monotonic_resource resource_;
+  json::parser parser_;
+  std::optional<json::value> value_;  // declared last: destroyed before resource_
+};
+
+// null: absent; a string: the value; anything else: 1010.
+Status ReadOptionalString(const json::value& value, std::string_view field,
+                          std::optional<std::string>* out) {
+  if (value.is_null()) {
+    out->reset();
+    return Status::Ok();
+  }
+  if (!value.is_string()) return WrongType(field, "a string", value);
+  const json::string& text = value.get_string();
+  out->emplace(text.data(), text.size());
+  return Status::Ok();
+}
+
+Status ReadExpirationDate(const json::value& value, std::optional<core::EpochMillis>* out) {
+  constexpr std::string_view kField = "expirationDate";
+  switch (value.kind()) {
+    case json::kind::null:
+      out->reset();
+      return Status::Ok();
+    case json::kind::int64:
+      *out = value.get_int64();
+      return Status::Ok();
+    case json::kind::uint64:
+      if (value.get_uint64() <=
+          static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        *out = static_cast<std::int64_t>(value.get_uint64());
+        return Status::Ok();
+      }
+      return InvalidRequest("Field 'expirationDate' is out of range.");
+    case json::kind::double_: {
+      const double millis = value.get_double();
+      if (std::isfinite(millis) && std::trunc(millis) == millis &&
+          std::fabs(millis) <= kMaxExactDouble) {
+        *out = static_cast<std::int64_t>(millis);
+        return Status::Ok();
+      }
+      return InvalidRequest(
+          "Field 'expirationDate' must be whole epoch milliseconds within range.");
+    }
+    case json::kind::string: {
+      const json::string& text = value.get_string();
+      const std::string_view view(text.data(), text.size());
+      if (std::optional<core::EpochMillis> millis = core::ParseDateString(view)) {
+        *out = *millis;
+        return Status::Ok();
+      }
+      std::string detail = "Field 'expirationDate'";
+      // Short values are echoed (escaped in the error body); long ones are not.
+      if (view.size() <= kMaxEchoedDateBytes) {
+        detail.append(" \"").append(view).append("\"");
+      }
+      detail.append(" is not a date (expected epoch milliseconds or an ISO-8601 date-time).");
+      return InvalidRequest(detail);
+    }
+    default:
+      return WrongType(kField, "epoch milliseconds or a date string", value);
+  }
+}
+
+Status ReadPermissions(const json::value& value, std::optional<std::vector<std::string>>* out) {
+  if (value.is_null()) {
+    out->reset();
+    return Status::Ok();
+  }
+  if (!value.is_array()) return WrongType("permissions", "an array of strings", value);
+  const json::array& array = value.get_array();
+  std::vector<std::string> permissions;
+  permissions.reserve(array.size());
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    const json::value& element = array[i];
+    if (!element.is_string()) {
+      return WrongType("permissions[" + std::to_string(i) + "]", "a string", element);
+    }
+    const json::string& text = element.get_string();
+    permissions.emplace_back(text.data(), text.size());
+  }
+  *out = std::move(permissions);
+  return Status::Ok();
+}
+
+void ReadPrincipal(const json::value& value, core::CreateTokenRequest* request) {
+  request->principal.reset();
+  request->principal_not_a_string = false;
+  if (value.is_string()) {
+    const json::string& text = value.get_string();
+    request->principal.emplace(text.data(), text.size());
+  } else if (!value.is_null()) {
+    request->principal_not_a_string = true;
+  }
+}
+
+}  // namespace
+
+Result<core::CreateTokenRequest> ParseCreateTokenRequest(std::string_view body) {
+  BodyParser parser;
+  if (Status status = parser.ParseObject(body); !status.ok()) return status;
+
+  // Boost.JSON keeps one member per key (the last value given), so reading
+  // members in order implements "last one wins".
+  core::CreateTokenRequest request;
+  for (const json::key_value_pair& member : parser.object()) {
+    const std::string_view key = member.key();
+    const json::value& value = member.value();
+    Status status;
+    if (key == "type") {
+      status = ReadOptionalString(value, key, &request.type);
+    } else if (key == "name") {
+      status = ReadOptionalString(value, key, &request.name);
+    } else if (key == "principal") {
+      ReadPrincipal(value, &request);
+    } else if (key == "description") {
+      status = ReadOptionalString(value, key, &request.description);
+    } else if (key == "expirationDate") {
+      status = ReadExpirationDate(value, &request.expiration_date);
+    } else if (key == "permissions") {
+      status = ReadPermissions(value, &request.permissions);
+    } else if (key == "role") {
+      status = ReadOptionalString(value, key, &request.role);
+    }
+    if (!status.ok()) return status;
+  }
+  return request;
+}
+
+Result<std::string> ParseIntrospectJson(std::string_view body) {
+  BodyParser parser;
+  if (!parser.ParseObject(body).ok()) {
+    return Status::InvalidArgument(std::string(kIntrospectShape));
+  }
+  const json::value* token = parser.object().if_contains("token");
+  if (token == nullptr || !token->is_string()) {
+    return Status::InvalidArgument(std::string(kIntrospectShape));
+  }
+  const json::string& secret = token->get_string();
+  return std::string(secret.data(), secret.size());
+}
+
+std::string SerializeCreatedToken(const service::CreatedToken& created) {
+  std::string out;
+  out.reserve(160 + created.token.id.size() + 2 * created.secret.size());
+  out.append("{\"id\":");
+  AppendString(out, created.token.id);
+  out.append(",\"type\":\"");
+  out.append(core::ToString(created.token.type));
+  out.append("\",\"token\":");
+  AppendString(out, created.secret);
+  if (created.token.expiration_date) {
+    out.append(",\"expirationDate\":");
+    AppendDate(out, *created.token.expiration_date);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string SerializeToken(const core::Token& token, core::EpochMillis now) {
+  std::string out;
+  out.reserve(EstimateTokenBytes(token));
+  AppendToken(out, token, now);
+  return out;
+}
+
+std::string SerializeIntrospection(const std::optional<core::Token>& token, core::EpochMillis now) {
+  if (!token) return "{\"active\":false}";
+  std::string out;
+  out.reserve(16 + EstimateTokenBytes(*token));
+  out.append("{\"active\":true,");
+  AppendTokenFields(out, *token, now);
+  out.push_back('}');
+  return out;
+}
+
+std::string SerializePage(const service::QueryPage& page, const core::TokenQuery& query,
+                          core::EpochMillis now) {
+  // Spring Data's PageImpl: size is the page size when paged, else the
+  // content size; totalPages = size == 0 ? 1 : ceil(total / size);
+  // last = !(number + 1 < totalPages); first = number == 0.
+  const auto count = static_cast<std::int64_t>(page.tokens.size());
+  const bool paged = query.paged() && *query.limit > 0;
+  const std::int64_t size = paged ? *query.limit : count;
+  const std::int64_t number = paged ? query.page : 0;
+  std::int64_t total = count;
+  if (paged) {
+    // PageImpl trusts the content over a smaller total on the last page.
+    total = page.total;
+    if (count > 0 && number * size + size > total) total = number * size + count;
+  }
+  const std::int64_t total_pages = size == 0 ? 1 : (total + size - 1) / size;
+  const bool first = number == 0;
+  const bool last = !(number + 1 < total_pages);
+
+  std::size_t estimate = 512;
+  for (const core::Token& token : page.tokens) estimate += EstimateTokenBytes(token);
+  std::string out;
+  out.reserve(estimate);
+
+  out.append("{\"content\":[");
+  for (std::size_t i = 0; i < page.tokens.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    AppendToken(out, page.tokens[i], now);
+  }
+  out.append("],\"pageable\":");
+  if (paged) {
+    out.append("{\"sort\":");
+    AppendSort(out, query);
+    out.append(",\"offset\":");
+    AppendInt(out, number * size);
+    out.append(",\"pageNumber\":");
+    AppendInt(out, number);
+    out.append(",\"pageSize\":");
+    AppendInt(out, size);
+    out.append(",\"paged\":true,\"unpaged\":false}");
+  } else {
+    out.append("\"INSTANCE\"");
+  }
+  out.append(",\"totalPages\":");
+  AppendInt(out, total_pages);
+  out.append(",\"totalElements\":");
+  AppendInt(out, total);
+  out.append(",\"first\":");
+  AppendBool(out, first);
+  out.append(",\"last\":");
+  AppendBool(out, last);
+  out.append(",\"size\":");
+  AppendInt(out, size);
+  out.append(",\"number\":");
+  AppendInt(out, number);
+  out.append(",\"sort\":");
+  AppendSort(out, query);
+  out.append(",\"numberOfElements\":");
+  AppendInt(out, count);
+  out.append(",\"empty\":");
+  AppendBool(out, count == 0);
+  out.push_back('}');
+  return out;
+}
+
+std::string SerializeError(const core::Status& status, core::EpochMillis now) {
+  const int http_status = core::HttpStatusOf(status.api_error());
+  std::string out;
+  out.reserve(160 + status.message().size() + status.message().size() / 8);
+  out.append("{\"timestamp\":");
+  AppendDate(out, now);
+  out.append(",\"code\":");
+  AppendInt(out, static_cast<int>(status.api_error()));
+  out.append(",\"reason\":");
+  AppendString(out, core::ReasonOf(status.api_error()));
+  out.append(",\"message\":");
+  AppendString(out, status.message());
+  out.append(",\"status\":\"");
+  AppendInt(out, http_status);
+  out.push_back(' ');
+  out.append(SpringStatusName(http_status));
+  out.append("\"}");
+  return out;
+}
+
+std::string_view SpringStatusName(int http_status) {
+  switch (http_status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "CREATED";
+    case 204:
+      return "NO_CONTENT";
+    case 400:
+      return "BAD_REQUEST";
+    case 401:
+      return "UNAUTHORIZED";
+    case 403:
+      return "FORBIDDEN";
+    case 404:
+      return "NOT_FOUND";
+    case 405:
+      return "METHOD_NOT_ALLOWED";
+    case 408:
+      return "REQUEST_TIMEOUT";
+    case 409:
+      return "CONFLICT";
+    case 413:
+      return "PAYLOAD_TOO_LARGE";
+    case 414:
+      return "URI_TOO_LONG";
+    case 415:
+      return "UNSUPPORTED_MEDIA_TYPE";
+    case 429:
+      return "TOO_MANY_REQUESTS";
+    case 431:
+      return "REQUEST_HEADER_FIELDS_TOO_LARGE";
+    case 500:
+      return "INTERNAL_SERVER_ERROR";
+    case 501:
+      return "NOT_IMPLEMENTED";
+    case 502:
+      return "BAD_GATEWAY";
+    case 503:
+      return "SERVICE_UNAVAILABLE";
+    case 504:
+      return "GATEWAY_TIMEOUT";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+}  // namespace tokend::http

@@ -1,0 +1,82 @@
+#include "http/request_handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <typeinfo>
+#include <utility>
+
+#include "http/auth.h"
+#include "http/error_response.h"
+#include "http/router.h"
+
+namespace tokend::http {
+namespace {
+
+asio::awaitable<Response> Dispatch(const HandlerEnv& env, const Request& req,
+                                   std::string_view* label) {
+  const std::string_view target = req.target();
+  if (target.empty() || target.front() != '/') {
+    co_return ErrorResponse(core::ApiError::kBadHttpRequest,
+                            "The request target must be an absolute path.");
+  }
+  const auto question = target.find('?');
+  Exchange ex{.req = req,
+              .path = target.substr(0, question),
+              .query = question == std::string_view::npos ? std::string_view()
+                                                          : target.substr(question + 1)};
+  RouteMatch match = MatchRoute(req.method(), ex.path);
+  if (match.route != nullptr) *label = match.route->label;
+
+  if (IsApiPath(ex.path)) {
+    auto auth = co_await Authenticate(env, req, ex.query);
+    if (!auth.ok()) co_return ErrorResponse(auth.status());
+    ex.caller = std::move(auth->caller);
+    ex.caller_token = std::move(auth->token);
+  }
+  if (!match.error.ok()) co_return ErrorResponse(match.error);
+  if (match.route == nullptr) {
+    if (match.allow.empty()) {
+      co_return ErrorResponse(core::ApiError::kRouteNotFound, "No route matches this path.");
+    }
+    Response res =
+        ErrorResponse(core::ApiError::kMethodNotAllowed,
+                      "This method is not allowed on this path; allowed: " + match.allow + ".");
+    res.set(beast_http::field::allow, match.allow);
+    co_return res;
+  }
+  ex.id = std::move(match.id);
+  co_return co_await match.route->handler(env, ex);
+}
+
+}  // namespace
+
+void FinishResponse(Response& res, unsigned version, bool keep_alive) {
+  res.version(version);
+  res.set(beast_http::field::server, "tokend");
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+}
+
+asio::awaitable<Response> RequestHandler::Handle(Request req) const {
+  const auto start = std::chrono::steady_clock::now();
+  std::string_view label = kUnmatchedRoute;
+  std::optional<Response> res;
+  try {
+    res.emplace(co_await Dispatch(env_, req, &label));
+  } catch (const std::exception& e) {
+    // what() may quote request data; the type and route are enough to start.
+    spdlog::error("unexpected {} while handling {}", typeid(e).name(), label);
+  } catch (...) {
+    spdlog::error("unexpected exception while handling {}", label);
+  }
+  if (!res) res.emplace(ErrorResponse(core::Status::Internal("An unexpected error occurred.")));
+  FinishResponse(*res, req.version(), req.keep_alive());
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  env_.metrics.RecordRequest(label, res->result_int(), elapsed.count());
+  co_return std::move(*res);
+}
+
+}  // namespace tokend::http

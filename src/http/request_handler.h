@@ -1,0 +1,55 @@
+// Answering one HTTP request, without any socket: RequestHandler turns a
+// parsed request into a response (authentication, routing, handler, error
+// mapping, common headers, metrics). The server's sessions own the sockets
+// and call Handle once per request; tests and fuzzers may call it directly.
+//
+// Internal to the http layer (it exposes Beast and Asio types).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "http/metrics.h"
+#include "service/token_service.h"
+
+namespace tokend::http {
+
+namespace asio = boost::asio;
+namespace beast_http = boost::beast::http;
+
+using Request = beast_http::request<beast_http::string_body>;
+using Response = beast_http::response<beast_http::string_body>;
+
+// What handlers need besides the request. `blocking` runs every service call
+// documented as "may block"; the I/O threads never do.
+struct HandlerEnv {
+  service::TokenService& service;
+  Metrics& metrics;
+  asio::any_io_executor blocking;
+};
+
+class RequestHandler {
+ public:
+  // `env.service` and `env.metrics` must outlive the handler.
+  explicit RequestHandler(HandlerEnv env) : env_(std::move(env)) {}
+
+  // The response to `req`, with Content-Length, `Server: tokend` and the
+  // request's keep-alive semantics. Never throws: an unexpected exception is
+  // logged (without request data) and answered 500. Records the request in
+  // the metrics. Must be awaited on an I/O executor; store calls hop to
+  // env.blocking and back.
+  asio::awaitable<Response> Handle(Request req) const;
+
+  const HandlerEnv& env() const { return env_; }
+
+ private:
+  HandlerEnv env_;
+};
+
+// Sets the headers every response carries (Server, Content-Length,
+// keep-alive as `keep_alive`) and the request's HTTP version.
+void FinishResponse(Response& res, unsigned version, bool keep_alive);
+
+}  // namespace tokend::http

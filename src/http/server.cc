@@ -1,0 +1,599 @@
+// Listening sockets, sessions and threads. The shape follows Beast's advanced
+// server: one io_context per I/O thread, each with its own acceptor on the
+// same port (SO_REUSEPORT), a C++20 coroutine per connection owning its
+// stream, buffer and parser, and a RequestHandler that knows no sockets.
+#include "http/server.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <csignal>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <typeinfo>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "http/error_response.h"
+#include "http/metrics.h"
+#include "http/request_handler.h"
+#include "http/router.h"
+#include "service/token_service.h"
+
+namespace tokend::http {
+namespace {
+
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using asio::use_awaitable;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// How long a closing connection keeps reading (and discarding) what the
+// client still sends, so that the last response is not lost to a reset.
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+}  // namespace
+
+class Worker;
+class Session;
+
+class ServerCore {
+ public:
+  ServerCore(ServerOptions options, service::TokenService& service, Metrics& metrics)
+      : options_(std::move(options)), service_(service), metrics_(metrics) {}
+  ~ServerCore();
+
+  core::Result<std::uint16_t> Start();
+  void Stop();
+  void Wait();
+
+  const ServerOptions& options() const { return options_; }
+  Metrics& metrics() { return metrics_; }
+  const RequestHandler& handler() const { return *handler_; }
+  std::atomic<std::size_t>& connections() { return connections_; }
+
+ private:
+  core::Result<std::uint16_t> Listen();
+
+  const ServerOptions options_;
+  service::TokenService& service_;
+  Metrics& metrics_;
+  std::atomic<std::size_t> connections_{0};
+
+  std::mutex mutex_;  // guards started_, stop_requested_ and Start/Stop
+  bool started_ = false;
+  bool stop_requested_ = false;
+  std::mutex wait_mutex_;  // guards joined_ and the joins
+  bool joined_ = false;
+
+  std::unique_ptr<asio::thread_pool> pool_;
+  std::optional<RequestHandler> handler_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+};
+
+namespace {
+
+// Writes one response; false when the connection failed.
+template <typename Message>
+asio::awaitable<bool> WriteMessage(beast::tcp_stream& stream, Message& message,
+                                   std::chrono::seconds timeout) {
+  stream.expires_after(timeout);
+  auto [ec, n] = co_await beast_http::async_write(stream, message, kNoThrow);
+  stream.expires_never();
+  co_return !ec;
+}
+
+// True when a header over the limit is so because of its request line (414,
+// not 431). The parser consumes the request line once it is complete, so a
+// request line is still in the buffer exactly when the target is not parsed.
+bool RequestLineTooLong(const beast_http::request_parser<beast_http::string_body>& parser,
+                        const beast::flat_buffer& buffer, std::size_t max_target) {
+  const std::string_view target = parser.get().target();
+  if (!target.empty()) return target.size() > max_target;
+  const auto data = buffer.data();
+  const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+  const auto end = bytes.find("\r\n");
+  return end == std::string_view::npos || end > max_target;
+}
+
+}  // namespace
+
+// One I/O thread: its io_context, acceptor and the sessions it runs. Every
+// member is touched only on that thread once Start has returned.
+class Worker {
+ public:
+  explicit Worker(ServerCore& server) : server_(server) {}
+  ~Worker() { destroyed_ = true; }
+
+  asio::io_context& context() { return ctx_; }
+  ServerCore& server() { return server_; }
+  bool draining() const { return draining_; }
+
+  tcp::acceptor& MakeAcceptor() { return acceptor_.emplace(ctx_); }
+  void KeepRunning() { guard_.emplace(ctx_.get_executor()); }
+  // SIGINT/SIGTERM call `on_signal` (once) on this worker's thread.
+  template <typename Callback>
+  void HandleSignals(Callback on_signal) {
+    signals_.emplace(ctx_, SIGINT, SIGTERM);
+    signals_->async_wait([on_signal](error_code ec, int signal) {
+      if (!ec) on_signal(signal);
+    });
+  }
+
+  void Run();
+  asio::awaitable<void> Accept();
+  void BeginDrain();
+
+  void SessionStarted(Session* session) { sessions_.insert(session); }
+  void SessionEnded(Session* session);
+
+ private:
+  void Finish();
+  std::vector<Session*> Sessions() const { return {sessions_.begin(), sessions_.end()}; }
+
+  ServerCore& server_;
+  bool destroyed_ = false;  // declared before ctx_: checked while ctx_ unwinds
+  std::unordered_set<Session*> sessions_;
+  bool draining_ = false;
+  asio::io_context ctx_{1};
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
+  asio::steady_timer drain_timer_{ctx_};
+  std::optional<asio::signal_set> signals_;
+};
+
+// One connection. Runs as a coroutine on its worker's thread; owned by that
+// coroutine (shared_ptr) and weakly referenced by its deadline timer.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Worker& worker, tcp::socket socket, bool admitted)
+      : worker_(worker),
+        options_(worker.server().options()),
+        stream_(std::move(socket)),
+        deadline_(worker.context()),
+        buffer_(options_.max_header_bytes + kReadChunk),
+        admitted_(admitted) {
+    worker_.SessionStarted(this);
+    if (admitted_) worker_.server().metrics().ConnectionOpened();
+  }
+
+  ~Session() {
+    if (admitted_) {
+      worker_.server().connections().fetch_sub(1);
+      worker_.server().metrics().ConnectionClosed();
+    }
+    worker_.SessionEnded(this);
+  }
+
+  asio::awaitable<void> Run() {
+    try {
+      if (admitted_) {
+        co_await Serve();
+      } else {
+        co_await SendErrorAndClose(core::ApiError::kTooManyConnections,
+                                   "Too many open connections; retry later.");
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("connection ended by unexpected {}", typeid(e).name());
+    }
+    error_code ec;
+    stream_.socket().close(ec);
+  }
+
+  // Stop() began: an idle connection closes now, a busy one after its
+  // response (sent with Connection: close).
+  void OnDrain() {
+    if (idle_) {
+      closing_ = true;
+      error_code ec;
+      stream_.socket().cancel(ec);
+    }
+  }
+
+  // shutdown_timeout passed: close whatever the connection was doing.
+  void ForceClose() {
+    closing_ = true;
+    stream_.close();
+  }
+
+ private:
+  asio::awaitable<void> Serve() {
+    bool first = true;
+    for (;;) {
+      if (buffer_.size() == 0) {
+        // Waiting for the next request: the idle time (the header time for
+        // the first one) runs until its first byte arrives.
+        if (worker_.draining()) co_return;
+        idle_ = true;
+        ArmDeadline(first ? options_.header_timeout : options_.idle_timeout);
+        auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kNoThrow);
+        idle_ = false;
+        Disarm();
+        if (ec || closing_) co_return;
+        buffer_.commit(n);
+      }
+      first = false;
+      if (!co_await ServeOne()) co_return;
+    }
+  }
+
+  // Reads and answers one request; false when the connection must close.
+  asio::awaitable<bool> ServeOne() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    parser_->body_limit(options_.max_body_bytes);
+
+    ArmDeadline(options_.header_timeout);
+    auto [header_ec, header_n] =
+        co_await beast_http::async_read_header(stream_, buffer_, *parser_, kNoThrow);
+    Disarm();
+    if (header_ec) {
+      co_await OnReadError(header_ec, /*header=*/true);
+      co_return false;
+    }
+
+    auto& req = parser_->get();
+    if (req.target().size() > options_.max_target_bytes) {
+      co_await SendErrorAndClose(core::ApiError::kUriTooLong,
+                                 "The request target is longer than " +
+                                     std::to_string(options_.max_target_bytes) + " bytes.");
+      co_return false;
+    }
+    if (const auto length = parser_->content_length();
+        length && *length > options_.max_body_bytes) {
+      co_await SendErrorAndClose(core::ApiError::kPayloadTooLarge, TooLargeMessage());
+      co_return false;
+    }
+    if (!parser_->is_done()) {
+      if (req.version() >= 11 && beast::iequals(req[beast_http::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream_.expires_after(options_.body_timeout);
+        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), kNoThrow);
+        stream_.expires_never();
+        if (ec || closing_) co_return false;
+      }
+      ArmDeadline(options_.body_timeout);
+      auto [body_ec, body_n] =
+          co_await beast_http::async_read(stream_, buffer_, *parser_, kNoThrow);
+      Disarm();
+      if (body_ec) {
+        co_await OnReadError(body_ec, /*header=*/false);
+        co_return false;
+      }
+    }
+    if (closing_) co_return false;
+
+    Response res = co_await worker_.server().handler().Handle(parser_->release());
+    if (worker_.draining() || closing_) res.keep_alive(false);
+    const bool keep_alive = res.keep_alive();
+    if (!co_await WriteMessage(stream_, res, options_.body_timeout)) co_return false;
+    if (!keep_alive) {
+      co_await LingeringClose();
+      co_return false;
+    }
+    co_return !closing_;
+  }
+
+  std::string TooLargeMessage() const {
+    return "The request body is larger than " + std::to_string(options_.max_body_bytes) + " bytes.";
+  }
+
+  // Answers what can be answered about a request that could not be read.
+  asio::awaitable<void> OnReadError(error_code ec, bool header) {
+    if (closing_) co_return;
+    if (timed_out_) {
+      co_await SendErrorAndClose(core::ApiError::kRequestTimeout,
+                                 header ? "The request header was not received in time."
+                                        : "The request body was not received in time.");
+      co_return;
+    }
+    if (ec == beast_http::error::header_limit || ec == beast_http::error::buffer_overflow) {
+      if (RequestLineTooLong(*parser_, buffer_, options_.max_target_bytes)) {
+        co_await SendErrorAndClose(core::ApiError::kUriTooLong,
+                                   "The request target is longer than " +
+                                       std::to_string(options_.max_target_bytes) + " bytes.");
+      } else {
+        co_await SendErrorAndClose(core::ApiError::kHeadersTooLarge,
+                                   "The request header is larger than " +
+                                       std::to_string(options_.max_header_bytes) + " bytes.");
+      }
+      co_return;
+    }
+    if (ec == beast_http::error::body_limit) {
+      co_await SendErrorAndClose(core::ApiError::kPayloadTooLarge, TooLargeMessage());
+      co_return;
+    }
+    if (ec == beast_http::error::end_of_stream || ec == beast_http::error::partial_message) {
+      co_return;  // the client went away
+    }
+    if (ec.category() == beast_http::make_error_code(beast_http::error::bad_method).category()) {
+      co_await SendErrorAndClose(core::ApiError::kBadHttpRequest,
+                                 "Malformed HTTP request (" + ec.message() + ").");
+    }
+  }
+
+  // Sends an error response, then closes the connection.
+  asio::awaitable<void> SendErrorAndClose(core::ApiError error, std::string message) {
+    Response res = ErrorResponse(error, std::move(message));
+    FinishResponse(res, 11, /*keep_alive=*/false);
+    worker_.server().metrics().RecordRequest(kUnmatchedRoute, res.result_int(), 0.0);
+    if (co_await WriteMessage(stream_, res, options_.body_timeout)) co_await LingeringClose();
+  }
+
+  // Half-closes, then discards what the client still sends for a moment, so
+  // the response is not destroyed by a reset of unread request bytes.
+  asio::awaitable<void> LingeringClose() {
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    ArmDeadline(kLingerTime);
+    std::size_t total = 0;
+    char discard[4096];
+    while (total < kLingerMaxBytes && !closing_) {
+      auto [read_ec, n] = co_await stream_.async_read_some(asio::buffer(discard), kNoThrow);
+      if (read_ec) break;
+      total += n;
+    }
+    Disarm();
+  }
+
+  // Reads pending after `timeout` are cancelled and timed_out_ is set.
+  // (Beast's own stream timeout would close the socket, leaving no way to
+  // answer 408.)
+  void ArmDeadline(std::chrono::steady_clock::duration timeout) {
+    timed_out_ = false;
+    const std::uint64_t generation = ++deadline_generation_;
+    deadline_.expires_after(timeout);
+    deadline_.async_wait([weak = weak_from_this(), generation](error_code ec) {
+      const auto self = weak.lock();
+      if (ec || !self || self->deadline_generation_ != generation) return;
+      self->timed_out_ = true;
+      error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+
+  void Disarm() {
+    ++deadline_generation_;
+    deadline_.cancel();
+  }
+
+  Worker& worker_;
+  const ServerOptions& options_;
+  beast::tcp_stream stream_;
+  asio::steady_timer deadline_;
+  std::uint64_t deadline_generation_ = 0;
+  beast::flat_buffer buffer_;
+  std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
+  const bool admitted_;  // false: over max_connections, answered 503
+  bool idle_ = false;
+  bool timed_out_ = false;
+  bool closing_ = false;
+};
+
+void Worker::Run() {
+  for (;;) {
+    try {
+      ctx_.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("I/O thread caught unexpected {}", typeid(e).name());
+    }
+  }
+}
+
+asio::awaitable<void> Worker::Accept() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_->async_accept(kNoThrow);
+    if (draining_ || !acceptor_->is_open()) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      // Out of descriptors or a connection reset before accept: back off.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(ctx_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kNoThrow);
+      continue;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto& connections = server_.connections();
+    const bool admitted = connections.fetch_add(1) < server_.options().max_connections;
+    if (!admitted) connections.fetch_sub(1);
+    auto session = std::make_shared<Session>(*this, std::move(socket), admitted);
+    asio::co_spawn(
+        ctx_, [session]() -> asio::awaitable<void> { co_await session->Run(); }, asio::detached);
+  }
+}
+
+void Worker::BeginDrain() {
+  draining_ = true;
+  error_code ignored;
+  if (acceptor_) acceptor_->close(ignored);
+  if (signals_) signals_->cancel(ignored);
+  for (Session* session : Sessions()) session->OnDrain();
+  if (sessions_.empty()) {
+    Finish();
+    return;
+  }
+  drain_timer_.expires_after(server_.options().shutdown_timeout);
+  drain_timer_.async_wait([this](error_code ec) {
+    if (ec) return;
+    if (!sessions_.empty()) {
+      spdlog::warn("closing {} connection(s) still busy after the shutdown timeout",
+                   sessions_.size());
+    }
+    for (Session* session : Sessions()) session->ForceClose();
+  });
+}
+
+void Worker::SessionEnded(Session* session) {
+  if (destroyed_) return;
+  sessions_.erase(session);
+  if (draining_ && sessions_.empty()) Finish();
+}
+
+void Worker::Finish() {
+  drain_timer_.cancel();
+  guard_.reset();
+}
+
+ServerCore::~ServerCore() {
+  Stop();
+  Wait();
+}
+
+core::Result<std::uint16_t> ServerCore::Listen() {
+  error_code ec;
+  asio::ip::address address = asio::ip::make_address(options_.address, ec);
+  if (ec) {
+    tcp::resolver resolver(workers_.front()->context());
+    auto results = resolver.resolve(options_.address, "", ec);
+    if (ec || results.empty()) {
+      return core::Status::InvalidArgument("Cannot resolve the listen address '" +
+                                           options_.address + "'.");
+    }
+    address = results.begin()->endpoint().address();
+  }
+  const auto describe = [&](std::uint16_t port) {
+    return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+           std::to_string(port);
+  };
+
+  std::uint16_t port = options_.port;
+  if (port != 0) {
+    // Every acceptor sets SO_REUSEPORT, which would let a second tokend on
+    // the same port share it silently; a plain bind first tells "in use".
+    tcp::acceptor probe(workers_.front()->context());
+    tcp::endpoint endpoint(address, port);
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (ec == asio::error::address_in_use) {
+      return core::Status::Unavailable("Cannot listen on " + describe(port) +
+                                       ": the address is already in use.");
+    }
+  }
+
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    tcp::acceptor& acceptor = workers_[i]->MakeAcceptor();
+    const tcp::endpoint endpoint(address, port);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.set_option(ReusePort(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec && i == 0) port = acceptor.local_endpoint(ec).port();
+    if (ec) {
+      if (ec == asio::error::address_in_use) {
+        return core::Status::Unavailable("Cannot listen on " + describe(port) +
+                                         ": the address is already in use.");
+      }
+      return core::Status::Unavailable("Cannot listen on " + describe(port) + ": " + ec.message() +
+                                       ".");
+    }
+  }
+  return port;
+}
+
+core::Result<std::uint16_t> ServerCore::Start() {
+  std::lock_guard lock(mutex_);
+  if (started_) return core::Status::Unavailable("The server was already started.");
+  if (stop_requested_)
+    return core::Status::Unavailable("The server was stopped before it started.");
+
+  int io_threads = options_.io_threads;
+  if (io_threads <= 0) io_threads = static_cast<int>(std::thread::hardware_concurrency());
+  io_threads = std::max(io_threads, 1);
+  for (int i = 0; i < io_threads; ++i) workers_.push_back(std::make_unique<Worker>(*this));
+
+  auto port = Listen();
+  if (!port.ok()) {
+    workers_.clear();
+    return port.status();
+  }
+
+  pool_ = std::make_unique<asio::thread_pool>(std::max(options_.blocking_threads, 1));
+  handler_.emplace(HandlerEnv{service_, metrics_, pool_->get_executor()});
+
+  Worker& first = *workers_.front();
+  if (options_.handle_signals) {
+    first.HandleSignals([this](int signal) {
+      spdlog::info("received signal {}; stopping", signal);
+      Stop();
+    });
+  }
+  for (auto& worker : workers_) {
+    worker->KeepRunning();
+    asio::co_spawn(worker->context(), worker->Accept(), asio::detached);
+  }
+  for (auto& worker : workers_) {
+    threads_.emplace_back([w = worker.get()] { w->Run(); });
+  }
+  started_ = true;
+  return *port;
+}
+
+void ServerCore::Stop() {
+  std::lock_guard lock(mutex_);
+  if (stop_requested_) return;
+  stop_requested_ = true;
+  if (!started_) return;
+  for (auto& worker : workers_) {
+    asio::post(worker->context(), [w = worker.get()] { w->BeginDrain(); });
+  }
+}
+
+void ServerCore::Wait() {
+  std::lock_guard lock(wait_mutex_);
+  if (joined_) return;
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  if (pool_) pool_->join();
+  joined_ = !threads_.empty();
+}
+
+class Server::Impl : public ServerCore {
+ public:
+  using ServerCore::ServerCore;
+};
+
+Server::Server(ServerOptions options, service::TokenService& service, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), service, metrics)) {}
+
+Server::~Server() = default;
+
+core::Result<std::uint16_t> Server::Start() { return impl_->Start(); }
+void Server::Stop() { impl_->Stop(); }
+void Server::Wait() { impl_->Wait(); }
+
+}  // namespace tokend::http

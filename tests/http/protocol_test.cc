@@ -1,0 +1,371 @@
+// HTTP framing, limits, timeouts, keep-alive and shutdown, over real sockets
+// (authentication off unless a test says otherwise).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "server_fixture.h"
+
+namespace tokend::http::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kTeamToken =
+    R"({"type":"team","name":"ci","principal":"t1","permissions":["token/read"]})";
+
+int CodeOf(const HttpResponse& res) {
+  const std::string code_field = "\"code\":";
+  const auto at = res.body.find(code_field);
+  if (at == std::string::npos) return 0;
+  return std::stoi(res.body.substr(at + code_field.size()));
+}
+
+std::string PostHeader(std::string_view target, std::size_t length) {
+  return "POST " + std::string(target) +
+         " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(length) + "\r\n\r\n";
+}
+
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  auto res = client->Request("PUT", "/api/v2/token/abc");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->Header("Allow"), "GET, DELETE");
+  EXPECT_EQ(CodeOf(*res), 9003);
+  res = client->Request("GET", "/api/v2/token");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->Header("Allow"), "POST");
+  res = client->Request("POST", "/health", {}, "x");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->Header("Allow"), "GET");
+}
+
+TEST_F(ServerTest, DeleteOfQueryIsAnIdLookup) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  auto res = client->Request("DELETE", "/api/v2/token/query");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(CodeOf(*res), 9001);
+}
+
+TEST_F(ServerTest, UnknownPathIs404) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  for (const char* target : {"/", "/nothing", "/api/v2/token/", "/api/v2/tokens"}) {
+    auto res = client->Request("GET", target);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 404) << target;
+    EXPECT_EQ(CodeOf(*res), 9002) << target;
+    EXPECT_EQ(res->Header("Content-Type"), "application/json");
+  }
+}
+
+TEST_F(ServerTest, CreateNeedsJsonContentType) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  auto res = client->Request("POST", "/api/v2/token", {{"Content-Type", "text/plain"}}, kTeamToken);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 415);
+  EXPECT_EQ(CodeOf(*res), 9004);
+  res = client->Request("POST", "/api/v2/token", {}, kTeamToken);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 415);
+  res = client->Request("POST", "/api/v2/token/introspect", {{"Content-Type", "text/plain"}},
+                        "token=x");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 415);
+  res = client->Request("POST", "/api/v2/token",
+                        {{"Content-Type", "Application/JSON; charset=UTF-8"}}, kTeamToken);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
+TEST_F(ServerTest, MalformedJsonIs400) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  auto res = client->Request("POST", "/api/v2/token", {{"Content-Type", "application/json"}}, "{");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(CodeOf(*res), 1002);
+  res = client->Request("POST", "/api/v2/token/introspect",
+                        {{"Content-Type", "application/x-www-form-urlencoded"}}, "other=1");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(CodeOf(*res), 1002);
+  // The connection is still usable after a 400 from a handler.
+  res = client->Request("GET", "/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(ServerTest, MalformedHttpIs400AndCloses) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  ASSERT_TRUE(client->WriteRaw("GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"));
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(CodeOf(*res), 9015);
+  EXPECT_EQ(res->Header("Connection"), "close");
+  EXPECT_TRUE(client->WaitClosed());
+
+  auto second = Connect();
+  ASSERT_TRUE(second->WriteRaw(
+      "POST /api/v2/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
+  res = second->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+}
+
+TEST_F(ServerTest, ContentLengthOverTheLimitIs413WithoutReadingTheBody) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false, [](ServerOptions& o) { o.max_body_bytes = 1024; }));
+  auto client = Connect();
+  ASSERT_TRUE(client->WriteRaw(PostHeader("/api/v2/token", 100000)));
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(CodeOf(*res), 9005);
+  EXPECT_TRUE(client->WaitClosed());
+}
+
+TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false, [](ServerOptions& o) { o.max_body_bytes = 1024; }));
+  auto client = Connect();
+  std::string request =
+      "POST /api/v2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 4; ++i) request += "200\r\n" + std::string(512, ' ') + "\r\n";
+  request += "0\r\n\r\n";
+  ASSERT_TRUE(client->WriteRaw(request));
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_TRUE(client->WaitClosed());
+}
+
+TEST_F(ServerTest, ChunkedBodyWithinTheLimitIsAccepted) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  const std::string body(kTeamToken);
+  const std::string first = body.substr(0, 10), rest = body.substr(10);
+  char sizes[64];
+  std::snprintf(sizes, sizeof sizes, "%zx", first.size());
+  std::string request =
+      "POST /api/v2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n" +
+      std::string(sizes) + "\r\n" + first + "\r\n";
+  std::snprintf(sizes, sizeof sizes, "%zx", rest.size());
+  request += std::string(sizes) + "\r\n" + rest + "\r\n0\r\n\r\n";
+  ASSERT_TRUE(client->WriteRaw(request));
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
+TEST_F(ServerTest, HeaderOverTheLimitIs431) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  ASSERT_TRUE(client->WriteRaw(
+      "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 431);
+  EXPECT_EQ(CodeOf(*res), 9006);
+  EXPECT_TRUE(client->WaitClosed());
+}
+
+TEST_F(ServerTest, TargetOverTheLimitIs414) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  // Longer than the target limit, within the header limit.
+  auto client = Connect();
+  auto res = client->Request("GET", "/health?x=" + std::string(10000, 'a'));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 414);
+  EXPECT_EQ(CodeOf(*res), 9007);
+  // Longer than the whole header limit.
+  auto second = Connect();
+  res = second->Request("GET", "/health?x=" + std::string(40000, 'a'));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 414);
+}
+
+TEST_F(ServerTest, ExpectContinue) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  const std::string body(kTeamToken);
+  ASSERT_TRUE(client->WriteRaw(
+      "POST /api/v2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n"));
+  const std::string interim = client->ReadUntil("\r\n\r\n");
+  EXPECT_EQ(interim.substr(0, 21), "HTTP/1.1 100 Continue");
+  ASSERT_TRUE(client->WriteRaw(body));
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
+TEST_F(ServerTest, Http10ClosesAfterTheResponse) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  ASSERT_TRUE(client->WriteRaw("GET /health HTTP/1.0\r\n\r\n"));
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->version, 10u);
+  EXPECT_EQ(res->body, R"({"status":"UP"})");
+  EXPECT_TRUE(client->WaitClosed());
+
+  auto keep = Connect();
+  ASSERT_TRUE(keep->WriteRaw("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  res = keep->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = keep->Request("GET", "/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  ASSERT_TRUE(
+      client->WriteRaw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /api/v2/token/nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /api/docs/spec HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto first = client->ReadResponse();
+  auto second = client->ReadResponse();
+  auto third = client->ReadResponse();
+  ASSERT_TRUE(first && second && third);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(first->body, R"({"status":"UP"})");
+  EXPECT_EQ(second->status, 404);
+  EXPECT_EQ(third->status, 200);
+  EXPECT_NE(third->body.find("openapi"), std::string::npos);
+}
+
+TEST_F(ServerTest, KeepAliveReusesTheConnection) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  for (int i = 0; i < 5; ++i) {
+    auto res = client->Request("GET", "/health");
+    ASSERT_TRUE(res) << i;
+    EXPECT_EQ(res->status, 200);
+    EXPECT_NE(res->Header("Connection"), "close");
+  }
+}
+
+TEST_F(ServerTest, TricklingHeaderIsCutOffAtTheDeadline) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer(false, [](ServerOptions& o) { o.header_timeout = seconds(1); }));
+  auto client = Connect();
+  const auto start = Clock::now();
+  ASSERT_TRUE(client->WriteRaw("GET /health HTTP/1.1\r\n"));
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(milliseconds(250));
+    client->WriteRaw("X-Slow: 1\r\n");
+  }
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 408);
+  EXPECT_EQ(CodeOf(*res), 9012);
+  EXPECT_TRUE(client->WaitClosed());
+  EXPECT_LT(Clock::now() - start, seconds(4));
+}
+
+TEST_F(ServerTest, IdleConnectionIsClosed) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer(false, [](ServerOptions& o) { o.idle_timeout = seconds(1); }));
+  auto client = Connect();
+  auto res = client->Request("GET", "/health");
+  ASSERT_TRUE(res);
+  const auto start = Clock::now();
+  EXPECT_TRUE(client->WaitClosed(seconds(4)));
+  EXPECT_GE(Clock::now() - start, milliseconds(800));
+}
+
+TEST_F(ServerTest, ConnectionsOverTheLimitGet503) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false, [](ServerOptions& o) { o.max_connections = 2; }));
+  auto first = Connect();
+  auto second = Connect();
+  ASSERT_TRUE(first->Request("GET", "/health"));
+  ASSERT_TRUE(second->Request("GET", "/health"));
+  auto third = Connect();
+  ASSERT_TRUE(third->WriteRaw("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto res = third->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  EXPECT_EQ(CodeOf(*res), 9016);
+  EXPECT_TRUE(third->WaitClosed());
+  // Closing one makes room again.
+  first.reset();
+  std::this_thread::sleep_for(milliseconds(200));
+  auto fourth = Connect();
+  res = fourth->Request("GET", "/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(ServerTest, StopAnswersTheRequestInFlight) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto idle = Connect();
+  ASSERT_TRUE(idle->Request("GET", "/health"));
+  auto busy = Connect();
+  const std::string body(kTeamToken);
+  ASSERT_TRUE(busy->WriteRaw(PostHeader("/api/v2/token", body.size()) + body.substr(0, 5)));
+  std::this_thread::sleep_for(milliseconds(200));
+
+  server().Stop();
+  server().Stop();  // idempotent
+  EXPECT_TRUE(idle->WaitClosed(seconds(2)));
+  TestClient refused(port());
+  EXPECT_FALSE(refused.connected() && refused.Request("GET", "/health").has_value());
+
+  ASSERT_TRUE(busy->WriteRaw(body.substr(5)));
+  auto res = busy->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->Header("Connection"), "close");
+  EXPECT_TRUE(busy->WaitClosed());
+  server().Wait();
+}
+
+TEST_F(ServerTest, StopForceClosesAfterTheShutdownTimeout) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer(false, [](ServerOptions& o) { o.shutdown_timeout = seconds(1); }));
+  auto busy = Connect();
+  ASSERT_TRUE(busy->WriteRaw(PostHeader("/api/v2/token", 100)));
+  std::this_thread::sleep_for(milliseconds(200));
+  const auto start = Clock::now();
+  server().Stop();
+  server().Wait();
+  EXPECT_LT(Clock::now() - start, seconds(4));
+  EXPECT_TRUE(busy->WaitClosed(seconds(1)));
+}
+
+TEST_F(ServerTest, SecondServerOnTheSamePortIsUnavailable) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  ServerOptions options;
+  options.port = port();
+  options.io_threads = 1;
+  options.handle_signals = false;
+  Metrics metrics;
+  Server other(options, service(), metrics);
+  auto started = other.Start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_TRUE(started.status().IsUnavailable());
+  EXPECT_NE(started.status().message().find("in use"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tokend::http::testing

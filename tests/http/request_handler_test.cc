@@ -1,0 +1,91 @@
+// RequestHandler without sockets: requests in, responses out.
+#include "http/request_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+#include <future>
+#include <memory>
+
+#include "store/token_store.h"
+
+namespace tokend::http {
+namespace {
+
+class RequestHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = store::TokenStore::Open("sqlite::memory:");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    service::ServiceOptions options;
+    options.auth_required = true;
+    service_ = std::make_unique<service::TokenService>(*store_, options);
+    handler_ =
+        std::make_unique<RequestHandler>(HandlerEnv{*service_, metrics_, pool_.get_executor()});
+  }
+
+  Response Handle(Request req) {
+    auto future = asio::co_spawn(io_, handler_->Handle(std::move(req)), asio::use_future);
+    io_.restart();
+    io_.run();
+    return future.get();
+  }
+
+  static Request Get(std::string_view target) {
+    Request req{beast_http::verb::get, target, 11};
+    return req;
+  }
+
+  asio::io_context io_;
+  asio::thread_pool pool_{2};
+  Metrics metrics_;
+  std::unique_ptr<store::TokenStore> store_;
+  std::unique_ptr<service::TokenService> service_;
+  std::unique_ptr<RequestHandler> handler_;
+};
+
+TEST_F(RequestHandlerTest, EveryResponseCarriesTheCommonHeaders) {
+  for (const char* target : {"/health", "/nothing", "/api/v2/token/query", "/api/docs/spec"}) {
+    const Response res = Handle(Get(target));
+    EXPECT_EQ(res[beast_http::field::server], "tokend") << target;
+    EXPECT_EQ(res[beast_http::field::content_length], std::to_string(res.body().size()));
+    EXPECT_TRUE(res.keep_alive());
+  }
+}
+
+TEST_F(RequestHandlerTest, TargetMustBeAnAbsolutePath) {
+  for (const char* target : {"http://example.com/health", "*", "health"}) {
+    const Response res = Handle(Get(target));
+    EXPECT_EQ(res.result_int(), 400) << target;
+    EXPECT_NE(res.body().find("9015"), std::string::npos) << res.body();
+  }
+}
+
+TEST_F(RequestHandlerTest, AuthenticationComesBeforeRouting) {
+  EXPECT_EQ(Handle(Get("/api/v2/token/a%ZZ")).result_int(), 401);
+  EXPECT_EQ(Handle(Get("/api/v2/whatever")).result_int(), 401);
+  EXPECT_EQ(Handle(Get("/whatever")).result_int(), 404);
+}
+
+TEST_F(RequestHandlerTest, BadPercentEscapeInIdIs400) {
+  auto admin = service_->CreateBootstrapAdmin();
+  ASSERT_TRUE(admin.ok());
+  Request req = Get("/api/v2/token/a%ZZ");
+  req.set(beast_http::field::authorization, "Bearer " + admin->secret);
+  EXPECT_EQ(Handle(std::move(req)).result_int(), 400);
+}
+
+TEST_F(RequestHandlerTest, Http10WithoutKeepAliveCloses) {
+  Request req = Get("/health");
+  req.version(10);
+  const Response res = Handle(std::move(req));
+  EXPECT_EQ(res.version(), 10u);
+  EXPECT_FALSE(res.keep_alive());
+}
+
+}  // namespace
+}  // namespace tokend::http

@@ -1,0 +1,74 @@
+#include "http/router.h"
+
+#include <gtest/gtest.h>
+
+namespace tokend::http {
+namespace {
+
+using beast_http::verb;
+
+std::string_view LabelOf(const RouteMatch& match) {
+  return match.route == nullptr ? kUnmatchedRoute : match.route->label;
+}
+
+TEST(RouterTest, MatchesEveryRoute) {
+  EXPECT_EQ(LabelOf(MatchRoute(verb::post, "/api/v2/token")), "POST /api/v2/token");
+  EXPECT_EQ(LabelOf(MatchRoute(verb::get, "/api/v2/token/query")), "GET /api/v2/token/query");
+  EXPECT_EQ(LabelOf(MatchRoute(verb::get, "/api/v2/token/self")), "GET /api/v2/token/self");
+  EXPECT_EQ(LabelOf(MatchRoute(verb::post, "/api/v2/token/introspect")),
+            "POST /api/v2/token/introspect");
+  EXPECT_EQ(LabelOf(MatchRoute(verb::get, "/health")), "GET /health");
+  EXPECT_EQ(LabelOf(MatchRoute(verb::get, "/metrics")), "GET /metrics");
+  EXPECT_EQ(LabelOf(MatchRoute(verb::get, "/api/docs/spec")), "GET /api/docs/spec");
+  const RouteMatch get = MatchRoute(verb::get, "/api/v2/token/abc");
+  EXPECT_EQ(LabelOf(get), "GET /api/v2/token/{id}");
+  EXPECT_EQ(get.id, "abc");
+  const RouteMatch del = MatchRoute(verb::delete_, "/api/v2/token/abc");
+  EXPECT_EQ(LabelOf(del), "DELETE /api/v2/token/{id}");
+  EXPECT_EQ(del.id, "abc");
+}
+
+TEST(RouterTest, LiteralSegmentsWinOverIdWithinTheMethod) {
+  EXPECT_EQ(LabelOf(MatchRoute(verb::get, "/api/v2/token/query")), "GET /api/v2/token/query");
+  const RouteMatch del = MatchRoute(verb::delete_, "/api/v2/token/query");
+  EXPECT_EQ(LabelOf(del), "DELETE /api/v2/token/{id}");
+  EXPECT_EQ(del.id, "query");
+}
+
+TEST(RouterTest, IdIsPercentDecodedOnce) {
+  EXPECT_EQ(MatchRoute(verb::get, "/api/v2/token/a%20b%2541").id, "a b%41");
+  EXPECT_EQ(MatchRoute(verb::get, "/api/v2/token/a+b").id, "a+b");
+  const RouteMatch bad = MatchRoute(verb::get, "/api/v2/token/a%ZZ");
+  EXPECT_EQ(bad.route, nullptr);
+  EXPECT_FALSE(bad.error.ok());
+  EXPECT_FALSE(MatchRoute(verb::get, "/api/v2/token/a%2").error.ok());
+}
+
+TEST(RouterTest, WrongMethodListsTheAllowedOnes) {
+  const RouteMatch put = MatchRoute(verb::put, "/api/v2/token/abc");
+  EXPECT_EQ(put.route, nullptr);
+  EXPECT_EQ(put.allow, "GET, DELETE");
+  EXPECT_EQ(MatchRoute(verb::get, "/api/v2/token").allow, "POST");
+  EXPECT_EQ(MatchRoute(verb::post, "/health").allow, "GET");
+}
+
+TEST(RouterTest, UnknownPathsMatchNothing) {
+  for (const char* path : {"/", "/api", "/api/v2", "/api/v2/token/", "/api/v2/token//",
+                           "/api/v2/token/a/b", "/health/", "/nothing", "//health"}) {
+    const RouteMatch match = MatchRoute(verb::get, path);
+    EXPECT_EQ(match.route, nullptr) << path;
+    EXPECT_TRUE(match.allow.empty()) << path;
+  }
+}
+
+TEST(RouterTest, ApiPaths) {
+  EXPECT_TRUE(IsApiPath("/api/v2"));
+  EXPECT_TRUE(IsApiPath("/api/v2/"));
+  EXPECT_TRUE(IsApiPath("/api/v2/anything/else"));
+  EXPECT_FALSE(IsApiPath("/api/v20"));
+  EXPECT_FALSE(IsApiPath("/api/docs/spec"));
+  EXPECT_FALSE(IsApiPath("/health"));
+}
+
+}  // namespace
+}  // namespace tokend::http
