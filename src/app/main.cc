@@ -1,1 +1,214 @@
-int main() { return 0; }
+// tokend: wiring only. Parses the command line, opens the store, builds the
+// service and the HTTP server, and hands control to them.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "app/config.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "service/token_service.h"
+#include "store/token_store.h"
+
+namespace tokend::app {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+void SetUpLogging(const std::string& level) {
+  // Logs go to stderr: stdout is reserved for `tokend bootstrap`'s secret.
+  auto logger = spdlog::stderr_color_mt("tokend");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+core::Result<std::unique_ptr<store::TokenStore>> OpenStore(const std::string& url) {
+  if (auto parent = SqliteParentDir(url)) {
+    std::error_code error;
+    std::filesystem::create_directories(*parent, error);
+    if (error) {
+      return core::Status::Unavailable("cannot create the folder '" + *parent +
+                                       "' for the SQLite store: " + error.message());
+    }
+  }
+  return store::TokenStore::Open(url);
+}
+
+// Writes `secret` to DIR/bootstrap-token with mode 0600, replacing any older
+// file atomically. Returns the path.
+core::Result<std::string> WriteBootstrapFile(const std::string& dir, const std::string& secret) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  const std::string path = (std::filesystem::path(dir) / "bootstrap-token").string();
+  const std::string temp = path + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return core::Status::Unavailable("cannot write '" + temp + "'");
+  const std::string line = secret + "\n";
+  const bool written = ::fchmod(fd, 0600) == 0 &&
+                       ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || ::rename(temp.c_str(), path.c_str()) != 0) {
+    ::unlink(temp.c_str());
+    return core::Status::Unavailable("cannot write '" + path + "'");
+  }
+  return path;
+}
+
+int Serve(const ServeConfig& config) {
+  SetUpLogging(config.log_level);
+  auto listen = ParseListenAddress(config.listen);
+  if (!listen.ok()) {
+    spdlog::error("{}", listen.status().message());
+    return kExitUsage;
+  }
+  const bool auth_required = config.auth == "required";
+  if (!auth_required) {
+    spdlog::warn("AUTHENTICATION IS OFF (--auth off): every caller acts as a global admin. "
+                 "Use this for local development only.");
+  }
+
+  auto store = OpenStore(config.store);
+  if (!store.ok()) {
+    spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),
+                  store.status().message());
+    return kExitFailure;
+  }
+  spdlog::info("store: {}", RedactStoreUrl(config.store));
+
+  service::ServiceOptions service_options;
+  service_options.auth_required = auth_required;
+  service_options.max_unpaged = config.max_unpaged;
+  service::TokenService service(**store, service_options);
+
+  if (auth_required) {
+    auto empty = service.StoreIsEmpty();
+    if (!empty.ok()) {
+      spdlog::error("cannot read the store: {}", empty.status().message());
+      return kExitFailure;
+    }
+    if (*empty) {
+      auto admin = service.CreateBootstrapAdmin();
+      if (!admin.ok()) {
+        spdlog::error("cannot create the bootstrap token: {}", admin.status().message());
+        return kExitFailure;
+      }
+      auto path = WriteBootstrapFile(DataDirFor(config), admin->secret);
+      if (!path.ok()) {
+        spdlog::error("{}", path.status().message());
+        return kExitFailure;
+      }
+      spdlog::info("empty store: created a global admin token (id {}); its secret is in {}",
+                   admin->token.id, *path);
+    }
+  }
+
+  http::Metrics metrics;
+  http::ServerOptions server_options;
+  server_options.address = listen->host;
+  server_options.port = listen->port;
+  server_options.io_threads = config.threads;
+  http::Server server(server_options, service, metrics);
+  auto port = server.Start();
+  if (!port.ok()) {
+    spdlog::error("{}", port.status().message());
+    return kExitFailure;
+  }
+  spdlog::info("tokend listening on {}:{}", listen->host, *port);
+  server.Wait();
+  spdlog::info("tokend stopped");
+  return kExitOk;
+}
+
+int Bootstrap(const BootstrapConfig& config) {
+  SetUpLogging(config.log_level);
+  auto store = OpenStore(config.store);
+  if (!store.ok()) {
+    spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),
+                  store.status().message());
+    return kExitFailure;
+  }
+  service::TokenService service(**store, service::ServiceOptions{});
+  auto admin = service.CreateBootstrapAdmin();
+  if (!admin.ok()) {
+    spdlog::error("cannot create the token: {}", admin.status().message());
+    return kExitFailure;
+  }
+  std::fputs((admin->secret + "\n").c_str(), stdout);
+  std::fflush(stdout);
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App cli{"tokend: API token management service"};
+  cli.require_subcommand(1);
+  cli.set_version_flag("--version", "tokend 0.1.0");
+
+  ServeConfig serve;
+  CLI::App* serve_cmd = cli.add_subcommand("serve", "Run the HTTP service");
+  serve_cmd->add_option("--listen", serve.listen, "Address to listen on, HOST:PORT")
+      ->envname("TOKEND_LISTEN")
+      ->capture_default_str();
+  serve_cmd->add_option("--store", serve.store,
+                        "sqlite:PATH, sqlite::memory: or postgresql://user:pass@host:port/db")
+      ->envname("TOKEND_STORE")
+      ->capture_default_str();
+  serve_cmd->add_option("--auth", serve.auth, "required (default) or off (development only)")
+      ->envname("TOKEND_AUTH")
+      ->check(CLI::IsMember({"required", "off"}))
+      ->capture_default_str();
+  serve_cmd->add_option("--threads", serve.threads, "I/O threads (0: one per core)")
+      ->envname("TOKEND_THREADS")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  serve_cmd->add_option("--data-dir", serve.data_dir,
+                        "Folder for the bootstrap-token file (default: the SQLite file's folder, "
+                        "else ./data)")
+      ->envname("TOKEND_DATA_DIR");
+  serve_cmd->add_option("--max-unpaged", serve.max_unpaged,
+                        "Most tokens one unpaged query may return")
+      ->envname("TOKEND_MAX_UNPAGED")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{10'000'000}))
+      ->capture_default_str();
+  serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
+      ->envname("TOKEND_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+
+  BootstrapConfig bootstrap;
+  CLI::App* bootstrap_cmd = cli.add_subcommand(
+      "bootstrap", "Create a global admin token and print its secret once on stdout");
+  bootstrap_cmd->add_option("--store", bootstrap.store, "Store URL, as for serve")
+      ->envname("TOKEND_STORE")
+      ->capture_default_str();
+  bootstrap_cmd->add_option("--log-level", bootstrap.log_level, "Logging level (stderr)")
+      ->envname("TOKEND_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return cli.exit(error);
+  }
+  if (*serve_cmd) return Serve(serve);
+  return Bootstrap(bootstrap);
+}
+
+}  // namespace
+}  // namespace tokend::app
+
+int main(int argc, char** argv) { return tokend::app::Main(argc, argv); }

@@ -1,0 +1,47 @@
+# tokend — the commands a newcomer can guess. Each target installs the Debian
+# packages it needs first (scripts/install-deps.sh, list in scripts/packages.txt).
+
+BUILD_DIR    ?= build
+ASAN_DIR     ?= build-asan
+JOBS         ?= $(shell nproc)
+LISTEN       ?= 127.0.0.1:7700
+STORE        ?= sqlite:./data/tokend.db
+CMAKE_FLAGS  ?=
+
+.PHONY: all deps build run test test-release test-asan bench fuzz format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+# Release build (-O2); the binary is $(BUILD_DIR)/tokend.
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Builds, then serves on the embedded SQLite store.
+run: build
+	@mkdir -p data
+	./$(BUILD_DIR)/tokend serve --listen $(LISTEN) --store $(STORE)
+
+# Every test: the Release build and an AddressSanitizer + UBSan build, each
+# against SQLite and a throwaway PostgreSQL cluster started for the run.
+test: deps
+	@bash scripts/run-tests.sh $(BUILD_DIR) $(ASAN_DIR)
+
+# Only the Release build's tests (faster while iterating).
+test-release: deps
+	@bash scripts/run-tests.sh $(BUILD_DIR)
+
+bench: deps
+	@bash bench/run.sh
+
+fuzz: deps
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+format:
+	@clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds tokend with its tests and runs them through CTest against SQLite and a
+# throwaway PostgreSQL cluster. Arguments: build directories; a directory whose
+# name contains "asan" is built with AddressSanitizer and UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $# -gt 0 ]] || set -- build
+jobs=$(nproc)
+
+for dir in "$@"; do
+  flags=(-DCMAKE_BUILD_TYPE=Release)
+  if [[ "$dir" == *asan* ]]; then
+    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKEND_SANITIZE=ON)
+  fi
+  echo "== building $dir" >&2
+  cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+done
+
+run_ctest() {
+  local status=0
+  for dir in "$@"; do
+    echo "== testing $dir" >&2
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 300 || status=1
+  done
+  return $status
+}
+export -f run_ctest
+bash scripts/with-postgres.sh bash -c 'run_ctest "$@"' run_ctest "$@"

@@ -1,0 +1,48 @@
+// Command line and environment configuration of the tokend executable.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace tokend::app {
+
+inline constexpr std::string_view kDefaultStoreUrl = "sqlite:./data/tokend.db";
+
+struct ListenAddress {
+  std::string host;  // "127.0.0.1", "::1", "0.0.0.0"
+  std::uint16_t port = 0;
+};
+
+struct ServeConfig {
+  std::string listen = "127.0.0.1:7700";
+  std::string store = std::string(kDefaultStoreUrl);
+  std::string auth = "required";  // "required" | "off"
+  int threads = 0;                // 0: one I/O thread per core
+  std::string data_dir;           // empty: derived from the store URL
+  std::int64_t max_unpaged = 10000;
+  std::string log_level = "info";
+};
+
+struct BootstrapConfig {
+  std::string store = std::string(kDefaultStoreUrl);
+  std::string log_level = "warn";
+};
+
+// "host:port" or "[v6]:port"; InvalidArgument naming the text otherwise.
+core::Result<ListenAddress> ParseListenAddress(std::string_view text);
+
+// --data-dir, else the SQLite file's folder, else "./data".
+std::string DataDirFor(const ServeConfig& config);
+
+// For "sqlite:PATH": the folder PATH lives in (to create it); nullopt for
+// other stores and for ":memory:".
+std::optional<std::string> SqliteParentDir(std::string_view store_url);
+
+// The store URL with any password replaced by "***", for logs.
+std::string RedactStoreUrl(std::string_view store_url);
+
+}  // namespace tokend::app

@@ -1,0 +1,107 @@
+// First start with --auth required, and `tokend bootstrap`.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/secret.h"
+#include "e2e_helpers.h"
+#include "tokend_process.h"
+
+namespace tokend::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string ReadSecretFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string secret;
+  std::getline(in, secret);
+  return secret;
+}
+
+TEST(BootstrapTest, FirstStartWritesTheAdminSecretToAPrivateFile) {
+  TempDir dir;
+  const std::string db = dir.File("tokend.db");
+  auto tokend = TokendProcess::Start(
+      {"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + db});
+  ASSERT_NE(tokend, nullptr);
+
+  const std::string path = dir.File("bootstrap-token");
+  struct stat info {};
+  ASSERT_EQ(stat(path.c_str(), &info), 0) << "no bootstrap-token beside the database";
+  EXPECT_EQ(info.st_mode & 0777, 0600);
+  const std::string secret = ReadSecretFile(path);
+  ASSERT_TRUE(core::ParseSecret(secret).has_value());
+  EXPECT_EQ(secret.substr(0, 4), "bfg_");
+
+  const std::string log = tokend->Log();
+  EXPECT_NE(log.find(path), std::string::npos) << "the log names the file";
+  EXPECT_EQ(log.find(secret), std::string::npos) << "the log must not contain the secret";
+
+  TestClient client(tokend->port());
+  auto unauthenticated = client.Request("GET", "/api/v2/token/query");
+  ASSERT_TRUE(unauthenticated.has_value());
+  EXPECT_EQ(unauthenticated->status, 401);
+  auto self = client.Request("GET", "/api/v2/token/self", JsonWithBearer(secret));
+  ASSERT_TRUE(self.has_value());
+  EXPECT_EQ(self->status, 200);
+  boost::json::value json = ParseJson(self->body);
+  EXPECT_EQ(json.at("type").as_string(), "global");
+  EXPECT_EQ(json.at("permissions").at(0).at("actions").at(0).as_string(), "**/**");
+
+  // A second start finds a non-empty store and mints nothing.
+  tokend->Signal(SIGTERM);
+  ASSERT_EQ(tokend->WaitExit(15s), 0);
+  std::filesystem::remove(path);
+  auto again = TokendProcess::Start(
+      {"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + db});
+  ASSERT_NE(again, nullptr);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(BootstrapTest, DataDirFlagChoosesWhereTheFileGoes) {
+  TempDir dir;
+  const std::string data = dir.File("elsewhere");
+  auto tokend = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store",
+                                      "sqlite:" + dir.File("tokend.db"), "--data-dir", data});
+  ASSERT_NE(tokend, nullptr);
+  EXPECT_TRUE(std::filesystem::exists(data + "/bootstrap-token"));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("bootstrap-token")));
+}
+
+TEST(BootstrapTest, BootstrapCommandPrintsOneSecretAndNothingElse) {
+  TempDir dir;
+  const std::string store = "sqlite:" + dir.File("tokend.db");
+  RunResult run = RunTokend({"bootstrap", "--store", store});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.out.size(), core::kSecretLength + 1) << run.out;
+  EXPECT_EQ(run.out.back(), '\n');
+  const std::string secret = run.out.substr(0, core::kSecretLength);
+  ASSERT_TRUE(core::ParseSecret(secret).has_value());
+  EXPECT_EQ(run.err.find(secret), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("bootstrap-token")));
+
+  // Each call mints another admin; both work against a server on that store.
+  RunResult second = RunTokend({"bootstrap", "--store", store});
+  ASSERT_EQ(second.exit_code, 0);
+  const std::string other = second.out.substr(0, core::kSecretLength);
+  EXPECT_NE(other, secret);
+
+  auto tokend = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store", store});
+  ASSERT_NE(tokend, nullptr);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("bootstrap-token")))
+      << "a store with tokens needs no bootstrap file";
+  TestClient client(tokend->port());
+  for (const std::string& s : {secret, other}) {
+    auto self = client.Request("GET", "/api/v2/token/self", JsonWithBearer(s));
+    ASSERT_TRUE(self.has_value());
+    EXPECT_EQ(self->status, 200);
+  }
+}
+
+}  // namespace
+}  // namespace tokend::e2e

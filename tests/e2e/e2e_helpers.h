@@ -1,0 +1,32 @@
+// Small helpers shared by the end-to-end tests.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "test_client.h"
+
+namespace tokend::e2e {
+
+using http::testing::Headers;
+using http::testing::HttpResponse;
+using http::testing::TestClient;
+
+// Parses a response body; a null value when it is not JSON.
+boost::json::value ParseJson(std::string_view body);
+
+// Headers with a bearer secret (none when empty) and a JSON content type.
+Headers JsonWithBearer(std::string_view secret);
+
+// POST /api/v2/token; the parsed answer when 200.
+std::optional<boost::json::object> CreateToken(TestClient& client, std::string_view secret,
+                                               std::string_view body);
+
+// True when introspecting `token` as `caller` answers {"active":true}.
+std::optional<bool> IsActive(TestClient& client, std::string_view caller, std::string_view token);
+
+}  // namespace tokend::e2e

@@ -1,0 +1,112 @@
+// Several tokend processes on one PostgreSQL database: cross-instance
+// revocation, and a store outage seen through HTTP. Needs TOKEND_TEST_PG_URL
+// (scripts/with-postgres.sh sets it).
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "e2e_helpers.h"
+#include "store/store_backends.h"
+#include "tokend_process.h"
+
+namespace tokend::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using store::testing::ScopedPostgresDatabase;
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+class PostgresInstancesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (Env("TOKEND_TEST_PG_URL").empty()) GTEST_SKIP() << "TOKEND_TEST_PG_URL not set";
+    auto database = ScopedPostgresDatabase::Create(Env("TOKEND_TEST_PG_URL"));
+    ASSERT_TRUE(database.ok()) << database.status().ToString();
+    database_ = std::move(database).value();
+    RunResult bootstrap = RunTokend({"bootstrap", "--store", database_->url()});
+    ASSERT_EQ(bootstrap.exit_code, 0) << bootstrap.err;
+    admin_ = bootstrap.out.substr(0, bootstrap.out.find('\n'));
+  }
+
+  std::unique_ptr<TokendProcess> StartInstance() {
+    return TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store", database_->url()});
+  }
+
+  std::unique_ptr<ScopedPostgresDatabase> database_;
+  std::string admin_;
+};
+
+TEST_F(PostgresInstancesTest, DeletionOnOneInstanceIsHeardByTheOther) {
+  auto a = StartInstance();
+  auto b = StartInstance();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  TestClient client_a(a->port());
+  TestClient client_b(b->port());
+
+  auto created = CreateToken(client_a, admin_,
+                             R"({"type":"team","name":"warm","principal":"team-a",)"
+                             R"("permissions":["workflow/read"]})");
+  ASSERT_TRUE(created.has_value());
+  const std::string id(created->at("id").as_string());
+  const std::string secret(created->at("token").as_string());
+  // Warm B's cache with the token, both as introspection target and caller.
+  ASSERT_EQ(IsActive(client_b, admin_, secret), true);
+  ASSERT_EQ(IsActive(client_b, admin_, secret), true);
+  auto self = client_b.Request("GET", "/api/v2/token/self", JsonWithBearer(secret));
+  ASSERT_TRUE(self.has_value());
+  ASSERT_EQ(self->status, 200);
+
+  auto deleted = client_a.Request("DELETE", "/api/v2/token/" + id, JsonWithBearer(admin_));
+  ASSERT_TRUE(deleted.has_value());
+  ASSERT_EQ(deleted->status, 200);
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<bool> active = true;
+  while (active == true && std::chrono::steady_clock::now() - start < 5s) {
+    active = IsActive(client_b, admin_, secret);
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  ASSERT_EQ(active, false);
+  std::printf("cross-instance revocation: the other instance refused the token after %lld ms\n",
+              static_cast<long long>(elapsed.count()));
+  // The contract's bound is 100 ms; a loaded test machine gets some slack.
+  EXPECT_LT(elapsed, 1000ms);
+  auto refused = client_b.Request("GET", "/api/v2/token/self", JsonWithBearer(secret));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 401);
+}
+
+TEST_F(PostgresInstancesTest, BothInstancesServeTheSameTokens) {
+  auto a = StartInstance();
+  auto b = StartInstance();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  TestClient client_a(a->port());
+  TestClient client_b(b->port());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(CreateToken(i % 2 ? client_a : client_b, admin_,
+                            R"({"type":"user","name":"u","principal":"user-1"})")
+                    .has_value());
+  }
+  for (TestClient* client : {&client_a, &client_b}) {
+    auto page = client->Request("GET", "/api/v2/token/query?types=user&limit=2&page=2",
+                                JsonWithBearer(admin_));
+    ASSERT_TRUE(page.has_value());
+    ASSERT_EQ(page->status, 200);
+    boost::json::value json = ParseJson(page->body);
+    EXPECT_EQ(json.at("totalElements").as_int64(), 5);
+    EXPECT_EQ(json.at("numberOfElements").as_int64(), 1);
+  }
+}
+
+}  // namespace
+}  // namespace tokend::e2e

@@ -1,0 +1,104 @@
+// PostgreSQL stopped under a running tokend: clear 503s, no hang, and
+// recovery without a restart once it is back. Stops the shared test server,
+// so CTest runs it alone (RUN_SERIAL).
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "e2e_helpers.h"
+#include "store/store_backends.h"
+#include "tokend_process.h"
+
+namespace tokend::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using store::testing::ScopedPostgresDatabase;
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+int PgCtl(const std::string& args) {
+  std::string command;
+  if (geteuid() == 0) {
+    const std::string user = Env("TOKEND_TEST_PG_USER");
+    command = "runuser -u " + (user.empty() ? std::string("postgres") : user) + " -- ";
+  }
+  command += Env("TOKEND_TEST_PG_BIN") + "/pg_ctl -D '" + Env("TOKEND_TEST_PG_DATA") + "' " +
+             args + " </dev/null >/dev/null 2>&1";
+  return std::system(command.c_str());
+}
+
+TEST(PostgresOutageTest, StoreOutageGives503AndRecoversWithoutRestart) {
+  if (Env("TOKEND_TEST_PG_URL").empty() || Env("TOKEND_TEST_PG_DATA").empty()) {
+    GTEST_SKIP() << "TOKEND_TEST_PG_URL / TOKEND_TEST_PG_DATA not set";
+  }
+  auto database = ScopedPostgresDatabase::Create(Env("TOKEND_TEST_PG_URL"));
+  ASSERT_TRUE(database.ok()) << database.status().ToString();
+  const std::string url = (*database)->url();
+  RunResult bootstrap = RunTokend({"bootstrap", "--store", url});
+  ASSERT_EQ(bootstrap.exit_code, 0) << bootstrap.err;
+  const std::string admin = bootstrap.out.substr(0, bootstrap.out.find('\n'));
+
+  auto tokend = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store", url});
+  ASSERT_NE(tokend, nullptr);
+  TestClient client(tokend->port());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto created = CreateToken(client, admin,
+                               R"({"type":"team","name":"before","principal":"team-a",)"
+                               R"("permissions":["workflow/read"]})");
+    ASSERT_TRUE(created.has_value());
+    ids.emplace_back(created->at("id").as_string());
+  }
+
+  ASSERT_EQ(PgCtl("-m fast -w -t 30 stop"), 0);
+  struct Restart {
+    ~Restart() { PgCtl("-w -t 60 start"); }
+  } restart_on_exit;
+
+  const auto start = std::chrono::steady_clock::now();
+  auto health = client.Request("GET", "/health", {}, {}, 20s);
+  ASSERT_TRUE(health.has_value()) << "no answer: the request hung";
+  EXPECT_EQ(health->status, 503);
+  EXPECT_EQ(ParseJson(health->body).at("status").as_string(), "DOWN");
+  auto query = client.Request("GET", "/api/v2/token/query?limit=5", JsonWithBearer(admin), {}, 20s);
+  ASSERT_TRUE(query.has_value()) << "no answer: the request hung";
+  EXPECT_EQ(query->status, 503);
+  boost::json::value error = ParseJson(query->body);
+  ASSERT_TRUE(error.is_object()) << query->body;
+  EXPECT_EQ(error.at("status").as_string(), "503 SERVICE_UNAVAILABLE");
+  auto create = client.Request("POST", "/api/v2/token", JsonWithBearer(admin),
+                               R"({"type":"team","name":"x","principal":"t","permissions":["**/read"]})",
+                               20s);
+  ASSERT_TRUE(create.has_value());
+  EXPECT_EQ(create->status, 503);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
+
+  ASSERT_EQ(PgCtl("-w -t 60 start"), 0);
+  bool up = false;
+  for (int i = 0; i < 150 && !up; ++i) {
+    auto again = client.Request("GET", "/health");
+    up = again && again->status == 200;
+    if (!up) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(up) << "tokend did not recover after PostgreSQL came back";
+  for (const std::string& id : ids) {
+    auto got = client.Request("GET", "/api/v2/token/" + id, JsonWithBearer(admin));
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->status, 200) << id;
+  }
+  EXPECT_TRUE(CreateToken(client, admin,
+                          R"({"type":"team","name":"after","principal":"team-a",)"
+                          R"("permissions":["workflow/read"]})")
+                  .has_value());
+}
+
+}  // namespace
+}  // namespace tokend::e2e
