@@ -1,5 +1,6 @@
 #include "store/postgres/deletion_feed.h"
 
+#include <random>
 #include <string>
 #include <utility>
 
@@ -14,10 +15,19 @@ constexpr milliseconds kReconnectDelay{200};  // between failed attempts
 constexpr milliseconds kHeartbeatIdle{1000};  // quiet time before a probe
 constexpr milliseconds kHeartbeatTimeout{3000};
 
+// Channel names are identifiers: lowercase hex keeps them valid unquoted.
+std::string NewProbeChannel() {
+  std::random_device random;
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string channel = kProbeChannelPrefix;
+  for (int i = 0; i < 16; ++i) channel += kHex[random() % 16];
+  return channel;
+}
+
 }  // namespace
 
 DeletionFeed::DeletionFeed(const ConnectionConfig& config, Callbacks callbacks)
-    : config_(config), callbacks_(std::move(callbacks)) {}
+    : config_(config), callbacks_(std::move(callbacks)), probe_channel_(NewProbeChannel()) {}
 
 DeletionFeed::~DeletionFeed() {
   {
@@ -32,7 +42,9 @@ Status DeletionFeed::Start() {
   ConnPtr conn = ConnectInterruptibly();
   if (conn == nullptr || !Listen(conn.get())) {
     return Status::Unavailable("PostgreSQL: cannot set up the deletion feed (LISTEN " +
-                               std::string(kDeletionChannel) + ")");
+                               std::string(kDeletionChannel) +
+                               "), or the server does not deliver notifications; without them "
+                               "revocation could not reach other instances");
   }
   first_conn_ = std::move(conn);
   healthy_ = true;
@@ -59,41 +71,50 @@ void DeletionFeed::Run() {
 }
 
 void DeletionFeed::Serve(PGconn* conn) {
+  // The heartbeat is a notification to this very session: it proves both
+  // that the server answers and that notifications are still delivered.
+  const std::string probe = "NOTIFY " + probe_channel_;
   auto last_traffic = Clock::now();
   bool probing = false;
+  bool awaiting_result = false;
   auto probe_deadline = Clock::now();
   while (!stop_) {
     if (WaitSocket(PQsocket(conn), false, kPollSlice)) {
       if (PQconsumeInput(conn) == 0) return;
       last_traffic = Clock::now();
-      while (probing && PQisBusy(conn) == 0) {
+      while (awaiting_result && PQisBusy(conn) == 0) {
         ResultPtr result(PQgetResult(conn));
         if (result == nullptr) {
-          probing = false;
+          awaiting_result = false;
           break;
         }
-        if (!Succeeded(result.get(), PGRES_TUPLES_OK)) return;
+        if (!Succeeded(result.get(), PGRES_COMMAND_OK)) return;
       }
-      DrainNotifications(conn);
+      if (DrainNotifications(conn)) probing = false;
     }
     if (PQstatus(conn) != CONNECTION_OK) return;
     const auto now = Clock::now();
-    if (probing && now > probe_deadline) return;  // the server stopped answering
-    if (!probing && now - last_traffic >= kHeartbeatIdle) {
-      if (PQsendQuery(conn, "SELECT 1") == 0) return;
+    if (probing && now > probe_deadline) return;  // the server or its delivery stopped
+    if (!probing && !awaiting_result && now - last_traffic >= kHeartbeatIdle) {
+      if (PQsendQuery(conn, probe.c_str()) == 0) return;
       probing = true;
+      awaiting_result = true;
       probe_deadline = now + kHeartbeatTimeout;
     }
   }
 }
 
-void DeletionFeed::DrainNotifications(PGconn* conn) {
+bool DeletionFeed::DrainNotifications(PGconn* conn) {
+  bool probe_heard = false;
   while (PGnotify* notify = PQnotifies(conn)) {
-    if (callbacks_.on_deleted && notify->extra != nullptr) {
+    if (probe_channel_ == notify->relname) {
+      probe_heard = true;
+    } else if (callbacks_.on_deleted && notify->extra != nullptr && notify->extra[0] != '\0') {
       callbacks_.on_deleted(std::string_view(notify->extra));
     }
     PQfreemem(notify);
   }
+  return probe_heard;
 }
 
 ConnPtr DeletionFeed::ConnectInterruptibly() {
@@ -113,9 +134,16 @@ ConnPtr DeletionFeed::ConnectInterruptibly() {
 }
 
 bool DeletionFeed::Listen(PGconn* conn) {
-  const std::string sql = std::string("LISTEN ") + kDeletionChannel;
+  const std::string sql = std::string("LISTEN ") + kDeletionChannel + "; LISTEN " +
+                          probe_channel_ + "; NOTIFY " + probe_channel_;
   ResultPtr result(PQexec(conn, sql.c_str()));
-  return Succeeded(result.get(), PGRES_COMMAND_OK);
+  if (!Succeeded(result.get(), PGRES_COMMAND_OK)) return false;
+  const auto deadline = Clock::now() + kHeartbeatTimeout;
+  while (!stop_ && Clock::now() < deadline) {
+    if (DrainNotifications(conn)) return true;
+    if (WaitSocket(PQsocket(conn), false, kPollSlice) && PQconsumeInput(conn) == 0) return false;
+  }
+  return false;
 }
 
 void DeletionFeed::SetHealthy(bool healthy) {

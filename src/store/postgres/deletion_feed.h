@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -16,6 +17,10 @@ namespace tokend::store::pg {
 
 // The NOTIFY channel; the payload is the deleted token's id.
 inline constexpr char kDeletionChannel[] = "tokend_token_deleted";
+// Prefix of the per-feed channel on which the feed notifies itself to prove
+// that notifications are really delivered (some PostgreSQL-compatible engines
+// accept LISTEN/NOTIFY and deliver nothing).
+inline constexpr char kProbeChannelPrefix[] = "tokend_probe_";
 // application_name of the listening connection (visible in pg_stat_activity).
 inline constexpr char kListenApplicationName[] = "tokend-listen";
 
@@ -33,9 +38,10 @@ class DeletionFeed {
   DeletionFeed(const DeletionFeed&) = delete;
   DeletionFeed& operator=(const DeletionFeed&) = delete;
 
-  // Connects and LISTENs once, synchronously, then starts the thread, which
-  // reconnects by itself from then on. Unavailable when the first connect
-  // fails (the thread is not started).
+  // Connects, LISTENs and proves delivery with a probe notification once,
+  // synchronously, then starts the thread, which reconnects by itself from
+  // then on. Unavailable when the first connect fails or the engine does not
+  // deliver notifications (the thread is not started).
   Status Start();
 
  private:
@@ -43,15 +49,19 @@ class DeletionFeed {
   // Connects without blocking past the connect timeout or a Stop; null on
   // failure.
   ConnPtr ConnectInterruptibly();
+  // LISTENs on the deletion and probe channels and waits for a probe
+  // notification sent on the same session to come back.
   bool Listen(PGconn* conn);
   // Serves one connected session until it breaks or the feed stops.
   void Serve(PGconn* conn);
-  void DrainNotifications(PGconn* conn);
+  // Hands deletions to the callback; true when the probe came back.
+  bool DrainNotifications(PGconn* conn);
   void SetHealthy(bool healthy);
   void SleepFor(std::chrono::milliseconds duration);
 
   const ConnectionConfig& config_;
   const Callbacks callbacks_;
+  const std::string probe_channel_;
   ConnPtr first_conn_;    // handed from Start() to the thread
   bool healthy_ = false;  // only touched by Start() and then the thread
 
