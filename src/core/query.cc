@@ -17,35 +17,6 @@ Status InvalidParam(std::string_view name, std::string_view problem) {
   return Status::InvalidArgument(std::move(message), ApiError::kQueryInvalidFilters);
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Decodes '+' and %XX once; nullopt on a malformed escape.
-std::optional<std::string> Decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int high = HexValue(text[i + 1]);
-      const int low = HexValue(text[i + 2]);
-      if (high < 0 || low < 0) return std::nullopt;
-      out += static_cast<char>(high << 4 | low);
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 bool IsDigits(std::string_view text) {
   return !text.empty() &&
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -60,24 +31,6 @@ std::optional<std::int64_t> ParseBoundedDigits(std::string_view text, std::int64
     if (value > max) return std::nullopt;
   }
   return value;
-}
-
-// Optional '-' then digits, within int64.
-std::optional<std::int64_t> ParseInt64(std::string_view text) {
-  const bool negative = !text.empty() && text.front() == '-';
-  if (negative) text.remove_prefix(1);
-  if (!IsDigits(text)) return std::nullopt;
-  // Accumulate negatively so the minimum value itself parses.
-  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
-  std::int64_t value = 0;
-  for (char c : text) {
-    const int digit = c - '0';
-    if (value < (kMin + digit) / 10) return std::nullopt;
-    value = value * 10 - digit;
-  }
-  if (negative) return value;
-  if (value == kMin) return std::nullopt;
-  return -value;
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -141,12 +94,12 @@ Result<QueryParams> ParseQueryString(std::string_view raw) {
     const std::string_view raw_name = segment.substr(0, eq);
     const std::string_view raw_value =
         eq == std::string_view::npos ? std::string_view() : segment.substr(eq + 1);
-    std::optional<std::string> name = Decode(raw_name);
+    std::optional<std::string> name = PercentDecode(raw_name, /*plus_is_space=*/true);
     if (!name) return InvalidParam(raw_name, "the name has an invalid percent-encoding.");
     if (!IsValidUtf8(*name) || name->find('\0') != std::string::npos) {
       return InvalidParam(raw_name, "the name is not valid UTF-8 text.");
     }
-    std::optional<std::string> value = Decode(raw_value);
+    std::optional<std::string> value = PercentDecode(raw_value, /*plus_is_space=*/true);
     if (!value) return InvalidParam(*name, "the value has an invalid percent-encoding.");
     if (!IsValidUtf8(*value) || value->find('\0') != std::string::npos) {
       return InvalidParam(*name, "the value is not valid UTF-8 text.");

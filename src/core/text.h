@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,5 +22,12 @@ std::string_view TrimAsciiSpace(std::string_view text);
 // kMaxEchoBytes bytes on a UTF-8 boundary, with "..." marking a cut; bytes
 // of invalid UTF-8 are shown as '?'.
 std::string QuoteForMessage(std::string_view value);
+
+// Decodes %XX escapes once, and '+' as a space when `plus_is_space` (form
+// encoding; path segments keep '+'). nullopt on a malformed escape.
+std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
+
+// An optional '-' then decimal digits, within int64; nullopt otherwise.
+std::optional<std::int64_t> ParseInt64(std::string_view text);
 
 }  // namespace tokend::core

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "core/text.h"
+
 namespace tokend::core {
 namespace {
 
@@ -59,27 +61,6 @@ bool ReadFixed(std::string_view text, std::size_t pos, std::size_t width, int* o
   }
   *out = value;
   return true;
-}
-
-std::optional<EpochMillis> ParseEpochDigits(std::string_view text) {
-  bool negative = false;
-  if (!text.empty() && text.front() == '-') {
-    negative = true;
-    text.remove_prefix(1);
-  }
-  if (text.empty()) return std::nullopt;
-  // Accumulate as a negative number so INT64_MIN itself parses.
-  std::int64_t value = 0;
-  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
-  for (char c : text) {
-    if (!IsDigit(c)) return std::nullopt;
-    const int digit = c - '0';
-    if (value < (kMin + digit) / 10) return std::nullopt;
-    value = value * 10 - digit;
-  }
-  if (negative) return value;
-  if (value == kMin) return std::nullopt;
-  return -value;
 }
 
 // Parses "+HH:MM", "-HH:MM", "+HHMM", "Z" or "" into seconds east of UTC.
@@ -170,7 +151,7 @@ std::optional<EpochMillis> ParseDateString(std::string_view text) {
   if (text.empty()) return std::nullopt;
   // A date starts "YYYY-"; a number has no '-' after its first character.
   if (text.size() >= 5 && text[4] == '-' && IsDigit(text[0])) return ParseIso(text);
-  return ParseEpochDigits(text);
+  return ParseInt64(text);
 }
 
 }  // namespace tokend::core

@@ -4,6 +4,7 @@
 #include <array>
 #include <vector>
 
+#include "core/text.h"
 #include "http/handlers.h"
 
 namespace tokend::http {
@@ -35,32 +36,6 @@ std::vector<std::string_view> Segments(std::string_view path) {
     out.push_back(path.substr(0, slash));
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
-  }
-  return out;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes one path segment ('+' stays '+'); nullopt on a bad escape.
-std::optional<std::string> DecodeSegment(std::string_view segment) {
-  std::string out;
-  out.reserve(segment.size());
-  for (std::size_t i = 0; i < segment.size(); ++i) {
-    if (segment[i] != '%') {
-      out.push_back(segment[i]);
-      continue;
-    }
-    if (i + 2 >= segment.size()) return std::nullopt;
-    const int hi = HexValue(segment[i + 1]);
-    const int lo = HexValue(segment[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
   }
   return out;
 }
@@ -121,7 +96,7 @@ RouteMatch MatchRoute(beast_http::verb method, std::string_view path) {
   }
   if (match.route != nullptr) {
     if (match.route->pattern.find(kIdSegment) != std::string_view::npos) {
-      auto decoded = DecodeSegment(best_id);
+      auto decoded = core::PercentDecode(best_id, /*plus_is_space=*/false);
       if (!decoded) {
         match.route = nullptr;
         match.error = core::Status::Error(core::ApiError::kBadHttpRequest,
