@@ -17,18 +17,14 @@ namespace tokend::e2e {
 namespace {
 
 using namespace std::chrono_literals;
+using store::testing::GetEnv;
 using store::testing::ScopedPostgresDatabase;
-
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? "" : value;
-}
 
 class PostgresInstancesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (Env("TOKEND_TEST_PG_URL").empty()) GTEST_SKIP() << "TOKEND_TEST_PG_URL not set";
-    auto database = ScopedPostgresDatabase::Create(Env("TOKEND_TEST_PG_URL"));
+    if (GetEnv("TOKEND_TEST_PG_URL").empty()) GTEST_SKIP() << "TOKEND_TEST_PG_URL not set";
+    auto database = ScopedPostgresDatabase::Create(GetEnv("TOKEND_TEST_PG_URL"));
     ASSERT_TRUE(database.ok()) << database.status().ToString();
     database_ = std::move(database).value();
     RunResult bootstrap = RunTokend({"bootstrap", "--store", database_->url()});

@@ -17,29 +17,15 @@ namespace tokend::e2e {
 namespace {
 
 using namespace std::chrono_literals;
+using store::testing::GetEnv;
+using store::testing::PgCtl;
 using store::testing::ScopedPostgresDatabase;
 
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? "" : value;
-}
-
-int PgCtl(const std::string& args) {
-  std::string command;
-  if (geteuid() == 0) {
-    const std::string user = Env("TOKEND_TEST_PG_USER");
-    command = "runuser -u " + (user.empty() ? std::string("postgres") : user) + " -- ";
-  }
-  command += Env("TOKEND_TEST_PG_BIN") + "/pg_ctl -D '" + Env("TOKEND_TEST_PG_DATA") + "' " +
-             args + " </dev/null >/dev/null 2>&1";
-  return std::system(command.c_str());
-}
-
 TEST(PostgresOutageTest, StoreOutageGives503AndRecoversWithoutRestart) {
-  if (Env("TOKEND_TEST_PG_URL").empty() || Env("TOKEND_TEST_PG_DATA").empty()) {
+  if (GetEnv("TOKEND_TEST_PG_URL").empty() || GetEnv("TOKEND_TEST_PG_DATA").empty()) {
     GTEST_SKIP() << "TOKEND_TEST_PG_URL / TOKEND_TEST_PG_DATA not set";
   }
-  auto database = ScopedPostgresDatabase::Create(Env("TOKEND_TEST_PG_URL"));
+  auto database = ScopedPostgresDatabase::Create(GetEnv("TOKEND_TEST_PG_URL"));
   ASSERT_TRUE(database.ok()) << database.status().ToString();
   const std::string url = (*database)->url();
   RunResult bootstrap = RunTokend({"bootstrap", "--store", url});

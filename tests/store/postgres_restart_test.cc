@@ -25,12 +25,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using core::Token;
 using core::TokenType;
+using testing::GetEnv;
+using testing::PgCtl;
 using testing::ScopedPostgresDatabase;
-
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? value : "";
-}
 
 Token MakeToken(int n, TokenType type = TokenType::kTeam,
                 std::optional<std::string> principal = "team-1") {
@@ -77,23 +74,13 @@ class HealthListener : public ChangeListener {
   std::vector<bool> health_;
 };
 
-// Runs pg_ctl against the test cluster as the user that owns it.
-int PgCtl(const std::string& args) {
-  std::string command;
-  const std::string user = Env("TOKEND_TEST_PG_USER");
-  if (geteuid() == 0) command = "runuser -u " + (user.empty() ? "postgres" : user) + " -- ";
-  command += Env("TOKEND_TEST_PG_BIN") + "/pg_ctl -D '" + Env("TOKEND_TEST_PG_DATA") + "' " + args +
-             " </dev/null >/dev/null 2>&1";
-  return std::system(command.c_str());
-}
-
 TEST(PostgresRestartTest, StoreSurvivesAServerRestartWithoutLosingTokens) {
-  if (Env("TOKEND_TEST_PG_URL").empty() || Env("TOKEND_TEST_PG_BIN").empty() ||
-      Env("TOKEND_TEST_PG_DATA").empty()) {
+  if (GetEnv("TOKEND_TEST_PG_URL").empty() || GetEnv("TOKEND_TEST_PG_BIN").empty() ||
+      GetEnv("TOKEND_TEST_PG_DATA").empty()) {
     GTEST_SKIP() << "TOKEND_TEST_PG_URL / TOKEND_TEST_PG_BIN / TOKEND_TEST_PG_DATA not set";
   }
   HealthListener listener;  // outlives the store
-  auto database = ScopedPostgresDatabase::Create(Env("TOKEND_TEST_PG_URL"));
+  auto database = ScopedPostgresDatabase::Create(GetEnv("TOKEND_TEST_PG_URL"));
   ASSERT_TRUE(database.ok()) << database.status().ToString();
   StoreOptions options;
   options.connect_timeout_seconds = 2;
@@ -113,7 +100,7 @@ TEST(PostgresRestartTest, StoreSurvivesAServerRestartWithoutLosingTokens) {
 
   // The server log goes next to the data directory (never to our stdout).
   const std::string log =
-      (std::filesystem::path(Env("TOKEND_TEST_PG_DATA")).parent_path() / "restart.log").string();
+      (std::filesystem::path(GetEnv("TOKEND_TEST_PG_DATA")).parent_path() / "restart.log").string();
   struct Restarter {
     std::string log;
     bool stopped = false;

@@ -32,12 +32,8 @@ using Clock = std::chrono::steady_clock;
 using core::Token;
 using core::TokenType;
 using std::chrono::milliseconds;
+using testing::GetEnv;
 using testing::ScopedPostgresDatabase;
-
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? value : "";
-}
 
 Token MakeToken(int n, TokenType type = TokenType::kTeam,
                 std::optional<std::string> principal = "team-1") {
@@ -144,7 +140,7 @@ int UnusedPort() {
 class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    admin_url_ = Env("TOKEND_TEST_PG_URL");
+    admin_url_ = GetEnv("TOKEND_TEST_PG_URL");
     if (admin_url_.empty()) GTEST_SKIP() << "TOKEND_TEST_PG_URL not set";
     auto database = ScopedPostgresDatabase::Create(admin_url_);
     ASSERT_TRUE(database.ok()) << database.status().ToString();

@@ -1,5 +1,7 @@
 #include "store/store_backends.h"
 
+#include <unistd.h>
+
 #include <libpq-fe.h>
 #include <stdlib.h>
 
@@ -171,6 +173,22 @@ std::vector<BackendCase> AllBackends() {
     cases.push_back({"Postgres", [url] { return OpenFreshPostgres(url); }, ""});
   }
   return cases;
+}
+
+std::string GetEnv(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+int PgCtl(const std::string& args) {
+  std::string command;
+  if (geteuid() == 0) {
+    const std::string user = GetEnv("TOKEND_TEST_PG_USER");
+    command = "runuser -u " + (user.empty() ? std::string("postgres") : user) + " -- ";
+  }
+  command += GetEnv("TOKEND_TEST_PG_BIN") + "/pg_ctl -D '" + GetEnv("TOKEND_TEST_PG_DATA") + "' " +
+             args + " </dev/null >/dev/null 2>&1";
+  return std::system(command.c_str());
 }
 
 }  // namespace tokend::store::testing

@@ -49,6 +49,13 @@ class ScopedPostgresDatabase {
   std::string url_;
 };
 
+// The environment variable's value, or "" when unset.
+std::string GetEnv(const char* name);
+
+// Runs `pg_ctl -D $TOKEND_TEST_PG_DATA ARGS` from $TOKEND_TEST_PG_BIN as the
+// user owning the test cluster (scripts/with-postgres.sh); its exit status.
+int PgCtl(const std::string& args);
+
 // A new, empty directory under the system temp dir, removed (with its
 // contents) at process exit. Thread-safe.
 std::string NewTempDir();
