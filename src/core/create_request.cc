@@ -87,6 +87,10 @@ Status CheckRequiredFields(const CreateTokenRequest& request, TokenType type, Ep
   if (request.expiration_date && *request.expiration_date <= now) {
     return InvalidRequest("Field 'expirationDate' must be in the future.");
   }
+  if (request.expiration_date && *request.expiration_date > kMaxExpirationDate) {
+    return InvalidRequest(
+        "Field 'expirationDate' must be before 10000-01-01T00:00:00.000+00:00.");
+  }
 
   const bool has_permissions = request.permissions && !request.permissions->empty();
   const bool needs_permissions = type == TokenType::kGlobal || type == TokenType::kTeam ||

@@ -43,6 +43,9 @@ inline constexpr std::size_t kMaxNameCodePoints = 256;
 inline constexpr std::size_t kMaxDescriptionCodePoints = 1024;
 inline constexpr std::size_t kMaxPrincipalBytes = 1024;
 inline constexpr std::size_t kMaxPermissions = 64;
+// 9999-12-31T23:59:59.999Z: the last date that ISO-8601 requests can name and
+// responses can write with a four-digit year.
+inline constexpr EpochMillis kMaxExpirationDate = 253402300799999;
 
 // Applies, in Boomerang's order: session type (1011); required fields, blank
 // name/principal, lengths, NUL characters, past expiration, unknown type

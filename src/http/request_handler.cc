@@ -1,5 +1,6 @@
 #include "http/request_handler.h"
 
+#include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -15,9 +16,26 @@
 namespace tokend::http {
 namespace {
 
+// The path-and-query of a target. Absolute-form targets
+// ("http://host/path?q", RFC 9112 section 3.2.2) are accepted like their
+// origin form; the authority is ignored.
+std::string_view OriginForm(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() >= scheme.size() &&
+        boost::beast::iequals(target.substr(0, scheme.size()), scheme)) {
+      target.remove_prefix(scheme.size());
+      const auto path = target.find_first_of("/?");
+      if (path == std::string_view::npos) return "/";
+      // "http://host?q" has an empty path, which is "/".
+      return target[path] == '/' ? target.substr(path) : std::string_view();
+    }
+  }
+  return target;
+}
+
 asio::awaitable<Response> Dispatch(const HandlerEnv& env, const Request& req,
                                    std::string_view* label) {
-  const std::string_view target = req.target();
+  const std::string_view target = OriginForm(req.target());
   if (target.empty() || target.front() != '/') {
     co_return ErrorResponse(core::ApiError::kBadHttpRequest,
                             "The request target must be an absolute path.");

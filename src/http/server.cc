@@ -268,6 +268,20 @@ class Session : public std::enable_shared_from_this<Session> {
                                      std::to_string(options_.max_target_bytes) + " bytes.");
       co_return false;
     }
+    // Beast counts its header limit per read, so a header of many short
+    // fields arriving in pieces can pass it; the total is checked here.
+    if (header_n > options_.max_header_bytes) {
+      co_await SendErrorAndClose(core::ApiError::kHeadersTooLarge,
+                                 "The request header is larger than " +
+                                     std::to_string(options_.max_header_bytes) + " bytes.");
+      co_return false;
+    }
+    // RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host.
+    if (req.version() >= 11 && req.count(beast_http::field::host) != 1) {
+      co_await SendErrorAndClose(core::ApiError::kBadHttpRequest,
+                                 "An HTTP/1.1 request must carry exactly one Host header.");
+      co_return false;
+    }
     if (const auto length = parser_->content_length();
         length && *length > options_.max_body_bytes) {
       co_await SendErrorAndClose(core::ApiError::kPayloadTooLarge, TooLargeMessage());

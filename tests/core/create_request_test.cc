@@ -67,6 +67,8 @@ TEST(CreateRequestTest, RejectsEveryBrokenRule) {
        ApiError::kTokenInvalidRequest, "'expirationDate' must be in the future"},
       {"expiration past", [](auto& r) { r.expiration_date = 0; }, ApiError::kTokenInvalidRequest,
        "'expirationDate'"},
+      {"expiration past year 9999", [](auto& r) { r.expiration_date = kMaxExpirationDate + 1; },
+       ApiError::kTokenInvalidRequest, "'expirationDate' must be before 10000"},
       {"permissions missing", [](auto& r) { r.permissions.reset(); },
        ApiError::kTokenInvalidRequest, "'permissions'"},
       {"permissions empty", [](auto& r) { r.permissions = std::vector<std::string>{}; },
@@ -215,6 +217,21 @@ TEST(CreateRequestTest, MaxPermissionsIsAllowed) {
   const Result<NewTokenSpec> result = ValidateCreate(request, kNow);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_EQ(result->actions, std::vector<std::string>{"token/read"});
+}
+
+}  // namespace
+}  // namespace tokend::core
+
+namespace tokend::core {
+namespace {
+
+TEST(CreateRequestTest, LastDateOfYear9999IsAccepted) {
+  CreateTokenRequest request = TeamRequest();
+  request.expiration_date = kMaxExpirationDate;
+  Result<NewTokenSpec> spec = ValidateCreate(request, kNow);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->expiration_date, kMaxExpirationDate);
+  EXPECT_EQ(FormatSpringDate(kMaxExpirationDate), "9999-12-31T23:59:59.999+00:00");
 }
 
 }  // namespace

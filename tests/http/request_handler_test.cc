@@ -58,11 +58,19 @@ TEST_F(RequestHandlerTest, EveryResponseCarriesTheCommonHeaders) {
 }
 
 TEST_F(RequestHandlerTest, TargetMustBeAnAbsolutePath) {
-  for (const char* target : {"http://example.com/health", "*", "health"}) {
+  for (const char* target : {"*", "health", "ftp://example.com/health"}) {
     const Response res = Handle(Get(target));
     EXPECT_EQ(res.result_int(), 400) << target;
     EXPECT_NE(res.body().find("9015"), std::string::npos) << res.body();
   }
+}
+
+TEST_F(RequestHandlerTest, AbsoluteFormTargetIsServedLikeItsPath) {
+  for (const char* target : {"http://example.com/health", "HTTPS://example.com:8443/health?x=1"}) {
+    EXPECT_EQ(Handle(Get(target)).result_int(), 200) << target;
+  }
+  EXPECT_EQ(Handle(Get("http://example.com")).result_int(), 404) << "the path is /";
+  EXPECT_EQ(Handle(Get("http://example.com/api/v2/token/query")).result_int(), 401);
 }
 
 TEST_F(RequestHandlerTest, AuthenticationComesBeforeRouting) {
