@@ -26,9 +26,11 @@ run: build
 	./$(BUILD_DIR)/tokend serve --listen $(LISTEN) --store $(STORE)
 
 # Every test: the Release build and an AddressSanitizer + UBSan build, each
-# against SQLite and a throwaway PostgreSQL cluster started for the run.
+# against SQLite and a throwaway PostgreSQL cluster started for the run, after
+# a short run of every fuzzer (FUZZ_SECONDS per target; 0 skips it).
+FUZZ_SECONDS ?= 10
 test: deps
-	@bash scripts/run-tests.sh $(BUILD_DIR) $(ASAN_DIR)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/run-tests.sh $(BUILD_DIR) $(ASAN_DIR)
 
 # Only the Release build's tests (faster while iterating).
 test-release: deps
@@ -37,8 +39,10 @@ test-release: deps
 bench: deps
 	@bash bench/run.sh
 
+# Every fuzzer for FUZZ_TIME seconds.
+FUZZ_TIME ?= 60
 fuzz: deps
-	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
+	@bash scripts/fuzz.sh $(FUZZ_TIME)
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')

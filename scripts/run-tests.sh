@@ -17,6 +17,14 @@ for dir in "$@"; do
   cmake --build "$dir" -j "$jobs"
 done
 
+# Every libFuzzer target for a short while (FUZZ_SECONDS, 0 to skip): a crash,
+# leak or sanitizer report fails the run. Before the tests, so that CTest's
+# summary closes the output.
+if [[ "${FUZZ_SECONDS:-0}" -gt 0 ]]; then
+  echo "== fuzzing, ${FUZZ_SECONDS} s per target" >&2
+  bash scripts/fuzz.sh "$FUZZ_SECONDS"
+fi
+
 run_ctest() {
   local status=0
   for dir in "$@"; do

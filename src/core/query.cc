@@ -175,7 +175,7 @@ Result<TokenQuery> ParseTokenQuery(const QueryParams& params) {
                                             SortField::kName, SortField::kType,
                                             SortField::kPrincipal};
     const auto* field = std::find_if(std::begin(kFields), std::end(kFields),
-                                     [&](SortField f) { return ToString(f) == *sort; });
+                                     [wanted = *sort](SortField f) { return ToString(f) == wanted; });
     if (field == std::end(kFields)) {
       return InvalidParam("sort", QuoteForMessage(*sort) +
                                       " is not one of creationDate, expirationDate, name, type, "
