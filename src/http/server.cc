@@ -59,6 +59,9 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 constexpr std::size_t kReadChunk = 16 * 1024;
+// How often a connection with a deadline checks it: deadlines hold to within
+// this much.
+constexpr std::chrono::milliseconds kDeadlineTick{250};
 
 }  // namespace
 
@@ -101,16 +104,6 @@ class ServerCore {
 };
 
 namespace {
-
-// Writes one response; false when the connection failed.
-template <typename Message>
-asio::awaitable<bool> WriteMessage(beast::tcp_stream& stream, Message& message,
-                                   std::chrono::seconds timeout) {
-  stream.expires_after(timeout);
-  auto [ec, n] = co_await beast_http::async_write(stream, message, kNoThrow);
-  stream.expires_never();
-  co_return !ec;
-}
 
 // True when a header over the limit is so because of its request line (414,
 // not 431). The parser consumes the request line once it is complete, so a
@@ -290,9 +283,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!parser_->is_done()) {
       if (req.version() >= 11 && beast::iequals(req[beast_http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        stream_.expires_after(options_.body_timeout);
+        ArmDeadline(options_.body_timeout);
         auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), kNoThrow);
-        stream_.expires_never();
+        Disarm();
         if (ec || closing_) co_return false;
       }
       ArmDeadline(options_.body_timeout);
@@ -309,7 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Response res = co_await worker_.server().handler().Handle(parser_->release());
     if (worker_.draining() || closing_) res.keep_alive(false);
     const bool keep_alive = res.keep_alive();
-    if (!co_await WriteMessage(stream_, res, options_.body_timeout)) co_return false;
+    if (!co_await Write(res)) co_return false;
     if (!keep_alive) {
       co_await LingeringClose();
       co_return false;
@@ -360,7 +353,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Response res = ErrorResponse(error, std::move(message));
     FinishResponse(res, 11, /*keep_alive=*/false);
     worker_.server().metrics().RecordRequest(kUnmatchedRoute, res.result_int(), 0.0);
-    if (co_await WriteMessage(stream_, res, options_.body_timeout)) co_await LingeringClose();
+    if (co_await Write(res)) co_await LingeringClose();
   }
 
   // Half-closes, then discards what the client still sends for a moment, so
@@ -380,32 +373,55 @@ class Session : public std::enable_shared_from_this<Session> {
     Disarm();
   }
 
-  // Reads pending after `timeout` are cancelled and timed_out_ is set.
+  // Writes one response; false when the connection failed or timed out.
+  asio::awaitable<bool> Write(Response& res) {
+    ArmDeadline(options_.body_timeout);
+    auto [ec, n] = co_await beast_http::async_write(stream_, res, kNoThrow);
+    Disarm();
+    co_return !ec;
+  }
+
+  // I/O still pending `timeout` from now is cancelled and timed_out_ is set.
   // (Beast's own stream timeout would close the socket, leaving no way to
-  // answer 408.)
+  // answer 408.) Arming and disarming only move deadline_at_: a steady tick
+  // checks it, so the per-request cost is no timer system call, and a
+  // deadline is enforced within kDeadlineTick.
   void ArmDeadline(std::chrono::steady_clock::duration timeout) {
     timed_out_ = false;
-    const std::uint64_t generation = ++deadline_generation_;
-    deadline_.expires_after(timeout);
-    deadline_.async_wait([weak = weak_from_this(), generation](error_code ec) {
+    deadline_at_ = std::chrono::steady_clock::now() + timeout;
+    if (!ticking_) Tick();
+  }
+
+  void Disarm() { deadline_at_ = kNoDeadline; }
+
+  void Tick() {
+    ticking_ = true;
+    deadline_.expires_after(kDeadlineTick);
+    deadline_.async_wait([weak = weak_from_this()](error_code ec) {
       const auto self = weak.lock();
-      if (ec || !self || self->deadline_generation_ != generation) return;
+      if (!self) return;
+      self->ticking_ = false;
+      if (ec || self->deadline_at_ == kNoDeadline) return;  // stopped, or nothing to watch
+      if (std::chrono::steady_clock::now() < self->deadline_at_) {
+        self->Tick();
+        return;
+      }
+      self->deadline_at_ = kNoDeadline;
       self->timed_out_ = true;
       error_code ignored;
       self->stream_.socket().cancel(ignored);
     });
   }
 
-  void Disarm() {
-    ++deadline_generation_;
-    deadline_.cancel();
-  }
+  static constexpr std::chrono::steady_clock::time_point kNoDeadline =
+      std::chrono::steady_clock::time_point::max();
 
   Worker& worker_;
   const ServerOptions& options_;
   beast::tcp_stream stream_;
   asio::steady_timer deadline_;
-  std::uint64_t deadline_generation_ = 0;
+  std::chrono::steady_clock::time_point deadline_at_ = kNoDeadline;
+  bool ticking_ = false;
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   const bool admitted_;  // false: over max_connections, answered 503

@@ -19,8 +19,7 @@ std::optional<core::Token> SecretCache::Find(std::string_view secret_hash) const
   if (!trusted_.load(std::memory_order_acquire)) return std::nullopt;
   const Shard& shard = ShardFor(secret_hash);
   std::shared_lock lock(shard.mutex);
-  // Heterogeneous lookup needs C++20 transparent hashing; the key is small.
-  auto it = shard.by_hash.find(std::string(secret_hash));
+  auto it = shard.by_hash.find(secret_hash);
   if (it == shard.by_hash.end()) return std::nullopt;
   return it->second;
 }

@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -54,9 +55,14 @@ class SecretCache {
 
  private:
   static constexpr std::size_t kShards = 16;
+  // Transparent, so that lookups by string_view allocate nothing.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
   struct Shard {
     mutable std::shared_mutex mutex;
-    std::unordered_map<std::string, core::Token> by_hash;
+    std::unordered_map<std::string, core::Token, KeyHash, std::equal_to<>> by_hash;
   };
 
   Shard& ShardFor(std::string_view secret_hash);

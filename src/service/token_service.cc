@@ -24,9 +24,12 @@ TokenService::TokenService(store::TokenStore& store, const ServiceOptions& optio
 TokenService::~TokenService() { store_.SetChangeListener(nullptr); }
 
 CachedResolution TokenService::ResolveCached(std::string_view secret, core::Token* token) {
-  if (!core::ParseSecret(secret)) return CachedResolution::kInactive;
+  // A cache hit means the SHA-256 of `secret` equals a stored token's: the
+  // secret is that token's, so the checksum test is only needed on a miss.
+  if (secret.size() != core::kSecretLength) return CachedResolution::kInactive;
   std::optional<core::Token> cached = cache_->Find(core::HashSecret(secret));
   if (!cached) {
+    if (!core::ParseSecret(secret)) return CachedResolution::kInactive;
     misses_.fetch_add(1, std::memory_order_relaxed);
     return CachedResolution::kMiss;
   }
