@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# tokend benchmarks: builds Release into build-bench, seeds a store, runs each
+# scenario with wrk against tokend and against its baseline in the same run,
+# and prints a markdown table of figures, ratios and PASS/MISS against the
+# targets (docs/PERFORMANCE.md). Benchmarks measure, tests verify: the exit
+# status is 0 even when a target is missed (non-zero only when the run itself
+# cannot be carried out).
+#
+#   bash bench/run.sh          full run (10 s per scenario, 1,000,000 tokens)
+#   bash bench/run.sh quick    3 s per scenario, 100,000 tokens
+#
+# Environment:
+#   BENCH_SECONDS      seconds per measured wrk run (10; quick: 3)
+#   BENCH_WARMUP       unmeasured seconds before each load run (2; quick: 1)
+#   BENCH_TOKENS       tokens seeded into the SQLite store (1000000; quick: 100000)
+#   BENCH_PG_TOKENS    tokens seeded into PostgreSQL (default: BENCH_TOKENS)
+#   BENCH_THREADS      tokend --threads and nginx workers (default: nproc)
+#   BENCH_CONNECTIONS  wrk connections for introspect and create (64)
+#   BENCH_BUILD_DIR    build directory (build-bench)
+#   BENCH_SKIP_BUILD=1 use the binaries already in BENCH_BUILD_DIR
+#   BENCH_SKIP_PG=1    skip the PostgreSQL scenario
+#   BENCH_SKIP_MICRO=1 skip the Google Benchmark micro-benchmarks
+#   BENCH_KEEP=1       keep the work directory (stores, logs, wrk output)
+# Internal: "bash bench/run.sh __pg-phase" runs inside scripts/with-postgres.sh.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MODE=${1:-full}
+
+if [[ ${MODE} == quick ]]; then
+  : "${BENCH_SECONDS:=3}" "${BENCH_WARMUP:=1}" "${BENCH_TOKENS:=100000}"
+else
+  : "${BENCH_SECONDS:=10}" "${BENCH_WARMUP:=2}" "${BENCH_TOKENS:=1000000}"
+fi
+: "${BENCH_PG_TOKENS:=${BENCH_TOKENS}}"
+: "${BENCH_THREADS:=$(nproc)}"
+: "${BENCH_CONNECTIONS:=64}"
+: "${BENCH_BUILD_DIR:=${ROOT}/build-bench}"
+export BENCH_SECONDS BENCH_WARMUP BENCH_TOKENS BENCH_PG_TOKENS BENCH_THREADS \
+  BENCH_CONNECTIONS BENCH_BUILD_DIR
+
+TOKEND=${BENCH_BUILD_DIR}/tokend
+SEED=${BENCH_BUILD_DIR}/bench/tokend_seed
+GROUP_INSERT=${BENCH_BUILD_DIR}/bench/sqlite_group_insert
+CORE_BENCH=${BENCH_BUILD_DIR}/bench/core_bench
+WRK_DIR=${ROOT}/bench/wrk
+
+log() { echo "[bench] $*" >&2; }
+die() { echo "[bench] error: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Process bookkeeping: everything started here is stopped on exit.
+STARTED_PIDS=()
+stop_pid() {
+  local pid=$1
+  kill -TERM "${pid}" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do
+    kill -0 "${pid}" 2>/dev/null || { wait "${pid}" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  kill -KILL "${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+}
+stop_all() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do stop_pid "${pid}"; done
+  STARTED_PIDS=()
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! port_in_use "${p}"; then echo "${p}"; return 0; fi
+  done
+  die "no free loopback port found"
+}
+
+# wait_http URL PID LOG: until URL answers 200 (PID must stay alive).
+wait_http() {
+  local url=$1 pid=$2 logfile=$3
+  for _ in $(seq 1 600); do
+    kill -0 "${pid}" 2>/dev/null || { tail -n 20 "${logfile}" >&2; die "server exited (${url})"; }
+    if [[ $(curl -s -o /dev/null -w '%{http_code}' "${url}" || true) == 200 ]]; then return 0; fi
+    sleep 0.1
+  done
+  tail -n 20 "${logfile}" >&2
+  die "server not ready after 60 s (${url})"
+}
+
+# start_tokend STORE_URL PORT LOG: starts tokend, sets TOKEND_PID.
+start_tokend() {
+  local store=$1 port=$2 logfile=$3
+  "${TOKEND}" serve --listen "127.0.0.1:${port}" --store "${store}" --auth required \
+    --threads "${BENCH_THREADS}" --log-level warn --data-dir "${WORK}" 2>>"${logfile}" &
+  TOKEND_PID=$!
+  STARTED_PIDS+=("${TOKEND_PID}")
+  wait_http "http://127.0.0.1:${port}/health" "${TOKEND_PID}" "${logfile}"
+}
+
+# field FILE KEY: the value of KEY=... on the BENCH line of FILE.
+field() {
+  grep -m1 '^BENCH ' "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1
+}
+
+# run_wrk NAME THREADS CONNECTIONS SCRIPT URL [SCRIPT ARGS...]: a warm-up run,
+# then the measured one, whose output goes to $WORK/NAME.out.
+run_wrk() {
+  local name=$1 threads=$2 connections=$3 script=$4 url=$5
+  shift 5
+  if [[ ${BENCH_WARMUP} -gt 0 ]]; then
+    wrk -t"${threads}" -c"${connections}" -d"${BENCH_WARMUP}s" -s "${script}" "${url}" -- "$@" \
+      >/dev/null 2>&1 || true
+  fi
+  log "wrk ${name}: -t${threads} -c${connections} -d${BENCH_SECONDS}s"
+  wrk -t"${threads}" -c"${connections}" -d"${BENCH_SECONDS}s" --timeout 10s --latency \
+    -s "${script}" "${url}" -- "$@" >"${WORK}/${name}.out" 2>&1 || true
+  grep '^BENCH ' "${WORK}/${name}.out" >&2 || { cat "${WORK}/${name}.out" >&2; log "wrk ${name} failed"; }
+}
+
+# ---------------------------------------------------------------------------
+# PostgreSQL phase: runs inside scripts/with-postgres.sh (TOKEND_TEST_PG_URL).
+if [[ ${MODE} == __pg-phase ]]; then
+  : "${WORK:?}" "${TOKEND_TEST_PG_URL:?}"
+  trap stop_all EXIT
+  log "seeding PostgreSQL with ${BENCH_PG_TOKENS} tokens"
+  "${SEED}" --store "${TOKEND_TEST_PG_URL}" --count "${BENCH_PG_TOKENS}" \
+    --secrets-out "${WORK}/pg-secrets.txt" 2>&1 | tee "${WORK}/pg-seed.log" >&2
+  port=$(free_port)
+  start_tokend "${TOKEND_TEST_PG_URL}" "${port}" "${WORK}/tokend-pg.log"
+  run_wrk introspect-pg 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
+    "http://127.0.0.1:${port}" "${WORK}/pg-secrets.txt"
+  stop_all
+  exit 0
+fi
+
+[[ ${MODE} == full || ${MODE} == quick ]] || die "usage: bash bench/run.sh [quick]"
+command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
+command -v nginx >/dev/null || die "nginx not found (apt-get install nginx-light)"
+command -v curl >/dev/null || die "curl not found"
+
+# ---------------------------------------------------------------------------
+# Build.
+if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
+  log "building Release into ${BENCH_BUILD_DIR}"
+  cmake -S "${ROOT}" -B "${BENCH_BUILD_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DTOKEND_BUILD_BENCH=ON -DTOKEND_BUILD_TESTS=OFF >/dev/null
+  cmake --build "${BENCH_BUILD_DIR}" -j "$(nproc)" \
+    --target tokend tokend_seed sqlite_group_insert core_bench >/dev/null
+fi
+for bin in "${TOKEND}" "${SEED}" "${GROUP_INSERT}"; do
+  [[ -x ${bin} ]] || die "missing ${bin}"
+done
+
+# The work directory lives in the build tree, on the same disk as a real
+# deployment's data would (a tmpfs would make fsync free and creates meaningless).
+WORK=$(mktemp -d "${BENCH_BUILD_DIR}/bench-run.XXXXXX")
+export WORK
+cleanup() {
+  local status=$?
+  stop_all
+  if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "kept ${WORK}"; else rm -rf "${WORK}"; fi
+  exit "${status}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------
+# Seed the SQLite store.
+DB=${WORK}/tokend.db
+log "seeding ${BENCH_TOKENS} tokens into SQLite"
+seed_start=$(date +%s%N)
+"${SEED}" --store "sqlite:${DB}" --count "${BENCH_TOKENS}" --secrets-out "${WORK}/secrets.txt" \
+  2>&1 | tee "${WORK}/seed.log" >&2
+seed_seconds=$(awk -v a="$(date +%s%N)" -v b="${seed_start}" 'BEGIN { printf "%.1f", (a - b) / 1e9 }')
+
+# ---------------------------------------------------------------------------
+# Baseline: nginx answering the introspect POST with a fixed body.
+NGINX_DIR=${WORK}/nginx
+mkdir -p "${NGINX_DIR}"
+NGINX_PORT=$(free_port)
+{
+  [[ $(id -u) -eq 0 ]] && echo "user root;"
+  cat <<NGINX
+worker_processes ${BENCH_THREADS};
+daemon off;
+pid ${NGINX_DIR}/nginx.pid;
+error_log ${NGINX_DIR}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type application/json;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  client_body_temp_path ${NGINX_DIR}/body;
+  proxy_temp_path ${NGINX_DIR}/proxy;
+  fastcgi_temp_path ${NGINX_DIR}/fastcgi;
+  uwsgi_temp_path ${NGINX_DIR}/uwsgi;
+  scgi_temp_path ${NGINX_DIR}/scgi;
+  server {
+    listen 127.0.0.1:${NGINX_PORT};
+    location / { return 200 '{"active":true}'; }
+  }
+}
+NGINX
+} >"${NGINX_DIR}/nginx.conf"
+nginx -e "${NGINX_DIR}/error.log" -p "${NGINX_DIR}/" -c "${NGINX_DIR}/nginx.conf" \
+  2>>"${NGINX_DIR}/error.log" &
+NGINX_PID=$!
+STARTED_PIDS+=("${NGINX_PID}")
+for _ in $(seq 1 100); do
+  port_in_use "${NGINX_PORT}" && break
+  kill -0 "${NGINX_PID}" 2>/dev/null || { cat "${NGINX_DIR}/error.log" >&2; die "nginx exited"; }
+  sleep 0.1
+done
+nginx_answer=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"token":"x"}' \
+  "http://127.0.0.1:${NGINX_PORT}/api/v2/token/introspect" || true)
+[[ ${nginx_answer} == '{"active":true}' ]] || die "nginx baseline answers '${nginx_answer}'"
+
+# ---------------------------------------------------------------------------
+# tokend on the seeded SQLite store.
+TOKEND_PORT=$(free_port)
+start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-sqlite.log"
+BASE=http://127.0.0.1:${TOKEND_PORT}
+ADMIN=$(sed -n 's/^admin //p' "${WORK}/secrets.txt")
+FIRST_TOKEN=$(sed -n 's/^token //p' "${WORK}/secrets.txt" | head -n1)
+check=$(curl -s -X POST -H "Authorization: Bearer ${ADMIN}" -H 'Content-Type: application/json' \
+  -d "{\"token\":\"${FIRST_TOKEN}\"}" "${BASE}/api/v2/token/introspect" || true)
+[[ ${check} == *'"active":true'* ]] || log "WARNING: introspect of a seeded token answers: ${check:0:200}"
+
+# 1. Introspect: nginx then tokend, same load.
+run_wrk introspect-nginx 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
+  "http://127.0.0.1:${NGINX_PORT}" "${WORK}/secrets.txt"
+stop_pid "${NGINX_PID}"
+run_wrk introspect-sqlite 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" "${BASE}" \
+  "${WORK}/secrets.txt"
+
+# 2. Query latency at low concurrency, page 0 and page 1000 (limit 10).
+first_query=$(sed -n 's/^query \([^ ]*\) \([^ ]*\) .*/types=\1\&principals=\2/p' "${WORK}/secrets.txt" | head -n1)
+check=$(curl -s -H "Authorization: Bearer ${ADMIN}" "${BASE}/api/v2/token/query?${first_query}&limit=10&page=1000" || true)
+[[ ${check} == *'"totalElements"'* ]] || log "WARNING: query answers: ${check:0:200}"
+query_groups=$(sed -n 's/^query \([^ ]*\) \([^ ]*\) \([0-9]*\)/\1:\2=\3/p' "${WORK}/secrets.txt" | paste -sd' ')
+run_wrk query-page0 2 4 "${WRK_DIR}/query.lua" "${BASE}" "${WORK}/secrets.txt" 0 10
+run_wrk query-page1000 2 4 "${WRK_DIR}/query.lua" "${BASE}" "${WORK}/secrets.txt" 1000 10
+
+# 3. Resident memory after the query scenario.
+rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/${TOKEND_PID}/status" 2>/dev/null || echo 0)
+
+# 4. Durable creates: grouped-insert baseline, then tokend under 64 clients.
+log "sqlite_group_insert: transactions of 64 rows for ${BENCH_SECONDS}s"
+"${GROUP_INSERT}" --db "${WORK}/group-insert.db" \
+  --schema "${ROOT}/src/store/migrations/sqlite/0001_init.sql" --group 64 \
+  --seconds "${BENCH_SECONDS}" >"${WORK}/create-baseline.out" 2>&1 || true
+grep '^BENCH ' "${WORK}/create-baseline.out" >&2 || cat "${WORK}/create-baseline.out" >&2
+rm -f "${WORK}"/group-insert.db*
+BENCH_WARMUP_SAVED=${BENCH_WARMUP}
+BENCH_WARMUP=0  # a warm-up would only add rows
+run_wrk create-sqlite 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/create.lua" "${BASE}" \
+  "${WORK}/secrets.txt"
+BENCH_WARMUP=${BENCH_WARMUP_SAVED}
+stop_all
+
+# 5. PostgreSQL: the same introspect load against a fresh cluster.
+pg_note=""
+if [[ ${BENCH_SKIP_PG:-0} == 1 ]]; then
+  pg_note="skipped (BENCH_SKIP_PG=1)"
+elif [[ ! -f ${ROOT}/scripts/with-postgres.sh ]]; then
+  pg_note="skipped (no scripts/with-postgres.sh)"
+else
+  bash "${ROOT}/scripts/with-postgres.sh" bash "${ROOT}/bench/run.sh" __pg-phase ||
+    pg_note="PostgreSQL phase failed (see above)"
+fi
+
+# 6. Micro-benchmarks.
+if [[ ${BENCH_SKIP_MICRO:-0} != 1 && -x ${CORE_BENCH} ]]; then
+  log "core_bench"
+  "${CORE_BENCH}" --benchmark_min_time=0.2 >"${WORK}/core_bench.out" 2>&1 || true
+fi
+
+# ---------------------------------------------------------------------------
+# The table.
+num() { [[ -n $1 ]] && echo "$1" || echo 0; }
+ratio() { awk -v a="$(num "$1")" -v b="$(num "$2")" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+verdict_ge() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else print (r + 0 >= t ? "PASS" : "MISS") }'; }
+verdict_lt() { awk -v v="$(num "$1")" -v t="$2" 'BEGIN { if (v <= 0) print "n/a"; else print (v < t ? "PASS" : "MISS") }'; }
+fmt_rate() { awk -v v="$(num "$1")" 'BEGIN { printf "%.0f", v }'; }
+ms() { awk -v v="$(num "$1")" 'BEGIN { printf "%.2f", v / 1000 }'; }
+# errors NAME: " (N errors)" when wrk saw non-2xx answers or socket errors.
+errors() {
+  local non2xx socket
+  non2xx=$(num "$(field "${WORK}/$1.out" non2xx)")
+  socket=$(num "$(field "${WORK}/$1.out" socket_errors)")
+  if [[ ${non2xx} != 0 || ${socket} != 0 ]]; then echo " (${non2xx} non-2xx, ${socket} socket errors)"; fi
+}
+
+nginx_rps=$(field "${WORK}/introspect-nginx.out" rps)
+sqlite_rps=$(field "${WORK}/introspect-sqlite.out" rps)
+create_rps=$(field "${WORK}/create-sqlite.out" rps)
+baseline_rows=$(field "${WORK}/create-baseline.out" rows_per_s)
+pg_rps=$(field "${WORK}/introspect-pg.out" rps)
+q0_p50=$(field "${WORK}/query-page0.out" p50_us)
+q0_p99=$(field "${WORK}/query-page0.out" p99_us)
+q1000_p50=$(field "${WORK}/query-page1000.out" p50_us)
+q1000_p99=$(field "${WORK}/query-page1000.out" p99_us)
+r_introspect=$(ratio "${sqlite_rps}" "${nginx_rps}")
+r_create=$(ratio "${create_rps}" "${baseline_rows}")
+r_pg=$(ratio "${pg_rps}" "${sqlite_rps}")
+rss_mb=$(awk -v k="$(num "${rss_kb}")" 'BEGIN { printf "%.0f", k / 1024 }')
+
+echo
+echo "## tokend benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), mode ${MODE})"
+echo
+echo "$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)," \
+  "$(awk '/^MemTotal:/ {printf "%.0f GB RAM", $2 / 1048576}' /proc/meminfo);" \
+  "${BENCH_SECONDS} s per run, ${BENCH_TOKENS} tokens (seeded in ${seed_seconds} s)," \
+  "tokend --threads ${BENCH_THREADS}, wrk -t2."
+echo
+echo "| figure | tokend | baseline (same run) | ratio | target | result |"
+echo "|---|---:|---:|---:|---|---|"
+echo "| introspect req/s, SQLite, ${BENCH_CONNECTIONS} keep-alive conns | $(fmt_rate "${sqlite_rps}")$(errors introspect-sqlite) | nginx fixed answer: $(fmt_rate "${nginx_rps}")$(errors introspect-nginx) | ${r_introspect}x | >= 0.75x | $(verdict_ge "${r_introspect}" 0.75) |"
+echo "| durable creates/s, ${BENCH_CONNECTIONS} concurrent clients | $(fmt_rate "${create_rps}")$(errors create-sqlite) | sqlite_group_insert, 64 rows/commit: $(fmt_rate "${baseline_rows}") rows/s | ${r_create}x | >= 0.5x | $(verdict_ge "${r_create}" 0.5) |"
+echo "| query page 0 (limit 10, type+principal, exact total), -c4: p50 / p99 ms | $(ms "${q0_p50}") / $(ms "${q0_p99}")$(errors query-page0) | — | — | p99 < 10 ms | $(verdict_lt "${q0_p99}" 10000) |"
+echo "| query page 1000 (limit 10, type+principal, exact total), -c4: p50 / p99 ms | $(ms "${q1000_p50}") / $(ms "${q1000_p99}")$(errors query-page1000) | — | — | p99 < 20 ms | $(verdict_lt "${q1000_p99}" 20000) |"
+echo "| RSS of tokend after the query scenario, MB | ${rss_mb} | — | — | < 300 MB | $(verdict_lt "${rss_mb}" 300) |"
+if [[ -z ${pg_note} ]]; then
+  echo "| introspect req/s, PostgreSQL (${BENCH_PG_TOKENS} tokens) | $(fmt_rate "${pg_rps}")$(errors introspect-pg) | SQLite figure above: $(fmt_rate "${sqlite_rps}") | ${r_pg}x | >= 0.7x | $(verdict_ge "${r_pg}" 0.7) |"
+else
+  echo "| introspect req/s, PostgreSQL | ${pg_note} | — | — | >= 0.7x | n/a |"
+fi
+echo
+echo "Query groups (type:principal=matching tokens): ${query_groups}"
+echo "Query throughput at -c4: page 0 $(fmt_rate "$(field "${WORK}/query-page0.out" rps)") req/s," \
+  "page 1000 $(fmt_rate "$(field "${WORK}/query-page1000.out" rps)") req/s." \
+  "Create latency p50 / p99: $(ms "$(field "${WORK}/create-sqlite.out" p50_us)") / $(ms "$(field "${WORK}/create-sqlite.out" p99_us)") ms."
+if [[ -s ${WORK}/core_bench.out ]]; then
+  echo
+  echo "### Micro-benchmarks (core_bench --benchmark_min_time=0.2)"
+  echo
+  echo '```'
+  grep -E '^(BM_|-|Benchmark|Run on|CPU|  L|Load)' "${WORK}/core_bench.out" || cat "${WORK}/core_bench.out"
+  echo '```'
+fi
+exit 0

@@ -1,0 +1,133 @@
+// sqlite_group_insert: the baseline for durable creates. Inserts token-shaped
+// rows straight into SQLite, with tokend's own schema, WAL and
+// synchronous=FULL, committing every `--group` rows, for `--seconds`, and
+// prints the rate. This is about the best any SQLite-backed service can do
+// when it groups concurrent creates into shared commits.
+//
+//   sqlite_group_insert --db FILE --schema 0001_init.sql [--group 64] [--seconds 10]
+//
+// Output (stdout, one line): "BENCH rows=N seconds=S rows_per_s=R commits_per_s=C"
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/object_id.h"
+#include "core/secret.h"
+#include "core/time.h"
+#include "core/token.h"
+
+namespace {
+
+bool Exec(sqlite3* db, const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::fprintf(stderr, "sqlite_group_insert: %s\n", error != nullptr ? error : "error");
+    sqlite3_free(error);
+    return false;
+  }
+  return true;
+}
+
+int Run(const std::string& path, const std::string& schema_path, int group, double seconds) {
+  std::ifstream schema_file(schema_path);
+  if (!schema_file) {
+    std::fprintf(stderr, "sqlite_group_insert: cannot read %s\n", schema_path.c_str());
+    return 1;
+  }
+  std::stringstream schema;
+  schema << schema_file.rdbuf();
+
+  std::remove(path.c_str());
+  std::remove((path + "-wal").c_str());
+  std::remove((path + "-shm").c_str());
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    std::fprintf(stderr, "sqlite_group_insert: cannot open %s\n", path.c_str());
+    return 1;
+  }
+  if (!Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA mmap_size=268435456;") ||
+      !Exec(db, schema.str())) {
+    sqlite3_close(db);
+    return 1;
+  }
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO tokens (id, type, name, description, principal, creation_date, "
+                     "expiration_date, actions, secret_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     -1, &insert, nullptr);
+  sqlite3_stmt* begin = nullptr;
+  sqlite3_stmt* commit = nullptr;
+  sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, nullptr);
+  sqlite3_prepare_v2(db, "COMMIT", -1, &commit, nullptr);
+
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> principal(0, 999);
+  long long rows = 0;
+  long long commits = 0;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    sqlite3_step(begin);
+    sqlite3_reset(begin);
+    for (int i = 0; i < group; ++i) {
+      const tokend::core::EpochMillis now = tokend::core::NowMillis();
+      const std::string id = tokend::core::NewObjectId(now);
+      const std::string who = "user-" + std::to_string(principal(rng));
+      const std::string secret = tokend::core::GenerateSecret(tokend::core::TokenType::kUser);
+      const std::string hash = tokend::core::HashSecret(secret);
+      sqlite3_bind_text(insert, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_text(insert, 2, "user", 4, SQLITE_STATIC);
+      sqlite3_bind_text(insert, 3, "bench", 5, SQLITE_STATIC);
+      sqlite3_bind_null(insert, 4);
+      sqlite3_bind_text(insert, 5, who.data(), static_cast<int>(who.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_int64(insert, 6, now);
+      sqlite3_bind_null(insert, 7);
+      sqlite3_bind_text(insert, 8, "token/read", 10, SQLITE_STATIC);
+      sqlite3_bind_text(insert, 9, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+      if (sqlite3_step(insert) != SQLITE_DONE) {
+        std::fprintf(stderr, "sqlite_group_insert: insert: %s\n", sqlite3_errmsg(db));
+        return 1;
+      }
+      sqlite3_reset(insert);
+    }
+    if (sqlite3_step(commit) != SQLITE_DONE) {
+      std::fprintf(stderr, "sqlite_group_insert: commit: %s\n", sqlite3_errmsg(db));
+      return 1;
+    }
+    sqlite3_reset(commit);
+    rows += group;
+    ++commits;
+  }
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  sqlite3_finalize(insert);
+  sqlite3_finalize(begin);
+  sqlite3_finalize(commit);
+  sqlite3_close(db);
+  std::printf("BENCH rows=%lld seconds=%.2f rows_per_s=%.1f commits_per_s=%.1f\n", rows, elapsed,
+              rows / elapsed, commits / elapsed);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"sqlite_group_insert: grouped durable inserts into SQLite (baseline)"};
+  std::string db;
+  std::string schema;
+  int group = 64;
+  double seconds = 10;
+  cli.add_option("--db", db, "SQLite file (recreated)")->required();
+  cli.add_option("--schema", schema, "Schema file (tokend's SQLite migration)")->required();
+  cli.add_option("--group", group, "Rows per transaction")->check(CLI::PositiveNumber);
+  cli.add_option("--seconds", seconds, "How long to insert")->check(CLI::PositiveNumber);
+  CLI11_PARSE(cli, argc, argv);
+  return Run(db, schema, group, seconds);
+}
