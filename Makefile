@@ -8,7 +8,7 @@ LISTEN       ?= 127.0.0.1:7700
 STORE        ?= sqlite:./data/tokend.db
 CMAKE_FLAGS  ?=
 
-.PHONY: all deps build run test test-release test-asan bench fuzz format clean
+.PHONY: all deps build run test test-release bench soak fuzz format clean
 
 all: build
 
@@ -38,6 +38,10 @@ test-release: deps
 
 bench: deps
 	@bash bench/run.sh
+
+# A minute of mixed load: errors (must be 0) and RSS at start and end.
+soak: deps
+	@bash bench/soak.sh
 
 # Every fuzzer for FUZZ_TIME seconds.
 FUZZ_TIME ?= 60
