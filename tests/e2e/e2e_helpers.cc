@@ -1,5 +1,7 @@
 #include "e2e_helpers.h"
 
+#include <sqlite3.h>
+
 namespace tokend::e2e {
 
 boost::json::value ParseJson(std::string_view body) {
@@ -31,6 +33,21 @@ std::optional<bool> IsActive(TestClient& client, std::string_view caller, std::s
   boost::json::value value = ParseJson(response->body);
   if (!value.is_object() || !value.as_object().contains("active")) return std::nullopt;
   return value.as_object().at("active").as_bool();
+}
+
+std::string IntegrityCheck(const std::string& path) {
+  sqlite3* db = nullptr;
+  std::string result = "cannot open";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &statement, nullptr) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW) {
+      result = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    }
+    sqlite3_finalize(statement);
+  }
+  sqlite3_close(db);
+  return result;
 }
 
 }  // namespace tokend::e2e

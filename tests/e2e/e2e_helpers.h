@@ -29,4 +29,7 @@ std::optional<boost::json::object> CreateToken(TestClient& client, std::string_v
 // True when introspecting `token` as `caller` answers {"active":true}.
 std::optional<bool> IsActive(TestClient& client, std::string_view caller, std::string_view token);
 
+// SQLite's `PRAGMA integrity_check` of a database file: "ok" when sound.
+std::string IntegrityCheck(const std::string& path);
+
 }  // namespace tokend::e2e
