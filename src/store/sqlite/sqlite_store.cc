@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -401,6 +402,15 @@ Status SqliteStore::ConfigureWriter(Connection& connection) {
     // The first read of the file happens here: a file that is not a database
     // fails now, with a message that says so.
     Result<std::string> mode = connection.QueryText("PRAGMA journal_mode=WAL", context);
+    // Switching a new file to WAL while other processes open it too can be
+    // refused at once with SQLITE_BUSY (SQLite skips the busy handler where
+    // waiting could deadlock): retry within the busy timeout.
+    for (int waited_ms = 0; !mode.ok() && waited_ms < kBusyTimeoutMs; waited_ms += 20) {
+      const int rc = sqlite3_extended_errcode(connection.db()) & 0xff;
+      if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      mode = connection.QueryText("PRAGMA journal_mode=WAL", context);
+    }
     if (!mode.ok()) {
       if (mode.status().IsUnavailable()) return mode.status();
       return Status::Unavailable(mode.status().message());
