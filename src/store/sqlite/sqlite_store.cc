@@ -46,11 +46,13 @@ constexpr std::size_t kMaxBatchRows = 256;
 constexpr std::size_t kMaxQueryParameters = 10000;
 constexpr std::string_view kMemoryTarget = ":memory:";
 
-// Reads map the file (no copy into the page cache), so the page cache mostly
-// serves the writer; both are per connection, which is what keeps RSS bounded.
+// No memory map: each connection maps the file on its own and every mapped
+// page counts in RSS once per connection (1M tokens, nine connections: over
+// 1 GB). Reads go through the OS page cache instead, and each connection's
+// own page cache stays small, which is what keeps RSS bounded.
 constexpr const char* kConnectionPragmas =
     "PRAGMA foreign_keys=OFF;"
-    "PRAGMA mmap_size=268435456;"
+    "PRAGMA mmap_size=0;"
     "PRAGMA cache_size=-8192;"
     "PRAGMA temp_store=MEMORY;";
 constexpr const char* kWriterCachePragma = "PRAGMA cache_size=-65536;";
@@ -188,12 +190,28 @@ struct SqlWithParams {
 // seek the type index and sort every match (100+ ms over 100k rows) instead
 // of walking the sort index and stopping after one page. "+type" keeps the
 // term a filter. The type index leads only when it also gives the order: one
-// type, sorted by creation date or type, and no (selective) principal term.
+// type, sorted by creation date or type, and no (selective) principal term;
+// or one type and one principal sorted by creation date, which the
+// (principal, type, creation_date) index serves in order.
+bool SingleTypeAndPrincipal(const core::TokenQuery& query, const core::Visibility& visibility) {
+  if (visibility.everything) return query.types.size() == 1 && query.principals.size() == 1;
+  const bool one_type = visibility.types.size() == 1
+                            ? query.types.empty() || query.types == visibility.types
+                            : query.types.size() == 1;
+  const bool one_principal =
+      query.principals.empty() ||
+      (query.principals.size() == 1 && query.principals.front() == visibility.principal);
+  return one_type && one_principal;
+}
+
 SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility& visibility) {
-  const bool type_leads = query.types.size() == 1 && query.principals.empty() &&
-                          visibility.everything &&
-                          (query.sort == core::SortField::kCreationDate ||
-                           query.sort == core::SortField::kType);
+  const bool single_type_and_principal = query.sort == core::SortField::kCreationDate &&
+                                         SingleTypeAndPrincipal(query, visibility);
+  const bool type_leads = single_type_and_principal ||
+                          (query.types.size() == 1 && query.principals.empty() &&
+                           visibility.everything &&
+                           (query.sort == core::SortField::kCreationDate ||
+                            query.sort == core::SortField::kType));
   SqlWithParams filter;
   filter.sql = "WHERE 1=1";
   if (!query.types.empty()) filter.AppendTypes(type_leads ? "type" : "+type", query.types);
@@ -207,7 +225,7 @@ SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility&
     filter.params.emplace_back(*query.to_date);
   }
   if (!visibility.everything) {
-    filter.AppendTypes("+type", visibility.types);
+    filter.AppendTypes(single_type_and_principal ? "type" : "+type", visibility.types);
     filter.sql += " AND principal = ?";
     filter.params.emplace_back(visibility.principal);
   }
@@ -723,15 +741,19 @@ Result<TokenPage> SqliteStore::Query(const core::TokenQuery& query,
   const std::string_view direction = query.order == core::SortOrder::kDesc ? "DESC" : "ASC";
   const std::string_view column = SortColumn(query.sort);
 
+  std::string order_by = " ORDER BY ";
+  order_by += column;
+  order_by += ' ';
+  order_by += direction;
+  order_by += ", id ";
+  order_by += direction;
+  // The page's ids come from the index alone; only those rows are read from
+  // the table. Skipping OFFSET rows in a WITHOUT ROWID table otherwise seeks
+  // the table once per skipped row (page 1000 of 10: 10 ms against 1 ms).
   SqlWithParams select = TokenFilter(query, visibility);
-  select.sql = SelectTokensSql(select.sql);
-  select.sql += " ORDER BY ";
-  select.sql += column;
-  select.sql += ' ';
-  select.sql += direction;
-  select.sql += ", id ";
-  select.sql += direction;
-  select.sql += " LIMIT ? OFFSET ?";
+  select.sql = SelectTokensSql("WHERE id IN (SELECT id FROM tokens " + select.sql + order_by +
+                               " LIMIT ? OFFSET ?)") +
+               order_by;
   // A negative limit means no limit to SQLite, which is what the caller means.
   select.params.emplace_back(limit);
   select.params.emplace_back(std::max<std::int64_t>(0, offset));
