@@ -100,6 +100,15 @@ void AppendHeader(std::string& out, std::string_view name, std::string_view type
   out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
+// A metric without labels: its HELP and TYPE lines, then "name value".
+void AppendUnlabelled(std::string& out, std::string_view name, std::string_view type,
+                      std::string_view help, std::uint64_t value) {
+  AppendHeader(out, name, type, help);
+  out.append(name).push_back(' ');
+  AppendUint(out, value);
+  out.push_back('\n');
+}
+
 }  // namespace
 
 struct Metrics::Impl {
@@ -261,28 +270,15 @@ std::string Metrics::Render(const MetricsSnapshotExtras& extras) const {
     out.push_back('\n');
   }
 
-  AppendHeader(out, "tokend_cache_hits_total", "counter",
-               "Secret resolutions answered from the cache.");
-  out.append("tokend_cache_hits_total ");
-  AppendUint(out, extras.cache_hits);
-  out.push_back('\n');
-
-  AppendHeader(out, "tokend_cache_misses_total", "counter",
-               "Secret resolutions that had to ask the store.");
-  out.append("tokend_cache_misses_total ");
-  AppendUint(out, extras.cache_misses);
-  out.push_back('\n');
-
-  AppendHeader(out, "tokend_cache_invalidations_total", "counter",
-               "Cache entries dropped because their token was deleted.");
-  out.append("tokend_cache_invalidations_total ");
-  AppendUint(out, extras.cache_invalidations);
-  out.push_back('\n');
-
-  AppendHeader(out, "tokend_store_up", "gauge", "1 when the token store answers, else 0.");
-  out.append("tokend_store_up ");
-  out.append(extras.store_up ? "1" : "0");
-  out.push_back('\n');
+  AppendUnlabelled(out, "tokend_cache_hits_total", "counter",
+                   "Secret resolutions answered from the cache.", extras.cache_hits);
+  AppendUnlabelled(out, "tokend_cache_misses_total", "counter",
+                   "Secret resolutions that had to ask the store.", extras.cache_misses);
+  AppendUnlabelled(out, "tokend_cache_invalidations_total", "counter",
+                   "Cache entries dropped because their token was deleted.",
+                   extras.cache_invalidations);
+  AppendUnlabelled(out, "tokend_store_up", "gauge", "1 when the token store answers, else 0.",
+                   extras.store_up ? 1 : 0);
   return out;
 }
 
