@@ -1,6 +1,7 @@
 // The token model: types, their secret prefixes, and the stored token record.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,5 +56,9 @@ struct Token {
 
   bool operator==(const Token&) const = default;
 };
+
+// A token shared read-only between the cache and the requests using it, so
+// that a cache hit costs a reference count rather than a copy. Null: none.
+using SharedToken = std::shared_ptr<const Token>;
 
 }  // namespace tokend::core

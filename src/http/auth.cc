@@ -90,49 +90,65 @@ core::Result<std::optional<std::string>> PresentedSecret(const Request& req,
   return from_header ? std::move(from_header) : std::move(from_query);
 }
 
-asio::awaitable<core::Result<std::optional<core::Token>>> ResolveSecret(const HandlerEnv& env,
-                                                                        std::string secret) {
-  core::Token token;
-  switch (env.service.ResolveCached(secret, &token)) {
-    case service::CachedResolution::kActive:
-      co_return std::optional<core::Token>(std::move(token));
-    case service::CachedResolution::kInactive:
-      co_return std::optional<core::Token>();
-    case service::CachedResolution::kMiss:
-      break;
-  }
+asio::awaitable<core::Result<core::SharedToken>> ResolveFromStore(const HandlerEnv& env,
+                                                                  std::string secret) {
   service::TokenService& service = env.service;
   co_return co_await Offload(env.blocking, [&service, &secret] { return service.Resolve(secret); });
 }
 
-asio::awaitable<core::Result<Authenticated>> Authenticate(const HandlerEnv& env, const Request& req,
-                                                          std::string_view raw_query) {
+std::optional<core::SharedToken> ResolveFromCache(const HandlerEnv& env, std::string_view secret) {
+  core::SharedToken token;
+  if (env.service.ResolveCached(secret, &token) == service::CachedResolution::kMiss) {
+    return std::nullopt;
+  }
+  return token;
+}
+
+namespace {
+
+// The outcome of authenticating with `secret`, once resolved to `resolved`.
+core::Result<Authenticated> AuthOutcome(const HandlerEnv& env, std::string_view secret,
+                                        core::Result<core::SharedToken> resolved) {
+  if (!resolved.ok()) {
+    env.metrics.RecordAuthFailure("unavailable");
+    return core::Status::Unavailable(
+        "The token store is unavailable; the token cannot be checked. Retry later.");
+  }
+  if (*resolved == nullptr) {
+    env.metrics.RecordAuthFailure(core::ParseSecret(secret) ? "unknown" : "malformed");
+    return core::Status::Unauthenticated(std::string(kInvalidMessage));
+  }
+  core::Caller caller = core::Caller::FromToken(**resolved);
+  return Authenticated{std::move(caller), std::move(*resolved)};
+}
+
+}  // namespace
+
+AuthAttempt StartAuthentication(const HandlerEnv& env, const Request& req,
+                                std::string_view raw_query) {
   if (!env.service.auth_required()) {
-    co_return Authenticated{core::Caller::Unrestricted(), std::nullopt};
+    return {Authenticated{core::Caller::Unrestricted(), nullptr}, {}};
   }
   auto presented = PresentedSecret(req, raw_query);
   if (!presented.ok()) {
     env.metrics.RecordAuthFailure("malformed");
-    co_return presented.status();
+    return {presented.status(), {}};
   }
   if (!presented->has_value()) {
     env.metrics.RecordAuthFailure("missing");
-    co_return core::Status::Unauthenticated(std::string(kMissingMessage));
+    return {core::Status::Unauthenticated(std::string(kMissingMessage)), {}};
   }
   std::string secret = std::move(**presented);
-  const bool well_formed = core::ParseSecret(secret).has_value();
-  auto resolved = co_await ResolveSecret(env, std::move(secret));
-  if (!resolved.ok()) {
-    env.metrics.RecordAuthFailure("unavailable");
-    co_return core::Status::Unavailable(
-        "The token store is unavailable; the token cannot be checked. Retry later.");
+  if (auto cached = ResolveFromCache(env, secret)) {
+    return {AuthOutcome(env, secret, std::move(*cached)), {}};
   }
-  if (!resolved->has_value()) {
-    env.metrics.RecordAuthFailure(well_formed ? "unknown" : "malformed");
-    co_return core::Status::Unauthenticated(std::string(kInvalidMessage));
-  }
-  core::Caller caller = core::Caller::FromToken(**resolved);
-  co_return Authenticated{std::move(caller), std::move(*resolved)};
+  return {std::nullopt, std::move(secret)};
+}
+
+asio::awaitable<core::Result<Authenticated>> FinishAuthentication(const HandlerEnv& env,
+                                                                  std::string secret) {
+  auto resolved = co_await ResolveFromStore(env, secret);
+  co_return AuthOutcome(env, secret, std::move(resolved));
 }
 
 }  // namespace tokend::http

@@ -15,8 +15,8 @@ namespace tokend::http {
 
 struct Authenticated {
   core::Caller caller;
-  // The caller's own token; nullopt when authentication is off.
-  std::optional<core::Token> token;
+  // The caller's own token; null when authentication is off.
+  core::SharedToken token;
 };
 
 // The secret a request presents: `Authorization: Bearer <secret>` (scheme
@@ -28,18 +28,34 @@ struct Authenticated {
 core::Result<std::optional<std::string>> PresentedSecret(const Request& req,
                                                          std::string_view raw_query);
 
-// The active token `secret` belongs to: the cache first (inline, no thread
-// hop), the store on a miss (on env.blocking). nullopt for malformed,
-// unknown, deleted or expired secrets; Unavailable when the store is.
-asio::awaitable<core::Result<std::optional<core::Token>>> ResolveSecret(const HandlerEnv& env,
-                                                                        std::string secret);
+// The active token `secret` belongs to, from the store (on env.blocking):
+// for a secret env.service.ResolveCached could not answer (kMiss). Null for
+// malformed, unknown, deleted or expired secrets; Unavailable when the store
+// is.
+asio::awaitable<core::Result<core::SharedToken>> ResolveFromStore(const HandlerEnv& env,
+                                                                  std::string secret);
+
+// The cache's answer for `secret` (never blocks): its active token, null when
+// it is malformed or expired, nullopt when the store must be asked
+// (ResolveFromStore).
+std::optional<core::SharedToken> ResolveFromCache(const HandlerEnv& env, std::string_view secret);
 
 // Authentication for /api/v2 routes. Authentication off: the unrestricted
 // caller. Otherwise Unauthenticated (401) when no secret is presented or it
 // does not resolve to an active token, Unavailable when the store cannot
 // tell, InvalidArgument for conflicting credentials. Records every failure in
 // env.metrics. Messages never contain the secret.
-asio::awaitable<core::Result<Authenticated>> Authenticate(const HandlerEnv& env, const Request& req,
-                                                          std::string_view raw_query);
+//
+// In two steps, so that the common case costs no coroutine: StartAuthentication
+// decides from the request and the cache alone (`result` set); otherwise
+// (a cache miss) FinishAuthentication asks the store.
+struct AuthAttempt {
+  std::optional<core::Result<Authenticated>> result;
+  std::string secret;  // when `result` is unset: the secret to look up
+};
+AuthAttempt StartAuthentication(const HandlerEnv& env, const Request& req,
+                                std::string_view raw_query);
+asio::awaitable<core::Result<Authenticated>> FinishAuthentication(const HandlerEnv& env,
+                                                                  std::string secret);
 
 }  // namespace tokend::http

@@ -94,9 +94,14 @@ asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex) {
       co_return ErrorResponse(core::Status::Unauthenticated(
           "Authentication required: send Authorization: Bearer <token>."));
     }
-    auto resolved = co_await ResolveSecret(env, std::move(**presented));
+    core::Result<core::SharedToken> resolved = core::SharedToken();
+    if (auto cached = ResolveFromCache(env, **presented)) {
+      resolved = std::move(*cached);
+    } else {
+      resolved = co_await ResolveFromStore(env, std::move(**presented));
+    }
     if (!resolved.ok()) co_return ErrorResponse(resolved.status());
-    if (!resolved->has_value()) {
+    if (*resolved == nullptr) {
       co_return ErrorResponse(core::Status::Unauthenticated(
           "The presented token is not valid: it is malformed, unknown, expired or revoked."));
     }
@@ -139,10 +144,17 @@ asio::awaitable<Response> HandleIntrospect(const HandlerEnv& env, Exchange& ex) 
   } else {
     co_return ErrorResponse(UnsupportedMediaType(std::string(kJson) + " or " + std::string(kForm)));
   }
-  auto resolved = co_await ResolveSecret(env, std::move(secret));
+  // The cache answers inline; only a miss takes the hop to the store.
+  core::Result<core::SharedToken> resolved = core::SharedToken();
+  if (auto cached = ResolveFromCache(env, secret)) {
+    resolved = std::move(*cached);
+  } else {
+    resolved = co_await ResolveFromStore(env, std::move(secret));
+  }
   if (!resolved.ok()) co_return ErrorResponse(resolved.status());
-  const auto visible = service::TokenService::Introspection(ex.caller, *resolved);
-  co_return NoStore(JsonResponse(status::ok, SerializeIntrospection(visible, core::NowMillis())));
+  const core::SharedToken visible = service::TokenService::Introspection(ex.caller, *resolved);
+  co_return NoStore(
+      JsonResponse(status::ok, SerializeIntrospection(visible.get(), core::NowMillis())));
 }
 
 asio::awaitable<Response> HandleHealth(const HandlerEnv& env, Exchange& ex) {

@@ -577,7 +577,7 @@ std::string SerializeToken(const core::Token& token, core::EpochMillis now) {
   return out;
 }
 
-std::string SerializeIntrospection(const std::optional<core::Token>& token, core::EpochMillis now) {
+std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now) {
   if (!token) return "{\"active\":false}";
   std::string out;
   out.reserve(16 + EstimateTokenBytes(*token));

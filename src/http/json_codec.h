@@ -41,9 +41,9 @@ std::string SerializeCreatedToken(const service::CreatedToken& created);
 // principal, permissions: [ResolvedPermissions]}; `valid` computed at `now`.
 std::string SerializeToken(const core::Token& token, core::EpochMillis now);
 
-// {"active":false} alone when nullopt; else {"active":true, ...Token fields}.
-std::string SerializeIntrospection(const std::optional<core::Token>& token,
-                                   core::EpochMillis now);
+// {"active":false} alone when `token` is null; else {"active":true, ...Token
+// fields}.
+std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now);
 
 // Spring Data page (PageToken). Unpaged queries: "pageable":"INSTANCE",
 // size = numberOfElements = totalElements, totalPages 1, number 0.

@@ -49,7 +49,11 @@ asio::awaitable<Response> Dispatch(const HandlerEnv& env, const Request& req,
   if (match.route != nullptr) *label = match.route->label;
 
   if (IsApiPath(ex.path)) {
-    auto auth = co_await Authenticate(env, req, ex.query);
+    AuthAttempt attempt = StartAuthentication(env, req, ex.query);
+    if (!attempt.result) {
+      attempt.result.emplace(co_await FinishAuthentication(env, std::move(attempt.secret)));
+    }
+    auto& auth = *attempt.result;
     if (!auth.ok()) co_return ErrorResponse(auth.status());
     ex.caller = std::move(auth->caller);
     ex.caller_token = std::move(auth->token);
@@ -76,6 +80,40 @@ void FinishResponse(Response& res, unsigned version, bool keep_alive) {
   res.set(beast_http::field::server, "tokend");
   res.keep_alive(keep_alive);
   res.prepare_payload();
+}
+
+void AppendWireResponse(const Response& res, std::string& out) {
+  const unsigned version = res.version();
+  out.append("HTTP/");
+  out.push_back(static_cast<char>('0' + version / 10 % 10));
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + version % 10));
+  out.push_back(' ');
+  char code[3];
+  const unsigned status = res.result_int() % 1000;
+  code[0] = static_cast<char>('0' + status / 100);
+  code[1] = static_cast<char>('0' + status / 10 % 10);
+  code[2] = static_cast<char>('0' + status % 10);
+  out.append(code, sizeof code);
+  out.push_back(' ');
+  const auto reason = res.reason();
+  if (reason.empty()) {
+    const auto obsolete = beast_http::obsolete_reason(res.result());
+    out.append(obsolete.data(), obsolete.size());
+  } else {
+    out.append(reason.data(), reason.size());
+  }
+  out.append("\r\n");
+  for (const auto& field : res) {
+    const auto name = field.name_string();
+    const auto value = field.value();
+    out.append(name.data(), name.size());
+    out.append(": ");
+    out.append(value.data(), value.size());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  out.append(res.body());
 }
 
 asio::awaitable<Response> RequestHandler::Handle(Request req) const {

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <string>
 
 #include "http/metrics.h"
 #include "service/token_service.h"
@@ -51,5 +52,10 @@ class RequestHandler {
 // Sets the headers every response carries (Server, Content-Length,
 // keep-alive as `keep_alive`) and the request's HTTP version.
 void FinishResponse(Response& res, unsigned version, bool keep_alive);
+
+// Appends the bytes of `res` as they go on the wire (status line, fields in
+// their order, blank line, body): what Beast's serializer writes for a
+// finished response, as one contiguous buffer that one send can carry.
+void AppendWireResponse(const Response& res, std::string& out);
 
 }  // namespace tokend::http

@@ -26,8 +26,8 @@ struct Exchange {
   std::string_view path;                      // target up to '?'
   std::string_view query;                     // raw text after '?', possibly empty
   std::string id{};                           // the {id} segment, percent-decoded
-  core::Caller caller{};                      // set by the authentication step on /api/v2 paths
-  std::optional<core::Token> caller_token{};  // the caller's own token, if any
+  core::Caller caller{};           // set by the authentication step on /api/v2 paths
+  core::SharedToken caller_token{};  // the caller's own token, if any
 };
 
 using HandlerFn = asio::awaitable<Response> (*)(const HandlerEnv& env, Exchange& exchange);

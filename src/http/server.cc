@@ -1,7 +1,15 @@
 // Listening sockets, sessions and threads. The shape follows Beast's advanced
 // server: one io_context per I/O thread, each with its own acceptor on the
 // same port (SO_REUSEPORT), a C++20 coroutine per connection owning its
-// stream, buffer and parser, and a RequestHandler that knows no sockets.
+// socket, buffer and parser, and a RequestHandler that knows no sockets.
+//
+// Sockets are non-blocking and every read or write is tried at once; only
+// when the kernel has nothing (or no room) does the session wait for the
+// socket through the io_context. Under keep-alive load the bytes are usually
+// there, so a request costs one recv and one send, and no trip through the
+// scheduler (which Asio's own async_read/async_write take even when the
+// speculative call succeeds). Beast's parser reads the requests; responses
+// are written from one buffer (AppendWireResponse).
 #include "http/server.h"
 
 #include <spdlog/spdlog.h>
@@ -20,18 +28,17 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <csignal>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <tuple>
 #include <typeinfo>
 #include <unordered_set>
 #include <utility>
@@ -59,6 +66,8 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 constexpr std::size_t kReadChunk = 16 * 1024;
+// A write buffer grown beyond this by one large response is released.
+constexpr std::size_t kKeptWriteBuffer = 64 * 1024;
 // How often a connection with a deadline checks it: deadlines hold to within
 // this much.
 constexpr std::chrono::milliseconds kDeadlineTick{250};
@@ -171,12 +180,14 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(Worker& worker, tcp::socket socket, bool admitted)
       : worker_(worker),
         options_(worker.server().options()),
-        stream_(std::move(socket)),
+        socket_(std::move(socket)),
         deadline_(worker.context()),
         buffer_(options_.max_header_bytes + kReadChunk),
         admitted_(admitted) {
     worker_.SessionStarted(this);
     if (admitted_) worker_.server().metrics().ConnectionOpened();
+    error_code ignored;
+    socket_.non_blocking(true, ignored);
   }
 
   ~Session() {
@@ -199,7 +210,7 @@ class Session : public std::enable_shared_from_this<Session> {
       spdlog::error("connection ended by unexpected {}", typeid(e).name());
     }
     error_code ec;
-    stream_.socket().close(ec);
+    socket_.close(ec);
   }
 
   // Stop() began: an idle connection closes now, a busy one after its
@@ -208,17 +219,22 @@ class Session : public std::enable_shared_from_this<Session> {
     if (idle_) {
       closing_ = true;
       error_code ec;
-      stream_.socket().cancel(ec);
+      socket_.cancel(ec);
     }
   }
 
   // shutdown_timeout passed: close whatever the connection was doing.
   void ForceClose() {
     closing_ = true;
-    stream_.close();
+    error_code ignored;
+    socket_.close(ignored);
   }
 
  private:
+  // The connection's requests, one after another. Written as one coroutine
+  // whose reads and writes are tried inline first: a request whose bytes
+  // are already there, answered from the cache, suspends nowhere and costs
+  // no coroutine frame but the handler's.
   asio::awaitable<void> Serve() {
     bool first = true;
     for (;;) {
@@ -226,88 +242,98 @@ class Session : public std::enable_shared_from_this<Session> {
         // Waiting for the next request: the idle time (the header time for
         // the first one) runs until its first byte arrives.
         if (worker_.draining()) co_return;
-        idle_ = true;
-        ArmDeadline(first ? options_.header_timeout : options_.idle_timeout);
-        auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kNoThrow);
-        idle_ = false;
-        Disarm();
+        error_code ec = ReadNow();
+        if (ec == asio::error::would_block) {
+          idle_ = true;
+          ArmDeadline(first ? options_.header_timeout : options_.idle_timeout);
+          ec = co_await ReadWhenReady();
+          idle_ = false;
+          Disarm();
+        }
         if (ec || closing_) co_return;
-        buffer_.commit(n);
       }
       first = false;
-      if (!co_await ServeOne()) co_return;
+
+      parser_.emplace();
+      parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+      parser_->body_limit(options_.max_body_bytes);
+      parser_->eager(false);
+      std::size_t header_n = 0;
+      error_code header_ec = ParseNow(/*whole_message=*/false, header_n);
+      if (header_ec == asio::error::would_block) {
+        ArmDeadline(options_.header_timeout);
+        header_ec = co_await ParseWhenReady(/*whole_message=*/false, header_n);
+        Disarm();
+      }
+      if (header_ec) {
+        co_await OnReadError(header_ec, /*header=*/true);
+        co_return;
+      }
+      if (auto refusal = CheckHeader(header_n)) {
+        co_await SendErrorAndClose(refusal->first, std::move(refusal->second));
+        co_return;
+      }
+
+      auto& req = parser_->get();
+      if (!parser_->is_done()) {
+        parser_->eager(true);
+        std::size_t body_n = 0;
+        error_code body_ec = ParseNow(/*whole_message=*/true, body_n);
+        if (body_ec == asio::error::would_block) {
+          if (req.version() >= 11 &&
+              beast::iequals(req[beast_http::field::expect], "100-continue")) {
+            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            if (!co_await WriteAll(kContinue) || closing_) co_return;
+          }
+          ArmDeadline(options_.body_timeout);
+          body_ec = co_await ParseWhenReady(/*whole_message=*/true, body_n);
+          Disarm();
+        }
+        if (body_ec) {
+          co_await OnReadError(body_ec, /*header=*/false);
+          co_return;
+        }
+      }
+      if (closing_) co_return;
+
+      Response res = co_await worker_.server().handler().Handle(parser_->release());
+      if (worker_.draining() || closing_) res.keep_alive(false);
+      const bool keep_alive = res.keep_alive();
+      if (!co_await Write(res)) co_return;
+      if (!keep_alive) {
+        co_await LingeringClose();
+        co_return;
+      }
+      if (closing_) co_return;
     }
   }
 
-  // Reads and answers one request; false when the connection must close.
-  asio::awaitable<bool> ServeOne() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
-    parser_->body_limit(options_.max_body_bytes);
-
-    ArmDeadline(options_.header_timeout);
-    auto [header_ec, header_n] =
-        co_await beast_http::async_read_header(stream_, buffer_, *parser_, kNoThrow);
-    Disarm();
-    if (header_ec) {
-      co_await OnReadError(header_ec, /*header=*/true);
-      co_return false;
-    }
-
-    auto& req = parser_->get();
+  // What is wrong with a parsed header that Beast's parser lets through:
+  // the error to answer (before any body is read), or nullopt.
+  std::optional<std::pair<core::ApiError, std::string>> CheckHeader(std::size_t header_n) const {
+    const auto& req = parser_->get();
     if (req.target().size() > options_.max_target_bytes) {
-      co_await SendErrorAndClose(core::ApiError::kUriTooLong,
-                                 "The request target is longer than " +
-                                     std::to_string(options_.max_target_bytes) + " bytes.");
-      co_return false;
+      return std::pair{core::ApiError::kUriTooLong,
+                       "The request target is longer than " +
+                           std::to_string(options_.max_target_bytes) + " bytes."};
     }
     // Beast counts its header limit per read, so a header of many short
     // fields arriving in pieces can pass it; the total is checked here.
     if (header_n > options_.max_header_bytes) {
-      co_await SendErrorAndClose(core::ApiError::kHeadersTooLarge,
-                                 "The request header is larger than " +
-                                     std::to_string(options_.max_header_bytes) + " bytes.");
-      co_return false;
+      return std::pair{core::ApiError::kHeadersTooLarge,
+                       "The request header is larger than " +
+                           std::to_string(options_.max_header_bytes) + " bytes."};
     }
     // RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host.
     if (req.version() >= 11 && req.count(beast_http::field::host) != 1) {
-      co_await SendErrorAndClose(core::ApiError::kBadHttpRequest,
-                                 "An HTTP/1.1 request must carry exactly one Host header.");
-      co_return false;
+      return std::pair{core::ApiError::kBadHttpRequest,
+                       std::string("An HTTP/1.1 request must carry exactly one Host header.")};
     }
     if (const auto length = parser_->content_length();
         length && *length > options_.max_body_bytes) {
-      co_await SendErrorAndClose(core::ApiError::kPayloadTooLarge, TooLargeMessage());
-      co_return false;
+      return std::pair{core::ApiError::kPayloadTooLarge, TooLargeMessage()};
     }
-    if (!parser_->is_done()) {
-      if (req.version() >= 11 && beast::iequals(req[beast_http::field::expect], "100-continue")) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        ArmDeadline(options_.body_timeout);
-        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), kNoThrow);
-        Disarm();
-        if (ec || closing_) co_return false;
-      }
-      ArmDeadline(options_.body_timeout);
-      auto [body_ec, body_n] =
-          co_await beast_http::async_read(stream_, buffer_, *parser_, kNoThrow);
-      Disarm();
-      if (body_ec) {
-        co_await OnReadError(body_ec, /*header=*/false);
-        co_return false;
-      }
-    }
-    if (closing_) co_return false;
-
-    Response res = co_await worker_.server().handler().Handle(parser_->release());
-    if (worker_.draining() || closing_) res.keep_alive(false);
-    const bool keep_alive = res.keep_alive();
-    if (!co_await Write(res)) co_return false;
-    if (!keep_alive) {
-      co_await LingeringClose();
-      co_return false;
-    }
-    co_return !closing_;
+    return std::nullopt;
   }
 
   std::string TooLargeMessage() const {
@@ -360,13 +386,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // the response is not destroyed by a reset of unread request bytes.
   asio::awaitable<void> LingeringClose() {
     error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
     if (ec) co_return;
     ArmDeadline(kLingerTime);
     std::size_t total = 0;
     char discard[4096];
     while (total < kLingerMaxBytes && !closing_) {
-      auto [read_ec, n] = co_await stream_.async_read_some(asio::buffer(discard), kNoThrow);
+      auto [read_ec, n] = co_await socket_.async_read_some(asio::buffer(discard), kNoThrow);
       if (read_ec) break;
       total += n;
     }
@@ -374,11 +400,107 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Writes one response; false when the connection failed or timed out.
-  asio::awaitable<bool> Write(Response& res) {
-    ArmDeadline(options_.body_timeout);
-    auto [ec, n] = co_await beast_http::async_write(stream_, res, kNoThrow);
-    Disarm();
-    co_return !ec;
+  asio::awaitable<bool> Write(const Response& res) {
+    out_.clear();
+    AppendWireResponse(res, out_);
+    bool sent = co_await WriteAll(out_);
+    // A large response (the OpenAPI document, an unpaged query) should not
+    // pin its buffer for the life of the connection.
+    if (out_.capacity() > kKeptWriteBuffer) std::string().swap(out_);
+    co_return sent;
+  }
+
+  // Sends all of `data`; when the socket is full, waits for room under the
+  // body timeout. False when the connection failed, was cancelled or timed
+  // out.
+  asio::awaitable<bool> WriteAll(std::string_view data) {
+    bool armed = false;
+    while (!data.empty()) {
+      error_code ec;
+      const std::size_t n = socket_.write_some(asio::buffer(data), ec);
+      if (!ec) {
+        data.remove_prefix(n);
+        continue;
+      }
+      if (ec != asio::error::would_block && ec != asio::error::try_again) break;
+      if (!armed) {
+        ArmDeadline(options_.body_timeout);
+        armed = true;
+      }
+      auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
+      if (wait_ec) break;
+    }
+    if (armed) Disarm();
+    co_return data.empty();
+  }
+
+  // Appends what the socket holds now to buffer_, without waiting:
+  // would_block when it holds nothing, buffer_overflow when buffer_ is full,
+  // eof when the client closed its side.
+  error_code ReadNow() {
+    const std::size_t size = beast::read_size(buffer_, kReadChunk);
+    if (size == 0) return beast_http::error::buffer_overflow;
+    error_code ec;
+    const std::size_t n = socket_.read_some(buffer_.prepare(size), ec);
+    if (ec == asio::error::try_again) return asio::error::would_block;
+    if (!ec) buffer_.commit(n);
+    return ec;
+  }
+
+  // Waits (under the deadline the caller armed) for bytes, and appends them
+  // to buffer_. Errors as ReadNow, or operation_aborted when cancelled.
+  asio::awaitable<error_code> ReadWhenReady() {
+    const std::size_t size = beast::read_size(buffer_, kReadChunk);
+    if (size == 0) co_return beast_http::error::buffer_overflow;
+    // Not async_wait: Asio re-arms epoll (a system call) for every wait,
+    // while a read joins the descriptor's queue as it is.
+    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(size), kNoThrow);
+    buffer_.commit(n);
+    if (closing_) co_return asio::error::operation_aborted;
+    co_return ec;
+  }
+
+  // Feeds buffer_ to parser_, reading what the socket holds, until the
+  // header (or, with `whole_message`, the whole request) is parsed; adds the
+  // bytes the parser consumed to `total`. would_block when more bytes must
+  // be waited for (ParseWhenReady); otherwise the errors of Beast's
+  // http::read_header and http::read.
+  error_code ParseNow(bool whole_message, std::size_t& total) {
+    auto& parser = *parser_;
+    for (;;) {
+      if (whole_message ? parser.is_done() : parser.is_header_done()) return {};
+      if (buffer_.size() > 0) {
+        error_code ec;
+        const std::size_t used = parser.put(buffer_.data(), ec);
+        total += used;
+        buffer_.consume(used);
+        if (ec && ec != beast_http::error::need_more) return ec;
+        if (!ec && used > 0) continue;
+      }
+      const error_code ec = ReadNow();
+      if (ec == asio::error::eof) return OnEndOfStream();
+      if (ec) return ec;
+    }
+  }
+
+  // ParseNow, waiting for bytes as long as they are missing.
+  asio::awaitable<error_code> ParseWhenReady(bool whole_message, std::size_t& total) {
+    for (;;) {
+      error_code ec = ParseNow(whole_message, total);
+      if (ec != asio::error::would_block) co_return ec;
+      ec = co_await ReadWhenReady();
+      if (ec == asio::error::eof) co_return OnEndOfStream();
+      if (ec) co_return ec;
+    }
+  }
+
+  // The client closed its side: the request ends here if its framing allows
+  // (as Beast's readers decide), else end_of_stream or partial_message.
+  error_code OnEndOfStream() {
+    if (!parser_->got_some()) return beast_http::error::end_of_stream;
+    error_code ec;
+    parser_->put_eof(ec);
+    return ec;
   }
 
   // I/O still pending `timeout` from now is cancelled and timed_out_ is set.
@@ -409,7 +531,7 @@ class Session : public std::enable_shared_from_this<Session> {
       self->deadline_at_ = kNoDeadline;
       self->timed_out_ = true;
       error_code ignored;
-      self->stream_.socket().cancel(ignored);
+      self->socket_.cancel(ignored);
     });
   }
 
@@ -418,12 +540,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Worker& worker_;
   const ServerOptions& options_;
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
   asio::steady_timer deadline_;
   std::chrono::steady_clock::time_point deadline_at_ = kNoDeadline;
   bool ticking_ = false;
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
+  std::string out_;  // the response being written
   const bool admitted_;  // false: over max_connections, answered 503
   bool idle_ = false;
   bool timed_out_ = false;

@@ -15,12 +15,12 @@ const SecretCache::Shard& SecretCache::ShardFor(std::string_view secret_hash) co
   return shards_[std::hash<std::string_view>{}(secret_hash) % kShards];
 }
 
-std::optional<core::Token> SecretCache::Find(std::string_view secret_hash) const {
-  if (!trusted_.load(std::memory_order_acquire)) return std::nullopt;
+core::SharedToken SecretCache::Find(std::string_view secret_hash) const {
+  if (!trusted_.load(std::memory_order_acquire)) return nullptr;
   const Shard& shard = ShardFor(secret_hash);
   std::shared_lock lock(shard.mutex);
   auto it = shard.by_hash.find(secret_hash);
-  if (it == shard.by_hash.end()) return std::nullopt;
+  if (it == shard.by_hash.end()) return nullptr;
   return it->second;
 }
 
@@ -36,10 +36,10 @@ void SecretCache::Insert(const core::Token& token, std::uint64_t epoch_before_lo
   std::unique_lock lock(shard.mutex);
   if (shard.by_hash.size() >= shard_capacity_ && !shard.by_hash.contains(token.secret_hash)) {
     auto victim = shard.by_hash.begin();
-    id_to_hash_.erase(victim->second.id);
+    id_to_hash_.erase(victim->second->id);
     shard.by_hash.erase(victim);
   }
-  shard.by_hash.insert_or_assign(token.secret_hash, token);
+  shard.by_hash.insert_or_assign(token.secret_hash, std::make_shared<const core::Token>(token));
   id_to_hash_.insert_or_assign(token.id, token.secret_hash);
 }
 

@@ -31,8 +31,8 @@ class SecretCache {
   // `capacity`: the most tokens kept; past it, arbitrary entries are evicted.
   explicit SecretCache(std::size_t capacity);
 
-  // The cached token for a secret hash, or nullopt (absent or untrusted).
-  std::optional<core::Token> Find(std::string_view secret_hash) const;
+  // The cached token for a secret hash, or null (absent or untrusted).
+  core::SharedToken Find(std::string_view secret_hash) const;
 
   // Read before a store lookup whose result will be passed to Insert().
   std::uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
@@ -62,7 +62,7 @@ class SecretCache {
   };
   struct Shard {
     mutable std::shared_mutex mutex;
-    std::unordered_map<std::string, core::Token, KeyHash, std::equal_to<>> by_hash;
+    std::unordered_map<std::string, core::SharedToken, KeyHash, std::equal_to<>> by_hash;
   };
 
   Shard& ShardFor(std::string_view secret_hash);

@@ -23,11 +23,11 @@ TokenService::TokenService(store::TokenStore& store, const ServiceOptions& optio
 
 TokenService::~TokenService() { store_.SetChangeListener(nullptr); }
 
-CachedResolution TokenService::ResolveCached(std::string_view secret, core::Token* token) {
+CachedResolution TokenService::ResolveCached(std::string_view secret, core::SharedToken* token) {
   // A cache hit means the SHA-256 of `secret` equals a stored token's: the
   // secret is that token's, so the checksum test is only needed on a miss.
   if (secret.size() != core::kSecretLength) return CachedResolution::kInactive;
-  std::optional<core::Token> cached = cache_->Find(core::HashSecret(secret));
+  core::SharedToken cached = cache_->Find(core::HashSecret(secret));
   if (!cached) {
     if (!core::ParseSecret(secret)) return CachedResolution::kInactive;
     misses_.fetch_add(1, std::memory_order_relaxed);
@@ -35,26 +35,26 @@ CachedResolution TokenService::ResolveCached(std::string_view secret, core::Toke
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
   if (!cached->IsValidAt(core::NowMillis())) return CachedResolution::kInactive;
-  *token = std::move(*cached);
+  *token = std::move(cached);
   return CachedResolution::kActive;
 }
 
-Result<std::optional<core::Token>> TokenService::Resolve(std::string_view secret) {
-  if (!core::ParseSecret(secret)) return std::optional<core::Token>();
+Result<core::SharedToken> TokenService::Resolve(std::string_view secret) {
+  if (!core::ParseSecret(secret)) return core::SharedToken();
   const std::string hash = core::HashSecret(secret);
-  if (std::optional<core::Token> cached = cache_->Find(hash)) {
-    if (!cached->IsValidAt(core::NowMillis())) return std::optional<core::Token>();
+  if (core::SharedToken cached = cache_->Find(hash)) {
+    if (!cached->IsValidAt(core::NowMillis())) return core::SharedToken();
     return cached;
   }
   const std::uint64_t epoch = cache_->epoch();
   Result<core::Token> found = store_.FindBySecretHash(hash);
   if (!found.ok()) {
-    if (found.status().IsNotFound()) return std::optional<core::Token>();
+    if (found.status().IsNotFound()) return core::SharedToken();
     return found.status();
   }
   cache_->Insert(*found, epoch);
-  if (!found->IsValidAt(core::NowMillis())) return std::optional<core::Token>();
-  return std::optional<core::Token>(std::move(found).value());
+  if (!found->IsValidAt(core::NowMillis())) return core::SharedToken();
+  return core::SharedToken(std::make_shared<const core::Token>(std::move(found).value()));
 }
 
 Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec, core::EpochMillis now) {
@@ -154,13 +154,11 @@ Result<QueryPage> TokenService::Query(const core::Caller& caller, const core::To
   return QueryPage{std::move(page->tokens), total};
 }
 
-std::optional<core::Token> TokenService::Introspection(
-    const core::Caller& caller, const std::optional<core::Token>& resolved) {
-  if (!resolved) return std::nullopt;
-  if (!resolved->IsValidAt(core::NowMillis())) return std::nullopt;
-  if (!core::CheckAccess(caller, core::TokenOperation::kRead, *resolved).ok()) {
-    return std::nullopt;
-  }
+core::SharedToken TokenService::Introspection(const core::Caller& caller,
+                                              const core::SharedToken& resolved) {
+  if (!resolved) return nullptr;
+  if (!resolved->IsValidAt(core::NowMillis())) return nullptr;
+  if (!core::CheckAccess(caller, core::TokenOperation::kRead, *resolved).ok()) return nullptr;
   return resolved;
 }
 

@@ -69,11 +69,11 @@ class TokenService final : public store::ChangeListener {
   const ServiceOptions& options() const { return options_; }
 
   // Never blocks. Resolves `secret` from its shape and the cache only.
-  CachedResolution ResolveCached(std::string_view secret, core::Token* token);
+  CachedResolution ResolveCached(std::string_view secret, core::SharedToken* token);
 
-  // May block. The active token a secret belongs to; nullopt when the secret
-  // is malformed, unknown, deleted or expired. Unavailable when the store is.
-  Result<std::optional<core::Token>> Resolve(std::string_view secret);
+  // May block. The active token a secret belongs to; null when the secret is
+  // malformed, unknown, deleted or expired. Unavailable when the store is.
+  Result<core::SharedToken> Resolve(std::string_view secret);
 
   // May block. POST /api/v2/token: CheckOperation, ValidateCreate, CheckCreate,
   // then a durable insert.
@@ -93,9 +93,9 @@ class TokenService final : public store::ChangeListener {
   Result<QueryPage> Query(const core::Caller& caller, const core::TokenQuery& query);
 
   // Never blocks. Introspection of an already resolved token: the token when
-  // it is active and the caller may read it; nullopt otherwise.
-  static std::optional<core::Token> Introspection(const core::Caller& caller,
-                                                  const std::optional<core::Token>& resolved);
+  // it is active and the caller may read it; null otherwise.
+  static core::SharedToken Introspection(const core::Caller& caller,
+                                         const core::SharedToken& resolved);
 
   // May block. Mints a global `**/**` token without any caller (first start
   // and `tokend bootstrap`).

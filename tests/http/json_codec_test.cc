@@ -365,7 +365,7 @@ TEST(SerializeTokenTest, NeverContainsTheSecretHash) {
   core::Token token = SampleToken();
   token.secret_hash = "f00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeed";
   EXPECT_EQ(SerializeToken(token, kMarch1).find(token.secret_hash), std::string::npos);
-  EXPECT_EQ(SerializeIntrospection(token, kMarch1).find(token.secret_hash), std::string::npos);
+  EXPECT_EQ(SerializeIntrospection(&token, kMarch1).find(token.secret_hash), std::string::npos);
 }
 
 TEST(SerializeTokenTest, EscapesStrings) {
@@ -401,12 +401,12 @@ TEST(SerializeTokenTest, InvalidUtf8BecomesReplacementCharacter) {
 }
 
 TEST(SerializeIntrospectionTest, InactiveIsExactlyActiveFalse) {
-  EXPECT_EQ(SerializeIntrospection(std::nullopt, kMarch1), "{\"active\":false}");
+  EXPECT_EQ(SerializeIntrospection(nullptr, kMarch1), "{\"active\":false}");
 }
 
 TEST(SerializeIntrospectionTest, ActiveThenTokenFields) {
   const core::Token token = SampleToken();
-  const std::string text = SerializeIntrospection(token, kMarch1);
+  const std::string text = SerializeIntrospection(&token, kMarch1);
   const std::string plain = SerializeToken(token, kMarch1);
   EXPECT_EQ(text, "{\"active\":true," + plain.substr(1));
   const json::object object = ParseBack(text).as_object();

@@ -7,13 +7,52 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/beast/http/write.hpp>
 #include <future>
 #include <memory>
+#include <sstream>
+#include <vector>
 
 #include "store/token_store.h"
 
 namespace tokend::http {
 namespace {
+
+// AppendWireResponse must write exactly what Beast's serializer writes.
+TEST(AppendWireResponseTest, MatchesBeastsSerializer) {
+  std::vector<Response> responses;
+  Response json{beast_http::status::ok, 11};
+  json.set(beast_http::field::content_type, "application/json");
+  json.set(beast_http::field::cache_control, "no-store");
+  json.body() = R"({"active":true})";
+  FinishResponse(json, 11, /*keep_alive=*/true);
+  responses.push_back(json);
+  FinishResponse(json, 11, /*keep_alive=*/false);
+  responses.push_back(json);
+  FinishResponse(json, 10, /*keep_alive=*/true);
+  responses.push_back(json);
+  Response empty{beast_http::status::ok, 11};
+  FinishResponse(empty, 11, /*keep_alive=*/true);
+  responses.push_back(empty);
+  Response not_allowed{beast_http::status::method_not_allowed, 11};
+  not_allowed.set(beast_http::field::allow, "GET, DELETE");
+  not_allowed.body() = std::string(70000, 'x');
+  FinishResponse(not_allowed, 11, /*keep_alive=*/true);
+  responses.push_back(not_allowed);
+  Response custom{beast_http::status::service_unavailable, 11};
+  custom.reason("Busy");
+  custom.insert("X-Custom", "1");
+  FinishResponse(custom, 11, /*keep_alive=*/false);
+  responses.push_back(custom);
+
+  for (const Response& res : responses) {
+    std::ostringstream beast;
+    beast << res;
+    std::string ours = "prefix:";
+    AppendWireResponse(res, ours);
+    EXPECT_EQ(ours, "prefix:" + beast.str());
+  }
+}
 
 class RequestHandlerTest : public ::testing::Test {
  protected:

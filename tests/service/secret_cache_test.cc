@@ -24,16 +24,16 @@ TEST(SecretCacheTest, FindsWhatWasInserted) {
   SecretCache cache(100);
   cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
   auto found = cache.Find("hash1");
-  ASSERT_TRUE(found.has_value());
+  ASSERT_NE(found, nullptr);
   EXPECT_EQ(found->id, "id1");
-  EXPECT_FALSE(cache.Find("hash2").has_value());
+  EXPECT_FALSE((cache.Find("hash2") != nullptr));
 }
 
 TEST(SecretCacheTest, EraseByIdRemovesTheEntry) {
   SecretCache cache(100);
   cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
   cache.EraseById("id1");
-  EXPECT_FALSE(cache.Find("hash1").has_value());
+  EXPECT_FALSE((cache.Find("hash1") != nullptr));
   EXPECT_EQ(cache.invalidations(), 1u);
 }
 
@@ -43,21 +43,21 @@ TEST(SecretCacheTest, FillStartedBeforeAnInvalidationIsDropped) {
   // A deletion lands between the fill's store lookup and its insert.
   cache.EraseById("id1");
   cache.Insert(MakeToken("id1", "hash1"), epoch);
-  EXPECT_FALSE(cache.Find("hash1").has_value());
+  EXPECT_FALSE((cache.Find("hash1") != nullptr));
 }
 
 TEST(SecretCacheTest, UntrustedCacheAnswersAndKeepsNothing) {
   SecretCache cache(100);
   cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
   cache.SetTrusted(false);
-  EXPECT_FALSE(cache.Find("hash1").has_value());
+  EXPECT_FALSE((cache.Find("hash1") != nullptr));
   cache.Insert(MakeToken("id2", "hash2"), cache.epoch());
-  EXPECT_FALSE(cache.Find("hash2").has_value());
+  EXPECT_FALSE((cache.Find("hash2") != nullptr));
   cache.SetTrusted(true);
   // What was cached before the feed went down is gone for good.
-  EXPECT_FALSE(cache.Find("hash1").has_value());
+  EXPECT_FALSE((cache.Find("hash1") != nullptr));
   cache.Insert(MakeToken("id3", "hash3"), cache.epoch());
-  EXPECT_TRUE(cache.Find("hash3").has_value());
+  EXPECT_TRUE((cache.Find("hash3") != nullptr));
 }
 
 TEST(SecretCacheTest, StaysWithinCapacity) {
@@ -66,12 +66,12 @@ TEST(SecretCacheTest, StaysWithinCapacity) {
     cache.Insert(MakeToken("id" + std::to_string(i), "hash" + std::to_string(i)), cache.epoch());
   }
   int kept = 0;
-  for (int i = 0; i < 1000; ++i) kept += cache.Find("hash" + std::to_string(i)).has_value();
+  for (int i = 0; i < 1000; ++i) kept += (cache.Find("hash" + std::to_string(i)) != nullptr);
   EXPECT_GT(kept, 0);
   EXPECT_LE(kept, 32);
   // Evicted entries must not leave stale id mappings that erase other tokens.
   cache.EraseById("id999");
-  EXPECT_FALSE(cache.Find("hash999").has_value());
+  EXPECT_FALSE((cache.Find("hash999") != nullptr));
 }
 
 TEST(SecretCacheTest, ConcurrentFillsAndErasesNeverResurrectADeletedToken) {
@@ -85,7 +85,7 @@ TEST(SecretCacheTest, ConcurrentFillsAndErasesNeverResurrectADeletedToken) {
     cache.Insert(MakeToken(id, hash), epoch);
     eraser.join();
     // Either the fill lost (dropped) or the erase ran after it: never present.
-    ASSERT_FALSE(cache.Find(hash).has_value()) << "round " << round;
+    ASSERT_FALSE((cache.Find(hash) != nullptr)) << "round " << round;
   }
 }
 

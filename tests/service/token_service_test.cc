@@ -54,43 +54,43 @@ TEST_F(TokenServiceTest, CreatedSecretResolvesAndIsCached) {
   EXPECT_EQ(created.secret.size(), core::kSecretLength);
   EXPECT_EQ(created.token.secret_hash, core::HashSecret(created.secret));
 
-  core::Token token;
+  core::SharedToken token;
   EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
-  EXPECT_EQ(token.id, created.token.id);
+  EXPECT_EQ(token->id, created.token.id);
 
   auto resolved = service_->Resolve(created.secret);
   ASSERT_TRUE(resolved.ok());
-  ASSERT_TRUE(resolved->has_value());
+  ASSERT_NE(*resolved, nullptr);
   EXPECT_EQ((*resolved)->principal, "team-a");
 }
 
 TEST_F(TokenServiceTest, MalformedSecretIsInactiveWithoutALookup) {
-  core::Token token;
+  core::SharedToken token;
   EXPECT_EQ(service_->ResolveCached("bft_notasecret", &token), CachedResolution::kInactive);
   std::string forged = core::GenerateSecret(core::TokenType::kTeam);
   forged[10] = forged[10] == 'a' ? 'b' : 'a';
   EXPECT_EQ(service_->ResolveCached(forged, &token), CachedResolution::kInactive);
   auto resolved = service_->Resolve(forged);
   ASSERT_TRUE(resolved.ok());
-  EXPECT_FALSE(resolved->has_value());
+  EXPECT_EQ(*resolved, nullptr);
 }
 
 TEST_F(TokenServiceTest, UnknownWellFormedSecretMissesThenResolvesToNothing) {
   const std::string unknown = core::GenerateSecret(core::TokenType::kUser);
-  core::Token token;
+  core::SharedToken token;
   EXPECT_EQ(service_->ResolveCached(unknown, &token), CachedResolution::kMiss);
   auto resolved = service_->Resolve(unknown);
   ASSERT_TRUE(resolved.ok());
-  EXPECT_FALSE(resolved->has_value());
+  EXPECT_EQ(*resolved, nullptr);
 }
 
 TEST_F(TokenServiceTest, DeletedTokenStopsResolvingAtOnce) {
   CreatedToken created = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
-  ASSERT_TRUE(service_->Resolve(created.secret)->has_value());
+  ASSERT_NE(*service_->Resolve(created.secret), nullptr);
   ASSERT_TRUE(service_->Delete(admin_, created.token.id).ok());
-  core::Token token;
+  core::SharedToken token;
   EXPECT_NE(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
-  EXPECT_FALSE(service_->Resolve(created.secret)->has_value());
+  EXPECT_EQ(*service_->Resolve(created.secret), nullptr);
   EXPECT_EQ(service_->Delete(admin_, created.token.id).code(), StatusCode::kNotFound);
   EXPECT_GE(service_->cache_stats().invalidations, 1u);
 }
@@ -99,30 +99,30 @@ TEST_F(TokenServiceTest, ExpiredTokenIsInactiveEvenWhenCached) {
   CreateTokenRequest request = TeamRequest("team-a", {"workflow/read"});
   request.expiration_date = core::NowMillis() + 150;
   CreatedToken created = MustCreate(admin_, request);
-  core::Token token;
+  core::SharedToken token;
   EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
   EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kInactive);
-  EXPECT_FALSE(service_->Resolve(created.secret)->has_value());
+  EXPECT_EQ(*service_->Resolve(created.secret), nullptr);
 }
 
 TEST_F(TokenServiceTest, FeedDownBypassesTheCache) {
   CreatedToken created = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
-  core::Token token;
+  core::SharedToken token;
   ASSERT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
   service_->OnFeedHealthChanged(false);
   EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kMiss);
   // The store still answers, and nothing it answers is kept meanwhile.
-  EXPECT_TRUE(service_->Resolve(created.secret)->has_value());
+  EXPECT_NE(*service_->Resolve(created.secret), nullptr);
   EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kMiss);
   service_->OnFeedHealthChanged(true);
-  EXPECT_TRUE(service_->Resolve(created.secret)->has_value());
+  EXPECT_NE(*service_->Resolve(created.secret), nullptr);
   EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
 }
 
 TEST_F(TokenServiceTest, DeletionAnnouncedByTheStoreFeedEvictsTheToken) {
   CreatedToken created = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
-  core::Token token;
+  core::SharedToken token;
   ASSERT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
   service_->OnTokenDeleted(created.token.id);
   EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kMiss);
@@ -142,8 +142,10 @@ TEST_F(TokenServiceTest, CallerOfAnotherTeamSeesNothing) {
   ASSERT_EQ(page->total, 1);
   EXPECT_EQ(page->tokens[0].id, owner_a.token.id);
 
-  EXPECT_FALSE(TokenService::Introspection(caller, team_b.token).has_value());
-  EXPECT_TRUE(TokenService::Introspection(caller, owner_a.token).has_value());
+  EXPECT_EQ(TokenService::Introspection(caller, std::make_shared<const core::Token>(team_b.token)),
+            nullptr);
+  EXPECT_NE(TokenService::Introspection(caller, std::make_shared<const core::Token>(owner_a.token)),
+            nullptr);
 }
 
 TEST_F(TokenServiceTest, MissingActionIsForbidden) {
@@ -211,7 +213,7 @@ TEST_F(TokenServiceTest, BootstrapAdminMakesTheStoreNonEmpty) {
   EXPECT_EQ(admin->token.actions, std::vector<std::string>{"**/**"});
   EXPECT_FALSE(admin->token.principal.has_value());
   auto resolved = service_->Resolve(admin->secret);
-  ASSERT_TRUE(resolved.ok() && resolved->has_value());
+  ASSERT_TRUE(resolved.ok() && *resolved != nullptr);
 }
 
 }  // namespace
