@@ -6,12 +6,12 @@
 namespace tokend::core {
 
 Caller Caller::FromToken(const Token& token) {
-  ResolvedPermissions permissions = token.Permissions();
+  // What token.Permissions() holds, copied once.
   Caller caller;
   caller.token_id = token.id;
-  caller.scope = permissions.scope;
-  caller.principal = std::move(permissions.principal);
-  caller.actions = std::move(permissions.actions);
+  caller.scope = token.type;
+  caller.principal = token.principal.value_or("**");
+  caller.actions = token.actions;
   caller.expiration_date = token.expiration_date;
   return caller;
 }

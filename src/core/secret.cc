@@ -130,23 +130,28 @@ std::optional<SecretShape> ParseSecret(std::string_view secret) {
   return SecretShape{*type, false};
 }
 
-std::string HashSecret(std::string_view secret) {
+void HashSecretInto(std::string_view secret, std::span<char, kSecretHashLength> hex) {
   thread_local std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_length = 0;
   if (!ctx || EVP_DigestInit_ex2(ctx.get(), Sha256(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), secret.data(), secret.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), digest, &digest_length) != 1) {
+      EVP_DigestFinal_ex(ctx.get(), digest, &digest_length) != 1 ||
+      digest_length * 2 != kSecretHashLength) {
     // Without SHA-256 no token can be stored or checked; continuing would
     // compare garbage hashes.
     std::abort();
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(static_cast<std::size_t>(digest_length) * 2, '\0');
   for (unsigned int i = 0; i < digest_length; ++i) {
     hex[2 * i] = kHex[digest[i] >> 4];
     hex[2 * i + 1] = kHex[digest[i] & 0x0f];
   }
+}
+
+std::string HashSecret(std::string_view secret) {
+  std::string hex(kSecretHashLength, '\0');
+  HashSecretInto(secret, std::span<char, kSecretHashLength>(hex.data(), kSecretHashLength));
   return hex;
 }
 

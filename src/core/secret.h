@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,10 @@ std::optional<SecretShape> ParseSecret(std::string_view secret);
 // hex(SHA-256(secret)), 64 lowercase hex chars. Uses a per-thread digest
 // context over an EVP_MD fetched once. Thread-safe.
 std::string HashSecret(std::string_view secret);
+
+// HashSecret into a caller's buffer, allocating nothing (the hot path).
+inline constexpr std::size_t kSecretHashLength = 64;
+void HashSecretInto(std::string_view secret, std::span<char, kSecretHashLength> hex);
 
 // zlib-compatible CRC-32 (IEEE 802.3) and its 6-digit base62 rendering.
 std::uint32_t Crc32(std::string_view data);

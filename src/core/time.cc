@@ -128,7 +128,7 @@ EpochMillis NowMillis() {
       .count();
 }
 
-std::string FormatSpringDate(EpochMillis millis) {
+void AppendSpringDate(std::string& out, EpochMillis millis) {
   // Floor division so instants before 1970 land on the previous day.
   std::int64_t days = millis / kMillisPerDay;
   std::int64_t rem = millis % kMillisPerDay;
@@ -137,14 +137,36 @@ std::string FormatSpringDate(EpochMillis millis) {
     --days;
   }
   const CivilDate date = CivilFromDays(days);
-  const auto ms = static_cast<int>(rem % 1000);
-  const auto total_seconds = static_cast<int>(rem / 1000);
-  char buffer[64];
-  const int n = std::snprintf(buffer, sizeof(buffer), "%04lld-%02u-%02uT%02d:%02d:%02d.%03d+00:00",
-                              static_cast<long long>(date.year), date.month, date.day,
-                              total_seconds / 3600, total_seconds / 60 % 60, total_seconds % 60,
-                              ms);
-  return std::string(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
+  const auto ms = static_cast<unsigned>(rem % 1000);
+  const auto total_seconds = static_cast<unsigned>(rem / 1000);
+  const unsigned hour = total_seconds / 3600;
+  const unsigned minute = total_seconds / 60 % 60;
+  const unsigned second = total_seconds % 60;
+  if (date.year < 0 || date.year > 9999) {
+    // Outside the fixed four-digit form; rare enough for snprintf.
+    char buffer[64];
+    const int n =
+        std::snprintf(buffer, sizeof(buffer), "%04lld-%02u-%02uT%02u:%02u:%02u.%03u+00:00",
+                      static_cast<long long>(date.year), date.month, date.day, hour, minute,
+                      second, ms);
+    out.append(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
+    return;
+  }
+  const auto year = static_cast<unsigned>(date.year);
+  const auto digit = [](unsigned value) { return static_cast<char>('0' + value % 10); };
+  const char text[] = {digit(year / 1000), digit(year / 100), digit(year / 10), digit(year),
+                       '-', digit(date.month / 10), digit(date.month), '-',
+                       digit(date.day / 10), digit(date.day), 'T', digit(hour / 10), digit(hour),
+                       ':', digit(minute / 10), digit(minute), ':', digit(second / 10),
+                       digit(second), '.', digit(ms / 100), digit(ms / 10), digit(ms), '+', '0',
+                       '0', ':', '0', '0'};
+  out.append(text, sizeof text);
+}
+
+std::string FormatSpringDate(EpochMillis millis) {
+  std::string out;
+  AppendSpringDate(out, millis);
+  return out;
 }
 
 std::optional<EpochMillis> ParseDateString(std::string_view text) {

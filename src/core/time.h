@@ -17,6 +17,10 @@ EpochMillis NowMillis();
 // Spring Boot's format: "2026-03-01T05:00:00.000+00:00" (always UTC).
 std::string FormatSpringDate(EpochMillis millis);
 
+// Appends FormatSpringDate(millis) to `out` (without allocating for years
+// 0000..9999, which is every date tokend stores).
+void AppendSpringDate(std::string& out, EpochMillis millis);
+
 // Parses a request date given as a string: a string of digits (epoch millis,
 // optionally with a leading '-'), or ISO-8601 "YYYY-MM-DDTHH:MM:SS[.fff...]"
 // with 'Z', "+HH:MM", "-HH:MM", "+HHMM" or no offset (then UTC). Fractional

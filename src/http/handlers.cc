@@ -32,16 +32,21 @@ Response NoStore(Response res) {
   return res;
 }
 
-// The media type of the request body, lowercased, without parameters.
-std::string MediaType(const Request& req) {
+// True when the media type of the request body (case-insensitive, blanks
+// ignored, parameters after ';' ignored) is `expected` (lowercase).
+bool MediaTypeIs(const Request& req, std::string_view expected) {
   std::string_view value = req[field::content_type];
   value = value.substr(0, value.find(';'));
-  std::string out;
+  std::size_t matched = 0;
   for (char c : value) {
     if (c == ' ' || c == '\t') continue;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (matched == expected.size() ||
+        std::tolower(static_cast<unsigned char>(c)) != static_cast<unsigned char>(expected[matched])) {
+      return false;
+    }
+    ++matched;
   }
-  return out;
+  return matched == expected.size();
 }
 
 core::Status UnsupportedMediaType(std::string_view expected) {
@@ -53,7 +58,7 @@ core::Status UnsupportedMediaType(std::string_view expected) {
 }  // namespace
 
 asio::awaitable<Response> HandleCreateToken(const HandlerEnv& env, Exchange& ex) {
-  if (MediaType(ex.req) != kJson) co_return ErrorResponse(UnsupportedMediaType(kJson));
+  if (!MediaTypeIs(ex.req, kJson)) co_return ErrorResponse(UnsupportedMediaType(kJson));
   auto request = ParseCreateTokenRequest(ex.req.body());
   if (!request.ok()) co_return ErrorResponse(request.status());
   auto created =
@@ -115,13 +120,13 @@ asio::awaitable<Response> HandleIntrospect(const HandlerEnv& env, Exchange& ex) 
       !allowed.ok()) {
     co_return ErrorResponse(allowed);
   }
-  const std::string media_type = MediaType(ex.req);
+
   std::string secret;
-  if (media_type == kJson) {
+  if (MediaTypeIs(ex.req, kJson)) {
     auto parsed = ParseIntrospectJson(ex.req.body());
     if (!parsed.ok()) co_return ErrorResponse(parsed.status());
     secret = std::move(*parsed);
-  } else if (media_type == kForm) {
+  } else if (MediaTypeIs(ex.req, kForm)) {
     auto params = core::ParseQueryString(ex.req.body());
     if (!params.ok()) {
       co_return ErrorResponse(core::Status::InvalidArgument(

@@ -151,72 +151,11 @@ void AppendInt(std::string& out, std::int64_t value) {
 
 void AppendBool(std::string& out, bool value) { out.append(value ? "true" : "false"); }
 
-// Appends core::FormatSpringDate(millis) in quotes. FormatSpringDate is
-// general but slow (snprintf); dates are the bulk of a page's work, so the
-// calendar part ("YYYY-MM-DDT") it writes is remembered per thread for a few
-// recent days and only the time of day is written here.
+// Appends core::FormatSpringDate(millis) in quotes.
 void AppendDate(std::string& out, core::EpochMillis millis) {
-  constexpr core::EpochMillis kMillisPerDay = 86'400'000;
-  // Years 0001..9999, where the text has its fixed 29-character form.
-  constexpr core::EpochMillis kMinFixed = -62'135'596'800'000;
-  constexpr core::EpochMillis kMaxFixed = 253'402'300'799'999;
-  constexpr std::size_t kDayPrefix = 11;  // "YYYY-MM-DDT"
-  constexpr std::size_t kCachedDays = 16;
-  struct CachedDay {
-    core::EpochMillis day = std::numeric_limits<core::EpochMillis>::min();
-    char prefix[kDayPrefix];
-  };
-  thread_local CachedDay cache[kCachedDays];
-
   out.push_back('"');
-  if (millis < kMinFixed || millis > kMaxFixed) {
-    out.append(core::FormatSpringDate(millis));
-    out.push_back('"');
-    return;
-  }
-  core::EpochMillis day = millis / kMillisPerDay;
-  core::EpochMillis rem = millis % kMillisPerDay;
-  if (rem < 0) {
-    rem += kMillisPerDay;
-    --day;
-  }
-  CachedDay& entry = cache[static_cast<std::uint64_t>(day) % kCachedDays];
-  if (entry.day != day) {
-    const std::string midnight = core::FormatSpringDate(day * kMillisPerDay);
-    if (midnight.size() != 29 || midnight[kDayPrefix - 1] != 'T') {
-      out.append(core::FormatSpringDate(millis));
-      out.push_back('"');
-      return;
-    }
-    midnight.copy(entry.prefix, kDayPrefix);
-    entry.day = day;
-  }
-  const auto ms = static_cast<int>(rem % 1000);
-  const auto seconds = static_cast<int>(rem / 1000);
-  const int h = seconds / 3600;
-  const int m = seconds / 60 % 60;
-  const int s = seconds % 60;
-  const char time[] = {static_cast<char>('0' + h / 10),
-                       static_cast<char>('0' + h % 10),
-                       ':',
-                       static_cast<char>('0' + m / 10),
-                       static_cast<char>('0' + m % 10),
-                       ':',
-                       static_cast<char>('0' + s / 10),
-                       static_cast<char>('0' + s % 10),
-                       '.',
-                       static_cast<char>('0' + ms / 100),
-                       static_cast<char>('0' + ms / 10 % 10),
-                       static_cast<char>('0' + ms % 10),
-                       '+',
-                       '0',
-                       '0',
-                       ':',
-                       '0',
-                       '0',
-                       '"'};
-  out.append(entry.prefix, kDayPrefix);
-  out.append(time, sizeof time);
+  core::AppendSpringDate(out, millis);
+  out.push_back('"');
 }
 
 // A generous upper bound of one serialized Token, so the output buffer is
@@ -253,15 +192,15 @@ void AppendTokenFields(std::string& out, const core::Token& token, core::EpochMi
     out.append(",\"principal\":");
     AppendString(out, *token.principal);
   }
-  const core::ResolvedPermissions permissions = token.Permissions();
+  // token.Permissions(), written without copying it.
   out.append(",\"permissions\":[{\"scope\":\"");
-  out.append(core::ToString(permissions.scope));
+  out.append(core::ToString(token.type));
   out.append("\",\"principal\":");
-  AppendString(out, permissions.principal);
+  AppendString(out, token.principal ? std::string_view(*token.principal) : std::string_view("**"));
   out.append(",\"actions\":[");
-  for (std::size_t i = 0; i < permissions.actions.size(); ++i) {
+  for (std::size_t i = 0; i < token.actions.size(); ++i) {
     if (i != 0) out.push_back(',');
-    AppendString(out, permissions.actions[i]);
+    AppendString(out, token.actions[i]);
   }
   out.append("]}]");
 }

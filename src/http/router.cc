@@ -27,22 +27,34 @@ constexpr std::array kRoutes = {
 
 constexpr std::string_view kIdSegment = "{id}";
 
-// Splits "/a/b/c" into {"a","b","c"}; "/" gives {""}.
-std::vector<std::string_view> Segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
-  while (true) {
-    const auto slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
+// The segments of a path: "/a/b/c" is {"a","b","c"}; "/" is {""}. Only as
+// many as the longest pattern has are kept (no allocation on the request
+// path); a longer path is marked `too_long` and matches nothing.
+struct Segments {
+  static constexpr std::size_t kMax = 8;
+  std::array<std::string_view, kMax> items{};
+  std::size_t count = 0;
+  bool too_long = false;
+
+  explicit Segments(std::string_view path) {
+    if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    while (true) {
+      if (count == kMax) {
+        too_long = true;
+        return;
+      }
+      const auto slash = path.find('/');
+      items[count++] = path.substr(0, slash);
+      if (slash == std::string_view::npos) return;
+      path.remove_prefix(slash + 1);
+    }
   }
-  return out;
-}
+  std::size_t size() const { return too_long ? kMax + 1 : count; }
+  std::string_view operator[](std::size_t i) const { return items[i]; }
+};
 
 // Number of literal segments matched, or -1 when `pattern` does not match.
-int MatchPattern(const std::vector<std::string_view>& pattern,
-                 const std::vector<std::string_view>& path, std::string_view* id) {
+int MatchPattern(const Segments& pattern, const Segments& path, std::string_view* id) {
   if (pattern.size() != path.size()) return -1;
   int literals = 0;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
@@ -70,13 +82,14 @@ bool IsApiPath(std::string_view path) {
 
 RouteMatch MatchRoute(beast_http::verb method, std::string_view path) {
   RouteMatch match;
-  const auto segments = Segments(path);
+  const Segments segments(path);
   int best = -1;
   std::string_view best_id;
-  std::vector<verb> allowed;
-  static const std::vector<std::vector<std::string_view>> patterns = [] {
-    std::vector<std::vector<std::string_view>> out;
-    for (const Route& route : kRoutes) out.push_back(Segments(route.pattern));
+  std::array<verb, kRoutes.size()> allowed{};
+  std::size_t allowed_count = 0;
+  static const std::vector<Segments> patterns = [] {
+    std::vector<Segments> out;
+    for (const Route& route : kRoutes) out.emplace_back(route.pattern);
     return out;
   }();
   for (std::size_t r = 0; r < kRoutes.size(); ++r) {
@@ -90,8 +103,9 @@ RouteMatch MatchRoute(beast_http::verb method, std::string_view path) {
         match.route = &route;
         best_id = id;
       }
-    } else if (std::find(allowed.begin(), allowed.end(), route.method) == allowed.end()) {
-      allowed.push_back(route.method);
+    } else if (std::find(allowed.begin(), allowed.begin() + allowed_count, route.method) ==
+               allowed.begin() + allowed_count) {
+      allowed[allowed_count++] = route.method;
     }
   }
   if (match.route != nullptr) {
@@ -107,9 +121,9 @@ RouteMatch MatchRoute(beast_http::verb method, std::string_view path) {
     }
     return match;
   }
-  for (const verb v : allowed) {
+  for (std::size_t i = 0; i < allowed_count; ++i) {
     if (!match.allow.empty()) match.allow += ", ";
-    match.allow += beast_http::to_string(v);
+    match.allow += beast_http::to_string(allowed[i]);
   }
   return match;
 }

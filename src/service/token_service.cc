@@ -27,7 +27,9 @@ CachedResolution TokenService::ResolveCached(std::string_view secret, core::Shar
   // A cache hit means the SHA-256 of `secret` equals a stored token's: the
   // secret is that token's, so the checksum test is only needed on a miss.
   if (secret.size() != core::kSecretLength) return CachedResolution::kInactive;
-  core::SharedToken cached = cache_->Find(core::HashSecret(secret));
+  char hash[core::kSecretHashLength];
+  core::HashSecretInto(secret, hash);
+  core::SharedToken cached = cache_->Find(std::string_view(hash, sizeof hash));
   if (!cached) {
     if (!core::ParseSecret(secret)) return CachedResolution::kInactive;
     misses_.fetch_add(1, std::memory_order_relaxed);

@@ -24,8 +24,17 @@ TEST(TimeTest, FormatSpringDate) {
       {4'107'542'400'000, "2100-03-01T00:00:00.000+00:00"},  // 2100 is not a leap year
       {253'402'300'799'999, "9999-12-31T23:59:59.999+00:00"},
       {-62'135'596'800'000, "0001-01-01T00:00:00.000+00:00"},
+      {-62'167'219'200'000, "0000-01-01T00:00:00.000+00:00"},
+      {-62'167'219'200'001, "-001-12-31T23:59:59.999+00:00"},  // snprintf's %04lld
+      {253'402'300'800'000, "10000-01-01T00:00:00.000+00:00"},
   };
   for (const Case& c : kCases) EXPECT_EQ(FormatSpringDate(c.millis), c.text) << c.millis;
+}
+
+TEST(TimeTest, AppendSpringDateAppends) {
+  std::string out = "date=";
+  AppendSpringDate(out, 0);
+  EXPECT_EQ(out, "date=1970-01-01T00:00:00.000+00:00");
 }
 
 TEST(TimeTest, FormatThenParseRoundTrips) {
