@@ -33,44 +33,19 @@ std::string_view OriginForm(std::string_view target) {
   return target;
 }
 
-asio::awaitable<Response> Dispatch(const HandlerEnv& env, const Request& req,
-                                   std::string_view* label) {
-  const std::string_view target = OriginForm(req.target());
-  if (target.empty() || target.front() != '/') {
-    co_return ErrorResponse(core::ApiError::kBadHttpRequest,
-                            "The request target must be an absolute path.");
+// The answer for a request no route takes (404, 405, a bad {id}), or
+// nullopt when match.route will handle it.
+std::optional<Response> Unrouted(const RouteMatch& match) {
+  if (!match.error.ok()) return ErrorResponse(match.error);
+  if (match.route != nullptr) return std::nullopt;
+  if (match.allow.empty()) {
+    return ErrorResponse(core::ApiError::kRouteNotFound, "No route matches this path.");
   }
-  const auto question = target.find('?');
-  Exchange ex{.req = req,
-              .path = target.substr(0, question),
-              .query = question == std::string_view::npos ? std::string_view()
-                                                          : target.substr(question + 1)};
-  RouteMatch match = MatchRoute(req.method(), ex.path);
-  if (match.route != nullptr) *label = match.route->label;
-
-  if (IsApiPath(ex.path)) {
-    AuthAttempt attempt = StartAuthentication(env, req, ex.query);
-    if (!attempt.result) {
-      attempt.result.emplace(co_await FinishAuthentication(env, std::move(attempt.secret)));
-    }
-    auto& auth = *attempt.result;
-    if (!auth.ok()) co_return ErrorResponse(auth.status());
-    ex.caller = std::move(auth->caller);
-    ex.caller_token = std::move(auth->token);
-  }
-  if (!match.error.ok()) co_return ErrorResponse(match.error);
-  if (match.route == nullptr) {
-    if (match.allow.empty()) {
-      co_return ErrorResponse(core::ApiError::kRouteNotFound, "No route matches this path.");
-    }
-    Response res =
-        ErrorResponse(core::ApiError::kMethodNotAllowed,
-                      "This method is not allowed on this path; allowed: " + match.allow + ".");
-    res.set(beast_http::field::allow, match.allow);
-    co_return res;
-  }
-  ex.id = std::move(match.id);
-  co_return co_await match.route->handler(env, ex);
+  Response res =
+      ErrorResponse(core::ApiError::kMethodNotAllowed,
+                    "This method is not allowed on this path; allowed: " + match.allow + ".");
+  res.set(beast_http::field::allow, match.allow);
+  return res;
 }
 
 }  // namespace
@@ -116,12 +91,45 @@ void AppendWireResponse(const Response& res, std::string& out) {
   out.append(res.body());
 }
 
+// Target, route, authentication, handler: one coroutine (the route's
+// handler is the only other), and authentication suspends only on a cache
+// miss.
 asio::awaitable<Response> RequestHandler::Handle(Request req) const {
   const auto start = std::chrono::steady_clock::now();
   std::string_view label = kUnmatchedRoute;
   std::optional<Response> res;
   try {
-    res.emplace(co_await Dispatch(env_, req, &label));
+    const std::string_view target = OriginForm(req.target());
+    if (target.empty() || target.front() != '/') {
+      res.emplace(ErrorResponse(core::ApiError::kBadHttpRequest,
+                                "The request target must be an absolute path."));
+    } else {
+      const auto question = target.find('?');
+      Exchange ex{.req = req,
+                  .path = target.substr(0, question),
+                  .query = question == std::string_view::npos ? std::string_view()
+                                                              : target.substr(question + 1)};
+      RouteMatch match = MatchRoute(req.method(), ex.path);
+      if (match.route != nullptr) label = match.route->label;
+      if (IsApiPath(ex.path)) {
+        AuthAttempt attempt = StartAuthentication(env_, req, ex.query);
+        if (!attempt.result) {
+          attempt.result.emplace(co_await FinishAuthentication(env_, std::move(attempt.secret)));
+        }
+        auto& auth = *attempt.result;
+        if (auth.ok()) {
+          ex.caller = std::move(auth->caller);
+          ex.caller_token = std::move(auth->token);
+        } else {
+          res.emplace(ErrorResponse(auth.status()));
+        }
+      }
+      if (!res) res = Unrouted(match);
+      if (!res) {
+        ex.id = std::move(match.id);
+        res.emplace(co_await match.route->handler(env_, ex));
+      }
+    }
   } catch (const std::exception& e) {
     // what() may quote request data; the type and route are enough to start.
     spdlog::error("unexpected {} while handling {}", typeid(e).name(), label);
