@@ -437,13 +437,25 @@ class Session : public std::enable_shared_from_this<Session> {
   // Appends what the socket holds now to buffer_, without waiting:
   // would_block when it holds nothing, buffer_overflow when buffer_ is full,
   // eof when the client closed its side.
+  //
+  // A read that came back shorter than asked took everything the socket had
+  // (drained_): the next read is then surely would_block, and is not made.
+  // Under load that spares a failing system call per request, since the
+  // next request of a connection seldom arrives before its response left.
   error_code ReadNow() {
     const std::size_t size = beast::read_size(buffer_, kReadChunk);
     if (size == 0) return beast_http::error::buffer_overflow;
+    if (drained_) return asio::error::would_block;
     error_code ec;
     const std::size_t n = socket_.read_some(buffer_.prepare(size), ec);
-    if (ec == asio::error::try_again) return asio::error::would_block;
-    if (!ec) buffer_.commit(n);
+    if (ec == asio::error::try_again || ec == asio::error::would_block) {
+      drained_ = true;
+      return asio::error::would_block;
+    }
+    if (!ec) {
+      buffer_.commit(n);
+      drained_ = n < size;
+    }
     return ec;
   }
 
@@ -452,10 +464,19 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<error_code> ReadWhenReady() {
     const std::size_t size = beast::read_size(buffer_, kReadChunk);
     if (size == 0) co_return beast_http::error::buffer_overflow;
-    // Not async_wait: Asio re-arms epoll (a system call) for every wait,
-    // while a read joins the descriptor's queue as it is.
+    // Asio's read first tries the socket (a system call) before it waits
+    // for epoll; right after a response that try nearly always fails. Going
+    // to the back of the queue first (the other connections' turn) gives the
+    // client time to send, so that the try more often succeeds.
+    if (drained_) {
+      co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+      if (closing_) co_return asio::error::operation_aborted;
+    }
+    // Not async_wait: Asio re-arms epoll (another system call) for every
+    // wait, while a read joins the descriptor's queue as it is.
     auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(size), kNoThrow);
     buffer_.commit(n);
+    drained_ = n < size;
     if (closing_) co_return asio::error::operation_aborted;
     co_return ec;
   }
@@ -549,6 +570,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string out_;  // the response being written
   const bool admitted_;  // false: over max_connections, answered 503
   bool idle_ = false;
+  bool drained_ = false;  // the last read emptied the socket (see ReadNow)
   bool timed_out_ = false;
   bool closing_ = false;
 };
