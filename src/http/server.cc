@@ -299,7 +299,12 @@ class Session : public std::enable_shared_from_this<Session> {
       Response res = co_await worker_.server().handler().Handle(parser_->release());
       if (worker_.draining() || closing_) res.keep_alive(false);
       const bool keep_alive = res.keep_alive();
-      if (!co_await Write(res)) co_return;
+      // Write(res), without its coroutine when the socket takes it all.
+      std::string_view rest = Serialize(res);
+      bool sent = SendNow(rest);
+      if (sent && !rest.empty()) sent = co_await SendWhenReady(rest);
+      TrimWriteBuffer();
+      if (!sent) co_return;
       if (!keep_alive) {
         co_await LingeringClose();
         co_return;
@@ -399,14 +404,23 @@ class Session : public std::enable_shared_from_this<Session> {
     Disarm();
   }
 
-  // Writes one response; false when the connection failed or timed out.
-  asio::awaitable<bool> Write(const Response& res) {
+  // The bytes of `res`, in out_.
+  std::string_view Serialize(const Response& res) {
     out_.clear();
     AppendWireResponse(res, out_);
-    bool sent = co_await WriteAll(out_);
-    // A large response (the OpenAPI document, an unpaged query) should not
-    // pin its buffer for the life of the connection.
+    return out_;
+  }
+
+  // A large response (the OpenAPI document, an unpaged query) should not
+  // pin its buffer for the life of the connection.
+  void TrimWriteBuffer() {
     if (out_.capacity() > kKeptWriteBuffer) std::string().swap(out_);
+  }
+
+  // Writes one response; false when the connection failed or timed out.
+  asio::awaitable<bool> Write(const Response& res) {
+    const bool sent = co_await WriteAll(Serialize(res));
+    TrimWriteBuffer();
     co_return sent;
   }
 
@@ -414,23 +428,31 @@ class Session : public std::enable_shared_from_this<Session> {
   // body timeout. False when the connection failed, was cancelled or timed
   // out.
   asio::awaitable<bool> WriteAll(std::string_view data) {
-    bool armed = false;
+    if (!SendNow(data)) co_return false;
+    if (data.empty()) co_return true;
+    co_return co_await SendWhenReady(data);
+  }
+
+  // Sends what the socket takes now, removing it from `data`; false when
+  // the connection failed.
+  bool SendNow(std::string_view& data) {
     while (!data.empty()) {
       error_code ec;
       const std::size_t n = socket_.write_some(asio::buffer(data), ec);
-      if (!ec) {
-        data.remove_prefix(n);
-        continue;
-      }
-      if (ec != asio::error::would_block && ec != asio::error::try_again) break;
-      if (!armed) {
-        ArmDeadline(options_.body_timeout);
-        armed = true;
-      }
-      auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
-      if (wait_ec) break;
+      if (ec) return ec == asio::error::would_block || ec == asio::error::try_again;
+      data.remove_prefix(n);
     }
-    if (armed) Disarm();
+    return true;
+  }
+
+  // Sends the rest of `data`, waiting for room under the body timeout.
+  asio::awaitable<bool> SendWhenReady(std::string_view data) {
+    ArmDeadline(options_.body_timeout);
+    while (!data.empty()) {
+      auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
+      if (wait_ec || !SendNow(data)) break;
+    }
+    Disarm();
     co_return data.empty();
   }
 
