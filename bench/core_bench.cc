@@ -76,7 +76,7 @@ BENCHMARK(BM_SerializePage1000)->Unit(benchmark::kMicrosecond);
 
 void BM_SerializeIntrospection(benchmark::State& state) {
   const core::EpochMillis now = core::NowMillis();
-  const std::optional<core::Token> token = SampleToken(1, now);
+  const core::Token token = SampleToken(1, now);
   for (auto _ : state) benchmark::DoNotOptimize(http::SerializeIntrospection(&token, now));
 }
 BENCHMARK(BM_SerializeIntrospection);
