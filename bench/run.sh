@@ -99,9 +99,10 @@ start_tokend() {
   wait_http "http://127.0.0.1:${port}/health" "${TOKEND_PID}" "${logfile}"
 }
 
-# field FILE KEY: the value of KEY=... on the BENCH line of FILE.
+# field FILE KEY: the value of KEY=... on the BENCH line of FILE (empty when
+# FILE or the line is missing, as for a skipped scenario).
 field() {
-  grep -m1 '^BENCH ' "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1
+  { grep -m1 '^BENCH ' "$1" 2>/dev/null || true; } | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1
 }
 
 # run_wrk NAME THREADS CONNECTIONS SCRIPT URL [SCRIPT ARGS...]: a warm-up run,
