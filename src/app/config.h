@@ -24,6 +24,7 @@ struct ServeConfig {
   int threads = 0;                // 0: one I/O thread per core
   std::string data_dir;           // empty: derived from the store URL
   std::int64_t max_unpaged = 10000;
+  std::size_t cache_capacity = 200000;  // resolved secrets kept in memory; 0: none
   std::string log_level = "info";
 };
 

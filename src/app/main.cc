@@ -92,6 +92,7 @@ int Serve(const ServeConfig& config) {
   service::ServiceOptions service_options;
   service_options.auth_required = auth_required;
   service_options.max_unpaged = config.max_unpaged;
+  service_options.cache_capacity = config.cache_capacity;
   service::TokenService service(**store, service_options);
 
   if (auth_required) {
@@ -183,6 +184,12 @@ int Main(int argc, char** argv) {
       ->envname("TOKEND_MAX_UNPAGED")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{10'000'000}))
       ->capture_default_str();
+  serve_cmd->add_option("--cache-capacity", serve.cache_capacity,
+                        "Resolved tokens kept in memory (about 300 bytes each; 0: no cache, "
+                        "every check reads the store)")
+      ->envname("TOKEND_CACHE_CAPACITY")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}))
+      ->capture_default_str();
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->envname("TOKEND_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -202,7 +209,9 @@ int Main(int argc, char** argv) {
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return cli.exit(error);
+    // cli.exit prints the message (or the help); every usage error exits 2,
+    // whatever CLI11's own code for its kind.
+    return cli.exit(error) == 0 ? 0 : kExitUsage;
   }
   if (*serve_cmd) return Serve(serve);
   return Bootstrap(bootstrap);

@@ -1,11 +1,12 @@
 #include "service/secret_cache.h"
 
+#include <algorithm>
 #include <functional>
 
 namespace tokend::service {
 
 SecretCache::SecretCache(std::size_t capacity)
-    : shard_capacity_(capacity / kShards > 0 ? capacity / kShards : 1) {}
+    : shard_capacity_(capacity == 0 ? 0 : std::max<std::size_t>(capacity / kShards, 1)) {}
 
 SecretCache::Shard& SecretCache::ShardFor(std::string_view secret_hash) {
   return shards_[std::hash<std::string_view>{}(secret_hash) % kShards];
@@ -25,6 +26,7 @@ core::SharedToken SecretCache::Find(std::string_view secret_hash) const {
 }
 
 void SecretCache::Insert(const core::Token& token, std::uint64_t epoch_before_lookup) {
+  if (shard_capacity_ == 0) return;
   std::lock_guard mutation(mutation_mutex_);
   // Checked under the mutation lock: an invalidation either happened before
   // (epoch moved, the fill is dropped) or will run after and erase the entry.

@@ -29,6 +29,7 @@ namespace tokend::service {
 class SecretCache {
  public:
   // `capacity`: the most tokens kept; past it, arbitrary entries are evicted.
+  // 0 keeps nothing (every lookup goes to the store).
   explicit SecretCache(std::size_t capacity);
 
   // The cached token for a secret hash, or null (absent or untrusted).

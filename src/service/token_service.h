@@ -31,7 +31,7 @@ class SecretCache;
 struct ServiceOptions {
   bool auth_required = true;
   std::int64_t max_unpaged = 10000;     // --max-unpaged
-  std::size_t cache_capacity = 200000;  // resolved secrets kept in memory
+  std::size_t cache_capacity = 200000;  // resolved secrets kept in memory; 0: none
 };
 
 struct CreatedToken {

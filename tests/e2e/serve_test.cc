@@ -78,6 +78,33 @@ TEST(ServeTest, BadListenAddressIsAUsageError) {
   EXPECT_NE(run.err.find("--listen"), std::string::npos);
 }
 
+TEST(ServeTest, BadCacheCapacityIsAUsageError) {
+  TempDir dir;
+  RunResult run = RunTokend({"serve", "--listen", "127.0.0.1:0", "--store",
+                             "sqlite:" + dir.File("tokend.db"), "--cache-capacity", "-1"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--cache-capacity"), std::string::npos) << run.err;
+}
+
+TEST(ServeTest, ServesWithoutACache) {
+  TempDir dir;
+  auto tokend = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store",
+                                      "sqlite:" + dir.File("tokend.db"), "--auth", "off",
+                                      "--cache-capacity", "0"});
+  ASSERT_NE(tokend, nullptr);
+  TestClient client(tokend->port());
+  auto created = CreateToken(client, "",
+                             R"({"type":"team","name":"t","principal":"team-a",)"
+                             R"("permissions":["workflow/read"]})");
+  ASSERT_TRUE(created.has_value());
+  const std::string secret(created->at("token").as_string());
+  for (int i = 0; i < 2; ++i) {
+    auto self = client.Request("GET", "/api/v2/token/self", {{"Authorization", "Bearer " + secret}});
+    ASSERT_TRUE(self.has_value());
+    EXPECT_EQ(self->status, 200) << self->body;
+  }
+}
+
 TEST(ServeTest, UnknownStoreSchemeFailsClearly) {
   RunResult run = RunTokend({"serve", "--listen", "127.0.0.1:0", "--store",
                              "mysql://user:hunter2@localhost/db", "--auth", "off"});

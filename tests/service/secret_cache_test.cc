@@ -60,6 +60,12 @@ TEST(SecretCacheTest, UntrustedCacheAnswersAndKeepsNothing) {
   EXPECT_TRUE((cache.Find("hash3") != nullptr));
 }
 
+TEST(SecretCacheTest, CapacityZeroKeepsNothing) {
+  SecretCache cache(0);
+  cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
+  EXPECT_EQ(cache.Find("hash1"), nullptr);
+}
+
 TEST(SecretCacheTest, StaysWithinCapacity) {
   SecretCache cache(32);
   for (int i = 0; i < 1000; ++i) {

@@ -64,6 +64,23 @@ TEST_F(TokenServiceTest, CreatedSecretResolvesAndIsCached) {
   EXPECT_EQ((*resolved)->principal, "team-a");
 }
 
+TEST_F(TokenServiceTest, WithoutACacheEveryResolutionAsksTheStore) {
+  ServiceOptions options;
+  options.cache_capacity = 0;
+  Reopen(options);
+  CreatedToken created = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
+  core::SharedToken token;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kMiss);
+    auto resolved = service_->Resolve(created.secret);
+    ASSERT_TRUE(resolved.ok());
+    ASSERT_NE(*resolved, nullptr);
+    EXPECT_EQ((*resolved)->id, created.token.id);
+  }
+  ASSERT_TRUE(service_->Delete(admin_, created.token.id).ok());
+  EXPECT_EQ(*service_->Resolve(created.secret), nullptr);
+}
+
 TEST_F(TokenServiceTest, MalformedSecretIsInactiveWithoutALookup) {
   core::SharedToken token;
   EXPECT_EQ(service_->ResolveCached("bft_notasecret", &token), CachedResolution::kInactive);
