@@ -89,11 +89,12 @@ wait_http() {
   die "server not ready after 60 s (${url})"
 }
 
-# start_tokend STORE_URL PORT LOG: starts tokend, sets TOKEND_PID.
+# start_tokend STORE_URL PORT LOG [SERVE FLAGS...]: starts tokend, sets TOKEND_PID.
 start_tokend() {
   local store=$1 port=$2 logfile=$3
+  shift 3
   "${TOKEND}" serve --listen "127.0.0.1:${port}" --store "${store}" --auth required \
-    --threads "${BENCH_THREADS}" --log-level warn --data-dir "${WORK}" 2>>"${logfile}" &
+    --threads "${BENCH_THREADS}" --log-level warn --data-dir "${WORK}" "$@" 2>>"${logfile}" &
   TOKEND_PID=$!
   STARTED_PIDS+=("${TOKEND_PID}")
   wait_http "http://127.0.0.1:${port}/health" "${TOKEND_PID}" "${logfile}"
@@ -263,6 +264,14 @@ run_wrk create-sqlite 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/create.lua" "${BASE}"
 BENCH_WARMUP=${BENCH_WARMUP_SAVED}
 stop_all
 
+# 4b. What the secret cache buys: the introspect load again, every token
+# read from the store (--cache-capacity 0).
+TOKEND_PORT=$(free_port)
+start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-nocache.log" --cache-capacity 0
+run_wrk introspect-nocache 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
+  "http://127.0.0.1:${TOKEND_PORT}" "${WORK}/secrets.txt"
+stop_all
+
 # 5. PostgreSQL: the same introspect load against a fresh cluster.
 pg_note=""
 if [[ ${BENCH_SKIP_PG:-0} == 1 ]]; then
@@ -301,6 +310,7 @@ sqlite_rps=$(field "${WORK}/introspect-sqlite.out" rps)
 create_rps=$(field "${WORK}/create-sqlite.out" rps)
 baseline_rows=$(field "${WORK}/create-baseline.out" rows_per_s)
 pg_rps=$(field "${WORK}/introspect-pg.out" rps)
+nocache_rps=$(field "${WORK}/introspect-nocache.out" rps)
 q0_p50=$(field "${WORK}/query-page0.out" p50_us)
 q0_p99=$(field "${WORK}/query-page0.out" p99_us)
 q1000_p50=$(field "${WORK}/query-page1000.out" p50_us)
@@ -308,6 +318,7 @@ q1000_p99=$(field "${WORK}/query-page1000.out" p99_us)
 r_introspect=$(ratio "${sqlite_rps}" "${nginx_rps}")
 r_create=$(ratio "${create_rps}" "${baseline_rows}")
 r_pg=$(ratio "${pg_rps}" "${sqlite_rps}")
+r_nocache=$(ratio "${nocache_rps}" "${sqlite_rps}")
 rss_mb=$(awk -v k="$(num "${rss_kb}")" 'BEGIN { printf "%.0f", k / 1024 }')
 
 echo
@@ -331,6 +342,8 @@ else
   echo "| introspect req/s, PostgreSQL | ${pg_note} | — | — | >= 0.7x | n/a |"
 fi
 echo
+echo "Without the secret cache (--cache-capacity 0), introspect runs at $(fmt_rate "${nocache_rps}") req/s$(errors introspect-nocache):" \
+  "${r_nocache}x of the cached SQLite figure."
 echo "Query groups (type:principal=matching tokens): ${query_groups}"
 echo "Query throughput at -c4: page 0 $(fmt_rate "$(field "${WORK}/query-page0.out" rps)") req/s," \
   "page 1000 $(fmt_rate "$(field "${WORK}/query-page1000.out" rps)") req/s." \

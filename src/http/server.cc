@@ -490,10 +490,10 @@ class Session : public std::enable_shared_from_this<Session> {
     // for epoll; right after a response that try nearly always fails. Going
     // to the back of the queue first (the other connections' turn) gives the
     // client time to send, so that the try more often succeeds.
-    if (drained_) {
-      co_await asio::post(socket_.get_executor(), asio::use_awaitable);
-      if (closing_) co_return asio::error::operation_aborted;
-    }
+    if (drained_) co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+    // A deadline or a drain that came while no read was pending cancelled
+    // nothing: it is honoured here.
+    if (closing_ || timed_out_) co_return asio::error::operation_aborted;
     // Not async_wait: Asio re-arms epoll (another system call) for every
     // wait, while a read joins the descriptor's queue as it is.
     auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(size), kNoThrow);
