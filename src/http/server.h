@@ -26,7 +26,11 @@ struct ServerOptions {
   std::string address = "127.0.0.1";  // numeric IPv4/IPv6 address or host name
   std::uint16_t port = 7700;          // 0: an ephemeral port (see Start)
   int io_threads = 0;                 // 0: std::thread::hardware_concurrency()
-  int blocking_threads = 32;          // threads running store calls
+  // Threads running store calls. Store calls block, so this bounds the
+  // creates that can wait on one SQLite group commit: with 32, 64 concurrent
+  // creates were committed 32 at a time (0.73x of the grouped-insert
+  // baseline); with 128, 0.9x.
+  int blocking_threads = 128;
   std::size_t max_body_bytes = 64 * 1024;
   std::size_t max_header_bytes = 16 * 1024;  // request line + fields
   std::size_t max_target_bytes = 8 * 1024;
