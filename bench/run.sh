@@ -106,8 +106,18 @@ field() {
   { grep -m1 '^BENCH ' "$1" 2>/dev/null || true; } | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1
 }
 
+# cpu_ticks PID: user + system CPU time, in clock ticks, of PID and of its
+# children (nginx's workers), read from /proc.
+cpu_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null |
+    awk -v p="$1" '{ pid = $1; sub(/^.*\) /, ""); if (pid == p || $2 == p) t += $12 + $13 }
+                   END { print t + 0 }'
+}
+
 # run_wrk NAME THREADS CONNECTIONS SCRIPT URL [SCRIPT ARGS...]: a warm-up run,
-# then the measured one, whose output goes to $WORK/NAME.out.
+# then the measured one, whose output goes to $WORK/NAME.out. With CPU_PID
+# set, the CPU time that process (and its children) spent per request during
+# the measured run goes to $WORK/NAME.cpu, in microseconds.
 run_wrk() {
   local name=$1 threads=$2 connections=$3 script=$4 url=$5
   shift 5
@@ -116,8 +126,15 @@ run_wrk() {
       >/dev/null 2>&1 || true
   fi
   log "wrk ${name}: -t${threads} -c${connections} -d${BENCH_SECONDS}s"
+  local ticks_before=0
+  [[ -n ${CPU_PID:-} ]] && ticks_before=$(cpu_ticks "${CPU_PID}")
   wrk -t"${threads}" -c"${connections}" -d"${BENCH_SECONDS}s" --timeout 10s --latency \
     -s "${script}" "${url}" -- "$@" >"${WORK}/${name}.out" 2>&1 || true
+  if [[ -n ${CPU_PID:-} ]]; then
+    awk -v t="$(( $(cpu_ticks "${CPU_PID}") - ticks_before ))" -v hz="$(getconf CLK_TCK)" \
+      -v n="$(field "${WORK}/${name}.out" requests)" \
+      'BEGIN { if (n > 0) printf "%.1f\n", t * 1e6 / hz / n }' >"${WORK}/${name}.cpu"
+  fi
   grep '^BENCH ' "${WORK}/${name}.out" >&2 || { cat "${WORK}/${name}.out" >&2; log "wrk ${name} failed"; }
 }
 
@@ -233,11 +250,11 @@ check=$(curl -s -X POST -H "Authorization: Bearer ${ADMIN}" -H 'Content-Type: ap
 [[ ${check} == *'"active":true'* ]] || log "WARNING: introspect of a seeded token answers: ${check:0:200}"
 
 # 1. Introspect: nginx then tokend, same load.
-run_wrk introspect-nginx 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
+CPU_PID=${NGINX_PID} run_wrk introspect-nginx 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
   "http://127.0.0.1:${NGINX_PORT}" "${WORK}/secrets.txt"
 stop_pid "${NGINX_PID}"
-run_wrk introspect-sqlite 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" "${BASE}" \
-  "${WORK}/secrets.txt"
+CPU_PID=${TOKEND_PID} run_wrk introspect-sqlite 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
+  "${BASE}" "${WORK}/secrets.txt"
 
 # 2. Query latency at low concurrency, page 0 and page 1000 (limit 10).
 first_query=$(sed -n 's/^query \([^ ]*\) \([^ ]*\) .*/types=\1\&principals=\2/p' "${WORK}/secrets.txt" | head -n1)
@@ -253,7 +270,7 @@ rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/${TOKEND_PID}/status" 2>/dev/null || 
 # 4. Durable creates: grouped-insert baseline, then tokend under 64 clients.
 log "sqlite_group_insert: transactions of 64 rows for ${BENCH_SECONDS}s"
 "${GROUP_INSERT}" --db "${WORK}/group-insert.db" \
-  --schema "${ROOT}/src/store/migrations/sqlite/0001_init.sql" --group 64 \
+  --schema "${ROOT}"/src/store/migrations/sqlite/*.sql --group 64 \
   --seconds "${BENCH_SECONDS}" >"${WORK}/create-baseline.out" 2>&1 || true
 grep '^BENCH ' "${WORK}/create-baseline.out" >&2 || cat "${WORK}/create-baseline.out" >&2
 rm -f "${WORK}"/group-insert.db*
@@ -344,6 +361,10 @@ fi
 echo
 echo "Without the secret cache (--cache-capacity 0), introspect runs at $(fmt_rate "${nocache_rps}") req/s$(errors introspect-nocache):" \
   "${r_nocache}x of the cached SQLite figure."
+nginx_cpu=$(cat "${WORK}/introspect-nginx.cpu" 2>/dev/null || true)
+tokend_cpu=$(cat "${WORK}/introspect-sqlite.cpu" 2>/dev/null || true)
+echo "CPU time per introspect request (user + system, server processes only):" \
+  "tokend $(num "${tokend_cpu}") µs, nginx $(num "${nginx_cpu}") µs."
 echo "Query groups (type:principal=matching tokens): ${query_groups}"
 echo "Query throughput at -c4: page 0 $(fmt_rate "$(field "${WORK}/query-page0.out" rps)") req/s," \
   "page 1000 $(fmt_rate "$(field "${WORK}/query-page1000.out" rps)") req/s." \

@@ -4,7 +4,10 @@
 // prints the rate. This is about the best any SQLite-backed service can do
 // when it groups concurrent creates into shared commits.
 //
-//   sqlite_group_insert --db FILE --schema 0001_init.sql [--group 64] [--seconds 10]
+//   sqlite_group_insert --db FILE --schema 0001_init.sql 0002_....sql [--group 64] [--seconds 10]
+//
+// (--schema takes every migration in order, so that the baseline maintains
+// the same indexes and counters as tokend.)
 //
 // Output (stdout, one line): "BENCH rows=N seconds=S rows_per_s=R commits_per_s=C"
 #include <sqlite3.h>
@@ -15,6 +18,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -35,14 +39,17 @@ bool Exec(sqlite3* db, const std::string& sql) {
   return true;
 }
 
-int Run(const std::string& path, const std::string& schema_path, int group, double seconds) {
-  std::ifstream schema_file(schema_path);
-  if (!schema_file) {
-    std::fprintf(stderr, "sqlite_group_insert: cannot read %s\n", schema_path.c_str());
-    return 1;
-  }
+int Run(const std::string& path, const std::vector<std::string>& schema_paths, int group,
+        double seconds) {
   std::stringstream schema;
-  schema << schema_file.rdbuf();
+  for (const std::string& schema_path : schema_paths) {
+    std::ifstream schema_file(schema_path);
+    if (!schema_file) {
+      std::fprintf(stderr, "sqlite_group_insert: cannot read %s\n", schema_path.c_str());
+      return 1;
+    }
+    schema << schema_file.rdbuf() << '\n';
+  }
 
   std::remove(path.c_str());
   std::remove((path + "-wal").c_str());
@@ -121,11 +128,11 @@ int Run(const std::string& path, const std::string& schema_path, int group, doub
 int main(int argc, char** argv) {
   CLI::App cli{"sqlite_group_insert: grouped durable inserts into SQLite (baseline)"};
   std::string db;
-  std::string schema;
+  std::vector<std::string> schema;
   int group = 64;
   double seconds = 10;
   cli.add_option("--db", db, "SQLite file (recreated)")->required();
-  cli.add_option("--schema", schema, "Schema file (tokend's SQLite migration)")->required();
+  cli.add_option("--schema", schema, "Schema files (tokend's SQLite migrations, in order)")->required();
   cli.add_option("--group", group, "Rows per transaction")->check(CLI::PositiveNumber);
   cli.add_option("--seconds", seconds, "How long to insert")->check(CLI::PositiveNumber);
   CLI11_PARSE(cli, argc, argv);
