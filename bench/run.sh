@@ -43,6 +43,7 @@ TOKEND=${BENCH_BUILD_DIR}/tokend
 SEED=${BENCH_BUILD_DIR}/bench/tokend_seed
 GROUP_INSERT=${BENCH_BUILD_DIR}/bench/sqlite_group_insert
 CORE_BENCH=${BENCH_BUILD_DIR}/bench/core_bench
+BEAST_HELLO=${BENCH_BUILD_DIR}/bench/beast_hello
 WRK_DIR=${ROOT}/bench/wrk
 
 log() { echo "[bench] $*" >&2; }
@@ -166,9 +167,9 @@ if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
   cmake -S "${ROOT}" -B "${BENCH_BUILD_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DTOKEND_BUILD_BENCH=ON -DTOKEND_BUILD_TESTS=OFF >/dev/null
   cmake --build "${BENCH_BUILD_DIR}" -j "$(nproc)" \
-    --target tokend tokend_seed sqlite_group_insert core_bench >/dev/null
+    --target tokend tokend_seed sqlite_group_insert core_bench beast_hello >/dev/null
 fi
-for bin in "${TOKEND}" "${SEED}" "${GROUP_INSERT}"; do
+for bin in "${TOKEND}" "${SEED}" "${GROUP_INSERT}" "${BEAST_HELLO}"; do
   [[ -x ${bin} ]] || die "missing ${bin}"
 done
 
@@ -253,6 +254,15 @@ check=$(curl -s -X POST -H "Authorization: Bearer ${ADMIN}" -H 'Content-Type: ap
 CPU_PID=${NGINX_PID} run_wrk introspect-nginx 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
   "http://127.0.0.1:${NGINX_PORT}" "${WORK}/secrets.txt"
 stop_pid "${NGINX_PID}"
+# The HTTP library alone: Boost.Beast answering the same fixed body.
+BEAST_PORT=$(free_port)
+"${BEAST_HELLO}" --port "${BEAST_PORT}" --threads "${BENCH_THREADS}" 2>>"${WORK}/beast.log" &
+BEAST_PID=$!
+STARTED_PIDS+=("${BEAST_PID}")
+for _ in $(seq 1 100); do port_in_use "${BEAST_PORT}" && break; sleep 0.1; done
+CPU_PID=${BEAST_PID} run_wrk introspect-beast 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
+  "http://127.0.0.1:${BEAST_PORT}" "${WORK}/secrets.txt"
+stop_pid "${BEAST_PID}"
 CPU_PID=${TOKEND_PID} run_wrk introspect-sqlite 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
   "${BASE}" "${WORK}/secrets.txt"
 
@@ -328,6 +338,7 @@ create_rps=$(field "${WORK}/create-sqlite.out" rps)
 baseline_rows=$(field "${WORK}/create-baseline.out" rows_per_s)
 pg_rps=$(field "${WORK}/introspect-pg.out" rps)
 nocache_rps=$(field "${WORK}/introspect-nocache.out" rps)
+beast_rps=$(field "${WORK}/introspect-beast.out" rps)
 q0_p50=$(field "${WORK}/query-page0.out" p50_us)
 q0_p99=$(field "${WORK}/query-page0.out" p99_us)
 q1000_p50=$(field "${WORK}/query-page1000.out" p50_us)
@@ -336,6 +347,7 @@ r_introspect=$(ratio "${sqlite_rps}" "${nginx_rps}")
 r_create=$(ratio "${create_rps}" "${baseline_rows}")
 r_pg=$(ratio "${pg_rps}" "${sqlite_rps}")
 r_nocache=$(ratio "${nocache_rps}" "${sqlite_rps}")
+r_beast=$(ratio "${sqlite_rps}" "${beast_rps}")
 rss_mb=$(awk -v k="$(num "${rss_kb}")" 'BEGIN { printf "%.0f", k / 1024 }')
 
 echo
@@ -362,9 +374,12 @@ echo
 echo "Without the secret cache (--cache-capacity 0), introspect runs at $(fmt_rate "${nocache_rps}") req/s$(errors introspect-nocache):" \
   "${r_nocache}x of the cached SQLite figure."
 nginx_cpu=$(cat "${WORK}/introspect-nginx.cpu" 2>/dev/null || true)
+beast_cpu=$(cat "${WORK}/introspect-beast.cpu" 2>/dev/null || true)
 tokend_cpu=$(cat "${WORK}/introspect-sqlite.cpu" 2>/dev/null || true)
+echo "Boost.Beast alone answering the same fixed body (bench/beast_hello.cc): $(fmt_rate "${beast_rps}") req/s$(errors introspect-beast);" \
+  "tokend's introspection runs at ${r_beast}x of its own HTTP library."
 echo "CPU time per introspect request (user + system, server processes only):" \
-  "tokend $(num "${tokend_cpu}") µs, nginx $(num "${nginx_cpu}") µs."
+  "tokend $(num "${tokend_cpu}") µs, Beast alone $(num "${beast_cpu}") µs, nginx $(num "${nginx_cpu}") µs."
 echo "Query groups (type:principal=matching tokens): ${query_groups}"
 echo "Query throughput at -c4: page 0 $(fmt_rate "$(field "${WORK}/query-page0.out" rps)") req/s," \
   "page 1000 $(fmt_rate "$(field "${WORK}/query-page1000.out" rps)") req/s." \
