@@ -6,6 +6,10 @@
 # status is 0 even when a target is missed (non-zero only when the run itself
 # cannot be carried out).
 #
+# Besides the table it prints, for context: introspection against Boost.Beast
+# alone (bench/beast_hello.cc), CPU time per introspect request of tokend,
+# Beast and nginx, and introspection without the secret cache.
+#
 #   bash bench/run.sh          full run (10 s per scenario, 1,000,000 tokens)
 #   bash bench/run.sh quick    3 s per scenario, 100,000 tokens
 #
