@@ -94,6 +94,26 @@ wait_http() {
   die "server not ready after 60 s (${url})"
 }
 
+# wait_port PORT PID LOG NAME: until PORT accepts connections (PID must stay alive).
+wait_port() {
+  local port=$1 pid=$2 logfile=$3 name=$4
+  for _ in $(seq 1 100); do
+    port_in_use "${port}" && return 0
+    kill -0 "${pid}" 2>/dev/null || { cat "${logfile}" >&2; die "${name} exited"; }
+    sleep 0.1
+  done
+  die "${name} not listening after 10 s"
+}
+
+# check_fixed_answer NAME PORT: a baseline must answer the introspect POST
+# with exactly {"active":true}.
+check_fixed_answer() {
+  local answer
+  answer=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"token":"x"}' \
+    "http://127.0.0.1:$2/api/v2/token/introspect" || true)
+  [[ ${answer} == '{"active":true}' ]] || die "$1 baseline answers '${answer}'"
+}
+
 # start_tokend STORE_URL PORT LOG [SERVE FLAGS...]: starts tokend, sets TOKEND_PID.
 start_tokend() {
   local store=$1 port=$2 logfile=$3
@@ -234,14 +254,8 @@ nginx -e "${NGINX_DIR}/error.log" -p "${NGINX_DIR}/" -c "${NGINX_DIR}/nginx.conf
   2>>"${NGINX_DIR}/error.log" &
 NGINX_PID=$!
 STARTED_PIDS+=("${NGINX_PID}")
-for _ in $(seq 1 100); do
-  port_in_use "${NGINX_PORT}" && break
-  kill -0 "${NGINX_PID}" 2>/dev/null || { cat "${NGINX_DIR}/error.log" >&2; die "nginx exited"; }
-  sleep 0.1
-done
-nginx_answer=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"token":"x"}' \
-  "http://127.0.0.1:${NGINX_PORT}/api/v2/token/introspect" || true)
-[[ ${nginx_answer} == '{"active":true}' ]] || die "nginx baseline answers '${nginx_answer}'"
+wait_port "${NGINX_PORT}" "${NGINX_PID}" "${NGINX_DIR}/error.log" nginx
+check_fixed_answer nginx "${NGINX_PORT}"
 
 # ---------------------------------------------------------------------------
 # tokend on the seeded SQLite store.
@@ -263,7 +277,8 @@ BEAST_PORT=$(free_port)
 "${BEAST_HELLO}" --port "${BEAST_PORT}" --threads "${BENCH_THREADS}" 2>>"${WORK}/beast.log" &
 BEAST_PID=$!
 STARTED_PIDS+=("${BEAST_PID}")
-for _ in $(seq 1 100); do port_in_use "${BEAST_PORT}" && break; sleep 0.1; done
+wait_port "${BEAST_PORT}" "${BEAST_PID}" "${WORK}/beast.log" beast_hello
+check_fixed_answer beast_hello "${BEAST_PORT}"
 CPU_PID=${BEAST_PID} run_wrk introspect-beast 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
   "http://127.0.0.1:${BEAST_PORT}" "${WORK}/secrets.txt"
 stop_pid "${BEAST_PID}"

@@ -297,14 +297,15 @@ class Session : public std::enable_shared_from_this<Session> {
       if (closing_) co_return;
 
       Response res = co_await worker_.server().handler().Handle(parser_->release());
-      if (worker_.draining() || closing_) res.keep_alive(false);
-      const bool keep_alive = res.keep_alive();
       // The response waits for the other connections whose requests are
       // ready on this thread, so that the responses leave together: a client
       // (or proxy) multiplexing many connections then wakes once for several
       // answers instead of once for each, and its wake-ups are what cost the
-      // most system time on both sides.
+      // most system time on both sides. (Before the drain check, so that a
+      // drain that began meanwhile still closes this connection.)
       co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+      if (worker_.draining() || closing_) res.keep_alive(false);
+      const bool keep_alive = res.keep_alive();
       // Write(res), without its coroutine when the socket takes it all.
       std::string_view rest = Serialize(res);
       bool sent = SendNow(rest);
