@@ -1,5 +1,7 @@
 #include "http/auth.h"
 
+#include <openssl/crypto.h>
+
 #include <utility>
 
 #include "core/query.h"
@@ -96,19 +98,45 @@ asio::awaitable<core::Result<core::SharedToken>> ResolveFromStore(const HandlerE
   co_return co_await Offload(env.blocking, [&service, &secret] { return service.Resolve(secret); });
 }
 
-std::optional<core::SharedToken> ResolveFromCache(const HandlerEnv& env, std::string_view secret) {
+std::optional<core::SharedToken> ResolveFromCache(const HandlerEnv& env, std::string_view secret,
+                                                  core::EpochMillis now) {
   core::SharedToken token;
-  if (env.service.ResolveCached(secret, &token) == service::CachedResolution::kMiss) {
+  if (env.service.ResolveCached(secret, &token, now) == service::CachedResolution::kMiss) {
     return std::nullopt;
   }
   return token;
 }
 
+SharedAuthenticated BearerMemo::Recall(std::string_view secret, std::uint64_t stamp,
+                                       core::EpochMillis now) const {
+  if (!auth_ || stamp != stamp_ || secret.size() != secret_.size() ||
+      CRYPTO_memcmp(secret.data(), secret_.data(), secret.size()) != 0 ||
+      !auth_->token->IsValidAt(now)) {
+    return nullptr;
+  }
+  return auth_;
+}
+
+void BearerMemo::Remember(std::string_view secret, std::uint64_t stamp, SharedAuthenticated auth) {
+  Forget();
+  secret_.assign(secret);
+  stamp_ = stamp;
+  auth_ = std::move(auth);
+}
+
+void BearerMemo::Forget() {
+  if (!secret_.empty()) OPENSSL_cleanse(secret_.data(), secret_.size());
+  secret_.clear();
+  auth_.reset();
+}
+
 namespace {
 
-// The outcome of authenticating with `secret`, once resolved to `resolved`.
-core::Result<Authenticated> AuthOutcome(const HandlerEnv& env, std::string_view secret,
-                                        core::Result<core::SharedToken> resolved) {
+// The outcome of authenticating with `secret`, once resolved to `resolved`;
+// kept in `memo` (when given) if the lookup began at `stamp`.
+AuthResult AuthOutcome(const HandlerEnv& env, std::string_view secret,
+                       core::Result<core::SharedToken> resolved,
+                       std::optional<std::uint64_t> stamp, BearerMemo* memo) {
   if (!resolved.ok()) {
     env.metrics.RecordAuthFailure("unavailable");
     return core::Status::Unavailable(
@@ -119,36 +147,52 @@ core::Result<Authenticated> AuthOutcome(const HandlerEnv& env, std::string_view 
     return core::Status::Unauthenticated(std::string(kInvalidMessage));
   }
   core::Caller caller = core::Caller::FromToken(**resolved);
-  return Authenticated{std::move(caller), std::move(*resolved)};
+  auto auth = std::make_shared<const Authenticated>(
+      Authenticated{std::move(caller), std::move(*resolved)});
+  if (memo != nullptr && stamp) memo->Remember(secret, *stamp, auth);
+  return auth;
+}
+
+const SharedAuthenticated& Unrestricted() {
+  static const SharedAuthenticated unrestricted =
+      std::make_shared<const Authenticated>(Authenticated{core::Caller::Unrestricted(), nullptr});
+  return unrestricted;
 }
 
 }  // namespace
 
 AuthAttempt StartAuthentication(const HandlerEnv& env, const Request& req,
-                                std::string_view raw_query) {
-  if (!env.service.auth_required()) {
-    return {Authenticated{core::Caller::Unrestricted(), nullptr}, {}};
-  }
+                                std::string_view raw_query, core::EpochMillis now,
+                                BearerMemo* memo) {
+  if (!env.service.auth_required()) return {Unrestricted(), {}, {}};
   auto presented = PresentedSecret(req, raw_query);
   if (!presented.ok()) {
     env.metrics.RecordAuthFailure("malformed");
-    return {presented.status(), {}};
+    return {presented.status(), {}, {}};
   }
   if (!presented->has_value()) {
     env.metrics.RecordAuthFailure("missing");
-    return {core::Status::Unauthenticated(std::string(kMissingMessage)), {}};
+    return {core::Status::Unauthenticated(std::string(kMissingMessage)), {}, {}};
   }
   std::string secret = std::move(**presented);
-  if (auto cached = ResolveFromCache(env, secret)) {
-    return {AuthOutcome(env, secret, std::move(*cached)), {}};
+  // Read before any lookup, so that a revocation racing with it moves the
+  // stamp away from what the memo keeps.
+  const std::optional<std::uint64_t> stamp = env.service.ResolutionStamp();
+  if (memo != nullptr && stamp) {
+    if (auto remembered = memo->Recall(secret, *stamp, now)) {
+      return {std::move(remembered), {}, {}};
+    }
   }
-  return {std::nullopt, std::move(secret)};
+  if (auto cached = ResolveFromCache(env, secret, now)) {
+    return {AuthOutcome(env, secret, std::move(*cached), stamp, memo), {}, {}};
+  }
+  return {std::nullopt, std::move(secret), stamp};
 }
 
-asio::awaitable<core::Result<Authenticated>> FinishAuthentication(const HandlerEnv& env,
-                                                                  std::string secret) {
-  auto resolved = co_await ResolveFromStore(env, secret);
-  co_return AuthOutcome(env, secret, std::move(resolved));
+asio::awaitable<AuthResult> FinishAuthentication(const HandlerEnv& env, AuthAttempt attempt,
+                                                 BearerMemo* memo) {
+  auto resolved = co_await ResolveFromStore(env, attempt.secret);
+  co_return AuthOutcome(env, attempt.secret, std::move(resolved), attempt.stamp, memo);
 }
 
 }  // namespace tokend::http

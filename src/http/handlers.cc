@@ -1,6 +1,5 @@
 #include "http/handlers.h"
 
-#include <cctype>
 #include <string>
 #include <utility>
 
@@ -40,10 +39,8 @@ bool MediaTypeIs(const Request& req, std::string_view expected) {
   std::size_t matched = 0;
   for (char c : value) {
     if (c == ' ' || c == '\t') continue;
-    if (matched == expected.size() ||
-        std::tolower(static_cast<unsigned char>(c)) != static_cast<unsigned char>(expected[matched])) {
-      return false;
-    }
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (matched == expected.size() || c != expected[matched]) return false;
     ++matched;
   }
   return matched == expected.size();
@@ -62,14 +59,14 @@ asio::awaitable<Response> HandleCreateToken(const HandlerEnv& env, Exchange& ex)
   auto request = ParseCreateTokenRequest(ex.req.body());
   if (!request.ok()) co_return ErrorResponse(request.status());
   auto created =
-      co_await Offload(env.blocking, [&] { return env.service.Create(ex.caller, *request); });
+      co_await Offload(env.blocking, [&] { return env.service.Create(ex.caller(), *request); });
   if (!created.ok()) co_return ErrorResponse(created.status());
   co_return NoStore(JsonResponse(status::ok, SerializeCreatedToken(*created)));
 }
 
 asio::awaitable<Response> HandleDeleteToken(const HandlerEnv& env, Exchange& ex) {
   const core::Status deleted =
-      co_await Offload(env.blocking, [&] { return env.service.Delete(ex.caller, ex.id); });
+      co_await Offload(env.blocking, [&] { return env.service.Delete(ex.caller(), ex.id); });
   if (!deleted.ok()) co_return ErrorResponse(deleted);
   co_return Response{status::ok, 11};
 }
@@ -79,19 +76,20 @@ asio::awaitable<Response> HandleQueryTokens(const HandlerEnv& env, Exchange& ex)
   if (!params.ok()) co_return ErrorResponse(params.status());
   auto query = core::ParseTokenQuery(*params);
   if (!query.ok()) co_return ErrorResponse(query.status());
-  auto page = co_await Offload(env.blocking, [&] { return env.service.Query(ex.caller, *query); });
+  auto page = co_await Offload(env.blocking, [&] { return env.service.Query(ex.caller(), *query); });
   if (!page.ok()) co_return ErrorResponse(page.status());
-  co_return JsonResponse(status::ok, SerializePage(*page, *query, core::NowMillis()));
+  co_return JsonResponse(status::ok, SerializePage(*page, *query, ex.now));
 }
 
 asio::awaitable<Response> HandleGetToken(const HandlerEnv& env, Exchange& ex) {
-  auto token = co_await Offload(env.blocking, [&] { return env.service.Get(ex.caller, ex.id); });
+  auto token = co_await Offload(env.blocking, [&] { return env.service.Get(ex.caller(), ex.id); });
   if (!token.ok()) co_return ErrorResponse(token.status());
-  co_return JsonResponse(status::ok, SerializeToken(*token, core::NowMillis()));
+  co_return JsonResponse(status::ok, SerializeToken(*token, ex.now));
 }
 
 asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex) {
-  if (!ex.caller_token) {
+  core::SharedToken token = ex.auth->token;
+  if (!token) {
     // Authentication off: the bearer presented, if any, still names "self".
     auto presented = PresentedSecret(ex.req, ex.query);
     if (!presented.ok()) co_return ErrorResponse(presented.status());
@@ -100,7 +98,7 @@ asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex) {
           "Authentication required: send Authorization: Bearer <token>."));
     }
     core::Result<core::SharedToken> resolved = core::SharedToken();
-    if (auto cached = ResolveFromCache(env, **presented)) {
+    if (auto cached = ResolveFromCache(env, **presented, ex.now)) {
       resolved = std::move(*cached);
     } else {
       resolved = co_await ResolveFromStore(env, std::move(**presented));
@@ -110,13 +108,13 @@ asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex) {
       co_return ErrorResponse(core::Status::Unauthenticated(
           "The presented token is not valid: it is malformed, unknown, expired or revoked."));
     }
-    ex.caller_token = std::move(*resolved);
+    token = std::move(*resolved);
   }
-  co_return JsonResponse(status::ok, SerializeToken(*ex.caller_token, core::NowMillis()));
+  co_return JsonResponse(status::ok, SerializeToken(*token, ex.now));
 }
 
 asio::awaitable<Response> HandleIntrospect(const HandlerEnv& env, Exchange& ex) {
-  if (const core::Status allowed = core::CheckOperation(ex.caller, core::TokenOperation::kRead);
+  if (const core::Status allowed = core::CheckOperation(ex.caller(), core::TokenOperation::kRead);
       !allowed.ok()) {
     co_return ErrorResponse(allowed);
   }
@@ -151,15 +149,16 @@ asio::awaitable<Response> HandleIntrospect(const HandlerEnv& env, Exchange& ex) 
   }
   // The cache answers inline; only a miss takes the hop to the store.
   core::Result<core::SharedToken> resolved = core::SharedToken();
-  if (auto cached = ResolveFromCache(env, secret)) {
+  if (auto cached = ResolveFromCache(env, secret, ex.now)) {
     resolved = std::move(*cached);
   } else {
     resolved = co_await ResolveFromStore(env, std::move(secret));
   }
   if (!resolved.ok()) co_return ErrorResponse(resolved.status());
-  const core::SharedToken visible = service::TokenService::Introspection(ex.caller, *resolved);
+  const core::SharedToken visible =
+      service::TokenService::Introspection(ex.caller(), *resolved, ex.now);
   co_return NoStore(
-      JsonResponse(status::ok, SerializeIntrospection(visible.get(), core::NowMillis())));
+      JsonResponse(status::ok, SerializeIntrospection(visible.get(), ex.now)));
 }
 
 asio::awaitable<Response> HandleHealth(const HandlerEnv& env, Exchange& ex) {

@@ -94,7 +94,7 @@ void AppendWireResponse(const Response& res, std::string& out) {
 // Target, route, authentication, handler: one coroutine (the route's
 // handler is the only other), and authentication suspends only on a cache
 // miss.
-asio::awaitable<Response> RequestHandler::Handle(Request req) const {
+asio::awaitable<Response> RequestHandler::Handle(Request req, BearerMemo* memo) const {
   const auto start = std::chrono::steady_clock::now();
   std::string_view label = kUnmatchedRoute;
   std::optional<Response> res;
@@ -108,18 +108,19 @@ asio::awaitable<Response> RequestHandler::Handle(Request req) const {
       Exchange ex{.req = req,
                   .path = target.substr(0, question),
                   .query = question == std::string_view::npos ? std::string_view()
-                                                              : target.substr(question + 1)};
+                                                              : target.substr(question + 1),
+                  .now = core::NowMillis()};
       RouteMatch match = MatchRoute(req.method(), ex.path);
       if (match.route != nullptr) label = match.route->label;
       if (IsApiPath(ex.path)) {
-        AuthAttempt attempt = StartAuthentication(env_, req, ex.query);
+        AuthAttempt attempt = StartAuthentication(env_, req, ex.query, ex.now, memo);
         if (!attempt.result) {
-          attempt.result.emplace(co_await FinishAuthentication(env_, std::move(attempt.secret)));
+          AuthResult finished = co_await FinishAuthentication(env_, std::move(attempt), memo);
+          attempt.result.emplace(std::move(finished));
         }
         auto& auth = *attempt.result;
         if (auth.ok()) {
-          ex.caller = std::move(auth->caller);
-          ex.caller_token = std::move(auth->token);
+          ex.auth = std::move(*auth);
         } else {
           res.emplace(ErrorResponse(auth.status()));
         }

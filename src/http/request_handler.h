@@ -17,6 +17,8 @@
 
 namespace tokend::http {
 
+class BearerMemo;
+
 namespace asio = boost::asio;
 namespace beast_http = boost::beast::http;
 
@@ -40,8 +42,9 @@ class RequestHandler {
   // request's keep-alive semantics. Never throws: an unexpected exception is
   // logged (without request data) and answered 500. Records the request in
   // the metrics. Must be awaited on an I/O executor; store calls hop to
-  // env.blocking and back.
-  asio::awaitable<Response> Handle(Request req) const;
+  // env.blocking and back. `memo` (may be null) is the connection's
+  // BearerMemo, used and updated by the authentication step.
+  asio::awaitable<Response> Handle(Request req, BearerMemo* memo = nullptr) const;
 
   const HandlerEnv& env() const { return env_; }
 

@@ -12,7 +12,9 @@
 
 #include "core/authz.h"
 #include "core/status.h"
+#include "core/time.h"
 #include "core/token.h"
+#include "http/auth.h"
 #include "http/request_handler.h"
 
 namespace tokend::http {
@@ -26,8 +28,11 @@ struct Exchange {
   std::string_view path;                      // target up to '?'
   std::string_view query;                     // raw text after '?', possibly empty
   std::string id{};                           // the {id} segment, percent-decoded
-  core::Caller caller{};           // set by the authentication step on /api/v2 paths
-  core::SharedToken caller_token{};  // the caller's own token, if any
+  core::EpochMillis now = 0;   // the request's instant: expiry and "valid" are judged at it
+  SharedAuthenticated auth{};  // set by the authentication step on /api/v2 paths
+
+  // Who is calling (an /api/v2 route's handler only).
+  const core::Caller& caller() const { return auth->caller; }
 };
 
 using HandlerFn = asio::awaitable<Response> (*)(const HandlerEnv& env, Exchange& exchange);

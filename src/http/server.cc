@@ -44,6 +44,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/auth.h"
 #include "http/error_response.h"
 #include "http/metrics.h"
 #include "http/request_handler.h"
@@ -296,7 +297,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (closing_) co_return;
 
-      Response res = co_await worker_.server().handler().Handle(parser_->release());
+      Response res = co_await worker_.server().handler().Handle(parser_->release(), &memo_);
       // The response waits for the other connections whose requests are
       // ready on this thread, so that the responses leave together: a client
       // (or proxy) multiplexing many connections then wakes once for several
@@ -597,6 +598,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   std::string out_;  // the response being written
+  BearerMemo memo_;  // the bearer this connection last authenticated
   const bool admitted_;  // false: over max_connections, answered 503
   bool idle_ = false;
   bool drained_ = false;  // the last read emptied the socket (see ReadNow)

@@ -38,6 +38,16 @@ class SecretCache {
   // Read before a store lookup whose result will be passed to Insert().
   std::uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
 
+  // The epoch while the cache keeps and answers entries; nullopt while it is
+  // off (capacity 0) or untrusted. A resolution made after reading epoch E
+  // is still current while this reads E: any invalidation moves it.
+  std::optional<std::uint64_t> TrustedEpoch() const {
+    if (shard_capacity_ == 0) return std::nullopt;
+    const std::uint64_t epoch = epoch_.load(std::memory_order_acquire);
+    if (!trusted_.load(std::memory_order_acquire)) return std::nullopt;
+    return epoch;
+  }
+
   // Keeps `token` unless an invalidation happened since `epoch_before_lookup`
   // or the cache is untrusted.
   void Insert(const core::Token& token, std::uint64_t epoch_before_lookup);

@@ -23,7 +23,8 @@ TokenService::TokenService(store::TokenStore& store, const ServiceOptions& optio
 
 TokenService::~TokenService() { store_.SetChangeListener(nullptr); }
 
-CachedResolution TokenService::ResolveCached(std::string_view secret, core::SharedToken* token) {
+CachedResolution TokenService::ResolveCached(std::string_view secret, core::SharedToken* token,
+                                             core::EpochMillis now) {
   // A cache hit means the SHA-256 of `secret` equals a stored token's: the
   // secret is that token's, so the checksum test is only needed on a miss.
   if (secret.size() != core::kSecretLength) return CachedResolution::kInactive;
@@ -36,9 +37,13 @@ CachedResolution TokenService::ResolveCached(std::string_view secret, core::Shar
     return CachedResolution::kMiss;
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
-  if (!cached->IsValidAt(core::NowMillis())) return CachedResolution::kInactive;
+  if (!cached->IsValidAt(now)) return CachedResolution::kInactive;
   *token = std::move(cached);
   return CachedResolution::kActive;
+}
+
+std::optional<std::uint64_t> TokenService::ResolutionStamp() const {
+  return cache_->TrustedEpoch();
 }
 
 Result<core::SharedToken> TokenService::Resolve(std::string_view secret) {
@@ -157,9 +162,10 @@ Result<QueryPage> TokenService::Query(const core::Caller& caller, const core::To
 }
 
 core::SharedToken TokenService::Introspection(const core::Caller& caller,
-                                              const core::SharedToken& resolved) {
+                                              const core::SharedToken& resolved,
+                                              core::EpochMillis now) {
   if (!resolved) return nullptr;
-  if (!resolved->IsValidAt(core::NowMillis())) return nullptr;
+  if (!resolved->IsValidAt(now)) return nullptr;
   if (!core::CheckAccess(caller, core::TokenOperation::kRead, *resolved).ok()) return nullptr;
   return resolved;
 }

@@ -18,6 +18,7 @@
 #include "core/create_request.h"
 #include "core/query.h"
 #include "core/status.h"
+#include "core/time.h"
 #include "core/token.h"
 #include "store/token_store.h"
 
@@ -68,8 +69,18 @@ class TokenService final : public store::ChangeListener {
   bool auth_required() const { return options_.auth_required; }
   const ServiceOptions& options() const { return options_; }
 
-  // Never blocks. Resolves `secret` from its shape and the cache only.
-  CachedResolution ResolveCached(std::string_view secret, core::SharedToken* token);
+  // Never blocks. Resolves `secret` from its shape and the cache only;
+  // `now` decides expiry.
+  CachedResolution ResolveCached(std::string_view secret, core::SharedToken* token,
+                                 core::EpochMillis now = core::NowMillis());
+
+  // Never blocks. A stamp that moves whenever a resolution may have become
+  // stale: a token deleted (here or, through the store's change feed,
+  // elsewhere), the feed going down or up. A resolution made after reading
+  // stamp S may be reused without asking the cache again for as long as the
+  // stamp still reads S and the token is unexpired. nullopt while the cache
+  // is off or untrusted: then nothing may be reused.
+  std::optional<std::uint64_t> ResolutionStamp() const;
 
   // May block. The active token a secret belongs to; null when the secret is
   // malformed, unknown, deleted or expired. Unavailable when the store is.
@@ -95,7 +106,8 @@ class TokenService final : public store::ChangeListener {
   // Never blocks. Introspection of an already resolved token: the token when
   // it is active and the caller may read it; null otherwise.
   static core::SharedToken Introspection(const core::Caller& caller,
-                                         const core::SharedToken& resolved);
+                                         const core::SharedToken& resolved,
+                                         core::EpochMillis now = core::NowMillis());
 
   // May block. Mints a global `**/**` token without any caller (first start
   // and `tokend bootstrap`).

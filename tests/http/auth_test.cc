@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "core/authz.h"
+#include "http/auth.h"
 #include "server_fixture.h"
 
 namespace tokend::http::testing {
@@ -142,6 +144,82 @@ TEST_F(AuthTest, MissingPermissionIs403) {
                         R"({"token":")" + admin_secret() + R"("})");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->body, R"({"active":false})");
+}
+
+SharedAuthenticated AuthenticatedAs(std::optional<core::EpochMillis> expiration) {
+  auto token = std::make_shared<core::Token>();
+  token->id = "0123456789abcdef01234567";
+  token->type = core::TokenType::kGlobal;
+  token->actions = {"**/**"};
+  token->expiration_date = expiration;
+  return std::make_shared<const Authenticated>(
+      Authenticated{core::Caller::FromToken(*token), std::move(token)});
+}
+
+TEST(BearerMemoTest, RecallsOnlyTheSameSecretAtTheSameStampUnexpired) {
+  const std::string secret = "bfg_" + std::string(30, 'A') + "000000";
+  BearerMemo memo;
+  EXPECT_EQ(memo.Recall(secret, 7, 1000), nullptr) << "nothing remembered yet";
+  const SharedAuthenticated auth = AuthenticatedAs(2000);
+  memo.Remember(secret, 7, auth);
+  EXPECT_EQ(memo.Recall(secret, 7, 1000), auth);
+  EXPECT_EQ(memo.Recall(secret, 8, 1000), nullptr) << "a revocation moved the stamp";
+  EXPECT_EQ(memo.Recall(secret, 7, 2000), nullptr) << "expired";
+  std::string other = secret;
+  other.back() = '1';
+  EXPECT_EQ(memo.Recall(other, 7, 1000), nullptr);
+  EXPECT_EQ(memo.Recall(secret.substr(1), 7, 1000), nullptr);
+  memo.Forget();
+  EXPECT_EQ(memo.Recall(secret, 7, 1000), nullptr);
+}
+
+// A connection remembers the bearer it last authenticated (BearerMemo); the
+// memory must never outlive a revocation, nor answer for another bearer.
+TEST_F(AuthTest, RevokedBearerIsRefusedOnTheConnectionThatUsedIt) {
+  auto admin = Connect();
+  const Created reader = CreateToken(
+      *admin, R"({"type":"team","name":"r","principal":"t1","permissions":["token/read"]})");
+  ASSERT_FALSE(reader.secret.empty());
+  auto client = Connect();
+  for (int i = 0; i < 3; ++i) {
+    auto res = client->Request("GET", "/api/v2/token/self", Bearer(reader.secret));
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+  }
+  auto res = admin->Request("DELETE", "/api/v2/token/" + reader.id, Admin());
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  res = client->Request("GET", "/api/v2/token/self", Bearer(reader.secret));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401) << res->body;
+}
+
+TEST_F(AuthTest, EachRequestOnAConnectionIsJudgedByItsOwnBearer) {
+  auto client = Connect();
+  const Created reader = CreateToken(
+      *client, R"({"type":"team","name":"r","principal":"t1","permissions":["workflow/read"]})");
+  ASSERT_FALSE(reader.secret.empty());
+  const std::string unknown = "bfg_" + std::string(30, 'A') + "000000";
+  for (int round = 0; round < 2; ++round) {
+    auto res = client->Request("GET", "/api/v2/token/query", Admin());
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body;
+    res = client->Request("GET", "/api/v2/token/query", Bearer(reader.secret));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 403) << res->body;
+    res = client->Request("GET", "/api/v2/token/query", Bearer(unknown));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 401) << res->body;
+    res = client->Request("GET", "/api/v2/token/query");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 401) << res->body;
+    // A secret differing from the remembered one in its last character.
+    std::string near = admin_secret();
+    near.back() = near.back() == 'A' ? 'B' : 'A';
+    res = client->Request("GET", "/api/v2/token/query", Bearer(near));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 401) << res->body;
+  }
 }
 
 }  // namespace

@@ -145,6 +145,35 @@ TEST_F(TokenServiceTest, DeletionAnnouncedByTheStoreFeedEvictsTheToken) {
   EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kMiss);
 }
 
+TEST_F(TokenServiceTest, ResolutionStampMovesWithEveryInvalidation) {
+  CreatedToken kept = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
+  CreatedToken doomed = MustCreate(admin_, TeamRequest("team-b", {"workflow/read"}));
+  const std::optional<std::uint64_t> before = service_->ResolutionStamp();
+  ASSERT_TRUE(before.has_value());
+  EXPECT_EQ(service_->ResolutionStamp(), before) << "nothing was invalidated";
+  // Any deletion moves it, not only one of a token a memo holds.
+  ASSERT_TRUE(service_->Delete(admin_, doomed.token.id).ok());
+  const std::optional<std::uint64_t> after_delete = service_->ResolutionStamp();
+  ASSERT_TRUE(after_delete.has_value());
+  EXPECT_NE(after_delete, before);
+  service_->OnTokenDeleted("an id announced by another instance");
+  EXPECT_NE(service_->ResolutionStamp(), after_delete);
+  // While the feed is down nothing may be reused; once back, nothing from before.
+  const std::optional<std::uint64_t> before_outage = service_->ResolutionStamp();
+  service_->OnFeedHealthChanged(false);
+  EXPECT_EQ(service_->ResolutionStamp(), std::nullopt);
+  service_->OnFeedHealthChanged(true);
+  ASSERT_TRUE(service_->ResolutionStamp().has_value());
+  EXPECT_NE(service_->ResolutionStamp(), before_outage);
+}
+
+TEST_F(TokenServiceTest, WithoutACacheThereIsNoResolutionStamp) {
+  ServiceOptions options;
+  options.cache_capacity = 0;
+  Reopen(options);
+  EXPECT_EQ(service_->ResolutionStamp(), std::nullopt);
+}
+
 TEST_F(TokenServiceTest, CallerOfAnotherTeamSeesNothing) {
   CreatedToken team_b = MustCreate(admin_, TeamRequest("team-b", {"workflow/read"}));
   CreatedToken owner_a = MustCreate(admin_, TeamRequest("team-a", {"**/**"}));
