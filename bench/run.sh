@@ -47,6 +47,7 @@ TOKEND=${BENCH_BUILD_DIR}/tokend
 SEED=${BENCH_BUILD_DIR}/bench/tokend_seed
 GROUP_INSERT=${BENCH_BUILD_DIR}/bench/sqlite_group_insert
 CORE_BENCH=${BENCH_BUILD_DIR}/bench/core_bench
+HANDLER_BENCH=${BENCH_BUILD_DIR}/bench/handler_bench
 BEAST_HELLO=${BENCH_BUILD_DIR}/bench/beast_hello
 WRK_DIR=${ROOT}/bench/wrk
 
@@ -191,7 +192,7 @@ if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
   cmake -S "${ROOT}" -B "${BENCH_BUILD_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DTOKEND_BUILD_BENCH=ON -DTOKEND_BUILD_TESTS=OFF >/dev/null
   cmake --build "${BENCH_BUILD_DIR}" -j "$(nproc)" \
-    --target tokend tokend_seed sqlite_group_insert core_bench beast_hello >/dev/null
+    --target tokend tokend_seed sqlite_group_insert core_bench handler_bench beast_hello >/dev/null
 fi
 for bin in "${TOKEND}" "${SEED}" "${GROUP_INSERT}" "${BEAST_HELLO}"; do
   [[ -x ${bin} ]] || die "missing ${bin}"
@@ -333,6 +334,10 @@ fi
 if [[ ${BENCH_SKIP_MICRO:-0} != 1 && -x ${CORE_BENCH} ]]; then
   log "core_bench"
   "${CORE_BENCH}" --benchmark_min_time=0.2 >"${WORK}/core_bench.out" 2>&1 || true
+  if [[ -x ${HANDLER_BENCH} ]]; then
+    log "handler_bench"
+    "${HANDLER_BENCH}" --benchmark_min_time=0.5 >>"${WORK}/core_bench.out" 2>&1 || true
+  fi
 fi
 
 # ---------------------------------------------------------------------------
@@ -405,7 +410,7 @@ echo "Query throughput at -c4: page 0 $(fmt_rate "$(field "${WORK}/query-page0.o
   "Create latency p50 / p99: $(ms "$(field "${WORK}/create-sqlite.out" p50_us)") / $(ms "$(field "${WORK}/create-sqlite.out" p99_us)") ms."
 if [[ -s ${WORK}/core_bench.out ]]; then
   echo
-  echo "### Micro-benchmarks (core_bench --benchmark_min_time=0.2)"
+  echo "### Micro-benchmarks (core_bench --benchmark_min_time=0.2, handler_bench --benchmark_min_time=0.5)"
   echo
   echo '```'
   grep -E '^(BM_|-|Benchmark|Run on|CPU|  L|Load)' "${WORK}/core_bench.out" || cat "${WORK}/core_bench.out"
