@@ -96,10 +96,12 @@ void IntrospectRequests(benchmark::State& state, bool remember_bearer) {
           parser->eager(true);
           used += parser->put(asio::buffer(wire.data() + used, wire.size() - used), ec);
           if (ec || !parser->is_done()) std::abort();
-          const http::Response res = co_await handler.Handle(parser->release(), kept);
+          // As the server's sessions do: the quick path, else the coroutine.
+          std::optional<http::Response> res = handler.AnswerNow(parser->get(), kept);
+          if (!res) res.emplace(co_await handler.Handle(parser->release(), kept));
           out.clear();
-          http::AppendWireResponse(res, out);
-          if (res.result_int() != 200 || out.find("\"active\":true") == std::string::npos) {
+          http::AppendWireResponse(*res, out);
+          if (res->result_int() != 200 || out.find("\"active\":true") == std::string::npos) {
             std::abort();
           }
         }

@@ -1,7 +1,9 @@
 #include "http/handlers.h"
 
+#include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "core/query.h"
 #include "core/time.h"
@@ -113,52 +115,76 @@ asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex) {
   co_return JsonResponse(status::ok, SerializeToken(*token, ex.now));
 }
 
-asio::awaitable<Response> HandleIntrospect(const HandlerEnv& env, Exchange& ex) {
-  if (const core::Status allowed = core::CheckOperation(ex.caller(), core::TokenOperation::kRead);
-      !allowed.ok()) {
-    co_return ErrorResponse(allowed);
-  }
+namespace {
 
-  std::string secret;
+// The secret an introspection request presents (JSON or form body), or the
+// error response.
+std::variant<std::string, Response> IntrospectedSecret(const Exchange& ex) {
   if (MediaTypeIs(ex.req, kJson)) {
     auto parsed = ParseIntrospectJson(ex.req.body());
-    if (!parsed.ok()) co_return ErrorResponse(parsed.status());
-    secret = std::move(*parsed);
-  } else if (MediaTypeIs(ex.req, kForm)) {
-    auto params = core::ParseQueryString(ex.req.body());
-    if (!params.ok()) {
-      co_return ErrorResponse(core::Status::InvalidArgument(
-          "The form body is malformed (invalid percent-encoding or UTF-8)."));
-    }
-    bool found = false;
-    for (auto& [name, value] : *params) {
-      if (name != "token") continue;
-      if (found && value != secret) {
-        co_return ErrorResponse(core::Status::InvalidArgument(
-            "The form parameter 'token' is given more than once with different values."));
-      }
-      secret = std::move(value);
-      found = true;
-    }
-    if (!found) {
-      co_return ErrorResponse(
-          core::Status::InvalidArgument("The form parameter 'token' is required."));
-    }
-  } else {
-    co_return ErrorResponse(UnsupportedMediaType(std::string(kJson) + " or " + std::string(kForm)));
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    return std::move(*parsed);
   }
-  // The cache answers inline; only a miss takes the hop to the store.
-  core::Result<core::SharedToken> resolved = core::SharedToken();
-  if (auto cached = ResolveFromCache(env, secret, ex.now)) {
-    resolved = std::move(*cached);
-  } else {
-    resolved = co_await ResolveFromStore(env, std::move(secret));
+  if (!MediaTypeIs(ex.req, kForm)) {
+    return ErrorResponse(UnsupportedMediaType(std::string(kJson) + " or " + std::string(kForm)));
   }
-  if (!resolved.ok()) co_return ErrorResponse(resolved.status());
+  auto params = core::ParseQueryString(ex.req.body());
+  if (!params.ok()) {
+    return ErrorResponse(core::Status::InvalidArgument(
+        "The form body is malformed (invalid percent-encoding or UTF-8)."));
+  }
+  std::optional<std::string> secret;
+  for (auto& [name, value] : *params) {
+    if (name != "token") continue;
+    if (secret && value != *secret) {
+      return ErrorResponse(core::Status::InvalidArgument(
+          "The form parameter 'token' is given more than once with different values."));
+    }
+    secret = std::move(value);
+  }
+  if (!secret) {
+    return ErrorResponse(core::Status::InvalidArgument("The form parameter 'token' is required."));
+  }
+  return std::move(*secret);
+}
+
+Response IntrospectionResponse(const Exchange& ex, const core::Result<core::SharedToken>& resolved) {
+  if (!resolved.ok()) return ErrorResponse(resolved.status());
   const core::SharedToken visible =
       service::TokenService::Introspection(ex.caller(), *resolved, ex.now);
-  co_return NoStore(
-      JsonResponse(status::ok, SerializeIntrospection(visible.get(), ex.now)));
+  return NoStore(JsonResponse(status::ok, SerializeIntrospection(visible.get(), ex.now)));
+}
+
+// Introspection as far as it goes without the store: the response, or the
+// secret the cache does not know.
+std::variant<std::string, Response> IntrospectFromCache(const HandlerEnv& env,
+                                                        const Exchange& ex) {
+  if (const core::Status allowed = core::CheckOperation(ex.caller(), core::TokenOperation::kRead);
+      !allowed.ok()) {
+    return ErrorResponse(allowed);
+  }
+  auto secret = IntrospectedSecret(ex);
+  if (auto* answer = std::get_if<Response>(&secret)) return std::move(*answer);
+  if (auto cached = ResolveFromCache(env, std::get<std::string>(secret), ex.now)) {
+    return IntrospectionResponse(ex, std::move(*cached));
+  }
+  return secret;
+}
+
+}  // namespace
+
+asio::awaitable<Response> HandleIntrospect(const HandlerEnv& env, Exchange& ex) {
+  auto step = IntrospectFromCache(env, ex);
+  if (auto* answer = std::get_if<Response>(&step)) co_return std::move(*answer);
+  // A cache miss: the hop to the store.
+  const auto resolved = co_await ResolveFromStore(env, std::move(std::get<std::string>(step)));
+  co_return IntrospectionResponse(ex, resolved);
+}
+
+std::optional<Response> QuickIntrospect(const HandlerEnv& env, Exchange& ex) {
+  auto step = IntrospectFromCache(env, ex);
+  if (auto* answer = std::get_if<Response>(&step)) return std::move(*answer);
+  return std::nullopt;
 }
 
 asio::awaitable<Response> HandleHealth(const HandlerEnv& env, Exchange& ex) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <optional>
 
 #include "http/request_handler.h"
 #include "http/router.h"
@@ -15,6 +16,7 @@ asio::awaitable<Response> HandleQueryTokens(const HandlerEnv& env, Exchange& ex)
 asio::awaitable<Response> HandleGetToken(const HandlerEnv& env, Exchange& ex);
 asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex);
 asio::awaitable<Response> HandleIntrospect(const HandlerEnv& env, Exchange& ex);
+std::optional<Response> QuickIntrospect(const HandlerEnv& env, Exchange& ex);
 asio::awaitable<Response> HandleHealth(const HandlerEnv& env, Exchange& ex);
 asio::awaitable<Response> HandleMetrics(const HandlerEnv& env, Exchange& ex);
 asio::awaitable<Response> HandleOpenApiSpec(const HandlerEnv& env, Exchange& ex);

@@ -48,6 +48,16 @@ std::optional<Response> Unrouted(const RouteMatch& match) {
   return res;
 }
 
+// The request as handlers see it, for a target in origin form.
+Exchange MakeExchange(const Request& req, std::string_view target) {
+  const auto question = target.find('?');
+  return Exchange{.req = req,
+                  .path = target.substr(0, question),
+                  .query = question == std::string_view::npos ? std::string_view()
+                                                              : target.substr(question + 1),
+                  .now = core::NowMillis()};
+}
+
 }  // namespace
 
 void FinishResponse(Response& res, unsigned version, bool keep_alive) {
@@ -91,6 +101,46 @@ void AppendWireResponse(const Response& res, std::string& out) {
   out.append(res.body());
 }
 
+
+void RequestHandler::Finish(Response& res, const Request& req, std::string_view label,
+                            std::chrono::steady_clock::time_point start) const {
+  FinishResponse(res, req.version(), req.keep_alive());
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  env_.metrics.RecordRequest(label, res.result_int(), elapsed.count());
+}
+
+std::optional<Response> RequestHandler::AnswerNow(const Request& req, BearerMemo* memo) const {
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    const std::string_view target = OriginForm(req.target());
+    if (target.empty() || target.front() != '/') return std::nullopt;
+    Exchange ex = MakeExchange(req, target);
+    RouteMatch match = MatchRoute(req.method(), ex.path);
+    if (match.route == nullptr || match.route->quick == nullptr || !match.error.ok()) {
+      return std::nullopt;
+    }
+    std::optional<Response> res;
+    if (IsApiPath(ex.path)) {
+      AuthAttempt attempt = StartAuthentication(env_, req, ex.query, ex.now, memo);
+      if (!attempt.result) return std::nullopt;  // the store must be asked
+      if (attempt.result->ok()) {
+        ex.auth = std::move(**attempt.result);
+      } else {
+        res.emplace(ErrorResponse(attempt.result->status()));
+      }
+    }
+    if (!res) {
+      ex.id = std::move(match.id);
+      res = match.route->quick(env_, ex);
+      if (!res) return std::nullopt;
+    }
+    Finish(*res, req, match.route->label, start);
+    return res;
+  } catch (...) {
+    return std::nullopt;  // Handle answers (and logs) it
+  }
+}
+
 // Target, route, authentication, handler: one coroutine (the route's
 // handler is the only other), and authentication suspends only on a cache
 // miss.
@@ -104,12 +154,7 @@ asio::awaitable<Response> RequestHandler::Handle(Request req, BearerMemo* memo) 
       res.emplace(ErrorResponse(core::ApiError::kBadHttpRequest,
                                 "The request target must be an absolute path."));
     } else {
-      const auto question = target.find('?');
-      Exchange ex{.req = req,
-                  .path = target.substr(0, question),
-                  .query = question == std::string_view::npos ? std::string_view()
-                                                              : target.substr(question + 1),
-                  .now = core::NowMillis()};
+      Exchange ex = MakeExchange(req, target);
       RouteMatch match = MatchRoute(req.method(), ex.path);
       if (match.route != nullptr) label = match.route->label;
       if (IsApiPath(ex.path)) {
@@ -138,9 +183,7 @@ asio::awaitable<Response> RequestHandler::Handle(Request req, BearerMemo* memo) 
     spdlog::error("unexpected exception while handling {}", label);
   }
   if (!res) res.emplace(ErrorResponse(core::Status::Internal("An unexpected error occurred.")));
-  FinishResponse(*res, req.version(), req.keep_alive());
-  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  env_.metrics.RecordRequest(label, res->result_int(), elapsed.count());
+  Finish(*res, req, label, start);
   co_return std::move(*res);
 }
 

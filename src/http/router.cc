@@ -17,7 +17,7 @@ constexpr std::array kRoutes = {
     Route{verb::get, "/api/v2/token/query", "GET /api/v2/token/query", &HandleQueryTokens},
     Route{verb::get, "/api/v2/token/self", "GET /api/v2/token/self", &HandleSelf},
     Route{verb::post, "/api/v2/token/introspect", "POST /api/v2/token/introspect",
-          &HandleIntrospect},
+          &HandleIntrospect, &QuickIntrospect},
     Route{verb::get, "/api/v2/token/{id}", "GET /api/v2/token/{id}", &HandleGetToken},
     Route{verb::delete_, "/api/v2/token/{id}", "DELETE /api/v2/token/{id}", &HandleDeleteToken},
     Route{verb::get, "/health", "GET /health", &HandleHealth},

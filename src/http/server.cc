@@ -297,7 +297,10 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (closing_) co_return;
 
-      Response res = co_await worker_.server().handler().Handle(parser_->release(), &memo_);
+      const RequestHandler& handler = worker_.server().handler();
+      std::optional<Response> answered = handler.AnswerNow(parser_->get(), &memo_);
+      if (!answered) answered.emplace(co_await handler.Handle(parser_->release(), &memo_));
+      Response& res = *answered;
       // The response waits for the other connections whose requests are
       // ready on this thread, so that the responses leave together: a client
       // (or proxy) multiplexing many connections then wakes once for several

@@ -33,7 +33,6 @@ CachedResolution TokenService::ResolveCached(std::string_view secret, core::Shar
   core::SharedToken cached = cache_->Find(std::string_view(hash, sizeof hash));
   if (!cached) {
     if (!core::ParseSecret(secret)) return CachedResolution::kInactive;
-    misses_.fetch_add(1, std::memory_order_relaxed);
     return CachedResolution::kMiss;
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
@@ -53,6 +52,7 @@ Result<core::SharedToken> TokenService::Resolve(std::string_view secret) {
     if (!cached->IsValidAt(core::NowMillis())) return core::SharedToken();
     return cached;
   }
+  misses_.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t epoch = cache_->epoch();
   Result<core::Token> found = store_.FindBySecretHash(hash);
   if (!found.ok()) {

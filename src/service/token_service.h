@@ -70,7 +70,8 @@ class TokenService final : public store::ChangeListener {
   const ServiceOptions& options() const { return options_; }
 
   // Never blocks. Resolves `secret` from its shape and the cache only;
-  // `now` decides expiry.
+  // `now` decides expiry. A miss changes nothing (the store lookup that
+  // follows counts it), so a caller may ask again.
   CachedResolution ResolveCached(std::string_view secret, core::SharedToken* token,
                                  core::EpochMillis now = core::NowMillis());
 

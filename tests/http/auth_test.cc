@@ -222,5 +222,27 @@ TEST_F(AuthTest, EachRequestOnAConnectionIsJudgedByItsOwnBearer) {
   }
 }
 
+// The hot path answers from the memo and the cache; whatever they do not
+// hold is asked of the store once, and counted once.
+TEST_F(AuthTest, IntrospectionBeyondTheCacheAsksTheStoreOnce) {
+  auto client = Connect();
+  const Created target = CreateToken(
+      *client, R"({"type":"team","name":"t","principal":"t1","permissions":["workflow/read"]})");
+  ASSERT_FALSE(target.secret.empty());
+  // A change-feed outage empties the cache and moves the resolution stamp.
+  service().OnFeedHealthChanged(false);
+  service().OnFeedHealthChanged(true);
+  const std::uint64_t misses_before = service().cache_stats().misses;
+  const std::string body = R"({"token":")" + target.secret + R"("})";
+  for (int i = 0; i < 3; ++i) {
+    auto res = client->Request("POST", "/api/v2/token/introspect", AdminJson(), body);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body;
+    EXPECT_NE(res->body.find("\"active\":true"), std::string::npos) << res->body;
+  }
+  // The admin's secret and the introspected one, each looked up once.
+  EXPECT_EQ(service().cache_stats().misses - misses_before, 2u);
+}
+
 }  // namespace
 }  // namespace tokend::http::testing
