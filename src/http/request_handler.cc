@@ -141,6 +141,20 @@ std::optional<Response> RequestHandler::AnswerNow(const Request& req, BearerMemo
   }
 }
 
+void MakeWireResponseClose(std::string& wire) {
+  const auto head_end = wire.find("\r\n\r\n");
+  if (head_end == std::string::npos) return;
+  if (wire.starts_with("HTTP/1.0")) {
+    constexpr std::string_view kKeepAlive = "\r\nConnection: keep-alive\r\n";
+    const auto at = wire.find(kKeepAlive);
+    if (at != std::string::npos && at <= head_end) {
+      wire.erase(at + 2, kKeepAlive.size() - 2);
+    }
+    return;
+  }
+  wire.insert(head_end + 2, "Connection: close\r\n");
+}
+
 // Target, route, authentication, handler: one coroutine (the route's
 // handler is the only other), and authentication suspends only on a cache
 // miss.

@@ -74,4 +74,10 @@ void FinishResponse(Response& res, unsigned version, bool keep_alive);
 // finished response, as one contiguous buffer that one send can carry.
 void AppendWireResponse(const Response& res, std::string& out);
 
+// Turns `wire`, one keep-alive response as AppendWireResponse wrote it, into
+// what it would have been with keep_alive(false): "Connection: close" added
+// (HTTP/1.1) or "Connection: keep-alive" removed (HTTP/1.0). For a server
+// that has already let go of the response object when it decides to close.
+void MakeWireResponseClose(std::string& wire);
+
 }  // namespace tokend::http

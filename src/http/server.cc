@@ -300,7 +300,13 @@ class Session : public std::enable_shared_from_this<Session> {
       const RequestHandler& handler = worker_.server().handler();
       std::optional<Response> answered = handler.AnswerNow(parser_->get(), &memo_);
       if (!answered) answered.emplace(co_await handler.Handle(parser_->release(), &memo_));
-      Response& res = *answered;
+      bool keep_alive = answered->keep_alive();
+      Serialize(*answered);
+      // The request and response are freed before the wait below: held by
+      // every connection of the thread at once, they would overflow the
+      // allocator's per-thread cache.
+      answered.reset();
+      parser_.reset();
       // The response waits for the other connections whose requests are
       // ready on this thread, so that the responses leave together: a client
       // (or proxy) multiplexing many connections then wakes once for several
@@ -308,10 +314,12 @@ class Session : public std::enable_shared_from_this<Session> {
       // most system time on both sides. (Before the drain check, so that a
       // drain that began meanwhile still closes this connection.)
       co_await asio::post(socket_.get_executor(), asio::use_awaitable);
-      if (worker_.draining() || closing_) res.keep_alive(false);
-      const bool keep_alive = res.keep_alive();
+      if (keep_alive && (worker_.draining() || closing_)) {
+        MakeWireResponseClose(out_);
+        keep_alive = false;
+      }
       // Write(res), without its coroutine when the socket takes it all.
-      std::string_view rest = Serialize(res);
+      std::string_view rest = out_;
       bool sent = SendNow(rest);
       if (sent && !rest.empty()) sent = co_await SendWhenReady(rest);
       TrimWriteBuffer();

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/write.hpp>
 #include <future>
 #include <memory>
@@ -51,6 +52,36 @@ TEST(AppendWireResponseTest, MatchesBeastsSerializer) {
     std::string ours = "prefix:";
     AppendWireResponse(res, ours);
     EXPECT_EQ(ours, "prefix:" + beast.str());
+  }
+}
+
+// A response written for keep-alive, then closed on the wire, reads as the
+// same response with keep_alive(false).
+TEST(AppendWireResponseTest, MakeWireResponseCloseEndsTheConnection) {
+  for (const unsigned version : {11u, 10u}) {
+    Response res{beast_http::status::ok, version};
+    res.set(beast_http::field::content_type, "application/json");
+    res.body() = R"({"active":true})";
+    FinishResponse(res, version, /*keep_alive=*/true);
+    std::string wire;
+    AppendWireResponse(res, wire);
+    MakeWireResponseClose(wire);
+
+    beast_http::response_parser<beast_http::string_body> parser;
+    parser.eager(true);
+    boost::system::error_code ec;
+    const std::size_t used = parser.put(asio::buffer(wire), ec);
+    ASSERT_FALSE(ec) << ec.message() << " in " << wire;
+    EXPECT_EQ(used, wire.size());
+    ASSERT_TRUE(parser.is_done());
+    const auto& parsed = parser.get();
+    EXPECT_FALSE(parsed.keep_alive()) << wire;
+    EXPECT_EQ(parsed.version(), version);
+    EXPECT_EQ(parsed.body(), res.body());
+    EXPECT_EQ(parsed[beast_http::field::content_type], "application/json");
+    EXPECT_EQ(parsed[beast_http::field::server], "tokend");
+    EXPECT_EQ(parsed[beast_http::field::content_length], std::to_string(res.body().size()));
+    EXPECT_EQ(parsed.count(beast_http::field::connection), version == 11 ? 1u : 0u) << wire;
   }
 }
 
