@@ -506,10 +506,10 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::size_t size = beast::read_size(buffer_, kReadChunk);
     if (size == 0) co_return beast_http::error::buffer_overflow;
     // Asio's read first tries the socket (a system call) before it waits
-    // for epoll; right after a response that try nearly always fails. Going
-    // to the back of the queue first (the other connections' turn) gives the
-    // client time to send, so that the try more often succeeds.
-    if (drained_) co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+    // for epoll. A response goes out only after the thread's other ready
+    // requests were answered (see Serve), which leaves the client time to
+    // send its next request, so the try mostly succeeds; a further turn
+    // through the queue before it cost more than the failed tries it saved.
     // A deadline or a drain that came while no read was pending cancelled
     // nothing: it is honoured here.
     if (closing_ || timed_out_) co_return asio::error::operation_aborted;
