@@ -289,6 +289,31 @@ TEST(ParseIntrospectJsonTest, ReadsTheToken) {
   EXPECT_EQ(*empty, "");
 }
 
+// The canonical body is read without the full parser; near misses must
+// still be read (or refused) exactly as the full parser does.
+TEST(ParseIntrospectJsonTest, CanonicalAndNearCanonicalBodiesAgree) {
+  const std::string secret = "bft_sQwFIU2jPYgSUHRFS4WWBdot3fxFGO0UgXha";
+  const std::vector<std::pair<std::string, std::string>> read = {
+      {R"({"token":")" + secret + R"("})", secret},
+      {R"({ "token":")" + secret + R"("})", secret},
+      {R"({"token":")" + secret + R"(" })", secret},
+      {R"({"token":"bft_\u0041"})", "bft_A"},
+      {R"({"token":"bft_\"x"})", "bft_\"x"},
+      {R"({"token":")" + secret + R"(","token":"x"})", "x"},
+  };
+  for (const auto& [body, expected] : read) {
+    auto parsed = ParseIntrospectJson(body);
+    ASSERT_TRUE(parsed.ok()) << body;
+    EXPECT_EQ(*parsed, expected) << body;
+  }
+  for (const std::string& body :
+       {R"({"token":")" + secret + R"("}x)", R"({"token":")" + secret + R"("}})",
+        std::string(R"({"token":"a"b"})"),
+        R"({"token":")" + std::string(kMaxJsonStringBytes + 1, 'a') + R"("})"}) {
+    EXPECT_FALSE(ParseIntrospectJson(body).ok()) << body.substr(0, 40);
+  }
+}
+
 TEST(ParseIntrospectJsonTest, RejectsOtherShapesWithoutEchoing) {
   for (const std::string body :
        {"", "{}", "[\"bfg_hush\"]", "\"bfg_hush\"", "{\"token\":null}", "{\"token\":5}",
