@@ -76,7 +76,8 @@ void IntrospectRequests(benchmark::State& state, bool remember_bearer) {
   MakeFixture(f);
   http::Metrics metrics;
   asio::thread_pool blocking(1);
-  const http::RequestHandler handler(http::HandlerEnv{*f.service, metrics, blocking.get_executor()});
+  const http::RequestHandler handler(
+      http::HandlerEnv{*f.service, metrics, blocking.get_executor()});
   const std::string wire = IntrospectRequest(f);
   std::string out;
   asio::io_context ctx(1);

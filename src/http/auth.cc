@@ -135,8 +135,8 @@ namespace {
 // The outcome of authenticating with `secret`, once resolved to `resolved`;
 // kept in `memo` (when given) if the lookup began at `stamp`.
 AuthResult AuthOutcome(const HandlerEnv& env, std::string_view secret,
-                       core::Result<core::SharedToken> resolved,
-                       std::optional<std::uint64_t> stamp, BearerMemo* memo) {
+                       core::Result<core::SharedToken> resolved, std::optional<std::uint64_t> stamp,
+                       BearerMemo* memo) {
   if (!resolved.ok()) {
     env.metrics.RecordAuthFailure("unavailable");
     return core::Status::Unavailable(
@@ -147,8 +147,8 @@ AuthResult AuthOutcome(const HandlerEnv& env, std::string_view secret,
     return core::Status::Unauthenticated(std::string(kInvalidMessage));
   }
   core::Caller caller = core::Caller::FromToken(**resolved);
-  auto auth = std::make_shared<const Authenticated>(
-      Authenticated{std::move(caller), std::move(*resolved)});
+  auto auth =
+      std::make_shared<const Authenticated>(Authenticated{std::move(caller), std::move(*resolved)});
   if (memo != nullptr && stamp) memo->Remember(secret, *stamp, auth);
   return auth;
 }

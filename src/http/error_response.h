@@ -11,8 +11,8 @@ namespace tokend::http {
 // Status line from core::HttpStatusOf(status.api_error()) (503 for
 // Unavailable, 500 for an ok or unknown status), body SerializeError(status,
 // now), Content-Type application/json, and `WWW-Authenticate: Bearer` on a
-// 401. Common headers (Server, Content-Length, keep-alive) are left to
-// FinishResponse.
+// 401. Keep-alive is left to FinishResponse, Server and Content-Length to
+// AppendWireResponse.
 boost::beast::http::response<boost::beast::http::string_body> ErrorResponse(
     const core::Status& status);
 

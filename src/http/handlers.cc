@@ -78,7 +78,8 @@ asio::awaitable<Response> HandleQueryTokens(const HandlerEnv& env, Exchange& ex)
   if (!params.ok()) co_return ErrorResponse(params.status());
   auto query = core::ParseTokenQuery(*params);
   if (!query.ok()) co_return ErrorResponse(query.status());
-  auto page = co_await Offload(env.blocking, [&] { return env.service.Query(ex.caller(), *query); });
+  auto page =
+      co_await Offload(env.blocking, [&] { return env.service.Query(ex.caller(), *query); });
   if (!page.ok()) co_return ErrorResponse(page.status());
   co_return JsonResponse(status::ok, SerializePage(*page, *query, ex.now));
 }
@@ -148,7 +149,8 @@ std::variant<std::string, Response> IntrospectedSecret(const Exchange& ex) {
   return std::move(*secret);
 }
 
-Response IntrospectionResponse(const Exchange& ex, const core::Result<core::SharedToken>& resolved) {
+Response IntrospectionResponse(const Exchange& ex,
+                               const core::Result<core::SharedToken>& resolved) {
   if (!resolved.ok()) return ErrorResponse(resolved.status());
   const core::SharedToken visible =
       service::TokenService::Introspection(ex.caller(), *resolved, ex.now);
@@ -157,8 +159,7 @@ Response IntrospectionResponse(const Exchange& ex, const core::Result<core::Shar
 
 // Introspection as far as it goes without the store: the response, or the
 // secret the cache does not know.
-std::variant<std::string, Response> IntrospectFromCache(const HandlerEnv& env,
-                                                        const Exchange& ex) {
+std::variant<std::string, Response> IntrospectFromCache(const HandlerEnv& env, const Exchange& ex) {
   if (const core::Status allowed = core::CheckOperation(ex.caller(), core::TokenOperation::kRead);
       !allowed.ok()) {
     return ErrorResponse(allowed);

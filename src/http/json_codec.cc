@@ -495,8 +495,8 @@ std::optional<std::string_view> CanonicalIntrospectSecret(std::string_view body)
       body.substr(kOpen.size(), body.size() - kOpen.size() - kClose.size());
   if (secret.size() > kMaxJsonStringBytes) return std::nullopt;
   for (const char c : secret) {
-    const bool plain = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-                       (c >= 'a' && c <= 'z') || c == '_' || c == '-';
+    const bool plain = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                       c == '_' || c == '-';
     if (!plain) return std::nullopt;
   }
   return secret;

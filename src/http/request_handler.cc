@@ -1,8 +1,9 @@
 #include "http/request_handler.h"
 
-#include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
 
+#include <boost/beast/core/string.hpp>
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <optional>
@@ -62,9 +63,7 @@ Exchange MakeExchange(const Request& req, std::string_view target) {
 
 void FinishResponse(Response& res, unsigned version, bool keep_alive) {
   res.version(version);
-  res.set(beast_http::field::server, "tokend");
   res.keep_alive(keep_alive);
-  res.prepare_payload();
 }
 
 void AppendWireResponse(const Response& res, std::string& out) {
@@ -97,10 +96,18 @@ void AppendWireResponse(const Response& res, std::string& out) {
     out.append(value.data(), value.size());
     out.append("\r\n");
   }
+  out.append("Server: tokend\r\n");
+  const bool bodiless = status / 100 == 1 || status == 204 || status == 304;
+  if (!bodiless) {
+    out.append("Content-Length: ");
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, res.body().size()).ptr;
+    out.append(digits, end);
+    out.append("\r\n");
+  }
   out.append("\r\n");
   out.append(res.body());
 }
-
 
 void RequestHandler::Finish(Response& res, const Request& req, std::string_view label,
                             std::chrono::steady_clock::time_point start) const {

@@ -41,12 +41,11 @@ class RequestHandler {
   // `env.service` and `env.metrics` must outlive the handler.
   explicit RequestHandler(HandlerEnv env) : env_(std::move(env)) {}
 
-  // The response to `req`, with Content-Length, `Server: tokend` and the
-  // request's keep-alive semantics. Never throws: an unexpected exception is
-  // logged (without request data) and answered 500. Records the request in
-  // the metrics. Must be awaited on an I/O executor; store calls hop to
-  // env.blocking and back. `memo` (may be null) is the connection's
-  // BearerMemo, used and updated by the authentication step.
+  // The response to `req`, with the request's version and keep-alive
+  // semantics (AppendWireResponse adds Server and Content-Length). Never throws: an unexpected
+  // exception is logged (without request data) and answered 500. Records the request in the
+  // metrics. Must be awaited on an I/O executor; store calls hop to env.blocking and back. `memo`
+  // (may be null) is the connection's BearerMemo, used and updated by the authentication step.
   asio::awaitable<Response> Handle(Request req, BearerMemo* memo = nullptr) const;
 
   // Handle's response when it can be given without suspending (a route with
@@ -65,13 +64,16 @@ class RequestHandler {
   HandlerEnv env_;
 };
 
-// Sets the headers every response carries (Server, Content-Length,
-// keep-alive as `keep_alive`) and the request's HTTP version.
+// Sets the request's HTTP version and keep-alive (a Connection field where
+// the version needs one) on a finished response.
 void FinishResponse(Response& res, unsigned version, bool keep_alive);
 
-// Appends the bytes of `res` as they go on the wire (status line, fields in
-// their order, blank line, body): what Beast's serializer writes for a
-// finished response, as one contiguous buffer that one send can carry.
+// Appends the bytes of `res` as they go on the wire: status line, fields in
+// their order, `Server: tokend`, Content-Length (but for 1xx, 204 and 304),
+// blank line, body. Byte for byte what Beast's serializer writes for `res`
+// with those two fields set last, as one contiguous buffer that one send can
+// carry; the two fields are written, not stored, since every response
+// carries them and storing them costs two allocations per response.
 void AppendWireResponse(const Response& res, std::string& out);
 
 // Turns `wire`, one keep-alive response as AppendWireResponse wrote it, into

@@ -25,9 +25,9 @@ inline constexpr std::string_view kUnmatchedRoute = "unmatched";
 // One request on its way through a handler.
 struct Exchange {
   const Request& req;
-  std::string_view path;                      // target up to '?'
-  std::string_view query;                     // raw text after '?', possibly empty
-  std::string id{};                           // the {id} segment, percent-decoded
+  std::string_view path;       // target up to '?'
+  std::string_view query;      // raw text after '?', possibly empty
+  std::string id{};            // the {id} segment, percent-decoded
   core::EpochMillis now = 0;   // the request's instant: expiry and "valid" are judged at it
   SharedAuthenticated auth{};  // set by the authentication step on /api/v2 paths
 

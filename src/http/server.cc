@@ -337,9 +337,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<std::pair<core::ApiError, std::string>> CheckHeader(std::size_t header_n) const {
     const auto& req = parser_->get();
     if (req.target().size() > options_.max_target_bytes) {
-      return std::pair{core::ApiError::kUriTooLong,
-                       "The request target is longer than " +
-                           std::to_string(options_.max_target_bytes) + " bytes."};
+      return std::pair{core::ApiError::kUriTooLong, "The request target is longer than " +
+                                                        std::to_string(options_.max_target_bytes) +
+                                                        " bytes."};
     }
     // Beast counts its header limit per read, so a header of many short
     // fields arriving in pieces can pass it; the total is checked here.
@@ -608,8 +608,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool ticking_ = false;
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
-  std::string out_;  // the response being written
-  BearerMemo memo_;  // the bearer this connection last authenticated
+  std::string out_;      // the response being written
+  BearerMemo memo_;      // the bearer this connection last authenticated
   const bool admitted_;  // false: over max_connections, answered 503
   bool idle_ = false;
   bool drained_ = false;  // the last read emptied the socket (see ReadNow)

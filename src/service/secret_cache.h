@@ -69,7 +69,9 @@ class SecretCache {
   // Transparent, so that lookups by string_view allocate nothing.
   struct KeyHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+    std::size_t operator()(std::string_view key) const {
+      return std::hash<std::string_view>{}(key);
+    }
   };
   struct Shard {
     mutable std::shared_mutex mutex;

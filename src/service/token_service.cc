@@ -17,7 +17,9 @@ constexpr int kMintAttempts = 3;
 }  // namespace
 
 TokenService::TokenService(store::TokenStore& store, const ServiceOptions& options)
-    : store_(store), options_(options), cache_(std::make_unique<SecretCache>(options.cache_capacity)) {
+    : store_(store),
+      options_(options),
+      cache_(std::make_unique<SecretCache>(options.cache_capacity)) {
   store_.SetChangeListener(this);
 }
 
@@ -117,8 +119,7 @@ Result<core::Token> TokenService::Get(const core::Caller& caller, std::string_vi
 }
 
 Status TokenService::Delete(const core::Caller& caller, std::string_view id) {
-  if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kDelete);
-      !allowed.ok()) {
+  if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kDelete); !allowed.ok()) {
     return allowed;
   }
   Result<core::Token> token = store_.FindById(id);

@@ -89,8 +89,7 @@ class TokenService final : public store::ChangeListener {
 
   // May block. POST /api/v2/token: CheckOperation, ValidateCreate, CheckCreate,
   // then a durable insert.
-  Result<CreatedToken> Create(const core::Caller& caller,
-                              const core::CreateTokenRequest& request);
+  Result<CreatedToken> Create(const core::Caller& caller, const core::CreateTokenRequest& request);
 
   // May block. DELETE /api/v2/token/{id}: NotFound when absent or not visible.
   // The token stops resolving before this returns.

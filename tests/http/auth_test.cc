@@ -1,11 +1,12 @@
 // The authentication step over real sockets: 401 before routing on /api/v2,
 // credentials from the header or the query, 403 for missing permissions.
+#include "http/auth.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "core/authz.h"
-#include "http/auth.h"
 #include "server_fixture.h"
 
 namespace tokend::http::testing {
