@@ -49,9 +49,10 @@ std::optional<std::string_view> BearerCredential(std::string_view header) {
 
 }  // namespace
 
-core::Result<std::optional<std::string>> PresentedSecret(const Request& req,
-                                                         std::string_view raw_query) {
-  std::optional<std::string> from_header;
+core::Result<std::optional<std::string_view>> PresentedSecret(const Request& req,
+                                                              std::string_view raw_query,
+                                                              std::string& storage) {
+  std::optional<std::string_view> from_header;
   const auto headers = req.equal_range(beast_http::field::authorization);
   for (auto it = headers.first; it != headers.second; ++it) {
     if (from_header) {
@@ -62,7 +63,7 @@ core::Result<std::optional<std::string>> PresentedSecret(const Request& req,
       return core::Status::Unauthenticated(
           "The Authorization header must be of the form: Bearer <token>.");
     }
-    from_header = std::string(*credential);
+    from_header = *credential;
   }
 
   std::optional<std::string> from_query;
@@ -89,7 +90,10 @@ core::Result<std::optional<std::string>> PresentedSecret(const Request& req,
     return core::Status::InvalidArgument(
         "The Authorization header and the access_token parameter present different tokens.");
   }
-  return from_header ? std::move(from_header) : std::move(from_query);
+  if (from_header) return from_header;
+  if (!from_query) return std::optional<std::string_view>();
+  storage = std::move(*from_query);
+  return std::optional<std::string_view>(storage);
 }
 
 asio::awaitable<core::Result<core::SharedToken>> ResolveFromStore(const HandlerEnv& env,
@@ -165,7 +169,8 @@ AuthAttempt StartAuthentication(const HandlerEnv& env, const Request& req,
                                 std::string_view raw_query, core::EpochMillis now,
                                 BearerMemo* memo) {
   if (!env.service.auth_required()) return {Unrestricted(), {}, {}};
-  auto presented = PresentedSecret(req, raw_query);
+  std::string storage;
+  auto presented = PresentedSecret(req, raw_query, storage);
   if (!presented.ok()) {
     env.metrics.RecordAuthFailure("malformed");
     return {presented.status(), {}, {}};
@@ -174,7 +179,7 @@ AuthAttempt StartAuthentication(const HandlerEnv& env, const Request& req,
     env.metrics.RecordAuthFailure("missing");
     return {core::Status::Unauthenticated(std::string(kMissingMessage)), {}, {}};
   }
-  std::string secret = std::move(**presented);
+  const std::string_view secret = **presented;
   // Read before any lookup, so that a revocation racing with it moves the
   // stamp away from what the memo keeps.
   const std::optional<std::uint64_t> stamp = env.service.ResolutionStamp();
@@ -186,7 +191,7 @@ AuthAttempt StartAuthentication(const HandlerEnv& env, const Request& req,
   if (auto cached = ResolveFromCache(env, secret, now)) {
     return {AuthOutcome(env, secret, std::move(*cached), stamp, memo), {}, {}};
   }
-  return {std::nullopt, std::move(secret), stamp};
+  return {std::nullopt, std::string(secret), stamp};
 }
 
 asio::awaitable<AuthResult> FinishAuthentication(const HandlerEnv& env, AuthAttempt attempt,

@@ -58,9 +58,11 @@ class BearerMemo {
 // is none. InvalidArgument (1002) when both are given and differ, or the
 // access_token parameter is repeated with different values; Unauthenticated
 // when the Authorization header is not a usable Bearer credential.
-// `raw_query` is the target's text after '?'.
-core::Result<std::optional<std::string>> PresentedSecret(const Request& req,
-                                                         std::string_view raw_query);
+// `raw_query` is the target's text after '?'. The secret is a view of the
+// request, or of `storage` when it came percent-decoded from the query.
+core::Result<std::optional<std::string_view>> PresentedSecret(const Request& req,
+                                                              std::string_view raw_query,
+                                                              std::string& storage);
 
 // The active token `secret` belongs to, from the store (on env.blocking):
 // for a secret env.service.ResolveCached could not answer (kMiss). Null for

@@ -94,7 +94,8 @@ asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex) {
   core::SharedToken token = ex.auth->token;
   if (!token) {
     // Authentication off: the bearer presented, if any, still names "self".
-    auto presented = PresentedSecret(ex.req, ex.query);
+    std::string storage;
+    auto presented = PresentedSecret(ex.req, ex.query, storage);
     if (!presented.ok()) co_return ErrorResponse(presented.status());
     if (!presented->has_value()) {
       co_return ErrorResponse(core::Status::Unauthenticated(
@@ -104,7 +105,7 @@ asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex) {
     if (auto cached = ResolveFromCache(env, **presented, ex.now)) {
       resolved = std::move(*cached);
     } else {
-      resolved = co_await ResolveFromStore(env, std::move(**presented));
+      resolved = co_await ResolveFromStore(env, std::string(**presented));
     }
     if (!resolved.ok()) co_return ErrorResponse(resolved.status());
     if (*resolved == nullptr) {
@@ -118,13 +119,14 @@ asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex) {
 
 namespace {
 
-// The secret an introspection request presents (JSON or form body), or the
-// error response.
-std::variant<std::string, Response> IntrospectedSecret(const Exchange& ex) {
+// The secret an introspection request presents (JSON or form body), as it
+// stands in the body or, when decoded, in `storage`; or the error response.
+std::variant<std::string_view, Response> IntrospectedSecret(const Exchange& ex,
+                                                            std::string& storage) {
   if (MediaTypeIs(ex.req, kJson)) {
-    auto parsed = ParseIntrospectJson(ex.req.body());
+    auto parsed = ParseIntrospectJson(ex.req.body(), storage);
     if (!parsed.ok()) return ErrorResponse(parsed.status());
-    return std::move(*parsed);
+    return *parsed;
   }
   if (!MediaTypeIs(ex.req, kForm)) {
     return ErrorResponse(UnsupportedMediaType(std::string(kJson) + " or " + std::string(kForm)));
@@ -146,7 +148,8 @@ std::variant<std::string, Response> IntrospectedSecret(const Exchange& ex) {
   if (!secret) {
     return ErrorResponse(core::Status::InvalidArgument("The form parameter 'token' is required."));
   }
-  return std::move(*secret);
+  storage = std::move(*secret);
+  return std::string_view(storage);
 }
 
 Response IntrospectionResponse(const Exchange& ex,
@@ -164,12 +167,14 @@ std::variant<std::string, Response> IntrospectFromCache(const HandlerEnv& env, c
       !allowed.ok()) {
     return ErrorResponse(allowed);
   }
-  auto secret = IntrospectedSecret(ex);
+  std::string storage;
+  auto secret = IntrospectedSecret(ex, storage);
   if (auto* answer = std::get_if<Response>(&secret)) return std::move(*answer);
-  if (auto cached = ResolveFromCache(env, std::get<std::string>(secret), ex.now)) {
+  const std::string_view presented = std::get<std::string_view>(secret);
+  if (auto cached = ResolveFromCache(env, presented, ex.now)) {
     return IntrospectionResponse(ex, std::move(*cached));
   }
-  return secret;
+  return std::string(presented);
 }
 
 }  // namespace

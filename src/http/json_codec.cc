@@ -504,8 +504,8 @@ std::optional<std::string_view> CanonicalIntrospectSecret(std::string_view body)
 
 }  // namespace
 
-Result<std::string> ParseIntrospectJson(std::string_view body) {
-  if (const auto secret = CanonicalIntrospectSecret(body)) return std::string(*secret);
+Result<std::string_view> ParseIntrospectJson(std::string_view body, std::string& storage) {
+  if (const auto secret = CanonicalIntrospectSecret(body)) return *secret;
   BodyParser parser;
   if (!parser.ParseObject(body).ok()) {
     return Status::InvalidArgument(std::string(kIntrospectShape));
@@ -515,7 +515,15 @@ Result<std::string> ParseIntrospectJson(std::string_view body) {
     return Status::InvalidArgument(std::string(kIntrospectShape));
   }
   const json::string& secret = token->get_string();
-  return std::string(secret.data(), secret.size());
+  storage.assign(secret.data(), secret.size());
+  return std::string_view(storage);
+}
+
+Result<std::string> ParseIntrospectJson(std::string_view body) {
+  std::string storage;
+  auto secret = ParseIntrospectJson(body, storage);
+  if (!secret.ok()) return secret.status();
+  return std::string(*secret);
 }
 
 std::string SerializeCreatedToken(const service::CreatedToken& created) {

@@ -33,6 +33,9 @@ core::Result<core::CreateTokenRequest> ParseCreateTokenRequest(std::string_view 
 // Introspection body {"token": "<secret>"}: the secret. Missing or non-string
 // `token`: InvalidArgument (1002) without echoing the value.
 core::Result<std::string> ParseIntrospectJson(std::string_view body);
+// The same without a copy: the secret as it stands in `body`, or (when it
+// had to be decoded) in `storage`.
+core::Result<std::string_view> ParseIntrospectJson(std::string_view body, std::string& storage);
 
 // {id, type, token, expirationDate}
 std::string SerializeCreatedToken(const service::CreatedToken& created);
