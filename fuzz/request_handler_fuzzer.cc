@@ -209,10 +209,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const bool trace = std::getenv("TOKEND_FUZZ_TRACE") != nullptr;
   if (trace) std::fprintf(stderr, "%d %s\n", status, target.c_str());
   FUZZ_CHECK(status != 500, target + " -> " + res.body());
-  std::string wire;
-  tokend::http::AppendWireResponse(res, wire);
-  FUZZ_CHECK(wire.find("\r\nContent-Length: " + std::to_string(res.body().size()) + "\r\n") <
-                 wire.find("\r\n\r\n"),
+  std::string answer;
+  tokend::http::AppendWireResponse(res, answer);
+  FUZZ_CHECK(answer.find("\r\nContent-Length: " + std::to_string(res.body().size()) + "\r\n") <
+                 answer.find("\r\n\r\n"),
              target);
   if (res[beast_http::field::content_type].starts_with("application/json")) {
     boost::json::error_code json_ec;
