@@ -155,4 +155,10 @@ std::string HashSecret(std::string_view secret) {
   return hex;
 }
 
+HashedSecret HashedSecret::Of(std::string_view text) {
+  HashedSecret hashed{.text = text};
+  HashSecretInto(text, hashed.hex);
+  return hashed;
+}
+
 }  // namespace tokend::core

@@ -6,6 +6,7 @@
 // Legacy Boomerang secrets: "<prefix>_" + lowercase UUID (8-4-4-4-12 hex).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -37,6 +38,16 @@ std::string HashSecret(std::string_view secret);
 // HashSecret into a caller's buffer, allocating nothing (the hot path).
 inline constexpr std::size_t kSecretHashLength = 64;
 void HashSecretInto(std::string_view secret, std::span<char, kSecretHashLength> hex);
+
+// A presented secret and its hash, computed once per request and passed
+// along instead of the bare text. A view: `text` must outlive it.
+struct HashedSecret {
+  std::string_view text;
+  std::array<char, kSecretHashLength> hex{};
+
+  static HashedSecret Of(std::string_view text);
+  std::string_view hash() const { return {hex.data(), hex.size()}; }
+};
 
 // zlib-compatible CRC-32 (IEEE 802.3) and its 6-digit base62 rendering.
 std::uint32_t Crc32(std::string_view data);

@@ -23,7 +23,7 @@ std::string_view CodeName(StatusCode code) {
 
 std::string Status::ToString() const {
   if (ok()) return "OK";
-  std::string out(CodeName(code_));
+  std::string out(CodeName(code()));
   out += ": ";
   out += message_;
   return out;

@@ -1,8 +1,9 @@
 // Status and Result<T>: the one error type that crosses every layer of tokend.
 //
-// A Status is either ok or carries a StatusCode (the closed set below, which
-// decides the HTTP status class), an ApiError (the numeric `code` and `reason`
-// of the error body clients see) and a human-readable message. Library errors
+// A Status is either ok or carries an ApiError (the numeric `code` and
+// `reason` of the error body clients see, and through core::HttpStatusOf the
+// HTTP status) and a human-readable message. Its StatusCode, the closed class
+// callers branch on, is derived from the ApiError, so the two cannot disagree. Library errors
 // (SQLite codes, SQLSTATEs, JSON parse errors) are translated into a Status
 // where they arise; invalid input is never reported by exception.
 //
@@ -34,50 +35,50 @@ class [[nodiscard]] Status {
   Status() = default;  // ok
 
   static Status Ok() { return Status(); }
-  // `error` picks the code/reason of the error body; its default StatusCode is
-  // the natural one for that error (see api_error.h).
+  // The error `error` (kNone is taken as kInternal: an error must be one).
   static Status Error(ApiError error, std::string message) {
-    return Status(DefaultStatusCode(error), error, std::move(message));
+    return Status(error == ApiError::kNone ? ApiError::kInternal : error, std::move(message));
   }
+  // `error` must be one of the 400 errors (a request that is malformed).
   static Status InvalidArgument(std::string message,
                                 ApiError error = ApiError::kRequestInvalidParams) {
-    return Status(StatusCode::kInvalidArgument, error, std::move(message));
+    assert(DefaultStatusCode(error) == StatusCode::kInvalidArgument);
+    return Status(error, std::move(message));
   }
   static Status NotFound(std::string message) {
-    return Status(StatusCode::kNotFound, ApiError::kTokenNotFound, std::move(message));
+    return Status(ApiError::kTokenNotFound, std::move(message));
   }
   static Status AlreadyExists(std::string message) {
-    return Status(StatusCode::kAlreadyExists, ApiError::kAlreadyExists, std::move(message));
+    return Status(ApiError::kAlreadyExists, std::move(message));
   }
   static Status Unauthenticated(std::string message) {
-    return Status(StatusCode::kUnauthenticated, ApiError::kUnauthenticated, std::move(message));
+    return Status(ApiError::kUnauthenticated, std::move(message));
   }
   static Status PermissionDenied(std::string message) {
-    return Status(StatusCode::kPermissionDenied, ApiError::kPermissionDenied, std::move(message));
+    return Status(ApiError::kPermissionDenied, std::move(message));
   }
   static Status Unavailable(std::string message) {
-    return Status(StatusCode::kUnavailable, ApiError::kStoreUnavailable, std::move(message));
+    return Status(ApiError::kStoreUnavailable, std::move(message));
   }
   static Status Internal(std::string message) {
-    return Status(StatusCode::kInternal, ApiError::kInternal, std::move(message));
+    return Status(ApiError::kInternal, std::move(message));
   }
 
-  bool ok() const { return code_ == StatusCode::kOk; }
-  StatusCode code() const { return code_; }
+  bool ok() const { return api_error_ == ApiError::kNone; }
+  StatusCode code() const { return ok() ? StatusCode::kOk : DefaultStatusCode(api_error_); }
   ApiError api_error() const { return api_error_; }
   const std::string& message() const { return message_; }
 
   // "InvalidArgument: <message>" style text, for logs and test failures.
   std::string ToString() const;
 
-  bool IsNotFound() const { return code_ == StatusCode::kNotFound; }
-  bool IsUnavailable() const { return code_ == StatusCode::kUnavailable; }
+  bool IsNotFound() const { return code() == StatusCode::kNotFound; }
+  bool IsUnavailable() const { return code() == StatusCode::kUnavailable; }
 
  private:
-  Status(StatusCode code, ApiError error, std::string message)
-      : code_(code), api_error_(error), message_(std::move(message)) {}
+  Status(ApiError error, std::string message)
+      : api_error_(error), message_(std::move(message)) {}
 
-  StatusCode code_ = StatusCode::kOk;
   ApiError api_error_ = ApiError::kNone;
   std::string message_;
 };

@@ -6,7 +6,8 @@
 
 #include "core/query.h"
 #include "core/secret.h"
-#include "http/offload.h"
+#include "http/metrics.h"
+#include "service/token_service.h"
 
 namespace tokend::http {
 namespace {
@@ -67,7 +68,10 @@ core::Result<std::optional<std::string_view>> PresentedSecret(const Request& req
   }
 
   std::optional<std::string> from_query;
-  if (raw_query.find("access_token") != std::string_view::npos) {
+  // The name may be percent-encoded (access%5Ftoken): parse whenever it could
+  // be there, since names are compared only once decoded.
+  if (raw_query.find("access") != std::string_view::npos ||
+      raw_query.find('%') != std::string_view::npos) {
     auto params = core::ParseQueryString(raw_query);
     if (!params.ok()) {
       // A malformed query string is the handler's to report when the header
@@ -94,21 +98,6 @@ core::Result<std::optional<std::string_view>> PresentedSecret(const Request& req
   if (!from_query) return std::optional<std::string_view>();
   storage = std::move(*from_query);
   return std::optional<std::string_view>(storage);
-}
-
-asio::awaitable<core::Result<core::SharedToken>> ResolveFromStore(const HandlerEnv& env,
-                                                                  std::string secret) {
-  service::TokenService& service = env.service;
-  co_return co_await Offload(env.blocking, [&service, &secret] { return service.Resolve(secret); });
-}
-
-std::optional<core::SharedToken> ResolveFromCache(const HandlerEnv& env, std::string_view secret,
-                                                  core::EpochMillis now) {
-  core::SharedToken token;
-  if (env.service.ResolveCached(secret, &token, now) == service::CachedResolution::kMiss) {
-    return std::nullopt;
-  }
-  return token;
 }
 
 SharedAuthenticated BearerMemo::Recall(std::string_view secret, std::uint64_t stamp,
@@ -139,7 +128,7 @@ namespace {
 // The outcome of authenticating with `secret`, once resolved to `resolved`;
 // kept in `memo` (when given) if the lookup began at `stamp`.
 AuthResult AuthOutcome(const HandlerEnv& env, std::string_view secret,
-                       core::Result<core::SharedToken> resolved, std::optional<std::uint64_t> stamp,
+                       const service::Resolution& resolved, std::optional<std::uint64_t> stamp,
                        BearerMemo* memo) {
   if (!resolved.ok()) {
     env.metrics.RecordAuthFailure("unavailable");
@@ -150,9 +139,8 @@ AuthResult AuthOutcome(const HandlerEnv& env, std::string_view secret,
     env.metrics.RecordAuthFailure(core::ParseSecret(secret) ? "unknown" : "malformed");
     return core::Status::Unauthenticated(std::string(kInvalidMessage));
   }
-  core::Caller caller = core::Caller::FromToken(**resolved);
-  auto auth =
-      std::make_shared<const Authenticated>(Authenticated{std::move(caller), std::move(*resolved)});
+  auto auth = std::make_shared<const Authenticated>(
+      Authenticated{core::Caller::FromToken(**resolved), *resolved});
   if (memo != nullptr && stamp) memo->Remember(secret, *stamp, auth);
   return auth;
 }
@@ -163,41 +151,46 @@ const SharedAuthenticated& Unrestricted() {
   return unrestricted;
 }
 
+// Authentication off: everyone is unrestricted, and a valid presented token
+// is still the caller's own (GET /self names it).
+service::Outcome<AuthResult> AuthenticationOff(const HandlerEnv& env, Exchange& ex) {
+  auto presented = PresentedSecret(ex.req, ex.query, ex.decoded_credential);
+  if (!presented.ok() || !presented->has_value()) return AuthResult(Unrestricted());
+  return env.service.Resolve(core::HashedSecret::Of(**presented), ex.now)
+      .Then([](service::Resolution resolved) -> service::Outcome<AuthResult> {
+        if (!resolved.ok() || *resolved == nullptr) return AuthResult(Unrestricted());
+        return AuthResult(std::make_shared<const Authenticated>(
+            Authenticated{core::Caller::Unrestricted(), std::move(*resolved)}));
+      });
+}
+
 }  // namespace
 
-AuthAttempt StartAuthentication(const HandlerEnv& env, const Request& req,
-                                std::string_view raw_query, core::EpochMillis now,
-                                BearerMemo* memo) {
-  if (!env.service.auth_required()) return {Unrestricted(), {}, {}};
-  std::string storage;
-  auto presented = PresentedSecret(req, raw_query, storage);
+service::Outcome<AuthResult> Authenticate(const HandlerEnv& env, Exchange& ex) {
+  if (!env.service.auth_required()) return AuthenticationOff(env, ex);
+  auto presented = PresentedSecret(ex.req, ex.query, ex.decoded_credential);
   if (!presented.ok()) {
     env.metrics.RecordAuthFailure("malformed");
-    return {presented.status(), {}, {}};
+    return AuthResult(presented.status());
   }
   if (!presented->has_value()) {
     env.metrics.RecordAuthFailure("missing");
-    return {core::Status::Unauthenticated(std::string(kMissingMessage)), {}, {}};
+    return AuthResult(core::Status::Unauthenticated(std::string(kMissingMessage)));
   }
   const std::string_view secret = **presented;
   // Read before any lookup, so that a revocation racing with it moves the
   // stamp away from what the memo keeps.
   const std::optional<std::uint64_t> stamp = env.service.ResolutionStamp();
-  if (memo != nullptr && stamp) {
-    if (auto remembered = memo->Recall(secret, *stamp, now)) {
-      return {std::move(remembered), {}, {}};
+  if (ex.memo != nullptr && stamp) {
+    if (auto remembered = ex.memo->Recall(secret, *stamp, ex.now)) {
+      return AuthResult(std::move(remembered));
     }
   }
-  if (auto cached = ResolveFromCache(env, secret, now)) {
-    return {AuthOutcome(env, secret, std::move(*cached), stamp, memo), {}, {}};
-  }
-  return {std::nullopt, std::string(secret), stamp};
-}
-
-asio::awaitable<AuthResult> FinishAuthentication(const HandlerEnv& env, AuthAttempt attempt,
-                                                 BearerMemo* memo) {
-  auto resolved = co_await ResolveFromStore(env, attempt.secret);
-  co_return AuthOutcome(env, attempt.secret, std::move(resolved), attempt.stamp, memo);
+  return env.service.Resolve(core::HashedSecret::Of(secret), ex.now)
+      .Then([&env, secret, stamp, memo = ex.memo](
+                service::Resolution resolved) -> service::Outcome<AuthResult> {
+        return AuthOutcome(env, secret, resolved, stamp, memo);
+      });
 }
 
 }  // namespace tokend::http

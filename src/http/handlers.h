@@ -1,25 +1,23 @@
-// The thin handlers behind the route table: decode, call the service (off the
-// I/O threads when it may block), encode, map errors.
+// The route functions behind the route table (router.cc): each decodes the
+// exchange, calls the service and encodes its answer or error. Blocking
+// service calls are returned as Step work, never made here.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
-#include <optional>
+#include <string_view>
 
-#include "http/request_handler.h"
-#include "http/router.h"
+#include "http/exchange.h"
 
 namespace tokend::http {
 
-asio::awaitable<Response> HandleCreateToken(const HandlerEnv& env, Exchange& ex);
-asio::awaitable<Response> HandleDeleteToken(const HandlerEnv& env, Exchange& ex);
-asio::awaitable<Response> HandleQueryTokens(const HandlerEnv& env, Exchange& ex);
-asio::awaitable<Response> HandleGetToken(const HandlerEnv& env, Exchange& ex);
-asio::awaitable<Response> HandleSelf(const HandlerEnv& env, Exchange& ex);
-asio::awaitable<Response> HandleIntrospect(const HandlerEnv& env, Exchange& ex);
-std::optional<Response> QuickIntrospect(const HandlerEnv& env, Exchange& ex);
-asio::awaitable<Response> HandleHealth(const HandlerEnv& env, Exchange& ex);
-asio::awaitable<Response> HandleMetrics(const HandlerEnv& env, Exchange& ex);
-asio::awaitable<Response> HandleOpenApiSpec(const HandlerEnv& env, Exchange& ex);
+Step CreateToken(const HandlerEnv& env, Exchange& ex);
+Step DeleteToken(const HandlerEnv& env, Exchange& ex);
+Step QueryTokens(const HandlerEnv& env, Exchange& ex);
+Step GetToken(const HandlerEnv& env, Exchange& ex);
+Step SelfToken(const HandlerEnv& env, Exchange& ex);
+Step IntrospectToken(const HandlerEnv& env, Exchange& ex);
+Step Health(const HandlerEnv& env, Exchange& ex);
+Step MetricsText(const HandlerEnv& env, Exchange& ex);
+Step OpenApiDocument(const HandlerEnv& env, Exchange& ex);
 
 // The OpenAPI document (docs/openapi.json), embedded at build time.
 std::string_view OpenApiSpec();

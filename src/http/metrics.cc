@@ -277,6 +277,14 @@ std::string Metrics::Render(const MetricsSnapshotExtras& extras) const {
   AppendUnlabelled(out, "tokend_cache_invalidations_total", "counter",
                    "Cache entries dropped because their token was deleted.",
                    extras.cache_invalidations);
+  AppendHeader(out, "tokend_unknown_secrets_total", "counter",
+               "Well-formed secrets that no stored token has (each cost a store lookup), by "
+               "form: checksummed or legacy (no checksum).");
+  out.append("tokend_unknown_secrets_total{form=\"checksummed\"} ");
+  AppendUint(out, extras.unknown_checksummed);
+  out.append("\ntokend_unknown_secrets_total{form=\"legacy\"} ");
+  AppendUint(out, extras.unknown_legacy);
+  out.push_back('\n');
   AppendUnlabelled(out, "tokend_store_up", "gauge", "1 when the token store answers, else 0.",
                    extras.store_up ? 1 : 0);
   return out;

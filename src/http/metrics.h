@@ -22,6 +22,8 @@ struct MetricsSnapshotExtras {
   std::uint64_t cache_hits = 0;
   std::uint64_t cache_misses = 0;
   std::uint64_t cache_invalidations = 0;
+  std::uint64_t unknown_checksummed = 0;  // store lookups of unknown secrets, by form
+  std::uint64_t unknown_legacy = 0;
   bool store_up = true;
 };
 

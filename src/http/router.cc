@@ -12,17 +12,22 @@ namespace {
 
 using beast_http::verb;
 
+using core::TokenOperation;
+
 constexpr std::array kRoutes = {
-    Route{verb::post, "/api/v2/token", "POST /api/v2/token", &HandleCreateToken},
-    Route{verb::get, "/api/v2/token/query", "GET /api/v2/token/query", &HandleQueryTokens},
-    Route{verb::get, "/api/v2/token/self", "GET /api/v2/token/self", &HandleSelf},
+    Route{verb::post, "/api/v2/token", "POST /api/v2/token", TokenOperation::kCreate, &CreateToken},
+    Route{verb::get, "/api/v2/token/query", "GET /api/v2/token/query", TokenOperation::kRead,
+          &QueryTokens},
+    Route{verb::get, "/api/v2/token/self", "GET /api/v2/token/self", std::nullopt, &SelfToken},
     Route{verb::post, "/api/v2/token/introspect", "POST /api/v2/token/introspect",
-          &HandleIntrospect, &QuickIntrospect},
-    Route{verb::get, "/api/v2/token/{id}", "GET /api/v2/token/{id}", &HandleGetToken},
-    Route{verb::delete_, "/api/v2/token/{id}", "DELETE /api/v2/token/{id}", &HandleDeleteToken},
-    Route{verb::get, "/health", "GET /health", &HandleHealth},
-    Route{verb::get, "/metrics", "GET /metrics", &HandleMetrics},
-    Route{verb::get, "/api/docs/spec", "GET /api/docs/spec", &HandleOpenApiSpec},
+          TokenOperation::kRead, &IntrospectToken},
+    Route{verb::get, "/api/v2/token/{id}", "GET /api/v2/token/{id}", TokenOperation::kRead,
+          &GetToken},
+    Route{verb::delete_, "/api/v2/token/{id}", "DELETE /api/v2/token/{id}",
+          TokenOperation::kDelete, &DeleteToken},
+    Route{verb::get, "/health", "GET /health", std::nullopt, &Health},
+    Route{verb::get, "/metrics", "GET /metrics", std::nullopt, &MetricsText},
+    Route{verb::get, "/api/docs/spec", "GET /api/docs/spec", std::nullopt, &OpenApiDocument},
 };
 
 constexpr std::string_view kIdSegment = "{id}";

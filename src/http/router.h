@@ -3,7 +3,6 @@
 // without the query string.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <optional>
 #include <span>
@@ -12,41 +11,23 @@
 
 #include "core/authz.h"
 #include "core/status.h"
-#include "core/time.h"
-#include "core/token.h"
-#include "http/auth.h"
-#include "http/request_handler.h"
+#include "http/exchange.h"
 
 namespace tokend::http {
 
-// The label of requests no route answers (404, 405, malformed requests).
-inline constexpr std::string_view kUnmatchedRoute = "unmatched";
-
-// One request on its way through a handler.
-struct Exchange {
-  const Request& req;
-  std::string_view path;       // target up to '?'
-  std::string_view query;      // raw text after '?', possibly empty
-  std::string id{};            // the {id} segment, percent-decoded
-  core::EpochMillis now = 0;   // the request's instant: expiry and "valid" are judged at it
-  SharedAuthenticated auth{};  // set by the authentication step on /api/v2 paths
-
-  // Who is calling (an /api/v2 route's handler only).
-  const core::Caller& caller() const { return auth->caller; }
-};
-
-using HandlerFn = asio::awaitable<Response> (*)(const HandlerEnv& env, Exchange& exchange);
-// A route's answer when it needs nothing to wait for (the cache knows), or
-// nullopt when it must wait: then its HandlerFn runs, from the start, so a
-// quick handler changes nothing before it returns nullopt.
-using QuickHandlerFn = std::optional<Response> (*)(const HandlerEnv& env, Exchange& exchange);
+// A route: decodes the exchange, calls the service, encodes the answer; the
+// answer is a Step (ready, or blocking work first).
+using RouteFn = Step (*)(const HandlerEnv& env, Exchange& ex);
 
 struct Route {
   beast_http::verb method;
   std::string_view pattern;  // "/api/v2/token/{id}"; {id} is one non-empty segment
   std::string_view label;    // "GET /api/v2/token/{id}"
-  HandlerFn handler;
-  QuickHandlerFn quick = nullptr;  // for the hot routes: answers without a coroutine
+  // The operation the caller must hold, checked after authentication and
+  // before the route decodes anything; nullopt: any authenticated caller
+  // (or nobody, outside /api/v2).
+  std::optional<core::TokenOperation> needs;
+  RouteFn run;
 };
 
 // Every route tokend serves.

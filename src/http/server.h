@@ -1,6 +1,8 @@
 // The HTTP server: listening sockets, connections (sessions) and the threads
-// that run them. Requests are answered by RequestHandler (request_handler.h);
-// this header keeps Boost.Beast and Asio out of the layers that include it.
+// that run them. The request path, end to end: listener.cc accepts,
+// session.cc reads and parses, request_handler.cc routes and authenticates,
+// handlers.cc decodes, calls the service and encodes, wire.cc writes. This
+// header keeps Boost.Beast and Asio out of the layers that include it.
 //
 // Thread safety: Start, Wait and the destructor are meant for the owning
 // thread; Stop may be called from any thread, any number of times.
@@ -27,9 +29,7 @@ struct ServerOptions {
   std::uint16_t port = 7700;          // 0: an ephemeral port (see Start)
   int io_threads = 0;                 // 0: std::thread::hardware_concurrency()
   // Threads running store calls. Store calls block, so this bounds the
-  // creates that can wait on one SQLite group commit: with 32, 64 concurrent
-  // creates were committed 32 at a time (0.73x of the grouped-insert
-  // baseline); with 128, 0.9x.
+  // creates that can share one SQLite group commit (docs/PERFORMANCE.md).
   int blocking_threads = 128;
   std::size_t max_body_bytes = 64 * 1024;
   std::size_t max_header_bytes = 16 * 1024;  // request line + fields

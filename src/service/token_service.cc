@@ -14,6 +14,10 @@ namespace {
 // retry costs nothing and keeps a freak collision from surfacing as an error.
 constexpr int kMintAttempts = 3;
 
+Status TokenNotFound() {
+  return Status::NotFound("No token with this id exists or is visible to the caller.");
+}
+
 }  // namespace
 
 TokenService::TokenService(store::TokenStore& store, const ServiceOptions& options)
@@ -25,45 +29,55 @@ TokenService::TokenService(store::TokenStore& store, const ServiceOptions& optio
 
 TokenService::~TokenService() { store_.SetChangeListener(nullptr); }
 
-CachedResolution TokenService::ResolveCached(std::string_view secret, core::SharedToken* token,
-                                             core::EpochMillis now) {
+Outcome<Resolution> TokenService::Resolve(const core::HashedSecret& secret,
+                                          core::EpochMillis now) {
   // A cache hit means the SHA-256 of `secret` equals a stored token's: the
-  // secret is that token's, so the checksum test is only needed on a miss.
-  if (secret.size() != core::kSecretLength) return CachedResolution::kInactive;
-  char hash[core::kSecretHashLength];
-  core::HashSecretInto(secret, hash);
-  core::SharedToken cached = cache_->Find(std::string_view(hash, sizeof hash));
-  if (!cached) {
-    if (!core::ParseSecret(secret)) return CachedResolution::kInactive;
-    return CachedResolution::kMiss;
+  // secret is that token's, so its shape needs checking only on a miss.
+  if (secret.text.size() != core::kSecretLength) return Resolution(core::SharedToken());
+  if (core::SharedToken cached = cache_->Find(secret.hash())) {
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    if (!cached->IsValidAt(now)) return Resolution(core::SharedToken());
+    return Resolution(std::move(cached));
   }
-  hits_.fetch_add(1, std::memory_order_relaxed);
-  if (!cached->IsValidAt(now)) return CachedResolution::kInactive;
-  *token = std::move(cached);
-  return CachedResolution::kActive;
+  const std::optional<core::SecretShape> shape = core::ParseSecret(secret.text);
+  if (!shape) return Resolution(core::SharedToken());
+  return Outcome<Resolution>::Blocking([this, secret, legacy = shape->legacy, now] {
+    return ResolveFromStore(secret, legacy, now);
+  });
+}
+
+Resolution TokenService::ResolveFromStore(const core::HashedSecret& secret, bool legacy,
+                                          core::EpochMillis now) {
+  misses_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t epoch = cache_->epoch();
+  Result<core::Token> found = store_.FindBySecretHash(secret.hash());
+  if (!found.ok()) {
+    if (!found.status().IsNotFound()) return found.status();
+    (legacy ? unknown_legacy_ : unknown_checksummed_).fetch_add(1, std::memory_order_relaxed);
+    return core::SharedToken();
+  }
+  cache_->Insert(*found, epoch);
+  if (!found->IsValidAt(now)) return core::SharedToken();
+  return core::SharedToken(std::make_shared<const core::Token>(std::move(found).value()));
 }
 
 std::optional<std::uint64_t> TokenService::ResolutionStamp() const {
   return cache_->TrustedEpoch();
 }
 
-Result<core::SharedToken> TokenService::Resolve(std::string_view secret) {
-  if (!core::ParseSecret(secret)) return core::SharedToken();
-  const std::string hash = core::HashSecret(secret);
-  if (core::SharedToken cached = cache_->Find(hash)) {
-    if (!cached->IsValidAt(core::NowMillis())) return core::SharedToken();
-    return cached;
+Outcome<Resolution> TokenService::Introspect(const core::Caller& caller,
+                                             const core::HashedSecret& secret,
+                                             core::EpochMillis now) {
+  if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
+    return Resolution(std::move(allowed));
   }
-  misses_.fetch_add(1, std::memory_order_relaxed);
-  const std::uint64_t epoch = cache_->epoch();
-  Result<core::Token> found = store_.FindBySecretHash(hash);
-  if (!found.ok()) {
-    if (found.status().IsNotFound()) return core::SharedToken();
-    return found.status();
-  }
-  cache_->Insert(*found, epoch);
-  if (!found->IsValidAt(core::NowMillis())) return core::SharedToken();
-  return core::SharedToken(std::make_shared<const core::Token>(std::move(found).value()));
+  return Resolve(secret, now).Then([caller = &caller](Resolution resolved) -> Outcome<Resolution> {
+    if (!resolved.ok() || *resolved == nullptr) return resolved;
+    if (!core::CheckAccess(*caller, core::TokenOperation::kRead, **resolved).ok()) {
+      return Resolution(core::SharedToken());
+    }
+    return resolved;
+  });
 }
 
 Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec, core::EpochMillis now) {
@@ -105,33 +119,39 @@ Result<CreatedToken> TokenService::Create(const core::Caller& caller,
   return Mint(*spec, now);
 }
 
+Result<core::Token> TokenService::FindVisible(const core::Caller& caller,
+                                              core::TokenOperation operation,
+                                              std::string_view id) {
+  // One answer for a malformed, absent or uncovered id, so that a scoped
+  // caller cannot tell other tenants' ids from free ones; a malformed id
+  // never reaches the store.
+  if (!core::IsObjectId(id)) return TokenNotFound();
+  Result<core::Token> token = store_.FindById(id);
+  if (!token.ok()) return token.status().IsNotFound() ? TokenNotFound() : token.status();
+  if (Status access = core::CheckAccess(caller, operation, *token); !access.ok()) {
+    return access.IsNotFound() ? TokenNotFound() : access;
+  }
+  return token;
+}
+
 Result<core::Token> TokenService::Get(const core::Caller& caller, std::string_view id) {
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
     return allowed;
   }
-  Result<core::Token> token = store_.FindById(id);
-  if (!token.ok()) return token.status();
-  if (Status access = core::CheckAccess(caller, core::TokenOperation::kRead, *token);
-      !access.ok()) {
-    return access;
-  }
-  return token;
+  return FindVisible(caller, core::TokenOperation::kRead, id);
 }
 
 Status TokenService::Delete(const core::Caller& caller, std::string_view id) {
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kDelete); !allowed.ok()) {
     return allowed;
   }
-  Result<core::Token> token = store_.FindById(id);
+  Result<core::Token> token = FindVisible(caller, core::TokenOperation::kDelete, id);
   if (!token.ok()) return token.status();
-  if (Status access = core::CheckAccess(caller, core::TokenOperation::kDelete, *token);
-      !access.ok()) {
-    return access;
-  }
   Status deleted = store_.Delete(token->id);
   // The store tells the listener too; erasing here as well keeps revocation
   // immediate even for a store that announces deletions late.
   cache_->EraseById(token->id);
+  if (deleted.IsNotFound()) return TokenNotFound();  // deleted meanwhile
   return deleted;
 }
 
@@ -162,15 +182,6 @@ Result<QueryPage> TokenService::Query(const core::Caller& caller, const core::To
   return QueryPage{std::move(page->tokens), total};
 }
 
-core::SharedToken TokenService::Introspection(const core::Caller& caller,
-                                              const core::SharedToken& resolved,
-                                              core::EpochMillis now) {
-  if (!resolved) return nullptr;
-  if (!resolved->IsValidAt(now)) return nullptr;
-  if (!core::CheckAccess(caller, core::TokenOperation::kRead, *resolved).ok()) return nullptr;
-  return resolved;
-}
-
 Result<CreatedToken> TokenService::CreateBootstrapAdmin() {
   core::NewTokenSpec spec;
   spec.type = core::TokenType::kGlobal;
@@ -190,8 +201,11 @@ Result<bool> TokenService::StoreIsEmpty() {
 }
 
 CacheStats TokenService::cache_stats() const {
-  return CacheStats{hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed),
-                    cache_->invalidations()};
+  return CacheStats{.hits = hits_.load(std::memory_order_relaxed),
+                    .misses = misses_.load(std::memory_order_relaxed),
+                    .invalidations = cache_->invalidations(),
+                    .unknown_checksummed = unknown_checksummed_.load(std::memory_order_relaxed),
+                    .unknown_legacy = unknown_legacy_.load(std::memory_order_relaxed)};
 }
 
 void TokenService::OnTokenDeleted(std::string_view id) { cache_->EraseById(id); }

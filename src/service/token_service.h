@@ -17,9 +17,11 @@
 #include "core/authz.h"
 #include "core/create_request.h"
 #include "core/query.h"
+#include "core/secret.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "core/token.h"
+#include "service/outcome.h"
 #include "store/token_store.h"
 
 namespace tokend::service {
@@ -45,18 +47,20 @@ struct QueryPage {
   std::int64_t total = 0;  // exact number of matches
 };
 
-// Outcome of resolving a presented secret without blocking.
-enum class CachedResolution {
-  kActive,    // known, unexpired: `token` is set
-  kInactive,  // malformed, or known and expired
-  kMiss,      // the store must be asked: call Resolve()
-};
-
 struct CacheStats {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
   std::uint64_t invalidations = 0;
+  // Store lookups that found nothing, by the presented secret's form: a
+  // flood of well-formed unknown secrets (anyone can compute a checksum)
+  // shows here.
+  std::uint64_t unknown_checksummed = 0;
+  std::uint64_t unknown_legacy = 0;
 };
+
+// A secret's resolution: its active token, null when the secret is malformed,
+// unknown, deleted or expired; Unavailable when the store cannot tell.
+using Resolution = Result<core::SharedToken>;
 
 class TokenService final : public store::ChangeListener {
  public:
@@ -69,11 +73,10 @@ class TokenService final : public store::ChangeListener {
   bool auth_required() const { return options_.auth_required; }
   const ServiceOptions& options() const { return options_; }
 
-  // Never blocks. Resolves `secret` from its shape and the cache only;
-  // `now` decides expiry. A miss changes nothing (the store lookup that
-  // follows counts it), so a caller may ask again.
-  CachedResolution ResolveCached(std::string_view secret, core::SharedToken* token,
-                                 core::EpochMillis now = core::NowMillis());
+  // Never blocks by itself. The resolution of `secret` at `now`: ready when
+  // its shape or the cache decides, else blocking work that asks the store
+  // (and counts a miss). `secret.text` must outlive the outcome.
+  Outcome<Resolution> Resolve(const core::HashedSecret& secret, core::EpochMillis now);
 
   // Never blocks. A stamp that moves whenever a resolution may have become
   // stale: a token deleted (here or, through the store's change feed,
@@ -83,31 +86,31 @@ class TokenService final : public store::ChangeListener {
   // is off or untrusted: then nothing may be reused.
   std::optional<std::uint64_t> ResolutionStamp() const;
 
-  // May block. The active token a secret belongs to; null when the secret is
-  // malformed, unknown, deleted or expired. Unavailable when the store is.
-  Result<core::SharedToken> Resolve(std::string_view secret);
+  // Never blocks by itself (as Resolve). POST /api/v2/token/introspect: what
+  // `caller` may learn of `secret` at `now`. PermissionDenied when the caller
+  // may not introspect at all (token/read); the token when it is active and
+  // the caller's scope covers it; null otherwise, so that an uncovered token
+  // reads exactly as an unknown one. `caller` and `secret.text` must outlive
+  // the outcome.
+  Outcome<Resolution> Introspect(const core::Caller& caller, const core::HashedSecret& secret,
+                                 core::EpochMillis now);
 
   // May block. POST /api/v2/token: CheckOperation, ValidateCreate, CheckCreate,
   // then a durable insert.
   Result<CreatedToken> Create(const core::Caller& caller, const core::CreateTokenRequest& request);
 
-  // May block. DELETE /api/v2/token/{id}: NotFound when absent or not visible.
-  // The token stops resolving before this returns.
+  // May block. DELETE /api/v2/token/{id}. One NotFound (kTokenNotFound, a
+  // fixed message) whether the id is malformed, absent or outside the
+  // caller's scope. The token stops resolving before this returns.
   Status Delete(const core::Caller& caller, std::string_view id);
 
-  // May block. GET /api/v2/token/{id}.
+  // May block. GET /api/v2/token/{id}; not found as for Delete.
   Result<core::Token> Get(const core::Caller& caller, std::string_view id);
 
   // May block. GET /api/v2/token/query, filtered to what the caller may see.
   // Unpaged queries matching more than max_unpaged tokens are refused
   // (InvalidArgument, kUnpagedTooLarge).
   Result<QueryPage> Query(const core::Caller& caller, const core::TokenQuery& query);
-
-  // Never blocks. Introspection of an already resolved token: the token when
-  // it is active and the caller may read it; null otherwise.
-  static core::SharedToken Introspection(const core::Caller& caller,
-                                         const core::SharedToken& resolved,
-                                         core::EpochMillis now = core::NowMillis());
 
   // May block. Mints a global `**/**` token without any caller (first start
   // and `tokend bootstrap`).
@@ -130,12 +133,21 @@ class TokenService final : public store::ChangeListener {
 
  private:
   Result<CreatedToken> Mint(const core::NewTokenSpec& spec, core::EpochMillis now);
+  // The store's answer for a secret the cache does not know. May block.
+  Resolution ResolveFromStore(const core::HashedSecret& secret, bool legacy,
+                              core::EpochMillis now);
+  // The token `id` names if `caller` may see it for `operation`; the one
+  // NotFound otherwise.
+  Result<core::Token> FindVisible(const core::Caller& caller, core::TokenOperation operation,
+                                  std::string_view id);
 
   store::TokenStore& store_;
   const ServiceOptions options_;
   std::unique_ptr<SecretCache> cache_;
   std::atomic<std::uint64_t> hits_{0};
   std::atomic<std::uint64_t> misses_{0};
+  std::atomic<std::uint64_t> unknown_checksummed_{0};
+  std::atomic<std::uint64_t> unknown_legacy_{0};
 };
 
 }  // namespace tokend::service

@@ -1,0 +1,87 @@
+// One request on its way through tokend: what the session, the request
+// handler, the authentication step and the route functions share.
+//
+// Internal to the http layer (it exposes Beast and Asio types).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/authz.h"
+#include "core/time.h"
+#include "core/token.h"
+#include "service/outcome.h"
+
+namespace tokend::service {
+class TokenService;
+}  // namespace tokend::service
+
+namespace tokend::http {
+
+namespace asio = boost::asio;
+namespace beast_http = boost::beast::http;
+
+using Request = beast_http::request<beast_http::string_body>;
+using Response = beast_http::response<beast_http::string_body>;
+
+// A route's answer: the response now, or blocking work first (see
+// service/outcome.h).
+using Step = service::Outcome<Response>;
+
+class Metrics;
+class BearerMemo;
+
+// What route functions need besides the request.
+struct HandlerEnv {
+  service::TokenService& service;
+  Metrics& metrics;
+};
+
+// Who is calling, as the authentication step found it.
+struct Authenticated {
+  core::Caller caller;
+  // The caller's own token; null when authentication is off and no valid
+  // token was presented.
+  core::SharedToken token;
+};
+
+// Shared, so that a connection's memo and its requests hold one copy.
+using SharedAuthenticated = std::shared_ptr<const Authenticated>;
+
+// The label of requests no route answers (404, 405, malformed requests).
+inline constexpr std::string_view kUnmatchedRoute = "unmatched";
+
+// One request, owned by its session until the response is written: every
+// view below points into `req` or into this object, and the continuations of
+// a Step may refer to it.
+struct Exchange {
+  Exchange(const Request& request, BearerMemo* connection_memo)
+      : req(request), memo(connection_memo) {}
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  const Request& req;
+  BearerMemo* const memo;  // the connection's; null when it keeps none
+  const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  // The request's instant: expiry and "valid" are judged at it.
+  const core::EpochMillis now = core::NowMillis();
+  std::string_view label = kUnmatchedRoute;  // the route, for metrics and logs
+  std::string_view path;                     // the target's path ("/" at least)
+  std::string_view query;                    // the raw text after '?', possibly empty
+  std::string id;                            // the route's {id} segment, percent-decoded
+  SharedAuthenticated auth;                  // set on /api/v2 paths
+  // A bearer secret that had to be percent-decoded from the query string.
+  std::string decoded_credential;
+  // An introspected secret that had to be unescaped from the body.
+  std::string decoded_secret;
+
+  // Who is calling (on /api/v2 routes only).
+  const core::Caller& caller() const { return auth->caller; }
+};
+
+}  // namespace tokend::http

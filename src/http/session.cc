@@ -1,0 +1,514 @@
+#include "http/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <typeinfo>
+#include <utility>
+
+#include "http/error_response.h"
+#include "http/listener.h"
+#include "http/metrics.h"
+#include "http/request_handler.h"
+#include "http/wire.h"
+
+namespace tokend::http {
+namespace {
+
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// How long a closing connection keeps reading (and discarding) what the
+// client still sends, so that the last response is not lost to a reset.
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
+constexpr std::size_t kReadChunk = 16 * 1024;
+// A write buffer grown beyond this by one large response is released.
+constexpr std::size_t kKeptWriteBuffer = 64 * 1024;
+
+// True when a header over the limit is so because of its request line (414,
+// not 431). The parser consumes the request line once it is complete, so a
+// request line is still in the buffer exactly when the target is not parsed.
+bool RequestLineTooLong(const beast_http::request_parser<beast_http::string_body>& parser,
+                        const beast::flat_buffer& buffer, std::size_t max_target) {
+  const std::string_view target = parser.get().target();
+  if (!target.empty()) return target.size() > max_target;
+  const auto data = buffer.data();
+  const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+  const auto end = bytes.find("\r\n");
+  return end == std::string_view::npos || end > max_target;
+}
+
+// Why a request's body framing is refused, or nullopt. tokend reads bodies
+// framed by Content-Length or by exactly `Transfer-Encoding: chunked`; any
+// other transfer coding, or a coding together with a Content-Length, could be
+// framed differently by a proxy in front (request smuggling, RFC 9112
+// section 6.3), so such a request is answered 400 and the connection closed.
+std::optional<std::string> FramingRefusal(const Request& req) {
+  const auto codings = req.equal_range(beast_http::field::transfer_encoding);
+  if (codings.first == codings.second) return std::nullopt;
+  if (req.version() < 11) {
+    return "Transfer-Encoding is not allowed in an HTTP/1.0 request.";
+  }
+  if (req.count(beast_http::field::content_length) > 0) {
+    return "A request may not carry both Transfer-Encoding and Content-Length.";
+  }
+  if (std::next(codings.first) != codings.second) {
+    return "Transfer-Encoding may be given once, as 'chunked'.";
+  }
+  std::string_view value = codings.first->value();
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (!beast::iequals(value, "chunked")) {
+    return "Transfer-Encoding must be exactly 'chunked'; no other transfer coding is accepted.";
+  }
+  return std::nullopt;
+}
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+bool ExpectsContinue(const Request& req) {
+  return req.version() >= 11 && beast::iequals(req[beast_http::field::expect], "100-continue");
+}
+
+}  // namespace
+
+void Session::Start(Listener& listener, tcp::socket socket, bool admitted) {
+  auto session = std::make_shared<Session>(listener, std::move(socket), admitted);
+  asio::co_spawn(
+      listener.context(), [session]() -> asio::awaitable<void> { co_await session->Run(); },
+      asio::detached);
+}
+
+Session::Session(Listener& listener, tcp::socket socket, bool admitted)
+    : listener_(listener),
+      options_(listener.server().options),
+      socket_(std::move(socket)),
+      deadline_(listener.context().get_executor()),
+      buffer_(options_.max_header_bytes + kReadChunk),
+      admitted_(admitted) {
+  listener_.SessionStarted(this);
+  if (admitted_) listener_.server().metrics.ConnectionOpened();
+  error_code ignored;
+  socket_.non_blocking(true, ignored);
+}
+
+Session::~Session() {
+  if (admitted_) {
+    listener_.server().connections.fetch_sub(1);
+    listener_.server().metrics.ConnectionClosed();
+  }
+  listener_.SessionEnded(this);
+}
+
+void Session::OnDrain() {
+  if (phase_ == Phase::kIdle) {
+    phase_ = Phase::kClosing;
+    error_code ignored;
+    socket_.cancel(ignored);
+  }
+}
+
+void Session::ForceClose() {
+  phase_ = Phase::kClosing;
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+asio::awaitable<void> Session::Run() {
+  try {
+    if (admitted_) {
+      co_await Serve();
+    } else {
+      co_await SendErrorAndClose(core::ApiError::kTooManyConnections,
+                                 "Too many open connections; retry later.");
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("connection ended by unexpected {}", typeid(e).name());
+  }
+  deadline_.Cancel();
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+// Read, answer, write; again while the connection is kept alive. One
+// coroutine, whose reads and writes are tried inline first: a request whose
+// bytes are there and whose answer the cache knows suspends nowhere and
+// costs no coroutine frame.
+asio::awaitable<void> Session::Serve() {
+  const RequestHandler& handler = listener_.server().handler;
+  for (bool first = true;; first = false) {
+    // Read. The idle time (the header time for the first request) runs
+    // until the request's first byte; then the header time, then the body
+    // time.
+    if (buffer_.size() == 0) {
+      if (listener_.draining()) co_return;
+      error_code ec = ReadNow();
+      if (ec == asio::error::would_block) {
+        phase_ = Phase::kIdle;
+        deadline_.Arm(*this, first ? options_.header_timeout : options_.idle_timeout);
+        ec = co_await ReadWhenReady();
+        deadline_.Disarm();
+        if (phase_ == Phase::kIdle) phase_ = Phase::kBusy;
+      }
+      if (ec || phase_ == Phase::kClosing) co_return;
+    }
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    parser_->body_limit(options_.max_body_bytes);
+    parser_->eager(false);
+    std::size_t header_n = 0;
+    error_code header_ec = ParseNow(/*whole_message=*/false, header_n);
+    if (header_ec == asio::error::would_block) {
+      deadline_.Arm(*this, options_.header_timeout);
+      header_ec = co_await ParseWhenReady(/*whole_message=*/false, header_n);
+      deadline_.Disarm();
+    }
+    if (header_ec) {
+      co_await OnReadError(header_ec, /*header=*/true);
+      co_return;
+    }
+    if (auto refusal = CheckHeader(header_n)) {
+      co_await SendErrorAndClose(refusal->first, std::move(refusal->second));
+      co_return;
+    }
+    if (!parser_->is_done()) {
+      parser_->eager(true);
+      std::size_t body_n = 0;
+      error_code body_ec = ParseNow(/*whole_message=*/true, body_n);
+      if (body_ec == asio::error::would_block) {
+        if (ExpectsContinue(parser_->get()) &&
+            (!co_await WriteAll(kContinue) || phase_ == Phase::kClosing)) {
+          co_return;
+        }
+        deadline_.Arm(*this, options_.body_timeout);
+        body_ec = co_await ParseWhenReady(/*whole_message=*/true, body_n);
+        deadline_.Disarm();
+      }
+      if (body_ec) {
+        co_await OnReadError(body_ec, /*header=*/false);
+        co_return;
+      }
+    }
+    if (phase_ == Phase::kClosing) co_return;
+
+    // Answer: at once, or after the Step's blocking work on the store pool.
+    std::optional<Response> res;
+    {
+      Exchange ex(parser_->get(), &memo_);
+      Step step = handler.Handle(ex);
+      if (!step.ready()) step = co_await CompleteOnStorePool(ex, std::move(step));
+      res.emplace(std::move(step.value()));
+      handler.Finish(ex, *res);
+    }
+    // The request is freed before the wait below: held by every connection
+    // of the thread at once, requests would overflow the allocator's
+    // per-thread cache.
+    parser_.reset();
+    // The response waits for the other connections whose requests are ready
+    // on this thread, so that the responses leave together: a client (or
+    // proxy) multiplexing many connections then wakes once for several
+    // answers instead of once for each, and those wake-ups are what cost the
+    // most system time on both sides.
+    co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+
+    // Write.
+    if (listener_.draining() || phase_ == Phase::kClosing) res->keep_alive(false);
+    const bool keep_alive = res->keep_alive();
+    out_.clear();
+    AppendWireResponse(*res, out_);
+    res.reset();
+    std::string_view rest = out_;
+    bool sent = SendNow(rest);
+    if (sent && !rest.empty()) sent = co_await SendWhenReady(rest);
+    TrimWriteBuffer();
+    if (!sent) co_return;
+    if (!keep_alive) {
+      co_await LingeringClose();
+      co_return;
+    }
+    if (phase_ == Phase::kClosing) co_return;
+  }
+}
+
+// Runs `step`'s blocking work on the store pool and resumes it here, until
+// the step is ready.
+asio::awaitable<Step> Session::CompleteOnStorePool(Exchange& ex, Step step) {
+  const RequestHandler& handler = listener_.server().handler;
+  while (!step.ready()) {
+    Step::Work work = step.TakeWork();
+    Step::Resume resume = co_await asio::co_spawn(
+        listener_.server().store_pool,
+        [&]() -> asio::awaitable<Step::Resume> { co_return handler.RunWork(ex, work); },
+        asio::use_awaitable);
+    step = handler.Resume(ex, resume);
+  }
+  co_return step;
+}
+
+// What is wrong with a parsed header that Beast's parser lets through: the
+// error to answer (before any body is read), or nullopt.
+std::optional<std::pair<core::ApiError, std::string>> Session::CheckHeader(
+    std::size_t header_n) const {
+  const auto& req = parser_->get();
+  if (req.target().size() > options_.max_target_bytes) {
+    return std::pair{core::ApiError::kUriTooLong, "The request target is longer than " +
+                                                      std::to_string(options_.max_target_bytes) +
+                                                      " bytes."};
+  }
+  // Beast counts its header limit per read, so a header of many short fields
+  // arriving in pieces can pass it; the total is checked here.
+  if (header_n > options_.max_header_bytes) {
+    return std::pair{core::ApiError::kHeadersTooLarge, "The request header is larger than " +
+                                                           std::to_string(options_.max_header_bytes) +
+                                                           " bytes."};
+  }
+  // RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host.
+  if (req.version() >= 11 && req.count(beast_http::field::host) != 1) {
+    return std::pair{core::ApiError::kBadHttpRequest,
+                     std::string("An HTTP/1.1 request must carry exactly one Host header.")};
+  }
+  if (auto refusal = FramingRefusal(req)) {
+    return std::pair{core::ApiError::kBadHttpRequest, std::move(*refusal)};
+  }
+  if (const auto length = parser_->content_length();
+      length && *length > options_.max_body_bytes) {
+    return std::pair{core::ApiError::kPayloadTooLarge, TooLargeMessage()};
+  }
+  return std::nullopt;
+}
+
+std::string Session::TooLargeMessage() const {
+  return "The request body is larger than " + std::to_string(options_.max_body_bytes) + " bytes.";
+}
+
+// Answers what can be answered about a request that could not be read.
+asio::awaitable<void> Session::OnReadError(error_code ec, bool header) {
+  if (phase_ == Phase::kClosing) co_return;
+  if (deadline_.expired()) {
+    co_await SendErrorAndClose(core::ApiError::kRequestTimeout,
+                               header ? "The request header was not received in time."
+                                      : "The request body was not received in time.");
+    co_return;
+  }
+  if (ec == beast_http::error::header_limit || ec == beast_http::error::buffer_overflow) {
+    if (RequestLineTooLong(*parser_, buffer_, options_.max_target_bytes)) {
+      co_await SendErrorAndClose(core::ApiError::kUriTooLong,
+                                 "The request target is longer than " +
+                                     std::to_string(options_.max_target_bytes) + " bytes.");
+    } else {
+      co_await SendErrorAndClose(core::ApiError::kHeadersTooLarge,
+                                 "The request header is larger than " +
+                                     std::to_string(options_.max_header_bytes) + " bytes.");
+    }
+    co_return;
+  }
+  if (ec == beast_http::error::body_limit) {
+    co_await SendErrorAndClose(core::ApiError::kPayloadTooLarge, TooLargeMessage());
+    co_return;
+  }
+  if (ec == beast_http::error::end_of_stream || ec == beast_http::error::partial_message) {
+    co_return;  // the client went away
+  }
+  if (ec.category() == beast_http::make_error_code(beast_http::error::bad_method).category()) {
+    co_await SendErrorAndClose(core::ApiError::kBadHttpRequest,
+                               "Malformed HTTP request (" + ec.message() + ").");
+  }
+}
+
+// Sends an error response, then closes the connection.
+asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::string message) {
+  Response res = ErrorResponse(error, std::move(message));
+  FinishResponse(res, 11, /*keep_alive=*/false);
+  listener_.server().metrics.RecordRequest(kUnmatchedRoute, res.result_int(), 0.0);
+  if (co_await Write(res)) co_await LingeringClose();
+}
+
+// Half-closes, then discards what the client still sends for a moment, so
+// the response is not destroyed by a reset of unread request bytes.
+asio::awaitable<void> Session::LingeringClose() {
+  error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  deadline_.Arm(*this, kLingerTime);
+  std::size_t total = 0;
+  char discard[4096];
+  while (total < kLingerMaxBytes && phase_ != Phase::kClosing) {
+    auto [read_ec, n] = co_await socket_.async_read_some(asio::buffer(discard), kNoThrow);
+    if (read_ec) break;
+    total += n;
+  }
+  deadline_.Disarm();
+}
+
+// A large response (the OpenAPI document, an unpaged query) should not pin
+// its buffer for the life of the connection.
+void Session::TrimWriteBuffer() {
+  if (out_.capacity() > kKeptWriteBuffer) std::string().swap(out_);
+}
+
+// Writes one response; false when the connection failed or timed out.
+asio::awaitable<bool> Session::Write(const Response& res) {
+  out_.clear();
+  AppendWireResponse(res, out_);
+  std::string_view rest = out_;
+  // Without a coroutine of its own when the socket takes it all at once.
+  bool sent = SendNow(rest);
+  if (sent && !rest.empty()) sent = co_await SendWhenReady(rest);
+  TrimWriteBuffer();
+  co_return sent;
+}
+
+// Sends all of `data`; when the socket is full, waits for room under the body
+// timeout. False when the connection failed, was cancelled or timed out.
+asio::awaitable<bool> Session::WriteAll(std::string_view data) {
+  if (!SendNow(data)) co_return false;
+  if (data.empty()) co_return true;
+  co_return co_await SendWhenReady(data);
+}
+
+// Sends what the socket takes now, removing it from `data`; false when the
+// connection failed.
+bool Session::SendNow(std::string_view& data) {
+  while (!data.empty()) {
+    error_code ec;
+    const std::size_t n = socket_.write_some(asio::buffer(data), ec);
+    if (ec) return ec == asio::error::would_block || ec == asio::error::try_again;
+    data.remove_prefix(n);
+  }
+  return true;
+}
+
+// Sends the rest of `data`, waiting for room under the body timeout.
+asio::awaitable<bool> Session::SendWhenReady(std::string_view data) {
+  deadline_.Arm(*this, options_.body_timeout);
+  while (!data.empty()) {
+    auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
+    if (wait_ec || !SendNow(data)) break;
+  }
+  deadline_.Disarm();
+  co_return data.empty();
+}
+
+// Appends what the socket holds now to buffer_, without waiting:
+// would_block when it holds nothing, buffer_overflow when buffer_ is full,
+// eof when the client closed its side.
+//
+// A read that came back shorter than asked took everything the socket had
+// (drained_): the next read is then surely would_block, and is not made.
+// Under load that spares a failing system call per request, since the next
+// request of a connection seldom arrives before its response has left.
+Session::error_code Session::ReadNow() {
+  const std::size_t size = beast::read_size(buffer_, kReadChunk);
+  if (size == 0) return beast_http::error::buffer_overflow;
+  if (drained_) return asio::error::would_block;
+  error_code ec;
+  const std::size_t n = socket_.read_some(buffer_.prepare(size), ec);
+  if (ec == asio::error::try_again || ec == asio::error::would_block) {
+    drained_ = true;
+    return asio::error::would_block;
+  }
+  if (!ec) {
+    buffer_.commit(n);
+    drained_ = n < size;
+  }
+  return ec;
+}
+
+// Waits (under the deadline the caller armed) for bytes, and appends them to
+// buffer_. Errors as ReadNow, or operation_aborted when cancelled.
+asio::awaitable<Session::error_code> Session::ReadWhenReady() {
+  const std::size_t size = beast::read_size(buffer_, kReadChunk);
+  if (size == 0) co_return beast_http::error::buffer_overflow;
+  // A deadline or a drain that came while no read was pending cancelled
+  // nothing: it is honoured here.
+  if (phase_ == Phase::kClosing || deadline_.expired()) co_return asio::error::operation_aborted;
+  // Not async_wait: Asio re-arms epoll (another system call) for every wait,
+  // while a read joins the descriptor's queue as it is. (See
+  // docs/PERFORMANCE.md for why the read's own first try is left in.)
+  auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(size), kNoThrow);
+  buffer_.commit(n);
+  drained_ = n < size;
+  if (phase_ == Phase::kClosing) co_return asio::error::operation_aborted;
+  co_return ec;
+}
+
+// Feeds buffer_ to parser_, reading what the socket holds, until the header
+// (or, with `whole_message`, the whole request) is parsed; adds the bytes the
+// parser consumed to `total`. would_block when more bytes must be waited for
+// (ParseWhenReady); otherwise the errors of Beast's http::read_header and
+// http::read.
+Session::error_code Session::ParseNow(bool whole_message, std::size_t& total) {
+  auto& parser = *parser_;
+  for (;;) {
+    if (whole_message ? parser.is_done() : parser.is_header_done()) return {};
+    if (buffer_.size() > 0) {
+      error_code ec;
+      const std::size_t used = parser.put(buffer_.data(), ec);
+      total += used;
+      buffer_.consume(used);
+      if (ec && ec != beast_http::error::need_more) return ec;
+      if (!ec && used > 0) continue;
+    }
+    const error_code ec = ReadNow();
+    if (ec == asio::error::eof) return OnEndOfStream();
+    if (ec) return ec;
+  }
+}
+
+// ParseNow, waiting for bytes as long as they are missing.
+asio::awaitable<Session::error_code> Session::ParseWhenReady(bool whole_message,
+                                                             std::size_t& total) {
+  for (;;) {
+    error_code ec = ParseNow(whole_message, total);
+    if (ec != asio::error::would_block) co_return ec;
+    ec = co_await ReadWhenReady();
+    if (ec == asio::error::eof) co_return OnEndOfStream();
+    if (ec) co_return ec;
+  }
+}
+
+// The client closed its side: the request ends here if its framing allows
+// (as Beast's readers decide), else end_of_stream or partial_message.
+Session::error_code Session::OnEndOfStream() {
+  if (!parser_->got_some()) return beast_http::error::end_of_stream;
+  error_code ec;
+  parser_->put_eof(ec);
+  return ec;
+}
+
+void Session::Deadline::Arm(Session& session, std::chrono::steady_clock::duration timeout) {
+  expired_ = false;
+  at_ = std::chrono::steady_clock::now() + timeout;
+  if (!ticking_) Tick(session.weak_from_this());
+}
+
+void Session::Deadline::Tick(std::weak_ptr<Session> weak) {
+  ticking_ = true;
+  timer_.expires_after(kTick);
+  timer_.async_wait([this, weak = std::move(weak)](error_code ec) {
+    const auto session = weak.lock();
+    if (!session) return;
+    ticking_ = false;
+    if (ec || at_ == kNever) return;  // stopped, or nothing to watch
+    if (std::chrono::steady_clock::now() < at_) {
+      Tick(weak);
+      return;
+    }
+    at_ = kNever;
+    expired_ = true;
+    error_code ignored;
+    session->socket_.cancel(ignored);
+  });
+}
+
+}  // namespace tokend::http

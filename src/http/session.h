@@ -1,0 +1,121 @@
+// One connection, internal to the http layer. The shape of Beast's advanced
+// server session: it owns the socket, the read buffer and the parser; reads
+// a request under a deadline and its limits; has the RequestHandler answer
+// it (running any blocking Step work on the store pool); writes the
+// response; and repeats while the connection is kept alive.
+//
+// Reads and writes are tried at once on the non-blocking socket, and the
+// session waits through the io_context only when the kernel has nothing (or
+// no room): under keep-alive load a request whose bytes are there and whose
+// answer the cache knows suspends nowhere. Runs on its listener's thread
+// only; owned by its coroutine, weakly referenced by its deadline's timer.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/api_error.h"
+#include "http/auth.h"
+#include "http/exchange.h"
+
+namespace tokend::http {
+
+class Listener;
+struct ServerOptions;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  // `admitted` false: the server is at max_connections; the session answers
+  // 503 and closes.
+  static void Start(Listener& listener, boost::asio::ip::tcp::socket socket, bool admitted);
+
+  Session(Listener& listener, boost::asio::ip::tcp::socket socket, bool admitted);
+  ~Session();
+
+  // Stop() began: an idle connection closes now, a busy one after its
+  // response (sent with Connection: close).
+  void OnDrain();
+  // shutdown_timeout passed: close whatever the connection was doing.
+  void ForceClose();
+
+ private:
+  using error_code = boost::system::error_code;
+  using Parser = beast_http::request_parser<beast_http::string_body>;
+
+  enum class Phase {
+    kIdle,       // waiting for a request's first byte
+    kBusy,       // reading, answering or writing a request
+    kClosing,    // the connection ends as soon as the current step returns
+  };
+
+  // Holds one deadline for the I/O in progress. Arming and disarming only
+  // move a time point that a steady tick checks, so a request costs no timer
+  // system call; a deadline is enforced within kTick. On expiry the socket's
+  // I/O is cancelled (not the socket closed, as Beast's stream timeout does)
+  // so that the session can still answer 408.
+  class Deadline {
+   public:
+    static constexpr std::chrono::milliseconds kTick{250};
+    explicit Deadline(boost::asio::any_io_executor executor) : timer_(executor) {}
+    void Arm(Session& session, std::chrono::steady_clock::duration timeout);
+    void Disarm() { at_ = kNever; }
+    bool expired() const { return expired_; }
+    void Cancel() { timer_.cancel(); }
+
+   private:
+    static constexpr auto kNever = std::chrono::steady_clock::time_point::max();
+    void Tick(std::weak_ptr<Session> session);
+
+    boost::asio::steady_timer timer_;
+    std::chrono::steady_clock::time_point at_ = kNever;
+    bool ticking_ = false;
+    bool expired_ = false;
+  };
+
+  boost::asio::awaitable<void> Run();
+  boost::asio::awaitable<void> Serve();
+
+  // Reading a request.
+  std::optional<std::pair<core::ApiError, std::string>> CheckHeader(std::size_t header_n) const;
+  boost::asio::awaitable<void> OnReadError(error_code ec, bool header);
+  error_code ReadNow();
+  boost::asio::awaitable<error_code> ReadWhenReady();
+  error_code ParseNow(bool whole_message, std::size_t& total);
+  boost::asio::awaitable<error_code> ParseWhenReady(bool whole_message, std::size_t& total);
+  error_code OnEndOfStream();
+
+  // Answering it.
+  boost::asio::awaitable<Step> CompleteOnStorePool(Exchange& ex, Step step);
+
+  // Writing the response.
+  boost::asio::awaitable<bool> Write(const Response& res);
+  boost::asio::awaitable<bool> WriteAll(std::string_view data);
+  bool SendNow(std::string_view& data);
+  boost::asio::awaitable<bool> SendWhenReady(std::string_view data);
+  void TrimWriteBuffer();
+  boost::asio::awaitable<void> SendErrorAndClose(core::ApiError error, std::string message);
+  boost::asio::awaitable<void> LingeringClose();
+  std::string TooLargeMessage() const;
+
+  Listener& listener_;
+  const ServerOptions& options_;
+  boost::asio::ip::tcp::socket socket_;
+  Deadline deadline_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  std::string out_;      // the response being written
+  BearerMemo memo_;      // the bearer this connection last authenticated
+  const bool admitted_;  // false: over max_connections, answered 503
+  Phase phase_ = Phase::kBusy;
+  bool drained_ = false;  // the last read emptied the socket (see ReadNow)
+};
+
+}  // namespace tokend::http
