@@ -8,10 +8,6 @@
 // Run: handler_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <cstdlib>
 #include <optional>
@@ -21,6 +17,7 @@
 #include "http/auth.h"
 #include "http/metrics.h"
 #include "http/request_handler.h"
+#include "http/wire.h"
 #include "service/token_service.h"
 #include "store/token_store.h"
 
@@ -75,41 +72,34 @@ void IntrospectRequests(benchmark::State& state, bool remember_bearer) {
   Fixture f;
   MakeFixture(f);
   http::Metrics metrics;
-  asio::thread_pool blocking(1);
-  const http::RequestHandler handler(
-      http::HandlerEnv{*f.service, metrics, blocking.get_executor()});
+  const http::RequestHandler handler(http::HandlerEnv{*f.service, metrics});
   const std::string wire = IntrospectRequest(f);
   std::string out;
-  asio::io_context ctx(1);
-  asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        std::optional<beast_http::request_parser<beast_http::string_body>> parser;
-        http::BearerMemo memo;
-        http::BearerMemo* const kept = remember_bearer ? &memo : nullptr;
-        for (auto _ : state) {
-          parser.emplace();
-          parser->header_limit(16 * 1024);
-          parser->body_limit(64 * 1024);
-          parser->eager(false);
-          boost::system::error_code ec;
-          std::size_t used = parser->put(asio::buffer(wire), ec);
-          parser->eager(true);
-          used += parser->put(asio::buffer(wire.data() + used, wire.size() - used), ec);
-          if (ec || !parser->is_done()) std::abort();
-          // As the server's sessions do: the quick path, else the coroutine.
-          std::optional<http::Response> res = handler.AnswerNow(parser->get(), kept);
-          if (!res) res.emplace(co_await handler.Handle(parser->release(), kept));
-          out.clear();
-          http::AppendWireResponse(*res, out);
-          if (res->result_int() != 200 || out.find("\"active\":true") == std::string::npos) {
-            std::abort();
-          }
-        }
-      },
-      asio::detached);
-  ctx.run();
-  blocking.join();
+  std::optional<beast_http::request_parser<beast_http::string_body>> parser;
+  http::BearerMemo memo;
+  http::BearerMemo* const kept = remember_bearer ? &memo : nullptr;
+  for (auto _ : state) {
+    parser.emplace();
+    parser->header_limit(16 * 1024);
+    parser->body_limit(64 * 1024);
+    parser->eager(false);
+    boost::system::error_code ec;
+    std::size_t used = parser->put(asio::buffer(wire), ec);
+    parser->eager(true);
+    used += parser->put(asio::buffer(wire.data() + used, wire.size() - used), ec);
+    if (ec || !parser->is_done()) std::abort();
+    // As the server's sessions do; a cache hit needs no blocking work.
+    http::Exchange ex(parser->get(), kept);
+    http::Step step = handler.Handle(ex);
+    if (!step.ready()) std::abort();
+    http::Response res = std::move(step.value());
+    handler.Finish(ex, res);
+    out.clear();
+    http::AppendWireResponse(res, out);
+    if (res.result_int() != 200 || out.find("\"active\":true") == std::string::npos) {
+      std::abort();
+    }
+  }
 }
 void BM_IntrospectRequest(benchmark::State& state) { IntrospectRequests(state, true); }
 BENCHMARK(BM_IntrospectRequest);

@@ -21,9 +21,6 @@
 // status and target (to check what a corpus reaches).
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +37,8 @@
 #include "http/metrics.h"
 #include "http/request_handler.h"
 #include "http/router.h"
+#include "http/wire.h"
+#include "service/token_service.h"
 #include "store/token_store.h"
 
 #ifndef TOKEND_FUZZ_AUTH_REQUIRED
@@ -83,10 +82,8 @@ class Fixture {
 
   Response Handle(Request req) {
     if (++runs_ >= kRunsPerStore) Rebuild();
-    auto future = asio::co_spawn(io_, handler_->Handle(std::move(req)), asio::use_future);
-    io_.restart();
-    io_.run();
-    return future.get();
+    tokend::http::Exchange ex(req, nullptr);
+    return handler_->HandleHere(ex);
   }
 
   // Replaces the placeholders in `text`.
@@ -132,12 +129,11 @@ class Fixture {
     team_ = MustCreate(*service_, "team", "t1", {"token/read", "token/write"}, nullptr);
     user_ = MustCreate(*service_, "user", "u1", {}, nullptr);
     MustCreate(*service_, "team", "t1", {"token/read"}, &victim_id_);
-    // Blocking calls run on the I/O thread itself: one thread, reproducible.
+    // Blocking work runs on the calling thread: one thread, reproducible.
     handler_ = std::make_unique<tokend::http::RequestHandler>(
-        tokend::http::HandlerEnv{*service_, metrics_, io_.get_executor()});
+        tokend::http::HandlerEnv{*service_, metrics_});
   }
 
-  asio::io_context io_;
   tokend::http::Metrics metrics_;
   std::unique_ptr<tokend::store::TokenStore> store_;
   std::unique_ptr<tokend::service::TokenService> service_;

@@ -134,6 +134,18 @@ Step RequestHandler::Resume(Exchange& ex, Step::Resume& resume) const {
   return Guarded(ex, [&] { return resume(); });
 }
 
+Response RequestHandler::HandleHere(Exchange& ex) const {
+  Step step = Handle(ex);
+  while (!step.ready()) {
+    Step::Work work = step.TakeWork();
+    Step::Resume resume = RunWork(ex, work);
+    step = Resume(ex, resume);
+  }
+  Response res = std::move(step.value());
+  Finish(ex, res);
+  return res;
+}
+
 void RequestHandler::Finish(const Exchange& ex, Response& res) const {
   FinishResponse(res, ex.req.version(), ex.req.keep_alive());
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - ex.start;

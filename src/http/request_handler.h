@@ -26,6 +26,10 @@ class RequestHandler {
   Step::Resume RunWork(Exchange& ex, Step::Work& work) const;
   Step Resume(Exchange& ex, Step::Resume& resume) const;
 
+  // Handle, RunWork, Resume and Finish on the calling thread: the whole
+  // answer, blocking work included (tests, fuzzers, benchmarks).
+  Response HandleHere(Exchange& ex) const;
+
   // Sets version and keep-alive on the final response and records the
   // request in the metrics.
   void Finish(const Exchange& ex, Response& res) const;

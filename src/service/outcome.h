@@ -68,4 +68,15 @@ class [[nodiscard]] Outcome {
   Work work_;
 };
 
+// The value of `outcome`, running its blocking work on the calling thread:
+// for callers that may block anyway (command-line tools, tests).
+template <typename T>
+T CompleteHere(Outcome<T> outcome) {
+  while (!outcome.ready()) {
+    typename Outcome<T>::Resume resume = outcome.TakeWork()();
+    outcome = resume();
+  }
+  return std::move(outcome.value());
+}
+
 }  // namespace tokend::service

@@ -14,6 +14,9 @@
 #include <sstream>
 #include <vector>
 
+#include "http/metrics.h"
+#include "http/wire.h"
+#include "service/token_service.h"
 #include "store/token_store.h"
 
 namespace tokend::http {
@@ -78,17 +81,17 @@ Response OnTheWire(const Response& res) {
   return parser.release();
 }
 
-// A response written for keep-alive, then closed on the wire, reads as the
-// same response with keep_alive(false).
-TEST(AppendWireResponseTest, MakeWireResponseCloseEndsTheConnection) {
+// A response finished for keep-alive, then closed by the session (a drain
+// began), reads as closing on the wire.
+TEST(AppendWireResponseTest, ResponseClosedAfterFinishEndsTheConnection) {
   for (const unsigned version : {11u, 10u}) {
     Response res{beast_http::status::ok, version};
     res.set(beast_http::field::content_type, "application/json");
     res.body() = R"({"active":true})";
     FinishResponse(res, version, /*keep_alive=*/true);
+    res.keep_alive(false);
     std::string wire;
     AppendWireResponse(res, wire);
-    MakeWireResponseClose(wire);
 
     beast_http::response_parser<beast_http::string_body> parser;
     parser.eager(true);
@@ -117,15 +120,12 @@ class RequestHandlerTest : public ::testing::Test {
     service::ServiceOptions options;
     options.auth_required = true;
     service_ = std::make_unique<service::TokenService>(*store_, options);
-    handler_ =
-        std::make_unique<RequestHandler>(HandlerEnv{*service_, metrics_, pool_.get_executor()});
+    handler_ = std::make_unique<RequestHandler>(HandlerEnv{*service_, metrics_});
   }
 
   Response Handle(Request req) {
-    auto future = asio::co_spawn(io_, handler_->Handle(std::move(req)), asio::use_future);
-    io_.restart();
-    io_.run();
-    return future.get();
+    Exchange ex(req, nullptr);
+    return handler_->HandleHere(ex);
   }
 
   static Request Get(std::string_view target) {
@@ -133,8 +133,6 @@ class RequestHandlerTest : public ::testing::Test {
     return req;
   }
 
-  asio::io_context io_;
-  asio::thread_pool pool_{2};
   Metrics metrics_;
   std::unique_ptr<store::TokenStore> store_;
   std::unique_ptr<service::TokenService> service_;
@@ -163,6 +161,8 @@ TEST_F(RequestHandlerTest, AbsoluteFormTargetIsServedLikeItsPath) {
     EXPECT_EQ(Handle(Get(target)).result_int(), 200) << target;
   }
   EXPECT_EQ(Handle(Get("http://example.com")).result_int(), 404) << "the path is /";
+  // RFC 9112 section 3.2.2: an empty path is "/", with or without a query.
+  EXPECT_EQ(Handle(Get("http://example.com?x=1")).result_int(), 404) << "the path is /";
   EXPECT_EQ(Handle(Get("http://example.com/api/v2/token/query")).result_int(), 401);
 }
 

@@ -44,6 +44,22 @@ class TokenServiceTest : public ::testing::Test {
     return request;
   }
 
+  // What Resolve answers without blocking.
+  enum class Cached { kActive, kInactive, kMiss };
+  Cached Peek(const std::string& secret) {
+    auto outcome = service_->Resolve(core::HashedSecret::Of(secret), core::NowMillis());
+    if (!outcome.ready()) return Cached::kMiss;
+    const Resolution& resolved = outcome.value();
+    return resolved.ok() && *resolved != nullptr ? Cached::kActive : Cached::kInactive;
+  }
+  Resolution ResolveNow(const std::string& secret) {
+    return CompleteHere(service_->Resolve(core::HashedSecret::Of(secret), core::NowMillis()));
+  }
+  Resolution IntrospectNow(const core::Caller& caller, const std::string& secret) {
+    return CompleteHere(
+        service_->Introspect(caller, core::HashedSecret::Of(secret), core::NowMillis()));
+  }
+
   std::unique_ptr<store::TokenStore> store_;
   std::unique_ptr<TokenService> service_;
   const core::Caller admin_ = core::Caller::Unrestricted();
@@ -54,11 +70,9 @@ TEST_F(TokenServiceTest, CreatedSecretResolvesAndIsCached) {
   EXPECT_EQ(created.secret.size(), core::kSecretLength);
   EXPECT_EQ(created.token.secret_hash, core::HashSecret(created.secret));
 
-  core::SharedToken token;
-  EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
-  EXPECT_EQ(token->id, created.token.id);
+  EXPECT_EQ(Peek(created.secret), Cached::kActive);
 
-  auto resolved = service_->Resolve(created.secret);
+  auto resolved = ResolveNow(created.secret);
   ASSERT_TRUE(resolved.ok());
   ASSERT_NE(*resolved, nullptr);
   EXPECT_EQ((*resolved)->principal, "team-a");
@@ -69,45 +83,41 @@ TEST_F(TokenServiceTest, WithoutACacheEveryResolutionAsksTheStore) {
   options.cache_capacity = 0;
   Reopen(options);
   CreatedToken created = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
-  core::SharedToken token;
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kMiss);
-    auto resolved = service_->Resolve(created.secret);
+    EXPECT_EQ(Peek(created.secret), Cached::kMiss);
+    auto resolved = ResolveNow(created.secret);
     ASSERT_TRUE(resolved.ok());
     ASSERT_NE(*resolved, nullptr);
     EXPECT_EQ((*resolved)->id, created.token.id);
   }
   ASSERT_TRUE(service_->Delete(admin_, created.token.id).ok());
-  EXPECT_EQ(*service_->Resolve(created.secret), nullptr);
+  EXPECT_EQ(*ResolveNow(created.secret), nullptr);
 }
 
 TEST_F(TokenServiceTest, MalformedSecretIsInactiveWithoutALookup) {
-  core::SharedToken token;
-  EXPECT_EQ(service_->ResolveCached("bft_notasecret", &token), CachedResolution::kInactive);
+  EXPECT_EQ(Peek("bft_notasecret"), Cached::kInactive);
   std::string forged = core::GenerateSecret(core::TokenType::kTeam);
   forged[10] = forged[10] == 'a' ? 'b' : 'a';
-  EXPECT_EQ(service_->ResolveCached(forged, &token), CachedResolution::kInactive);
-  auto resolved = service_->Resolve(forged);
+  EXPECT_EQ(Peek(forged), Cached::kInactive);
+  auto resolved = ResolveNow(forged);
   ASSERT_TRUE(resolved.ok());
   EXPECT_EQ(*resolved, nullptr);
 }
 
 TEST_F(TokenServiceTest, UnknownWellFormedSecretMissesThenResolvesToNothing) {
   const std::string unknown = core::GenerateSecret(core::TokenType::kUser);
-  core::SharedToken token;
-  EXPECT_EQ(service_->ResolveCached(unknown, &token), CachedResolution::kMiss);
-  auto resolved = service_->Resolve(unknown);
+  EXPECT_EQ(Peek(unknown), Cached::kMiss);
+  auto resolved = ResolveNow(unknown);
   ASSERT_TRUE(resolved.ok());
   EXPECT_EQ(*resolved, nullptr);
 }
 
 TEST_F(TokenServiceTest, DeletedTokenStopsResolvingAtOnce) {
   CreatedToken created = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
-  ASSERT_NE(*service_->Resolve(created.secret), nullptr);
+  ASSERT_NE(*ResolveNow(created.secret), nullptr);
   ASSERT_TRUE(service_->Delete(admin_, created.token.id).ok());
-  core::SharedToken token;
-  EXPECT_NE(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
-  EXPECT_EQ(*service_->Resolve(created.secret), nullptr);
+  EXPECT_NE(Peek(created.secret), Cached::kActive);
+  EXPECT_EQ(*ResolveNow(created.secret), nullptr);
   EXPECT_EQ(service_->Delete(admin_, created.token.id).code(), StatusCode::kNotFound);
   EXPECT_GE(service_->cache_stats().invalidations, 1u);
 }
@@ -116,33 +126,30 @@ TEST_F(TokenServiceTest, ExpiredTokenIsInactiveEvenWhenCached) {
   CreateTokenRequest request = TeamRequest("team-a", {"workflow/read"});
   request.expiration_date = core::NowMillis() + 150;
   CreatedToken created = MustCreate(admin_, request);
-  core::SharedToken token;
-  EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
+  EXPECT_EQ(Peek(created.secret), Cached::kActive);
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kInactive);
-  EXPECT_EQ(*service_->Resolve(created.secret), nullptr);
+  EXPECT_EQ(Peek(created.secret), Cached::kInactive);
+  EXPECT_EQ(*ResolveNow(created.secret), nullptr);
 }
 
 TEST_F(TokenServiceTest, FeedDownBypassesTheCache) {
   CreatedToken created = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
-  core::SharedToken token;
-  ASSERT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
+  ASSERT_EQ(Peek(created.secret), Cached::kActive);
   service_->OnFeedHealthChanged(false);
-  EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kMiss);
+  EXPECT_EQ(Peek(created.secret), Cached::kMiss);
   // The store still answers, and nothing it answers is kept meanwhile.
-  EXPECT_NE(*service_->Resolve(created.secret), nullptr);
-  EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kMiss);
+  EXPECT_NE(*ResolveNow(created.secret), nullptr);
+  EXPECT_EQ(Peek(created.secret), Cached::kMiss);
   service_->OnFeedHealthChanged(true);
-  EXPECT_NE(*service_->Resolve(created.secret), nullptr);
-  EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
+  EXPECT_NE(*ResolveNow(created.secret), nullptr);
+  EXPECT_EQ(Peek(created.secret), Cached::kActive);
 }
 
 TEST_F(TokenServiceTest, DeletionAnnouncedByTheStoreFeedEvictsTheToken) {
   CreatedToken created = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
-  core::SharedToken token;
-  ASSERT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kActive);
+  ASSERT_EQ(Peek(created.secret), Cached::kActive);
   service_->OnTokenDeleted(created.token.id);
-  EXPECT_EQ(service_->ResolveCached(created.secret, &token), CachedResolution::kMiss);
+  EXPECT_EQ(Peek(created.secret), Cached::kMiss);
 }
 
 TEST_F(TokenServiceTest, ResolutionStampMovesWithEveryInvalidation) {
@@ -188,10 +195,10 @@ TEST_F(TokenServiceTest, CallerOfAnotherTeamSeesNothing) {
   ASSERT_EQ(page->total, 1);
   EXPECT_EQ(page->tokens[0].id, owner_a.token.id);
 
-  EXPECT_EQ(TokenService::Introspection(caller, std::make_shared<const core::Token>(team_b.token)),
-            nullptr);
-  EXPECT_NE(TokenService::Introspection(caller, std::make_shared<const core::Token>(owner_a.token)),
-            nullptr);
+  EXPECT_EQ(*IntrospectNow(caller, team_b.secret), nullptr) << "uncovered reads as unknown";
+  EXPECT_NE(*IntrospectNow(caller, owner_a.secret), nullptr);
+  const core::Caller no_read = core::Caller::FromToken(team_b.token);
+  EXPECT_EQ(IntrospectNow(no_read, owner_a.secret).status().code(), StatusCode::kPermissionDenied);
 }
 
 TEST_F(TokenServiceTest, MissingActionIsForbidden) {
@@ -258,7 +265,7 @@ TEST_F(TokenServiceTest, BootstrapAdminMakesTheStoreNonEmpty) {
   EXPECT_EQ(admin->token.type, core::TokenType::kGlobal);
   EXPECT_EQ(admin->token.actions, std::vector<std::string>{"**/**"});
   EXPECT_FALSE(admin->token.principal.has_value());
-  auto resolved = service_->Resolve(admin->secret);
+  auto resolved = ResolveNow(admin->secret);
   ASSERT_TRUE(resolved.ok() && *resolved != nullptr);
 }
 
