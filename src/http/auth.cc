@@ -75,8 +75,12 @@ core::Result<std::optional<std::string_view>> PresentedSecret(const Request& req
     auto params = core::ParseQueryString(raw_query);
     if (!params.ok()) {
       // A malformed query string is the handler's to report when the header
-      // already authenticates the request.
+      // already authenticates the request, and names no credential unless
+      // its text says access_token.
       if (from_header) return from_header;
+      if (raw_query.find("access_token") == std::string_view::npos) {
+        return std::optional<std::string_view>();
+      }
       return params.status();
     }
     for (const auto& [name, value] : *params) {
