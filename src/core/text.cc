@@ -1,8 +1,7 @@
 #include "core/text.h"
 
+#include <cstring>
 #include <limits>
-
-#include "core/create_request.h"
 
 namespace tokend::core {
 
@@ -15,6 +14,70 @@ std::string_view TrimAsciiSpace(std::string_view text) {
   while (!text.empty() && IsAsciiSpace(text.back())) text.remove_suffix(1);
   return text;
 }
+
+std::size_t Utf8SequenceLength(std::string_view text) {
+  if (text.empty()) return 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char lead = p[0];
+  if (lead < 0x80) return 1;
+  std::size_t length;
+  // The second byte's range excludes overlongs (E0, F0), surrogates (ED) and
+  // code points above U+10FFFF (F4), per RFC 3629's table.
+  unsigned char low = 0x80;
+  unsigned char high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;  // continuation byte, C0/C1 (always overlong), F5 and up
+  }
+  if (text.size() < length) return 0;
+  if (p[1] < low || p[1] > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+  }
+  return length;
+}
+
+Utf8Scan ScanUtf8(std::string_view text) {
+  Utf8Scan scan;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    // Eight ASCII bytes at a time: most text tokend sees is ASCII.
+    if (text.size() - pos >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, text.data() + pos, sizeof word);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        pos += 8;
+        scan.code_points += 8;
+        continue;
+      }
+    }
+    if (static_cast<unsigned char>(text[pos]) < 0x80) {
+      ++pos;
+    } else {
+      const std::size_t length = Utf8SequenceLength(text.substr(pos));
+      if (length == 0) {
+        scan.first_invalid = pos;
+        return scan;
+      }
+      pos += length;
+    }
+    ++scan.code_points;
+  }
+  return scan;
+}
+
+bool IsValidUtf8(std::string_view text) { return ScanUtf8(text).valid(); }
+
+std::size_t CountCodePoints(std::string_view text) { return ScanUtf8(text).code_points; }
 
 std::string QuoteForMessage(std::string_view value) {
   const bool cut = value.size() > kMaxEchoBytes;
