@@ -1,5 +1,6 @@
 #include "core/text.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -79,23 +80,65 @@ bool IsValidUtf8(std::string_view text) { return ScanUtf8(text).valid(); }
 
 std::size_t CountCodePoints(std::string_view text) { return ScanUtf8(text).code_points; }
 
-std::string QuoteForMessage(std::string_view value) {
-  const bool cut = value.size() > kMaxEchoBytes;
-  if (cut) {
-    // Back up over continuation bytes so a valid value stays valid UTF-8.
-    std::size_t end = kMaxEchoBytes;
-    while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) --end;
-    value = value.substr(0, end);
+std::string QuoteForMessage(std::string_view input) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  // Most input is short printable text: one allocation covers it.
+  out.reserve(2 + std::min(input.size(), kMaxEchoCodePoints) + 3);
+  out.push_back('\'');
+  auto append_escape = [&](std::string_view prefix, unsigned char byte) {
+    out.append(prefix);
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 0xF]);
+  };
+  std::size_t pos = 0;
+  for (std::size_t count = 0; pos < input.size() && count < kMaxEchoCodePoints; ++count) {
+    const auto c = static_cast<unsigned char>(input[pos]);
+    if (c >= 0x20 && c < 0x7F) {
+      if (c == '\'' || c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+      ++pos;
+      continue;
+    }
+    if (c < 0x80) {
+      switch (c) {
+        case '\n':
+          out.append("\\n");
+          break;
+        case '\r':
+          out.append("\\r");
+          break;
+        case '\t':
+          out.append("\\t");
+          break;
+        default:
+          append_escape("\\u00", c);  // other C0 controls and DEL
+      }
+      ++pos;
+      continue;
+    }
+    const std::size_t length = Utf8SequenceLength(input.substr(pos));
+    if (length == 0) {
+      // Messages end up in JSON bodies and logs, which need valid UTF-8.
+      append_escape("\\x", c);
+      ++pos;
+      continue;
+    }
+    const auto second = static_cast<unsigned char>(input[pos + 1]);
+    if (c == 0xC2 && second < 0xA0) {
+      append_escape("\\u00", second);  // C1 controls, U+0080 to U+009F
+    } else if (c == 0xE2 && second == 0x80 &&
+               (input[pos + 2] == '\xA8' || input[pos + 2] == '\xA9')) {
+      // U+2028 and U+2029 end a line in some log viewers and in JavaScript.
+      out.append(input[pos + 2] == '\xA8' ? "\\u2028" : "\\u2029");
+    } else {
+      out.append(input.substr(pos, length));
+    }
+    pos += length;
   }
-  std::string out = "'";
-  if (IsValidUtf8(value)) {
-    out += value;
-  } else {
-    // Messages end up in JSON bodies and logs, which need valid UTF-8.
-    for (char c : value) out += static_cast<unsigned char>(c) < 0x80 ? c : '?';
-  }
-  if (cut) out += "...";
-  out += "'";
+  out.push_back('\'');
+  // Outside the quotes, so that it cannot be mistaken for input.
+  if (pos < input.size()) out.append("...");
   return out;
 }
 

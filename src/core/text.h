@@ -42,13 +42,26 @@ std::size_t CountCodePoints(std::string_view text);
 // ---------------------------------------------------------------------------
 // Error messages
 
-// The longest client value echoed back in an error message, in bytes.
-inline constexpr std::size_t kMaxEchoBytes = 64;
+// The most code points of client input an error message echoes.
+inline constexpr std::size_t kMaxEchoCodePoints = 64;
+// The longest QuoteForMessage result: two quotes, six bytes per code point
+// (the longest escape), and "...".
+inline constexpr std::size_t kMaxQuotedBytes = 2 + 6 * kMaxEchoCodePoints + 3;
 
-// `value` in single quotes for an error message, cut to at most
-// kMaxEchoBytes bytes on a UTF-8 boundary, with "..." marking a cut; bytes
-// of invalid UTF-8 are shown as '?'.
-std::string QuoteForMessage(std::string_view value);
+// `input` quoted for an error message: in single quotes, escaped, and cut
+// after kMaxEchoCodePoints code points with "..." after the closing quote
+// marking the cut. The result is printable, valid UTF-8 of bounded length,
+// so a hostile value can neither bloat a message nor split or forge a log
+// line:
+//   ' " \                    -> \' \" \\
+//   newline, CR, tab         -> \n \r \t
+//   other C0 controls, DEL   -> \u0000 to \u001F, \u007F
+//   C1 controls              -> \u0080 to \u009F
+//   U+2028, U+2029           -> \u2028, \u2029 (line breaks to some readers)
+//   a byte of invalid UTF-8  -> \xNN, counted as one code point
+// Every error message that names a value a client sent goes through this;
+// secrets are never passed to it.
+std::string QuoteForMessage(std::string_view input);
 
 // ---------------------------------------------------------------------------
 // Parsing

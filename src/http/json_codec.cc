@@ -32,9 +32,6 @@ constexpr std::string_view kNotAnObject = "Request body must be a JSON object.";
 // number such as 1e300 is not a meaningful millisecond count.
 constexpr double kMaxExactDouble = 9007199254740992.0;
 
-// Longest date string echoed back in an error message.
-constexpr std::size_t kMaxEchoedDateBytes = 64;
-
 // ---------------------------------------------------------------------------
 // Writing
 
@@ -359,13 +356,9 @@ Status ReadExpirationDate(const json::value& value, std::optional<core::EpochMil
         *out = *millis;
         return Status::Ok();
       }
-      std::string detail = "Field 'expirationDate'";
-      // Short values are echoed (escaped in the error body); long ones are not.
-      if (view.size() <= kMaxEchoedDateBytes) {
-        detail.append(" \"").append(view).append("\"");
-      }
-      detail.append(" is not a date (expected epoch milliseconds or an ISO-8601 date-time).");
-      return InvalidRequest(detail);
+      return InvalidRequest("Field 'expirationDate' " + core::QuoteForMessage(view) +
+                            " is not a date (expected epoch milliseconds or an ISO-8601 "
+                            "date-time).");
     }
     default:
       return WrongType(kField, "epoch milliseconds or a date string", value);
