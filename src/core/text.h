@@ -53,7 +53,7 @@ inline constexpr std::size_t kMaxQuotedBytes = 2 + 6 * kMaxEchoCodePoints + 3;
 // marking the cut. The result is printable, valid UTF-8 of bounded length,
 // so a hostile value can neither bloat a message nor split or forge a log
 // line:
-//   ' " \                    -> \' \" \\
+//   quote, double quote, \   -> \'  \"  \\  (escaped by a backslash)
 //   newline, CR, tab         -> \n \r \t
 //   other C0 controls, DEL   -> \u0000 to \u001F, \u007F
 //   C1 controls              -> \u0080 to \u009F
