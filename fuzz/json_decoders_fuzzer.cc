@@ -32,6 +32,8 @@ void CheckClientError(const Status& status) {
                  error == ApiError::kTokenInvalidSessionRequest ||
                  error == ApiError::kTokenInvalidPermission,
              status.ToString());
+  FUZZ_CHECK(tokend::fuzz::IsSafeMessage(status.message()),
+             "message echoes raw or unbounded input: " + status.ToString());
   FUZZ_CHECK(tokend::fuzz::IsErrorBody(tokend::http::SerializeError(status, kNow)),
              "error body is not a well-formed RestErrorResponse: " + status.ToString());
 }

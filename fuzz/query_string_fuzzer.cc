@@ -22,6 +22,8 @@ using tokend::core::StatusCode;
 void CheckClientError(const Status& status) {
   FUZZ_CHECK(status.code() == StatusCode::kInvalidArgument, status.ToString());
   FUZZ_CHECK(status.api_error() == ApiError::kQueryInvalidFilters, status.ToString());
+  FUZZ_CHECK(tokend::fuzz::IsSafeMessage(status.message()),
+             "message echoes raw or unbounded input: " + status.ToString());
   FUZZ_CHECK(tokend::fuzz::IsErrorBody(tokend::http::SerializeError(status, 0)),
              "error body is not a well-formed RestErrorResponse: " + status.ToString());
 }

@@ -24,9 +24,12 @@ Caller Caller::Unrestricted() {
 
 std::string_view RequiredPermission(TokenOperation operation) {
   switch (operation) {
-    case TokenOperation::kRead: return "token/read";
-    case TokenOperation::kCreate: return "token/write";
-    case TokenOperation::kDelete: return "token/delete";
+    case TokenOperation::kRead:
+      return "token/read";
+    case TokenOperation::kCreate:
+      return "token/write";
+    case TokenOperation::kDelete:
+      return "token/delete";
   }
   // Unknown operations need something no real permission names.
   return "token/-";
@@ -43,14 +46,13 @@ bool Covers(const Caller& caller, TokenType type, const std::optional<std::strin
 Status CheckOperation(const Caller& caller, TokenOperation operation) {
   const std::string_view needed = RequiredPermission(operation);
   if (AnyGrants(caller.actions, needed)) return Status::Ok();
-  return Status::PermissionDenied("The token lacks the '" + std::string(needed) +
-                                  "' permission.");
+  return Status::PermissionDenied("The token lacks the '" + std::string(needed) + "' permission.");
 }
 
 Status CheckAccess(const Caller& caller, TokenOperation operation, const Token& target) {
   // Same answer as for a missing id, so scopes cannot probe for other tokens.
   if (!Covers(caller, target.type, target.principal)) {
-    return Status::NotFound("No token with id '" + target.id + "'.");
+    return Status::NotFound("No token with id " + QuoteForMessage(target.id) + ".");
   }
   return CheckOperation(caller, operation);
 }
@@ -58,11 +60,11 @@ Status CheckAccess(const Caller& caller, TokenOperation operation, const Token& 
 Status CheckCreate(const Caller& caller, const NewTokenSpec& spec) {
   if (Status s = CheckOperation(caller, TokenOperation::kCreate); !s.ok()) return s;
   if (!Covers(caller, spec.type, spec.principal)) {
-    std::string message = "The token may not create a '" + std::string(ToString(spec.type)) +
-                          "' token";
+    std::string message =
+        "The token may not create a '" + std::string(ToString(spec.type)) + "' token";
     if (spec.principal) message += " for principal " + QuoteForMessage(*spec.principal);
-    message += ": it is outside the token's own scope ('" + std::string(ToString(caller.scope)) +
-               "'";
+    message +=
+        ": it is outside the token's own scope ('" + std::string(ToString(caller.scope)) + "'";
     if (caller.scope != TokenType::kGlobal) {
       message += " of principal " + QuoteForMessage(caller.principal);
     }

@@ -31,21 +31,25 @@ Status InvalidPermission(std::string message) {
 
 std::vector<std::string_view> RoleNames(TokenType type) {
   switch (type) {
-    case TokenType::kGlobal: return {"admin", "operator"};
-    case TokenType::kTeam: return {"owner", "editor", "reader"};
-    default: return {};
+    case TokenType::kGlobal:
+      return {"admin", "operator"};
+    case TokenType::kTeam:
+      return {"owner", "editor", "reader"};
+    default:
+      return {};
   }
 }
 
 // Checks shared by every free-text field: encoding, NUL, length.
 Status CheckText(std::string_view field, std::string_view value, std::size_t max_code_points) {
-  if (!IsValidUtf8(value)) {
+  const Utf8Scan utf8 = ScanUtf8(value);
+  if (!utf8.valid()) {
     return InvalidRequest("Field '" + std::string(field) + "' is not valid UTF-8.");
   }
   if (HasNul(value)) {
     return InvalidRequest("Field '" + std::string(field) + "' must not contain a NUL character.");
   }
-  if (CountCodePoints(value) > max_code_points) {
+  if (utf8.code_points > max_code_points) {
     return InvalidRequest("Field '" + std::string(field) + "' must be at most " +
                           std::to_string(max_code_points) + " characters.");
   }
@@ -88,13 +92,12 @@ Status CheckRequiredFields(const CreateTokenRequest& request, TokenType type, Ep
     return InvalidRequest("Field 'expirationDate' must be in the future.");
   }
   if (request.expiration_date && *request.expiration_date > kMaxExpirationDate) {
-    return InvalidRequest(
-        "Field 'expirationDate' must be before 10000-01-01T00:00:00.000+00:00.");
+    return InvalidRequest("Field 'expirationDate' must be before 10000-01-01T00:00:00.000+00:00.");
   }
 
   const bool has_permissions = request.permissions && !request.permissions->empty();
-  const bool needs_permissions = type == TokenType::kGlobal || type == TokenType::kTeam ||
-                                 type == TokenType::kWorkflow;
+  const bool needs_permissions =
+      type == TokenType::kGlobal || type == TokenType::kTeam || type == TokenType::kWorkflow;
   if (needs_permissions && !has_permissions && !request.role) {
     return InvalidRequest("Field 'permissions' is required and must not be empty for type '" +
                           std::string(ToString(type)) + "' unless a role is given.");
@@ -107,16 +110,16 @@ Status CheckRequiredFields(const CreateTokenRequest& request, TokenType type, Ep
 }
 
 // Role expansion first, then the permissions, each string once.
-Result<std::vector<std::string>> ResolveActions(const CreateTokenRequest& request,
-                                                TokenType type) {
+Result<std::vector<std::string>> ResolveActions(const CreateTokenRequest& request, TokenType type) {
   std::vector<std::string> actions;
   std::vector<std::string> expanded;
   if (request.role) {
     std::optional<std::vector<std::string>> role = ExpandRole(type, *request.role);
     if (!role) {
       const std::vector<std::string_view> names = RoleNames(type);
-      std::string message = "Invalid Token request. Unknown role " + QuoteForMessage(*request.role) +
-                            " for type '" + std::string(ToString(type)) + "'.";
+      std::string message = "Invalid Token request. Unknown role " +
+                            QuoteForMessage(*request.role) + " for type '" +
+                            std::string(ToString(type)) + "'.";
       if (names.empty()) {
         message += " Type '" + std::string(ToString(type)) + "' has no roles.";
       } else {
@@ -134,7 +137,8 @@ Result<std::vector<std::string>> ResolveActions(const CreateTokenRequest& reques
   if (request.permissions) {
     for (const std::string& permission : *request.permissions) {
       if (!IsValidPermission(permission)) {
-        return InvalidPermission("Invalid Token request. Invalid permission " + QuoteForMessage(permission) +
+        return InvalidPermission("Invalid Token request. Invalid permission " +
+                                 QuoteForMessage(permission) +
                                  ": expected 'resource/action' with a known resource and an "
                                  "action of read, write, action, delete or **.");
       }
@@ -184,48 +188,6 @@ Result<NewTokenSpec> ValidateCreate(const CreateTokenRequest& request, EpochMill
   spec.expiration_date = request.expiration_date;
   spec.actions = std::move(actions).value();
   return spec;
-}
-
-std::size_t CountCodePoints(std::string_view utf8) {
-  return static_cast<std::size_t>(std::count_if(utf8.begin(), utf8.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
-}
-
-bool IsValidUtf8(std::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = p + text.size();
-  while (p < end) {
-    const unsigned char lead = *p;
-    if (lead < 0x80) {
-      ++p;
-      continue;
-    }
-    std::size_t length;
-    // The second byte's range excludes overlongs (E0, F0), surrogates (ED)
-    // and code points above U+10FFFF (F4), per RFC 3629's table.
-    unsigned char low = 0x80, high = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) low = 0xA0;
-      if (lead == 0xED) high = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) low = 0x90;
-      if (lead == 0xF4) high = 0x8F;
-    } else {
-      return false;
-    }
-    if (static_cast<std::size_t>(end - p) < length) return false;
-    if (p[1] < low || p[1] > high) return false;
-    for (std::size_t i = 2; i < length; ++i) {
-      if (p[i] < 0x80 || p[i] > 0xBF) return false;
-    }
-    p += length;
-  }
-  return true;
 }
 
 }  // namespace tokend::core

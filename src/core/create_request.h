@@ -53,9 +53,4 @@ inline constexpr EpochMillis kMaxExpirationDate = 253402300799999;
 // and, where safe, the value. `now` decides whether expirationDate is future.
 Result<NewTokenSpec> ValidateCreate(const CreateTokenRequest& request, EpochMillis now);
 
-// Number of Unicode code points in valid UTF-8 text.
-std::size_t CountCodePoints(std::string_view utf8);
-// True when `text` is well-formed UTF-8.
-bool IsValidUtf8(std::string_view text);
-
 }  // namespace tokend::core

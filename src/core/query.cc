@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <limits>
 
-#include "core/create_request.h"
 #include "core/text.h"
 
 namespace tokend::core {
@@ -64,18 +63,23 @@ void AppendUnique(std::vector<T>& list, T item) {
   if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(std::move(item));
 }
 
-constexpr std::string_view kScalarNames[] = {"limit", "page", "order", "sort", "fromDate",
-                                             "toDate"};
+constexpr std::string_view kScalarNames[] = {"limit", "page",     "order",
+                                             "sort",  "fromDate", "toDate"};
 
 }  // namespace
 
 std::string_view ToString(SortField field) {
   switch (field) {
-    case SortField::kCreationDate: return "creationDate";
-    case SortField::kExpirationDate: return "expirationDate";
-    case SortField::kName: return "name";
-    case SortField::kType: return "type";
-    case SortField::kPrincipal: return "principal";
+    case SortField::kCreationDate:
+      return "creationDate";
+    case SortField::kExpirationDate:
+      return "expirationDate";
+    case SortField::kName:
+      return "name";
+    case SortField::kType:
+      return "type";
+    case SortField::kPrincipal:
+      return "principal";
   }
   return "creationDate";
 }
@@ -174,8 +178,9 @@ Result<TokenQuery> ParseTokenQuery(const QueryParams& params) {
     static constexpr SortField kFields[] = {SortField::kCreationDate, SortField::kExpirationDate,
                                             SortField::kName, SortField::kType,
                                             SortField::kPrincipal};
-    const auto* field = std::find_if(std::begin(kFields), std::end(kFields),
-                                     [wanted = *sort](SortField f) { return ToString(f) == wanted; });
+    const auto* field =
+        std::find_if(std::begin(kFields), std::end(kFields),
+                     [wanted = *sort](SortField f) { return ToString(f) == wanted; });
     if (field == std::end(kFields)) {
       return InvalidParam("sort", QuoteForMessage(*sort) +
                                       " is not one of creationDate, expirationDate, name, type, "

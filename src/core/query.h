@@ -26,8 +26,8 @@ inline constexpr int kMaxPageSize = 1000;
 inline constexpr std::int64_t kMaxPage = 2147483647;
 
 struct TokenQuery {
-  std::vector<TokenType> types;         // empty: every type
-  std::vector<std::string> principals;  // empty: every principal
+  std::vector<TokenType> types;          // empty: every type
+  std::vector<std::string> principals;   // empty: every principal
   std::optional<EpochMillis> from_date;  // creationDate >= from_date
   std::optional<EpochMillis> to_date;    // creationDate < to_date
   SortField sort = SortField::kCreationDate;
@@ -44,16 +44,22 @@ struct TokenQuery {
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
 // Splits a raw query string ("a=1&b=x%20y") on '&' and '=', decodes '+' as
-// space and %XX escapes once. An invalid escape, or a name or value that is
-// not valid UTF-8 or contains NUL after decoding, is InvalidArgument (1001)
-// naming the parameter. Empty segments ("a=1&&b=2") are skipped.
+// space and %XX escapes once, in names exactly as in values. An invalid
+// escape, or a name or value that is not valid UTF-8 or contains NUL after
+// decoding, is InvalidArgument (1001) naming the parameter. Empty segments
+// ("a=1&&b=2") are skipped.
+//
+// Consumers match the decoded names only: "access%5Ftoken=x" is the
+// parameter access_token, which a search of the raw string for
+// "access_token" would miss.
 Result<QueryParams> ParseQueryString(std::string_view raw);
 
-// Applies the search rules (docs/API.md, "GET /api/v2/token/query"): limit,
-// page, order (case-insensitive), sort, types and principals (comma lists
-// and/or repeated), fromDate/toDate. A scalar given twice, an unknown value or
-// fromDate > toDate is InvalidArgument (1001) naming the parameter. Empty
-// values count as absent; unknown parameter names are ignored.
+// Applies the search rules (docs/API.md, "GET /api/v2/token/query") to the
+// decoded parameters: limit, page, order (case-insensitive), sort, types and
+// principals (comma lists and/or repeated), fromDate/toDate. A scalar given
+// twice (under any spelling of its name), an unknown value or fromDate >
+// toDate is InvalidArgument (1001) naming the parameter. Empty values count
+// as absent; unknown parameter names are ignored.
 Result<TokenQuery> ParseTokenQuery(const QueryParams& params);
 
 }  // namespace tokend::core

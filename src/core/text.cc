@@ -1,8 +1,8 @@
 #include "core/text.h"
 
+#include <algorithm>
+#include <cstring>
 #include <limits>
-
-#include "core/create_request.h"
 
 namespace tokend::core {
 
@@ -16,23 +16,129 @@ std::string_view TrimAsciiSpace(std::string_view text) {
   return text;
 }
 
-std::string QuoteForMessage(std::string_view value) {
-  const bool cut = value.size() > kMaxEchoBytes;
-  if (cut) {
-    // Back up over continuation bytes so a valid value stays valid UTF-8.
-    std::size_t end = kMaxEchoBytes;
-    while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) --end;
-    value = value.substr(0, end);
-  }
-  std::string out = "'";
-  if (IsValidUtf8(value)) {
-    out += value;
+std::size_t Utf8SequenceLength(std::string_view text) {
+  if (text.empty()) return 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char lead = p[0];
+  if (lead < 0x80) return 1;
+  std::size_t length;
+  // The second byte's range excludes overlongs (E0, F0), surrogates (ED) and
+  // code points above U+10FFFF (F4), per RFC 3629's table.
+  unsigned char low = 0x80;
+  unsigned char high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
   } else {
-    // Messages end up in JSON bodies and logs, which need valid UTF-8.
-    for (char c : value) out += static_cast<unsigned char>(c) < 0x80 ? c : '?';
+    return 0;  // continuation byte, C0/C1 (always overlong), F5 and up
   }
-  if (cut) out += "...";
-  out += "'";
+  if (text.size() < length) return 0;
+  if (p[1] < low || p[1] > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+  }
+  return length;
+}
+
+Utf8Scan ScanUtf8(std::string_view text) {
+  Utf8Scan scan;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    // Eight ASCII bytes at a time: most text tokend sees is ASCII.
+    if (text.size() - pos >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, text.data() + pos, sizeof word);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        pos += 8;
+        scan.code_points += 8;
+        continue;
+      }
+    }
+    if (static_cast<unsigned char>(text[pos]) < 0x80) {
+      ++pos;
+    } else {
+      const std::size_t length = Utf8SequenceLength(text.substr(pos));
+      if (length == 0) {
+        scan.first_invalid = pos;
+        return scan;
+      }
+      pos += length;
+    }
+    ++scan.code_points;
+  }
+  return scan;
+}
+
+bool IsValidUtf8(std::string_view text) { return ScanUtf8(text).valid(); }
+
+std::size_t CountCodePoints(std::string_view text) { return ScanUtf8(text).code_points; }
+
+std::string QuoteForMessage(std::string_view input) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  // Most input is short printable text: one allocation covers it.
+  out.reserve(2 + std::min(input.size(), kMaxEchoCodePoints) + 3);
+  out.push_back('\'');
+  auto append_escape = [&](std::string_view prefix, unsigned char byte) {
+    out.append(prefix);
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 0xF]);
+  };
+  std::size_t pos = 0;
+  for (std::size_t count = 0; pos < input.size() && count < kMaxEchoCodePoints; ++count) {
+    const auto c = static_cast<unsigned char>(input[pos]);
+    if (c >= 0x20 && c < 0x7F) {
+      if (c == '\'' || c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+      ++pos;
+      continue;
+    }
+    if (c < 0x80) {
+      switch (c) {
+        case '\n':
+          out.append("\\n");
+          break;
+        case '\r':
+          out.append("\\r");
+          break;
+        case '\t':
+          out.append("\\t");
+          break;
+        default:
+          append_escape("\\u00", c);  // other C0 controls and DEL
+      }
+      ++pos;
+      continue;
+    }
+    const std::size_t length = Utf8SequenceLength(input.substr(pos));
+    if (length == 0) {
+      // Messages end up in JSON bodies and logs, which need valid UTF-8.
+      append_escape("\\x", c);
+      ++pos;
+      continue;
+    }
+    const auto second = static_cast<unsigned char>(input[pos + 1]);
+    if (c == 0xC2 && second < 0xA0) {
+      append_escape("\\u00", second);  // C1 controls, U+0080 to U+009F
+    } else if (c == 0xE2 && second == 0x80 &&
+               (input[pos + 2] == '\xA8' || input[pos + 2] == '\xA9')) {
+      // U+2028 and U+2029 end a line in some log viewers and in JavaScript.
+      out.append(input[pos + 2] == '\xA8' ? "\\u2028" : "\\u2029");
+    } else {
+      out.append(input.substr(pos, length));
+    }
+    pos += length;
+  }
+  out.push_back('\'');
+  // Outside the quotes, so that it cannot be mistaken for input.
+  if (pos < input.size()) out.append("...");
   return out;
 }
 

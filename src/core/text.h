@@ -1,4 +1,6 @@
-// Small text helpers shared by the validators in core. Pure functions.
+// Small text helpers shared by the validators in core and the JSON codec:
+// UTF-8 validation, quoting of client input for error messages,
+// percent-decoding and integer parsing. Pure functions.
 #pragma once
 
 #include <cstddef>
@@ -9,19 +11,66 @@
 
 namespace tokend::core {
 
-// The longest client value echoed back in an error message, in bytes.
-inline constexpr std::size_t kMaxEchoBytes = 64;
+// ---------------------------------------------------------------------------
+// UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF)
+
+// Length (1 to 4) of the well-formed UTF-8 sequence `text` starts with; 0
+// when `text` is empty or does not start with one. The building block of
+// ScanUtf8, for loops that must treat each invalid byte on its own.
+std::size_t Utf8SequenceLength(std::string_view text);
+
+struct Utf8Scan {
+  // Offset of the first byte that does not start a well-formed sequence;
+  // npos when the whole text is valid.
+  std::size_t first_invalid = std::string_view::npos;
+  // Code points before `first_invalid` (all of them when valid).
+  std::size_t code_points = 0;
+
+  bool valid() const { return first_invalid == std::string_view::npos; }
+};
+
+// Validates `text` and counts its code points in one pass.
+Utf8Scan ScanUtf8(std::string_view text);
+
+// True when `text` is well-formed UTF-8. NUL is well-formed.
+bool IsValidUtf8(std::string_view text);
+
+// Number of code points in `text` (for invalid text: before the first
+// invalid byte, see ScanUtf8).
+std::size_t CountCodePoints(std::string_view text);
+
+// ---------------------------------------------------------------------------
+// Error messages
+
+// The most code points of client input an error message echoes.
+inline constexpr std::size_t kMaxEchoCodePoints = 64;
+// The longest QuoteForMessage result: two quotes, six bytes per code point
+// (the longest escape), and "...".
+inline constexpr std::size_t kMaxQuotedBytes = 2 + 6 * kMaxEchoCodePoints + 3;
+
+// `input` quoted for an error message: in single quotes, escaped, and cut
+// after kMaxEchoCodePoints code points with "..." after the closing quote
+// marking the cut. The result is printable, valid UTF-8 of bounded length,
+// so a hostile value can neither bloat a message nor split or forge a log
+// line:
+//   quote, double quote, \   -> \'  \"  \\  (escaped by a backslash)
+//   newline, CR, tab         -> \n \r \t
+//   other C0 controls, DEL   -> \u0000 to \u001F, \u007F
+//   C1 controls              -> \u0080 to \u009F
+//   U+2028, U+2029           -> \u2028, \u2029 (line breaks to some readers)
+//   a byte of invalid UTF-8  -> \xNN, counted as one code point
+// Every error message that names a value a client sent goes through this;
+// secrets are never passed to it.
+std::string QuoteForMessage(std::string_view input);
+
+// ---------------------------------------------------------------------------
+// Parsing
 
 // ' ', '\t', '\n', '\v', '\f', '\r'.
 bool IsAsciiSpace(char c);
 
 // `text` without leading and trailing ASCII whitespace.
 std::string_view TrimAsciiSpace(std::string_view text);
-
-// `value` in single quotes for an error message, cut to at most
-// kMaxEchoBytes bytes on a UTF-8 boundary, with "..." marking a cut; bytes
-// of invalid UTF-8 are shown as '?'.
-std::string QuoteForMessage(std::string_view value);
 
 // Decodes %XX escapes once, and '+' as a space when `plus_is_space` (form
 // encoding; path segments keep '+'). nullopt on a malformed escape.

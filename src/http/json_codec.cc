@@ -10,6 +10,8 @@
 #include <string>
 #include <utility>
 
+#include "core/text.h"
+
 namespace tokend::http {
 namespace {
 
@@ -29,54 +31,6 @@ constexpr std::string_view kNotAnObject = "Request body must be a JSON object.";
 // Doubles represent every integer up to 2^53 exactly; beyond that a JSON
 // number such as 1e300 is not a meaningful millisecond count.
 constexpr double kMaxExactDouble = 9007199254740992.0;
-
-// Longest date string echoed back in an error message.
-constexpr std::size_t kMaxEchoedDateBytes = 64;
-
-// ---------------------------------------------------------------------------
-// UTF-8
-
-// Length of the well-formed UTF-8 sequence starting at `p` (whose first byte
-// is >= 0x80), or 0 when it is not one (RFC 3629: no overlongs, no
-// surrogates, nothing above U+10FFFF).
-std::size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
-  const std::size_t avail = static_cast<std::size_t>(end - p);
-  const unsigned char c = p[0];
-  auto cont = [](unsigned char b) { return (b & 0xC0) == 0x80; };
-  if (c >= 0xC2 && c <= 0xDF) {
-    return avail >= 2 && cont(p[1]) ? 2 : 0;
-  }
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (avail < 3 || !cont(p[1]) || !cont(p[2])) return 0;
-    if (c == 0xE0 && p[1] < 0xA0) return 0;  // overlong
-    if (c == 0xED && p[1] > 0x9F) return 0;  // surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (avail < 4 || !cont(p[1]) || !cont(p[2]) || !cont(p[3])) return 0;
-    if (c == 0xF0 && p[1] < 0x90) return 0;  // overlong
-    if (c == 0xF4 && p[1] > 0x8F) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
-// Offset of the first byte that does not start a well-formed UTF-8 sequence;
-// npos when `text` is all valid.
-std::size_t FirstInvalidUtf8(std::string_view text) {
-  const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = begin + text.size();
-  for (const auto* p = begin; p < end;) {
-    if (*p < 0x80) {
-      ++p;
-      continue;
-    }
-    const std::size_t n = Utf8SequenceLength(p, end);
-    if (n == 0) return static_cast<std::size_t>(p - begin);
-    p += n;
-  }
-  return std::string_view::npos;
-}
 
 // ---------------------------------------------------------------------------
 // Writing
@@ -99,7 +53,8 @@ void AppendString(std::string& out, std::string_view text) {
       continue;
     }
     if (c >= 0x80) {
-      const std::size_t n = Utf8SequenceLength(p, end);
+      const std::size_t n = core::Utf8SequenceLength(
+          std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(end - p)));
       if (n != 0) {
         p += n;
         continue;
@@ -326,7 +281,7 @@ class BodyParser {
 
   static Status ParseError(std::string_view body, std::size_t consumed,
                            const boost::system::error_code& ec) {
-    const std::size_t bad_utf8 = FirstInvalidUtf8(body);
+    const std::size_t bad_utf8 = core::ScanUtf8(body).first_invalid;
     if (bad_utf8 != std::string_view::npos && bad_utf8 <= consumed) {
       return Status::InvalidArgument("Request body is not valid UTF-8 (byte " +
                                      std::to_string(bad_utf8) + ").");
@@ -401,13 +356,9 @@ Status ReadExpirationDate(const json::value& value, std::optional<core::EpochMil
         *out = *millis;
         return Status::Ok();
       }
-      std::string detail = "Field 'expirationDate'";
-      // Short values are echoed (escaped in the error body); long ones are not.
-      if (view.size() <= kMaxEchoedDateBytes) {
-        detail.append(" \"").append(view).append("\"");
-      }
-      detail.append(" is not a date (expected epoch milliseconds or an ISO-8601 date-time).");
-      return InvalidRequest(detail);
+      return InvalidRequest("Field 'expirationDate' " + core::QuoteForMessage(view) +
+                            " is not a date (expected epoch milliseconds or an ISO-8601 "
+                            "date-time).");
     }
     default:
       return WrongType(kField, "epoch milliseconds or a date string", value);

@@ -9,8 +9,8 @@ TEST(QueryStringTest, SplitsAndDecodes) {
   const Result<QueryParams> params =
       ParseQueryString("a=1&b=x%20y&c=p+q&d=%2B%26%3d&flag&e=&=v&f=a=b");
   ASSERT_TRUE(params.ok()) << params.status().ToString();
-  const QueryParams expected = {{"a", "1"},     {"b", "x y"}, {"c", "p q"}, {"d", "+&="},
-                                {"flag", ""},   {"e", ""},    {"", "v"},    {"f", "a=b"}};
+  const QueryParams expected = {{"a", "1"},   {"b", "x y"}, {"c", "p q"}, {"d", "+&="},
+                                {"flag", ""}, {"e", ""},    {"", "v"},    {"f", "a=b"}};
   EXPECT_EQ(*params, expected);
 }
 
@@ -27,6 +27,15 @@ TEST(QueryStringTest, DecodesOnlyOnce) {
   EXPECT_EQ(*params, (QueryParams{{"types", "%41"}}));
 }
 
+TEST(QueryStringTest, DecodesNamesLikeValues) {
+  const Result<QueryParams> params =
+      ParseQueryString("access%5Ftoken=bft_x&%74ypes=team&page+size=1&li%256Dit=2");
+  ASSERT_TRUE(params.ok()) << params.status().ToString();
+  const QueryParams expected = {
+      {"access_token", "bft_x"}, {"types", "team"}, {"page size", "1"}, {"li%6Dit", "2"}};
+  EXPECT_EQ(*params, expected);
+}
+
 TEST(QueryStringTest, DecodesUtf8) {
   const Result<QueryParams> params = ParseQueryString("principals=caf%C3%A9");
   ASSERT_TRUE(params.ok());
@@ -39,8 +48,8 @@ TEST(QueryStringTest, RejectsBadEncodingNamingTheParameter) {
     std::string_view names;
   };
   constexpr Case kCases[] = {
-      {"limit=%ZZ", "'limit'"},  {"limit=%4", "'limit'"},     {"limit=%", "'limit'"},
-      {"page=%00", "'page'"},    {"types=%FF", "'types'"},    {"x=%C0%AF", "'x'"},
+      {"limit=%ZZ", "'limit'"},   {"limit=%4", "'limit'"},    {"limit=%", "'limit'"},
+      {"page=%00", "'page'"},     {"types=%FF", "'types'"},   {"x=%C0%AF", "'x'"},
       {"na%ZZme=1", "'na%ZZme'"}, {"a=1&sort=%G0", "'sort'"},
   };
   for (const Case& c : kCases) {

@@ -16,20 +16,76 @@ TEST(TextTest, TrimAsciiSpace) {
   EXPECT_EQ(TrimAsciiSpace("\xC2\xA0"), "\xC2\xA0");
 }
 
-TEST(TextTest, QuoteShortValueAsIs) { EXPECT_EQ(QuoteForMessage("abc"), "'abc'"); }
-
-TEST(TextTest, QuoteCutsLongValueAt64Bytes) {
-  const std::string quoted = QuoteForMessage(std::string(100, 'x'));
-  EXPECT_EQ(quoted, "'" + std::string(64, 'x') + "...'");
+TEST(TextTest, QuoteShortValueAsIs) {
+  EXPECT_EQ(QuoteForMessage("abc"), "'abc'");
+  EXPECT_EQ(QuoteForMessage(""), "''");
+  EXPECT_EQ(QuoteForMessage("caf\xC3\xA9 \xF0\x9F\x98\x80"), "'caf\xC3\xA9 \xF0\x9F\x98\x80'");
 }
 
-TEST(TextTest, QuoteCutsOnCodePointBoundary) {
-  // 63 ASCII bytes then a 2-byte character straddling the 64-byte limit.
+TEST(TextTest, QuoteCutsLongValueAt64CodePoints) {
+  EXPECT_EQ(QuoteForMessage(std::string(64, 'x')), "'" + std::string(64, 'x') + "'");
+  EXPECT_EQ(QuoteForMessage(std::string(65, 'x')), "'" + std::string(64, 'x') + "'...");
+  EXPECT_EQ(QuoteForMessage(std::string(100, 'x')), "'" + std::string(64, 'x') + "'...");
+}
+
+TEST(TextTest, QuoteCountsCodePointsNotBytes) {
+  // 63 ASCII bytes then a 2-byte character: 64 code points, kept whole.
   const std::string value = std::string(63, 'x') + "\xC3\xA9" + "tail";
-  EXPECT_EQ(QuoteForMessage(value), "'" + std::string(63, 'x') + "...'");
+  EXPECT_EQ(QuoteForMessage(value), "'" + std::string(63, 'x') + "\xC3\xA9'...");
+  std::string emoji;
+  for (int i = 0; i < 70; ++i) emoji += "\xF0\x9F\x98\x80";
+  EXPECT_EQ(QuoteForMessage(emoji), "'" + emoji.substr(0, 64 * 4) + "'...");
 }
 
-TEST(TextTest, QuoteMasksInvalidUtf8) { EXPECT_EQ(QuoteForMessage("a\xFF" "b"), "'a?b'"); }
+TEST(TextTest, QuoteEscapesQuotesAndBackslashes) {
+  EXPECT_EQ(QuoteForMessage(R"(it's "x" \n)"), R"('it\'s \"x\" \\n')");
+}
+
+TEST(TextTest, QuoteEscapesControlCharacters) {
+  EXPECT_EQ(QuoteForMessage("a\nb\rc\td"), R"('a\nb\rc\td')");
+  EXPECT_EQ(QuoteForMessage(std::string("\0\x01\x1B\x1F\x7F", 5)),
+            R"('\u0000\u0001\u001B\u001F\u007F')");
+  // C1 controls (NEL among them) and the Unicode line and paragraph separators.
+  EXPECT_EQ(QuoteForMessage("\xC2\x80\xC2\x85\xC2\x9F\xC2\xA0"), "'\\u0080\\u0085\\u009F\xC2\xA0'");
+  EXPECT_EQ(QuoteForMessage("a\xE2\x80\xA8"
+                            "b\xE2\x80\xA9"
+                            "c\xE2\x80\xA7"),
+            "'a\\u2028b\\u2029c\xE2\x80\xA7'");
+}
+
+TEST(TextTest, QuoteEscapesInvalidUtf8BytePerByte) {
+  EXPECT_EQ(QuoteForMessage("a\xFF"
+                            "b"),
+            R"('a\xFFb')");
+  EXPECT_EQ(QuoteForMessage("\xC3(\xED\xA0\x80"), R"('\xC3(\xED\xA0\x80')");
+  // Each invalid byte counts as one code point of input.
+  std::string escapes;
+  for (int i = 0; i < 64; ++i) escapes += "\\x80";
+  EXPECT_EQ(QuoteForMessage(std::string(65, '\x80')), "'" + escapes + "'...");
+}
+
+TEST(TextTest, QuoteOfHostileInputIsShortPrintableUtf8) {
+  std::string hostile;
+  for (int i = 0; hostile.size() < 8192; ++i) {
+    hostile += static_cast<char>(i % 256);
+    hostile += "\n\r\"'\\\xE2\x80\xA8\xC2\x85";
+  }
+  for (std::size_t skip = 0; skip < 256; ++skip) {
+    const std::string quoted = QuoteForMessage(std::string_view(hostile).substr(skip));
+    EXPECT_LE(quoted.size(), kMaxQuotedBytes);
+    EXPECT_TRUE(quoted.ends_with("'...")) << quoted;
+    EXPECT_TRUE(IsValidUtf8(quoted)) << quoted;
+    for (char c : quoted) {
+      const auto byte = static_cast<unsigned char>(c);
+      EXPECT_TRUE(byte >= 0x20 && byte != 0x7F) << quoted;
+    }
+    EXPECT_EQ(quoted.find("\xE2\x80\xA8"), std::string::npos);
+    EXPECT_EQ(quoted.find("\xC2\x85"), std::string::npos);
+  }
+  // The worst case: every code point takes the longest escape.
+  const std::string worst = QuoteForMessage(std::string(8192, '\x01'));
+  EXPECT_EQ(worst.size(), kMaxQuotedBytes);
+}
 
 }  // namespace
 }  // namespace tokend::core

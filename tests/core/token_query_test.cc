@@ -55,9 +55,9 @@ TEST(TokenQueryTest, SortFieldsAndOrders) {
 }
 
 TEST(TokenQueryTest, ListsCombineCommasAndRepeats) {
-  const Result<TokenQuery> query =
-      Parse("types=team,+user&types=&types=,session,,&principals=a,+b+&principals=c&"
-            "types=team&principals=a");
+  const Result<TokenQuery> query = Parse(
+      "types=team,+user&types=&types=,session,,&principals=a,+b+&principals=c&"
+      "types=team&principals=a");
   ASSERT_TRUE(query.ok()) << query.status().ToString();
   EXPECT_EQ(query->types,
             (std::vector<TokenType>{TokenType::kTeam, TokenType::kUser, TokenType::kSession}));
@@ -129,6 +129,36 @@ TEST(TokenQueryTest, RejectsMalformedParametersNamingThem) {
     EXPECT_NE(query.status().message().find(c.names), std::string::npos)
         << c.raw << ": " << query.status().message();
   }
+}
+
+TEST(TokenQueryTest, MatchesNamesAfterDecoding) {
+  const Result<TokenQuery> query = Parse(
+      "li%6Dit=5&%70age=1&sor%74=name&%6Frder=desc&%74ypes=team&principal%73=t1"
+      "&from%44ate=1&to%44ate=2");
+  ASSERT_TRUE(query.ok()) << query.status().ToString();
+  TokenQuery expected;
+  expected.limit = 5;
+  expected.page = 1;
+  expected.sort = SortField::kName;
+  expected.order = SortOrder::kDesc;
+  expected.types = {TokenType::kTeam};
+  expected.principals = {"t1"};
+  expected.from_date = 1;
+  expected.to_date = 2;
+  EXPECT_EQ(*query, expected);
+}
+
+TEST(TokenQueryTest, EncodedAndPlainNameAreTheSameParameter) {
+  const Result<TokenQuery> query = Parse("limit=5&li%6Dit=6");
+  ASSERT_FALSE(query.ok());
+  EXPECT_EQ(query.status().message(), "Invalid query parameter 'limit': given more than once.");
+}
+
+TEST(TokenQueryTest, NamesAreDecodedOnlyOnce) {
+  // "li%256Dit" decodes to "li%6Dit", which is not "limit": ignored.
+  const Result<TokenQuery> query = Parse("li%256Dit=abc");
+  ASSERT_TRUE(query.ok()) << query.status().ToString();
+  EXPECT_EQ(*query, TokenQuery{});
 }
 
 TEST(TokenQueryTest, MessageEchoesTheValue) {

@@ -174,11 +174,30 @@ TEST(ParseCreateTokenRequestTest, ExpirationDateRejects) {
   EXPECT_NE(status.message().find("is not a date"), std::string::npos) << status.message();
 }
 
-TEST(ParseCreateTokenRequestTest, ExpirationDateLongGarbageIsNotEchoed) {
-  const std::string garbage(200, 'x');
+TEST(ParseCreateTokenRequestTest, ExpirationDateIsEchoedQuoted) {
+  const core::Status status = ParseError(R"({"expirationDate":"tomorrow"})");
+  EXPECT_EQ(status.message(), std::string(kBoomerangText) +
+                                  " Field 'expirationDate' 'tomorrow' is not a date (expected "
+                                  "epoch milliseconds or an ISO-8601 date-time).");
+}
+
+TEST(ParseCreateTokenRequestTest, ExpirationDateLongGarbageIsCut) {
+  const std::string garbage(8192, 'x');
   const core::Status status = ParseError("{\"expirationDate\":\"" + garbage + "\"}");
   EXPECT_EQ(status.api_error(), ApiError::kTokenInvalidRequest);
-  EXPECT_EQ(status.message().find(garbage), std::string::npos);
+  EXPECT_NE(status.message().find("'" + std::string(64, 'x') + "'... is not a date"),
+            std::string::npos)
+      << status.message();
+  EXPECT_LT(status.message().size(), 512u);
+}
+
+TEST(ParseCreateTokenRequestTest, ExpirationDateControlCharactersAreEscaped) {
+  const core::Status status =
+      ParseError(R"({"expirationDate":"2026\n\r\t\u001b[0m\u0085\u2028\"'\\"})");
+  const std::string& message = status.message();
+  EXPECT_NE(message.find(R"('2026\n\r\t\u001B[0m\u0085\u2028\"\'\\')"), std::string::npos)
+      << message;
+  for (const char c : message) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << message;
 }
 
 TEST(ParseCreateTokenRequestTest, Permissions) {
