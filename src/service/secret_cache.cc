@@ -69,12 +69,6 @@ void SecretCache::ClearLocked() {
   id_to_hash_.clear();
 }
 
-void SecretCache::Clear() {
-  epoch_.fetch_add(1, std::memory_order_acq_rel);
-  std::lock_guard mutation(mutation_mutex_);
-  ClearLocked();
-}
-
 void SecretCache::SetTrusted(bool trusted) {
   // Distrust takes effect before the clear, trust only after it, so that no
   // lookup in between can answer from what was cached while the feed was down.

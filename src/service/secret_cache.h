@@ -55,9 +55,6 @@ class SecretCache {
   // Drops the token with this id, if cached.
   void EraseById(std::string_view id);
 
-  // Drops everything.
-  void Clear();
-
   // false: stop answering and keeping anything (feed down); true: start
   // afresh (everything cached before is dropped).
   void SetTrusted(bool trusted);
