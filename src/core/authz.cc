@@ -43,6 +43,10 @@ bool Covers(const Caller& caller, TokenType type, const std::optional<std::strin
   return caller.scope == TokenType::kUser && type == TokenType::kSession;
 }
 
+Status TokenNotFound() {
+  return Status::NotFound("No token with this id exists or is visible to the caller.");
+}
+
 Status CheckOperation(const Caller& caller, TokenOperation operation) {
   const std::string_view needed = RequiredPermission(operation);
   if (AnyGrants(caller.actions, needed)) return Status::Ok();
@@ -52,7 +56,7 @@ Status CheckOperation(const Caller& caller, TokenOperation operation) {
 Status CheckAccess(const Caller& caller, TokenOperation operation, const Token& target) {
   // Same answer as for a missing id, so scopes cannot probe for other tokens.
   if (!Covers(caller, target.type, target.principal)) {
-    return Status::NotFound("No token with id " + QuoteForMessage(target.id) + ".");
+    return TokenNotFound();
   }
   return CheckOperation(caller, operation);
 }

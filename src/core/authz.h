@@ -42,6 +42,11 @@ std::string_view RequiredPermission(TokenOperation operation);
 // True when the caller's scope covers a token of `type` owned by `principal`.
 bool Covers(const Caller& caller, TokenType type, const std::optional<std::string>& principal);
 
+// The one answer for a token the caller may not learn of, whether its id is
+// malformed, absent or outside the caller's scope: NotFound (404) with a
+// fixed message that echoes nothing.
+Status TokenNotFound();
+
 // PermissionDenied (403) when the caller holds no permission granting the
 // operation at all; ok otherwise. Checked before any store lookup.
 Status CheckOperation(const Caller& caller, TokenOperation operation);

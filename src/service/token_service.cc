@@ -14,9 +14,7 @@ namespace {
 // retry costs nothing and keeps a freak collision from surfacing as an error.
 constexpr int kMintAttempts = 3;
 
-Status TokenNotFound() {
-  return Status::NotFound("No token with this id exists or is visible to the caller.");
-}
+using core::TokenNotFound;
 
 }  // namespace
 

@@ -141,7 +141,7 @@ TEST(AuthzTest, CheckAccessDecisions) {
     const Status status = CheckAccess(c.caller, c.operation, c.target);
     EXPECT_EQ(status.code(), c.expected) << c.label << ": " << status.ToString();
     if (status.code() == StatusCode::kNotFound) {
-      EXPECT_EQ(status.message(), "No token with id '" + c.target.id + "'.");
+      EXPECT_EQ(status.message(), core::TokenNotFound().message());
     }
   }
 }
