@@ -5,10 +5,14 @@
 // authentication. The store here is a real in-memory SQLite store behind a
 // switch that makes every call fail.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -101,6 +105,30 @@ class FaultyStore final : public store::TokenStore {
 
   std::unique_ptr<store::TokenStore> inner_;
   std::atomic<Fault> fault_{Fault::kNone};
+};
+
+// Collects what the process logs while it lives.
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_)) {
+    spdlog::default_logger()->sinks().push_back(sink_);
+  }
+  ~LogCapture() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  // Everything logged so far; call while no request is in flight.
+  std::string Text() {
+    sink_->flush();
+    return stream_.str();
+  }
+
+ private:
+  std::ostringstream stream_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
 };
 
 std::string WithoutTimestamp(const std::string& body) {
@@ -344,6 +372,31 @@ TEST_F(StoreErrorsTest, UntrustedCacheSendsEveryBearerToTheFailingStore) {
     TestClient client(port_);
     ASSERT_TRUE(client.connected());
     ExpectFixed(client, call, 503);
+  }
+}
+
+// The fixed answers hide the store's detail from clients, not from the
+// operator: each one is logged with the store's own text.
+TEST_F(StoreErrorsTest, EveryFixedAnswerLogsTheStoresDetail) {
+  LogCapture log;
+  ASSERT_NO_FATAL_FAILURE(Start(true));
+  TestClient client(port_);
+  ASSERT_TRUE(client.connected());
+  for (const Fault fault : {Fault::kUnavailable, Fault::kInternal}) {
+    store_->Set(fault);
+    std::vector<Call> calls = RouteCalls();
+    const std::vector<Call> authentication = AuthenticationCalls();
+    calls.insert(calls.end(), authentication.begin(), authentication.end());
+    for (const Call& call : calls) {
+      const std::size_t logged_before = log.Text().size();
+      auto res = client.Request(call.method, call.target, call.headers, call.body);
+      ASSERT_TRUE(res) << call.name;
+      ASSERT_GE(res->status, 500) << call.name << ": " << res->body;
+      const std::string logged = log.Text().substr(logged_before);
+      EXPECT_NE(logged.find(kStoreDetail), std::string::npos)
+          << call.name << " (" << res->status << "): the store's detail was not logged; logged:\n"
+          << logged;
+    }
   }
 }
 
