@@ -138,6 +138,23 @@ TEST_F(CredentialsTest, PlainAndEncodedNamesWithDifferentTokensAre400) {
   }
 }
 
+// Names are decoded once: a doubly encoded name is some other parameter.
+TEST_F(CredentialsTest, DoublyEncodedNameIsNoCredential) {
+  auto client = Connect();
+  for (const std::string& name : {std::string("access%255Ftoken"), std::string("%2561ccess_token"),
+                                  std::string("access_token%00")}) {
+    auto res = client->Request("GET", "/api/v2/token/self?" + name + "=" + reader_.secret);
+    ASSERT_TRUE(res);
+    EXPECT_TRUE(res->status == 401 || res->status == 400) << name << ": " << res->body;
+    EXPECT_NE(res->status, 200) << name;
+  }
+  auto res =
+      client->Request("GET", "/api/v2/token/self?access%255Ftoken=" + reader_.secret, Admin());
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_NE(JsonField(res->body, "id"), reader_.id) << "the doubly encoded name was taken";
+}
+
 // With --auth off every caller is unrestricted, but /self describes the
 // presented token, so it needs one that is valid.
 class AuthOffSelfTest : public ServerTest {
@@ -220,6 +237,18 @@ TEST_F(AuthOffSelfTest, NoOrAnInvalidTokenIs401) {
     ASSERT_TRUE(res) << query;
     EXPECT_EQ(res->status, 401) << query << ": " << res->body;
   }
+  // A token used on a connection, then deleted, no longer names a self.
+  const Created used = CreateToken(
+      *client, R"({"type":"team","name":"used","principal":"t1","permissions":["token/read"]})");
+  auto res = client->Request("GET", "/api/v2/token/self", Bearer(used.secret));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  removed = client->Request("DELETE", "/api/v2/token/" + used.id);
+  ASSERT_TRUE(removed);
+  ASSERT_EQ(removed->status, 200);
+  res = client->Request("GET", "/api/v2/token/self", Bearer(used.secret));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401) << res->body;
   // The other routes stay open to everyone, whatever is presented.
   for (const auto& [name, headers] : requests) {
     auto res = client->Request("GET", "/api/v2/token/query?limit=1", headers);
