@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/secret.h"
@@ -153,6 +154,46 @@ TEST_F(CredentialsTest, DoublyEncodedNameIsNoCredential) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_NE(JsonField(res->body, "id"), reader_.id) << "the doubly encoded name was taken";
+}
+
+// Another token in access_token is a second credential even when some other
+// parameter of the query string cannot be decoded: the request is refused,
+// never answered for the header's token alone.
+TEST_F(CredentialsTest, DifferentAccessTokenBesideAMalformedParameterIs400) {
+  auto admin = Connect();
+  const Created victim = CreateToken(
+      *admin, R"({"type":"team","name":"v","principal":"t1","permissions":["token/read"]})");
+  ASSERT_FALSE(victim.id.empty());
+  const std::vector<std::string> queries = {
+      "access_token=" + reader_.secret + "&x=%ZZ",   "x=%ZZ&access_token=" + reader_.secret,
+      "access%5Ftoken=" + reader_.secret + "&x=%ZZ", "access_token=" + reader_.secret + "&x=%FF",
+      "access_token=" + reader_.secret + "&x=a%00b", "access_token=" + reader_.secret + "&x=%",
+  };
+  auto client = Connect();
+  Headers json = Admin();
+  json.emplace_back("Content-Type", "application/json");
+  for (const std::string& query : queries) {
+    SCOPED_TRACE(query);
+    const std::vector<std::tuple<std::string, std::string, Headers, std::string>> requests = {
+        {"GET", "/api/v2/token/self", Admin(), ""},
+        {"GET", "/api/v2/token/" + victim.id, Admin(), ""},
+        {"GET", "/api/v2/token/query", Admin(), ""},
+        {"POST", "/api/v2/token/introspect", json, R"({"token":")" + victim.secret + R"("})"},
+        {"POST", "/api/v2/token", json,
+         R"({"type":"team","name":"x","principal":"t1","permissions":["token/read"]})"},
+        {"DELETE", "/api/v2/token/" + victim.id, Admin(), ""},
+    };
+    for (const auto& [method, path, headers, body] : requests) {
+      auto res = client->Request(method, path + "?" + query, headers, body);
+      ASSERT_TRUE(res);
+      EXPECT_EQ(res->status, 400) << method << " " << path
+                                  << " answered for the header's token: " << res->body;
+      EXPECT_EQ(res->body.find(reader_.secret), std::string::npos) << "a secret is echoed";
+    }
+  }
+  auto res = admin->Request("GET", "/api/v2/token/" + victim.id, Admin());
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << "a DELETE carrying two credentials was run";
 }
 
 // With --auth off every caller is unrestricted, but /self describes the
