@@ -130,6 +130,12 @@ TEST_F(NotFoundTest, OutOfScopeAbsentAndMalformedIdsAnswerAlike) {
     }
   }
 
+  // Literal route names taken as ids where no literal route has the method.
+  for (const char* word : {"self", "query", "introspect"}) {
+    EXPECT_EQ(NotFound(*client, "DELETE", {word, word}, as_scoped), reference) << word;
+  }
+  EXPECT_EQ(NotFound(*client, "GET", {"introspect", "introspect"}, as_scoped), reference);
+
   // The scoped caller's deletions changed nothing it could not see.
   for (const Id& id : out_of_scope) {
     auto res = admin->Request("GET", "/api/v2/token/" + id.in_path, Admin());

@@ -203,6 +203,30 @@ TEST_F(SmugglingTest, TransferCodingOtherThanChunkedIsRefused) {
   ExpectVictimIntact();
 }
 
+// Field names are case-insensitive: every spelling is the same field.
+TEST_F(SmugglingTest, FieldNameCaseDoesNotMatter) {
+  for (const std::string& name :
+       {std::string("transfer-encoding"), std::string("TRANSFER-ENCODING"),
+        std::string("Transfer-encoding"), std::string("tRaNsFeR-eNcOdInG")}) {
+    for (const std::string& coding :
+         {std::string("gzip"), std::string("chunked, gzip"), std::string("gzip, chunked")}) {
+      const auto bodies = SmugglingBodies(Hidden());
+      for (std::size_t b = 0; b < bodies.size(); ++b) {
+        ExpectRefusedAndClosed("POST /api/v2/token HTTP/1.1\r\nHost: x\r\n" + AuthLine() +
+                                   "Content-Type: application/json\r\n" + name + ": " + coding +
+                                   "\r\n\r\n" + bodies[b],
+                               name + ": " + coding + ", body " + std::to_string(b));
+      }
+    }
+    // Chunked in one spelling, Content-Length beside it.
+    ExpectRefusedAndClosed("POST /api/v2/token HTTP/1.1\r\nHost: x\r\n" + AuthLine() +
+                               "Content-Type: application/json\r\n" + name +
+                               ": chunked\r\ncontent-LENGTH: 5\r\n\r\n0\r\n\r\n" + Hidden(),
+                           name + ": chunked with content-LENGTH");
+  }
+  ExpectVictimIntact();
+}
+
 TEST_F(SmugglingTest, TransferEncodingGivenAsSeveralFieldsIsRefused) {
   const std::vector<std::vector<std::string>> fields = {
       {"chunked", "chunked"},  {"gzip", "chunked"},
