@@ -4,7 +4,7 @@
 
 #include <utility>
 
-#include "core/query.h"
+#include "core/text.h"
 #include "core/secret.h"
 #include "http/metrics.h"
 #include "service/token_service.h"
@@ -48,6 +48,37 @@ std::optional<std::string_view> BearerCredential(std::string_view header) {
   return credential;
 }
 
+// The access_token parameter of a raw query string (empty counts as absent).
+// Each parameter is decoded on its own, so that a malformed parameter of
+// another name neither hides a credential nor keeps one from being seen (the
+// route reports it); a malformed access_token value, or two different ones,
+// are refused (400).
+core::Result<std::optional<std::string>> QueryCredential(std::string_view raw_query) {
+  std::optional<std::string> credential;
+  while (!raw_query.empty()) {
+    const auto amp = raw_query.find('&');
+    const std::string_view pair = raw_query.substr(0, amp);
+    raw_query.remove_prefix(amp == std::string_view::npos ? raw_query.size() : amp + 1);
+    const auto equals = pair.find('=');
+    const auto name = core::PercentDecode(pair.substr(0, equals), /*plus_is_space=*/true);
+    if (!name || *name != "access_token") continue;
+    auto value = core::PercentDecode(
+        equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1),
+        /*plus_is_space=*/true);
+    if (!value || !core::IsValidUtf8(*value) || value->find('\0') != std::string::npos) {
+      return core::Status::InvalidArgument("The access_token parameter is malformed.",
+                                           core::ApiError::kQueryInvalidFilters);
+    }
+    if (credential && *credential != *value) {
+      return core::Status::InvalidArgument(
+          "The access_token parameter is given more than once with different values.");
+    }
+    credential = std::move(*value);
+  }
+  if (credential && credential->empty()) credential.reset();
+  return credential;
+}
+
 }  // namespace
 
 core::Result<std::optional<std::string_view>> PresentedSecret(const Request& req,
@@ -67,31 +98,14 @@ core::Result<std::optional<std::string_view>> PresentedSecret(const Request& req
     from_header = *credential;
   }
 
+  // The name may be percent-encoded (access%5Ftoken), so names are compared
+  // once decoded; scanned whenever one could be there.
   std::optional<std::string> from_query;
-  // The name may be percent-encoded (access%5Ftoken): parse whenever it could
-  // be there, since names are compared only once decoded.
   if (raw_query.find("access") != std::string_view::npos ||
       raw_query.find('%') != std::string_view::npos) {
-    auto params = core::ParseQueryString(raw_query);
-    if (!params.ok()) {
-      // A malformed query string is the handler's to report when the header
-      // already authenticates the request, and names no credential unless
-      // its text says access_token.
-      if (from_header) return from_header;
-      if (raw_query.find("access_token") == std::string_view::npos) {
-        return std::optional<std::string_view>();
-      }
-      return params.status();
-    }
-    for (const auto& [name, value] : *params) {
-      if (name != "access_token") continue;
-      if (from_query && *from_query != value) {
-        return core::Status::InvalidArgument(
-            "The access_token parameter is given more than once with different values.");
-      }
-      from_query = value;
-    }
-    if (from_query && from_query->empty()) from_query.reset();
+    auto found = QueryCredential(raw_query);
+    if (!found.ok()) return found.status();
+    from_query = std::move(*found);
   }
 
   if (from_header && from_query && *from_header != *from_query) {
@@ -135,9 +149,11 @@ AuthResult AuthOutcome(const HandlerEnv& env, std::string_view secret,
                        const service::Resolution& resolved, std::optional<std::uint64_t> stamp,
                        BearerMemo* memo) {
   if (!resolved.ok()) {
+    // Whatever the store's fault, the token cannot be checked: 503, with the
+    // store's own text kept for the log (the error mapping logs it and
+    // answers clients with the fixed message).
     env.metrics.RecordAuthFailure("unavailable");
-    return core::Status::Unavailable(
-        "The token store is unavailable; the token cannot be checked. Retry later.");
+    return core::Status::Unavailable(resolved.status().message());
   }
   if (*resolved == nullptr) {
     env.metrics.RecordAuthFailure(core::ParseSecret(secret) ? "unknown" : "malformed");

@@ -44,11 +44,8 @@ std::optional<Target> ParseTarget(std::string_view target) {
   return Target{target.substr(0, question), target.substr(question + 1)};
 }
 
-// The answer for a request no route takes (404, 405, a bad {id}), or
-// nullopt when match.route will answer it.
-std::optional<Response> Unrouted(const RouteMatch& match) {
-  if (!match.error.ok()) return ErrorResponse(match.error);
-  if (match.route != nullptr) return std::nullopt;
+// The answer for a request no route takes (404, 405).
+Response Unrouted(const RouteMatch& match) {
   if (match.allow.empty()) {
     return ErrorResponse(core::ApiError::kRouteNotFound, "No route matches this path.");
   }
@@ -78,9 +75,9 @@ auto Guarded(const Exchange& ex, Call call) -> decltype(call()) {
 }
 
 // The route's answer once the caller is known: 404/405 for no route, the
-// route's authorization gate, then the route itself.
+// route's authorization gate, a malformed {id}, then the route itself.
 Step Dispatch(const HandlerEnv& env, Exchange& ex, RouteMatch& match) {
-  if (auto unrouted = Unrouted(match)) return std::move(*unrouted);
+  if (match.route == nullptr) return Unrouted(match);
   const Route& route = *match.route;
   if (route.needs && ex.auth) {
     // Before the route decodes anything: a caller who may not do this at all
@@ -89,6 +86,7 @@ Step Dispatch(const HandlerEnv& env, Exchange& ex, RouteMatch& match) {
       return ErrorResponse(allowed);
     }
   }
+  if (!match.error.ok()) return ErrorResponse(match.error);
   ex.id = std::move(match.id);
   return route.run(env, ex);
 }

@@ -126,7 +126,6 @@ RouteMatch MatchRoute(beast_http::verb method, std::string_view path) {
     if (match.route->pattern.find(kIdSegment) != std::string_view::npos) {
       auto decoded = core::PercentDecode(best_id, /*plus_is_space=*/false);
       if (!decoded) {
-        match.route = nullptr;
         match.error = core::Status::Error(core::ApiError::kBadHttpRequest,
                                           "The request path has an invalid percent escape.");
         return match;

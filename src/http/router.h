@@ -39,7 +39,9 @@ struct RouteMatch {
   // No route for this method, but the path is served: the allowed methods
   // ("GET, DELETE") for a 405. Empty for an unknown path (404).
   std::string allow;
-  core::Status error;  // an {id} segment with an invalid percent escape (400)
+  // An {id} segment with an invalid percent escape (400, answered after the
+  // route's permission is checked; `route` is still set).
+  core::Status error;
 };
 
 // Literal segments win over {id} (GET /api/v2/token/query is the search),

@@ -180,6 +180,23 @@ TEST_F(RequestHandlerTest, BadPercentEscapeInIdIs400) {
   EXPECT_EQ(Handle(std::move(req)).result_int(), 400);
 }
 
+// The route's permission is checked before anything in the request is judged,
+// a malformed {id} included.
+TEST_F(RequestHandlerTest, BadPercentEscapeInIdIs403WithoutThePermission) {
+  core::CreateTokenRequest request;
+  request.type = "team";
+  request.name = "no token permissions";
+  request.principal = "t1";
+  request.permissions = std::vector<std::string>{"workflow/read"};
+  auto reader = service_->Create(core::Caller::Unrestricted(), request);
+  ASSERT_TRUE(reader.ok());
+  for (const auto method : {beast_http::verb::get, beast_http::verb::delete_}) {
+    Request req{method, "/api/v2/token/a%ZZ", 11};
+    req.set(beast_http::field::authorization, "Bearer " + reader->secret);
+    EXPECT_EQ(Handle(std::move(req)).result_int(), 403);
+  }
+}
+
 TEST_F(RequestHandlerTest, Http10WithoutKeepAliveCloses) {
   Request req = Get("/health");
   req.version(10);
