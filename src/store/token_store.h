@@ -62,6 +62,9 @@ class TokenStore {
 
   // Stores a new token. Durable when it returns ok (a crash right after
   // cannot lose it). AlreadyExists when the id or secret_hash is taken.
+  // InvalidArgument, on every backend alike, for a token no row can hold
+  // (store/token_row.h: text that is not UTF-8 or holds NUL, a permission
+  // that is empty or holds a space).
   virtual Status Insert(const core::Token& token) = 0;
 
   // Stores many tokens in one transaction (seeding, migrations); all or none.

@@ -2,7 +2,6 @@
 
 #include <poll.h>
 
-#include <cstdint>
 #include <cstring>
 
 namespace tokend::store::pg {
@@ -165,46 +164,6 @@ Status TranslateError(const ConnectionConfig& config, PGconn* conn, const PGresu
   if (state == "23505") return Status::AlreadyExists(std::move(message));
   if (state == "22021" || state == "22P05") return Status::InvalidArgument(std::move(message));
   return Status::Internal(std::move(message));
-}
-
-bool IsStorableText(std::string_view text) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t n = text.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned char c = s[i];
-    if (c == 0) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int extra;
-    std::uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i <= static_cast<std::size_t>(extra)) return false;
-    for (int k = 1; k <= extra; ++k) {
-      const unsigned char cc = s[i + k];
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements) {

@@ -74,11 +74,6 @@ inline bool Succeeded(const PGresult* result, ExecStatusType expected) {
   return result != nullptr && PQresultStatus(result) == expected;
 }
 
-// True when `text` is valid UTF-8 (no overlong forms, surrogates or code
-// points past U+10FFFF) and holds no NUL byte: what a PostgreSQL text value
-// in a UTF8 database can hold.
-bool IsStorableText(std::string_view text);
-
 // A PostgreSQL array literal ("{\"a\",NULL}") of the given elements, for a
 // text-format parameter cast to text[] or bigint[]. nullopt elements are SQL
 // NULL. Elements are quoted and escaped, so any text is safe.
