@@ -12,6 +12,7 @@
 
 #include "store/store_backends.h"
 #include "store/token_store.h"
+#include "support/failing_store.h"
 
 namespace tokend::store {
 namespace {
@@ -595,6 +596,25 @@ TEST_P(TokenStoreContractTest, InsertManyIsAllOrNone) {
 TEST_P(TokenStoreContractTest, PingAnswers) { EXPECT_TRUE(store_->Ping().ok()); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TokenStoreContractTest, ::testing::ValuesIn(AllBackends()),
+                         [](const ::testing::TestParamInfo<BackendCase>& info) {
+                           return info.param.name;
+                         });
+
+// The fault-injecting double other suites build on (tests/support) must be
+// indistinguishable from the store it wraps while no fault is injected.
+std::vector<BackendCase> ThroughFailingStore() {
+  return {{"SqliteMemory",
+           []() -> Result<std::unique_ptr<TokenStore>> {
+             Result<std::unique_ptr<tokend::testing::FailingStore>> store =
+                 tokend::testing::FailingStore::Open("sqlite::memory:");
+             if (!store.ok()) return store.status();
+             return std::unique_ptr<TokenStore>(std::move(store).value());
+           },
+           ""}};
+}
+
+INSTANTIATE_TEST_SUITE_P(ThroughFailingStore, TokenStoreContractTest,
+                         ::testing::ValuesIn(ThroughFailingStore()),
                          [](const ::testing::TestParamInfo<BackendCase>& info) {
                            return info.param.name;
                          });
