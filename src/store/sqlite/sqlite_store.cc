@@ -11,9 +11,19 @@
 // Writes use group commit: Insert/Delete enqueue an operation and block; the
 // writer drains up to kMaxBatchRows queued rows into one BEGIN IMMEDIATE ...
 // COMMIT, so one fsync (synchronous=FULL) makes the whole group durable.
+//
+// One store per file: a file store holds an exclusive flock on the database
+// file for its lifetime, so a second store on the same file (in this process
+// or another) is refused. SQLite cannot tell other processes about deletions,
+// so a second process would keep accepting tokens deleted through the first.
+// flock, not fcntl: SQLite uses fcntl locks on the same file, and closing any
+// descriptor of a file drops every fcntl lock the process holds on it.
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +34,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -217,6 +228,25 @@ SqlWithParams CounterTotal(const core::TokenQuery& query, const core::Visibility
   return count;
 }
 
+// An owned file descriptor, closed on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  ~UniqueFd() { reset(); }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string ErrnoText(int error) { return std::generic_category().message(error); }
+
 // "0001_init.sql" -> 1; nullopt when the name does not start with digits.
 std::optional<int> MigrationVersion(std::string_view file_name) {
   int version = 0;
@@ -276,6 +306,8 @@ class SqliteStore final : public TokenStore {
     Connection* connection_;
   };
 
+  Status LockFile();
+  Status CheckFileIdentity() const;
   Status OpenConnections(const std::string& target, const StoreOptions& options);
   Status ConfigureWriter(Connection& connection);
   Status Migrate(Connection& connection);
@@ -295,6 +327,9 @@ class SqliteStore final : public TokenStore {
   const std::string display_;  // "SQLite database <path>", for messages
   const bool memory_;
   std::string path_;
+  // The file this store opened and locked (file mode only). Declared before
+  // the connections, so the lock is released only once they are closed.
+  UniqueFd lock_fd_;
   dev_t file_device_ = 0;
   ino_t file_inode_ = 0;
 
@@ -332,15 +367,63 @@ SqliteStore::~SqliteStore() {
 
 Status SqliteStore::Start(const std::string& target, const StoreOptions& options) {
   path_ = target;
-  if (Status status = OpenConnections(target, options); !status.ok()) return status;
   if (!memory_) {
-    struct stat info {};
-    if (::stat(path_.c_str(), &info) == 0) {
-      file_device_ = info.st_dev;
-      file_inode_ = info.st_ino;
-    }
+    if (Status status = LockFile(); !status.ok()) return status;
   }
+  if (Status status = OpenConnections(target, options); !status.ok()) return status;
+  // SQLite opened the path by name: it must still be the file locked above.
+  if (Status status = CheckFileIdentity(); !status.ok()) return status;
   writer_ = std::thread([this] { WriterLoop(); });
+  return Status::Ok();
+}
+
+Status SqliteStore::LockFile() {
+  // Created here with mode 0600, not by SQLite (0644 less the umask): the file
+  // holds every token's hash. SQLite gives the -wal, -shm and -journal files
+  // it creates the mode of the database file.
+  int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+  const bool created = fd >= 0;
+  if (fd < 0 && errno == EEXIST) fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY);
+  // A file this process may only read can still be locked; SQLite then says
+  // what it makes of it.
+  if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+    fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  }
+  if (fd < 0) return Status::Unavailable("cannot open " + display_ + ": " + ErrnoText(errno));
+  lock_fd_.reset(fd);
+  // The umask may have taken bits off the mode asked for above.
+  if (created) (void)::fchmod(fd, 0600);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    lock_fd_.reset();
+    if (error == EWOULDBLOCK) {
+      return Status::AlreadyExists(
+          display_ +
+          " is in use by another tokend process: only one process may use a SQLite file "
+          "(run several instances on PostgreSQL)");
+    }
+    return Status::Unavailable("cannot lock " + display_ + ": " + ErrnoText(error));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    return Status::Unavailable("cannot read the status of " + display_ + ": " + ErrnoText(errno));
+  }
+  file_device_ = info.st_dev;
+  file_inode_ = info.st_ino;
+  return Status::Ok();
+}
+
+Status SqliteStore::CheckFileIdentity() const {
+  if (memory_) return Status::Ok();
+  // An open connection keeps working on a file that was deleted or replaced
+  // underneath it, silently diverging from what a restart would open.
+  struct stat info {};
+  if (::stat(path_.c_str(), &info) != 0) {
+    return Status::Unavailable(display_ + " is no longer accessible");
+  }
+  if (info.st_dev != file_device_ || info.st_ino != file_inode_) {
+    return Status::Unavailable(display_ + " was replaced by another file");
+  }
   return Status::Ok();
 }
 
@@ -556,6 +639,12 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
   auto fail_all = [&batch](const Status& status) {
     for (WriteOp* op : batch) op->result = status;
   };
+  // A write into a file that is no longer the configured one would be
+  // acknowledged, then lost to the next start: refused like any store fault.
+  if (Status status = CheckFileIdentity(); !status.ok()) {
+    fail_all(status);
+    return;
+  }
   if (Status status = connection.Exec("BEGIN IMMEDIATE", context); !status.ok()) {
     fail_all(status);
     return;
@@ -786,17 +875,7 @@ Result<std::vector<std::pair<core::TokenType, std::int64_t>>> SqliteStore::Count
 }
 
 Status SqliteStore::Ping() {
-  if (!memory_) {
-    // An open connection keeps working on a file that was deleted or replaced
-    // underneath it, silently diverging from what a restart would see.
-    struct stat info {};
-    if (::stat(path_.c_str(), &info) != 0) {
-      return Status::Unavailable(display_ + " is no longer accessible");
-    }
-    if (info.st_dev != file_device_ || info.st_ino != file_inode_) {
-      return Status::Unavailable(display_ + " was replaced by another file");
-    }
-  }
+  if (Status status = CheckFileIdentity(); !status.ok()) return status;
   Lease lease = Acquire();
   Result<Statement> stmt = lease->Prepare(kPingSql);
   if (!stmt.ok()) return stmt.status();
