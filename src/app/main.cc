@@ -65,7 +65,7 @@ int Serve(const ServeConfig& config) {
   auto store = OpenStore(config.store);
   if (!store.ok()) {
     spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),
-                  store.status().message());
+                  RedactStoreSecrets(config.store, store.status().message()));
     return ExitStatusFor(store.status());
   }
   spdlog::info("store: {}", RedactStoreUrl(config.store));
@@ -79,13 +79,15 @@ int Serve(const ServeConfig& config) {
   if (auth_required) {
     auto empty = service.StoreIsEmpty();
     if (!empty.ok()) {
-      spdlog::error("cannot read the store: {}", empty.status().message());
+      spdlog::error("cannot read the store: {}",
+                    RedactStoreSecrets(config.store, empty.status().message()));
       return kExitFailure;
     }
     if (*empty) {
       auto admin = service.CreateBootstrapAdmin();
       if (!admin.ok()) {
-        spdlog::error("cannot create the bootstrap token: {}", admin.status().message());
+        spdlog::error("cannot create the bootstrap token: {}",
+                      RedactStoreSecrets(config.store, admin.status().message()));
         return kExitFailure;
       }
       auto path = WritePrivateFile(DataDirFor(config), "bootstrap-token", admin->secret + "\n");
@@ -120,13 +122,14 @@ int Bootstrap(const BootstrapConfig& config) {
   auto store = OpenStore(config.store);
   if (!store.ok()) {
     spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),
-                  store.status().message());
+                  RedactStoreSecrets(config.store, store.status().message()));
     return ExitStatusFor(store.status());
   }
   service::TokenService service(**store, service::ServiceOptions{});
   auto admin = service.CreateBootstrapAdmin();
   if (!admin.ok()) {
-    spdlog::error("cannot create the token: {}", admin.status().message());
+    spdlog::error("cannot create the token: {}",
+                  RedactStoreSecrets(config.store, admin.status().message()));
     return kExitFailure;
   }
   std::fputs((admin->secret + "\n").c_str(), stdout);

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "store/redact.h"
+
 namespace tokend::store::pg {
 namespace {
 
@@ -68,22 +70,18 @@ Result<ConnectionConfig> ConnectionConfig::Parse(std::string_view url,
     if (error != nullptr) PQfreemem(error);
     return Status::InvalidArgument("invalid PostgreSQL connection URL");
   }
+  config.secrets_ = PasswordFragments(config.url_);
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-    if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr) {
-      config.password_ = o->val;
-    }
+    const bool secret =
+        std::strcmp(o->keyword, "password") == 0 || std::strcmp(o->keyword, "sslpassword") == 0;
+    if (secret && o->val != nullptr && o->val[0] != '\0') config.secrets_.emplace_back(o->val);
   }
   PQconninfoFree(options);
   return config;
 }
 
-std::string ConnectionConfig::Redact(std::string text) const {
-  if (password_.empty()) return text;
-  for (std::size_t at = text.find(password_); at != std::string::npos;
-       at = text.find(password_, at + 3)) {
-    text.replace(at, password_.size(), "***");
-  }
-  return text;
+std::string ConnectionConfig::Redact(std::string_view text) const {
+  return RedactFragments(text, secrets_);
 }
 
 Result<ConnPtr> ConnectionConfig::Connect(const char* application_name) const {
@@ -141,7 +139,7 @@ Status TranslateError(const ConnectionConfig& config, PGconn* conn, const PGresu
   } else {
     detail = TrimMessage(PQerrorMessage(conn));
   }
-  detail = config.Redact(std::move(detail));
+  detail = config.Redact(detail);
   std::string message = "PostgreSQL ";
   message += what;
   if (!state.empty()) {

@@ -49,12 +49,15 @@ class ConnectionConfig {
   // PQconnectPoll. Null only when libpq is out of memory.
   ConnPtr StartConnect(const char* application_name) const;
 
-  // `text` with the password (if any) replaced by "***".
-  std::string Redact(std::string text) const;
+  // `text` with the password replaced by "***": the password libpq reads
+  // from the URL, and every form and piece of it the URL holds
+  // (store/redact.h), since libpq may quote a piece of a careless URL as a
+  // host name or port.
+  std::string Redact(std::string_view text) const;
 
  private:
   std::string url_;
-  std::string password_;
+  std::vector<std::string> secrets_;  // what Redact replaces
   int connect_timeout_seconds_ = 5;
 };
 
