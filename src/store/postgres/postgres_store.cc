@@ -596,12 +596,16 @@ class PostgresStore final : public TokenStore {
     std::lock_guard lock(listener_mu_);
     auto it = own_deletions_.find(std::string(id));
     if (it != own_deletions_.end()) {
-      if (it->second.in_flight > 0) {
-        it->second.heard = true;
+      // The echo of a deletion of ours, announced when it returned. Checked
+      // first: a second Delete of the id in flight meanwhile (which will
+      // fail) must not take the echo for another instance's deletion.
+      if (it->second.done) {
+        it->second.done.reset();
+        if (it->second.in_flight == 0 && !it->second.heard) own_deletions_.erase(it);
         return;
       }
-      if (it->second.done) {
-        own_deletions_.erase(it);
+      if (it->second.in_flight > 0) {
+        it->second.heard = true;
         return;
       }
     }
