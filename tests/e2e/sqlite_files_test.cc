@@ -40,10 +40,10 @@ TEST(SqliteFilesTest, SecondProcessOnOneFileIsRefused) {
   EXPECT_EQ(second, nullptr) << "a second serve on " << db << " started";
   EXPECT_NE(log.find(db), std::string::npos) << log;
   EXPECT_NE(log.find("in use by another tokend process"), std::string::npos) << log;
-  RunResult again = RunTokend(serve);
+  RunResult again = RunTokend(serve, 10s);
   EXPECT_EQ(again.exit_code, 2) << again.err;
 
-  RunResult bootstrap = RunTokend({"bootstrap", "--store", "sqlite:" + db});
+  RunResult bootstrap = RunTokend({"bootstrap", "--store", "sqlite:" + db}, 10s);
   EXPECT_EQ(bootstrap.exit_code, 2) << bootstrap.err;
   EXPECT_EQ(bootstrap.out, "") << "no secret minted";
   EXPECT_NE(bootstrap.err.find(db), std::string::npos) << bootstrap.err;
