@@ -3,6 +3,8 @@
 #include <charconv>
 #include <filesystem>
 
+#include "store/redact.h"
+
 namespace tokend::app {
 namespace {
 
@@ -52,15 +54,10 @@ std::string DataDirFor(const ServeConfig& config) {
   return "./data";
 }
 
-std::string RedactStoreUrl(std::string_view store_url) {
-  // scheme://user:password@host -> scheme://user:***@host
-  const auto scheme_end = store_url.find("://");
-  if (scheme_end == std::string_view::npos) return std::string(store_url);
-  const auto at = store_url.find('@', scheme_end + 3);
-  if (at == std::string_view::npos) return std::string(store_url);
-  const auto colon = store_url.find(':', scheme_end + 3);
-  if (colon == std::string_view::npos || colon > at) return std::string(store_url);
-  return std::string(store_url.substr(0, colon + 1)) + "***" + std::string(store_url.substr(at));
+std::string RedactStoreUrl(std::string_view store_url) { return store::RedactStoreUrl(store_url); }
+
+std::string RedactStoreSecrets(std::string_view store_url, std::string_view message) {
+  return store::RedactStoreSecrets(store_url, message);
 }
 
 }  // namespace tokend::app

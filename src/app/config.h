@@ -43,7 +43,13 @@ std::string DataDirFor(const ServeConfig& config);
 // other stores and for ":memory:".
 std::optional<std::string> SqliteParentDir(std::string_view store_url);
 
-// The store URL with any password replaced by "***", for logs.
+// The store URL with any password replaced by "***", for logs: userinfo,
+// password query parameters (any case, percent-encoded), key=value
+// connection strings (store/redact.h lists the forms).
 std::string RedactStoreUrl(std::string_view store_url);
+
+// `message` (an error about the store, which may quote its URL or parts of
+// it) with every form and piece of the store URL's password replaced.
+std::string RedactStoreSecrets(std::string_view store_url, std::string_view message);
 
 }  // namespace tokend::app

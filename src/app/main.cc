@@ -1,20 +1,16 @@
 // tokend: wiring only. Parses the command line, opens the store, builds the
 // service and the HTTP server, and hands control to them.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include "app/config.h"
+#include "app/files.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "service/token_service.h"
@@ -26,6 +22,9 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+// The SQLite file is in use by another process: like a usage error, retrying
+// the same command will not help.
+constexpr int kExitStoreInUse = 2;
 
 void SetUpLogging(const std::string& level) {
   // Logs go to stderr: stdout is reserved for `tokend bootstrap`'s secret.
@@ -37,35 +36,16 @@ void SetUpLogging(const std::string& level) {
 
 core::Result<std::unique_ptr<store::TokenStore>> OpenStore(const std::string& url) {
   if (auto parent = SqliteParentDir(url)) {
-    std::error_code error;
-    std::filesystem::create_directories(*parent, error);
-    if (error) {
-      return core::Status::Unavailable("cannot create the folder '" + *parent +
-                                       "' for the SQLite store: " + error.message());
+    if (core::Status status = CreatePrivateDirectories(*parent); !status.ok()) {
+      return core::Status::Unavailable(status.message() + " (for the SQLite store)");
     }
   }
   return store::TokenStore::Open(url);
 }
 
-// Writes `secret` to DIR/bootstrap-token with mode 0600, replacing any older
-// file atomically. Returns the path.
-core::Result<std::string> WriteBootstrapFile(const std::string& dir, const std::string& secret) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  const std::string path = (std::filesystem::path(dir) / "bootstrap-token").string();
-  const std::string temp = path + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return core::Status::Unavailable("cannot write '" + temp + "'");
-  const std::string line = secret + "\n";
-  const bool written = ::fchmod(fd, 0600) == 0 &&
-                       ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-                       ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written || ::rename(temp.c_str(), path.c_str()) != 0) {
-    ::unlink(temp.c_str());
-    return core::Status::Unavailable("cannot write '" + path + "'");
-  }
-  return path;
+// The exit status for a store that did not open.
+int ExitStatusFor(const core::Status& open_error) {
+  return open_error.code() == core::StatusCode::kAlreadyExists ? kExitStoreInUse : kExitFailure;
 }
 
 int Serve(const ServeConfig& config) {
@@ -77,15 +57,16 @@ int Serve(const ServeConfig& config) {
   }
   const bool auth_required = config.auth == "required";
   if (!auth_required) {
-    spdlog::warn("AUTHENTICATION IS OFF (--auth off): every caller acts as a global admin. "
-                 "Use this for local development only.");
+    spdlog::warn(
+        "AUTHENTICATION IS OFF (--auth off): every caller acts as a global admin. "
+        "Use this for local development only.");
   }
 
   auto store = OpenStore(config.store);
   if (!store.ok()) {
     spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),
-                  store.status().message());
-    return kExitFailure;
+                  RedactStoreSecrets(config.store, store.status().message()));
+    return ExitStatusFor(store.status());
   }
   spdlog::info("store: {}", RedactStoreUrl(config.store));
 
@@ -98,16 +79,18 @@ int Serve(const ServeConfig& config) {
   if (auth_required) {
     auto empty = service.StoreIsEmpty();
     if (!empty.ok()) {
-      spdlog::error("cannot read the store: {}", empty.status().message());
+      spdlog::error("cannot read the store: {}",
+                    RedactStoreSecrets(config.store, empty.status().message()));
       return kExitFailure;
     }
     if (*empty) {
       auto admin = service.CreateBootstrapAdmin();
       if (!admin.ok()) {
-        spdlog::error("cannot create the bootstrap token: {}", admin.status().message());
+        spdlog::error("cannot create the bootstrap token: {}",
+                      RedactStoreSecrets(config.store, admin.status().message()));
         return kExitFailure;
       }
-      auto path = WriteBootstrapFile(DataDirFor(config), admin->secret);
+      auto path = WritePrivateFile(DataDirFor(config), "bootstrap-token", admin->secret + "\n");
       if (!path.ok()) {
         spdlog::error("{}", path.status().message());
         return kExitFailure;
@@ -139,13 +122,14 @@ int Bootstrap(const BootstrapConfig& config) {
   auto store = OpenStore(config.store);
   if (!store.ok()) {
     spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),
-                  store.status().message());
-    return kExitFailure;
+                  RedactStoreSecrets(config.store, store.status().message()));
+    return ExitStatusFor(store.status());
   }
   service::TokenService service(**store, service::ServiceOptions{});
   auto admin = service.CreateBootstrapAdmin();
   if (!admin.ok()) {
-    spdlog::error("cannot create the token: {}", admin.status().message());
+    spdlog::error("cannot create the token: {}",
+                  RedactStoreSecrets(config.store, admin.status().message()));
     return kExitFailure;
   }
   std::fputs((admin->secret + "\n").c_str(), stdout);
@@ -163,8 +147,9 @@ int Main(int argc, char** argv) {
   serve_cmd->add_option("--listen", serve.listen, "Address to listen on, HOST:PORT")
       ->envname("TOKEND_LISTEN")
       ->capture_default_str();
-  serve_cmd->add_option("--store", serve.store,
-                        "sqlite:PATH, sqlite::memory: or postgresql://user:pass@host:port/db")
+  serve_cmd
+      ->add_option("--store", serve.store,
+                   "sqlite:PATH, sqlite::memory: or postgresql://user:pass@host:port/db")
       ->envname("TOKEND_STORE")
       ->capture_default_str();
   serve_cmd->add_option("--auth", serve.auth, "required (default) or off (development only)")
@@ -175,18 +160,20 @@ int Main(int argc, char** argv) {
       ->envname("TOKEND_THREADS")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
-  serve_cmd->add_option("--data-dir", serve.data_dir,
-                        "Folder for the bootstrap-token file (default: the SQLite file's folder, "
-                        "else ./data)")
+  serve_cmd
+      ->add_option("--data-dir", serve.data_dir,
+                   "Folder for the bootstrap-token file (default: the SQLite file's folder, "
+                   "else ./data)")
       ->envname("TOKEND_DATA_DIR");
-  serve_cmd->add_option("--max-unpaged", serve.max_unpaged,
-                        "Most tokens one unpaged query may return")
+  serve_cmd
+      ->add_option("--max-unpaged", serve.max_unpaged, "Most tokens one unpaged query may return")
       ->envname("TOKEND_MAX_UNPAGED")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{10'000'000}))
       ->capture_default_str();
-  serve_cmd->add_option("--cache-capacity", serve.cache_capacity,
-                        "Resolved tokens kept in memory (about 300 bytes each; 0: no cache, "
-                        "every check reads the store)")
+  serve_cmd
+      ->add_option("--cache-capacity", serve.cache_capacity,
+                   "Resolved tokens kept in memory (about 300 bytes each; 0: no cache, "
+                   "every check reads the store)")
       ->envname("TOKEND_CACHE_CAPACITY")
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}))
       ->capture_default_str();

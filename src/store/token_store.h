@@ -54,17 +54,27 @@ class TokenStore {
   virtual ~TokenStore() = default;
 
   // Opens "sqlite:PATH", "sqlite::memory:" or "postgresql://..." (also
-  // "postgres://"), creating and migrating the schema as needed. Safe when
-  // several processes open the same database at once. InvalidArgument for an
-  // unknown scheme; Unavailable when the database cannot be opened.
+  // "postgres://"), creating and migrating the schema as needed. Any number
+  // of processes may open one PostgreSQL database at once; a SQLite file is
+  // used by one store at a time (one process per file; store/sqlite/
+  // sqlite_store.h). InvalidArgument for an unknown scheme; AlreadyExists
+  // when the SQLite file is in use by another store; Unavailable when the
+  // database cannot be opened.
   static Result<std::unique_ptr<TokenStore>> Open(std::string_view url,
                                                   const StoreOptions& options = {});
 
   // Stores a new token. Durable when it returns ok (a crash right after
   // cannot lose it). AlreadyExists when the id or secret_hash is taken.
+  // InvalidArgument, on every backend alike, for a token no row can hold
+  // (store/token_row.h: text that is not UTF-8 or holds NUL, a permission
+  // that is empty or holds a space).
   virtual Status Insert(const core::Token& token) = 0;
 
   // Stores many tokens in one transaction (seeding, migrations); all or none.
+  //
+  // Insert, InsertMany and Delete are Unavailable when the store is no longer
+  // the one configured (its SQLite file was removed or replaced): what they
+  // wrote would not be there after a restart.
   virtual Status InsertMany(std::span<const core::Token> tokens) = 0;
 
   // NotFound when no token has this id (any text is accepted as an id).

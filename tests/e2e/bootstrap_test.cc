@@ -1,8 +1,7 @@
 // First start with --auth required, and `tokend bootstrap`.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -26,8 +25,8 @@ std::string ReadSecretFile(const std::string& path) {
 TEST(BootstrapTest, FirstStartWritesTheAdminSecretToAPrivateFile) {
   TempDir dir;
   const std::string db = dir.File("tokend.db");
-  auto tokend = TokendProcess::Start(
-      {"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + db});
+  auto tokend =
+      TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + db});
   ASSERT_NE(tokend, nullptr);
 
   const std::string path = dir.File("bootstrap-token");
@@ -57,8 +56,8 @@ TEST(BootstrapTest, FirstStartWritesTheAdminSecretToAPrivateFile) {
   tokend->Signal(SIGTERM);
   ASSERT_EQ(tokend->WaitExit(15s), 0);
   std::filesystem::remove(path);
-  auto again = TokendProcess::Start(
-      {"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + db});
+  auto again =
+      TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + db});
   ASSERT_NE(again, nullptr);
   EXPECT_FALSE(std::filesystem::exists(path));
 }
@@ -71,6 +70,35 @@ TEST(BootstrapTest, DataDirFlagChoosesWhereTheFileGoes) {
   ASSERT_NE(tokend, nullptr);
   EXPECT_TRUE(std::filesystem::exists(data + "/bootstrap-token"));
   EXPECT_FALSE(std::filesystem::exists(dir.File("bootstrap-token")));
+}
+
+// Links planted in the data folder are never written through: neither the
+// temporary file nor the final one. Their targets stay untouched and the
+// secret lands in a regular file of mode 0600.
+TEST(BootstrapTest, PlantedSymlinksAreNotFollowed) {
+  TempDir dir;
+  const std::string data = dir.File("data");
+  std::filesystem::create_directory(data);
+  const std::string tmp_target = dir.File("tmp-target");
+  const std::string final_target = dir.File("final-target");
+  std::ofstream(tmp_target) << "untouched\n";
+  std::ofstream(final_target) << "untouched\n";
+  std::filesystem::create_symlink(tmp_target, data + "/bootstrap-token.tmp");
+  std::filesystem::create_symlink(final_target, data + "/bootstrap-token");
+
+  auto tokend = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store",
+                                      "sqlite:" + dir.File("tokend.db"), "--data-dir", data});
+  ASSERT_NE(tokend, nullptr);
+  EXPECT_EQ(ReadSecretFile(tmp_target), "untouched");
+  EXPECT_EQ(ReadSecretFile(final_target), "untouched");
+
+  const std::string path = data + "/bootstrap-token";
+  struct stat info {};
+  ASSERT_EQ(lstat(path.c_str(), &info), 0);
+  EXPECT_TRUE(S_ISREG(info.st_mode)) << "the link was replaced by a regular file";
+  EXPECT_EQ(info.st_mode & 0777, 0600);
+  EXPECT_TRUE(core::ParseSecret(ReadSecretFile(path)).has_value());
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(path + ".tmp")));
 }
 
 TEST(BootstrapTest, BootstrapCommandPrintsOneSecretAndNothingElse) {

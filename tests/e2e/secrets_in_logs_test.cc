@@ -1,8 +1,7 @@
 // Secrets never reach the log, at the most verbose level, whatever route or
 // credential form carried them.
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <fstream>
 
@@ -17,8 +16,7 @@ using namespace std::chrono_literals;
 TEST(SecretsInLogsTest, NoSecretEverReachesTheLog) {
   TempDir dir;
   auto tokend = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store",
-                                      "sqlite:" + dir.File("tokend.db"), "--log-level",
-                                      "trace"});
+                                      "sqlite:" + dir.File("tokend.db"), "--log-level", "trace"});
   ASSERT_NE(tokend, nullptr);
   std::ifstream file(dir.File("bootstrap-token"));
   std::string admin;
@@ -40,10 +38,10 @@ TEST(SecretsInLogsTest, NoSecretEverReachesTheLog) {
   // introspection, a forged checksum, and a deleted token presented again.
   EXPECT_TRUE(client.Request("GET", "/api/v2/token/self?access_token=" + team).has_value());
   EXPECT_EQ(IsActive(client, admin, team), true);
-  auto form = client.Request("POST", "/api/v2/token/introspect",
-                             {{"Authorization", "Bearer " + admin},
-                              {"Content-Type", "application/x-www-form-urlencoded"}},
-                             "token=" + secrets[2]);
+  auto form = client.Request(
+      "POST", "/api/v2/token/introspect",
+      {{"Authorization", "Bearer " + admin}, {"Content-Type", "application/x-www-form-urlencoded"}},
+      "token=" + secrets[2]);
   ASSERT_TRUE(form.has_value());
   EXPECT_EQ(form->status, 200);
   std::string forged = secrets[3];
@@ -67,6 +65,45 @@ TEST(SecretsInLogsTest, NoSecretEverReachesTheLog) {
     EXPECT_EQ(log.find(secret), std::string::npos) << "a secret is in the log";
     // Nor the random part alone, in case a prefix was stripped.
     EXPECT_EQ(log.find(secret.substr(4, 30)), std::string::npos);
+  }
+}
+
+// The store URL's password never reaches the log, in whatever form the URL
+// carries it, at start or in the error that stops tokend. Every URL points
+// where no server listens (port 1), so each run fails to connect and logs
+// both the URL and the connection error.
+TEST(SecretsInLogsTest, NoStorePasswordEverReachesTheLog) {
+  struct Case {
+    std::string url;
+    std::vector<std::string> secrets;  // the password and the pieces of it
+  };
+  const std::vector<Case> cases = {
+      {"postgresql://tokend:Hunter2-Userinfo@127.0.0.1:1/tokend", {"Hunter2-Userinfo"}},
+      {"postgresql://tokend@127.0.0.1:1/tokend?password=Hunter2-Query", {"Hunter2-Query"}},
+      {"postgresql://tokend@127.0.0.1:1/tokend?PASSWORD=Hunter2-Upper", {"Hunter2-Upper"}},
+      {"postgresql://tokend@127.0.0.1:1/tokend?pass%77ord=Hunter2-EncName", {"Hunter2-EncName"}},
+      {"postgresql://tokend@127.0.0.1:1/tokend?password=Hunter2%2DEnc%2FValue",
+       {"Hunter2%2DEnc%2FValue", "Hunter2-Enc/Value", "Hunter2-Enc"}},
+      {"postgresql://tokend:Hunter2@tSign@127.0.0.1:1/tokend", {"Hunter2@tSign", "tSign@"}},
+      {"host=127.0.0.1 port=1 dbname=tokend password=Hunter2-Kv", {"Hunter2-Kv"}},
+      {"host=127.0.0.1 port=1 password='Hunter2 Quoted'", {"Hunter2 Quoted", "Quoted"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.url);
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"serve", "--listen", "127.0.0.1:0", "--store", c.url,
+                                   "--log-level", "trace"},
+          std::vector<std::string>{"bootstrap", "--store", c.url, "--log-level", "trace"}}) {
+      RunResult run = RunTokend(args);
+      EXPECT_NE(run.exit_code, 0) << args[0] << " started without a store";
+      EXPECT_NE(run.err.find("cannot open the store"), std::string::npos) << run.err;
+      EXPECT_NE(run.err.find("***"), std::string::npos)
+          << "the URL is shown, redacted: " << run.err;
+      for (const std::string& secret : c.secrets) {
+        EXPECT_EQ(run.err.find(secret), std::string::npos) << args[0] << ": " << run.err;
+        EXPECT_EQ(run.out.find(secret), std::string::npos) << args[0] << ": " << run.out;
+      }
+    }
   }
 }
 

@@ -75,8 +75,8 @@ std::unique_ptr<TokendProcess> TokendProcess::Start(const std::vector<std::strin
   std::unique_ptr<TokendProcess> process(new TokendProcess());
   process->log_dir_ = std::make_unique<TempDir>();
   process->log_path_ = process->log_dir_->path() / "tokend.log";
-  process->pid_ = Spawn(args, (process->log_dir_->path() / "stdout").string(),
-                        process->log_path_.string());
+  process->pid_ =
+      Spawn(args, (process->log_dir_->path() / "stdout").string(), process->log_path_.string());
   if (process->pid_ < 0) return nullptr;
 
   static const std::regex kListening(R"(tokend listening on \S+:(\d+))");
@@ -126,7 +126,8 @@ std::optional<int> TokendProcess::WaitExit(std::chrono::milliseconds timeout) {
 
 std::string TokendProcess::Log() const { return ReadFile(log_path_); }
 
-RunResult RunTokend(const std::vector<std::string>& args) {
+RunResult RunTokend(const std::vector<std::string>& args,
+                    std::optional<std::chrono::milliseconds> timeout) {
   TempDir dir;
   const std::string out = dir.File("stdout");
   const std::string err = dir.File("stderr");
@@ -134,7 +135,19 @@ RunResult RunTokend(const std::vector<std::string>& args) {
   const pid_t pid = Spawn(args, out, err);
   if (pid < 0) return result;
   int status = 0;
-  waitpid(pid, &status, 0);
+  if (timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + *timeout;
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  } else {
+    waitpid(pid, &status, 0);
+  }
   result.exit_code = DecodeStatus(status).value_or(-1);
   result.out = ReadFile(out);
   result.err = ReadFile(err);

@@ -34,9 +34,9 @@ class TokendProcess {
   // Starts `tokend <args...>` and, when `wait_for_listen`, waits until the log
   // says it listens (then port() is the bound port). nullptr when it exited or
   // did not get there within `timeout`; `log` then receives what it printed.
-  static std::unique_ptr<TokendProcess> Start(const std::vector<std::string>& args,
-                                              std::string* log = nullptr,
-                                              std::chrono::seconds timeout = std::chrono::seconds(20));
+  static std::unique_ptr<TokendProcess> Start(
+      const std::vector<std::string>& args, std::string* log = nullptr,
+      std::chrono::seconds timeout = std::chrono::seconds(20));
   ~TokendProcess();
 
   std::uint16_t port() const { return port_; }
@@ -63,8 +63,11 @@ struct RunResult {
   std::string err;
 };
 
-// Runs `tokend <args...>` to completion, capturing stdout and stderr.
-RunResult RunTokend(const std::vector<std::string>& args);
+// Runs `tokend <args...>` to completion, capturing stdout and stderr. With a
+// timeout, a process still running then is killed (SIGKILL; exit_code 137),
+// so that a command expected to stop at once cannot hang a test.
+RunResult RunTokend(const std::vector<std::string>& args,
+                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 // Path of the tokend binary under test.
 std::string TokendBinary();

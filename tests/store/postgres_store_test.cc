@@ -197,6 +197,28 @@ TEST_F(PostgresStoreTest, DeletionReachesAnotherInstanceQuickly) {
   b->SetChangeListener(nullptr);
 }
 
+// A repeated Delete of an id this instance just deleted fails, and the
+// first one's notice arriving meanwhile is its echo, not another instance's
+// deletion: each deletion is announced once.
+TEST_F(PostgresStoreTest, RepeatedDeleteDoesNotAnnounceTheEchoAgain) {
+  RecordingListener heard;
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  store->SetChangeListener(&heard);
+  constexpr int kTokens = 200;
+  for (int n = 1; n <= kTokens; ++n) ASSERT_TRUE(store->Insert(MakeToken(n)).ok());
+  for (int n = 1; n <= kTokens; ++n) {
+    ASSERT_TRUE(store->Delete(MakeToken(n).id).ok());
+    // Again at once, and again: usually in flight when the echo arrives.
+    for (int again = 0; again < 3; ++again) {
+      ASSERT_TRUE(store->Delete(MakeToken(n).id).IsNotFound());
+    }
+  }
+  std::this_thread::sleep_for(milliseconds(300));  // every echo has arrived
+  EXPECT_EQ(heard.deleted_count(), static_cast<std::size_t>(kTokens));
+  store->SetChangeListener(nullptr);
+}
+
 TEST_F(PostgresStoreTest, RacingDeletesOfOneTokenAreHeardByBothInstances) {
   RecordingListener heard_by_a;  // listeners outlive the stores
   RecordingListener heard_by_b;

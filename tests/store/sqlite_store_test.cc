@@ -83,26 +83,62 @@ constexpr const char* kAllMigrations = "1,2";
 
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
   const std::string path = NewTempDir() + "/tokend.db";
-  {
-    std::unique_ptr<TokenStore> first = MustOpen("sqlite:" + path);
-    std::unique_ptr<TokenStore> second = MustOpen("sqlite:" + path);
-    ASSERT_NE(first, nullptr);
-    ASSERT_NE(second, nullptr);
-    ASSERT_TRUE(first->Insert(MakeToken(1)).ok());
-    EXPECT_TRUE(second->FindById(MakeToken(1).id).ok()) << "both see one database";
+  for (int open = 0; open < 3; ++open) {
+    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+    ASSERT_NE(store, nullptr);
+    if (open == 0) {
+      ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+    }
+    EXPECT_TRUE(store->FindById(MakeToken(1).id).ok()) << "every open sees one database";
   }
-  std::unique_ptr<TokenStore> third = MustOpen("sqlite:" + path);
-  ASSERT_NE(third, nullptr);
-  third.reset();
-  EXPECT_EQ(QueryFile(path, "SELECT group_concat(version) FROM schema_migrations"),
-            kAllMigrations);
+  EXPECT_EQ(QueryFile(path, "SELECT group_concat(version) FROM schema_migrations"), kAllMigrations);
 }
 
-TEST(SqliteStoreTest, ConcurrentOpensOfANewFileAllSucceed) {
+// One store per file (two processes could not hear of each other's
+// deletions): a second open is refused, naming the file, and leaves the
+// first store working; once the first closes, the file opens again.
+TEST(SqliteStoreTest, SecondOpenOfAFileInUseIsRefusedNamingIt) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  std::unique_ptr<TokenStore> first = MustOpen("sqlite:" + path);
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->Insert(MakeToken(1)).ok());
+
+  Result<std::unique_ptr<TokenStore>> second = TokenStore::Open("sqlite:" + path);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), core::StatusCode::kAlreadyExists) << second.status().ToString();
+  EXPECT_NE(second.status().message().find(path), std::string::npos) << second.status().message();
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos)
+      << second.status().message();
+
+  EXPECT_TRUE(first->Insert(MakeToken(2)).ok()) << "the refused open disturbed the first store";
+  EXPECT_TRUE(first->Ping().ok());
+  first.reset();
+  std::unique_ptr<TokenStore> again = MustOpen("sqlite:" + path);
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(again->FindById(MakeToken(2).id).ok());
+}
+
+// The lock is on the file, not on its name.
+TEST(SqliteStoreTest, FileInUseIsRefusedThroughAnyOtherName) {
+  const std::string dir = NewTempDir();
+  const std::string path = dir + "/tokend.db";
+  std::unique_ptr<TokenStore> first = MustOpen("sqlite:" + path);
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(::symlink(path.c_str(), (dir + "/symlink.db").c_str()), 0);
+  ASSERT_EQ(::link(path.c_str(), (dir + "/hardlink.db").c_str()), 0);
+  for (const std::string& alias :
+       {dir + "/symlink.db", dir + "/hardlink.db", dir + "/./tokend.db"}) {
+    Result<std::unique_ptr<TokenStore>> other = TokenStore::Open("sqlite:" + alias);
+    ASSERT_FALSE(other.ok()) << alias;
+    EXPECT_EQ(other.status().code(), core::StatusCode::kAlreadyExists) << alias;
+  }
+}
+
+TEST(SqliteStoreTest, ConcurrentOpensOfANewFileLetExactlyOneIn) {
   const std::string path = NewTempDir() + "/tokend.db";
   constexpr int kOpeners = 6;
   std::vector<std::unique_ptr<TokenStore>> stores(kOpeners);
-  std::vector<std::string> errors(kOpeners);
+  std::vector<Status> errors(kOpeners);
   std::vector<std::thread> threads;
   for (int i = 0; i < kOpeners; ++i) {
     threads.emplace_back([&, i] {
@@ -110,15 +146,50 @@ TEST(SqliteStoreTest, ConcurrentOpensOfANewFileAllSucceed) {
       if (store.ok()) {
         stores[i] = std::move(*store);
       } else {
-        errors[i] = store.status().ToString();
+        errors[i] = store.status();
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
-  for (int i = 0; i < kOpeners; ++i) EXPECT_EQ(errors[i], "") << i;
+  int opened = 0;
+  for (int i = 0; i < kOpeners; ++i) {
+    if (stores[i] != nullptr) {
+      ++opened;
+      EXPECT_TRUE(stores[i]->Insert(MakeToken(i)).ok());
+    } else {
+      EXPECT_EQ(errors[i].code(), core::StatusCode::kAlreadyExists) << errors[i].ToString();
+    }
+  }
+  EXPECT_EQ(opened, 1);
   stores.clear();
-  EXPECT_EQ(QueryFile(path, "SELECT group_concat(version) FROM schema_migrations"),
-            kAllMigrations);
+  EXPECT_EQ(QueryFile(path, "SELECT group_concat(version) FROM schema_migrations"), kAllMigrations);
+}
+
+// The file holds every token's hash: only its owner may read it, whatever the
+// umask, and the same goes for SQLite's side files.
+TEST(SqliteStoreTest, NewDatabaseFilesAreOwnerOnly) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  const mode_t old_umask = ::umask(0);  // the most permissive: nothing taken off
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ::umask(old_umask);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    struct stat info {};
+    ASSERT_EQ(::stat(file.c_str(), &info), 0) << file;
+    EXPECT_EQ(info.st_mode & 07777, 0600u) << file;
+  }
+}
+
+TEST(SqliteStoreTest, AnExistingFileKeepsItsMode) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  { ASSERT_NE(MustOpen("sqlite:" + path), nullptr); }
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  struct stat info {};
+  ASSERT_EQ(::stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0640u) << "the operator's choice is kept";
 }
 
 TEST(SqliteStoreTest, FileThatIsNotADatabaseIsUnavailable) {
@@ -174,6 +245,39 @@ TEST(SqliteStoreTest, PingNoticesTheFileWasRemoved) {
   std::filesystem::remove(path);
   const Status ping = store->Ping();
   EXPECT_TRUE(ping.IsUnavailable()) << ping.ToString();
+}
+
+// A store whose file was removed or replaced under it refuses every write:
+// what it acknowledged would be gone after a restart.
+TEST(SqliteStoreTest, WritesAreRefusedOnceTheFileIsRemovedOrReplaced) {
+  for (const bool replace : {false, true}) {
+    SCOPED_TRACE(replace ? "replaced" : "removed");
+    const std::string dir = NewTempDir();
+    const std::string path = dir + "/tokend.db";
+    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+    ASSERT_TRUE(store->Insert(MakeToken(2)).ok());
+
+    // Moved away with its side files, as a backup tool or an operator would.
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      ASSERT_EQ(::rename((path + suffix).c_str(), (dir + "/moved.db" + suffix).c_str()), 0);
+    }
+    if (replace) QueryFile(path, "CREATE TABLE unrelated (x)");  // another file, same path
+    const Status insert = store->Insert(MakeToken(3));
+    EXPECT_TRUE(insert.IsUnavailable()) << insert.ToString();
+    EXPECT_NE(insert.message().find(path), std::string::npos) << insert.message();
+    const std::vector<Token> batch = {MakeToken(4), MakeToken(5)};
+    EXPECT_TRUE(store->InsertMany(batch).IsUnavailable());
+    const Status deleted = store->Delete(MakeToken(2).id);
+    EXPECT_TRUE(deleted.IsUnavailable()) << deleted.ToString();
+    EXPECT_TRUE(store->Ping().IsUnavailable());
+
+    // Nothing reached the old file either (reads still go to it).
+    EXPECT_TRUE(store->FindById(MakeToken(2).id).ok());
+    EXPECT_TRUE(store->FindById(MakeToken(3).id).status().IsNotFound());
+    EXPECT_TRUE(store->FindById(MakeToken(4).id).status().IsNotFound());
+  }
 }
 
 TEST(SqliteStoreTest, MemoryStoresAreSeparate) {

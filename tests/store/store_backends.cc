@@ -1,9 +1,8 @@
 #include "store/store_backends.h"
 
-#include <unistd.h>
-
 #include <libpq-fe.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +15,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "support/forwarding_store.h"
 
 namespace tokend::store::testing {
 namespace {
@@ -51,38 +52,19 @@ TempRoot& Root() {
   return root;
 }
 
-// A store on its own fresh database, dropped when the store is destroyed.
-class FreshPostgresStore final : public TokenStore {
+// Holds the database of a FreshPostgresStore; a base listed before the
+// store's, so that it is destroyed after it (bases go in reverse order).
+struct ScopedDatabaseHolder {
+  std::unique_ptr<ScopedPostgresDatabase> database;
+};
+
+// A store on its own fresh database, dropped once the store has closed.
+class FreshPostgresStore final : private ScopedDatabaseHolder,
+                                 public tokend::testing::ForwardingStore {
  public:
   FreshPostgresStore(std::unique_ptr<ScopedPostgresDatabase> database,
                      std::unique_ptr<TokenStore> store)
-      : database_(std::move(database)), store_(std::move(store)) {}
-
-  Status Insert(const core::Token& token) override { return store_->Insert(token); }
-  Status InsertMany(std::span<const core::Token> tokens) override {
-    return store_->InsertMany(tokens);
-  }
-  Result<core::Token> FindById(std::string_view id) override { return store_->FindById(id); }
-  Result<core::Token> FindBySecretHash(std::string_view hash) override {
-    return store_->FindBySecretHash(hash);
-  }
-  Status Delete(std::string_view id) override { return store_->Delete(id); }
-  Result<TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
-                          std::int64_t limit, std::int64_t offset, bool count_total) override {
-    return store_->Query(query, visibility, limit, offset, count_total);
-  }
-  Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override {
-    return store_->CountByType();
-  }
-  Status Ping() override { return store_->Ping(); }
-  void SetChangeListener(ChangeListener* listener) override {
-    store_->SetChangeListener(listener);
-  }
-  bool IsShared() const override { return store_->IsShared(); }
-
- private:
-  std::unique_ptr<ScopedPostgresDatabase> database_;  // outlives store_
-  std::unique_ptr<TokenStore> store_;
+      : ScopedDatabaseHolder{std::move(database)}, ForwardingStore(std::move(store)) {}
 };
 
 Result<std::unique_ptr<TokenStore>> OpenFreshPostgres(const std::string& admin_url) {
@@ -91,8 +73,8 @@ Result<std::unique_ptr<TokenStore>> OpenFreshPostgres(const std::string& admin_u
   if (!database.ok()) return database.status();
   Result<std::unique_ptr<TokenStore>> store = TokenStore::Open((*database)->url());
   if (!store.ok()) return store.status();
-  return std::unique_ptr<TokenStore>(std::make_unique<FreshPostgresStore>(
-      std::move(database).value(), std::move(store).value()));
+  return std::unique_ptr<TokenStore>(
+      std::make_unique<FreshPostgresStore>(std::move(database).value(), std::move(store).value()));
 }
 
 struct PgConnCloser {
@@ -161,9 +143,8 @@ std::string NewTempDir() {
 
 std::vector<BackendCase> AllBackends() {
   std::vector<BackendCase> cases;
-  cases.push_back({"SqliteFile",
-                   [] { return TokenStore::Open("sqlite:" + NewTempDir() + "/tokend.db"); },
-                   ""});
+  cases.push_back(
+      {"SqliteFile", [] { return TokenStore::Open("sqlite:" + NewTempDir() + "/tokend.db"); }, ""});
   cases.push_back({"SqliteMemory", [] { return TokenStore::Open("sqlite::memory:"); }, ""});
   const char* pg_url = std::getenv("TOKEND_TEST_PG_URL");
   if (pg_url == nullptr || *pg_url == '\0') {

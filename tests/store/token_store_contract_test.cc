@@ -12,6 +12,7 @@
 
 #include "store/store_backends.h"
 #include "store/token_store.h"
+#include "support/failing_store.h"
 
 namespace tokend::store {
 namespace {
@@ -104,13 +105,15 @@ int CompareField(const Token& a, const Token& b, SortField field) {
   switch (field) {
     case SortField::kCreationDate:
       return compare_optional(std::optional(a.creation_date), std::optional(b.creation_date));
-    case SortField::kExpirationDate: return compare_optional(a.expiration_date, b.expiration_date);
+    case SortField::kExpirationDate:
+      return compare_optional(a.expiration_date, b.expiration_date);
     case SortField::kName:
       return compare_optional(std::optional(a.name), std::optional(b.name));
     case SortField::kType:
       return compare_optional(std::optional(std::string(core::ToString(a.type))),
                               std::optional(std::string(core::ToString(b.type))));
-    case SortField::kPrincipal: return compare_optional(a.principal, b.principal);
+    case SortField::kPrincipal:
+      return compare_optional(a.principal, b.principal);
   }
   return 0;
 }
@@ -210,6 +213,39 @@ TEST_P(TokenStoreContractTest, InsertThenFindRoundTripsEveryField) {
   EXPECT_EQ(store_->FindById(empty_description.id)->description, std::optional<std::string>(""));
   EXPECT_EQ(store_->FindById(global.id)->description, std::nullopt);
   EXPECT_EQ(store_->FindById(global.id)->principal, std::nullopt);
+}
+
+// Every backend refuses the same tokens, the same way: text a backend could
+// not return unchanged (invalid UTF-8, NUL) and permissions the actions column
+// could not hold. Nothing is stored and nothing counted.
+TEST_P(TokenStoreContractTest, TokensNoBackendCanHoldAreRefusedAlike) {
+  const std::string bad_utf8 = "name \xf8\x88\x80\x80\x80";
+  const std::string with_nul("team\0x", 6);
+  std::vector<std::pair<std::string, Token>> refused;
+  auto add = [&](std::string what, auto change) {
+    Token token = MakeToken(static_cast<int>(refused.size()) + 1, TokenType::kTeam, "t1");
+    change(token);
+    refused.emplace_back(std::move(what), std::move(token));
+  };
+  add("name", [&](Token& t) { t.name = bad_utf8; });
+  add("name with NUL", [&](Token& t) { t.name = with_nul; });
+  add("description", [&](Token& t) { t.description = with_nul; });
+  add("principal", [&](Token& t) { t.principal = "\xc0\xaf"; });
+  add("id", [&](Token& t) { t.id = "\xed\xa0\x80"; });
+  add("secret_hash", [&](Token& t) { t.secret_hash = with_nul; });
+  add("permission with a space", [&](Token& t) { t.actions = {"token/read write"}; });
+  add("empty permission", [&](Token& t) { t.actions = {"token/read", ""}; });
+  add("permission", [&](Token& t) { t.actions = {"token/\xff"}; });
+  for (const auto& [what, token] : refused) {
+    const Status single = store_->Insert(token);
+    EXPECT_EQ(single.code(), core::StatusCode::kInvalidArgument)
+        << what << ": " << single.ToString();
+    const std::vector<Token> batch = {MakeToken(100, TokenType::kUser, "u"), token};
+    const Status many = store_->InsertMany(batch);
+    EXPECT_EQ(many.code(), core::StatusCode::kInvalidArgument) << what << ": " << many.ToString();
+  }
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 0);
+  EXPECT_TRUE(store_->FindById(IdOf(100)).status().IsNotFound()) << "all or none";
 }
 
 TEST_P(TokenStoreContractTest, ExpiredTokensAreStillFoundByHash) {
@@ -375,11 +411,14 @@ TEST_P(TokenStoreContractTest, FiltersAndTotalsMatchTheRules) {
        Everything()},
       {"empty window", {.from_date = kBase + 1000, .to_date = kBase + 1000}, Everything()},
       {"visibility", {}, Only({TokenType::kUser, TokenType::kSession}, "bob")},
-      {"visibility and type filter", {.types = {TokenType::kUser}},
+      {"visibility and type filter",
+       {.types = {TokenType::kUser}},
        Only({TokenType::kUser, TokenType::kSession}, "bob")},
-      {"visibility and other principal", {.principals = {"alice"}},
+      {"visibility and other principal",
+       {.principals = {"alice"}},
        Only({TokenType::kTeam}, "bob")},
-      {"visibility and dates", {.from_date = kBase + 3000},
+      {"visibility and dates",
+       {.from_date = kBase + 3000},
        Only({TokenType::kTeam, TokenType::kWorkflow}, "bob")},
       {"visibility of nothing", {}, Only({}, "bob")},
   };
@@ -408,14 +447,17 @@ TEST_P(TokenStoreContractTest, PrincipalFilterNeverMatchesGlobalTokens) {
 }
 
 TEST_P(TokenStoreContractTest, DateWindowIsHalfOpen) {
-  InsertAll({MakeToken(1, TokenType::kTeam, "t", kBase - 1), MakeToken(2, TokenType::kTeam, "t", kBase),
+  InsertAll({MakeToken(1, TokenType::kTeam, "t", kBase - 1),
+             MakeToken(2, TokenType::kTeam, "t", kBase),
              MakeToken(3, TokenType::kTeam, "t", kBase + 999),
              MakeToken(4, TokenType::kTeam, "t", kBase + 1000)});
-  const TokenPage page = MustQuery({.from_date = kBase, .to_date = kBase + 1000}, Everything(), 1, 0);
+  const TokenPage page =
+      MustQuery({.from_date = kBase, .to_date = kBase + 1000}, Everything(), 1, 0);
   EXPECT_EQ(Ids(page.tokens), std::vector{IdOf(2)});
   EXPECT_EQ(page.total, 2);
-  EXPECT_EQ(Ids(MustQuery({.from_date = kBase, .to_date = kBase + 1000}, Everything(), -1, 0).tokens),
-            (std::vector{IdOf(2), IdOf(3)}));
+  EXPECT_EQ(
+      Ids(MustQuery({.from_date = kBase, .to_date = kBase + 1000}, Everything(), -1, 0).tokens),
+      (std::vector{IdOf(2), IdOf(3)}));
 }
 
 TEST_P(TokenStoreContractTest, OffsetBeyondTheEndIsEmptyWithTheRightTotal) {
@@ -430,7 +472,8 @@ TEST_P(TokenStoreContractTest, OffsetBeyondTheEndIsEmptyWithTheRightTotal) {
 
 TEST_P(TokenStoreContractTest, CountByTypeCountsEachType) {
   InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "u"),
-             MakeToken(3, TokenType::kGlobal, std::nullopt), MakeToken(4, TokenType::kSession, "u")});
+             MakeToken(3, TokenType::kGlobal, std::nullopt),
+             MakeToken(4, TokenType::kSession, "u")});
   Result<std::vector<std::pair<TokenType, std::int64_t>>> counts = store_->CountByType();
   ASSERT_TRUE(counts.ok()) << counts.status().ToString();
   std::vector<std::pair<TokenType, std::int64_t>> nonzero;
@@ -438,8 +481,9 @@ TEST_P(TokenStoreContractTest, CountByTypeCountsEachType) {
     if (entry.second != 0) nonzero.push_back(entry);
   }
   std::sort(nonzero.begin(), nonzero.end());
-  EXPECT_EQ(nonzero, (std::vector<std::pair<TokenType, std::int64_t>>{
-                         {TokenType::kGlobal, 1}, {TokenType::kTeam, 2}, {TokenType::kSession, 1}}));
+  EXPECT_EQ(nonzero,
+            (std::vector<std::pair<TokenType, std::int64_t>>{
+                {TokenType::kGlobal, 1}, {TokenType::kTeam, 2}, {TokenType::kSession, 1}}));
 }
 
 TEST_P(TokenStoreContractTest, CountsStayRightAfterDeletes) {
@@ -460,10 +504,10 @@ TEST_P(TokenStoreContractTest, CountsStayRightAfterDeletes) {
     EXPECT_EQ(MustQuery(query, Everything(), 1, 0).total,
               static_cast<std::int64_t>(ExpectedIds(remaining, query, Everything()).size()));
   }
-  EXPECT_EQ(MustQuery({}, Only({TokenType::kUser, TokenType::kSession}, "bob"), 1, 0).total,
-            static_cast<std::int64_t>(
-                ExpectedIds(remaining, {}, Only({TokenType::kUser, TokenType::kSession}, "bob"))
-                    .size()));
+  EXPECT_EQ(
+      MustQuery({}, Only({TokenType::kUser, TokenType::kSession}, "bob"), 1, 0).total,
+      static_cast<std::int64_t>(
+          ExpectedIds(remaining, {}, Only({TokenType::kUser, TokenType::kSession}, "bob")).size()));
   // Deleting everything brings every total back to zero.
   for (const Token& token : remaining) ASSERT_TRUE(store_->Delete(token.id).ok());
   EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 0);
@@ -510,7 +554,8 @@ TEST_P(TokenStoreContractTest, ConcurrentDuplicatesFailOnlyTheirOwnCaller) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
         if (t % 2 == 0) {
-          if (!store_->Insert(MakeToken(1 + t * 20 + i, TokenType::kTeam, "t")).ok()) ++fresh_failures;
+          if (!store_->Insert(MakeToken(1 + t * 20 + i, TokenType::kTeam, "t")).ok())
+            ++fresh_failures;
         } else {
           Token duplicate = MakeToken(1000 + t * 20 + i, TokenType::kTeam, "t");
           duplicate.id = IdOf(0);
@@ -548,11 +593,28 @@ TEST_P(TokenStoreContractTest, InsertManyIsAllOrNone) {
   EXPECT_TRUE(store_->InsertMany({}).ok());
 }
 
-TEST_P(TokenStoreContractTest, PingAnswers) {
-  EXPECT_TRUE(store_->Ping().ok());
-}
+TEST_P(TokenStoreContractTest, PingAnswers) { EXPECT_TRUE(store_->Ping().ok()); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TokenStoreContractTest, ::testing::ValuesIn(AllBackends()),
+                         [](const ::testing::TestParamInfo<BackendCase>& info) {
+                           return info.param.name;
+                         });
+
+// The fault-injecting double other suites build on (tests/support) must be
+// indistinguishable from the store it wraps while no fault is injected.
+std::vector<BackendCase> ThroughFailingStore() {
+  return {{"SqliteMemory",
+           []() -> Result<std::unique_ptr<TokenStore>> {
+             Result<std::unique_ptr<tokend::testing::FailingStore>> store =
+                 tokend::testing::FailingStore::Open("sqlite::memory:");
+             if (!store.ok()) return store.status();
+             return std::unique_ptr<TokenStore>(std::move(store).value());
+           },
+           ""}};
+}
+
+INSTANTIATE_TEST_SUITE_P(ThroughFailingStore, TokenStoreContractTest,
+                         ::testing::ValuesIn(ThroughFailingStore()),
                          [](const ::testing::TestParamInfo<BackendCase>& info) {
                            return info.param.name;
                          });

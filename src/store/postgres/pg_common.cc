@@ -2,8 +2,9 @@
 
 #include <poll.h>
 
-#include <cstdint>
 #include <cstring>
+
+#include "store/redact.h"
 
 namespace tokend::store::pg {
 namespace {
@@ -69,22 +70,18 @@ Result<ConnectionConfig> ConnectionConfig::Parse(std::string_view url,
     if (error != nullptr) PQfreemem(error);
     return Status::InvalidArgument("invalid PostgreSQL connection URL");
   }
+  config.secrets_ = PasswordFragments(config.url_);
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-    if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr) {
-      config.password_ = o->val;
-    }
+    const bool secret =
+        std::strcmp(o->keyword, "password") == 0 || std::strcmp(o->keyword, "sslpassword") == 0;
+    if (secret && o->val != nullptr && o->val[0] != '\0') config.secrets_.emplace_back(o->val);
   }
   PQconninfoFree(options);
   return config;
 }
 
-std::string ConnectionConfig::Redact(std::string text) const {
-  if (password_.empty()) return text;
-  for (std::size_t at = text.find(password_); at != std::string::npos;
-       at = text.find(password_, at + 3)) {
-    text.replace(at, password_.size(), "***");
-  }
-  return text;
+std::string ConnectionConfig::Redact(std::string_view text) const {
+  return RedactFragments(text, secrets_);
 }
 
 Result<ConnPtr> ConnectionConfig::Connect(const char* application_name) const {
@@ -142,7 +139,7 @@ Status TranslateError(const ConnectionConfig& config, PGconn* conn, const PGresu
   } else {
     detail = TrimMessage(PQerrorMessage(conn));
   }
-  detail = config.Redact(std::move(detail));
+  detail = config.Redact(detail);
   std::string message = "PostgreSQL ";
   message += what;
   if (!state.empty()) {
@@ -165,46 +162,6 @@ Status TranslateError(const ConnectionConfig& config, PGconn* conn, const PGresu
   if (state == "23505") return Status::AlreadyExists(std::move(message));
   if (state == "22021" || state == "22P05") return Status::InvalidArgument(std::move(message));
   return Status::Internal(std::move(message));
-}
-
-bool IsStorableText(std::string_view text) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t n = text.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned char c = s[i];
-    if (c == 0) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int extra;
-    std::uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i <= static_cast<std::size_t>(extra)) return false;
-    for (int k = 1; k <= extra; ++k) {
-      const unsigned char cc = s[i + k];
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 std::string ArrayLiteral(const std::vector<std::optional<std::string>>& elements) {

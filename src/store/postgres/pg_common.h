@@ -49,12 +49,15 @@ class ConnectionConfig {
   // PQconnectPoll. Null only when libpq is out of memory.
   ConnPtr StartConnect(const char* application_name) const;
 
-  // `text` with the password (if any) replaced by "***".
-  std::string Redact(std::string text) const;
+  // `text` with the password replaced by "***": the password libpq reads
+  // from the URL, and every form and piece of it the URL holds
+  // (store/redact.h), since libpq may quote a piece of a careless URL as a
+  // host name or port.
+  std::string Redact(std::string_view text) const;
 
  private:
   std::string url_;
-  std::string password_;
+  std::vector<std::string> secrets_;  // what Redact replaces
   int connect_timeout_seconds_ = 5;
 };
 
@@ -73,11 +76,6 @@ Status TranslateError(const ConnectionConfig& config, PGconn* conn, const PGresu
 inline bool Succeeded(const PGresult* result, ExecStatusType expected) {
   return result != nullptr && PQresultStatus(result) == expected;
 }
-
-// True when `text` is valid UTF-8 (no overlong forms, surrogates or code
-// points past U+10FFFF) and holds no NUL byte: what a PostgreSQL text value
-// in a UTF8 database can hold.
-bool IsStorableText(std::string_view text);
 
 // A PostgreSQL array literal ("{\"a\",NULL}") of the given elements, for a
 // text-format parameter cast to text[] or bigint[]. nullopt elements are SQL

@@ -18,6 +18,7 @@
 #include "store/postgres/connection_pool.h"
 #include "store/postgres/deletion_feed.h"
 #include "store/postgres/pg_common.h"
+#include "store/token_row.h"
 
 namespace tokend::store {
 namespace {
@@ -31,10 +32,6 @@ constexpr std::int64_t kMigrationLockKey = 0x746f6b656e64;
 constexpr std::string_view kMigrationPrefix = "postgres/";
 // Rows per statement in InsertMany.
 constexpr std::size_t kInsertBatch = 1000;
-
-// Column order every SELECT of a token uses (see RowToToken).
-#define TOKEND_TOKEN_COLUMNS \
-  "id, type, name, description, principal, creation_date, expiration_date, actions, secret_hash"
 
 struct Statement {
   const char* name;
@@ -96,71 +93,27 @@ std::optional<std::string> OptionalText(const PGresult* result, int row, int col
                      static_cast<std::size_t>(PQgetlength(result, row, column)));
 }
 
-std::vector<std::string> SplitActions(std::string_view text) {
-  std::vector<std::string> actions;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find(' ', start);
-    if (end == std::string_view::npos) end = text.size();
-    if (end > start) actions.emplace_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return actions;
-}
-
-std::string JoinActions(const std::vector<std::string>& actions) {
-  std::string text;
-  for (const std::string& action : actions) {
-    if (!text.empty()) text += ' ';
-    text += action;
-  }
-  return text;
-}
-
+// Row `row` of `result`, whose columns are TOKEND_TOKEN_COLUMNS. Dates
+// arrive as decimal text (text result format).
 Result<core::Token> RowToToken(const PGresult* result, int row) {
-  core::Token token;
-  token.id = *OptionalText(result, row, 0);
-  const std::optional<core::TokenType> type = core::ParseTokenType(PQgetvalue(result, row, 1));
-  if (!type) {
-    return Status::Internal("PostgreSQL: token " + token.id + " has an unknown type in the store");
-  }
-  token.type = *type;
-  token.name = *OptionalText(result, row, 2);
-  token.description = OptionalText(result, row, 3);
-  token.principal = OptionalText(result, row, 4);
+  TokenRow columns;
+  columns.id = *OptionalText(result, row, 0);
+  columns.type = *OptionalText(result, row, 1);
+  columns.name = *OptionalText(result, row, 2);
+  columns.description = OptionalText(result, row, 3);
+  columns.principal = OptionalText(result, row, 4);
   const std::optional<std::int64_t> created = ParseInt64(PQgetvalue(result, row, 5));
-  std::optional<std::int64_t> expires;
+  if (!created) return Status::Internal("PostgreSQL: bad creation_date for " + columns.id);
+  columns.creation_date = *created;
   if (!PQgetisnull(result, row, 6)) {
-    expires = ParseInt64(PQgetvalue(result, row, 6));
-    if (!expires) return Status::Internal("PostgreSQL: bad expiration_date for " + token.id);
-  }
-  if (!created) return Status::Internal("PostgreSQL: bad creation_date for " + token.id);
-  token.creation_date = *created;
-  token.expiration_date = expires;
-  token.actions = SplitActions(PQgetvalue(result, row, 7));
-  token.secret_hash = *OptionalText(result, row, 8);
-  return token;
-}
-
-// InvalidArgument when a token holds something the schema cannot store
-// faithfully (invalid UTF-8 or NUL in text, or an action that would not
-// survive the space-separated encoding).
-Status CheckStorable(const core::Token& token) {
-  auto bad = [&](std::string_view field) {
-    return Status::InvalidArgument("token " + std::string(field) +
-                                   " is not valid UTF-8 text without NUL");
-  };
-  if (!pg::IsStorableText(token.id)) return bad("id");
-  if (!pg::IsStorableText(token.name)) return bad("name");
-  if (token.description && !pg::IsStorableText(*token.description)) return bad("description");
-  if (token.principal && !pg::IsStorableText(*token.principal)) return bad("principal");
-  if (!pg::IsStorableText(token.secret_hash)) return bad("secret_hash");
-  for (const std::string& action : token.actions) {
-    if (action.empty() || action.find(' ') != std::string::npos || !pg::IsStorableText(action)) {
-      return Status::InvalidArgument("token action is empty or contains a space");
+    columns.expiration_date = ParseInt64(PQgetvalue(result, row, 6));
+    if (!columns.expiration_date) {
+      return Status::Internal("PostgreSQL: bad expiration_date for " + columns.id);
     }
   }
-  return Status::Ok();
+  columns.actions = *OptionalText(result, row, 7);
+  columns.secret_hash = *OptionalText(result, row, 8);
+  return DecodeTokenRow(std::move(columns));
 }
 
 std::string SortColumn(core::SortField field) {
@@ -229,7 +182,7 @@ Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibi
   }
   if (!visibility.everything) {
     // A principal the database could not store matches no token.
-    if (visibility.types.empty() || !pg::IsStorableText(visibility.principal)) {
+    if (visibility.types.empty() || !IsStorableText(visibility.principal)) {
       filter.matches_nothing = true;
       return filter;
     }
@@ -242,7 +195,7 @@ Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibi
   if (!query.principals.empty()) {
     std::vector<std::optional<std::string>> principals;
     for (const std::string& principal : query.principals) {
-      if (pg::IsStorableText(principal)) principals.emplace_back(principal);
+      if (IsStorableText(principal)) principals.emplace_back(principal);
     }
     if (principals.empty()) {
       filter.matches_nothing = true;
@@ -352,22 +305,20 @@ class PostgresStore final : public TokenStore {
   }
 
   Status Insert(const core::Token& token) override {
-    if (Status s = CheckStorable(token); !s.ok()) return s;
-    const std::string type(core::ToString(token.type));
-    const std::string created = std::to_string(token.creation_date);
+    Result<TokenRow> row = EncodeTokenRow(token);
+    if (!row.ok()) return row.status();
+    const std::string created = std::to_string(row->creation_date);
     const std::string expires =
-        token.expiration_date ? std::to_string(*token.expiration_date) : std::string();
-    const std::string actions = JoinActions(token.actions);
-    const std::vector<const char*> params = {
-        token.id.c_str(),
-        type.c_str(),
-        token.name.c_str(),
-        token.description ? token.description->c_str() : nullptr,
-        token.principal ? token.principal->c_str() : nullptr,
-        created.c_str(),
-        token.expiration_date ? expires.c_str() : nullptr,
-        actions.c_str(),
-        token.secret_hash.c_str()};
+        row->expiration_date ? std::to_string(*row->expiration_date) : std::string();
+    const std::vector<const char*> params = {row->id.c_str(),
+                                             row->type.c_str(),
+                                             row->name.c_str(),
+                                             row->description ? row->description->c_str() : nullptr,
+                                             row->principal ? row->principal->c_str() : nullptr,
+                                             created.c_str(),
+                                             row->expiration_date ? expires.c_str() : nullptr,
+                                             row->actions.c_str(),
+                                             row->secret_hash.c_str()};
     // Not retried: a lost reply leaves the outcome unknown.
     return WithConnection(false, [&](PGconn* conn) {
       ResultPtr result = Exec(conn, kInsert, params);
@@ -380,8 +331,12 @@ class PostgresStore final : public TokenStore {
 
   Status InsertMany(std::span<const core::Token> tokens) override {
     if (tokens.empty()) return Status::Ok();
+    std::vector<TokenRow> rows;
+    rows.reserve(tokens.size());
     for (const core::Token& token : tokens) {
-      if (Status s = CheckStorable(token); !s.ok()) return s;
+      Result<TokenRow> row = EncodeTokenRow(token);
+      if (!row.ok()) return row.status();
+      rows.push_back(std::move(row).value());
     }
     return WithConnection(false, [&](PGconn* conn) {
       auto fail = [&](const PGresult* result, std::string_view what) {
@@ -391,22 +346,22 @@ class PostgresStore final : public TokenStore {
       };
       ResultPtr begin(PQexec(conn, "BEGIN"));
       if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get(), "insert");
-      for (std::size_t start = 0; start < tokens.size(); start += kInsertBatch) {
-        const std::size_t end = std::min(tokens.size(), start + kInsertBatch);
+      for (std::size_t start = 0; start < rows.size(); start += kInsertBatch) {
+        const std::size_t end = std::min(rows.size(), start + kInsertBatch);
         std::vector<std::vector<std::optional<std::string>>> columns(9);
         for (std::size_t i = start; i < end; ++i) {
-          const core::Token& t = tokens[i];
-          columns[0].emplace_back(t.id);
-          columns[1].emplace_back(std::string(core::ToString(t.type)));
-          columns[2].emplace_back(t.name);
-          columns[3].emplace_back(t.description);
-          columns[4].emplace_back(t.principal);
-          columns[5].emplace_back(std::to_string(t.creation_date));
+          const TokenRow& r = rows[i];
+          columns[0].emplace_back(r.id);
+          columns[1].emplace_back(r.type);
+          columns[2].emplace_back(r.name);
+          columns[3].emplace_back(r.description);
+          columns[4].emplace_back(r.principal);
+          columns[5].emplace_back(std::to_string(r.creation_date));
           columns[6].emplace_back(
-              t.expiration_date ? std::optional<std::string>(std::to_string(*t.expiration_date))
+              r.expiration_date ? std::optional<std::string>(std::to_string(*r.expiration_date))
                                 : std::nullopt);
-          columns[7].emplace_back(JoinActions(t.actions));
-          columns[8].emplace_back(t.secret_hash);
+          columns[7].emplace_back(r.actions);
+          columns[8].emplace_back(r.secret_hash);
         }
         std::vector<std::string> arrays;
         for (const auto& column : columns) arrays.push_back(pg::ArrayLiteral(column));
@@ -430,7 +385,7 @@ class PostgresStore final : public TokenStore {
   }
 
   Status Delete(std::string_view id) override {
-    if (!pg::IsStorableText(id)) return Status::NotFound("no token with this id");
+    if (!IsStorableText(id)) return Status::NotFound("no token with this id");
     const std::string key(id);
     {
       std::lock_guard lock(listener_mu_);
@@ -578,8 +533,7 @@ class PostgresStore final : public TokenStore {
   Result<core::Token> FindOne(const Statement& statement, std::string_view key,
                               std::string_view what) {
     // Text PostgreSQL cannot hold is in no row.
-    if (!pg::IsStorableText(key))
-      return Status::NotFound("no token with this " + std::string(what));
+    if (!IsStorableText(key)) return Status::NotFound("no token with this " + std::string(what));
     const std::string value(key);
     std::optional<core::Token> found;
     Status status = WithConnection(true, [&](PGconn* conn) {
@@ -642,12 +596,16 @@ class PostgresStore final : public TokenStore {
     std::lock_guard lock(listener_mu_);
     auto it = own_deletions_.find(std::string(id));
     if (it != own_deletions_.end()) {
-      if (it->second.in_flight > 0) {
-        it->second.heard = true;
+      // The echo of a deletion of ours, announced when it returned. Checked
+      // first: a second Delete of the id in flight meanwhile (which will
+      // fail) must not take the echo for another instance's deletion.
+      if (it->second.done) {
+        it->second.done.reset();
+        if (it->second.in_flight == 0 && !it->second.heard) own_deletions_.erase(it);
         return;
       }
-      if (it->second.done) {
-        own_deletions_.erase(it);
+      if (it->second.in_flight > 0) {
+        it->second.heard = true;
         return;
       }
     }

@@ -11,9 +11,19 @@
 // Writes use group commit: Insert/Delete enqueue an operation and block; the
 // writer drains up to kMaxBatchRows queued rows into one BEGIN IMMEDIATE ...
 // COMMIT, so one fsync (synchronous=FULL) makes the whole group durable.
+//
+// One store per file: a file store holds an exclusive flock on the database
+// file for its lifetime, so a second store on the same file (in this process
+// or another) is refused. SQLite cannot tell other processes about deletions,
+// so a second process would keep accepting tokens deleted through the first.
+// flock, not fcntl: SQLite uses fcntl locks on the same file, and closing any
+// descriptor of a file drops every fcntl lock the process holds on it.
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +34,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -31,6 +42,7 @@
 
 #include "store/embedded_migrations.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "store/token_row.h"
 
 namespace tokend::store {
 namespace {
@@ -57,12 +69,8 @@ constexpr const char* kConnectionPragmas =
     "PRAGMA temp_store=MEMORY;";
 constexpr const char* kWriterCachePragma = "PRAGMA cache_size=-65536;";
 
-constexpr const char* kTokenColumns =
-    "id, type, name, description, principal, creation_date, expiration_date, actions, "
-    "secret_hash";
 constexpr const char* kInsertSql =
-    "INSERT INTO tokens (id, type, name, description, principal, creation_date, "
-    "expiration_date, actions, secret_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 constexpr const char* kDeleteSql = "DELETE FROM tokens WHERE id = ?1";
 constexpr const char* kCountByTypeSql = "SELECT type, n FROM type_counts WHERE n > 0 ORDER BY type";
 constexpr const char* kPingSql = "SELECT count(*) FROM type_counts";
@@ -75,76 +83,45 @@ std::string SelectTokensSql(std::string_view where) {
   return sql;
 }
 
-std::string JoinActions(const std::vector<std::string>& actions) {
-  std::string joined;
-  for (const std::string& action : actions) {
-    if (!joined.empty()) joined += ' ';
-    joined += action;
-  }
-  return joined;
-}
-
-std::vector<std::string> SplitActions(std::string_view joined) {
-  std::vector<std::string> actions;
-  while (!joined.empty()) {
-    const std::size_t space = joined.find(' ');
-    std::string_view action = joined.substr(0, space);
-    if (!action.empty()) actions.emplace_back(action);
-    if (space == std::string_view::npos) break;
-    joined.remove_prefix(space + 1);
-  }
-  return actions;
-}
-
-// Actions are stored space-separated, so an empty one or one holding a space
-// could not be read back as written.
-Status CheckStorable(const core::Token& token) {
-  for (const std::string& action : token.actions) {
-    if (action.empty() || action.find(' ') != std::string::npos) {
-      return Status::InvalidArgument("token " + token.id +
-                                     ": a permission is empty or contains a space");
-    }
-  }
-  return Status::Ok();
-}
-
+// A row in TOKEND_TOKEN_COLUMNS order.
 Result<core::Token> ReadToken(const Statement& stmt) {
-  core::Token token;
-  token.id = std::string(stmt.ColumnText(0));
-  const std::optional<core::TokenType> type = core::ParseTokenType(stmt.ColumnText(1));
-  if (!type) {
-    return Status::Internal("token " + token.id + " has an unknown type in the database");
-  }
-  token.type = *type;
-  token.name = std::string(stmt.ColumnText(2));
-  token.description = stmt.ColumnOptionalText(3);
-  token.principal = stmt.ColumnOptionalText(4);
-  token.creation_date = stmt.ColumnInt64(5);
-  token.expiration_date = stmt.ColumnOptionalInt64(6);
-  token.actions = SplitActions(stmt.ColumnText(7));
-  token.secret_hash = std::string(stmt.ColumnText(8));
-  return token;
+  TokenRow row;
+  row.id = std::string(stmt.ColumnText(0));
+  row.type = std::string(stmt.ColumnText(1));
+  row.name = std::string(stmt.ColumnText(2));
+  row.description = stmt.ColumnOptionalText(3);
+  row.principal = stmt.ColumnOptionalText(4);
+  row.creation_date = stmt.ColumnInt64(5);
+  row.expiration_date = stmt.ColumnOptionalInt64(6);
+  row.actions = std::string(stmt.ColumnText(7));
+  row.secret_hash = std::string(stmt.ColumnText(8));
+  return DecodeTokenRow(std::move(row));
 }
 
-void BindToken(Statement& stmt, const core::Token& token) {
-  stmt.Bind(1, std::string_view(token.id));
-  stmt.Bind(2, core::ToString(token.type));
-  stmt.Bind(3, std::string_view(token.name));
-  stmt.Bind(4, token.description);
-  stmt.Bind(5, token.principal);
-  stmt.Bind(6, token.creation_date);
-  stmt.Bind(7, token.expiration_date);
-  stmt.Bind(8, std::string_view(JoinActions(token.actions)));
-  stmt.Bind(9, std::string_view(token.secret_hash));
+void BindRow(Statement& stmt, const TokenRow& row) {
+  stmt.Bind(1, std::string_view(row.id));
+  stmt.Bind(2, std::string_view(row.type));
+  stmt.Bind(3, std::string_view(row.name));
+  stmt.Bind(4, row.description);
+  stmt.Bind(5, row.principal);
+  stmt.Bind(6, row.creation_date);
+  stmt.Bind(7, row.expiration_date);
+  stmt.Bind(8, std::string_view(row.actions));
+  stmt.Bind(9, std::string_view(row.secret_hash));
 }
 
 std::string_view SortColumn(core::SortField field) {
   switch (field) {
-    case core::SortField::kCreationDate: return "creation_date";
-    case core::SortField::kExpirationDate: return "expiration_date";
-    case core::SortField::kName: return "name";
-    case core::SortField::kType: return "type";
-    case core::SortField::kPrincipal: return "principal";
+    case core::SortField::kCreationDate:
+      return "creation_date";
+    case core::SortField::kExpirationDate:
+      return "expiration_date";
+    case core::SortField::kName:
+      return "name";
+    case core::SortField::kType:
+      return "type";
+    case core::SortField::kPrincipal:
+      return "principal";
   }
   return "creation_date";
 }
@@ -205,13 +182,12 @@ bool SingleTypeAndPrincipal(const core::TokenQuery& query, const core::Visibilit
 }
 
 SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility& visibility) {
-  const bool single_type_and_principal = query.sort == core::SortField::kCreationDate &&
-                                         SingleTypeAndPrincipal(query, visibility);
-  const bool type_leads = single_type_and_principal ||
-                          (query.types.size() == 1 && query.principals.empty() &&
-                           visibility.everything &&
-                           (query.sort == core::SortField::kCreationDate ||
-                            query.sort == core::SortField::kType));
+  const bool single_type_and_principal =
+      query.sort == core::SortField::kCreationDate && SingleTypeAndPrincipal(query, visibility);
+  const bool type_leads =
+      single_type_and_principal ||
+      (query.types.size() == 1 && query.principals.empty() && visibility.everything &&
+       (query.sort == core::SortField::kCreationDate || query.sort == core::SortField::kType));
   SqlWithParams filter;
   filter.sql = "WHERE 1=1";
   if (!query.types.empty()) filter.AppendTypes(type_leads ? "type" : "+type", query.types);
@@ -252,6 +228,25 @@ SqlWithParams CounterTotal(const core::TokenQuery& query, const core::Visibility
   return count;
 }
 
+// An owned file descriptor, closed on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  ~UniqueFd() { reset(); }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string ErrnoText(int error) { return std::generic_category().message(error); }
+
 // "0001_init.sql" -> 1; nullopt when the name does not start with digits.
 std::optional<int> MigrationVersion(std::string_view file_name) {
   int version = 0;
@@ -284,11 +279,11 @@ class SqliteStore final : public TokenStore {
   // A queued write. Lives on the waiting caller's stack until `done`.
   struct WriteOp {
     enum class Kind { kInsert, kInsertMany, kDelete };
-    WriteOp(Kind kind, std::span<const core::Token> tokens, std::string_view id)
-        : kind(kind), tokens(tokens), id(id) {}
+    WriteOp(Kind kind, std::span<const TokenRow> rows, std::string_view id)
+        : kind(kind), rows(rows), id(id) {}
     const Kind kind;
-    const std::span<const core::Token> tokens;  // kInsert: one, kInsertMany: all
-    const std::string_view id;                  // kDelete
+    const std::span<const TokenRow> rows;  // kInsert: one, kInsertMany: all
+    const std::string_view id;             // kDelete
     Status result;
     bool done = false;
   };
@@ -311,6 +306,8 @@ class SqliteStore final : public TokenStore {
     Connection* connection_;
   };
 
+  Status LockFile();
+  Status CheckFileIdentity() const;
   Status OpenConnections(const std::string& target, const StoreOptions& options);
   Status ConfigureWriter(Connection& connection);
   Status Migrate(Connection& connection);
@@ -322,7 +319,7 @@ class SqliteStore final : public TokenStore {
   Status Submit(WriteOp& op);
   void WriterLoop();
   void RunBatch(Connection& connection, std::vector<WriteOp*>& batch);
-  Status InsertOne(Connection& connection, const core::Token& token);
+  Status InsertOne(Connection& connection, const TokenRow& row);
 
   Result<core::Token> FindOne(const char* sql, std::string_view key);
   Result<std::int64_t> QueryInt(Connection& connection, const SqlWithParams& sql);
@@ -330,6 +327,9 @@ class SqliteStore final : public TokenStore {
   const std::string display_;  // "SQLite database <path>", for messages
   const bool memory_;
   std::string path_;
+  // The file this store opened and locked (file mode only). Declared before
+  // the connections, so the lock is released only once they are closed.
+  UniqueFd lock_fd_;
   dev_t file_device_ = 0;
   ino_t file_inode_ = 0;
 
@@ -367,15 +367,63 @@ SqliteStore::~SqliteStore() {
 
 Status SqliteStore::Start(const std::string& target, const StoreOptions& options) {
   path_ = target;
-  if (Status status = OpenConnections(target, options); !status.ok()) return status;
   if (!memory_) {
-    struct stat info{};
-    if (::stat(path_.c_str(), &info) == 0) {
-      file_device_ = info.st_dev;
-      file_inode_ = info.st_ino;
-    }
+    if (Status status = LockFile(); !status.ok()) return status;
   }
+  if (Status status = OpenConnections(target, options); !status.ok()) return status;
+  // SQLite opened the path by name: it must still be the file locked above.
+  if (Status status = CheckFileIdentity(); !status.ok()) return status;
   writer_ = std::thread([this] { WriterLoop(); });
+  return Status::Ok();
+}
+
+Status SqliteStore::LockFile() {
+  // Created here with mode 0600, not by SQLite (0644 less the umask): the file
+  // holds every token's hash. SQLite gives the -wal, -shm and -journal files
+  // it creates the mode of the database file.
+  int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+  const bool created = fd >= 0;
+  if (fd < 0 && errno == EEXIST) fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY);
+  // A file this process may only read can still be locked; SQLite then says
+  // what it makes of it.
+  if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+    fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  }
+  if (fd < 0) return Status::Unavailable("cannot open " + display_ + ": " + ErrnoText(errno));
+  lock_fd_.reset(fd);
+  // The umask may have taken bits off the mode asked for above.
+  if (created) (void)::fchmod(fd, 0600);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    lock_fd_.reset();
+    if (error == EWOULDBLOCK) {
+      return Status::AlreadyExists(
+          display_ +
+          " is in use by another tokend process: only one process may use a SQLite file "
+          "(run several instances on PostgreSQL)");
+    }
+    return Status::Unavailable("cannot lock " + display_ + ": " + ErrnoText(error));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    return Status::Unavailable("cannot read the status of " + display_ + ": " + ErrnoText(errno));
+  }
+  file_device_ = info.st_dev;
+  file_inode_ = info.st_ino;
+  return Status::Ok();
+}
+
+Status SqliteStore::CheckFileIdentity() const {
+  if (memory_) return Status::Ok();
+  // An open connection keeps working on a file that was deleted or replaced
+  // underneath it, silently diverging from what a restart would open.
+  struct stat info {};
+  if (::stat(path_.c_str(), &info) != 0) {
+    return Status::Unavailable(display_ + " is no longer accessible");
+  }
+  if (info.st_dev != file_device_ || info.st_ino != file_inode_) {
+    return Status::Unavailable(display_ + " was replaced by another file");
+  }
   return Status::Ok();
 }
 
@@ -473,11 +521,10 @@ Status SqliteStore::ApplyMigrations(Connection& connection) {
   if (!tables.ok()) return tables.status();
   if (*tables != "0") return Status::Unavailable(display_ + " is not a tokend database");
 
-  if (Status status = connection.Exec(
-          "CREATE TABLE IF NOT EXISTS schema_migrations ("
-          "version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
-          "applied_at INTEGER NOT NULL DEFAULT (unixepoch()))",
-          context);
+  if (Status status = connection.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                      "version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
+                                      "applied_at INTEGER NOT NULL DEFAULT (unixepoch()))",
+                                      context);
       !status.ok()) {
     return status;
   }
@@ -486,7 +533,8 @@ Status SqliteStore::ApplyMigrations(Connection& connection) {
     if (!file.name.starts_with(kPrefix)) continue;
     const std::string_view file_name = file.name.substr(kPrefix.size());
     const std::optional<int> version = MigrationVersion(file_name);
-    if (!version) return Status::Internal("migration " + std::string(file.name) + " has no version");
+    if (!version)
+      return Status::Internal("migration " + std::string(file.name) + " has no version");
 
     Result<Statement> applied =
         connection.Prepare("SELECT 1 FROM schema_migrations WHERE version = ?1");
@@ -546,7 +594,7 @@ void SqliteStore::WriterLoop() {
       if (queue_.empty()) return;  // stopping, and everything queued is done
       // Always at least one op, so that an InsertMany larger than a batch
       // still runs (alone, in its own transaction).
-      auto rows_of = [](const WriteOp* op) { return std::max<std::size_t>(1, op->tokens.size()); };
+      auto rows_of = [](const WriteOp* op) { return std::max<std::size_t>(1, op->rows.size()); };
       std::size_t rows = 0;
       while (!queue_.empty() &&
              (batch.empty() || rows + rows_of(queue_.front()) <= kMaxBatchRows)) {
@@ -570,10 +618,10 @@ void SqliteStore::WriterLoop() {
   }
 }
 
-Status SqliteStore::InsertOne(Connection& connection, const core::Token& token) {
+Status SqliteStore::InsertOne(Connection& connection, const TokenRow& row) {
   Result<Statement> stmt = connection.Prepare(kInsertSql);
   if (!stmt.ok()) return stmt.status();
-  BindToken(*stmt, token);
+  BindRow(*stmt, row);
   const int rc = stmt->Step();
   if (rc == SQLITE_DONE) return Status::Ok();
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
@@ -581,7 +629,7 @@ Status SqliteStore::InsertOne(Connection& connection, const core::Token& token) 
     const bool hash = std::string_view(sqlite3_errmsg(connection.db())).find("secret_hash") !=
                       std::string_view::npos;
     return Status::AlreadyExists(hash ? "a token with the same secret hash already exists"
-                                      : "a token with id " + token.id + " already exists");
+                                      : "a token with id " + row.id + " already exists");
   }
   return StatusFromSqlite(rc, connection.db(), "inserting into " + display_);
 }
@@ -591,6 +639,12 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
   auto fail_all = [&batch](const Status& status) {
     for (WriteOp* op : batch) op->result = status;
   };
+  // A write into a file that is no longer the configured one would be
+  // acknowledged, then lost to the next start: refused like any store fault.
+  if (Status status = CheckFileIdentity(); !status.ok()) {
+    fail_all(status);
+    return;
+  }
   if (Status status = connection.Exec("BEGIN IMMEDIATE", context); !status.ok()) {
     fail_all(status);
     return;
@@ -603,7 +657,7 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
   for (WriteOp* op : batch) {
     switch (op->kind) {
       case WriteOp::Kind::kInsert:
-        op->result = InsertOne(connection, op->tokens.front());
+        op->result = InsertOne(connection, op->rows.front());
         if (!op->result.ok() && op->result.code() != core::StatusCode::kAlreadyExists) {
           fatal = op->result;
         }
@@ -615,8 +669,8 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
         // also written to the statement journal.
         if (batch.size() == 1) {
           op->result = Status::Ok();
-          for (const core::Token& token : op->tokens) {
-            op->result = InsertOne(connection, token);
+          for (const TokenRow& row : op->rows) {
+            op->result = InsertOne(connection, row);
             if (!op->result.ok()) break;
           }
           fatal = op->result;
@@ -624,8 +678,8 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
         }
         if (fatal = connection.Exec("SAVEPOINT insert_many", context); !fatal.ok()) break;
         op->result = Status::Ok();
-        for (const core::Token& token : op->tokens) {
-          op->result = InsertOne(connection, token);
+        for (const TokenRow& row : op->rows) {
+          op->result = InsertOne(connection, row);
           if (!op->result.ok()) break;
         }
         if (!op->result.ok()) {
@@ -673,17 +727,22 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
 }
 
 Status SqliteStore::Insert(const core::Token& token) {
-  if (Status status = CheckStorable(token); !status.ok()) return status;
-  WriteOp op(WriteOp::Kind::kInsert, std::span(&token, 1), {});
+  Result<TokenRow> row = EncodeTokenRow(token);
+  if (!row.ok()) return row.status();
+  WriteOp op(WriteOp::Kind::kInsert, std::span(&*row, 1), {});
   return Submit(op);
 }
 
 Status SqliteStore::InsertMany(std::span<const core::Token> tokens) {
   if (tokens.empty()) return Status::Ok();
+  std::vector<TokenRow> rows;
+  rows.reserve(tokens.size());
   for (const core::Token& token : tokens) {
-    if (Status status = CheckStorable(token); !status.ok()) return status;
+    Result<TokenRow> row = EncodeTokenRow(token);
+    if (!row.ok()) return row.status();
+    rows.push_back(std::move(row).value());
   }
-  WriteOp op(WriteOp::Kind::kInsertMany, tokens, {});
+  WriteOp op(WriteOp::Kind::kInsertMany, rows, {});
   return Submit(op);
 }
 
@@ -806,7 +865,8 @@ Result<std::vector<std::pair<core::TokenType, std::int64_t>>> SqliteStore::Count
   for (;;) {
     const int rc = stmt->Step();
     if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return StatusFromSqlite(rc, lease->db(), "counting tokens in " + display_);
+    if (rc != SQLITE_ROW)
+      return StatusFromSqlite(rc, lease->db(), "counting tokens in " + display_);
     if (const std::optional<core::TokenType> type = core::ParseTokenType(stmt->ColumnText(0))) {
       counts.emplace_back(*type, stmt->ColumnInt64(1));
     }
@@ -815,17 +875,7 @@ Result<std::vector<std::pair<core::TokenType, std::int64_t>>> SqliteStore::Count
 }
 
 Status SqliteStore::Ping() {
-  if (!memory_) {
-    // An open connection keeps working on a file that was deleted or replaced
-    // underneath it, silently diverging from what a restart would see.
-    struct stat info{};
-    if (::stat(path_.c_str(), &info) != 0) {
-      return Status::Unavailable(display_ + " is no longer accessible");
-    }
-    if (info.st_dev != file_device_ || info.st_ino != file_inode_) {
-      return Status::Unavailable(display_ + " was replaced by another file");
-    }
-  }
+  if (Status status = CheckFileIdentity(); !status.ok()) return status;
   Lease lease = Acquire();
   Result<Statement> stmt = lease->Prepare(kPingSql);
   if (!stmt.ok()) return stmt.status();
@@ -842,8 +892,8 @@ Result<std::unique_ptr<TokenStore>> OpenSqliteStore(std::string_view target,
     return Status::InvalidArgument("a sqlite: store URL needs a path or :memory:");
   }
   const bool memory = target == kMemoryTarget;
-  std::string display = memory ? "SQLite in-memory database"
-                               : "SQLite database " + std::string(target);
+  std::string display =
+      memory ? "SQLite in-memory database" : "SQLite database " + std::string(target);
   auto store = std::make_unique<SqliteStore>(std::move(display), memory);
   if (Status status = store->Start(std::string(target), options); !status.ok()) return status;
   return std::unique_ptr<TokenStore>(std::move(store));

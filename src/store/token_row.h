@@ -1,0 +1,67 @@
+// The one encoding of a core::Token as a row of the `tokens` table, shared by
+// every backend: a token written by one backend reads back the same from any
+// other, and every backend refuses the same tokens.
+//
+// Columns, in TOKEND_TOKEN_COLUMNS order:
+//   id, name, secret_hash   text as given
+//   type                    the JSON value ("global", "team", ...)
+//   description, principal  text; null when absent (principal: global tokens)
+//   creation_date           epoch milliseconds
+//   expiration_date         epoch milliseconds; null: never expires
+//   actions                 the permission strings joined by single spaces
+//                           ('' for none); a permission never holds a space
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/token.h"
+
+// The column list every statement reading or writing a whole token uses, as a
+// literal so that backends can splice it into constant SQL.
+#define TOKEND_TOKEN_COLUMNS \
+  "id, type, name, description, principal, creation_date, expiration_date, actions, secret_hash"
+
+namespace tokend::store {
+
+inline constexpr std::string_view kTokenColumns = TOKEND_TOKEN_COLUMNS;
+
+// The column values of one token row (see the table above).
+struct TokenRow {
+  std::string id;
+  std::string type;
+  std::string name;
+  std::optional<std::string> description;
+  std::optional<std::string> principal;
+  std::int64_t creation_date = 0;
+  std::optional<std::int64_t> expiration_date;
+  std::string actions;
+  std::string secret_hash;
+};
+
+// True when `text` is valid UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF) without NUL: what every backend stores and returns
+// unchanged (a PostgreSQL UTF8 database refuses anything else).
+bool IsStorableText(std::string_view text);
+
+// The row of `token`. InvalidArgument naming the field when a text field is
+// not storable text, or a permission is empty or holds a space (it would not
+// survive the space-joined column). Never echoes the offending value.
+core::Result<TokenRow> EncodeTokenRow(const core::Token& token);
+
+// The token a row holds. Internal when the row cannot have been written by
+// EncodeTokenRow (an unknown type): the database was edited by hand or is
+// damaged, which no caller input can cause.
+core::Result<core::Token> DecodeTokenRow(TokenRow row);
+
+// The actions column of `actions`, and back (empty items are dropped).
+std::string JoinActions(const std::vector<std::string>& actions);
+std::vector<std::string> SplitActions(std::string_view column);
+
+}  // namespace tokend::store

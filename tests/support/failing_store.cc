@@ -1,0 +1,116 @@
+#include "support/failing_store.h"
+
+#include <bit>
+#include <string>
+#include <utility>
+
+namespace tokend::testing {
+namespace {
+
+constexpr std::string_view kMethodNames[] = {"Insert",           "InsertMany", "FindById",
+                                             "FindBySecretHash", "Delete",     "Query",
+                                             "CountByType",      "Ping"};
+
+int IndexOf(FailingStore::Methods method) { return std::countr_zero(method); }
+
+}  // namespace
+
+FailingStore::FailingStore(std::unique_ptr<store::TokenStore> inner)
+    : ForwardingStore(std::move(inner)) {}
+
+core::Result<std::unique_ptr<FailingStore>> FailingStore::Open(std::string_view url) {
+  core::Result<std::unique_ptr<store::TokenStore>> inner = store::TokenStore::Open(url);
+  if (!inner.ok()) return inner.status();
+  return std::make_unique<FailingStore>(std::move(inner).value());
+}
+
+void FailingStore::Fail(Methods methods) { failing_.fetch_or(methods & kAll); }
+
+void FailingStore::FailNext(Methods methods, int count) {
+  for (int i = 0; i < kMethodCount; ++i) {
+    if (methods & (1u << i)) fail_next_[i].fetch_add(count);
+  }
+}
+
+void FailingStore::Heal(Methods methods) {
+  failing_.fetch_and(~methods);
+  for (int i = 0; i < kMethodCount; ++i) {
+    if (methods & (1u << i)) fail_next_[i].store(0);
+  }
+}
+
+void FailingStore::SetFailure(core::Status status) {
+  std::lock_guard lock(failure_mu_);
+  if (status.ok()) {
+    failure_.reset();
+  } else {
+    failure_ = std::move(status);
+  }
+}
+
+int FailingStore::Calls(Methods method) const { return calls_[IndexOf(method)].load(); }
+
+int FailingStore::Failures(Methods method) const { return failures_[IndexOf(method)].load(); }
+
+std::optional<core::Status> FailingStore::Injected(Methods method) {
+  const int index = IndexOf(method);
+  calls_[index].fetch_add(1);
+  bool fail = (failing_.load() & method) != 0;
+  if (!fail) {
+    // Takes one of the pending failures, if any, without going below zero.
+    int pending = fail_next_[index].load();
+    while (pending > 0 && !fail_next_[index].compare_exchange_weak(pending, pending - 1)) {
+    }
+    fail = pending > 0;
+  }
+  if (!fail) return std::nullopt;
+  failures_[index].fetch_add(1);
+  std::lock_guard lock(failure_mu_);
+  if (failure_) return *failure_;
+  return core::Status::Unavailable("injected store failure: " + std::string(kMethodNames[index]));
+}
+
+core::Status FailingStore::Insert(const core::Token& token) {
+  if (auto failure = Injected(kInsert)) return *failure;
+  return ForwardingStore::Insert(token);
+}
+
+core::Status FailingStore::InsertMany(std::span<const core::Token> tokens) {
+  if (auto failure = Injected(kInsertMany)) return *failure;
+  return ForwardingStore::InsertMany(tokens);
+}
+
+core::Result<core::Token> FailingStore::FindById(std::string_view id) {
+  if (auto failure = Injected(kFindById)) return *failure;
+  return ForwardingStore::FindById(id);
+}
+
+core::Result<core::Token> FailingStore::FindBySecretHash(std::string_view secret_hash) {
+  if (auto failure = Injected(kFindBySecretHash)) return *failure;
+  return ForwardingStore::FindBySecretHash(secret_hash);
+}
+
+core::Status FailingStore::Delete(std::string_view id) {
+  if (auto failure = Injected(kDelete)) return *failure;
+  return ForwardingStore::Delete(id);
+}
+
+core::Result<store::TokenPage> FailingStore::Query(const core::TokenQuery& query,
+                                                   const core::Visibility& visibility,
+                                                   std::int64_t limit, std::int64_t offset,
+                                                   bool count_total) {
+  if (auto failure = Injected(kQuery)) return *failure;
+  return ForwardingStore::Query(query, visibility, limit, offset, count_total);
+}
+
+core::Result<std::vector<std::pair<core::TokenType, std::int64_t>>> FailingStore::CountByType() {
+  if (auto failure = Injected(kCountByType)) return *failure;
+  return ForwardingStore::CountByType();
+}
+
+core::Status FailingStore::Ping() {
+  if (auto failure = Injected(kPing)) return *failure;
+  return ForwardingStore::Ping();
+}
+
+}  // namespace tokend::testing

@@ -1,0 +1,92 @@
+// FailingStore: a real TokenStore whose chosen methods fail on demand, to
+// test how callers (service, HTTP, store users) behave when the store fails
+// half-way through their work, without breaking a real database.
+//
+//   auto store = testing::FailingStore::Open("sqlite::memory:");
+//   service::TokenService service(**store, options);
+//   (*store)->Fail(FailingStore::kWrites);            // every write: 503
+//   (*store)->FailNext(FailingStore::kFindBySecretHash, 1);  // just the next lookup
+//   (*store)->Heal();                                 // all back to normal
+//
+// A failing call does not reach the real store and returns the failure
+// status (Unavailable, naming the method, unless SetFailure chose another);
+// every other call is forwarded unchanged, listener registration included.
+//
+// Thread safety: every method, toggles included, may be called from any
+// thread while calls are in flight; a toggle applies to calls that start
+// after it returns.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include "support/forwarding_store.h"
+
+namespace tokend::testing {
+
+class FailingStore final : public ForwardingStore {
+ public:
+  // One bit per TokenStore method; combine with |.
+  using Methods = std::uint32_t;
+  static constexpr Methods kInsert = 1u << 0;
+  static constexpr Methods kInsertMany = 1u << 1;
+  static constexpr Methods kFindById = 1u << 2;
+  static constexpr Methods kFindBySecretHash = 1u << 3;
+  static constexpr Methods kDelete = 1u << 4;
+  static constexpr Methods kQuery = 1u << 5;
+  static constexpr Methods kCountByType = 1u << 6;
+  static constexpr Methods kPing = 1u << 7;
+  static constexpr Methods kWrites = kInsert | kInsertMany | kDelete;
+  static constexpr Methods kReads = kFindById | kFindBySecretHash | kQuery | kCountByType;
+  static constexpr Methods kAll = kWrites | kReads | kPing;
+
+  explicit FailingStore(std::unique_ptr<store::TokenStore> inner);
+
+  // Opens `url` with TokenStore::Open and wraps it, healthy.
+  static core::Result<std::unique_ptr<FailingStore>> Open(std::string_view url);
+
+  // Every call of `methods` fails from now until Heal.
+  void Fail(Methods methods);
+  // The next `count` calls of each method in `methods` fail (on top of Fail).
+  void FailNext(Methods methods, int count);
+  // `methods` work again: both Fail and pending FailNext are cleared.
+  void Heal(Methods methods = kAll);
+  // What failing calls return from now on. Default (and after an ok
+  // status): Unavailable("injected store failure: <Method>").
+  void SetFailure(core::Status status);
+
+  // Calls of `method` (one bit) so far, failed or not / failed only.
+  int Calls(Methods method) const;
+  int Failures(Methods method) const;
+
+  core::Status Insert(const core::Token& token) override;
+  core::Status InsertMany(std::span<const core::Token> tokens) override;
+  core::Result<core::Token> FindById(std::string_view id) override;
+  core::Result<core::Token> FindBySecretHash(std::string_view secret_hash) override;
+  core::Status Delete(std::string_view id) override;
+  core::Result<store::TokenPage> Query(const core::TokenQuery& query,
+                                       const core::Visibility& visibility, std::int64_t limit,
+                                       std::int64_t offset, bool count_total) override;
+  core::Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override;
+  core::Status Ping() override;
+
+ private:
+  static constexpr int kMethodCount = 8;
+
+  // Counts the call; the failure to return when this call of `method` fails.
+  std::optional<core::Status> Injected(Methods method);
+
+  std::atomic<Methods> failing_{0};
+  std::array<std::atomic<int>, kMethodCount> fail_next_{};
+  std::array<std::atomic<int>, kMethodCount> calls_{};
+  std::array<std::atomic<int>, kMethodCount> failures_{};
+  mutable std::mutex failure_mu_;
+  std::optional<core::Status> failure_;  // guarded by failure_mu_; nullopt: the default
+};
+
+}  // namespace tokend::testing

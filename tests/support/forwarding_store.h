@@ -1,0 +1,49 @@
+// A TokenStore that forwards every call to another store: the base of test
+// decorators that change one aspect of a real store and keep the rest.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store/token_store.h"
+
+namespace tokend::testing {
+
+class ForwardingStore : public store::TokenStore {
+ public:
+  // Owns `inner`, which must not be null.
+  explicit ForwardingStore(std::unique_ptr<store::TokenStore> inner) : inner_(std::move(inner)) {}
+
+  core::Status Insert(const core::Token& token) override { return inner_->Insert(token); }
+  core::Status InsertMany(std::span<const core::Token> tokens) override {
+    return inner_->InsertMany(tokens);
+  }
+  core::Result<core::Token> FindById(std::string_view id) override { return inner_->FindById(id); }
+  core::Result<core::Token> FindBySecretHash(std::string_view secret_hash) override {
+    return inner_->FindBySecretHash(secret_hash);
+  }
+  core::Status Delete(std::string_view id) override { return inner_->Delete(id); }
+  core::Result<store::TokenPage> Query(const core::TokenQuery& query,
+                                       const core::Visibility& visibility, std::int64_t limit,
+                                       std::int64_t offset, bool count_total) override {
+    return inner_->Query(query, visibility, limit, offset, count_total);
+  }
+  core::Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override {
+    return inner_->CountByType();
+  }
+  core::Status Ping() override { return inner_->Ping(); }
+  void SetChangeListener(store::ChangeListener* listener) override {
+    inner_->SetChangeListener(listener);
+  }
+  bool IsShared() const override { return inner_->IsShared(); }
+
+  store::TokenStore& inner() { return *inner_; }
+
+ private:
+  std::unique_ptr<store::TokenStore> inner_;
+};
+
+}  // namespace tokend::testing
