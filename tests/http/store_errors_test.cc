@@ -23,10 +23,13 @@
 #include "http/server.h"
 #include "service/token_service.h"
 #include "store/token_store.h"
+#include "support/failing_store.h"
 #include "test_client.h"
 
 namespace tokend::http::testing {
 namespace {
+
+using FailingStore = ::tokend::testing::FailingStore;
 
 using core::Result;
 using core::Status;
@@ -45,67 +48,21 @@ const std::vector<std::string> kDetailFragments = {
 
 enum class Fault { kNone, kUnavailable, kInternal };
 
-class FaultyStore final : public store::TokenStore {
- public:
-  explicit FaultyStore(std::unique_ptr<store::TokenStore> inner) : inner_(std::move(inner)) {}
-
-  void Set(Fault fault) { fault_.store(fault); }
-
-  Status Insert(const core::Token& token) override {
-    if (auto failure = Failure()) return *failure;
-    return inner_->Insert(token);
+// The fault every store call meets, on a real store (FailingStore).
+void Inject(FailingStore& store, Fault fault) {
+  switch (fault) {
+    case Fault::kNone:
+      store.Heal();
+      return;
+    case Fault::kUnavailable:
+      store.SetFailure(Status::Unavailable(kStoreDetail));
+      break;
+    case Fault::kInternal:
+      store.SetFailure(Status::Internal(kStoreDetail));
+      break;
   }
-  Status InsertMany(std::span<const core::Token> tokens) override {
-    if (auto failure = Failure()) return *failure;
-    return inner_->InsertMany(tokens);
-  }
-  Result<core::Token> FindById(std::string_view id) override {
-    if (auto failure = Failure()) return *failure;
-    return inner_->FindById(id);
-  }
-  Result<core::Token> FindBySecretHash(std::string_view secret_hash) override {
-    if (auto failure = Failure()) return *failure;
-    return inner_->FindBySecretHash(secret_hash);
-  }
-  Status Delete(std::string_view id) override {
-    if (auto failure = Failure()) return *failure;
-    return inner_->Delete(id);
-  }
-  Result<store::TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
-                                 std::int64_t limit, std::int64_t offset,
-                                 bool count_total) override {
-    if (auto failure = Failure()) return *failure;
-    return inner_->Query(query, visibility, limit, offset, count_total);
-  }
-  Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override {
-    if (auto failure = Failure()) return *failure;
-    return inner_->CountByType();
-  }
-  Status Ping() override {
-    if (auto failure = Failure()) return *failure;
-    return inner_->Ping();
-  }
-  void SetChangeListener(store::ChangeListener* listener) override {
-    inner_->SetChangeListener(listener);
-  }
-  bool IsShared() const override { return inner_->IsShared(); }
-
- private:
-  std::optional<Status> Failure() const {
-    switch (fault_.load()) {
-      case Fault::kUnavailable:
-        return Status::Unavailable(kStoreDetail);
-      case Fault::kInternal:
-        return Status::Internal(kStoreDetail);
-      case Fault::kNone:
-        break;
-    }
-    return std::nullopt;
-  }
-
-  std::unique_ptr<store::TokenStore> inner_;
-  std::atomic<Fault> fault_{Fault::kNone};
-};
+  store.Fail(FailingStore::kAll);
+}
 
 // Collects what the process logs while it lives.
 class LogCapture {
@@ -157,9 +114,9 @@ class StoreErrorsTest : public ::testing::Test {
   void TearDown() override { Stop(); }
 
   void Start(bool auth_required) {
-    auto inner = store::TokenStore::Open("sqlite::memory:");
-    ASSERT_TRUE(inner.ok()) << inner.status().ToString();
-    store_ = std::make_unique<FaultyStore>(std::move(*inner));
+    auto store = FailingStore::Open("sqlite::memory:");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
     service::ServiceOptions service_options;
     service_options.auth_required = auth_required;
     service_ = std::make_unique<service::TokenService>(*store_, service_options);
@@ -298,7 +255,7 @@ class StoreErrorsTest : public ::testing::Test {
   }
 
   Metrics metrics_;
-  std::unique_ptr<FaultyStore> store_;
+  std::unique_ptr<FailingStore> store_;
   std::unique_ptr<service::TokenService> service_;
   std::unique_ptr<Server> server_;
   std::uint16_t port_ = 0;
@@ -311,7 +268,7 @@ TEST_F(StoreErrorsTest, UnavailableStoreAnswersTheFixedMessageEverywhere) {
   ASSERT_NO_FATAL_FAILURE(Start(true));
   TestClient client(port_);
   ASSERT_TRUE(client.connected());
-  store_->Set(Fault::kUnavailable);
+  Inject(*store_, Fault::kUnavailable);
   std::string reference;
   std::vector<Call> calls = RouteCalls();
   const std::vector<Call> authentication = AuthenticationCalls();
@@ -324,7 +281,7 @@ TEST_F(StoreErrorsTest, UnavailableStoreAnswersTheFixedMessageEverywhere) {
   ExpectHealthAndMetricsTellNothing(client);
 
   // Nothing was lost to the fault: once the store answers, all is as before.
-  store_->Set(Fault::kNone);
+  Inject(*store_, Fault::kNone);
   auto res =
       client.Request("GET", "/api/v2/token/self", {{"Authorization", "Bearer " + stored_secret_}});
   ASSERT_TRUE(res);
@@ -336,7 +293,7 @@ TEST_F(StoreErrorsTest, InternalStoreErrorAnswersTheFixedMessageEverywhere) {
   ASSERT_NO_FATAL_FAILURE(Start(true));
   TestClient client(port_);
   ASSERT_TRUE(client.connected());
-  store_->Set(Fault::kInternal);
+  Inject(*store_, Fault::kInternal);
   std::string reference;
   for (const Call& call : RouteCalls()) {
     const std::string body = ExpectFixed(client, call, 500);
@@ -353,7 +310,7 @@ TEST_F(StoreErrorsTest, AuthenticationOffAnswersTheFixedMessage) {
   TestClient client(port_);
   ASSERT_TRUE(client.connected());
   for (const Fault fault : {Fault::kUnavailable, Fault::kInternal}) {
-    store_->Set(fault);
+    Inject(*store_, fault);
     const int status = fault == Fault::kUnavailable ? 503 : 500;
     for (Call call : RouteCalls()) {
       call.headers.erase(call.headers.begin());  // no Authorization
@@ -367,7 +324,7 @@ TEST_F(StoreErrorsTest, AuthenticationOffAnswersTheFixedMessage) {
 TEST_F(StoreErrorsTest, UntrustedCacheSendsEveryBearerToTheFailingStore) {
   ASSERT_NO_FATAL_FAILURE(Start(true));
   service_->OnFeedHealthChanged(false);
-  store_->Set(Fault::kUnavailable);
+  Inject(*store_, Fault::kUnavailable);
   for (const Call& call : RouteCalls()) {
     TestClient client(port_);
     ASSERT_TRUE(client.connected());
@@ -383,7 +340,7 @@ TEST_F(StoreErrorsTest, EveryFixedAnswerLogsTheStoresDetail) {
   TestClient client(port_);
   ASSERT_TRUE(client.connected());
   for (const Fault fault : {Fault::kUnavailable, Fault::kInternal}) {
-    store_->Set(fault);
+    Inject(*store_, fault);
     std::vector<Call> calls = RouteCalls();
     const std::vector<Call> authentication = AuthenticationCalls();
     calls.insert(calls.end(), authentication.begin(), authentication.end());
