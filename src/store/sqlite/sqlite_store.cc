@@ -493,7 +493,7 @@ Status SqliteStore::ConfigureWriter(Connection& connection) {
   if (Status status = connection.Exec(kConnectionPragmas, context); !status.ok()) return status;
   // Inserts land on random pages of the secret_hash index: a writer cache
   // that holds a whole batch's dirty pages avoids spilling them to the WAL
-  // mid-transaction (1M-token loads: ~4x faster).
+  // mid-transaction (docs/PERFORMANCE.md has the figures).
   return connection.Exec(kWriterCachePragma, context);
 }
 
@@ -665,7 +665,7 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
       case WriteOp::Kind::kInsertMany: {
         // Alone in its transaction (the usual case: bulk loads exceed a
         // batch), the transaction itself is the all-or-nothing unit. A
-        // savepoint there costs ~8x on large loads: every page it touches is
+        // savepoint there slows large loads badly: every page it touches is
         // also written to the statement journal.
         if (batch.size() == 1) {
           op->result = Status::Ok();
@@ -808,7 +808,7 @@ Result<TokenPage> SqliteStore::Query(const core::TokenQuery& query,
   order_by += direction;
   // The page's ids come from the index alone; only those rows are read from
   // the table. Skipping OFFSET rows in a WITHOUT ROWID table otherwise seeks
-  // the table once per skipped row (page 1000 of 10: 10 ms against 1 ms).
+  // the table once per skipped row (figures in docs/PERFORMANCE.md).
   SqlWithParams select = TokenFilter(query, visibility);
   select.sql = SelectTokensSql("WHERE id IN (SELECT id FROM tokens " + select.sql + order_by +
                                " LIMIT ? OFFSET ?)") +
