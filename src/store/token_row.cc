@@ -117,4 +117,20 @@ Result<core::Token> DecodeTokenRow(TokenRow row) {
   return token;
 }
 
+std::string_view SortColumn(core::SortField field) {
+  switch (field) {
+    case core::SortField::kCreationDate:
+      return "creation_date";
+    case core::SortField::kExpirationDate:
+      return "expiration_date";
+    case core::SortField::kName:
+      return "name";
+    case core::SortField::kType:
+      return "type";
+    case core::SortField::kPrincipal:
+      return "principal";
+  }
+  return "creation_date";
+}
+
 }  // namespace tokend::store

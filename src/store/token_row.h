@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/query.h"
 #include "core/status.h"
 #include "core/token.h"
 
@@ -59,6 +60,9 @@ core::Result<TokenRow> EncodeTokenRow(const core::Token& token);
 // EncodeTokenRow (an unknown type): the database was edited by hand or is
 // damaged, which no caller input can cause.
 core::Result<core::Token> DecodeTokenRow(TokenRow row);
+
+// The column a query sorts on, the same in every backend's schema.
+std::string_view SortColumn(core::SortField field);
 
 // The actions column of `actions`, and back (empty items are dropped).
 std::string JoinActions(const std::vector<std::string>& actions);

@@ -116,22 +116,6 @@ Result<core::Token> RowToToken(const PGresult* result, int row) {
   return DecodeTokenRow(std::move(columns));
 }
 
-std::string SortColumn(core::SortField field) {
-  switch (field) {
-    case core::SortField::kCreationDate:
-      return "creation_date";
-    case core::SortField::kExpirationDate:
-      return "expiration_date";
-    case core::SortField::kName:
-      return "name";
-    case core::SortField::kType:
-      return "type";
-    case core::SortField::kPrincipal:
-      return "principal";
-  }
-  return "creation_date";
-}
-
 bool IsNullableSortColumn(core::SortField field) {
   return field == core::SortField::kExpirationDate || field == core::SortField::kPrincipal;
 }
@@ -139,7 +123,7 @@ bool IsNullableSortColumn(core::SortField field) {
 // ORDER BY matching the indexes: nullable columns are indexed NULLS FIRST,
 // so ASC NULLS FIRST scans forward and DESC NULLS LAST backward.
 std::string OrderBy(core::SortField field, core::SortOrder order) {
-  const std::string column = SortColumn(field);
+  const std::string column(SortColumn(field));
   const bool nullable = IsNullableSortColumn(field);
   if (order == core::SortOrder::kAsc) {
     return " ORDER BY " + column + (nullable ? " ASC NULLS FIRST" : " ASC") + ", id ASC";

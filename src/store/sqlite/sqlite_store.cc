@@ -110,22 +110,6 @@ void BindRow(Statement& stmt, const TokenRow& row) {
   stmt.Bind(9, std::string_view(row.secret_hash));
 }
 
-std::string_view SortColumn(core::SortField field) {
-  switch (field) {
-    case core::SortField::kCreationDate:
-      return "creation_date";
-    case core::SortField::kExpirationDate:
-      return "expiration_date";
-    case core::SortField::kName:
-      return "name";
-    case core::SortField::kType:
-      return "type";
-    case core::SortField::kPrincipal:
-      return "principal";
-  }
-  return "creation_date";
-}
-
 // Dynamic SQL made only of fixed fragments and "?" placeholders; every value
 // is bound, never spliced.
 struct SqlWithParams {
