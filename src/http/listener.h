@@ -17,7 +17,7 @@
 #include <unordered_set>
 
 #include "core/status.h"
-#include "http/server.h"
+#include "http/server_options.h"
 
 namespace tokend::http {
 

@@ -8,13 +8,11 @@
 // thread; Stop may be called from any thread, any number of times.
 #pragma once
 
-#include <chrono>
-#include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <string>
 
 #include "core/status.h"
+#include "http/server_options.h"
 
 namespace tokend::service {
 class TokenService;
@@ -23,29 +21,6 @@ class TokenService;
 namespace tokend::http {
 
 class Metrics;
-
-struct ServerOptions {
-  std::string address = "127.0.0.1";  // numeric IPv4/IPv6 address or host name
-  std::uint16_t port = 7700;          // 0: an ephemeral port (see Start)
-  int io_threads = 0;                 // 0: std::thread::hardware_concurrency()
-  // Threads running store calls. Store calls block, so this bounds the
-  // creates that can share one SQLite group commit (docs/PERFORMANCE.md).
-  int blocking_threads = 128;
-  std::size_t max_body_bytes = 64 * 1024;
-  std::size_t max_header_bytes = 16 * 1024;  // request line + fields
-  std::size_t max_target_bytes = 8 * 1024;
-  // Time allowed from the first byte of a request to the end of its header;
-  // also how long a new connection may wait before sending anything.
-  std::chrono::seconds header_timeout{10};
-  // Time allowed to receive a request body, and to send a response.
-  std::chrono::seconds body_timeout{30};
-  // Time an open connection may wait for its next request.
-  std::chrono::seconds idle_timeout{60};
-  // Time Stop() lets in-flight requests finish before closing them.
-  std::chrono::seconds shutdown_timeout{10};
-  std::size_t max_connections = 10000;  // beyond: 503 and close
-  bool handle_signals = true;           // SIGINT/SIGTERM call Stop()
-};
 
 class Server {
  public:
