@@ -210,9 +210,16 @@ asio::awaitable<void> Session::Serve() {
       res.emplace(std::move(step.value()));
       handler.Finish(ex, *res);
     }
-    // The request is freed before the wait below: held by every connection
-    // of the thread at once, requests would overflow the allocator's
-    // per-thread cache.
+    // Write. Serialized, and request and response freed, before the wait
+    // below: held by every connection of the thread at once, they would
+    // overflow the allocator's per-thread cache. A drain that begins during
+    // the wait closes the connection after this response (the loop's first
+    // check), as a server may close a keep-alive connection at any time.
+    if (listener_.draining() || phase_ == Phase::kClosing) res->keep_alive(false);
+    const bool keep_alive = res->keep_alive();
+    out_.clear();
+    AppendWireResponse(*res, out_);
+    res.reset();
     parser_.reset();
     // The response waits for the other connections whose requests are ready
     // on this thread, so that the responses leave together: a client (or
@@ -220,13 +227,6 @@ asio::awaitable<void> Session::Serve() {
     // answers instead of once for each, and those wake-ups are what cost the
     // most system time on both sides.
     co_await asio::post(socket_.get_executor(), asio::use_awaitable);
-
-    // Write.
-    if (listener_.draining() || phase_ == Phase::kClosing) res->keep_alive(false);
-    const bool keep_alive = res->keep_alive();
-    out_.clear();
-    AppendWireResponse(*res, out_);
-    res.reset();
     std::string_view rest = out_;
     bool sent = SendNow(rest);
     if (sent && !rest.empty()) sent = co_await SendWhenReady(rest);
