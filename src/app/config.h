@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -26,6 +27,10 @@ struct ServeConfig {
   std::int64_t max_unpaged = 10000;
   std::size_t cache_capacity = 200000;  // resolved secrets kept in memory; 0: none
   std::string log_level = "info";
+  // "[TYPE=]DURATION" settings of --max-lifetime and --default-lifetime
+  // (core::ExpiryPolicy::Parse judges them).
+  std::vector<std::string> max_lifetime;
+  std::vector<std::string> default_lifetime;
 };
 
 struct BootstrapConfig {

@@ -11,6 +11,7 @@
 
 #include "app/config.h"
 #include "app/files.h"
+#include "core/expiry_policy.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "service/token_service.h"
@@ -55,6 +56,11 @@ int Serve(const ServeConfig& config) {
     spdlog::error("{}", listen.status().message());
     return kExitUsage;
   }
+  auto expiry_policy = core::ExpiryPolicy::Parse(config.max_lifetime, config.default_lifetime);
+  if (!expiry_policy.ok()) {
+    spdlog::error("bad expiry policy: {}", expiry_policy.status().message());
+    return kExitUsage;
+  }
   const bool auth_required = config.auth == "required";
   if (!auth_required) {
     spdlog::warn(
@@ -74,6 +80,7 @@ int Serve(const ServeConfig& config) {
   service_options.auth_required = auth_required;
   service_options.max_unpaged = config.max_unpaged;
   service_options.cache_capacity = config.cache_capacity;
+  service_options.expiry_policy = *expiry_policy;
   service::TokenService service(**store, service_options);
 
   if (auth_required) {
@@ -177,6 +184,18 @@ int Main(int argc, char** argv) {
       ->envname("TOKEND_CACHE_CAPACITY")
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}))
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-lifetime", serve.max_lifetime,
+                   "[TYPE=]DURATION (N followed by s, m, h or d): the longest lifetime of a new "
+                   "token, for TYPE or every type without its own; repeatable")
+      ->envname("TOKEND_MAX_LIFETIME")
+      ->delimiter(',');
+  serve_cmd
+      ->add_option("--default-lifetime", serve.default_lifetime,
+                   "[TYPE=]DURATION: the lifetime of a new token created without an "
+                   "expirationDate, for TYPE or every type without its own; repeatable")
+      ->envname("TOKEND_DEFAULT_LIFETIME")
+      ->delimiter(',');
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->envname("TOKEND_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

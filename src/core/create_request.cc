@@ -190,4 +190,6 @@ Result<NewTokenSpec> ValidateCreate(const CreateTokenRequest& request, EpochMill
   return spec;
 }
 
+Status InvalidCreateRequest(std::string_view detail) { return InvalidRequest(detail); }
+
 }  // namespace tokend::core

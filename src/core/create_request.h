@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -52,5 +53,9 @@ inline constexpr EpochMillis kMaxExpirationDate = 253402300799999;
 // (1010); permission grammar and unknown roles (1012). Messages name the field
 // and, where safe, the value. `now` decides whether expirationDate is future.
 Result<NewTokenSpec> ValidateCreate(const CreateTokenRequest& request, EpochMillis now);
+
+// A 1010 InvalidArgument whose message is Boomerang's fixed text followed by
+// `detail`, as every 1010 of ValidateCreate (for rules applied after it).
+Status InvalidCreateRequest(std::string_view detail);
 
 }  // namespace tokend::core

@@ -117,6 +117,7 @@ Result<TokenQuery> ParseTokenQuery(const QueryParams& params) {
   // A scalar's one non-empty value; empty values count as absent.
   std::optional<std::string_view> scalars[std::size(kScalarNames)];
   TokenQuery query;
+  std::optional<std::string_view> lifetime_beyond_policy;
 
   for (const auto& [name, value] : params) {
     if (name == "types") {
@@ -138,6 +139,12 @@ Result<TokenQuery> ParseTokenQuery(const QueryParams& params) {
         return Status::Ok();
       });
       if (!s.ok()) return s;
+      continue;
+    }
+    if (name == "lifetimeBeyondPolicy") {
+      if (value.empty()) continue;
+      if (lifetime_beyond_policy) return InvalidParam(name, "given more than once.");
+      lifetime_beyond_policy = value;
       continue;
     }
     const auto* scalar = std::find(std::begin(kScalarNames), std::end(kScalarNames), name);
@@ -204,6 +211,13 @@ Result<TokenQuery> ParseTokenQuery(const QueryParams& params) {
   }
   if (query.from_date && query.to_date && *query.from_date > *query.to_date) {
     return InvalidParam("fromDate", "must not be after toDate.");
+  }
+  if (lifetime_beyond_policy) {
+    if (*lifetime_beyond_policy != "true" && *lifetime_beyond_policy != "false") {
+      return InvalidParam("lifetimeBeyondPolicy",
+                          QuoteForMessage(*lifetime_beyond_policy) + " is not true or false.");
+    }
+    query.lifetime_beyond_policy = *lifetime_beyond_policy == "true";
   }
   return query;
 }

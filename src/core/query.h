@@ -34,6 +34,13 @@ struct TokenQuery {
   SortOrder order = SortOrder::kAsc;
   std::optional<int> limit;  // 1..1000; absent: unpaged
   std::int64_t page = 0;     // 0..kMaxPage, meaningful only with a limit
+  // lifetimeBeyondPolicy=true: only tokens of a type with a maximum lifetime
+  // that have no expirationDate, or whose expirationDate - creationDate
+  // exceeds that maximum. Never parsed: the service fills
+  // `policy_max_lifetimes` (each type with a maximum, in milliseconds) from
+  // the policy in force; a type absent from it never matches.
+  bool lifetime_beyond_policy = false;
+  std::vector<std::pair<TokenType, std::int64_t>> policy_max_lifetimes;
 
   bool paged() const { return limit.has_value(); }
   std::int64_t offset() const { return paged() ? page * *limit : 0; }
@@ -56,7 +63,8 @@ Result<QueryParams> ParseQueryString(std::string_view raw);
 
 // Applies the search rules (docs/API.md, "GET /api/v2/token/query") to the
 // decoded parameters: limit, page, order (case-insensitive), sort, types and
-// principals (comma lists and/or repeated), fromDate/toDate. A scalar given
+// principals (comma lists and/or repeated), fromDate/toDate,
+// lifetimeBeyondPolicy ("true" or "false", exactly). A scalar given
 // twice (under any spelling of its name), an unknown value or fromDate >
 // toDate is InvalidArgument (1001) naming the parameter. Empty values count
 // as absent; unknown parameter names are ignored.

@@ -157,6 +157,10 @@ Step IntrospectToken(const HandlerEnv& env, Exchange& ex) {
       });
 }
 
+Step TokenPolicy(const HandlerEnv& env, Exchange& ex) {
+  return JsonResponse(status::ok, SerializePolicy(env.service.options().expiry_policy));
+}
+
 Step Health(const HandlerEnv& env, Exchange& ex) {
   return OnStore([&env] { return env.service.Ping(); }).Then([](core::Status ping) -> Step {
     Response res = ping.ok() ? JsonResponse(status::ok, R"({"status":"UP"})")

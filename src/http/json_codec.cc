@@ -494,6 +494,36 @@ std::string SerializeCreatedToken(const service::CreatedToken& created) {
   return out;
 }
 
+std::string SerializePolicy(const core::ExpiryPolicy& policy) {
+  std::string out = "{\"types\":{";
+  bool first_type = true;
+  for (core::TokenType type : core::kAllTokenTypes) {
+    const core::LifetimeLimits limits = policy.For(type);
+    if (limits.empty()) continue;
+    if (!first_type) out.push_back(',');
+    first_type = false;
+    out.push_back('"');
+    out.append(core::ToString(type));
+    out.append("\":{");
+    if (limits.max_seconds) {
+      out.append("\"maxLifetimeSeconds\":");
+      AppendInt(out, *limits.max_seconds);
+    }
+    if (limits.default_seconds) {
+      if (limits.max_seconds) out.push_back(',');
+      out.append("\"defaultLifetimeSeconds\":");
+      AppendInt(out, *limits.default_seconds);
+    }
+    out.push_back('}');
+  }
+  out.append("},\"lastUsedResolutionSeconds\":");
+  AppendInt(out, core::kLastUsedResolutionSeconds);
+  out.append(",\"maxRotationOverlapSeconds\":");
+  AppendInt(out, core::kMaxRotationOverlapSeconds);
+  out.push_back('}');
+  return out;
+}
+
 std::string SerializeToken(const core::Token& token, core::EpochMillis now) {
   std::string out;
   out.reserve(EstimateTokenBytes(token));

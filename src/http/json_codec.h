@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/create_request.h"
+#include "core/expiry_policy.h"
 #include "core/query.h"
 #include "core/status.h"
 #include "core/time.h"
@@ -43,6 +44,11 @@ std::string SerializeCreatedToken(const service::CreatedToken& created);
 // Token {id, type, name, description, creationDate, expirationDate, valid,
 // principal, permissions: [ResolvedPermissions]}; `valid` computed at `now`.
 std::string SerializeToken(const core::Token& token, core::EpochMillis now);
+
+// GET /api/v2/token/policy: {"types": {TYPE: {maxLifetimeSeconds?,
+// defaultLifetimeSeconds?}}, "lastUsedResolutionSeconds", "maxRotationOverlapSeconds"};
+// a type without limits has no entry.
+std::string SerializePolicy(const core::ExpiryPolicy& policy);
 
 // {"active":false} alone when `token` is null; else {"active":true, ...Token
 // fields}.

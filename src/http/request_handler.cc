@@ -8,6 +8,7 @@
 #include <typeinfo>
 #include <utility>
 
+#include "core/time.h"
 #include "http/auth.h"
 #include "http/error_response.h"
 #include "http/metrics.h"
@@ -16,6 +17,8 @@
 
 namespace tokend::http {
 namespace {
+
+constexpr std::string_view kTokenExpirationHeader = "Token-Expiration";
 
 struct Target {
   std::string_view path;
@@ -146,6 +149,10 @@ Response RequestHandler::HandleHere(Exchange& ex) const {
 
 void RequestHandler::Finish(const Exchange& ex, Response& res) const {
   FinishResponse(res, ex.req.version(), ex.req.keep_alive());
+  // Authenticated /api/v2 answers tell the caller when its own token expires.
+  if (ex.auth && ex.auth->token && ex.auth->token->expiration_date) {
+    res.set(kTokenExpirationHeader, core::FormatSpringDate(*ex.auth->token->expiration_date));
+  }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - ex.start;
   env_.metrics.RecordRequest(ex.label, res.result_int(), elapsed.count());
 }

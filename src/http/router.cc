@@ -19,6 +19,8 @@ constexpr std::array kRoutes = {
     Route{verb::get, "/api/v2/token/query", "GET /api/v2/token/query", TokenOperation::kRead,
           &QueryTokens},
     Route{verb::get, "/api/v2/token/self", "GET /api/v2/token/self", std::nullopt, &SelfToken},
+    Route{verb::get, "/api/v2/token/policy", "GET /api/v2/token/policy", std::nullopt,
+          &TokenPolicy},
     Route{verb::post, "/api/v2/token/introspect", "POST /api/v2/token/introspect",
           TokenOperation::kRead, &IntrospectToken},
     Route{verb::get, "/api/v2/token/{id}", "GET /api/v2/token/{id}", TokenOperation::kRead,

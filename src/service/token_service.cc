@@ -113,6 +113,10 @@ Result<CreatedToken> TokenService::Create(const core::Caller& caller,
   const core::EpochMillis now = core::NowMillis();
   Result<core::NewTokenSpec> spec = core::ValidateCreate(request, now);
   if (!spec.ok()) return spec.status();
+  Result<std::optional<core::EpochMillis>> expiration =
+      core::ApplyExpiryPolicy(options_.expiry_policy, spec->type, spec->expiration_date, now);
+  if (!expiration.ok()) return expiration.status();
+  spec->expiration_date = *expiration;
   if (Status allowed = core::CheckCreate(caller, *spec); !allowed.ok()) return allowed;
   return Mint(*spec, now);
 }
@@ -153,9 +157,15 @@ Status TokenService::Delete(const core::Caller& caller, std::string_view id) {
   return deleted;
 }
 
-Result<QueryPage> TokenService::Query(const core::Caller& caller, const core::TokenQuery& query) {
+Result<QueryPage> TokenService::Query(const core::Caller& caller,
+                                      const core::TokenQuery& requested) {
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
     return allowed;
+  }
+  core::TokenQuery query = requested;
+  query.policy_max_lifetimes.clear();
+  if (query.lifetime_beyond_policy) {
+    query.policy_max_lifetimes = options_.expiry_policy.MaxLifetimeMillis();
   }
   const core::Visibility visibility = core::Visibility::Of(caller);
   if (query.paged()) {

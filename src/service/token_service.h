@@ -16,6 +16,7 @@
 
 #include "core/authz.h"
 #include "core/create_request.h"
+#include "core/expiry_policy.h"
 #include "core/query.h"
 #include "core/secret.h"
 #include "core/status.h"
@@ -35,6 +36,9 @@ struct ServiceOptions {
   bool auth_required = true;
   std::int64_t max_unpaged = 10000;     // --max-unpaged
   std::size_t cache_capacity = 200000;  // resolved secrets kept in memory; 0: none
+  // --max-lifetime, --default-lifetime: applied on Create (never to
+  // CreateBootstrapAdmin) and by the lifetimeBeyondPolicy query filter.
+  core::ExpiryPolicy expiry_policy;
 };
 
 struct CreatedToken {
@@ -95,8 +99,8 @@ class TokenService final : public store::ChangeListener {
   Outcome<Resolution> Introspect(const core::Caller& caller, const core::HashedSecret& secret,
                                  core::EpochMillis now);
 
-  // May block. POST /api/v2/token: CheckOperation, ValidateCreate, CheckCreate,
-  // then a durable insert.
+  // May block. POST /api/v2/token: CheckOperation, ValidateCreate, the
+  // expiry policy (ApplyExpiryPolicy), CheckCreate, then a durable insert.
   Result<CreatedToken> Create(const core::Caller& caller, const core::CreateTokenRequest& request);
 
   // May block. DELETE /api/v2/token/{id}. One NotFound (kTokenNotFound, a
@@ -109,11 +113,13 @@ class TokenService final : public store::ChangeListener {
 
   // May block. GET /api/v2/token/query, filtered to what the caller may see.
   // Unpaged queries matching more than max_unpaged tokens are refused
-  // (InvalidArgument, kUnpagedTooLarge).
+  // (InvalidArgument, kUnpagedTooLarge). With lifetime_beyond_policy, the
+  // query's policy_max_lifetimes are set from the policy in force.
   Result<QueryPage> Query(const core::Caller& caller, const core::TokenQuery& query);
 
   // May block. Mints a global `**/**` token without any caller (first start
-  // and `tokend bootstrap`).
+  // and `tokend bootstrap`). The expiry policy does not apply: the bootstrap
+  // token never expires.
   Result<CreatedToken> CreateBootstrapAdmin();
 
   // May block. True when the store holds no token at all.

@@ -176,3 +176,42 @@ TEST(TokenQueryTest, LongValuesAreCutInTheMessage) {
 
 }  // namespace
 }  // namespace tokend::core
+
+namespace tokend::core {
+namespace {
+
+TEST(TokenQueryLifetimeTest, TrueFilters) {
+  const Result<TokenQuery> query = Parse("lifetimeBeyondPolicy=true&types=team");
+  ASSERT_TRUE(query.ok()) << query.status().ToString();
+  EXPECT_TRUE(query->lifetime_beyond_policy);
+  // Only the service knows the policy.
+  EXPECT_TRUE(query->policy_max_lifetimes.empty());
+  EXPECT_TRUE(Parse("lifetimeBe%79ondPolicy=true")->lifetime_beyond_policy);
+}
+
+TEST(TokenQueryLifetimeTest, FalseEmptyOrAbsentDoNotFilter) {
+  for (std::string_view raw :
+       {"", "lifetimeBeyondPolicy=false", "lifetimeBeyondPolicy=", "lifetimeBeyondPolicy",
+        "lifetimeBeyondPolicy=&lifetimeBeyondPolicy=false"}) {
+    const Result<TokenQuery> query = Parse(raw);
+    ASSERT_TRUE(query.ok()) << raw << ": " << query.status().ToString();
+    EXPECT_FALSE(query->lifetime_beyond_policy) << raw;
+    EXPECT_EQ(*query, TokenQuery{}) << raw;
+  }
+}
+
+TEST(TokenQueryLifetimeTest, AnythingElseIs1001) {
+  for (std::string_view raw :
+       {"lifetimeBeyondPolicy=TRUE", "lifetimeBeyondPolicy=1", "lifetimeBeyondPolicy=yes",
+        "lifetimeBeyondPolicy=true%20", "lifetimeBeyondPolicy=true&lifetimeBeyondPolicy=true",
+        "lifetimeBeyondPolicy=true&lifetimeBeyondPolicy=false"}) {
+    const Result<TokenQuery> query = Parse(raw);
+    ASSERT_FALSE(query.ok()) << raw;
+    EXPECT_EQ(query.status().api_error(), ApiError::kQueryInvalidFilters) << raw;
+    EXPECT_NE(query.status().message().find("'lifetimeBeyondPolicy'"), std::string::npos)
+        << query.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace tokend::core

@@ -9,7 +9,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "core/expiry_policy.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "service/token_service.h"
@@ -28,6 +30,8 @@ class ServerTest : public ::testing::Test {
   void StartServer(bool auth_required, const std::function<void(ServerOptions&)>& tweak = nullptr);
   // Stops and waits (idempotent).
   void StopServer();
+  // The expiry policy of the next StartServer (none by default).
+  void SetExpiryPolicy(core::ExpiryPolicy policy) { expiry_policy_ = std::move(policy); }
 
   std::uint16_t port() const { return port_; }
   Server& server() { return *server_; }
@@ -55,6 +59,7 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
   std::uint16_t port_ = 0;
   std::string admin_secret_;
+  core::ExpiryPolicy expiry_policy_;
 };
 
 // A value of a top-level JSON string field (tests only; no escapes).

@@ -87,6 +87,15 @@ bool Matches(const Token& token, const TokenQuery& query, const Visibility& visi
   }
   if (query.from_date && token.creation_date < *query.from_date) return false;
   if (query.to_date && token.creation_date >= *query.to_date) return false;
+  if (query.lifetime_beyond_policy) {
+    const auto max =
+        std::find_if(query.policy_max_lifetimes.begin(), query.policy_max_lifetimes.end(),
+                     [&](const auto& entry) { return entry.first == token.type; });
+    if (max == query.policy_max_lifetimes.end()) return false;
+    if (token.expiration_date && *token.expiration_date - token.creation_date <= max->second) {
+      return false;
+    }
+  }
   if (!visibility.everything &&
       (!has(visibility.types, token.type) || token.principal != visibility.principal)) {
     return false;
@@ -436,6 +445,76 @@ TEST_P(TokenStoreContractTest, FiltersAndTotalsMatchTheRules) {
     EXPECT_EQ(beyond.total, static_cast<std::int64_t>(expected.size()));
     EXPECT_EQ(MustQuery(c.query, c.visibility, 1, 0, /*count_total=*/false).total, -1);
   }
+}
+
+TEST_P(TokenStoreContractTest, LifetimeBeyondPolicyMatchesTheRulesWithExactTotals) {
+  const std::vector<Token> tokens = VariedTokens();
+  InsertAll(tokens);
+  auto beyond = [](std::vector<std::pair<TokenType, std::int64_t>> maxima) {
+    TokenQuery query;
+    query.lifetime_beyond_policy = true;
+    query.policy_max_lifetimes = std::move(maxima);
+    return query;
+  };
+  TokenQuery typed = beyond({{TokenType::kUser, 2000}, {TokenType::kSession, 5000}});
+  typed.types = {TokenType::kUser};
+  TokenQuery dated = beyond({{TokenType::kTeam, 1000}, {TokenType::kUser, 1000}});
+  dated.from_date = kBase + 1000;
+  TokenQuery sorted = beyond({{TokenType::kGlobal, 4000}, {TokenType::kWorkflow, 4000}});
+  sorted.sort = SortField::kExpirationDate;
+  sorted.order = SortOrder::kDesc;
+  struct Case {
+    std::string label;
+    TokenQuery query;
+    Visibility visibility;
+  };
+  const std::vector<Case> cases = {
+      {"no maximum: nothing", beyond({}), Everything()},
+      {"one type", beyond({{TokenType::kTeam, 3000}}), Everything()},
+      {"every type",
+       beyond({{TokenType::kGlobal, 5000},
+               {TokenType::kTeam, 3000},
+               {TokenType::kWorkflow, 4200},
+               {TokenType::kUser, 0},
+               {TokenType::kSession, 100000}}),
+       Everything()},
+      {"with a type filter", typed, Everything()},
+      {"with dates", dated, Everything()},
+      {"sorted", sorted, Everything()},
+      {"visibility", beyond({{TokenType::kUser, 1000}, {TokenType::kTeam, 1000}}),
+       Only({TokenType::kUser, TokenType::kSession}, "bob")},
+      {"false ignores maxima", {.types = {TokenType::kTeam}}, Everything()},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    const std::vector<std::string> expected = ExpectedIds(tokens, c.query, c.visibility);
+    const TokenPage first = MustQuery(c.query, c.visibility, 1, 0);
+    EXPECT_EQ(first.total, static_cast<std::int64_t>(expected.size()));
+    const TokenPage all = MustQuery(c.query, c.visibility, -1, 0);
+    EXPECT_EQ(Ids(all.tokens), expected);
+    const TokenPage beyond_end = MustQuery(c.query, c.visibility, 5, 1000);
+    EXPECT_TRUE(beyond_end.tokens.empty());
+    EXPECT_EQ(beyond_end.total, static_cast<std::int64_t>(expected.size()));
+  }
+  // The data set has matches and non-matches for the cases that need them.
+  EXPECT_GT(ExpectedIds(tokens, cases[1].query, Everything()).size(), 0u);
+  EXPECT_LT(ExpectedIds(tokens, cases[1].query, Everything()).size(), 4u);  // of 4 team tokens
+}
+
+TEST_P(TokenStoreContractTest, LifetimeBeyondPolicyIsStrictlyLonger) {
+  Token forever = MakeToken(1, TokenType::kTeam, "t");
+  Token at_max = MakeToken(2, TokenType::kTeam, "t");
+  at_max.expiration_date = kBase + 1000;
+  Token over = MakeToken(3, TokenType::kTeam, "t");
+  over.expiration_date = kBase + 1001;
+  Token other_type = MakeToken(4, TokenType::kUser, "t");
+  InsertAll({forever, at_max, over, other_type});
+  TokenQuery query;
+  query.lifetime_beyond_policy = true;
+  query.policy_max_lifetimes = {{TokenType::kTeam, 1000}};
+  const TokenPage page = MustQuery(query, Everything(), 1, 0);
+  EXPECT_EQ(page.total, 2);
+  EXPECT_EQ(Ids(MustQuery(query, Everything(), -1, 0).tokens), (std::vector{IdOf(1), IdOf(3)}));
 }
 
 TEST_P(TokenStoreContractTest, PrincipalFilterNeverMatchesGlobalTokens) {

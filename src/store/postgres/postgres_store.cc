@@ -199,6 +199,25 @@ Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibi
     const std::string p = filter.Param(std::to_string(*query.to_date));
     filter.Add("creation_date < " + p, "");
   }
+  if (query.lifetime_beyond_policy) {
+    // Per type with a maximum: no expiry, or a longer lifetime. Without any
+    // maximum nothing matches. Counted over tokens, like a date filter.
+    if (query.policy_max_lifetimes.empty()) {
+      filter.matches_nothing = true;
+      return filter;
+    }
+    filter.has_dates = true;
+    std::string condition = "(";
+    for (const auto& [type, max_millis] : query.policy_max_lifetimes) {
+      const std::string t = filter.Param(std::string(core::ToString(type)));
+      const std::string m = filter.Param(std::to_string(max_millis));
+      if (condition.size() > 1) condition += " OR ";
+      condition += "(type = " + t + " AND (expiration_date IS NULL OR expiration_date - " +
+                   "creation_date > " + m + "::bigint))";
+    }
+    condition += ")";
+    filter.Add(condition, "");
+  }
   return filter;
 }
 

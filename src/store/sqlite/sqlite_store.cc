@@ -165,6 +165,21 @@ bool SingleTypeAndPrincipal(const core::TokenQuery& query, const core::Visibilit
   return one_type && one_principal;
 }
 
+// lifetimeBeyondPolicy: per type with a maximum, no expiry or a longer
+// lifetime; without any maximum, nothing matches. "+type" keeps the term a
+// filter (see above).
+void AppendBeyondPolicy(SqlWithParams& filter,
+                        const std::vector<std::pair<core::TokenType, std::int64_t>>& maxima) {
+  filter.sql += " AND (0=1";
+  for (const auto& [type, max_millis] : maxima) {
+    filter.sql +=
+        " OR (+type = ? AND (expiration_date IS NULL OR expiration_date - creation_date > ?))";
+    filter.params.emplace_back(std::string(core::ToString(type)));
+    filter.params.emplace_back(max_millis);
+  }
+  filter.sql += ")";
+}
+
 SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility& visibility) {
   const bool single_type_and_principal =
       query.sort == core::SortField::kCreationDate && SingleTypeAndPrincipal(query, visibility);
@@ -184,6 +199,7 @@ SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility&
     filter.sql += " AND creation_date < ?";
     filter.params.emplace_back(*query.to_date);
   }
+  if (query.lifetime_beyond_policy) AppendBeyondPolicy(filter, query.policy_max_lifetimes);
   if (!visibility.everything) {
     filter.AppendTypes(single_type_and_principal ? "type" : "+type", visibility.types);
     filter.sql += " AND principal = ?";
@@ -829,7 +845,7 @@ Result<TokenPage> SqliteStore::Query(const core::TokenQuery& query,
     return page;
   }
   Result<std::int64_t> total = 0;
-  if (query.from_date || query.to_date) {
+  if (query.from_date || query.to_date || query.lifetime_beyond_policy) {
     SqlWithParams count = TokenFilter(query, visibility);
     count.sql = "SELECT count(*) FROM tokens " + count.sql;
     total = QueryInt(*lease, count);
