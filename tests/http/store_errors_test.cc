@@ -71,6 +71,11 @@ class FaultyStore final : public store::TokenStore {
     if (auto failure = Failure()) return *failure;
     return inner_->Delete(id);
   }
+  Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
+                                                  const core::Visibility& visibility) override {
+    if (auto failure = Failure()) return *failure;
+    return inner_->DeleteMatching(query, visibility);
+  }
   Result<store::TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
                                  std::int64_t limit, std::int64_t offset,
                                  bool count_total) override {
