@@ -201,8 +201,8 @@ TEST(RevokeQueryTest, RefusesNoFilterPagingOrderAndBadSwitches) {
   for (std::string_view raw :
        {"", "all=false", "all=", "types=", "dryRun=true", "principals=,", "types=team&limit=5",
         "types=team&limit=", "types=team&page=1", "types=team&order=ASC", "types=team&sort=name",
-        "all=true&s%6Fr%74=name", "all=1", "all=true&all=true", "dryRun=yes&all=true",
-        "types=nope", "fromDate=9&toDate=1"}) {
+        "all=true&s%6Fr%74=name", "all=1", "all=true&all=true", "dryRun=yes&all=true", "types=nope",
+        "fromDate=9&toDate=1"}) {
     const Result<RevokeQuery> revoke = ParseRevoke(raw);
     EXPECT_FALSE(revoke.ok()) << raw;
     EXPECT_EQ(revoke.status().api_error(), ApiError::kQueryInvalidFilters) << raw;
@@ -211,4 +211,3 @@ TEST(RevokeQueryTest, RefusesNoFilterPagingOrderAndBadSwitches) {
 
 }  // namespace
 }  // namespace tokend::core
-
