@@ -222,4 +222,41 @@ Result<TokenQuery> ParseTokenQuery(const QueryParams& params) {
   return query;
 }
 
+Result<RevokeQuery> ParseRevokeQuery(const QueryParams& params) {
+  std::optional<std::string_view> all;
+  std::optional<std::string_view> dry_run;
+  for (const auto& [name, value] : params) {
+    if (name == "limit" || name == "page" || name == "order" || name == "sort") {
+      return InvalidParam(name,
+                          "not allowed here: a bulk revocation applies to every matching token, "
+                          "without pages or order.");
+    }
+    std::optional<std::string_view>* slot =
+        name == "all" ? &all : (name == "dryRun" ? &dry_run : nullptr);
+    if (slot == nullptr || value.empty()) continue;
+    if (*slot) return InvalidParam(name, "given more than once.");
+    *slot = value;
+  }
+  auto flag = [](std::string_view name, std::optional<std::string_view> value) -> Result<bool> {
+    if (!value) return false;
+    if (EqualsIgnoreCase(*value, "true")) return true;
+    if (EqualsIgnoreCase(*value, "false")) return false;
+    return InvalidParam(name, QuoteForMessage(*value) + " is not true or false.");
+  };
+  Result<bool> everything = flag("all", all);
+  if (!everything.ok()) return everything.status();
+  Result<bool> dry = flag("dryRun", dry_run);
+  if (!dry.ok()) return dry.status();
+  Result<TokenQuery> filters = ParseTokenQuery(params);
+  if (!filters.ok()) return filters.status();
+  const bool filtered = !filters->types.empty() || !filters->principals.empty() ||
+                        filters->from_date || filters->to_date;
+  if (!filtered && !*everything) {
+    return InvalidParam("all",
+                        "a bulk revocation needs at least one filter (types, principals, "
+                        "fromDate, toDate), or all=true to revoke every token the caller covers.");
+  }
+  return RevokeQuery{.filters = std::move(filters).value(), .dry_run = *dry};
+}
+
 }  // namespace tokend::core

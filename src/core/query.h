@@ -70,4 +70,19 @@ Result<QueryParams> ParseQueryString(std::string_view raw);
 // as absent; unknown parameter names are ignored.
 Result<TokenQuery> ParseTokenQuery(const QueryParams& params);
 
+// POST /api/v2/token/query/revoke: the query's filters, and the route's own
+// switches.
+struct RevokeQuery {
+  TokenQuery filters;    // types, principals, fromDate, toDate only
+  bool dry_run = false;  // dryRun=true: count, revoke nothing
+};
+
+// The query's filter rules (ParseTokenQuery), plus: `limit`, `page`, `order`
+// and `sort` are refused whenever they appear, even empty (a bulk revocation
+// has no pages and no order); `all` and `dryRun` take `true` or `false`
+// (case-insensitive; empty counts as absent; twice is refused); at least one
+// filter, or all=true, is required. Every refusal is InvalidArgument (1001)
+// naming the parameter.
+Result<RevokeQuery> ParseRevokeQuery(const QueryParams& params);
+
 }  // namespace tokend::core

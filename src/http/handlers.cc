@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "core/query.h"
 #include "core/secret.h"
@@ -61,18 +62,9 @@ Response UnsupportedMediaType(std::string_view expected) {
       "The request body must be sent as Content-Type: " + std::string(expected) + "."));
 }
 
-// The secret an introspection request presents (JSON or form body), as it
-// stands in the body or, when it had to be decoded, in ex.decoded_secret;
-// or the error response.
-std::variant<std::string_view, Response> IntrospectedSecret(Exchange& ex) {
-  if (MediaTypeIs(ex.req, kJson)) {
-    auto parsed = ParseIntrospectJson(ex.req.body(), ex.decoded_secret);
-    if (!parsed.ok()) return ErrorResponse(parsed.status());
-    return *parsed;
-  }
-  if (!MediaTypeIs(ex.req, kForm)) {
-    return UnsupportedMediaType(std::string(kJson) + " or " + std::string(kForm));
-  }
+// The `token` parameter of a form body, decoded into ex.decoded_secret; or
+// the error response.
+std::variant<std::string_view, Response> FormSecret(Exchange& ex) {
   auto params = core::ParseQueryString(ex.req.body());
   if (!params.ok()) {
     return ErrorResponse(core::Status::InvalidArgument(
@@ -92,6 +84,21 @@ std::variant<std::string_view, Response> IntrospectedSecret(Exchange& ex) {
   }
   ex.decoded_secret = std::move(*secret);
   return std::string_view(ex.decoded_secret);
+}
+
+// The secret an introspection request presents (JSON or form body), as it
+// stands in the body or, when it had to be decoded, in ex.decoded_secret;
+// or the error response.
+std::variant<std::string_view, Response> IntrospectedSecret(Exchange& ex) {
+  if (MediaTypeIs(ex.req, kJson)) {
+    auto parsed = ParseIntrospectJson(ex.req.body(), ex.decoded_secret);
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    return *parsed;
+  }
+  if (!MediaTypeIs(ex.req, kForm)) {
+    return UnsupportedMediaType(std::string(kJson) + " or " + std::string(kForm));
+  }
+  return FormSecret(ex);
 }
 
 }  // namespace
@@ -159,6 +166,49 @@ Step IntrospectToken(const HandlerEnv& env, Exchange& ex) {
 
 Step TokenPolicy(const HandlerEnv& env, Exchange& ex) {
   return JsonResponse(status::ok, SerializePolicy(env.service.options().expiry_policy));
+}
+
+// Anonymous (router.cc): ex.auth is null here; nothing may ask for a caller.
+Step RevokeTokens(const HandlerEnv& env, Exchange& ex) {
+  RevokeBody body;
+  if (MediaTypeIs(ex.req, kJson)) {
+    auto parsed = ParseRevokeJson(ex.req.body());
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    body = std::move(parsed).value();
+  } else if (MediaTypeIs(ex.req, kForm)) {
+    auto secret = FormSecret(ex);
+    if (auto* answer = std::get_if<Response>(&secret)) return std::move(*answer);
+    body.secrets.emplace_back(std::get<std::string_view>(secret));
+  } else {
+    return UnsupportedMediaType(std::string(kJson) + " or " + std::string(kForm));
+  }
+  return OnStore([&env, body = std::move(body)] {
+           std::vector<std::string_view> secrets(body.secrets.begin(), body.secrets.end());
+           return env.service.RevokeSecrets(secrets);
+         })
+      .Then([list = body.list](core::Result<std::int64_t> revoked) -> Step {
+        if (!revoked.ok()) return ErrorResponse(revoked.status());
+        // RFC 7009: the single form's answer is the same whether or not the
+        // secret named a token.
+        if (!list) return NoStore(Response{status::ok, 11});
+        return NoStore(JsonResponse(status::ok, SerializeRevokeCount(*revoked, false)));
+      });
+}
+
+Step RevokeMatchingTokens(const HandlerEnv& env, Exchange& ex) {
+  auto params = core::ParseQueryString(ex.query);
+  if (!params.ok()) return ErrorResponse(params.status());
+  auto revoke = core::ParseRevokeQuery(*params);
+  if (!revoke.ok()) return ErrorResponse(revoke.status());
+  // The caller's own token may be among those revoked: the answer needs
+  // nothing of it (ex.auth keeps the caller alive), so it is still 200.
+  return OnStore([&env, &ex, revoke = *revoke] {
+           return env.service.RevokeMatching(ex.caller(), revoke.filters, revoke.dry_run);
+         })
+      .Then([dry_run = revoke->dry_run](core::Result<std::int64_t> count) -> Step {
+        if (!count.ok()) return ErrorResponse(count.status());
+        return NoStore(JsonResponse(status::ok, SerializeRevokeCount(*count, dry_run)));
+      });
 }
 
 Step Health(const HandlerEnv& env, Exchange& ex) {

@@ -16,6 +16,8 @@ Step GetToken(const HandlerEnv& env, Exchange& ex);
 Step SelfToken(const HandlerEnv& env, Exchange& ex);
 Step IntrospectToken(const HandlerEnv& env, Exchange& ex);
 Step TokenPolicy(const HandlerEnv& env, Exchange& ex);
+Step RevokeTokens(const HandlerEnv& env, Exchange& ex);
+Step RevokeMatchingTokens(const HandlerEnv& env, Exchange& ex);
 Step Health(const HandlerEnv& env, Exchange& ex);
 Step MetricsText(const HandlerEnv& env, Exchange& ex);
 Step OpenApiDocument(const HandlerEnv& env, Exchange& ex);

@@ -477,6 +477,42 @@ Result<std::string> ParseIntrospectJson(std::string_view body) {
   return std::string(*secret);
 }
 
+Result<RevokeBody> ParseRevokeJson(std::string_view body) {
+  static const std::string kShape =
+      "Revocation body must be {\"token\": \"<secret>\"} or {\"tokens\": [\"<secret>\", ...]} "
+      "with at most " +
+      std::to_string(kMaxRevokedSecrets) + " secrets.";
+  BodyParser parser;
+  if (Status parsed = parser.ParseObject(body); !parsed.ok()) return parsed;
+  const json::value* token = parser.object().if_contains("token");
+  const json::value* tokens = parser.object().if_contains("tokens");
+  if ((token == nullptr) == (tokens == nullptr)) return Status::InvalidArgument(kShape);
+  RevokeBody revoke;
+  if (token != nullptr) {
+    if (!token->is_string()) return Status::InvalidArgument(kShape);
+    revoke.secrets.emplace_back(token->get_string());
+    return revoke;
+  }
+  revoke.list = true;
+  if (!tokens->is_array()) return Status::InvalidArgument(kShape);
+  const json::array& items = tokens->get_array();
+  if (items.size() > kMaxRevokedSecrets) {
+    return Status::InvalidArgument("The list 'tokens' holds " + std::to_string(items.size()) +
+                                   " secrets; at most " + std::to_string(kMaxRevokedSecrets) +
+                                   " may be revoked in one request.");
+  }
+  revoke.secrets.reserve(items.size());
+  for (const json::value& item : items) {
+    if (!item.is_string()) return Status::InvalidArgument(kShape);
+    revoke.secrets.emplace_back(item.get_string());
+  }
+  return revoke;
+}
+
+std::string SerializeRevokeCount(std::int64_t count, bool dry_run) {
+  return (dry_run ? "{\"matched\":" : "{\"revoked\":") + std::to_string(count) + "}";
+}
+
 std::string SerializeCreatedToken(const service::CreatedToken& created) {
   std::string out;
   out.reserve(160 + created.token.id.size() + 2 * created.secret.size());

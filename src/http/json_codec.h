@@ -5,9 +5,11 @@
 // null fields are omitted. Parsers never throw: malformed input is a Status.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/create_request.h"
 #include "core/expiry_policy.h"
@@ -37,6 +39,21 @@ core::Result<std::string> ParseIntrospectJson(std::string_view body);
 // The same without a copy: the secret as it stands in `body`, or (when it
 // had to be decoded) in `storage`.
 core::Result<std::string_view> ParseIntrospectJson(std::string_view body, std::string& storage);
+
+// POST /api/v2/token/revoke: {"token": "<secret>"} (single form) or
+// {"tokens": ["<secret>", ...]} (list form, at most kMaxRevokedSecrets).
+inline constexpr std::size_t kMaxRevokedSecrets = 1000;
+struct RevokeBody {
+  bool list = false;                 // the list form: answered {"revoked": N}
+  std::vector<std::string> secrets;  // one for the single form
+};
+// Not a JSON object, neither or both of `token` and `tokens`, a `token` that
+// is not a string, `tokens` not an array of strings or longer than
+// kMaxRevokedSecrets: InvalidArgument (1002), never echoing a secret.
+core::Result<RevokeBody> ParseRevokeJson(std::string_view body);
+
+// {"revoked": N} or, for a dry run, {"matched": N}.
+std::string SerializeRevokeCount(std::int64_t count, bool dry_run);
 
 // {id, type, token, expirationDate}
 std::string SerializeCreatedToken(const service::CreatedToken& created);

@@ -111,8 +111,11 @@ Step RequestHandler::Route(Exchange& ex) const {
   RouteMatch match = MatchRoute(ex.req.method(), ex.path);
   if (match.route != nullptr) ex.label = match.route->label;
   // On /api/v2, authentication comes first: an unauthenticated caller learns
-  // nothing, not even which paths exist.
-  if (!IsApiPath(ex.path)) return Dispatch(env_, ex, match);
+  // nothing, not even which paths exist. Anonymous routes (revocation by
+  // value) are the exception their table entry declares.
+  if (!IsApiPath(ex.path) || (match.route != nullptr && match.route->anonymous)) {
+    return Dispatch(env_, ex, match);
+  }
   return Authenticate(env_, ex).Then(
       [env = &env_, &ex, match = std::move(match)](AuthResult auth) mutable -> Step {
         if (!auth.ok()) return ErrorResponse(auth.status());

@@ -28,6 +28,10 @@ struct Route {
   // (or nobody, outside /api/v2).
   std::optional<core::TokenOperation> needs;
   RouteFn run;
+  // On /api/v2: served without authentication. The request's credentials
+  // (Authorization header, access_token) are ignored, never checked, so
+  // the route never answers 401 and ex.auth stays null.
+  bool anonymous = false;
 };
 
 // Every route tokend serves.

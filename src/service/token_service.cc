@@ -190,6 +190,50 @@ Result<QueryPage> TokenService::Query(const core::Caller& caller,
   return QueryPage{std::move(page->tokens), total};
 }
 
+Result<std::int64_t> TokenService::RevokeSecrets(std::span<const std::string_view> secrets) {
+  std::int64_t revoked = 0;
+  for (std::string_view secret : secrets) {
+    // Shape first: a malformed secret names no token. Anyone can compute a
+    // checksum, so skipping the store here tells a caller nothing.
+    if (secret.size() != core::kSecretLength || !core::ParseSecret(secret)) continue;
+    Result<core::Token> found = store_.FindBySecretHash(core::HashSecret(secret));
+    if (!found.ok()) {
+      if (found.status().IsNotFound()) continue;
+      return found.status();
+    }
+    Status deleted = store_.Delete(found->id);
+    cache_->EraseById(found->id);
+    if (deleted.IsNotFound()) continue;  // revoked meanwhile, by someone else
+    if (!deleted.ok()) return deleted;
+    // Recorded here once the audit trail exists (in Delete's transaction):
+    // a `token.revoked` event, reason "reported", without an actor.
+    ++revoked;
+  }
+  return revoked;
+}
+
+Result<std::int64_t> TokenService::RevokeMatching(const core::Caller& caller,
+                                                  const core::TokenQuery& filters, bool dry_run) {
+  if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kDelete); !allowed.ok()) {
+    return allowed;
+  }
+  const core::Visibility visibility = core::Visibility::Of(caller);
+  if (dry_run) {
+    Result<store::TokenPage> page = store_.Query(filters, visibility, 0, 0, /*count_total=*/true);
+    if (!page.ok()) return page.status();
+    return page->total;
+  }
+  // The store records a `token.revoked` event (reason "bulk", the caller as
+  // actor) for each deleted token in this same transaction, once the audit
+  // trail exists.
+  Result<std::vector<std::string>> deleted = store_.DeleteMatching(filters, visibility);
+  if (!deleted.ok()) return deleted.status();
+  // The store told the listener; erasing here too keeps revocation immediate
+  // for a store that announces late (as in Delete).
+  for (const std::string& id : *deleted) cache_->EraseById(id);
+  return static_cast<std::int64_t>(deleted->size());
+}
+
 Result<CreatedToken> TokenService::CreateBootstrapAdmin() {
   core::NewTokenSpec spec;
   spec.type = core::TokenType::kGlobal;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -116,6 +117,24 @@ class TokenService final : public store::ChangeListener {
   // (InvalidArgument, kUnpagedTooLarge). With lifetime_beyond_policy, the
   // query's policy_max_lifetimes are set from the policy in force.
   Result<QueryPage> Query(const core::Caller& caller, const core::TokenQuery& query);
+
+  // May block. POST /api/v2/token/revoke: revokes the token of each secret,
+  // with no caller (anyone holding a secret may revoke it). Malformed,
+  // unknown and already revoked secrets are skipped alike; expired tokens are
+  // revoked too. Returns how many tokens this call deleted (a secret given
+  // twice counts once). The cache is neither asked nor filled (a known
+  // secret costs the same lookup as an unknown one) and nothing counts as a
+  // use. Each token stops resolving before this returns. Not all or nothing:
+  // on a store error (Unavailable) the secrets before it stay revoked.
+  Result<std::int64_t> RevokeSecrets(std::span<const std::string_view> secrets);
+
+  // May block. POST /api/v2/token/query/revoke: revokes, in one store
+  // transaction, every token matching `filters` (types, principals, dates;
+  // expired tokens included) that the caller covers, the caller's own token
+  // included when it matches. Needs token/delete. Returns how many were
+  // revoked or, with `dry_run`, how many would be (nothing is revoked).
+  Result<std::int64_t> RevokeMatching(const core::Caller& caller, const core::TokenQuery& filters,
+                                      bool dry_run);
 
   // May block. Mints a global `**/**` token without any caller (first start
   // and `tokend bootstrap`). The expiry policy does not apply: the bootstrap

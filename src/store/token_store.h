@@ -87,6 +87,16 @@ class TokenStore {
   // returns, and other instances sharing the store soon after.
   virtual Status Delete(std::string_view id) = 0;
 
+  // Deletes every token matching `query`'s filters (types, principals,
+  // from/to dates; sort, order, limit and page are ignored) and `visibility`,
+  // expired ones included, in one transaction: all of them or, on any error,
+  // none. Returns the deleted ids (in no particular order; empty when nothing
+  // matched). Listeners hear of every one before this returns, and other
+  // instances sharing the store soon after, as for Delete. Unavailable as
+  // for Delete.
+  virtual Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
+                                                          const core::Visibility& visibility) = 0;
+
   // The tokens matching `query`'s filters (types, principals, from/to dates)
   // and `visibility`, ordered by query.sort/query.order with ties broken on id
   // in the same direction (strings compare as UTF-8 bytes; nulls first in ASC,

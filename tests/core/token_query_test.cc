@@ -174,6 +174,41 @@ TEST(TokenQueryTest, LongValuesAreCutInTheMessage) {
   EXPECT_EQ(query.status().message().find(std::string(65, 's')), std::string::npos);
 }
 
+Result<RevokeQuery> ParseRevoke(std::string_view raw) {
+  Result<QueryParams> params = ParseQueryString(raw);
+  if (!params.ok()) return params.status();
+  return ParseRevokeQuery(*params);
+}
+
+TEST(RevokeQueryTest, TakesTheQueryFiltersAndItsSwitches) {
+  Result<RevokeQuery> revoke =
+      ParseRevoke("types=user,session&principals=u1&fromDate=5&toDate=9&dryRun=TRUE");
+  ASSERT_TRUE(revoke.ok()) << revoke.status().ToString();
+  EXPECT_TRUE(revoke->dry_run);
+  EXPECT_EQ(revoke->filters.types, (std::vector{TokenType::kUser, TokenType::kSession}));
+  EXPECT_EQ(revoke->filters.principals, std::vector<std::string>{"u1"});
+  EXPECT_EQ(revoke->filters.from_date, 5);
+  EXPECT_EQ(revoke->filters.to_date, 9);
+
+  revoke = ParseRevoke("all=true&dryRun=false&dryRun=");
+  ASSERT_TRUE(revoke.ok()) << revoke.status().ToString();
+  EXPECT_FALSE(revoke->dry_run);
+  EXPECT_EQ(revoke->filters, TokenQuery{});
+  EXPECT_TRUE(ParseRevoke("toDate=0").ok());
+}
+
+TEST(RevokeQueryTest, RefusesNoFilterPagingOrderAndBadSwitches) {
+  for (std::string_view raw :
+       {"", "all=false", "all=", "types=", "dryRun=true", "principals=,", "types=team&limit=5",
+        "types=team&limit=", "types=team&page=1", "types=team&order=ASC", "types=team&sort=name",
+        "all=true&s%6Fr%74=name", "all=1", "all=true&all=true", "dryRun=yes&all=true", "types=nope",
+        "fromDate=9&toDate=1"}) {
+    const Result<RevokeQuery> revoke = ParseRevoke(raw);
+    EXPECT_FALSE(revoke.ok()) << raw;
+    EXPECT_EQ(revoke.status().api_error(), ApiError::kQueryInvalidFilters) << raw;
+  }
+}
+
 }  // namespace
 }  // namespace tokend::core
 

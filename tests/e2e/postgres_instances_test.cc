@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "e2e_helpers.h"
 #include "store/store_backends.h"
@@ -79,6 +81,70 @@ TEST_F(PostgresInstancesTest, DeletionOnOneInstanceIsHeardByTheOther) {
   auto refused = client_b.Request("GET", "/api/v2/token/self", JsonWithBearer(secret));
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status, 401);
+}
+
+TEST_F(PostgresInstancesTest, BulkRevocationOnOneInstanceIsHeardByTheOther) {
+  auto a = StartInstance();
+  auto b = StartInstance();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  TestClient client_a(a->port());
+  TestClient client_b(b->port());
+
+  std::vector<std::string> secrets;
+  for (int i = 0; i < 3; ++i) {
+    auto created = CreateToken(client_a, admin_,
+                               R"({"type":"team","name":"bulk","principal":"team-bulk",)"
+                               R"("permissions":["workflow/read"]})");
+    ASSERT_TRUE(created.has_value());
+    secrets.emplace_back(created->at("token").as_string());
+  }
+  auto kept = CreateToken(client_a, admin_,
+                          R"({"type":"team","name":"kept","principal":"team-other",)"
+                          R"("permissions":["workflow/read"]})");
+  ASSERT_TRUE(kept.has_value());
+  // Warm B: each secret as the caller (its connection memo) and as a target.
+  for (const std::string& secret : secrets) {
+    ASSERT_EQ(IsActive(client_b, admin_, secret), true);
+    auto self = client_b.Request("GET", "/api/v2/token/self", JsonWithBearer(secret));
+    ASSERT_TRUE(self.has_value());
+    ASSERT_EQ(self->status, 200);
+  }
+
+  auto revoked = client_a.Request("POST", "/api/v2/token/query/revoke?principals=team-bulk",
+                                  JsonWithBearer(admin_));
+  ASSERT_TRUE(revoked.has_value());
+  ASSERT_EQ(revoked->status, 200) << revoked->body;
+  EXPECT_EQ(ParseJson(revoked->body).at("revoked").as_int64(), 3);
+  const auto start = std::chrono::steady_clock::now();
+  for (const std::string& secret : secrets) {
+    std::optional<bool> active = true;
+    while (active == true && std::chrono::steady_clock::now() - start < 5s) {
+      active = IsActive(client_b, admin_, secret);
+    }
+    EXPECT_EQ(active, false);
+    auto refused = client_b.Request("GET", "/api/v2/token/self", JsonWithBearer(secret));
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(refused->status, 401);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1000ms);
+  EXPECT_EQ(IsActive(client_b, admin_, std::string(kept->at("token").as_string())), true);
+
+  // By value on A: B refuses it too.
+  auto last = CreateToken(client_a, admin_, R"({"type":"user","name":"v","principal":"u9"})");
+  ASSERT_TRUE(last.has_value());
+  const std::string secret(last->at("token").as_string());
+  ASSERT_EQ(IsActive(client_b, admin_, secret), true);
+  auto by_value = client_a.Request("POST", "/api/v2/token/revoke", JsonWithBearer(""),
+                                   R"({"token":")" + secret + R"("})");
+  ASSERT_TRUE(by_value.has_value());
+  ASSERT_EQ(by_value->status, 200);
+  const auto again = std::chrono::steady_clock::now();
+  std::optional<bool> active = true;
+  while (active == true && std::chrono::steady_clock::now() - again < 5s) {
+    active = IsActive(client_b, admin_, secret);
+  }
+  EXPECT_EQ(active, false);
 }
 
 TEST_F(PostgresInstancesTest, BothInstancesServeTheSameTokens) {

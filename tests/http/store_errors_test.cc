@@ -197,6 +197,14 @@ class StoreErrorsTest : public ::testing::Test {
          R"({"token":")" + legacy + R"("})"},
         {"introspect a stored secret", "POST", "/api/v2/token/introspect", AdminJson(),
          R"({"token":")" + stored_secret_ + R"("})"},
+        {"revoke by value", "POST", "/api/v2/token/revoke", AdminJson(),
+         R"({"token":")" + fresh + R"("})"},
+        {"revoke by value, form", "POST", "/api/v2/token/revoke", AdminForm(), "token=" + fresh},
+        {"revoke a list", "POST", "/api/v2/token/revoke", AdminJson(),
+         R"({"tokens":[")" + stored_secret_ + R"(",")" + fresh + R"("]})"},
+        {"revoke in bulk", "POST", "/api/v2/token/query/revoke?all=true", Admin(), ""},
+        {"revoke in bulk, dry run", "POST", "/api/v2/token/query/revoke?types=global&dryRun=true",
+         Admin(), ""},
     };
   }
 

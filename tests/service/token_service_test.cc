@@ -269,5 +269,70 @@ TEST_F(TokenServiceTest, BootstrapAdminMakesTheStoreNonEmpty) {
   ASSERT_TRUE(resolved.ok() && *resolved != nullptr);
 }
 
+TEST_F(TokenServiceTest, RevokeSecretsRevokesKnownSecretsAndSkipsTheRest) {
+  CreatedToken a = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
+  CreatedToken b = MustCreate(admin_, TeamRequest("team-b", {"workflow/read"}));
+  CreatedToken kept = MustCreate(admin_, TeamRequest("team-c", {"workflow/read"}));
+  ASSERT_EQ(Peek(a.secret), Cached::kActive);
+  const std::string unknown = core::GenerateSecret(core::TokenType::kTeam);
+  const std::vector<std::string_view> secrets = {a.secret, "not a secret", unknown,
+                                                 b.secret, a.secret,       ""};
+  auto revoked = service_->RevokeSecrets(secrets);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(*revoked, 2) << "a secret given twice counts once";
+  EXPECT_EQ(*ResolveNow(a.secret), nullptr) << "stops resolving at once, cached or not";
+  EXPECT_EQ(*ResolveNow(b.secret), nullptr);
+  EXPECT_TRUE(service_->Get(admin_, a.token.id).status().IsNotFound());
+  EXPECT_NE(*ResolveNow(kept.secret), nullptr);
+  const std::vector<std::string_view> again = {a.secret};
+  EXPECT_EQ(*service_->RevokeSecrets(again), 0);
+  EXPECT_EQ(*service_->RevokeSecrets({}), 0);
+}
+
+TEST_F(TokenServiceTest, RevokeSecretsRevokesExpiredTokensWithoutTouchingTheCache) {
+  CreateTokenRequest request = TeamRequest("team-a", {"workflow/read"});
+  request.expiration_date = core::NowMillis() + 100;
+  CreatedToken expiring = MustCreate(admin_, request);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const CacheStats before = service_->cache_stats();
+  const std::vector<std::string_view> secrets = {expiring.secret};
+  EXPECT_EQ(*service_->RevokeSecrets(secrets), 1);
+  const CacheStats after = service_->cache_stats();
+  EXPECT_EQ(after.hits, before.hits) << "a known secret costs the same lookup as an unknown one";
+  EXPECT_EQ(after.misses, before.misses);
+  EXPECT_TRUE(service_->Get(admin_, expiring.token.id).status().IsNotFound());
+}
+
+TEST_F(TokenServiceTest, RevokeMatchingNeedsDeleteAndCoversOnlyTheCallersTokens) {
+  CreatedToken reader = MustCreate(admin_, TeamRequest("team-a", {"token/read"}));
+  EXPECT_EQ(
+      service_->RevokeMatching(core::Caller::FromToken(reader.token), {}, false).status().code(),
+      StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      service_->RevokeMatching(core::Caller::FromToken(reader.token), {}, true).status().code(),
+      StatusCode::kPermissionDenied);
+
+  CreatedToken deleter = MustCreate(admin_, TeamRequest("team-a", {"token/delete"}));
+  CreatedToken other_a = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
+  CreatedToken team_b = MustCreate(admin_, TeamRequest("team-b", {"workflow/read"}));
+  const core::Caller caller = core::Caller::FromToken(deleter.token);
+  ASSERT_NE(*ResolveNow(other_a.secret), nullptr);
+
+  auto matched = service_->RevokeMatching(caller, {}, /*dry_run=*/true);
+  ASSERT_TRUE(matched.ok()) << matched.status().ToString();
+  EXPECT_EQ(*matched, 3) << "team-a's three tokens, the caller's own included";
+  EXPECT_NE(*ResolveNow(other_a.secret), nullptr) << "a dry run revokes nothing";
+
+  auto revoked = service_->RevokeMatching(caller, {}, false);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(*revoked, 3);
+  EXPECT_EQ(*ResolveNow(other_a.secret), nullptr);
+  EXPECT_EQ(*ResolveNow(deleter.secret), nullptr) << "the caller's own token too";
+  EXPECT_NE(*ResolveNow(team_b.secret), nullptr) << "uncovered tokens are untouched";
+  core::TokenQuery teams;
+  teams.types = {core::TokenType::kTeam};
+  EXPECT_EQ(*service_->RevokeMatching(admin_, teams, true), 1);
+}
+
 }  // namespace
 }  // namespace tokend::service

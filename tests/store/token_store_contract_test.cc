@@ -672,6 +672,104 @@ TEST_P(TokenStoreContractTest, InsertManyIsAllOrNone) {
   EXPECT_TRUE(store_->InsertMany({}).ok());
 }
 
+std::vector<std::string> Sorted(std::vector<std::string> ids) {
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+TEST_P(TokenStoreContractTest, DeleteMatchingDeletesExactlyTheMatchesExpiredOnesToo) {
+  const std::vector<Token> tokens = VariedTokens();  // most expired long ago
+  struct Case {
+    TokenQuery query;
+    Visibility visibility;
+  };
+  const std::vector<Case> cases = {
+      {{.types = {TokenType::kTeam}}, Everything()},
+      {{.principals = {"bob"}}, Everything()},
+      {{.from_date = kBase + 1000, .to_date = kBase + 3000}, Everything()},
+      {{.types = {TokenType::kUser, TokenType::kSession}, .principals = {"alice", "bob"}},
+       Everything()},
+      {{}, Only({TokenType::kUser, TokenType::kSession}, "bob")},
+      {{.types = {TokenType::kTeam}}, Only({TokenType::kUser}, "bob")},  // disjoint: none
+      {{.principals = {"nobody"}}, Everything()},
+      {{}, Only({}, "bob")},  // sees nothing
+      {{}, Everything()},
+  };
+  for (const Case& c : cases) {
+    store_ = nullptr;
+    SetUp();
+    RecordingListener listener;
+    store_->SetChangeListener(&listener);
+    InsertAll(tokens);
+    std::vector<std::string> expected = ExpectedIds(tokens, c.query, c.visibility);
+    Result<std::vector<std::string>> deleted = store_->DeleteMatching(c.query, c.visibility);
+    ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+    EXPECT_EQ(Sorted(*deleted), Sorted(expected));
+    EXPECT_EQ(Sorted(listener.deleted()), Sorted(expected)) << "the listener hears of each";
+    for (const Token& token : tokens) {
+      const bool gone = std::find(expected.begin(), expected.end(), token.id) != expected.end();
+      EXPECT_EQ(store_->FindById(token.id).status().IsNotFound(), gone) << token.id;
+      EXPECT_EQ(store_->FindBySecretHash(token.secret_hash).status().IsNotFound(), gone);
+    }
+    const auto left = static_cast<std::int64_t>(tokens.size() - expected.size());
+    EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, left) << "counters follow";
+    EXPECT_EQ(MustQuery({.from_date = 0}, Everything(), 1, 0).total, left);
+    std::int64_t by_type = 0;
+    Result<std::vector<std::pair<TokenType, std::int64_t>>> counts = store_->CountByType();
+    ASSERT_TRUE(counts.ok());
+    for (const auto& [type, n] : *counts) by_type += n;
+    EXPECT_EQ(by_type, left);
+    // Nothing left to match: an empty answer, and no announcement.
+    const std::size_t heard = listener.deleted().size();
+    deleted = store_->DeleteMatching(c.query, c.visibility);
+    ASSERT_TRUE(deleted.ok());
+    EXPECT_TRUE(deleted->empty());
+    EXPECT_EQ(listener.deleted().size(), heard);
+    store_->SetChangeListener(nullptr);
+  }
+}
+
+TEST_P(TokenStoreContractTest, DeleteMatchingIsOneTransaction) {
+  // Readers see every matching token or none of them, never part.
+  constexpr int kMatching = 600;
+  std::vector<Token> tokens;
+  for (int n = 0; n < kMatching; ++n) tokens.push_back(MakeToken(n, TokenType::kUser, "u"));
+  tokens.push_back(MakeToken(kMatching, TokenType::kTeam, "t"));
+  ASSERT_TRUE(store_->InsertMany(tokens).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> partial{0};
+  std::atomic<int> reads{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      Result<TokenPage> page =
+          store_->Query({.types = {TokenType::kUser}, .from_date = 0}, Everything(), 1, 0, true);
+      if (!page.ok()) continue;
+      if (page->total != 0 && page->total != kMatching) partial.fetch_add(1);
+      reads.fetch_add(1);
+    }
+  });
+  while (reads.load() == 0) std::this_thread::yield();
+  Result<std::vector<std::string>> deleted =
+      store_->DeleteMatching({.types = {TokenType::kUser}}, Everything());
+  while (reads.load() < 3) std::this_thread::yield();
+  stop = true;
+  reader.join();
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(deleted->size(), static_cast<std::size_t>(kMatching));
+  EXPECT_EQ(partial.load(), 0);
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 1);
+}
+
+TEST_P(TokenStoreContractTest, DeleteMatchingIgnoresSortAndPaging) {
+  InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "t")});
+  TokenQuery query = SortedBy(SortField::kName, SortOrder::kDesc);
+  query.types = {TokenType::kTeam};
+  query.limit = 1;
+  Result<std::vector<std::string>> deleted = store_->DeleteMatching(query, Everything());
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(deleted->size(), 2u) << "limit and page are not for deletions";
+}
+
 TEST_P(TokenStoreContractTest, PingAnswers) { EXPECT_TRUE(store_->Ping().ok()); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TokenStoreContractTest, ::testing::ValuesIn(AllBackends()),

@@ -9,7 +9,7 @@ namespace {
 
 constexpr std::string_view kMethodNames[] = {"Insert",           "InsertMany", "FindById",
                                              "FindBySecretHash", "Delete",     "Query",
-                                             "CountByType",      "Ping"};
+                                             "CountByType",      "Ping",       "DeleteMatching"};
 
 int IndexOf(FailingStore::Methods method) { return std::countr_zero(method); }
 
@@ -93,6 +93,12 @@ core::Result<core::Token> FailingStore::FindBySecretHash(std::string_view secret
 core::Status FailingStore::Delete(std::string_view id) {
   if (auto failure = Injected(kDelete)) return *failure;
   return ForwardingStore::Delete(id);
+}
+
+core::Result<std::vector<std::string>> FailingStore::DeleteMatching(
+    const core::TokenQuery& query, const core::Visibility& visibility) {
+  if (auto failure = Injected(kDeleteMatching)) return *failure;
+  return ForwardingStore::DeleteMatching(query, visibility);
 }
 
 core::Result<store::TokenPage> FailingStore::Query(const core::TokenQuery& query,

@@ -41,7 +41,8 @@ class FailingStore final : public ForwardingStore {
   static constexpr Methods kQuery = 1u << 5;
   static constexpr Methods kCountByType = 1u << 6;
   static constexpr Methods kPing = 1u << 7;
-  static constexpr Methods kWrites = kInsert | kInsertMany | kDelete;
+  static constexpr Methods kDeleteMatching = 1u << 8;
+  static constexpr Methods kWrites = kInsert | kInsertMany | kDelete | kDeleteMatching;
   static constexpr Methods kReads = kFindById | kFindBySecretHash | kQuery | kCountByType;
   static constexpr Methods kAll = kWrites | kReads | kPing;
 
@@ -69,6 +70,8 @@ class FailingStore final : public ForwardingStore {
   core::Result<core::Token> FindById(std::string_view id) override;
   core::Result<core::Token> FindBySecretHash(std::string_view secret_hash) override;
   core::Status Delete(std::string_view id) override;
+  core::Result<std::vector<std::string>> DeleteMatching(
+      const core::TokenQuery& query, const core::Visibility& visibility) override;
   core::Result<store::TokenPage> Query(const core::TokenQuery& query,
                                        const core::Visibility& visibility, std::int64_t limit,
                                        std::int64_t offset, bool count_total) override;
@@ -76,7 +79,7 @@ class FailingStore final : public ForwardingStore {
   core::Status Ping() override;
 
  private:
-  static constexpr int kMethodCount = 8;
+  static constexpr int kMethodCount = 9;
 
   // Counts the call; the failure to return when this call of `method` fails.
   std::optional<core::Status> Injected(Methods method);

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -26,6 +27,10 @@ class ForwardingStore : public store::TokenStore {
     return inner_->FindBySecretHash(secret_hash);
   }
   core::Status Delete(std::string_view id) override { return inner_->Delete(id); }
+  core::Result<std::vector<std::string>> DeleteMatching(
+      const core::TokenQuery& query, const core::Visibility& visibility) override {
+    return inner_->DeleteMatching(query, visibility);
+  }
   core::Result<store::TokenPage> Query(const core::TokenQuery& query,
                                        const core::Visibility& visibility, std::int64_t limit,
                                        std::int64_t offset, bool count_total) override {

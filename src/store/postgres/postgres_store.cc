@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -406,6 +407,37 @@ class PostgresStore final : public TokenStore {
     return status;
   }
 
+  Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
+                                                  const core::Visibility& visibility) override {
+    std::vector<std::string> deleted;
+    Filter filter = BuildFilter(query, visibility);
+    if (filter.matches_nothing) return deleted;
+    // One statement, so one implicit transaction: the rows go and their
+    // announcements are queued together, or nothing happens. A notification
+    // is delivered only at commit. Once the audit trail exists, a
+    // `token.revoked` event (reason "bulk") per row is written in this
+    // transaction too.
+    const std::string sql = "WITH deleted AS (DELETE FROM tokens" + filter.tokens_where +
+                            " RETURNING id) SELECT deleted.id, "
+                            "pg_notify('tokend_token_deleted', deleted.id) FROM deleted";
+    StartOwnBulkDeletion();
+    Status status = WithConnection(false, [&](PGconn* conn) -> Status {
+      deleted.clear();
+      ResultPtr result = ExecSql(conn, sql, filter.params, filter.params.size());
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "delete");
+      }
+      const int n = PQntuples(result.get());
+      deleted.reserve(static_cast<std::size_t>(n));
+      for (int row = 0; row < n; ++row) deleted.push_back(*OptionalText(result.get(), row, 0));
+      return Status::Ok();
+    });
+    if (!status.ok()) deleted.clear();
+    FinishOwnBulkDeletion(deleted);
+    if (!status.ok()) return status;
+    return deleted;
+  }
+
   Result<TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
                           std::int64_t limit, std::int64_t offset, bool count_total) override {
     TokenPage page;
@@ -595,6 +627,31 @@ class PostgresStore final : public TokenStore {
     }
   }
 
+  // DeleteMatching learns its ids only when its statement returns, and the
+  // feed may deliver their echoes before that. So while one runs, the ids
+  // the feed announces are remembered; when it returns, an id already
+  // announced that way is not announced again, and the others are announced
+  // and their echoes awaited as for Delete.
+  void StartOwnBulkDeletion() {
+    std::lock_guard lock(listener_mu_);
+    ++bulk_in_flight_;
+  }
+
+  void FinishOwnBulkDeletion(const std::vector<std::string>& ids) {
+    std::lock_guard lock(listener_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    --bulk_in_flight_;
+    for (const std::string& id : ids) {
+      if (heard_during_bulk_.erase(id) > 0) continue;  // its echo, announced already
+      own_deletions_[id].done = now;
+      if (listener_ != nullptr) listener_->OnTokenDeleted(id);
+    }
+    if (bulk_in_flight_ == 0) heard_during_bulk_.clear();
+    std::erase_if(own_deletions_, [&](const auto& item) {
+      return item.second.in_flight == 0 && item.second.done && now - *item.second.done > kEchoWait;
+    });
+  }
+
   void AnnounceDeleted(std::string_view id) {
     std::lock_guard lock(listener_mu_);
     auto it = own_deletions_.find(std::string(id));
@@ -612,6 +669,7 @@ class PostgresStore final : public TokenStore {
         return;
       }
     }
+    if (bulk_in_flight_ > 0) heard_during_bulk_.emplace(id);
     if (listener_ != nullptr) listener_->OnTokenDeleted(id);
   }
 
@@ -628,6 +686,8 @@ class PostgresStore final : public TokenStore {
   ChangeListener* listener_ = nullptr;                          // guarded by listener_mu_
   bool feed_healthy_ = true;                                    // guarded by listener_mu_
   std::unordered_map<std::string, OwnDeletion> own_deletions_;  // guarded by listener_mu_
+  int bulk_in_flight_ = 0;                                      // guarded by listener_mu_
+  std::unordered_set<std::string> heard_during_bulk_;           // guarded by listener_mu_
 
   std::unique_ptr<pg::DeletionFeed> feed_;  // last: stopped first
 };

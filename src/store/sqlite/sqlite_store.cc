@@ -268,6 +268,8 @@ class SqliteStore final : public TokenStore {
   Result<core::Token> FindById(std::string_view id) override;
   Result<core::Token> FindBySecretHash(std::string_view secret_hash) override;
   Status Delete(std::string_view id) override;
+  Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
+                                                  const core::Visibility& visibility) override;
   Result<TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
                           std::int64_t limit, std::int64_t offset, bool count_total) override;
   Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override;
@@ -278,12 +280,14 @@ class SqliteStore final : public TokenStore {
  private:
   // A queued write. Lives on the waiting caller's stack until `done`.
   struct WriteOp {
-    enum class Kind { kInsert, kInsertMany, kDelete };
+    enum class Kind { kInsert, kInsertMany, kDelete, kDeleteMatching };
     WriteOp(Kind kind, std::span<const TokenRow> rows, std::string_view id)
         : kind(kind), rows(rows), id(id) {}
     const Kind kind;
-    const std::span<const TokenRow> rows;  // kInsert: one, kInsertMany: all
-    const std::string_view id;             // kDelete
+    const std::span<const TokenRow> rows;   // kInsert: one, kInsertMany: all
+    const std::string_view id;              // kDelete
+    const SqlWithParams* filter = nullptr;  // kDeleteMatching: "WHERE ..."
+    std::vector<std::string> deleted;       // kDeleteMatching: the ids it deleted
     Status result;
     bool done = false;
   };
@@ -710,6 +714,31 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
         }
         break;
       }
+      case WriteOp::Kind::kDeleteMatching: {
+        // One statement: SQLite applies it whole or not at all; a failure
+        // part-way is fatal and rolls the transaction back.
+        Result<Statement> stmt =
+            connection.Prepare("DELETE FROM tokens " + op->filter->sql + " RETURNING id");
+        if (!stmt.ok()) {
+          fatal = stmt.status();
+          break;
+        }
+        op->filter->BindAll(*stmt);
+        op->deleted.clear();
+        for (;;) {
+          const int rc = stmt->Step();
+          if (rc == SQLITE_DONE) break;
+          if (rc != SQLITE_ROW) {
+            fatal = StatusFromSqlite(rc, connection.db(), "deleting from " + display_);
+            break;
+          }
+          op->deleted.emplace_back(stmt->ColumnText(0));
+        }
+        // Recorded here, in the same transaction, once the audit trail exists:
+        // a `token.revoked` event (reason "bulk") for every deleted id.
+        if (fatal.ok()) op->result = Status::Ok();
+        break;
+      }
     }
     if (!fatal.ok()) break;
   }
@@ -722,6 +751,9 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
   if (ChangeListener* listener = listener_.load()) {
     for (const WriteOp* op : batch) {
       if (op->kind == WriteOp::Kind::kDelete && op->result.ok()) listener->OnTokenDeleted(op->id);
+      if (op->kind == WriteOp::Kind::kDeleteMatching && op->result.ok()) {
+        for (const std::string& id : op->deleted) listener->OnTokenDeleted(id);
+      }
     }
   }
 }
@@ -749,6 +781,22 @@ Status SqliteStore::InsertMany(std::span<const core::Token> tokens) {
 Status SqliteStore::Delete(std::string_view id) {
   WriteOp op(WriteOp::Kind::kDelete, {}, id);
   return Submit(op);
+}
+
+Result<std::vector<std::string>> SqliteStore::DeleteMatching(const core::TokenQuery& query,
+                                                             const core::Visibility& visibility) {
+  if (!visibility.everything && visibility.types.empty()) {
+    return std::vector<std::string>();  // the caller can see nothing
+  }
+  if (query.principals.size() + query.types.size() > kMaxQueryParameters) {
+    return Status::InvalidArgument("too many principals or types in one query",
+                                   core::ApiError::kQueryInvalidFilters);
+  }
+  const SqlWithParams filter = TokenFilter(query, visibility);
+  WriteOp op(WriteOp::Kind::kDeleteMatching, {}, {});
+  op.filter = &filter;
+  if (Status status = Submit(op); !status.ok()) return status;
+  return std::move(op.deleted);
 }
 
 Result<core::Token> SqliteStore::FindOne(const char* sql, std::string_view key) {
