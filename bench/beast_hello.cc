@@ -7,6 +7,7 @@
 // ratio to it is what tokend adds on top of its HTTP library.
 //
 //   beast_hello --port 7000 [--threads N]
+#include <CLI/CLI.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -20,8 +21,6 @@
 #include <memory>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace {
 

@@ -17,6 +17,7 @@
 //   admin <secret>                   a global **/** token that never expires
 //   token <secret>                   active tokens to introspect
 //   query <type> <principal> <count> the largest (type, principal) groups
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -29,8 +30,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "core/object_id.h"
 #include "core/secret.h"
@@ -114,8 +113,8 @@ class Generator {
   // One token and its secret.
   std::pair<core::Token, std::string> Next() {
     core::Token token;
-    token.creation_date = now_ - std::uniform_int_distribution<core::EpochMillis>(
-                                     kDayMillis / 24, kYearMillis)(rng_);
+    token.creation_date =
+        now_ - std::uniform_int_distribution<core::EpochMillis>(kDayMillis / 24, kYearMillis)(rng_);
     if (std::uniform_int_distribution<int>(0, 99)(rng_) < 5) {
       token.type = core::TokenType::kGlobal;
     } else {
@@ -124,8 +123,9 @@ class Generator {
       token.principal = principal.name;
     }
     if (std::uniform_int_distribution<int>(0, 99)(rng_) < 30) {
-      token.expiration_date = token.creation_date + std::uniform_int_distribution<core::EpochMillis>(
-                                                        30 * kDayMillis, 2 * kYearMillis)(rng_);
+      token.expiration_date =
+          token.creation_date +
+          std::uniform_int_distribution<core::EpochMillis>(30 * kDayMillis, 2 * kYearMillis)(rng_);
     }
     const auto& sets = ActionSets(token.type);
     token.actions = sets[std::uniform_int_distribution<std::size_t>(0, sets.size() - 1)(rng_)];
@@ -223,7 +223,8 @@ int Run(const std::string& url, std::int64_t count, const std::string& secrets_o
   for (const std::string& secret : kept_secrets) out << "token " << secret << "\n";
   std::vector<std::pair<std::int64_t, std::pair<core::TokenType, std::string>>> largest;
   for (const auto& [key, n] : groups) largest.push_back({n, key});
-  std::sort(largest.begin(), largest.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(largest.begin(), largest.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
   for (std::size_t i = 0; i < largest.size() && i < kQueryGroupsOut; ++i) {
     out << "query " << core::ToString(largest[i].second.first) << " " << largest[i].second.second
         << " " << largest[i].first << "\n";
@@ -251,7 +252,9 @@ int main(int argc, char** argv) {
   std::string secrets_out;
   std::uint64_t seed = 42;
   cli.add_option("--store", url, "Store URL (sqlite:PATH, postgresql://...)")->required();
-  cli.add_option("--count", count, "Number of tokens to create")->required()->check(CLI::NonNegativeNumber);
+  cli.add_option("--count", count, "Number of tokens to create")
+      ->required()
+      ->check(CLI::NonNegativeNumber);
   cli.add_option("--secrets-out", secrets_out, "File receiving secrets for the load scripts")
       ->required();
   std::int64_t batch = tokend::bench::kDefaultBatch;

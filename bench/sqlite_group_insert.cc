@@ -12,6 +12,7 @@
 // Output (stdout, one line): "BENCH rows=N seconds=S rows_per_s=R commits_per_s=C"
 #include <sqlite3.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -19,8 +20,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "core/object_id.h"
 #include "core/secret.h"
@@ -132,7 +131,8 @@ int main(int argc, char** argv) {
   int group = 64;
   double seconds = 10;
   cli.add_option("--db", db, "SQLite file (recreated)")->required();
-  cli.add_option("--schema", schema, "Schema files (tokend's SQLite migrations, in order)")->required();
+  cli.add_option("--schema", schema, "Schema files (tokend's SQLite migrations, in order)")
+      ->required();
   cli.add_option("--group", group, "Rows per transaction")->check(CLI::PositiveNumber);
   cli.add_option("--seconds", seconds, "How long to insert")->check(CLI::PositiveNumber);
   CLI11_PARSE(cli, argc, argv);

@@ -7,6 +7,15 @@ cd "$(dirname "$0")/.."
 [[ $# -gt 0 ]] || set -- build
 jobs=$(nproc)
 
+# The checked-in .clang-format is the one style: a file it would change fails
+# the run before anything is built.
+echo "== checking format" >&2
+if ! clang-format --dry-run --Werror $(git ls-files '*.cc' '*.h') >/dev/null 2>&1; then
+  clang-format --dry-run --Werror $(git ls-files '*.cc' '*.h') 2>&1 | head -20 >&2
+  echo "run 'make format' to fix the files above" >&2
+  exit 1
+fi
+
 for dir in "$@"; do
   flags=(-DCMAKE_BUILD_TYPE=Release)
   if [[ "$dir" == *asan* ]]; then

@@ -11,27 +11,27 @@ enum class StatusCode;
 
 enum class ApiError : int {
   kNone = 0,
-  kQueryInvalidFilters = 1001,        // 400 a query parameter is malformed
-  kRequestInvalidParams = 1002,       // 400 a request is malformed (body, JSON)
-  kTokenInvalidRequest = 1010,        // 400 missing/blank/wrong-typed create field
-  kTokenInvalidSessionRequest = 1011, // 400 type session via the API
-  kTokenInvalidPermission = 1012,     // 400 bad permission string or role
-  kTokenNotFound = 9001,              // 404 no such token (or not visible)
-  kRouteNotFound = 9002,              // 404 no such route
-  kMethodNotAllowed = 9003,           // 405
-  kUnsupportedMediaType = 9004,       // 415
-  kPayloadTooLarge = 9005,            // 413
-  kHeadersTooLarge = 9006,            // 431
-  kUriTooLong = 9007,                 // 414
-  kUnauthenticated = 9008,            // 401
-  kPermissionDenied = 9009,           // 403
-  kStoreUnavailable = 9010,           // 503
-  kInternal = 9011,                   // 500
-  kRequestTimeout = 9012,             // 408
-  kUnpagedTooLarge = 9013,            // 400 unpaged query over --max-unpaged
-  kAlreadyExists = 9014,              // 409
-  kBadHttpRequest = 9015,             // 400 malformed HTTP (framing, encoding)
-  kTooManyConnections = 9016,         // 503
+  kQueryInvalidFilters = 1001,         // 400 a query parameter is malformed
+  kRequestInvalidParams = 1002,        // 400 a request is malformed (body, JSON)
+  kTokenInvalidRequest = 1010,         // 400 missing/blank/wrong-typed create field
+  kTokenInvalidSessionRequest = 1011,  // 400 type session via the API
+  kTokenInvalidPermission = 1012,      // 400 bad permission string or role
+  kTokenNotFound = 9001,               // 404 no such token (or not visible)
+  kRouteNotFound = 9002,               // 404 no such route
+  kMethodNotAllowed = 9003,            // 405
+  kUnsupportedMediaType = 9004,        // 415
+  kPayloadTooLarge = 9005,             // 413
+  kHeadersTooLarge = 9006,             // 431
+  kUriTooLong = 9007,                  // 414
+  kUnauthenticated = 9008,             // 401
+  kPermissionDenied = 9009,            // 403
+  kStoreUnavailable = 9010,            // 503
+  kInternal = 9011,                    // 500
+  kRequestTimeout = 9012,              // 408
+  kUnpagedTooLarge = 9013,             // 400 unpaged query over --max-unpaged
+  kAlreadyExists = 9014,               // 409
+  kBadHttpRequest = 9015,              // 400 malformed HTTP (framing, encoding)
+  kTooManyConnections = 9016,          // 503
 };
 
 // "TOKEN_INVALID_REQ", "TOKEN_NOT_FOUND", ...

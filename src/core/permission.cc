@@ -10,9 +10,9 @@ constexpr std::string_view kWildcard = "**";
 // The grammar's character class ([0-9a-zA-Z-]+) admits only what is in this
 // list anyway, so an exact membership test is the whole resource check.
 constexpr std::string_view kResources[] = {
-    "system", "workflow", "workflowrun", "workflowtemplate", "taskrun", "task",
-    "action", "user",     "team",        "token",            "parameter",
-    "schedule", "insights", "integration", "webhook",        "**",
+    "system",  "workflow", "workflowrun", "workflowtemplate", "taskrun",  "task",     "action",
+    "user",    "team",     "token",       "parameter",        "schedule", "insights", "integration",
+    "webhook", "**",
 };
 constexpr std::string_view kActions[] = {"**", "read", "write", "action", "delete"};
 

@@ -76,8 +76,7 @@ class [[nodiscard]] Status {
   bool IsUnavailable() const { return code() == StatusCode::kUnavailable; }
 
  private:
-  Status(ApiError error, std::string message)
-      : api_error_(error), message_(std::move(message)) {}
+  Status(ApiError error, std::string message) : api_error_(error), message_(std::move(message)) {}
 
   ApiError api_error_ = ApiError::kNone;
   std::string message_;
@@ -87,7 +86,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(state_).ok());
   }

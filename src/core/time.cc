@@ -145,21 +145,43 @@ void AppendSpringDate(std::string& out, EpochMillis millis) {
   if (date.year < 0 || date.year > 9999) {
     // Outside the fixed four-digit form; rare enough for snprintf.
     char buffer[64];
-    const int n =
-        std::snprintf(buffer, sizeof(buffer), "%04lld-%02u-%02uT%02u:%02u:%02u.%03u+00:00",
-                      static_cast<long long>(date.year), date.month, date.day, hour, minute,
-                      second, ms);
+    const int n = std::snprintf(
+        buffer, sizeof(buffer), "%04lld-%02u-%02uT%02u:%02u:%02u.%03u+00:00",
+        static_cast<long long>(date.year), date.month, date.day, hour, minute, second, ms);
     out.append(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
     return;
   }
   const auto year = static_cast<unsigned>(date.year);
   const auto digit = [](unsigned value) { return static_cast<char>('0' + value % 10); };
-  const char text[] = {digit(year / 1000), digit(year / 100), digit(year / 10), digit(year),
-                       '-', digit(date.month / 10), digit(date.month), '-',
-                       digit(date.day / 10), digit(date.day), 'T', digit(hour / 10), digit(hour),
-                       ':', digit(minute / 10), digit(minute), ':', digit(second / 10),
-                       digit(second), '.', digit(ms / 100), digit(ms / 10), digit(ms), '+', '0',
-                       '0', ':', '0', '0'};
+  const char text[] = {digit(year / 1000),
+                       digit(year / 100),
+                       digit(year / 10),
+                       digit(year),
+                       '-',
+                       digit(date.month / 10),
+                       digit(date.month),
+                       '-',
+                       digit(date.day / 10),
+                       digit(date.day),
+                       'T',
+                       digit(hour / 10),
+                       digit(hour),
+                       ':',
+                       digit(minute / 10),
+                       digit(minute),
+                       ':',
+                       digit(second / 10),
+                       digit(second),
+                       '.',
+                       digit(ms / 100),
+                       digit(ms / 10),
+                       digit(ms),
+                       '+',
+                       '0',
+                       '0',
+                       ':',
+                       '0',
+                       '0'};
   out.append(text, sizeof text);
 }
 

@@ -4,11 +4,16 @@ namespace tokend::core {
 
 std::string_view ToString(TokenType type) {
   switch (type) {
-    case TokenType::kGlobal: return "global";
-    case TokenType::kTeam: return "team";
-    case TokenType::kWorkflow: return "workflow";
-    case TokenType::kUser: return "user";
-    case TokenType::kSession: return "session";
+    case TokenType::kGlobal:
+      return "global";
+    case TokenType::kTeam:
+      return "team";
+    case TokenType::kWorkflow:
+      return "workflow";
+    case TokenType::kUser:
+      return "user";
+    case TokenType::kSession:
+      return "session";
   }
   return "unknown";
 }
@@ -22,11 +27,16 @@ std::optional<TokenType> ParseTokenType(std::string_view text) {
 
 std::string_view SecretPrefix(TokenType type) {
   switch (type) {
-    case TokenType::kGlobal: return "bfg";
-    case TokenType::kTeam: return "bft";
-    case TokenType::kWorkflow: return "bfw";
-    case TokenType::kUser: return "bfu";
-    case TokenType::kSession: return "bfs";
+    case TokenType::kGlobal:
+      return "bfg";
+    case TokenType::kTeam:
+      return "bft";
+    case TokenType::kWorkflow:
+      return "bfw";
+    case TokenType::kUser:
+      return "bfu";
+    case TokenType::kSession:
+      return "bfs";
   }
   return "";
 }

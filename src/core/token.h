@@ -27,7 +27,7 @@ std::string_view SecretPrefix(TokenType type);
 // Boomerang's ResolvedPermissions: what a token may do, and over what.
 struct ResolvedPermissions {
   TokenType scope;
-  std::string principal;  // "**" for global scope
+  std::string principal;             // "**" for global scope
   std::vector<std::string> actions;  // "resource/action" strings
 
   bool operator==(const ResolvedPermissions&) const = default;
@@ -42,13 +42,11 @@ struct Token {
   std::optional<std::string> principal;  // null for global tokens
   EpochMillis creation_date = 0;
   std::optional<EpochMillis> expiration_date;  // null: never expires
-  std::vector<std::string> actions;  // the permission strings, in order
-  std::string secret_hash;  // hex(SHA-256(secret)), 64 lowercase hex
+  std::vector<std::string> actions;            // the permission strings, in order
+  std::string secret_hash;                     // hex(SHA-256(secret)), 64 lowercase hex
 
   // True while there is no expiration date or it is after `now`.
-  bool IsValidAt(EpochMillis now) const {
-    return !expiration_date || *expiration_date > now;
-  }
+  bool IsValidAt(EpochMillis now) const { return !expiration_date || *expiration_date > now; }
 
   // The single ResolvedPermissions entry a created token carries: scope = its
   // type, principal = its principal ("**" when null), actions.

@@ -4,8 +4,8 @@
 
 #include <utility>
 
-#include "core/text.h"
 #include "core/secret.h"
+#include "core/text.h"
 #include "http/metrics.h"
 #include "service/token_service.h"
 
@@ -207,8 +207,8 @@ service::Outcome<AuthResult> Authenticate(const HandlerEnv& env, Exchange& ex) {
     }
   }
   return env.service.Resolve(core::HashedSecret::Of(secret), ex.now)
-      .Then([&env, secret, stamp, memo = ex.memo](
-                service::Resolution resolved) -> service::Outcome<AuthResult> {
+      .Then([&env, secret, stamp,
+             memo = ex.memo](service::Resolution resolved) -> service::Outcome<AuthResult> {
         return AuthOutcome(env, secret, resolved, stamp, memo);
       });
 }

@@ -220,25 +220,24 @@ Step Health(const HandlerEnv& env, Exchange& ex) {
 }
 
 Step MetricsText(const HandlerEnv& env, Exchange& ex) {
-  return OnStore([&env] { return env.service.CountByType(); })
-      .Then([&env](auto counts) -> Step {
-        MetricsSnapshotExtras extras;
-        if (counts.ok()) {
-          extras.tokens_by_type = std::move(*counts);
-        } else {
-          extras.store_up = false;
-        }
-        const service::CacheStats cache = env.service.cache_stats();
-        extras.cache_hits = cache.hits;
-        extras.cache_misses = cache.misses;
-        extras.cache_invalidations = cache.invalidations;
-        extras.unknown_checksummed = cache.unknown_checksummed;
-        extras.unknown_legacy = cache.unknown_legacy;
-        Response res{status::ok, 11};
-        res.set(field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        res.body() = env.metrics.Render(extras);
-        return NoStore(std::move(res));
-      });
+  return OnStore([&env] { return env.service.CountByType(); }).Then([&env](auto counts) -> Step {
+    MetricsSnapshotExtras extras;
+    if (counts.ok()) {
+      extras.tokens_by_type = std::move(*counts);
+    } else {
+      extras.store_up = false;
+    }
+    const service::CacheStats cache = env.service.cache_stats();
+    extras.cache_hits = cache.hits;
+    extras.cache_misses = cache.misses;
+    extras.cache_invalidations = cache.invalidations;
+    extras.unknown_checksummed = cache.unknown_checksummed;
+    extras.unknown_legacy = cache.unknown_legacy;
+    Response res{status::ok, 11};
+    res.set(field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = env.metrics.Render(extras);
+    return NoStore(std::move(res));
+  });
 }
 
 Step OpenApiDocument(const HandlerEnv& env, Exchange& ex) {

@@ -112,8 +112,8 @@ core::Result<std::uint16_t> Server::Impl::Start() {
     return core::Status::Unavailable("The server was stopped before it started.");
   }
   pool_ = std::make_unique<asio::thread_pool>(std::max(options_.blocking_threads, 1));
-  context_.emplace(ServerContext{options_, metrics_, handler_, pool_->get_executor(),
-                                 connections_});
+  context_.emplace(
+      ServerContext{options_, metrics_, handler_, pool_->get_executor(), connections_});
   int io_threads = options_.io_threads;
   if (io_threads <= 0) io_threads = static_cast<int>(std::thread::hardware_concurrency());
   io_threads = std::max(io_threads, 1);

@@ -268,9 +268,9 @@ std::optional<std::pair<core::ApiError, std::string>> Session::CheckHeader(
   // Beast counts its header limit per read, so a header of many short fields
   // arriving in pieces can pass it; the total is checked here.
   if (header_n > options_.max_header_bytes) {
-    return std::pair{core::ApiError::kHeadersTooLarge, "The request header is larger than " +
-                                                           std::to_string(options_.max_header_bytes) +
-                                                           " bytes."};
+    return std::pair{core::ApiError::kHeadersTooLarge,
+                     "The request header is larger than " +
+                         std::to_string(options_.max_header_bytes) + " bytes."};
   }
   // RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host.
   if (req.version() >= 11 && req.count(beast_http::field::host) != 1) {
@@ -280,8 +280,7 @@ std::optional<std::pair<core::ApiError, std::string>> Session::CheckHeader(
   if (auto refusal = FramingRefusal(req)) {
     return std::pair{core::ApiError::kBadHttpRequest, std::move(*refusal)};
   }
-  if (const auto length = parser_->content_length();
-      length && *length > options_.max_body_bytes) {
+  if (const auto length = parser_->content_length(); length && *length > options_.max_body_bytes) {
     return std::pair{core::ApiError::kPayloadTooLarge, TooLargeMessage()};
   }
   return std::nullopt;

@@ -51,9 +51,9 @@ class Session : public std::enable_shared_from_this<Session> {
   using Parser = beast_http::request_parser<beast_http::string_body>;
 
   enum class Phase {
-    kIdle,       // waiting for a request's first byte
-    kBusy,       // reading, answering or writing a request
-    kClosing,    // the connection ends as soon as the current step returns
+    kIdle,     // waiting for a request's first byte
+    kBusy,     // reading, answering or writing a request
+    kClosing,  // the connection ends as soon as the current step returns
   };
 
   // Holds one deadline for the I/O in progress. Arming and disarming only

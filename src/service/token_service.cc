@@ -27,8 +27,7 @@ TokenService::TokenService(store::TokenStore& store, const ServiceOptions& optio
 
 TokenService::~TokenService() { store_.SetChangeListener(nullptr); }
 
-Outcome<Resolution> TokenService::Resolve(const core::HashedSecret& secret,
-                                          core::EpochMillis now) {
+Outcome<Resolution> TokenService::Resolve(const core::HashedSecret& secret, core::EpochMillis now) {
   // A cache hit means the SHA-256 of `secret` equals a stored token's: the
   // secret is that token's, so its shape needs checking only on a miss.
   if (secret.text.size() != core::kSecretLength) return Resolution(core::SharedToken());
@@ -122,8 +121,7 @@ Result<CreatedToken> TokenService::Create(const core::Caller& caller,
 }
 
 Result<core::Token> TokenService::FindVisible(const core::Caller& caller,
-                                              core::TokenOperation operation,
-                                              std::string_view id) {
+                                              core::TokenOperation operation, std::string_view id) {
   // One answer for a malformed, absent or uncovered id, so that a scoped
   // caller cannot tell other tenants' ids from free ones; a malformed id
   // never reaches the store.

@@ -159,8 +159,7 @@ class TokenService final : public store::ChangeListener {
  private:
   Result<CreatedToken> Mint(const core::NewTokenSpec& spec, core::EpochMillis now);
   // The store's answer for a secret the cache does not know. May block.
-  Resolution ResolveFromStore(const core::HashedSecret& secret, bool legacy,
-                              core::EpochMillis now);
+  Resolution ResolveFromStore(const core::HashedSecret& secret, bool legacy, core::EpochMillis now);
   // The token `id` names if `caller` may see it for `operation`; the one
   // NotFound otherwise.
   Result<core::Token> FindVisible(const core::Caller& caller, core::TokenOperation operation,

@@ -104,9 +104,8 @@ class TokenStore {
   // `count_total`, page.total is the exact number of matches (ignoring
   // limit/offset). query.limit and query.page are ignored: the caller passes
   // limit and offset explicitly.
-  virtual Result<TokenPage> Query(const core::TokenQuery& query,
-                                  const core::Visibility& visibility, std::int64_t limit,
-                                  std::int64_t offset, bool count_total) = 0;
+  virtual Result<TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
+                                  std::int64_t limit, std::int64_t offset, bool count_total) = 0;
 
   // Number of stored tokens of each type (types with none may be omitted).
   virtual Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() = 0;

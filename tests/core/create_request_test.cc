@@ -30,9 +30,13 @@ struct RejectCase {
 
 TEST(CreateRequestTest, RejectsEveryBrokenRule) {
   const std::vector<RejectCase> cases = {
-      {"session type", [](auto& r) { r.type = "session"; },
-       ApiError::kTokenInvalidSessionRequest, "Session tokens"},
-      {"session before other errors", [](auto& r) { r.type = "session"; r.name.reset(); },
+      {"session type", [](auto& r) { r.type = "session"; }, ApiError::kTokenInvalidSessionRequest,
+       "Session tokens"},
+      {"session before other errors",
+       [](auto& r) {
+         r.type = "session";
+         r.name.reset();
+       },
        ApiError::kTokenInvalidSessionRequest, "sign-in"},
       {"type missing", [](auto& r) { r.type.reset(); }, ApiError::kTokenInvalidRequest, "'type'"},
       {"type unknown", [](auto& r) { r.type = "foo"; }, ApiError::kTokenInvalidRequest,
@@ -53,18 +57,22 @@ TEST(CreateRequestTest, RejectsEveryBrokenRule) {
       {"principal blank", [](auto& r) { r.principal = "  "; }, ApiError::kTokenInvalidRequest,
        "'principal'"},
       {"principal not a string",
-       [](auto& r) { r.principal.reset(); r.principal_not_a_string = true; },
+       [](auto& r) {
+         r.principal.reset();
+         r.principal_not_a_string = true;
+       },
        ApiError::kTokenInvalidRequest, "'principal'"},
       {"principal with NUL", [](auto& r) { r.principal = std::string("t\0", 2); },
        ApiError::kTokenInvalidRequest, "'principal'"},
-      {"principal too long", [](auto& r) { r.principal = std::string(kMaxPrincipalBytes + 1, 'p'); },
+      {"principal too long",
+       [](auto& r) { r.principal = std::string(kMaxPrincipalBytes + 1, 'p'); },
        ApiError::kTokenInvalidRequest, "'principal'"},
       {"description too long", [](auto& r) { r.description = std::string(1025, 'd'); },
        ApiError::kTokenInvalidRequest, "'description'"},
       {"description with NUL", [](auto& r) { r.description = std::string("\0", 1); },
        ApiError::kTokenInvalidRequest, "'description'"},
-      {"expiration now", [](auto& r) { r.expiration_date = kNow; },
-       ApiError::kTokenInvalidRequest, "'expirationDate' must be in the future"},
+      {"expiration now", [](auto& r) { r.expiration_date = kNow; }, ApiError::kTokenInvalidRequest,
+       "'expirationDate' must be in the future"},
       {"expiration past", [](auto& r) { r.expiration_date = 0; }, ApiError::kTokenInvalidRequest,
        "'expirationDate'"},
       {"expiration past year 9999", [](auto& r) { r.expiration_date = kMaxExpirationDate + 1; },
@@ -74,9 +82,16 @@ TEST(CreateRequestTest, RejectsEveryBrokenRule) {
       {"permissions empty", [](auto& r) { r.permissions = std::vector<std::string>{}; },
        ApiError::kTokenInvalidRequest, "'permissions'"},
       {"workflow without permissions",
-       [](auto& r) { r.type = "workflow"; r.permissions.reset(); },
+       [](auto& r) {
+         r.type = "workflow";
+         r.permissions.reset();
+       },
        ApiError::kTokenInvalidRequest, "'permissions'"},
-      {"global without permissions", [](auto& r) { r.type = "global"; r.permissions.reset(); },
+      {"global without permissions",
+       [](auto& r) {
+         r.type = "global";
+         r.permissions.reset();
+       },
        ApiError::kTokenInvalidRequest, "'permissions'"},
       {"too many permissions",
        [](auto& r) { r.permissions = std::vector<std::string>(kMaxPermissions + 1, "token/read"); },
@@ -89,14 +104,29 @@ TEST(CreateRequestTest, RejectsEveryBrokenRule) {
        ApiError::kTokenInvalidPermission, "''"},
       {"unknown team role", [](auto& r) { r.role = "admin"; }, ApiError::kTokenInvalidPermission,
        "owner, editor, reader"},
-      {"unknown global role", [](auto& r) { r.type = "global"; r.role = "owner"; },
+      {"unknown global role",
+       [](auto& r) {
+         r.type = "global";
+         r.role = "owner";
+       },
        ApiError::kTokenInvalidPermission, "admin, operator"},
-      {"role for workflow", [](auto& r) { r.type = "workflow"; r.role = "owner"; },
+      {"role for workflow",
+       [](auto& r) {
+         r.type = "workflow";
+         r.role = "owner";
+       },
        ApiError::kTokenInvalidPermission, "'workflow'"},
-      {"role for user", [](auto& r) { r.type = "user"; r.role = "owner"; },
+      {"role for user",
+       [](auto& r) {
+         r.type = "user";
+         r.role = "owner";
+       },
        ApiError::kTokenInvalidPermission, "'user'"},
       {"1010 before 1012",
-       [](auto& r) { r.name.reset(); r.permissions = std::vector<std::string>{"bad"}; },
+       [](auto& r) {
+         r.name.reset();
+         r.permissions = std::vector<std::string>{"bad"};
+       },
        ApiError::kTokenInvalidRequest, "'name'"},
   };
   for (const RejectCase& c : cases) {

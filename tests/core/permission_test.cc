@@ -7,21 +7,53 @@ namespace {
 
 TEST(PermissionTest, ValidPermissions) {
   constexpr std::string_view kValid[] = {
-      "token/read",   "token/write",      "token/action",     "token/delete", "token/**",
-      "**/**",        "**/read",          "system/read",      "workflow/write",
-      "workflowrun/action", "workflowtemplate/read", "taskrun/read", "task/read",
-      "action/read",  "user/read",        "team/read",        "parameter/write",
-      "schedule/delete", "insights/read", "integration/write", "webhook/**",
+      "token/read",
+      "token/write",
+      "token/action",
+      "token/delete",
+      "token/**",
+      "**/**",
+      "**/read",
+      "system/read",
+      "workflow/write",
+      "workflowrun/action",
+      "workflowtemplate/read",
+      "taskrun/read",
+      "task/read",
+      "action/read",
+      "user/read",
+      "team/read",
+      "parameter/write",
+      "schedule/delete",
+      "insights/read",
+      "integration/write",
+      "webhook/**",
   };
   for (std::string_view p : kValid) EXPECT_TRUE(IsValidPermission(p)) << p;
 }
 
 TEST(PermissionTest, InvalidPermissions) {
   constexpr std::string_view kInvalid[] = {
-      "",           "/read",        "token/",      "token",       "/",
-      "Token/read", "token/READ",   "token/Read",  "a/b/c",       "token/read/",
-      "tokens/read", "foo/read",    "*/read",      "token/*",     "***/read",
-      "token/list", " token/read",  "token/read ", "token//read", "-/read",
+      "",
+      "/read",
+      "token/",
+      "token",
+      "/",
+      "Token/read",
+      "token/READ",
+      "token/Read",
+      "a/b/c",
+      "token/read/",
+      "tokens/read",
+      "foo/read",
+      "*/read",
+      "token/*",
+      "***/read",
+      "token/list",
+      " token/read",
+      "token/read ",
+      "token//read",
+      "-/read",
       std::string_view("token/read\0", 11),
   };
   for (std::string_view p : kInvalid) EXPECT_FALSE(IsValidPermission(p)) << p;
@@ -55,20 +87,13 @@ TEST(PermissionTest, Grants) {
     bool grants;
   };
   constexpr Case kCases[] = {
-      {"token/read", "token/read", true},
-      {"**/read", "token/read", true},
-      {"**/read", "**/read", true},
-      {"token/**", "token/delete", true},
-      {"token/**", "token/**", true},
-      {"**/**", "**/**", true},
-      {"**/**", "workflow/write", true},
-      {"token/read", "token/write", false},
-      {"token/read", "token/**", false},
-      {"token/**", "**/read", false},
-      {"token/**", "**/**", false},
-      {"**/read", "**/**", false},
-      {"workflow/read", "token/read", false},
-      {"bogus", "token/read", false},
+      {"token/read", "token/read", true},     {"**/read", "token/read", true},
+      {"**/read", "**/read", true},           {"token/**", "token/delete", true},
+      {"token/**", "token/**", true},         {"**/**", "**/**", true},
+      {"**/**", "workflow/write", true},      {"token/read", "token/write", false},
+      {"token/read", "token/**", false},      {"token/**", "**/read", false},
+      {"token/**", "**/**", false},           {"**/read", "**/**", false},
+      {"workflow/read", "token/read", false}, {"bogus", "token/read", false},
       {"**/**", "bogus/read", false},
   };
   for (const Case& c : kCases) {

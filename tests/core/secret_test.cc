@@ -80,26 +80,24 @@ TEST(SecretTest, WrongShapesAreRejected) {
 }
 
 TEST(SecretTest, LegacyUuidSecretsAreAccepted) {
-  const std::optional<SecretShape> shape =
-      ParseSecret("bft_123e4567-e89b-12d3-a456-426614174000");
+  const std::optional<SecretShape> shape = ParseSecret("bft_123e4567-e89b-12d3-a456-426614174000");
   ASSERT_TRUE(shape.has_value());
   EXPECT_EQ(shape->type, TokenType::kTeam);
   EXPECT_TRUE(shape->legacy);
 
-  const std::optional<SecretShape> global =
-      ParseSecret("bfg_00000000-0000-0000-0000-000000000000");
+  const std::optional<SecretShape> global = ParseSecret("bfg_00000000-0000-0000-0000-000000000000");
   ASSERT_TRUE(global.has_value());
   EXPECT_EQ(global->type, TokenType::kGlobal);
 }
 
 TEST(SecretTest, MalformedLegacySecretsAreRejected) {
   constexpr std::string_view kBad[] = {
-      "bft_123E4567-E89B-12D3-A456-426614174000",  // uppercase hex
-      "bft_123e4567-e89b-12d3-a456-42661417400g",  // not hex
-      "bft_123e4567-e89b-12d3-a456_426614174000",  // wrong separator
-      "bft_123e4567e-89b-12d3-a456-426614174000",  // dash misplaced
+      "bft_123E4567-E89B-12D3-A456-426614174000",   // uppercase hex
+      "bft_123e4567-e89b-12d3-a456-42661417400g",   // not hex
+      "bft_123e4567-e89b-12d3-a456_426614174000",   // wrong separator
+      "bft_123e4567e-89b-12d3-a456-426614174000",   // dash misplaced
       "bft_123e4567-e89b-12d3-a456-4266141740000",  // too long
-      "bfz_123e4567-e89b-12d3-a456-426614174000",  // unknown prefix
+      "bfz_123e4567-e89b-12d3-a456-426614174000",   // unknown prefix
   };
   for (std::string_view secret : kBad) EXPECT_FALSE(ParseSecret(secret).has_value()) << secret;
 }

@@ -1,7 +1,6 @@
 // A token acknowledged with 200 survives SIGKILL of the server.
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <mutex>
@@ -24,8 +23,8 @@ struct Acknowledged {
 TEST(DurabilityTest, EveryAcknowledgedTokenSurvivesSigkill) {
   TempDir dir;
   const std::string db = dir.File("tokend.db");
-  const std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--store",
-                                         "sqlite:" + db, "--auth", "off"};
+  const std::vector<std::string> args = {"serve",        "--listen", "127.0.0.1:0", "--store",
+                                         "sqlite:" + db, "--auth",   "off"};
   auto tokend = TokendProcess::Start(args);
   ASSERT_NE(tokend, nullptr);
 
@@ -38,18 +37,18 @@ TEST(DurabilityTest, EveryAcknowledgedTokenSurvivesSigkill) {
     clients.emplace_back([&, c] {
       TestClient client(tokend->port());
       for (int i = 0; !stop.load(); ++i) {
-        auto response = client.Request(
-            "POST", "/api/v2/token", JsonWithBearer(""),
-            R"({"type":"team","name":"load )" + std::to_string(c) + "-" + std::to_string(i) +
-                R"(","principal":"team-)" + std::to_string(c) +
-                R"(","permissions":["workflow/read"]})",
-            2s);
+        auto response =
+            client.Request("POST", "/api/v2/token", JsonWithBearer(""),
+                           R"({"type":"team","name":"load )" + std::to_string(c) + "-" +
+                               std::to_string(i) + R"(","principal":"team-)" + std::to_string(c) +
+                               R"(","permissions":["workflow/read"]})",
+                           2s);
         if (!response) break;  // the server is gone: this create was not acknowledged
         if (response->status != 200) continue;
         boost::json::value json = ParseJson(response->body);
         std::lock_guard lock(mutex);
-        acknowledged.push_back({std::string(json.at("id").as_string()),
-                                std::string(json.at("token").as_string())});
+        acknowledged.push_back(
+            {std::string(json.at("id").as_string()), std::string(json.at("token").as_string())});
       }
     });
   }

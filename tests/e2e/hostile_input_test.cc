@@ -3,13 +3,12 @@
 // silent and bulky clients. The server must answer every request with the
 // documented status (never a 500), carry the error body on every 4xx, and stay
 // alive and responsive throughout.
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -244,11 +243,11 @@ std::vector<Case> Cases() {
       // Request targets. RFC 9112 3.2.2: a server accepts absolute-form like
       // origin-form (docs/API.md 7.9); the contract is silent on "*".
       {"absolute-form target",
-       "GET http://x/api/v2/token/query HTTP/1.1\r\nHost: x\r\n" + std::string(kAuth) + "\r\n",
-       200, false},
+       "GET http://x/api/v2/token/query HTTP/1.1\r\nHost: x\r\n" + std::string(kAuth) + "\r\n", 200,
+       false},
       {"HTTP/1.1 without Host", "GET /health HTTP/1.1\r\n\r\n", 400, true, 9015},
-      {"HTTP/1.1 with two Host headers", "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
-       400, true, 9015},
+      {"HTTP/1.1 with two Host headers", "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400,
+       true, 9015},
       {"asterisk target", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", kAny4xx, true},
       // No normalization: ".." is a path segment like any other, never /health.
       {"path traversal", Get("/api/v2/token/../../health"), 404, true, 9002},

@@ -1,9 +1,8 @@
 // Several tokend processes on one PostgreSQL database: cross-instance
 // revocation, and a store outage seen through HTTP. Needs TOKEND_TEST_PG_URL
 // (scripts/with-postgres.sh sets it).
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <cstdlib>

@@ -1,9 +1,8 @@
 // PostgreSQL stopped under a running tokend: clear 503s, no hang, and
 // recovery without a restart once it is back. Stops the shared test server,
 // so CTest runs it alone (RUN_SERIAL).
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -60,9 +59,9 @@ TEST(PostgresOutageTest, StoreOutageGives503AndRecoversWithoutRestart) {
   boost::json::value error = ParseJson(query->body);
   ASSERT_TRUE(error.is_object()) << query->body;
   EXPECT_EQ(error.at("status").as_string(), "503 SERVICE_UNAVAILABLE");
-  auto create = client.Request("POST", "/api/v2/token", JsonWithBearer(admin),
-                               R"({"type":"team","name":"x","principal":"t","permissions":["**/read"]})",
-                               20s);
+  auto create = client.Request(
+      "POST", "/api/v2/token", JsonWithBearer(admin),
+      R"({"type":"team","name":"x","principal":"t","permissions":["**/read"]})", 20s);
   ASSERT_TRUE(create.has_value());
   EXPECT_EQ(create->status, 503);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);

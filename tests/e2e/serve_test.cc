@@ -1,8 +1,7 @@
 // `tokend serve` as a process: the seed routes with --auth off, start-up
 // errors, and SIGTERM.
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "e2e_helpers.h"
 #include "tokend_process.h"
@@ -46,8 +45,9 @@ TEST(ServeTest, AuthOffServesTheSeedRoutesAndStopsOnSigterm) {
 
 TEST(ServeTest, DataSurvivesARestart) {
   TempDir dir;
-  const std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--store",
-                                         "sqlite:" + dir.File("tokend.db"), "--auth", "off"};
+  const std::vector<std::string> args = {
+      "serve",  "--listen", "127.0.0.1:0", "--store", "sqlite:" + dir.File("tokend.db"),
+      "--auth", "off"};
   std::string id;
   {
     auto tokend = TokendProcess::Start(args);
@@ -99,7 +99,8 @@ TEST(ServeTest, ServesWithoutACache) {
   ASSERT_TRUE(created.has_value());
   const std::string secret(created->at("token").as_string());
   for (int i = 0; i < 2; ++i) {
-    auto self = client.Request("GET", "/api/v2/token/self", {{"Authorization", "Bearer " + secret}});
+    auto self =
+        client.Request("GET", "/api/v2/token/self", {{"Authorization", "Bearer " + secret}});
     ASSERT_TRUE(self.has_value());
     EXPECT_EQ(self->status, 200) << self->body;
   }

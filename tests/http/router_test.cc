@@ -54,10 +54,10 @@ TEST(RouterTest, WrongMethodListsTheAllowedOnes) {
 }
 
 TEST(RouterTest, UnknownPathsMatchNothing) {
-  for (const char* path : {"/", "/api", "/api/v2", "/api/v2/token/", "/api/v2/token//",
-                           "/api/v2/token/a/b", "/health/", "/nothing", "//health",
-                           "/api/v2/token/a/b/c/d/e/f/g/h", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p",
-                           "/health////////////////"}) {
+  for (const char* path :
+       {"/", "/api", "/api/v2", "/api/v2/token/", "/api/v2/token//", "/api/v2/token/a/b",
+        "/health/", "/nothing", "//health", "/api/v2/token/a/b/c/d/e/f/g/h",
+        "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p", "/health////////////////"}) {
     const RouteMatch match = MatchRoute(verb::get, path);
     EXPECT_EQ(match.route, nullptr) << path;
     EXPECT_TRUE(match.allow.empty()) << path;

@@ -134,8 +134,8 @@ ConnPtr DeletionFeed::ConnectInterruptibly() {
 }
 
 bool DeletionFeed::Listen(PGconn* conn) {
-  const std::string sql = std::string("LISTEN ") + kDeletionChannel + "; LISTEN " +
-                          probe_channel_ + "; NOTIFY " + probe_channel_;
+  const std::string sql = std::string("LISTEN ") + kDeletionChannel + "; LISTEN " + probe_channel_ +
+                          "; NOTIFY " + probe_channel_;
   ResultPtr result(PQexec(conn, sql.c_str()));
   if (!Succeeded(result.get(), PGRES_COMMAND_OK)) return false;
   const auto deadline = Clock::now() + kHeartbeatTimeout;

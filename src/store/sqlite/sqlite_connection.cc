@@ -77,8 +77,8 @@ void Statement::NoteBind(int rc) {
 }
 
 void Statement::Bind(int index, std::string_view text) {
-  NoteBind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                               SQLITE_UTF8));
+  NoteBind(
+      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 void Statement::Bind(int index, std::int64_t value) {
@@ -127,8 +127,7 @@ std::optional<std::int64_t> Statement::ColumnOptionalInt64(int column) const {
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& filename, int flags,
-                                                     std::string display,
-                                                     int busy_timeout_ms) {
+                                                     std::string display, int busy_timeout_ms) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(filename.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
