@@ -22,7 +22,7 @@ build: deps
 
 # Builds, then serves on the embedded SQLite store.
 run: build
-	@mkdir -p data
+	@mkdir -p -m 700 data
 	./$(BUILD_DIR)/tokend serve --listen $(LISTEN) --store $(STORE)
 
 # Every test: the Release build and an AddressSanitizer + UBSan build, each
