@@ -20,8 +20,11 @@ build: deps
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Builds, then serves on the embedded SQLite store.
-run: build
+# Builds the tokend binary alone (no tests), then serves on the embedded
+# SQLite store.
+run: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target tokend
 	@mkdir -p -m 700 data
 	./$(BUILD_DIR)/tokend serve --listen $(LISTEN) --store $(STORE)
 

@@ -31,6 +31,7 @@ struct ServeConfig {
   // (core::ExpiryPolicy::Parse judges them).
   std::vector<std::string> max_lifetime;
   std::vector<std::string> default_lifetime;
+  bool check_config = false;  // --check-config: validate, then exit
 };
 
 struct BootstrapConfig {

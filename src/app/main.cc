@@ -49,17 +49,42 @@ int ExitStatusFor(const core::Status& open_error) {
   return open_error.code() == core::StatusCode::kAlreadyExists ? kExitStoreInUse : kExitFailure;
 }
 
-int Serve(const ServeConfig& config) {
-  SetUpLogging(config.log_level);
+// What `serve` derives from its configuration before touching anything.
+struct ServePlan {
+  ListenAddress listen;
+  core::ExpiryPolicy expiry_policy;
+};
+
+// Every check of the configuration that needs neither the store nor the
+// network: what `serve --check-config` runs. InvalidArgument naming the
+// setting otherwise.
+core::Result<ServePlan> PlanServe(const ServeConfig& config) {
+  ServePlan plan;
   auto listen = ParseListenAddress(config.listen);
-  if (!listen.ok()) {
-    spdlog::error("{}", listen.status().message());
-    return kExitUsage;
-  }
+  if (!listen.ok()) return listen.status();
+  plan.listen = *listen;
   auto expiry_policy = core::ExpiryPolicy::Parse(config.max_lifetime, config.default_lifetime);
   if (!expiry_policy.ok()) {
-    spdlog::error("bad expiry policy: {}", expiry_policy.status().message());
+    return core::Status::InvalidArgument("bad expiry policy: " + expiry_policy.status().message());
+  }
+  plan.expiry_policy = *expiry_policy;
+  if (core::Status store = store::TokenStore::CheckUrl(config.store); !store.ok()) {
+    return core::Status::InvalidArgument("bad --store: " +
+                                         RedactStoreSecrets(config.store, store.message()));
+  }
+  return plan;
+}
+
+int Serve(const ServeConfig& config) {
+  SetUpLogging(config.log_level);
+  auto plan = PlanServe(config);
+  if (!plan.ok()) {
+    spdlog::error("{}", plan.status().message());
     return kExitUsage;
+  }
+  if (config.check_config) {
+    std::fputs("configuration ok\n", stdout);
+    return kExitOk;
   }
   const bool auth_required = config.auth == "required";
   if (!auth_required) {
@@ -80,7 +105,7 @@ int Serve(const ServeConfig& config) {
   service_options.auth_required = auth_required;
   service_options.max_unpaged = config.max_unpaged;
   service_options.cache_capacity = config.cache_capacity;
-  service_options.expiry_policy = *expiry_policy;
+  service_options.expiry_policy = plan->expiry_policy;
   service::TokenService service(**store, service_options);
 
   if (auth_required) {
@@ -109,8 +134,8 @@ int Serve(const ServeConfig& config) {
 
   http::Metrics metrics;
   http::ServerOptions server_options;
-  server_options.address = listen->host;
-  server_options.port = listen->port;
+  server_options.address = plan->listen.host;
+  server_options.port = plan->listen.port;
   server_options.io_threads = config.threads;
   http::Server server(server_options, service, metrics);
   auto port = server.Start();
@@ -118,7 +143,7 @@ int Serve(const ServeConfig& config) {
     spdlog::error("{}", port.status().message());
     return kExitFailure;
   }
-  spdlog::info("tokend listening on {}:{}", listen->host, *port);
+  spdlog::info("tokend listening on {}:{}", plan->listen.host, *port);
   server.Wait();
   spdlog::info("tokend stopped");
   return kExitOk;
@@ -147,7 +172,7 @@ int Bootstrap(const BootstrapConfig& config) {
 int Main(int argc, char** argv) {
   CLI::App cli{"tokend: API token management service"};
   cli.require_subcommand(1);
-  cli.set_version_flag("--version", "tokend 0.1.0");
+  cli.set_version_flag("--version", "tokend " TOKEND_VERSION);
 
   ServeConfig serve;
   CLI::App* serve_cmd = cli.add_subcommand("serve", "Run the HTTP service");
@@ -200,6 +225,10 @@ int Main(int argc, char** argv) {
       ->envname("TOKEND_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+
+  serve_cmd->add_flag("--check-config", serve.check_config,
+                      "Check the flags, the environment and the store URL, then exit: 0 when "
+                      "valid, 2 otherwise (connects to nothing, creates nothing)");
 
   BootstrapConfig bootstrap;
   CLI::App* bootstrap_cmd = cli.add_subcommand(

@@ -1,5 +1,10 @@
 #include "store/token_store.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "store/postgres/postgres_store.h"
@@ -26,21 +31,58 @@ std::string SchemeForMessage(std::string_view url) {
   return std::string(scheme);
 }
 
-}  // namespace
-
-Result<std::unique_ptr<TokenStore>> TokenStore::Open(std::string_view url,
-                                                     const StoreOptions& options) {
-  if (url.starts_with(kSqlitePrefix))
-    return OpenSqliteStore(url.substr(kSqlitePrefix.size()), options);
-  for (const std::string_view prefix : kPostgresPrefixes) {
-    if (url.starts_with(prefix)) return OpenPostgresStore(url, options);
-  }
+Status UnknownScheme(std::string_view url) {
   const std::string scheme = SchemeForMessage(url);
   const std::string expected =
       "; expected sqlite:PATH, sqlite::memory: or postgresql://user:pass@host:port/db";
   if (scheme.empty())
     return Status::InvalidArgument("the store URL has no known scheme" + expected);
   return Status::InvalidArgument("unsupported store URL scheme '" + scheme + "'" + expected);
+}
+
+bool IsPostgresUrl(std::string_view url) {
+  for (const std::string_view prefix : kPostgresPrefixes) {
+    if (url.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+Status CheckSqlitePath(const std::string& path) {
+  if (path.empty())
+    return Status::InvalidArgument("the SQLite store URL names no file (sqlite:PATH)");
+  if (path == ":memory:") return Status::Ok();
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    if (errno == ENOENT) return Status::Ok();  // created by the first start
+    return Status::InvalidArgument("the SQLite file " + path +
+                                   " cannot be read: " + std::strerror(errno));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return Status::InvalidArgument("the SQLite store " + path + " is not a regular file");
+  }
+  if (::access(path.c_str(), R_OK | W_OK) != 0) {
+    return Status::InvalidArgument("the SQLite file " + path +
+                                   " is not readable and writable: " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status TokenStore::CheckUrl(std::string_view url) {
+  if (url.starts_with(kSqlitePrefix)) {
+    return CheckSqlitePath(std::string(url.substr(kSqlitePrefix.size())));
+  }
+  if (IsPostgresUrl(url)) return CheckPostgresUrl(url);
+  return UnknownScheme(url);
+}
+
+Result<std::unique_ptr<TokenStore>> TokenStore::Open(std::string_view url,
+                                                     const StoreOptions& options) {
+  if (url.starts_with(kSqlitePrefix))
+    return OpenSqliteStore(url.substr(kSqlitePrefix.size()), options);
+  if (IsPostgresUrl(url)) return OpenPostgresStore(url, options);
+  return UnknownScheme(url);
 }
 
 }  // namespace tokend::store

@@ -63,6 +63,13 @@ class TokenStore {
   static Result<std::unique_ptr<TokenStore>> Open(std::string_view url,
                                                   const StoreOptions& options = {});
 
+  // What Open would refuse in `url` itself, without opening anything: an
+  // unknown scheme, an empty SQLite path, a PostgreSQL URL libpq cannot
+  // parse, a SQLite path that names something other than a readable and
+  // writable file (a missing file is fine: Open creates it). Nothing is
+  // created and no server is contacted (`tokend serve --check-config`).
+  static Status CheckUrl(std::string_view url);
+
   // Stores a new token. Durable when it returns ok (a crash right after
   // cannot lose it). AlreadyExists when the id or secret_hash is taken.
   // InvalidArgument, on every backend alike, for a token no row can hold

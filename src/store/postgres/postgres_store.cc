@@ -694,6 +694,10 @@ class PostgresStore final : public TokenStore {
 
 }  // namespace
 
+Status CheckPostgresUrl(std::string_view url) {
+  return pg::ConnectionConfig::Parse(url, 0).status();
+}
+
 Result<std::unique_ptr<TokenStore>> OpenPostgresStore(std::string_view url,
                                                       const StoreOptions& options) {
   Result<pg::ConnectionConfig> config =

@@ -14,4 +14,7 @@ namespace tokend::store {
 Result<std::unique_ptr<TokenStore>> OpenPostgresStore(std::string_view url,
                                                       const StoreOptions& options);
 
+// InvalidArgument when libpq cannot parse `url`; connects to nothing.
+Status CheckPostgresUrl(std::string_view url);
+
 }  // namespace tokend::store
