@@ -166,6 +166,40 @@ void AppendToken(std::string& out, const core::Token& token, core::EpochMillis n
   out.push_back('}');
 }
 
+// Seconds since the epoch, rounded down (also before 1970).
+std::int64_t FloorSeconds(core::EpochMillis millis) {
+  return millis >= 0 ? millis / 1000 : -((-millis + 999) / 1000);
+}
+
+std::string JoinedScope(const std::vector<std::string>& actions) {
+  std::string scope;
+  for (const std::string& action : actions) {
+    if (!scope.empty()) scope.push_back(' ');
+    scope.append(action);
+  }
+  return scope;
+}
+
+// RFC 7662 section 2.2's members, so that resource servers and gateways
+// that know only the standard read the answer unchanged: the permissions as
+// a space-separated `scope`, the principal as `sub`, seconds since the epoch
+// (rounded down) for `iat` and `exp`.
+void AppendRfc7662Members(std::string& out, const core::Token& token) {
+  out.append(",\"scope\":");
+  AppendString(out, JoinedScope(token.actions));
+  if (token.principal) {
+    out.append(",\"sub\":");
+    AppendString(out, *token.principal);
+  }
+  out.append(",\"iat\":");
+  AppendInt(out, FloorSeconds(token.creation_date));
+  if (token.expiration_date) {
+    out.append(",\"exp\":");
+    AppendInt(out, FloorSeconds(*token.expiration_date));
+  }
+  out.append(",\"token_type\":\"Bearer\"");
+}
+
 // [{"direction":..., "property":..., "ignoreCase":false, "nullHandling":"NATIVE", "ascending":...}]
 void AppendSort(std::string& out, const core::TokenQuery& query) {
   out.append("[{\"direction\":\"");
@@ -570,9 +604,10 @@ std::string SerializeToken(const core::Token& token, core::EpochMillis now) {
 std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now) {
   if (!token) return "{\"active\":false}";
   std::string out;
-  out.reserve(16 + EstimateTokenBytes(*token));
+  out.reserve(128 + 2 * EstimateTokenBytes(*token));
   out.append("{\"active\":true,");
   AppendTokenFields(out, *token, now);
+  AppendRfc7662Members(out, *token);
   out.push_back('}');
   return out;
 }

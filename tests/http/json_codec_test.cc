@@ -448,16 +448,37 @@ TEST(SerializeIntrospectionTest, InactiveIsExactlyActiveFalse) {
   EXPECT_EQ(SerializeIntrospection(nullptr, kMarch1), "{\"active\":false}");
 }
 
-TEST(SerializeIntrospectionTest, ActiveThenTokenFields) {
+TEST(SerializeIntrospectionTest, ActiveThenTokenFieldsThenRfc7662Members) {
   const core::Token token = SampleToken();
   const std::string text = SerializeIntrospection(&token, kMarch1);
   const std::string plain = SerializeToken(token, kMarch1);
-  EXPECT_EQ(text, "{\"active\":true," + plain.substr(1));
+  EXPECT_EQ(text.rfind("{\"active\":true," + plain.substr(1, plain.size() - 2) + ",", 0), 0u)
+      << text;
   const json::object object = ParseBack(text).as_object();
   EXPECT_EQ(KeysOf(object),
             (std::vector<std::string>{"active", "id", "type", "name", "description", "creationDate",
-                                      "expirationDate", "valid", "principal", "permissions"}));
+                                      "expirationDate", "valid", "principal", "permissions",
+                                      "scope", "sub", "iat", "exp", "token_type"}));
   EXPECT_EQ(object.at("active"), true);
+  EXPECT_EQ(object.at("scope"), "workflow/read workflow/action");
+  EXPECT_EQ(object.at("sub"), "team-42");
+  EXPECT_EQ(object.at("iat"), kMarch1 / 1000);
+  EXPECT_EQ(object.at("exp"), kMarch1 / 1000 + 86'400);
+  EXPECT_EQ(object.at("token_type"), "Bearer");
+}
+
+TEST(SerializeIntrospectionTest, Rfc7662MembersOfAGlobalTokenThatNeverExpires) {
+  core::Token token = SampleToken();
+  token.type = core::TokenType::kGlobal;
+  token.principal.reset();
+  token.expiration_date.reset();
+  token.creation_date = 1'772'323'200'999;  // rounds down to the second
+  token.actions = {};
+  const json::object object = ParseBack(SerializeIntrospection(&token, kMarch1)).as_object();
+  EXPECT_FALSE(object.contains("sub"));
+  EXPECT_FALSE(object.contains("exp"));
+  EXPECT_EQ(object.at("scope"), "");
+  EXPECT_EQ(object.at("iat"), 1'772'323'200);
 }
 
 // ---------------------------------------------------------------------------
