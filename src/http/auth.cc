@@ -174,7 +174,7 @@ const SharedAuthenticated& Unrestricted() {
 // Authentication off: everyone is unrestricted, and a valid presented token
 // is still the caller's own (GET /self names it).
 service::Outcome<AuthResult> AuthenticationOff(const HandlerEnv& env, Exchange& ex) {
-  auto presented = PresentedSecret(ex.req, ex.query, ex.decoded_credential);
+  auto presented = PresentedSecret(ex.req, ex.credential_query, ex.decoded_credential);
   if (!presented.ok() || !presented->has_value()) return AuthResult(Unrestricted());
   return env.service.Resolve(core::HashedSecret::Of(**presented), ex.now)
       .Then([](service::Resolution resolved) -> service::Outcome<AuthResult> {
@@ -188,7 +188,7 @@ service::Outcome<AuthResult> AuthenticationOff(const HandlerEnv& env, Exchange& 
 
 service::Outcome<AuthResult> Authenticate(const HandlerEnv& env, Exchange& ex) {
   if (!env.service.auth_required()) return AuthenticationOff(env, ex);
-  auto presented = PresentedSecret(ex.req, ex.query, ex.decoded_credential);
+  auto presented = PresentedSecret(ex.req, ex.credential_query, ex.decoded_credential);
   if (!presented.ok()) {
     env.metrics.RecordAuthFailure("malformed");
     return AuthResult(presented.status());

@@ -73,8 +73,12 @@ struct Exchange {
   std::string_view label = kUnmatchedRoute;  // the route, for metrics and logs
   std::string_view path;                     // the target's path ("/" at least)
   std::string_view query;                    // the raw text after '?', possibly empty
-  std::string id;                            // the route's {id} segment, percent-decoded
-  SharedAuthenticated auth;                  // set on /api/v2 paths
+  // Where an access_token credential is looked for: `query`, or for a
+  // forward-auth route the query of the original request's URI.
+  std::string_view credential_query;
+  bool bodiless = false;     // every answer is sent without a body (forward auth)
+  std::string id;            // the route's {id} segment, percent-decoded
+  SharedAuthenticated auth;  // set on /api/v2 paths
   // A bearer secret that had to be percent-decoded from the query string.
   std::string decoded_credential;
   // An introspected secret that had to be unescaped from the body.

@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/access_demand.h"
 #include "core/query.h"
 #include "core/secret.h"
 #include "http/error_response.h"
@@ -60,6 +61,39 @@ Response UnsupportedMediaType(std::string_view expected) {
   return ErrorResponse(core::Status::Error(
       core::ApiError::kUnsupportedMediaType,
       "The request body must be sent as Content-Type: " + std::string(expected) + "."));
+}
+
+// `text` with every byte outside printable ASCII, and '%', percent-encoded:
+// a principal may hold any UTF-8, even line breaks, and a header value must
+// not.
+std::string HeaderSafe(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte > 0x20 && byte < 0x7F && byte != '%') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0xF]);
+    }
+  }
+  return out;
+}
+
+// What a gateway passes on to the service behind it about the token.
+void SetTokenHeaders(const core::Token& token, Response& res) {
+  res.set("Tokend-Token-Id", token.id);
+  res.set("Tokend-Token-Type", core::ToString(token.type));
+  if (token.principal) res.set("Tokend-Principal", HeaderSafe(*token.principal));
+  std::string permissions;
+  for (const std::string& action : token.actions) {
+    if (!permissions.empty()) permissions.push_back(',');
+    permissions.append(action);
+  }
+  res.set("Tokend-Permissions", permissions);
 }
 
 // The `token` parameter of a form body, decoded into ex.decoded_secret; or
@@ -209,6 +243,19 @@ Step RevokeMatchingTokens(const HandlerEnv& env, Exchange& ex) {
         if (!count.ok()) return ErrorResponse(count.status());
         return NoStore(JsonResponse(status::ok, SerializeRevokeCount(*count, dry_run)));
       });
+}
+
+Step CheckToken(const HandlerEnv& env, Exchange& ex) {
+  auto params = core::ParseQueryString(ex.query);
+  if (!params.ok()) return ErrorResponse(params.status());
+  auto demand = core::ParseAccessDemand(*params);
+  if (!demand.ok()) return ErrorResponse(demand.status());
+  if (core::Status met = core::CheckDemand(ex.caller(), *demand); !met.ok()) {
+    return ErrorResponse(met);
+  }
+  Response res{status::no_content, 11};
+  if (const core::SharedToken& token = ex.auth->token) SetTokenHeaders(*token, res);
+  return NoStore(std::move(res));
 }
 
 Step Health(const HandlerEnv& env, Exchange& ex) {

@@ -14,6 +14,7 @@ Step DeleteToken(const HandlerEnv& env, Exchange& ex);
 Step QueryTokens(const HandlerEnv& env, Exchange& ex);
 Step GetToken(const HandlerEnv& env, Exchange& ex);
 Step SelfToken(const HandlerEnv& env, Exchange& ex);
+Step CheckToken(const HandlerEnv& env, Exchange& ex);
 Step IntrospectToken(const HandlerEnv& env, Exchange& ex);
 Step TokenPolicy(const HandlerEnv& env, Exchange& ex);
 Step RevokeTokens(const HandlerEnv& env, Exchange& ex);

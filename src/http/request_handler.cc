@@ -47,6 +47,21 @@ std::optional<Target> ParseTarget(std::string_view target) {
   return Target{target.substr(0, question), target.substr(question + 1)};
 }
 
+// The query of the original request a gateway forwards for checking
+// (nginx's X-Original-URI, Traefik's and Caddy's X-Forwarded-Uri), fragment
+// excluded; nullopt when neither header is present.
+std::optional<std::string_view> ForwardedQuery(const Request& req) {
+  for (std::string_view name : {"X-Original-URI", "X-Forwarded-Uri"}) {
+    const auto field = req.find(name);
+    if (field == req.end()) continue;
+    std::string_view uri = field->value();
+    uri = uri.substr(0, uri.find('#'));
+    const auto question = uri.find('?');
+    return question == std::string_view::npos ? std::string_view{} : uri.substr(question + 1);
+  }
+  return std::nullopt;
+}
+
 // The answer for a request no route takes (404, 405).
 Response Unrouted(const RouteMatch& match) {
   if (match.allow.empty()) {
@@ -108,8 +123,15 @@ Step RequestHandler::Route(Exchange& ex) const {
   }
   ex.path = target->path;
   ex.query = target->query;
+  ex.credential_query = target->query;
   RouteMatch match = MatchRoute(ex.req.method(), ex.path);
-  if (match.route != nullptr) ex.label = match.route->label;
+  if (match.route != nullptr) {
+    ex.label = match.route->label;
+    if (match.route->forward_auth) {
+      ex.bodiless = true;
+      if (auto original = ForwardedQuery(ex.req)) ex.credential_query = *original;
+    }
+  }
   // On /api/v2, authentication comes first: an unauthenticated caller learns
   // nothing, not even which paths exist. Anonymous routes (revocation by
   // value) are the exception their table entry declares.
@@ -151,6 +173,10 @@ Response RequestHandler::HandleHere(Exchange& ex) const {
 }
 
 void RequestHandler::Finish(const Exchange& ex, Response& res) const {
+  if (ex.bodiless) {
+    res.body().clear();
+    res.erase(beast_http::field::content_type);
+  }
   FinishResponse(res, ex.req.version(), ex.req.keep_alive());
   // Authenticated /api/v2 answers tell the caller when its own token expires.
   if (ex.auth && ex.auth->token && ex.auth->token->expiration_date) {

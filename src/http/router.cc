@@ -21,6 +21,8 @@ constexpr std::array kRoutes = {
     Route{verb::get, "/api/v2/token/self", "GET /api/v2/token/self", std::nullopt, &SelfToken},
     Route{verb::get, "/api/v2/token/policy", "GET /api/v2/token/policy", std::nullopt,
           &TokenPolicy},
+    Route{verb::get, "/api/v2/token/check", "GET /api/v2/token/check", std::nullopt, &CheckToken,
+          /*anonymous=*/false, /*forward_auth=*/true},
     Route{verb::post, "/api/v2/token/introspect", "POST /api/v2/token/introspect",
           TokenOperation::kRead, &IntrospectToken},
     Route{verb::post, "/api/v2/token/revoke", "POST /api/v2/token/revoke", std::nullopt,

@@ -32,6 +32,10 @@ struct Route {
   // (Authorization header, access_token) are ignored, never checked, so
   // the route never answers 401 and ex.auth stays null.
   bool anonymous = false;
+  // A gateway's forward-auth route: the credential may come from the
+  // original request's URI (X-Original-URI, X-Forwarded-Uri) and no answer
+  // has a body.
+  bool forward_auth = false;
 };
 
 // Every route tokend serves.

@@ -1,0 +1,140 @@
+// GET /api/v2/token/check, the forward-auth route gateways call before
+// letting a request through, over real sockets.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/secret.h"
+#include "server_fixture.h"
+
+namespace tokend::http::testing {
+namespace {
+
+constexpr std::string_view kCheck = "/api/v2/token/check";
+
+Headers BearerOf(std::string_view secret) {
+  return {{"Authorization", "Bearer " + std::string(secret)}};
+}
+
+class ForwardAuthTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StartServer(/*auth_required=*/true));
+    client_ = Connect();
+    team_ = CreateToken(*client_, R"({"type":"team","name":"ci","principal":"team-7",
+        "permissions":["workflow/read","workflow/action"]})");
+  }
+
+  HttpResponse Check(std::string_view target, const Headers& headers) {
+    auto res = client_->Request("GET", target, headers);
+    EXPECT_TRUE(res);
+    return res ? *res : HttpResponse{};
+  }
+
+  std::unique_ptr<TestClient> client_;
+  Created team_;
+};
+
+TEST_F(ForwardAuthTest, AnActiveTokenIs204WithItsIdentityInHeadersAndNoBody) {
+  const HttpResponse res = Check(kCheck, BearerOf(team_.secret));
+  EXPECT_EQ(res.status, 204);
+  EXPECT_EQ(res.body, "");
+  EXPECT_EQ(res.Header("Tokend-Token-Id"), team_.id);
+  EXPECT_EQ(res.Header("Tokend-Token-Type"), "team");
+  EXPECT_EQ(res.Header("Tokend-Principal"), "team-7");
+  EXPECT_EQ(res.Header("Tokend-Permissions"), "workflow/read,workflow/action");
+  EXPECT_FALSE(res.Header("Content-Type"));
+}
+
+TEST_F(ForwardAuthTest, AGlobalTokenHasNoPrincipalHeader) {
+  const HttpResponse res = Check(kCheck, Admin());
+  EXPECT_EQ(res.status, 204);
+  EXPECT_EQ(res.Header("Tokend-Token-Type"), "global");
+  EXPECT_FALSE(res.Header("Tokend-Principal"));
+  EXPECT_EQ(res.Header("Tokend-Permissions"), "**/**");
+}
+
+TEST_F(ForwardAuthTest, MissingUnknownAndMalformedCredentialsAre401BearerWithoutBody) {
+  for (const Headers& headers :
+       {Headers{}, BearerOf(core::GenerateSecret(core::TokenType::kTeam)), BearerOf("nonsense"),
+        Headers{{"Authorization", "Basic dXNlcjpwYXNz"}}}) {
+    const HttpResponse res = Check(kCheck, headers);
+    EXPECT_EQ(res.status, 401);
+    EXPECT_EQ(res.body, "");
+    EXPECT_EQ(res.Header("WWW-Authenticate"), "Bearer");
+    EXPECT_FALSE(res.Header("Tokend-Token-Id"));
+  }
+}
+
+TEST_F(ForwardAuthTest, EveryPermissionAskedForMustBeHeld) {
+  EXPECT_EQ(Check(std::string(kCheck) + "?permission=workflow/read", BearerOf(team_.secret)).status,
+            204);
+  EXPECT_EQ(Check(std::string(kCheck) + "?permission=workflow/read&permission=workflow/action",
+                  BearerOf(team_.secret))
+                .status,
+            204);
+  const HttpResponse missing =
+      Check(std::string(kCheck) + "?permission=workflow/read&permission=workflow/delete",
+            BearerOf(team_.secret));
+  EXPECT_EQ(missing.status, 403);
+  EXPECT_EQ(missing.body, "");
+  // A wildcard held grants what it covers.
+  EXPECT_EQ(Check(std::string(kCheck) + "?permission=workflow/delete", Admin()).status, 204);
+}
+
+TEST_F(ForwardAuthTest, ThePrincipalAskedForMustBeTheTokensUnlessItIsGlobal) {
+  EXPECT_EQ(Check(std::string(kCheck) + "?principal=team-7", BearerOf(team_.secret)).status, 204);
+  EXPECT_EQ(Check(std::string(kCheck) + "?principal=team-8", BearerOf(team_.secret)).status, 403);
+  EXPECT_EQ(Check(std::string(kCheck) + "?principal=team-8", Admin()).status, 204);
+}
+
+TEST_F(ForwardAuthTest, BadDemandsAre400WithoutBody) {
+  for (std::string_view query : {"?permission=nope", "?permission=", "?principal=",
+                                 "?principal=a&principal=b", "?permission=%ZZ"}) {
+    const HttpResponse res =
+        Check(std::string(kCheck) + std::string(query), BearerOf(team_.secret));
+    EXPECT_EQ(res.status, 400) << query;
+    EXPECT_EQ(res.body, "") << query;
+  }
+}
+
+TEST_F(ForwardAuthTest, TheCredentialMayComeFromTheOriginalUri) {
+  for (std::string_view header : {"X-Original-URI", "X-Forwarded-Uri"}) {
+    const Headers forwarded = {
+        {std::string(header), "/orders/42?x=1&access_token=" + team_.secret + "#frag"}};
+    const HttpResponse res = Check(kCheck, forwarded);
+    EXPECT_EQ(res.status, 204) << header;
+    EXPECT_EQ(res.Header("Tokend-Token-Id"), team_.id) << header;
+  }
+  // The original URI without a credential: nothing to check.
+  EXPECT_EQ(Check(kCheck, {{"X-Original-URI", "/orders/42?x=1"}}).status, 401);
+}
+
+TEST_F(ForwardAuthTest, ARevokedTokenIsCutOffOnTheNextCheck) {
+  ASSERT_EQ(Check(kCheck, BearerOf(team_.secret)).status, 204);
+  auto deleted = client_->Request("DELETE", "/api/v2/token/" + team_.id, Admin());
+  ASSERT_TRUE(deleted);
+  ASSERT_EQ(deleted->status, 200);
+  EXPECT_EQ(Check(kCheck, BearerOf(team_.secret)).status, 401);
+}
+
+TEST_F(ForwardAuthTest, APrincipalIsPercentEncodedInItsHeader) {
+  const Created odd = CreateToken(
+      *client_,
+      R"({"type":"team","name":"odd","principal":"a b\r\nX-Injected: 1%é","permissions":["workflow/read"]})");
+  const HttpResponse res = Check(kCheck, BearerOf(odd.secret));
+  EXPECT_EQ(res.status, 204);
+  EXPECT_EQ(res.Header("Tokend-Principal"), "a%20b%0D%0AX-Injected:%201%25%C3%A9");
+  EXPECT_FALSE(res.Header("X-Injected"));
+}
+
+TEST_F(ForwardAuthTest, OtherMethodsAre405) {
+  auto res = client_->Request("POST", std::string(kCheck), BearerOf(team_.secret), "");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  // DELETE stays allowed: /api/v2/token/check also reads as /api/v2/token/{id}.
+  EXPECT_EQ(res->Header("Allow"), "GET, DELETE");
+}
+
+}  // namespace
+}  // namespace tokend::http::testing
