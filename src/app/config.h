@@ -31,7 +31,9 @@ struct ServeConfig {
   // (core::ExpiryPolicy::Parse judges them).
   std::vector<std::string> max_lifetime;
   std::vector<std::string> default_lifetime;
-  bool check_config = false;  // --check-config: validate, then exit
+  bool check_config = false;        // --check-config: validate, then exit
+  std::string log_format = "text";  // "text" | "json"
+  bool access_log = false;          // --access-log
 };
 
 struct BootstrapConfig {

@@ -1,6 +1,5 @@
 // tokend: wiring only. Parses the command line, opens the store, builds the
 // service and the HTTP server, and hands control to them.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +10,7 @@
 
 #include "app/config.h"
 #include "app/files.h"
+#include "app/logging.h"
 #include "core/expiry_policy.h"
 #include "http/metrics.h"
 #include "http/server.h"
@@ -26,14 +26,6 @@ constexpr int kExitUsage = 2;
 // The SQLite file is in use by another process: like a usage error, retrying
 // the same command will not help.
 constexpr int kExitStoreInUse = 2;
-
-void SetUpLogging(const std::string& level) {
-  // Logs go to stderr: stdout is reserved for `tokend bootstrap`'s secret.
-  auto logger = spdlog::stderr_color_mt("tokend");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
-  logger->set_level(spdlog::level::from_str(level));
-  spdlog::set_default_logger(logger);
-}
 
 core::Result<std::unique_ptr<store::TokenStore>> OpenStore(const std::string& url) {
   if (auto parent = SqliteParentDir(url)) {
@@ -69,14 +61,14 @@ core::Result<ServePlan> PlanServe(const ServeConfig& config) {
   }
   plan.expiry_policy = *expiry_policy;
   if (core::Status store = store::TokenStore::CheckUrl(config.store); !store.ok()) {
-    return core::Status::InvalidArgument("bad --store: " +
-                                         RedactStoreSecrets(config.store, store.message()));
+    return core::Status::InvalidArgument("cannot open the store " + RedactStoreUrl(config.store) +
+                                         ": " + RedactStoreSecrets(config.store, store.message()));
   }
   return plan;
 }
 
 int Serve(const ServeConfig& config) {
-  SetUpLogging(config.log_level);
+  SetUpLogging(config.log_level, config.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   auto plan = PlanServe(config);
   if (!plan.ok()) {
     spdlog::error("{}", plan.status().message());
@@ -137,6 +129,8 @@ int Serve(const ServeConfig& config) {
   server_options.address = plan->listen.host;
   server_options.port = plan->listen.port;
   server_options.io_threads = config.threads;
+  server_options.access_log = config.access_log;
+  server_options.json_logs = config.log_format == "json";
   http::Server server(server_options, service, metrics);
   auto port = server.Start();
   if (!port.ok()) {
@@ -150,7 +144,7 @@ int Serve(const ServeConfig& config) {
 }
 
 int Bootstrap(const BootstrapConfig& config) {
-  SetUpLogging(config.log_level);
+  SetUpLogging(config.log_level, LogFormat::kText);
   auto store = OpenStore(config.store);
   if (!store.ok()) {
     spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),
@@ -226,6 +220,16 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
 
+  serve_cmd
+      ->add_option("--log-format", serve.log_format, "text (default) or json (one object a line)")
+      ->envname("TOKEND_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_flag("--access-log", serve.access_log,
+                 "One log line per request: remote address, method, route, status, duration, "
+                 "request id, token id (never a secret, query string or body)")
+      ->envname("TOKEND_ACCESS_LOG");
   serve_cmd->add_flag("--check-config", serve.check_config,
                       "Check the flags, the environment and the store URL, then exit: 0 when "
                       "valid, 2 otherwise (connects to nothing, creates nothing)");

@@ -79,6 +79,8 @@ struct Exchange {
   bool bodiless = false;     // every answer is sent without a body (forward auth)
   std::string id;            // the route's {id} segment, percent-decoded
   SharedAuthenticated auth;  // set on /api/v2 paths
+  std::string request_id;    // X-Request-Id: the client's, or generated
+  std::string_view remote;   // "ip:port" of the peer; empty unless logged
   // A bearer secret that had to be percent-decoded from the query string.
   std::string decoded_credential;
   // An introspected secret that had to be unescaped from the body.

@@ -112,6 +112,7 @@ Step Dispatch(const HandlerEnv& env, Exchange& ex, RouteMatch& match) {
 }  // namespace
 
 Step RequestHandler::Handle(Exchange& ex) const {
+  ex.request_id = RequestIdFor(ex.req);
   return Guarded(ex, [&] { return Route(ex); });
 }
 
@@ -182,8 +183,10 @@ void RequestHandler::Finish(const Exchange& ex, Response& res) const {
   if (ex.auth && ex.auth->token && ex.auth->token->expiration_date) {
     res.set(kTokenExpirationHeader, core::FormatSpringDate(*ex.auth->token->expiration_date));
   }
+  res.set(kRequestIdHeader, ex.request_id);
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - ex.start;
   env_.metrics.RecordRequest(ex.label, res.result_int(), elapsed.count());
+  access_log_.Write(ex, res.result_int());
 }
 
 }  // namespace tokend::http

@@ -7,14 +7,19 @@
 // Internal to the http layer (it exposes Beast and Asio types).
 #pragma once
 
+#include <utility>
+
 #include "http/exchange.h"
+#include "http/request_log.h"
 
 namespace tokend::http {
 
 class RequestHandler {
  public:
   // `env.service` and `env.metrics` must outlive the handler.
-  explicit RequestHandler(HandlerEnv env) : env_(env) {}
+  // `access_log`: one line per request through the "access" logger.
+  explicit RequestHandler(HandlerEnv env, AccessLog access_log = AccessLog(false, false))
+      : env_(env), access_log_(std::move(access_log)) {}
 
   // The answer to `ex.req`, or the blocking work it needs first. Never
   // throws: an unexpected exception is logged (without request data) and
@@ -30,16 +35,18 @@ class RequestHandler {
   // answer, blocking work included (tests, fuzzers, benchmarks).
   Response HandleHere(Exchange& ex) const;
 
-  // Sets version and keep-alive on the final response and records the
-  // request in the metrics.
+  // Sets version, keep-alive and X-Request-Id on the final response, records
+  // the request in the metrics and writes its access line.
   void Finish(const Exchange& ex, Response& res) const;
 
   const HandlerEnv& env() const { return env_; }
+  bool access_logged() const { return access_log_.enabled(); }
 
  private:
   Step Route(Exchange& ex) const;
 
   HandlerEnv env_;
+  AccessLog access_log_;
 };
 
 }  // namespace tokend::http

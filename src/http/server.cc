@@ -30,7 +30,9 @@ using error_code = boost::system::error_code;
 class Server::Impl {
  public:
   Impl(ServerOptions options, service::TokenService& service, Metrics& metrics)
-      : options_(std::move(options)), handler_(HandlerEnv{service, metrics}), metrics_(metrics) {}
+      : options_(std::move(options)),
+        handler_(HandlerEnv{service, metrics}, AccessLog(options_.access_log, options_.json_logs)),
+        metrics_(metrics) {}
   ~Impl() {
     Stop();
     Wait();

@@ -30,6 +30,10 @@ struct ServerOptions {
   std::chrono::seconds shutdown_timeout{10};
   std::size_t max_connections = 10000;  // beyond: 503 and close
   bool handle_signals = true;           // SIGINT/SIGTERM call Stop()
+  // --access-log: one line per request through the spdlog logger "access"
+  // (registered by the program), as JSON members when `json_logs`.
+  bool access_log = false;
+  bool json_logs = false;
 };
 
 }  // namespace tokend::http

@@ -17,6 +17,7 @@
 #include "http/listener.h"
 #include "http/metrics.h"
 #include "http/request_handler.h"
+#include "http/request_log.h"
 #include "http/wire.h"
 
 namespace tokend::http {
@@ -24,6 +25,16 @@ namespace {
 
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
+
+// "ip:port" ("[v6]:port") of the connection's peer; "-" when unknown.
+std::string PeerText(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) return "-";
+  const std::string address = peer.address().to_string();
+  const std::string port = std::to_string(peer.port());
+  return peer.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
+}
 using error_code = boost::system::error_code;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
@@ -146,6 +157,7 @@ asio::awaitable<void> Session::Run() {
 // costs no coroutine frame.
 asio::awaitable<void> Session::Serve() {
   const RequestHandler& handler = listener_.server().handler;
+  if (handler.access_logged()) remote_ = PeerText(socket_);
   for (bool first = true;; first = false) {
     // Read. The idle time (the header time for the first request) runs
     // until the request's first byte; then the header time, then the body
@@ -205,6 +217,7 @@ asio::awaitable<void> Session::Serve() {
     std::optional<Response> res;
     {
       Exchange ex(parser_->get(), &memo_);
+      ex.remote = remote_;
       Step step = handler.Handle(ex);
       if (!step.ready()) step = co_await CompleteOnStorePool(ex, std::move(step));
       res.emplace(std::move(step.value()));
@@ -328,6 +341,9 @@ asio::awaitable<void> Session::OnReadError(error_code ec, bool header) {
 asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::string message) {
   Response res = ErrorResponse(error, std::move(message));
   FinishResponse(res, 11, /*keep_alive=*/false);
+  // The request's own id when its header was read, as for any answer.
+  res.set(kRequestIdHeader,
+          parser_ && parser_->is_header_done() ? RequestIdFor(parser_->get()) : NewRequestId());
   listener_.server().metrics.RecordRequest(kUnmatchedRoute, res.result_int(), 0.0);
   if (co_await Write(res)) co_await LingeringClose();
 }

@@ -16,7 +16,8 @@ using namespace std::chrono_literals;
 TEST(SecretsInLogsTest, NoSecretEverReachesTheLog) {
   TempDir dir;
   auto tokend = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store",
-                                      "sqlite:" + dir.File("tokend.db"), "--log-level", "trace"});
+                                      "sqlite:" + dir.File("tokend.db"), "--log-level", "trace",
+                                      "--access-log"});
   ASSERT_NE(tokend, nullptr);
   std::ifstream file(dir.File("bootstrap-token"));
   std::string admin;

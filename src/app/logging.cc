@@ -1,0 +1,112 @@
+#include "app/logging.h"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <string_view>
+
+#include "core/text.h"
+
+namespace tokend::app {
+namespace {
+
+constexpr std::string_view kAccessLogger = "access";
+
+// `text` as a JSON string. Text that is not valid UTF-8 (a message quoting
+// raw input) keeps its ASCII and shows every other byte as U+FFFD, so that
+// each line stays parseable.
+void AppendJsonString(spdlog::memory_buf_t& dest, std::string_view text) {
+  const bool utf8 = core::ScanUtf8(text).valid();
+  dest.push_back('"');
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      dest.push_back('\\');
+      dest.push_back(c);
+    } else if (byte < 0x20) {
+      char escaped[8];
+      const int n = std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
+      dest.append(escaped, escaped + n);
+    } else if (byte >= 0x80 && !utf8) {
+      const std::string_view replacement = "\\ufffd";
+      dest.append(replacement.data(), replacement.data() + replacement.size());
+    } else {
+      dest.push_back(c);
+    }
+  }
+  dest.push_back('"');
+}
+
+void Append(spdlog::memory_buf_t& dest, std::string_view text) {
+  dest.append(text.data(), text.data() + text.size());
+}
+
+// {"time":"2026-03-01T05:00:00.000Z","level":"info","message":"..."}; the
+// access logger's payload is already JSON members (http/request_log) and
+// follows "message":"request".
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto since_epoch = msg.time.time_since_epoch();
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
+    const std::time_t time = seconds.count();
+    std::tm utc{};
+    gmtime_r(&time, &utc);
+    char stamp[40];
+    const int n = std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                                utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
+                                utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+    Append(dest, "{\"time\":\"");
+    dest.append(stamp, stamp + n);
+    Append(dest, "\",\"level\":\"");
+    const auto level = spdlog::level::to_string_view(msg.level);
+    dest.append(level.data(), level.data() + level.size());
+    Append(dest, "\",\"message\":");
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (std::string_view(msg.logger_name.data(), msg.logger_name.size()) == kAccessLogger) {
+      Append(dest, "\"request\",");
+      Append(dest, payload);
+    } else {
+      AppendJsonString(dest, payload);
+    }
+    Append(dest, "}\n");
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+};
+
+}  // namespace
+
+void SetUpLogging(const std::string& level, LogFormat format) {
+  // One sink for both loggers, so that their lines never interleave. Logs go
+  // to stderr: stdout is reserved for `tokend bootstrap`'s secret.
+  spdlog::sink_ptr sink;
+  if (format == LogFormat::kJson) {
+    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    sink->set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    sink->set_formatter(
+        std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v"));
+  }
+  spdlog::drop_all();
+  auto logger = std::make_shared<spdlog::logger>("tokend", sink);
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::register_logger(logger);
+  spdlog::set_default_logger(logger);
+  auto access = std::make_shared<spdlog::logger>(std::string(kAccessLogger), sink);
+  access->set_level(spdlog::level::info);
+  spdlog::register_logger(access);
+}
+
+}  // namespace tokend::app

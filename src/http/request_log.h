@@ -1,0 +1,50 @@
+// Request ids (X-Request-Id) and the access log: one line per request, in
+// the log format chosen at start. Internal to the http layer.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "http/exchange.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace tokend::http {
+
+inline constexpr std::string_view kRequestIdHeader = "X-Request-Id";
+inline constexpr std::size_t kMaxRequestIdBytes = 128;
+
+// True for 1..128 characters of [A-Za-z0-9._-]: an id a client or proxy sent
+// that tokend passes back and logs as it is.
+bool IsAcceptableRequestId(std::string_view id);
+
+// A fresh id of the same grammar, unique within this process and, with a
+// random prefix drawn at start, across processes: "<16 hex>-<counter hex>".
+std::string NewRequestId();
+
+// The request's id: its X-Request-Id when acceptable, else a new one.
+std::string RequestIdFor(const Request& req);
+
+// Writes access lines through the spdlog logger named "access" (see
+// app/logging), text or JSON members.
+class AccessLog {
+ public:
+  // Off: Write does nothing. `json`: the line's fields are JSON members.
+  AccessLog(bool enabled, bool json);
+
+  bool enabled() const { return logger_ != nullptr; }
+
+  // One line: remote address, method, route template, status, duration in
+  // milliseconds, request id, the caller's token id when one was
+  // authenticated. Never a secret, query string or body.
+  void Write(const Exchange& ex, int status) const;
+
+ private:
+  std::shared_ptr<spdlog::logger> logger_;
+  bool json_ = false;
+};
+
+}  // namespace tokend::http
