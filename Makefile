@@ -8,7 +8,7 @@ LISTEN       ?= 127.0.0.1:7700
 STORE        ?= sqlite:./data/tokend.db
 CMAKE_FLAGS  ?=
 
-.PHONY: all deps build run test test-release bench soak fuzz format clean
+.PHONY: all deps build run test test-release bench soak fuzz format clean deb
 
 all: build
 
@@ -38,6 +38,12 @@ test: deps
 # Only the Release build's tests (faster while iterating).
 test-release: deps
 	@bash scripts/run-tests.sh $(BUILD_DIR)
+
+# A Debian package of the Release binary: $(BUILD_DIR)/package/tokend_*.deb.
+deb: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target tokend
+	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && ls package/tokend_*.deb
 
 bench: deps
 	@bash bench/run.sh
