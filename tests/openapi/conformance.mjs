@@ -105,8 +105,9 @@ async function main() {
   const list = JSON.parse(fs.readFileSync(args.requests, 'utf8'));
   const document = JSON.parse(fs.readFileSync(args.document, 'utf8'));
   const vars = { ...args.vars };
-  const counts = { requests: 0, refused: 0, undescribed: 0, unexpectedStatus: 0 };
+  const counts = { requests: 0, refused: 0, undescribed: 0, unexpectedStatus: 0, badRequests: 0, badRequestsRefused: 0 };
   const statuses = new Set();
+  const accepted = [];
   for (const request of list.requests) {
     if ((request.phase || 'live') !== args.phase) continue;
     counts.requests += 1;
@@ -154,7 +155,18 @@ async function main() {
         problems.push(`not an error body of code 9003: ${text.slice(0, 200)}`);
       }
     }
-    for (const violation of violationsOf(response)) {
+    const violations = violationsOf(response);
+    if (request.refused && !request.methodNotAllowed) {
+      // Informative: how many requests the contract refuses the document
+      // refuses too (not all can be said in OpenAPI, e.g. fromDate > toDate).
+      counts.badRequests += 1;
+      if (violations.some((v) => (v.location || [])[0] === 'request' && v.severity === 'Error')) {
+        counts.badRequestsRefused += 1;
+      } else {
+        accepted.push(label);
+      }
+    }
+    for (const violation of violations) {
       const side = (violation.location || [])[0];
       if (side === 'request') {
         // "Selected route not found": the document has no operation for it.
@@ -178,11 +190,15 @@ async function main() {
       for (const [name, field] of Object.entries(request.save)) vars[name] = json[field];
     }
   }
+  if (accepted.length) {
+    console.log(`requests the contract refuses that the document accepts (not an error):\n  ${accepted.join('\n  ')}`);
+  }
   if (args.varsOut) fs.writeFileSync(args.varsOut, JSON.stringify(vars));
   console.log(
     `openapi conformance (${args.phase}): ${counts.requests} requests, statuses ${[...statuses].sort().join(' ')}; ` +
       `${counts.refused} allowed requests refused by the document, ${counts.undescribed} answers not described, ` +
-      `${counts.unexpectedStatus} unexpected statuses or headers`,
+      `${counts.unexpectedStatus} unexpected statuses or headers ` +
+      `(requests the contract refuses that the document refuses too: ${counts.badRequestsRefused} of ${counts.badRequests})`,
   );
   if (args.expectViolations) {
     process.exit(counts.refused > 0 && counts.undescribed > 0 ? 0 : 1);
