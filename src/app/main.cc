@@ -10,6 +10,7 @@
 
 #include "app/config.h"
 #include "app/files.h"
+#include "app/import_command.h"
 #include "app/logging.h"
 #include "core/expiry_policy.h"
 #include "http/metrics.h"
@@ -245,6 +246,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
 
+  ImportConfig import_config;
+  CLI::App* import_boomerang_cmd = AddImportCommand(cli, import_config);
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -253,6 +257,7 @@ int Main(int argc, char** argv) {
     return cli.exit(error) == 0 ? 0 : kExitUsage;
   }
   if (*serve_cmd) return Serve(serve);
+  if (*import_boomerang_cmd) return RunImport(import_config);
   return Bootstrap(bootstrap);
 }
 

@@ -127,6 +127,14 @@ class TokenStore {
   // True when other processes may share this store (so deletions may happen
   // elsewhere and are announced through the listener's feed).
   virtual bool IsShared() const = 0;
+
+  // Stores each of `tokens` whose id and secret_hash are both unused, by the
+  // store and by the tokens before it in `tokens`, and skips the others (an
+  // import that may meet what it already brought in). One transaction: on any
+  // error none is stored. Returns how many were stored. InvalidArgument,
+  // before anything is written, for a token no row can hold (as for
+  // InsertMany); Unavailable as for InsertMany.
+  virtual Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) = 0;
 };
 
 }  // namespace tokend::store

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -771,6 +772,70 @@ TEST_P(TokenStoreContractTest, DeleteMatchingIgnoresSortAndPaging) {
 }
 
 TEST_P(TokenStoreContractTest, PingAnswers) { EXPECT_TRUE(store_->Ping().ok()); }
+
+TEST_P(TokenStoreContractTest, InsertAbsentStoresOnlyWhatIsNotThereAndCountsIt) {
+  const Token by_id = MakeToken(1, TokenType::kTeam, "t");
+  const Token by_hash = MakeToken(2, TokenType::kTeam, "t");
+  InsertAll({by_id, by_hash});
+  Token same_id = MakeToken(10, TokenType::kUser, "u");
+  same_id.id = by_id.id;  // another hash, a taken id
+  Token same_hash = MakeToken(11, TokenType::kUser, "u");
+  same_hash.secret_hash = by_hash.secret_hash;  // another id, a taken hash
+  const Token fresh = MakeToken(12, TokenType::kUser, "u");
+  Token repeated = fresh;  // repeats a token earlier in the same call
+  repeated.name = "second copy";
+  Token repeated_hash = MakeToken(13, TokenType::kUser, "u");
+  repeated_hash.secret_hash = fresh.secret_hash;
+  const Token fresh_global = MakeToken(14, TokenType::kGlobal, std::nullopt);
+
+  const std::vector<Token> batch = {same_id,  fresh,         same_hash,
+                                    repeated, repeated_hash, fresh_global};
+  Result<std::int64_t> inserted = store_->InsertAbsent(batch);
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 2);
+  EXPECT_EQ(*store_->FindById(by_id.id), by_id) << "the stored token is kept";
+  EXPECT_EQ(*store_->FindBySecretHash(by_hash.secret_hash), by_hash);
+  EXPECT_EQ(*store_->FindById(fresh.id), fresh) << "the first of two copies wins";
+  EXPECT_EQ(*store_->FindById(fresh_global.id), fresh_global);
+  EXPECT_TRUE(store_->FindById(same_hash.id).status().IsNotFound());
+  EXPECT_TRUE(store_->FindById(repeated_hash.id).status().IsNotFound());
+  EXPECT_TRUE(store_->FindBySecretHash(same_id.secret_hash).status().IsNotFound());
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 4) << "counters count stored rows only";
+  EXPECT_EQ(MustQuery({.principals = {"u"}}, Everything(), 1, 0).total, 1);
+
+  // Again: everything is there already.
+  inserted = store_->InsertAbsent(batch);
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 0);
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 4);
+  inserted = store_->InsertAbsent({});
+  ASSERT_TRUE(inserted.ok());
+  EXPECT_EQ(*inserted, 0);
+}
+
+TEST_P(TokenStoreContractTest, InsertAbsentIsAllOrNoneAndTakesLargeBatches) {
+  std::vector<Token> big;
+  for (int n = 100; n < 1300; ++n) big.push_back(MakeToken(n, TokenType::kWorkflow, "w"));
+  Token unstorable = MakeToken(99, TokenType::kTeam, "t");
+  unstorable.actions = {"token/read write"};
+  std::vector<Token> with_bad = big;
+  with_bad.push_back(unstorable);
+  Result<std::int64_t> refused = store_->InsertAbsent(with_bad);
+  EXPECT_EQ(refused.status().code(), core::StatusCode::kInvalidArgument)
+      << refused.status().ToString();
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 0) << "nothing of a refused call";
+
+  Result<std::int64_t> inserted = store_->InsertAbsent(std::span<const Token>(big).subspan(0, 300));
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 300);
+  inserted = store_->InsertAbsent(big);  // more rows than one write batch or statement
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 900);
+  EXPECT_EQ(MustQuery({.types = {TokenType::kWorkflow}}, Everything(), 1, 0).total, 1200);
+  for (int n : {100, 399, 400, 1299}) {
+    EXPECT_EQ(*store_->FindById(IdOf(n)), MakeToken(n, TokenType::kWorkflow, "w"));
+  }
+}
 
 INSTANTIATE_TEST_SUITE_P(Backends, TokenStoreContractTest, ::testing::ValuesIn(AllBackends()),
                          [](const ::testing::TestParamInfo<BackendCase>& info) {

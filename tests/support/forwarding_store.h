@@ -44,6 +44,9 @@ class ForwardingStore : public store::TokenStore {
     inner_->SetChangeListener(listener);
   }
   bool IsShared() const override { return inner_->IsShared(); }
+  core::Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) override {
+    return inner_->InsertAbsent(tokens);
+  }
 
   store::TokenStore& inner() { return *inner_; }
 

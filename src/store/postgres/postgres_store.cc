@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -47,12 +48,15 @@ constexpr Statement kFindBySecretHash = {
 constexpr Statement kInsert = {
     "tokend_insert",
     "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9};
-constexpr Statement kInsertMany = {
-    "tokend_insert_many",
-    "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
-    ") SELECT * FROM unnest($1::text[], $2::text[], "
-    "$3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])",
-    9};
+#define TOKEND_INSERT_MANY_SQL                      \
+  "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS       \
+  ") SELECT * FROM unnest($1::text[], $2::text[], " \
+  "$3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])"
+constexpr Statement kInsertMany = {"tokend_insert_many", TOKEND_INSERT_MANY_SQL, 9};
+// Without a conflict target: a row taking an id or a secret_hash already
+// stored, or taken earlier in the same statement, is skipped.
+constexpr Statement kInsertAbsent = {"tokend_insert_absent",
+                                     TOKEND_INSERT_MANY_SQL " ON CONFLICT DO NOTHING", 9};
 // The delete and its announcement commit together (one implicit transaction).
 constexpr Statement kDelete = {"tokend_delete",
                                "WITH deleted AS (DELETE FROM tokens WHERE id = $1 RETURNING id) "
@@ -64,7 +68,7 @@ constexpr Statement kCountByType = {
 constexpr Statement kPing = {"tokend_ping", "SELECT 1", 0};
 
 constexpr const Statement* kPrepared[] = {&kFindById, &kFindBySecretHash, &kInsert, &kInsertMany,
-                                          &kDelete,   &kCountByType,      &kPing};
+                                          &kDelete,   &kCountByType,      &kPing,   &kInsertAbsent};
 
 ResultPtr Exec(PGconn* conn, const Statement& statement, const std::vector<const char*>& params) {
   return ResultPtr(PQexecPrepared(conn, statement.name, static_cast<int>(params.size()),
@@ -115,6 +119,28 @@ Result<core::Token> RowToToken(const PGresult* result, int row) {
   columns.actions = *OptionalText(result, row, 7);
   columns.secret_hash = *OptionalText(result, row, 8);
   return DecodeTokenRow(std::move(columns));
+}
+
+// The unnest() parameters of kInsertMany and kInsertAbsent for `rows`: one
+// array literal per column, in TOKEND_TOKEN_COLUMNS order.
+std::vector<std::string> ColumnArrays(std::span<const TokenRow> rows) {
+  std::vector<std::vector<std::optional<std::string>>> columns(9);
+  for (const TokenRow& r : rows) {
+    columns[0].emplace_back(r.id);
+    columns[1].emplace_back(r.type);
+    columns[2].emplace_back(r.name);
+    columns[3].emplace_back(r.description);
+    columns[4].emplace_back(r.principal);
+    columns[5].emplace_back(std::to_string(r.creation_date));
+    columns[6].emplace_back(r.expiration_date
+                                ? std::optional<std::string>(std::to_string(*r.expiration_date))
+                                : std::nullopt);
+    columns[7].emplace_back(r.actions);
+    columns[8].emplace_back(r.secret_hash);
+  }
+  std::vector<std::string> arrays;
+  for (const auto& column : columns) arrays.push_back(pg::ArrayLiteral(column));
+  return arrays;
 }
 
 bool IsNullableSortColumn(core::SortField field) {
@@ -352,23 +378,8 @@ class PostgresStore final : public TokenStore {
       if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get(), "insert");
       for (std::size_t start = 0; start < rows.size(); start += kInsertBatch) {
         const std::size_t end = std::min(rows.size(), start + kInsertBatch);
-        std::vector<std::vector<std::optional<std::string>>> columns(9);
-        for (std::size_t i = start; i < end; ++i) {
-          const TokenRow& r = rows[i];
-          columns[0].emplace_back(r.id);
-          columns[1].emplace_back(r.type);
-          columns[2].emplace_back(r.name);
-          columns[3].emplace_back(r.description);
-          columns[4].emplace_back(r.principal);
-          columns[5].emplace_back(std::to_string(r.creation_date));
-          columns[6].emplace_back(
-              r.expiration_date ? std::optional<std::string>(std::to_string(*r.expiration_date))
-                                : std::nullopt);
-          columns[7].emplace_back(r.actions);
-          columns[8].emplace_back(r.secret_hash);
-        }
-        std::vector<std::string> arrays;
-        for (const auto& column : columns) arrays.push_back(pg::ArrayLiteral(column));
+        const std::vector<std::string> arrays =
+            ColumnArrays(std::span(rows).subspan(start, end - start));
         std::vector<const char*> params;
         for (const std::string& array : arrays) params.push_back(array.c_str());
         ResultPtr result = Exec(conn, kInsertMany, params);
@@ -382,6 +393,49 @@ class PostgresStore final : public TokenStore {
 
   Result<core::Token> FindById(std::string_view id) override {
     return FindOne(kFindById, id, "token id");
+  }
+
+  Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) override {
+    if (tokens.empty()) return std::int64_t{0};
+    std::vector<TokenRow> rows;
+    rows.reserve(tokens.size());
+    for (const core::Token& token : tokens) {
+      Result<TokenRow> row = EncodeTokenRow(token);
+      if (!row.ok()) return row.status();
+      rows.push_back(std::move(row).value());
+    }
+    std::int64_t inserted = 0;
+    // Not retried: a lost reply leaves the outcome unknown.
+    Status status = WithConnection(false, [&](PGconn* conn) {
+      auto fail = [&](const PGresult* result, std::string_view what) {
+        Status failure = pg::TranslateError(config_, conn, result, what);
+        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        return failure;
+      };
+      inserted = 0;
+      ResultPtr begin(PQexec(conn, "BEGIN"));
+      if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get(), "insert");
+      for (std::size_t start = 0; start < rows.size(); start += kInsertBatch) {
+        const std::size_t end = std::min(rows.size(), start + kInsertBatch);
+        const std::vector<std::string> arrays =
+            ColumnArrays(std::span(rows).subspan(start, end - start));
+        std::vector<const char*> params;
+        for (const std::string& array : arrays) params.push_back(array.c_str());
+        ResultPtr result = Exec(conn, kInsertAbsent, params);
+        if (!Succeeded(result.get(), PGRES_COMMAND_OK)) return fail(result.get(), "insert");
+        const std::optional<std::int64_t> count = ParseInt64(PQcmdTuples(result.get()));
+        if (!count) {
+          ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+          return Status::Internal("PostgreSQL: the insert did not report its row count");
+        }
+        inserted += *count;
+      }
+      ResultPtr commit(PQexec(conn, "COMMIT"));
+      if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get(), "insert commit");
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return inserted;
   }
 
   Result<core::Token> FindBySecretHash(std::string_view secret_hash) override {

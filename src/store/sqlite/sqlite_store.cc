@@ -276,11 +276,12 @@ class SqliteStore final : public TokenStore {
   Status Ping() override;
   void SetChangeListener(ChangeListener* listener) override { listener_.store(listener); }
   bool IsShared() const override { return false; }
+  Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) override;
 
  private:
   // A queued write. Lives on the waiting caller's stack until `done`.
   struct WriteOp {
-    enum class Kind { kInsert, kInsertMany, kDelete, kDeleteMatching };
+    enum class Kind { kInsert, kInsertMany, kDelete, kDeleteMatching, kInsertAbsent };
     WriteOp(Kind kind, std::span<const TokenRow> rows, std::string_view id)
         : kind(kind), rows(rows), id(id) {}
     const Kind kind;
@@ -288,6 +289,7 @@ class SqliteStore final : public TokenStore {
     const std::string_view id;              // kDelete
     const SqlWithParams* filter = nullptr;  // kDeleteMatching: "WHERE ..."
     std::vector<std::string> deleted;       // kDeleteMatching: the ids it deleted
+    std::int64_t inserted = 0;              // kInsertAbsent: rows stored
     Status result;
     bool done = false;
   };
@@ -324,6 +326,7 @@ class SqliteStore final : public TokenStore {
   void WriterLoop();
   void RunBatch(Connection& connection, std::vector<WriteOp*>& batch);
   Status InsertOne(Connection& connection, const TokenRow& row);
+  Status InsertAbsentRows(Connection& connection, WriteOp& op);
 
   Result<core::Token> FindOne(const char* sql, std::string_view key);
   Result<std::int64_t> QueryInt(Connection& connection, const SqlWithParams& sql);
@@ -739,6 +742,10 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
         if (fatal.ok()) op->result = Status::Ok();
         break;
       }
+      case WriteOp::Kind::kInsertAbsent:
+        fatal = InsertAbsentRows(connection, *op);
+        if (fatal.ok()) op->result = Status::Ok();
+        break;
     }
     if (!fatal.ok()) break;
   }
@@ -945,6 +952,38 @@ Result<std::unique_ptr<TokenStore>> OpenSqliteStore(std::string_view target,
   auto store = std::make_unique<SqliteStore>(std::move(display), memory);
   if (Status status = store->Start(std::string(target), options); !status.ok()) return status;
   return std::unique_ptr<TokenStore>(std::move(store));
+}
+
+Status SqliteStore::InsertAbsentRows(Connection& connection, WriteOp& op) {
+  // A conflicting row is skipped by the statement itself, so no row can fail
+  // alone: any failure here is fatal and rolls the whole transaction back,
+  // which keeps the call all or none without a savepoint.
+  const std::string sql = std::string(kInsertSql) + " ON CONFLICT DO NOTHING";
+  op.inserted = 0;
+  for (const TokenRow& row : op.rows) {
+    Result<Statement> stmt = connection.Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    BindRow(*stmt, row);
+    const int rc = stmt->Step();
+    if (rc != SQLITE_DONE)
+      return StatusFromSqlite(rc, connection.db(), "inserting into " + display_);
+    op.inserted += sqlite3_changes(connection.db());
+  }
+  return Status::Ok();
+}
+
+Result<std::int64_t> SqliteStore::InsertAbsent(std::span<const core::Token> tokens) {
+  if (tokens.empty()) return std::int64_t{0};
+  std::vector<TokenRow> rows;
+  rows.reserve(tokens.size());
+  for (const core::Token& token : tokens) {
+    Result<TokenRow> row = EncodeTokenRow(token);
+    if (!row.ok()) return row.status();
+    rows.push_back(std::move(row).value());
+  }
+  WriteOp op(WriteOp::Kind::kInsertAbsent, rows, {});
+  if (Status status = Submit(op); !status.ok()) return status;
+  return op.inserted;
 }
 
 }  // namespace tokend::store
