@@ -44,6 +44,9 @@ class ForwardingStore : public store::TokenStore {
     inner_->SetChangeListener(listener);
   }
   bool IsShared() const override { return inner_->IsShared(); }
+  core::Status RecordUses(std::span<const store::TokenUse> uses) override {
+    return inner_->RecordUses(uses);
+  }
 
   store::TokenStore& inner() { return *inner_; }
 
