@@ -3,24 +3,48 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 #include <vector>
 
 namespace tokend::service {
+namespace {
+
+std::atomic<std::uint64_t> next_instance{1};
+
+// What the calling thread recorded last. Skipping a record it covers is safe:
+// that use is pending or written, and a failed write keeps it pending.
+struct LastRecord {
+  std::uint64_t recorder = 0;
+  core::EpochMillis at = 0;
+  std::string id;
+};
+thread_local LastRecord last_record;
+
+}  // namespace
 
 UseRecorder::UseRecorder(store::TokenStore& store, std::chrono::milliseconds interval)
-    : store_(store), interval_(std::max(interval, std::chrono::milliseconds(1))) {}
+    : store_(store),
+      interval_(std::max(interval, std::chrono::milliseconds(1))),
+      instance_(next_instance.fetch_add(1, std::memory_order_relaxed)) {}
 
 UseRecorder::~UseRecorder() { (void)Stop(); }
 
 void UseRecorder::Record(std::string_view id, core::EpochMillis at) {
-  Shard& shard = ShardOf(id);
-  std::lock_guard lock(shard.mu);
-  if (auto it = shard.uses.find(id); it != shard.uses.end()) {
-    if (it->second < at) it->second = at;
-    return;
+  LastRecord& last = last_record;
+  if (last.recorder == instance_ && last.at >= at && last.id == id) return;
+  {
+    Shard& shard = ShardOf(id);
+    std::lock_guard lock(shard.mu);
+    if (auto it = shard.uses.find(id); it != shard.uses.end()) {
+      if (it->second < at) it->second = at;
+    } else {
+      shard.uses.emplace(std::string(id), at);
+    }
   }
-  shard.uses.emplace(std::string(id), at);
+  last.recorder = instance_;
+  last.at = at;
+  last.id.assign(id);
 }
 
 std::optional<core::EpochMillis> UseRecorder::Pending(std::string_view id) const {

@@ -3,7 +3,9 @@
 //
 // Record is the hot path (every authenticated request and every active
 // introspection): a lookup in one of a few mutex-guarded shards and a max, no
-// allocation for an id already pending. A background thread writes what is
+// allocation for an id already pending; and nothing at all when the calling
+// thread has just recorded the same id at the same or a later time (a
+// keep-alive client's bearer, many times per millisecond). A background thread writes what is
 // pending with TokenStore::RecordUses every `interval`, and not at all while
 // nothing is pending; a failed write keeps its values (merged with newer ones)
 // for the next attempt. Stop writes everything still pending.
@@ -79,6 +81,9 @@ class UseRecorder {
 
   store::TokenStore& store_;
   const std::chrono::milliseconds interval_;
+  // Tells this recorder's entries in the threads' memo of their last record
+  // from those of a recorder destroyed before (whose address it may reuse).
+  const std::uint64_t instance_;
   std::array<Shard, kShards> shards_;
 
   std::mutex flush_mu_;  // one flush at a time

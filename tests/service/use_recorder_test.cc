@@ -72,6 +72,17 @@ TEST_F(UseRecorderTest, RepeatedUsesKeepTheNewestUntilFlushed) {
   EXPECT_EQ(store_->Calls(FailingStore::kRecordUses), 1) << "one batch";
 }
 
+TEST_F(UseRecorderTest, ANewRecorderNeverTakesAnotherOnesRecordForItsOwn) {
+  for (int i = 0; i < 3; ++i) {
+    // Destroyed and made again, possibly at the same address.
+    auto recorder = std::make_unique<UseRecorder>(*store_, std::chrono::hours(1));
+    recorder->Record(MakeToken(1).id, kBase);
+    EXPECT_EQ(recorder->Pending(MakeToken(1).id), kBase) << i;
+    recorder->Record(MakeToken(1).id, kBase);  // the same again: nothing to do
+    EXPECT_EQ(recorder->PendingCount(), 1u);
+  }
+}
+
 TEST_F(UseRecorderTest, NothingPendingMeansNoWrite) {
   UseRecorder recorder(*store_, std::chrono::hours(1));
   ASSERT_TRUE(recorder.Flush().ok());
