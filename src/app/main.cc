@@ -99,6 +99,7 @@ int Serve(const ServeConfig& config) {
   service_options.max_unpaged = config.max_unpaged;
   service_options.cache_capacity = config.cache_capacity;
   service_options.expiry_policy = plan->expiry_policy;
+  service_options.last_used_resolution_seconds = config.last_used_resolution;
   service::TokenService service(**store, service_options);
 
   if (auth_required) {
@@ -140,6 +141,11 @@ int Serve(const ServeConfig& config) {
   }
   spdlog::info("tokend listening on {}:{}", plan->listen.host, *port);
   server.Wait();
+  // Every request has finished: what they recorded is written before exit.
+  if (core::Status flushed = service.FlushUses(); !flushed.ok()) {
+    spdlog::error("cannot record the last token uses: {}",
+                  RedactStoreSecrets(config.store, flushed.message()));
+  }
   spdlog::info("tokend stopped");
   return kExitOk;
 }
@@ -203,6 +209,13 @@ int Main(int argc, char** argv) {
                    "every check reads the store)")
       ->envname("TOKEND_CACHE_CAPACITY")
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--last-used-resolution", serve.last_used_resolution,
+                   "Seconds between writes of token uses to the store (1..60): how far "
+                   "lastUsedDate may lag")
+      ->envname("TOKEND_LAST_USED_RESOLUTION")
+      ->check(CLI::Range(1, static_cast<int>(core::kLastUsedResolutionSeconds)))
       ->capture_default_str();
   serve_cmd
       ->add_option("--max-lifetime", serve.max_lifetime,

@@ -44,6 +44,9 @@ struct Token {
   std::optional<EpochMillis> expiration_date;  // null: never expires
   std::vector<std::string> actions;            // the permission strings, in order
   std::string secret_hash;                     // hex(SHA-256(secret)), 64 lowercase hex
+  // The newest recorded use (docs/API.md, "Last used"); null until the first.
+  // It may lag the true last use by the recording resolution.
+  std::optional<EpochMillis> last_used_date;
 
   // True while there is no expiration date or it is after `now`.
   bool IsValidAt(EpochMillis now) const { return !expiration_date || *expiration_date > now; }

@@ -184,7 +184,8 @@ Step SelfToken(const HandlerEnv& env, Exchange& ex) {
     return ErrorResponse(core::Status::Unauthenticated(
         "GET /api/v2/token/self needs a valid token: send Authorization: Bearer <token>."));
   }
-  return JsonResponse(status::ok, SerializeToken(*ex.auth->token, ex.now));
+  // This request is itself a use of the token, newer than any stored one.
+  return JsonResponse(status::ok, SerializeToken(*ex.auth->token, ex.now, ex.now));
 }
 
 Step IntrospectToken(const HandlerEnv& env, Exchange& ex) {
@@ -194,12 +195,16 @@ Step IntrospectToken(const HandlerEnv& env, Exchange& ex) {
   return env.service.Introspect(ex.caller(), hashed, ex.now)
       .Then([&ex](service::Resolution visible) -> Step {
         if (!visible.ok()) return ErrorResponse(visible.status());
-        return NoStore(JsonResponse(status::ok, SerializeIntrospection(visible->get(), ex.now)));
+        // An active answer is itself a use of the introspected token.
+        return NoStore(
+            JsonResponse(status::ok, SerializeIntrospection(visible->get(), ex.now, ex.now)));
       });
 }
 
 Step TokenPolicy(const HandlerEnv& env, Exchange& ex) {
-  return JsonResponse(status::ok, SerializePolicy(env.service.options().expiry_policy));
+  const service::ServiceOptions& options = env.service.options();
+  return JsonResponse(status::ok,
+                      SerializePolicy(options.expiry_policy, options.last_used_resolution_seconds));
 }
 
 // Anonymous (router.cc): ex.auth is null here; nothing may ask for a caller.

@@ -116,7 +116,7 @@ void AppendDate(std::string& out, core::EpochMillis millis) {
 // A generous upper bound of one serialized Token, so the output buffer is
 // allocated once.
 std::size_t EstimateTokenBytes(const core::Token& token) {
-  std::size_t bytes = 320 + token.id.size() + token.name.size();
+  std::size_t bytes = 368 + token.id.size() + token.name.size();
   if (token.description) bytes += token.description->size();
   if (token.principal) bytes += 2 * token.principal->size();
   for (const std::string& action : token.actions) bytes += action.size() + 3;
@@ -124,7 +124,9 @@ std::size_t EstimateTokenBytes(const core::Token& token) {
 }
 
 // The Token fields, without the surrounding braces, starting with `"id":`.
-void AppendTokenFields(std::string& out, const core::Token& token, core::EpochMillis now) {
+// lastUsedDate is the newer of the stored one and `used_at`.
+void AppendTokenFields(std::string& out, const core::Token& token, core::EpochMillis now,
+                       std::optional<core::EpochMillis> used_at) {
   out.append("\"id\":");
   AppendString(out, token.id);
   out.append(",\"type\":\"");
@@ -140,6 +142,12 @@ void AppendTokenFields(std::string& out, const core::Token& token, core::EpochMi
   if (token.expiration_date) {
     out.append(",\"expirationDate\":");
     AppendDate(out, *token.expiration_date);
+  }
+  std::optional<core::EpochMillis> last_used = token.last_used_date;
+  if (used_at && (!last_used || *last_used < *used_at)) last_used = used_at;
+  if (last_used) {
+    out.append(",\"lastUsedDate\":");
+    AppendDate(out, *last_used);
   }
   out.append(",\"valid\":");
   AppendBool(out, token.IsValidAt(now));
@@ -162,7 +170,7 @@ void AppendTokenFields(std::string& out, const core::Token& token, core::EpochMi
 
 void AppendToken(std::string& out, const core::Token& token, core::EpochMillis now) {
   out.push_back('{');
-  AppendTokenFields(out, token, now);
+  AppendTokenFields(out, token, now, std::nullopt);
   out.push_back('}');
 }
 
@@ -564,7 +572,8 @@ std::string SerializeCreatedToken(const service::CreatedToken& created) {
   return out;
 }
 
-std::string SerializePolicy(const core::ExpiryPolicy& policy) {
+std::string SerializePolicy(const core::ExpiryPolicy& policy,
+                            std::int64_t last_used_resolution_seconds) {
   std::string out = "{\"types\":{";
   bool first_type = true;
   for (core::TokenType type : core::kAllTokenTypes) {
@@ -587,26 +596,30 @@ std::string SerializePolicy(const core::ExpiryPolicy& policy) {
     out.push_back('}');
   }
   out.append("},\"lastUsedResolutionSeconds\":");
-  AppendInt(out, core::kLastUsedResolutionSeconds);
+  AppendInt(out, last_used_resolution_seconds);
   out.append(",\"maxRotationOverlapSeconds\":");
   AppendInt(out, core::kMaxRotationOverlapSeconds);
   out.push_back('}');
   return out;
 }
 
-std::string SerializeToken(const core::Token& token, core::EpochMillis now) {
+std::string SerializeToken(const core::Token& token, core::EpochMillis now,
+                           std::optional<core::EpochMillis> used_at) {
   std::string out;
   out.reserve(EstimateTokenBytes(token));
-  AppendToken(out, token, now);
+  out.push_back('{');
+  AppendTokenFields(out, token, now, used_at);
+  out.push_back('}');
   return out;
 }
 
-std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now) {
+std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now,
+                                   std::optional<core::EpochMillis> used_at) {
   if (!token) return "{\"active\":false}";
   std::string out;
   out.reserve(128 + 2 * EstimateTokenBytes(*token));
   out.append("{\"active\":true,");
-  AppendTokenFields(out, *token, now);
+  AppendTokenFields(out, *token, now, used_at);
   AppendRfc7662Members(out, *token);
   out.push_back('}');
   return out;

@@ -58,18 +58,23 @@ std::string SerializeRevokeCount(std::int64_t count, bool dry_run);
 // {id, type, token, expirationDate}
 std::string SerializeCreatedToken(const service::CreatedToken& created);
 
-// Token {id, type, name, description, creationDate, expirationDate, valid,
-// principal, permissions: [ResolvedPermissions]}; `valid` computed at `now`.
-std::string SerializeToken(const core::Token& token, core::EpochMillis now);
+// Token {id, type, name, description, creationDate, expirationDate,
+// lastUsedDate, valid, principal, permissions: [ResolvedPermissions]};
+// `valid` computed at `now`. `used_at`: a use the answer itself stands for
+// (GET /self), shown as lastUsedDate when newer than the stored one.
+std::string SerializeToken(const core::Token& token, core::EpochMillis now,
+                           std::optional<core::EpochMillis> used_at = std::nullopt);
 
 // GET /api/v2/token/policy: {"types": {TYPE: {maxLifetimeSeconds?,
 // defaultLifetimeSeconds?}}, "lastUsedResolutionSeconds", "maxRotationOverlapSeconds"};
 // a type without limits has no entry.
-std::string SerializePolicy(const core::ExpiryPolicy& policy);
+std::string SerializePolicy(const core::ExpiryPolicy& policy,
+                            std::int64_t last_used_resolution_seconds);
 
 // {"active":false} alone when `token` is null; else {"active":true, ...Token
-// fields}.
-std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now);
+// fields}; `used_at` as for SerializeToken (the introspection is a use).
+std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now,
+                                   std::optional<core::EpochMillis> used_at = std::nullopt);
 
 // Spring Data page (PageToken). Unpaged queries: "pageable":"INSTANCE",
 // size = numberOfElements = totalElements, totalPages 1, number 0.

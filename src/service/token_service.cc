@@ -1,11 +1,13 @@
 #include "service/token_service.h"
 
+#include <chrono>
 #include <utility>
 
 #include "core/object_id.h"
 #include "core/secret.h"
 #include "core/time.h"
 #include "service/secret_cache.h"
+#include "service/use_recorder.h"
 
 namespace tokend::service {
 namespace {
@@ -21,11 +23,31 @@ using core::TokenNotFound;
 TokenService::TokenService(store::TokenStore& store, const ServiceOptions& options)
     : store_(store),
       options_(options),
-      cache_(std::make_unique<SecretCache>(options.cache_capacity)) {
+      cache_(std::make_unique<SecretCache>(options.cache_capacity)),
+      uses_(std::make_unique<UseRecorder>(
+          store, std::chrono::seconds(options.last_used_resolution_seconds))) {
   store_.SetChangeListener(this);
+  uses_->Start();
 }
 
-TokenService::~TokenService() { store_.SetChangeListener(nullptr); }
+TokenService::~TokenService() {
+  // Whatever is still pending is written before the store may go.
+  (void)uses_->Stop();
+  store_.SetChangeListener(nullptr);
+}
+
+void TokenService::RecordUse(std::string_view id, core::EpochMillis at) { uses_->Record(id, at); }
+
+Status TokenService::FlushUses() { return uses_->Flush(); }
+
+core::TokenQuery TokenService::WithPolicy(const core::TokenQuery& requested) const {
+  core::TokenQuery query = requested;
+  query.policy_max_lifetimes.clear();
+  if (query.lifetime_beyond_policy) {
+    query.policy_max_lifetimes = options_.expiry_policy.MaxLifetimeMillis();
+  }
+  return query;
+}
 
 Outcome<Resolution> TokenService::Resolve(const core::HashedSecret& secret, core::EpochMillis now) {
   // A cache hit means the SHA-256 of `secret` equals a stored token's: the
@@ -68,13 +90,16 @@ Outcome<Resolution> TokenService::Introspect(const core::Caller& caller,
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
     return Resolution(std::move(allowed));
   }
-  return Resolve(secret, now).Then([caller = &caller](Resolution resolved) -> Outcome<Resolution> {
-    if (!resolved.ok() || *resolved == nullptr) return resolved;
-    if (!core::CheckAccess(*caller, core::TokenOperation::kRead, **resolved).ok()) {
-      return Resolution(core::SharedToken());
-    }
-    return resolved;
-  });
+  return Resolve(secret, now)
+      .Then([this, caller = &caller, now](Resolution resolved) -> Outcome<Resolution> {
+        if (!resolved.ok() || *resolved == nullptr) return resolved;
+        if (!core::CheckAccess(*caller, core::TokenOperation::kRead, **resolved).ok()) {
+          return Resolution(core::SharedToken());
+        }
+        // Only an active answer is a use of the introspected token.
+        RecordUse((*resolved)->id, now);
+        return resolved;
+      });
 }
 
 Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec, core::EpochMillis now) {
@@ -160,11 +185,7 @@ Result<QueryPage> TokenService::Query(const core::Caller& caller,
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
     return allowed;
   }
-  core::TokenQuery query = requested;
-  query.policy_max_lifetimes.clear();
-  if (query.lifetime_beyond_policy) {
-    query.policy_max_lifetimes = options_.expiry_policy.MaxLifetimeMillis();
-  }
+  const core::TokenQuery query = WithPolicy(requested);
   const core::Visibility visibility = core::Visibility::Of(caller);
   if (query.paged()) {
     Result<store::TokenPage> page =
@@ -211,10 +232,11 @@ Result<std::int64_t> TokenService::RevokeSecrets(std::span<const std::string_vie
 }
 
 Result<std::int64_t> TokenService::RevokeMatching(const core::Caller& caller,
-                                                  const core::TokenQuery& filters, bool dry_run) {
+                                                  const core::TokenQuery& requested, bool dry_run) {
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kDelete); !allowed.ok()) {
     return allowed;
   }
+  const core::TokenQuery filters = WithPolicy(requested);
   const core::Visibility visibility = core::Visibility::Of(caller);
   if (dry_run) {
     Result<store::TokenPage> page = store_.Query(filters, visibility, 0, 0, /*count_total=*/true);

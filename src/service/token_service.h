@@ -32,6 +32,7 @@ using core::Result;
 using core::Status;
 
 class SecretCache;
+class UseRecorder;
 
 struct ServiceOptions {
   bool auth_required = true;
@@ -40,6 +41,9 @@ struct ServiceOptions {
   // --max-lifetime, --default-lifetime: applied on Create (never to
   // CreateBootstrapAdmin) and by the lifetimeBeyondPolicy query filter.
   core::ExpiryPolicy expiry_policy;
+  // --last-used-resolution: how often recorded uses are written to the
+  // store, in seconds (1..60); the lag bound of lastUsedDate.
+  int last_used_resolution_seconds = 5;
 };
 
 struct CreatedToken {
@@ -95,7 +99,8 @@ class TokenService final : public store::ChangeListener {
   // `caller` may learn of `secret` at `now`. PermissionDenied when the caller
   // may not introspect at all (token/read); the token when it is active and
   // the caller's scope covers it; null otherwise, so that an uncovered token
-  // reads exactly as an unknown one. `caller` and `secret.text` must outlive
+  // reads exactly as an unknown one. An active answer is a use of the
+  // introspected token (RecordUse). `caller` and `secret.text` must outlive
   // the outcome.
   Outcome<Resolution> Introspect(const core::Caller& caller, const core::HashedSecret& secret,
                                  core::EpochMillis now);
@@ -129,12 +134,23 @@ class TokenService final : public store::ChangeListener {
   Result<std::int64_t> RevokeSecrets(std::span<const std::string_view> secrets);
 
   // May block. POST /api/v2/token/query/revoke: revokes, in one store
-  // transaction, every token matching `filters` (types, principals, dates;
-  // expired tokens included) that the caller covers, the caller's own token
+  // transaction, every token matching `filters` (types, principals, dates,
+  // last-used dates, lifetimeBeyondPolicy with the policy in force, as for
+  // Query; expired tokens included) that the caller covers, the caller's own token
   // included when it matches. Needs token/delete. Returns how many were
   // revoked or, with `dry_run`, how many would be (nothing is revoked).
   Result<std::int64_t> RevokeMatching(const core::Caller& caller, const core::TokenQuery& filters,
                                       bool dry_run);
+
+  // Never blocks. Records a use of token `id` at `at` (docs/API.md, "Last
+  // used"): the HTTP layer calls it once per request that passes
+  // authentication with a token; Introspect calls it for the token of an
+  // active answer. Written to the store within last_used_resolution_seconds.
+  void RecordUse(std::string_view id, core::EpochMillis at);
+
+  // May block. Writes every pending use now (graceful shutdown calls it once
+  // no request runs any more). On a store error the uses stay pending.
+  Status FlushUses();
 
   // May block. Mints a global `**/**` token without any caller (first start
   // and `tokend bootstrap`). The expiry policy does not apply: the bootstrap
@@ -143,6 +159,10 @@ class TokenService final : public store::ChangeListener {
 
   // May block. True when the store holds no token at all.
   Result<bool> StoreIsEmpty();
+
+  // The query's policy_max_lifetimes, from the policy in force when it asks
+  // for lifetime_beyond_policy; cleared otherwise.
+  core::TokenQuery WithPolicy(const core::TokenQuery& query) const;
 
   // May block. Store health (GET /health) and metrics.
   Status Ping() { return store_.Ping(); }
@@ -168,6 +188,7 @@ class TokenService final : public store::ChangeListener {
   store::TokenStore& store_;
   const ServiceOptions options_;
   std::unique_ptr<SecretCache> cache_;
+  std::unique_ptr<UseRecorder> uses_;
   std::atomic<std::uint64_t> hits_{0};
   std::atomic<std::uint64_t> misses_{0};
   std::atomic<std::uint64_t> unknown_checksummed_{0};

@@ -98,6 +98,7 @@ Result<TokenRow> EncodeTokenRow(const core::Token& token) {
   row.expiration_date = token.expiration_date;
   row.actions = JoinActions(token.actions);
   row.secret_hash = token.secret_hash;
+  row.last_used_date = token.last_used_date;
   return row;
 }
 
@@ -114,6 +115,7 @@ Result<core::Token> DecodeTokenRow(TokenRow row) {
   token.expiration_date = row.expiration_date;
   token.actions = SplitActions(row.actions);
   token.secret_hash = std::move(row.secret_hash);
+  token.last_used_date = row.last_used_date;
   return token;
 }
 
@@ -129,6 +131,8 @@ std::string_view SortColumn(core::SortField field) {
       return "type";
     case core::SortField::kPrincipal:
       return "principal";
+    case core::SortField::kLastUsedDate:
+      return "last_used_date";
   }
   return "creation_date";
 }

@@ -10,6 +10,7 @@
 //   expiration_date         epoch milliseconds; null: never expires
 //   actions                 the permission strings joined by single spaces
 //                           ('' for none); a permission never holds a space
+//   last_used_date          epoch milliseconds; null until the first use
 //
 // Thread safety: pure functions.
 #pragma once
@@ -26,8 +27,9 @@
 
 // The column list every statement reading or writing a whole token uses, as a
 // literal so that backends can splice it into constant SQL.
-#define TOKEND_TOKEN_COLUMNS \
-  "id, type, name, description, principal, creation_date, expiration_date, actions, secret_hash"
+#define TOKEND_TOKEN_COLUMNS                                                          \
+  "id, type, name, description, principal, creation_date, expiration_date, actions, " \
+  "secret_hash, last_used_date"
 
 namespace tokend::store {
 
@@ -44,6 +46,7 @@ struct TokenRow {
   std::optional<std::int64_t> expiration_date;
   std::string actions;
   std::string secret_hash;
+  std::optional<std::int64_t> last_used_date;
 };
 
 // True when `text` is valid UTF-8 (no overlong forms, surrogates or code

@@ -31,6 +31,12 @@ struct TokenPage {
   std::int64_t total = -1;  // exact count of all matches; -1 when not asked for
 };
 
+// One recorded use of a token: its id and when (epoch milliseconds).
+struct TokenUse {
+  std::string id;
+  core::EpochMillis at = 0;
+};
+
 // Told about deletions so that caches can drop entries. Methods are called on
 // a store thread and must not block or call back into the store.
 class ChangeListener {
@@ -95,7 +101,8 @@ class TokenStore {
   virtual Status Delete(std::string_view id) = 0;
 
   // Deletes every token matching `query`'s filters (types, principals,
-  // from/to dates; sort, order, limit and page are ignored) and `visibility`,
+  // from/to dates, last-used dates, lifetime beyond policy; sort, order,
+  // limit and page are ignored) and `visibility`,
   // expired ones included, in one transaction: all of them or, on any error,
   // none. Returns the deleted ids (in no particular order; empty when nothing
   // matched). Listeners hear of every one before this returns, and other
@@ -104,13 +111,12 @@ class TokenStore {
   virtual Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
                                                           const core::Visibility& visibility) = 0;
 
-  // The tokens matching `query`'s filters (types, principals, from/to dates)
-  // and `visibility`, ordered by query.sort/query.order with ties broken on id
-  // in the same direction (strings compare as UTF-8 bytes; nulls first in ASC,
-  // last in DESC), skipping `offset` rows and returning at most `limit`. When
-  // `count_total`, page.total is the exact number of matches (ignoring
-  // limit/offset). query.limit and query.page are ignored: the caller passes
-  // limit and offset explicitly.
+  // The tokens matching `query`'s filters (types, principals, from/to dates,
+  // last-used dates, lifetime beyond policy) and `visibility`, ordered by query.sort/query.order
+  // with ties broken on id in the same direction (strings compare as UTF-8 bytes; nulls first in
+  // ASC, last in DESC), skipping `offset` rows and returning at most `limit`. When `count_total`,
+  // page.total is the exact number of matches (ignoring limit/offset). query.limit and query.page
+  // are ignored: the caller passes limit and offset explicitly.
   virtual Result<TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
                                   std::int64_t limit, std::int64_t offset, bool count_total) = 0;
 
@@ -135,6 +141,14 @@ class TokenStore {
   // before anything is written, for a token no row can hold (as for
   // InsertMany); Unavailable as for InsertMany.
   virtual Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) = 0;
+  // Records uses, in one transaction: each token's last_used_date becomes the
+  // newest of its stored value and the uses given for it (an older use never
+  // overwrites a newer one, from this process or another sharing the store).
+  // Ids that name no token (deleted meanwhile, or never valid) are skipped
+  // silently. A use changes no token's validity: listeners hear nothing.
+  // Durable when it returns ok. Unavailable as for Delete; on error nothing
+  // is recorded.
+  virtual Status RecordUses(std::span<const TokenUse> uses) = 0;
 };
 
 }  // namespace tokend::store

@@ -97,6 +97,14 @@ bool Matches(const Token& token, const TokenQuery& query, const Visibility& visi
       return false;
     }
   }
+  if (query.last_used_before && token.last_used_date &&
+      *token.last_used_date >= *query.last_used_before) {
+    return false;
+  }
+  if (query.last_used_after &&
+      (!token.last_used_date || *token.last_used_date < *query.last_used_after)) {
+    return false;
+  }
   if (!visibility.everything &&
       (!has(visibility.types, token.type) || token.principal != visibility.principal)) {
     return false;
@@ -124,6 +132,8 @@ int CompareField(const Token& a, const Token& b, SortField field) {
                               std::optional(std::string(core::ToString(b.type))));
     case SortField::kPrincipal:
       return compare_optional(a.principal, b.principal);
+    case SortField::kLastUsedDate:
+      return compare_optional(a.last_used_date, b.last_used_date);
   }
   return 0;
 }
@@ -192,6 +202,8 @@ class TokenStoreContractTest : public ::testing::TestWithParam<BackendCase> {
       Token token = MakeToken(100 - i, type, principal, kBase + (i / 3) * 1000);
       token.name = names[i % 8];
       if (i % 3 != 0) token.expiration_date = kBase + 5000 + (i % 4) * 100;
+      // Never used, or used at one of a few (partly equal) dates.
+      if (i % 4 != 1) token.last_used_date = kBase + 10'000 + (i % 5) * 1000;
       tokens.push_back(token);
     }
     return tokens;
@@ -206,6 +218,7 @@ TEST_P(TokenStoreContractTest, InsertThenFindRoundTripsEveryField) {
   full.description = "a description";
   full.expiration_date = kBase + 86'400'000;
   full.actions = {"**/read", "token/write", "workflow/action"};
+  full.last_used_date = kBase + 5;
   Token empty_description = MakeToken(2, TokenType::kUser, "u1");
   empty_description.description = "";
   empty_description.actions = {};
@@ -327,7 +340,7 @@ TEST_P(TokenStoreContractTest, EverySortFieldAndOrderMatchesTheRules) {
   const std::vector<Token> tokens = VariedTokens();
   InsertAll(tokens);
   for (SortField field : {SortField::kCreationDate, SortField::kExpirationDate, SortField::kName,
-                          SortField::kType, SortField::kPrincipal}) {
+                          SortField::kType, SortField::kPrincipal, SortField::kLastUsedDate}) {
     for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
       SCOPED_TRACE(std::string(core::ToString(field)) + " " + std::string(core::ToString(order)));
       const TokenQuery query = SortedBy(field, order);
@@ -342,8 +355,10 @@ TEST_P(TokenStoreContractTest, NullsComeFirstAscendingAndLastDescending) {
   Token no_expiry = MakeToken(1, TokenType::kGlobal, std::nullopt);
   Token expires = MakeToken(2, TokenType::kTeam, "t");
   expires.expiration_date = kBase;
+  expires.last_used_date = kBase;
   InsertAll({expires, no_expiry});
-  for (SortField field : {SortField::kExpirationDate, SortField::kPrincipal}) {
+  for (SortField field :
+       {SortField::kExpirationDate, SortField::kPrincipal, SortField::kLastUsedDate}) {
     EXPECT_EQ(Ids(MustQuery(SortedBy(field, SortOrder::kAsc), Everything(), 10, 0).tokens),
               (std::vector{no_expiry.id, expires.id}));
     EXPECT_EQ(Ids(MustQuery(SortedBy(field, SortOrder::kDesc), Everything(), 10, 0).tokens),
@@ -378,7 +393,7 @@ TEST_P(TokenStoreContractTest, PagesNeverOverlapOrSkip) {
   const std::vector<Token> tokens = VariedTokens();
   InsertAll(tokens);
   for (SortField field : {SortField::kCreationDate, SortField::kType, SortField::kPrincipal,
-                          SortField::kExpirationDate, SortField::kName}) {
+                          SortField::kExpirationDate, SortField::kName, SortField::kLastUsedDate}) {
     for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
       SCOPED_TRACE(std::string(core::ToString(field)) + " " + std::string(core::ToString(order)));
       const TokenQuery query = SortedBy(field, order);
@@ -431,6 +446,22 @@ TEST_P(TokenStoreContractTest, FiltersAndTotalsMatchTheRules) {
        {.from_date = kBase + 3000},
        Only({TokenType::kTeam, TokenType::kWorkflow}, "bob")},
       {"visibility of nothing", {}, Only({}, "bob")},
+      {"used before", {.last_used_before = kBase + 12'000}, Everything()},
+      {"used before anything", {.last_used_before = kBase}, Everything()},
+      {"used after", {.last_used_after = kBase + 12'000}, Everything()},
+      {"used window",
+       {.last_used_before = kBase + 14'000, .last_used_after = kBase + 11'000},
+       Everything()},
+      {"used after and type", {.types = {TokenType::kUser}, .last_used_after = 0}, Everything()},
+      {"used before and principal",
+       {.principals = {"bob"}, .last_used_before = kBase + 13'000},
+       Everything()},
+      {"used after and visibility",
+       {.last_used_after = kBase + 11'000},
+       Only({TokenType::kTeam, TokenType::kWorkflow, TokenType::kUser}, "bob")},
+      {"used before, creation window",
+       {.from_date = kBase + 1000, .last_used_before = kBase + 13'000},
+       Everything()},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.label);
@@ -693,6 +724,10 @@ TEST_P(TokenStoreContractTest, DeleteMatchingDeletesExactlyTheMatchesExpiredOnes
       {{}, Only({TokenType::kUser, TokenType::kSession}, "bob")},
       {{.types = {TokenType::kTeam}}, Only({TokenType::kUser}, "bob")},  // disjoint: none
       {{.principals = {"nobody"}}, Everything()},
+      {{.last_used_before = kBase + 12'000}, Everything()},  // never used, or long ago
+      {{.last_used_after = kBase + 12'000}, Everything()},
+      {{.types = {TokenType::kUser}, .last_used_before = kBase + 13'000},
+       Only({TokenType::kUser, TokenType::kSession}, "bob")},
       {{}, Only({}, "bob")},  // sees nothing
       {{}, Everything()},
   };
@@ -834,6 +869,95 @@ TEST_P(TokenStoreContractTest, InsertAbsentIsAllOrNoneAndTakesLargeBatches) {
   EXPECT_EQ(MustQuery({.types = {TokenType::kWorkflow}}, Everything(), 1, 0).total, 1200);
   for (int n : {100, 399, 400, 1299}) {
     EXPECT_EQ(*store_->FindById(IdOf(n)), MakeToken(n, TokenType::kWorkflow, "w"));
+std::optional<std::int64_t> LastUsed(TokenStore& store, const std::string& id) {
+  Result<Token> token = store.FindById(id);
+  EXPECT_TRUE(token.ok()) << token.status().ToString();
+  return token.ok() ? token->last_used_date : std::nullopt;
+}
+
+TEST_P(TokenStoreContractTest, RecordUsesKeepsTheNewestUse) {
+  InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "t")});
+  EXPECT_EQ(LastUsed(*store_, IdOf(1)), std::nullopt) << "never used yet";
+
+  const std::vector<TokenUse> first = {{IdOf(1), kBase + 100}};
+  ASSERT_TRUE(store_->RecordUses(first).ok());
+  EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 100);
+  EXPECT_EQ(LastUsed(*store_, IdOf(2)), std::nullopt) << "other tokens are untouched";
+
+  const std::vector<TokenUse> newer = {{IdOf(1), kBase + 200}};
+  ASSERT_TRUE(store_->RecordUses(newer).ok());
+  EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 200);
+
+  // Another instance's late flush of an older use never goes back in time.
+  const std::vector<TokenUse> older = {{IdOf(1), kBase + 150}};
+  ASSERT_TRUE(store_->RecordUses(older).ok());
+  EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 200);
+  Result<Token> by_hash = store_->FindBySecretHash(HashOf(1));
+  ASSERT_TRUE(by_hash.ok());
+  EXPECT_EQ(by_hash->last_used_date, kBase + 200) << "every read sees it";
+}
+
+TEST_P(TokenStoreContractTest, RecordUsesTakesManyUsesAtOnceAndSkipsUnknownIds) {
+  std::vector<Token> tokens;
+  for (int n = 1; n <= 300; ++n) tokens.push_back(MakeToken(n, TokenType::kUser, "u"));
+  ASSERT_TRUE(store_->InsertMany(tokens).ok());
+  std::vector<TokenUse> uses;
+  for (int n = 1; n <= 300; ++n) uses.push_back({IdOf(n), kBase + n});
+  // The same id twice in one call: the newer use wins, in either order.
+  uses.push_back({IdOf(7), kBase + 5000});
+  uses.push_back({IdOf(8), kBase + 1});
+  // Ids that name no token (deleted meanwhile, or never a token) are skipped.
+  uses.push_back({IdOf(9999), kBase});
+  uses.push_back({"not an id", kBase});
+  uses.push_back({"", kBase});
+  uses.push_back({std::string("bad \xff utf-8"), kBase});
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  const Status status = store_->RecordUses(uses);
+  store_->SetChangeListener(nullptr);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_TRUE(listener.deleted().empty()) << "a use is not a change of validity";
+  EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 1);
+  EXPECT_EQ(LastUsed(*store_, IdOf(7)), kBase + 5000);
+  EXPECT_EQ(LastUsed(*store_, IdOf(8)), kBase + 8);
+  EXPECT_EQ(LastUsed(*store_, IdOf(300)), kBase + 300);
+  EXPECT_TRUE(store_->FindById(IdOf(9999)).status().IsNotFound()) << "nothing was created";
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 300);
+  // Tokens 151..300, and token 7 (used last at kBase + 5000).
+  EXPECT_EQ(MustQuery({.last_used_after = kBase + 151}, Everything(), 1, 0).total, 151);
+  // Tokens 1..100 but token 7.
+  EXPECT_EQ(MustQuery({.last_used_before = kBase + 101}, Everything(), 1, 0).total, 99);
+  EXPECT_TRUE(store_->RecordUses({}).ok()) << "nothing to record";
+}
+
+TEST_P(TokenStoreContractTest, RecordUsesOfADeletedTokenIsSkipped) {
+  InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "t")});
+  ASSERT_TRUE(store_->Delete(IdOf(1)).ok());
+  const std::vector<TokenUse> uses = {{IdOf(1), kBase}, {IdOf(2), kBase + 1}};
+  ASSERT_TRUE(store_->RecordUses(uses).ok());
+  EXPECT_TRUE(store_->FindById(IdOf(1)).status().IsNotFound());
+  EXPECT_EQ(LastUsed(*store_, IdOf(2)), kBase + 1);
+}
+
+TEST_P(TokenStoreContractTest, LastUsedSortPagesNeverOverlapAfterRecordedUses) {
+  std::vector<Token> tokens = VariedTokens();
+  for (Token& token : tokens) token.last_used_date.reset();
+  InsertAll(tokens);
+  std::vector<TokenUse> uses;
+  for (std::size_t i = 0; i < tokens.size(); i += 2) {
+    tokens[i].last_used_date = kBase + static_cast<std::int64_t>(i % 6) * 10;
+    uses.push_back({tokens[i].id, *tokens[i].last_used_date});
+  }
+  ASSERT_TRUE(store_->RecordUses(uses).ok());
+  for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
+    const TokenQuery query = SortedBy(SortField::kLastUsedDate, order);
+    std::vector<std::string> walked;
+    for (int page = 0; page < 4; ++page) {
+      const TokenPage result = MustQuery(query, Everything(), 6, page * 6);
+      EXPECT_EQ(result.total, 20);
+      for (const Token& token : result.tokens) walked.push_back(token.id);
+    }
+    EXPECT_EQ(walked, ExpectedIds(tokens, query, Everything()));
   }
 }
 

@@ -7,9 +7,9 @@
 namespace tokend::testing {
 namespace {
 
-constexpr std::string_view kMethodNames[] = {"Insert",           "InsertMany", "FindById",
-                                             "FindBySecretHash", "Delete",     "Query",
-                                             "CountByType",      "Ping",       "DeleteMatching"};
+constexpr std::string_view kMethodNames[] = {
+    "Insert", "InsertMany",  "FindById", "FindBySecretHash", "Delete",
+    "Query",  "CountByType", "Ping",     "DeleteMatching",   "RecordUses"};
 
 int IndexOf(FailingStore::Methods method) { return std::countr_zero(method); }
 
@@ -117,6 +117,11 @@ core::Result<std::vector<std::pair<core::TokenType, std::int64_t>>> FailingStore
 core::Status FailingStore::Ping() {
   if (auto failure = Injected(kPing)) return *failure;
   return ForwardingStore::Ping();
+}
+
+core::Status FailingStore::RecordUses(std::span<const store::TokenUse> uses) {
+  if (auto failure = Injected(kRecordUses)) return *failure;
+  return ForwardingStore::RecordUses(uses);
 }
 
 }  // namespace tokend::testing

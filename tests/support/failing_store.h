@@ -42,7 +42,9 @@ class FailingStore final : public ForwardingStore {
   static constexpr Methods kCountByType = 1u << 6;
   static constexpr Methods kPing = 1u << 7;
   static constexpr Methods kDeleteMatching = 1u << 8;
-  static constexpr Methods kWrites = kInsert | kInsertMany | kDelete | kDeleteMatching;
+  static constexpr Methods kRecordUses = 1u << 9;
+  static constexpr Methods kWrites =
+      kInsert | kInsertMany | kDelete | kDeleteMatching | kRecordUses;
   static constexpr Methods kReads = kFindById | kFindBySecretHash | kQuery | kCountByType;
   static constexpr Methods kAll = kWrites | kReads | kPing;
 
@@ -77,9 +79,10 @@ class FailingStore final : public ForwardingStore {
                                        std::int64_t offset, bool count_total) override;
   core::Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override;
   core::Status Ping() override;
+  core::Status RecordUses(std::span<const store::TokenUse> uses) override;
 
  private:
-  static constexpr int kMethodCount = 9;
+  static constexpr int kMethodCount = 10;
 
   // Counts the call; the failure to return when this call of `method` fails.
   std::optional<core::Status> Injected(Methods method);

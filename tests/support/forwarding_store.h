@@ -46,6 +46,8 @@ class ForwardingStore : public store::TokenStore {
   bool IsShared() const override { return inner_->IsShared(); }
   core::Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) override {
     return inner_->InsertAbsent(tokens);
+  core::Status RecordUses(std::span<const store::TokenUse> uses) override {
+    return inner_->RecordUses(uses);
   }
 
   store::TokenStore& inner() { return *inner_; }

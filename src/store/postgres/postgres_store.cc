@@ -45,18 +45,20 @@ constexpr Statement kFindById = {"tokend_find_by_id",
                                  "SELECT " TOKEND_TOKEN_COLUMNS " FROM tokens WHERE id = $1", 1};
 constexpr Statement kFindBySecretHash = {
     "tokend_find_by_hash", "SELECT " TOKEND_TOKEN_COLUMNS " FROM tokens WHERE secret_hash = $1", 1};
-constexpr Statement kInsert = {
-    "tokend_insert",
-    "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9};
-#define TOKEND_INSERT_MANY_SQL                      \
-  "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS       \
-  ") SELECT * FROM unnest($1::text[], $2::text[], " \
-  "$3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])"
-constexpr Statement kInsertMany = {"tokend_insert_many", TOKEND_INSERT_MANY_SQL, 9};
+constexpr Statement kInsert = {"tokend_insert",
+                               "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
+                               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                               10};
+#define TOKEND_INSERT_MANY_SQL                                                                  \
+  "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS                                                   \
+  ") SELECT * FROM unnest($1::text[], $2::text[], "                                             \
+  "$3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], " \
+  "$10::bigint[])"
+constexpr Statement kInsertMany = {"tokend_insert_many", TOKEND_INSERT_MANY_SQL, 10};
 // Without a conflict target: a row taking an id or a secret_hash already
 // stored, or taken earlier in the same statement, is skipped.
 constexpr Statement kInsertAbsent = {"tokend_insert_absent",
-                                     TOKEND_INSERT_MANY_SQL " ON CONFLICT DO NOTHING", 9};
+                                     TOKEND_INSERT_MANY_SQL " ON CONFLICT DO NOTHING", 10};
 // The delete and its announcement commit together (one implicit transaction).
 constexpr Statement kDelete = {"tokend_delete",
                                "WITH deleted AS (DELETE FROM tokens WHERE id = $1 RETURNING id) "
@@ -66,9 +68,22 @@ constexpr Statement kCountByType = {
     "tokend_count_by_type",
     "SELECT type, sum(n)::bigint FROM token_counts GROUP BY type HAVING sum(n) > 0", 0};
 constexpr Statement kPing = {"tokend_ping", "SELECT 1", 0};
+// Newest wins across instances: GREATEST ignores a null stored value, and a
+// use older than the stored one changes nothing (its row is not even
+// rewritten, which would leave a dead tuple). Uses of one id are merged
+// first (an UPDATE ... FROM applies only one joined row per target row). Ids
+// no row has join nothing.
+constexpr Statement kRecordUses = {
+    "tokend_record_uses",
+    "UPDATE tokens AS t SET last_used_date = GREATEST(t.last_used_date, u.at) "
+    "FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::bigint[]) AS x(id, at) "
+    "GROUP BY id) AS u "
+    "WHERE t.id = u.id AND (t.last_used_date IS NULL OR t.last_used_date < u.at)",
+    2};
 
 constexpr const Statement* kPrepared[] = {&kFindById, &kFindBySecretHash, &kInsert, &kInsertMany,
-                                          &kDelete,   &kCountByType,      &kPing,   &kInsertAbsent};
+                                          &kDelete,   &kCountByType,      &kPing,   &kInsertAbsent,
+                                          &kRecordUses};
 
 ResultPtr Exec(PGconn* conn, const Statement& statement, const std::vector<const char*>& params) {
   return ResultPtr(PQexecPrepared(conn, statement.name, static_cast<int>(params.size()),
@@ -118,13 +133,19 @@ Result<core::Token> RowToToken(const PGresult* result, int row) {
   }
   columns.actions = *OptionalText(result, row, 7);
   columns.secret_hash = *OptionalText(result, row, 8);
+  if (!PQgetisnull(result, row, 9)) {
+    columns.last_used_date = ParseInt64(PQgetvalue(result, row, 9));
+    if (!columns.last_used_date) {
+      return Status::Internal("PostgreSQL: bad last_used_date for " + columns.id);
+    }
+  }
   return DecodeTokenRow(std::move(columns));
 }
 
 // The unnest() parameters of kInsertMany and kInsertAbsent for `rows`: one
 // array literal per column, in TOKEND_TOKEN_COLUMNS order.
 std::vector<std::string> ColumnArrays(std::span<const TokenRow> rows) {
-  std::vector<std::vector<std::optional<std::string>>> columns(9);
+  std::vector<std::vector<std::optional<std::string>>> columns(10);
   for (const TokenRow& r : rows) {
     columns[0].emplace_back(r.id);
     columns[1].emplace_back(r.type);
@@ -137,6 +158,9 @@ std::vector<std::string> ColumnArrays(std::span<const TokenRow> rows) {
                                 : std::nullopt);
     columns[7].emplace_back(r.actions);
     columns[8].emplace_back(r.secret_hash);
+    columns[9].emplace_back(r.last_used_date
+                                ? std::optional<std::string>(std::to_string(*r.last_used_date))
+                                : std::nullopt);
   }
   std::vector<std::string> arrays;
   for (const auto& column : columns) arrays.push_back(pg::ArrayLiteral(column));
@@ -144,7 +168,8 @@ std::vector<std::string> ColumnArrays(std::span<const TokenRow> rows) {
 }
 
 bool IsNullableSortColumn(core::SortField field) {
-  return field == core::SortField::kExpirationDate || field == core::SortField::kPrincipal;
+  return field == core::SortField::kExpirationDate || field == core::SortField::kPrincipal ||
+         field == core::SortField::kLastUsedDate;
 }
 
 // ORDER BY matching the indexes: nullable columns are indexed NULLS FIRST,
@@ -171,7 +196,7 @@ struct Filter {
   std::string tokens_where;
   std::string counts_where;
   bool matches_nothing = false;
-  bool has_dates = false;
+  bool has_dates = false;  // a filter token_counts cannot answer: count rows
 
   std::string Param(std::string value) {
     params.push_back(std::move(value));
@@ -244,6 +269,16 @@ Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibi
     }
     condition += ")";
     filter.Add(condition, "");
+  }
+  if (query.last_used_before) {
+    filter.has_dates = true;
+    const std::string p = filter.Param(std::to_string(*query.last_used_before));
+    filter.Add("(last_used_date IS NULL OR last_used_date < " + p + "::bigint)", "");
+  }
+  if (query.last_used_after) {
+    filter.has_dates = true;
+    const std::string p = filter.Param(std::to_string(*query.last_used_after));
+    filter.Add("last_used_date >= " + p + "::bigint", "");
   }
   return filter;
 }
@@ -340,6 +375,8 @@ class PostgresStore final : public TokenStore {
     const std::string created = std::to_string(row->creation_date);
     const std::string expires =
         row->expiration_date ? std::to_string(*row->expiration_date) : std::string();
+    const std::string last_used =
+        row->last_used_date ? std::to_string(*row->last_used_date) : std::string();
     const std::vector<const char*> params = {row->id.c_str(),
                                              row->type.c_str(),
                                              row->name.c_str(),
@@ -348,7 +385,8 @@ class PostgresStore final : public TokenStore {
                                              created.c_str(),
                                              row->expiration_date ? expires.c_str() : nullptr,
                                              row->actions.c_str(),
-                                             row->secret_hash.c_str()};
+                                             row->secret_hash.c_str(),
+                                             row->last_used_date ? last_used.c_str() : nullptr};
     // Not retried: a lost reply leaves the outcome unknown.
     return WithConnection(false, [&](PGconn* conn) {
       ResultPtr result = Exec(conn, kInsert, params);
@@ -591,6 +629,32 @@ class PostgresStore final : public TokenStore {
   }
 
   bool IsShared() const override { return true; }
+
+  // One statement, so one implicit transaction. No announcement: a use
+  // changes no token's validity.
+  Status RecordUses(std::span<const TokenUse> uses) override {
+    std::vector<std::optional<std::string>> ids;
+    std::vector<std::optional<std::string>> times;
+    ids.reserve(uses.size());
+    times.reserve(uses.size());
+    for (const TokenUse& use : uses) {
+      if (!IsStorableText(use.id)) continue;  // no row can have this id
+      ids.emplace_back(use.id);
+      times.emplace_back(std::to_string(use.at));
+    }
+    if (ids.empty()) return Status::Ok();
+    const std::string id_array = pg::ArrayLiteral(ids);
+    const std::string time_array = pg::ArrayLiteral(times);
+    // Retried on a stale connection: applying the same uses twice changes
+    // nothing more (newest wins).
+    return WithConnection(true, [&](PGconn* conn) {
+      ResultPtr result = Exec(conn, kRecordUses, {id_array.c_str(), time_array.c_str()});
+      if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "record uses");
+      }
+      return Status::Ok();
+    });
+  }
 
  private:
   Status Prepare(PGconn* conn) {

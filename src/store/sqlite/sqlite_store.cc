@@ -69,9 +69,14 @@ constexpr const char* kConnectionPragmas =
     "PRAGMA temp_store=MEMORY;";
 constexpr const char* kWriterCachePragma = "PRAGMA cache_size=-65536;";
 
-constexpr const char* kInsertSql =
-    "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+constexpr const char* kInsertSql = "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
+                                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 constexpr const char* kDeleteSql = "DELETE FROM tokens WHERE id = ?1";
+// Newest wins: a use older than the stored one changes nothing, and is not
+// even written (no page is dirtied for it). An id no row has updates nothing.
+constexpr const char* kRecordUseSql =
+    "UPDATE tokens SET last_used_date = max(coalesce(last_used_date, ?2), ?2) "
+    "WHERE id = ?1 AND (last_used_date IS NULL OR last_used_date < ?2)";
 constexpr const char* kCountByTypeSql = "SELECT type, n FROM type_counts WHERE n > 0 ORDER BY type";
 constexpr const char* kPingSql = "SELECT count(*) FROM type_counts";
 
@@ -95,6 +100,7 @@ Result<core::Token> ReadToken(const Statement& stmt) {
   row.expiration_date = stmt.ColumnOptionalInt64(6);
   row.actions = std::string(stmt.ColumnText(7));
   row.secret_hash = std::string(stmt.ColumnText(8));
+  row.last_used_date = stmt.ColumnOptionalInt64(9);
   return DecodeTokenRow(std::move(row));
 }
 
@@ -108,6 +114,7 @@ void BindRow(Statement& stmt, const TokenRow& row) {
   stmt.Bind(7, row.expiration_date);
   stmt.Bind(8, std::string_view(row.actions));
   stmt.Bind(9, std::string_view(row.secret_hash));
+  stmt.Bind(10, row.last_used_date);
 }
 
 // Dynamic SQL made only of fixed fragments and "?" placeholders; every value
@@ -200,6 +207,14 @@ SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility&
     filter.params.emplace_back(*query.to_date);
   }
   if (query.lifetime_beyond_policy) AppendBeyondPolicy(filter, query.policy_max_lifetimes);
+  if (query.last_used_before) {
+    filter.sql += " AND (last_used_date IS NULL OR last_used_date < ?)";
+    filter.params.emplace_back(*query.last_used_before);
+  }
+  if (query.last_used_after) {
+    filter.sql += " AND last_used_date >= ?";
+    filter.params.emplace_back(*query.last_used_after);
+  }
   if (!visibility.everything) {
     filter.AppendTypes(single_type_and_principal ? "type" : "+type", visibility.types);
     filter.sql += " AND principal = ?";
@@ -208,7 +223,15 @@ SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility&
   return filter;
 }
 
-// The total of a query without date filters, from the counter tables.
+// The total of a query without date filters (HasRowFilters), from the
+// counter tables.
+// True when a query filters on something the counter tables do not count
+// (dates, lifetimes): its total is counted over the matching rows.
+bool HasRowFilters(const core::TokenQuery& query) {
+  return query.from_date || query.to_date || query.lifetime_beyond_policy ||
+         query.last_used_before || query.last_used_after;
+}
+
 SqlWithParams CounterTotal(const core::TokenQuery& query, const core::Visibility& visibility) {
   SqlWithParams count;
   if (query.principals.empty() && visibility.everything) {
@@ -277,11 +300,12 @@ class SqliteStore final : public TokenStore {
   void SetChangeListener(ChangeListener* listener) override { listener_.store(listener); }
   bool IsShared() const override { return false; }
   Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) override;
+  Status RecordUses(std::span<const TokenUse> uses) override;
 
  private:
   // A queued write. Lives on the waiting caller's stack until `done`.
   struct WriteOp {
-    enum class Kind { kInsert, kInsertMany, kDelete, kDeleteMatching, kInsertAbsent };
+    enum class Kind { kInsert, kInsertMany, kDelete, kDeleteMatching, kInsertAbsent, kRecordUses };
     WriteOp(Kind kind, std::span<const TokenRow> rows, std::string_view id)
         : kind(kind), rows(rows), id(id) {}
     const Kind kind;
@@ -290,6 +314,7 @@ class SqliteStore final : public TokenStore {
     const SqlWithParams* filter = nullptr;  // kDeleteMatching: "WHERE ..."
     std::vector<std::string> deleted;       // kDeleteMatching: the ids it deleted
     std::int64_t inserted = 0;              // kInsertAbsent: rows stored
+    std::span<const TokenUse> uses;         // kRecordUses
     Status result;
     bool done = false;
   };
@@ -601,7 +626,9 @@ void SqliteStore::WriterLoop() {
       if (queue_.empty()) return;  // stopping, and everything queued is done
       // Always at least one op, so that an InsertMany larger than a batch
       // still runs (alone, in its own transaction).
-      auto rows_of = [](const WriteOp* op) { return std::max<std::size_t>(1, op->rows.size()); };
+      auto rows_of = [](const WriteOp* op) {
+        return std::max<std::size_t>(1, op->rows.size() + op->uses.size());
+      };
       std::size_t rows = 0;
       while (!queue_.empty() &&
              (batch.empty() || rows + rows_of(queue_.front()) <= kMaxBatchRows)) {
@@ -744,6 +771,21 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
       }
       case WriteOp::Kind::kInsertAbsent:
         fatal = InsertAbsentRows(connection, *op);
+      case WriteOp::Kind::kRecordUses:
+        // Any failure is fatal: the whole batch of uses goes or none does.
+        for (const TokenUse& use : op->uses) {
+          Result<Statement> stmt = connection.Prepare(kRecordUseSql);
+          if (!stmt.ok()) {
+            fatal = stmt.status();
+            break;
+          }
+          stmt->Bind(1, std::string_view(use.id));
+          stmt->Bind(2, std::int64_t{use.at});
+          if (const int rc = stmt->Step(); rc != SQLITE_DONE) {
+            fatal = StatusFromSqlite(rc, connection.db(), "recording uses in " + display_);
+            break;
+          }
+        }
         if (fatal.ok()) op->result = Status::Ok();
         break;
     }
@@ -900,7 +942,7 @@ Result<TokenPage> SqliteStore::Query(const core::TokenQuery& query,
     return page;
   }
   Result<std::int64_t> total = 0;
-  if (query.from_date || query.to_date || query.lifetime_beyond_policy) {
+  if (HasRowFilters(query)) {
     SqlWithParams count = TokenFilter(query, visibility);
     count.sql = "SELECT count(*) FROM tokens " + count.sql;
     total = QueryInt(*lease, count);
@@ -937,6 +979,16 @@ Status SqliteStore::Ping() {
   const int rc = stmt->Step();
   if (rc != SQLITE_ROW) return StatusFromSqlite(rc, lease->db(), "pinging " + display_);
   return Status::Ok();
+}
+
+// Queued like any write, so that one fsync covers the whole batch (and any
+// inserts or deletes grouped with it). A use changes no token's validity:
+// listeners hear nothing (RunBatch announces deletions only).
+Status SqliteStore::RecordUses(std::span<const TokenUse> uses) {
+  if (uses.empty()) return Status::Ok();
+  WriteOp op(WriteOp::Kind::kRecordUses, {}, {});
+  op.uses = uses;
+  return Submit(op);
 }
 
 }  // namespace
