@@ -770,6 +770,218 @@ TEST_P(TokenStoreContractTest, DeleteMatchingIgnoresSortAndPaging) {
   EXPECT_EQ(deleted->size(), 2u) << "limit and page are not for deletions";
 }
 
+// Rotation (API 7.3) --------------------------------------------------------
+
+// The rotation of `old` into a new token numbered `n`.
+Rotation RotationOf(const Token& old, int n, bool keep_old,
+                    std::optional<std::int64_t> old_expiration = std::nullopt) {
+  Rotation rotation;
+  rotation.new_token = MakeToken(n, old.type, old.principal, kBase + 10);
+  rotation.new_token.rotated_from = old.id;
+  rotation.new_token.family_id = old.Family();
+  rotation.old_id = old.id;
+  rotation.keep_old = keep_old;
+  rotation.old_expiration = old_expiration;
+  rotation.retired = RetiredSecret{.secret_hash = old.secret_hash,
+                                   .token_id = old.id,
+                                   .family_id = old.Family(),
+                                   .overlap_end = kBase + 100,
+                                   .forget_after = kBase + 5000};
+  return rotation;
+}
+
+TEST_P(TokenStoreContractTest, RotationColumnsRoundTrip) {
+  Token linked = MakeToken(1, TokenType::kTeam, "t1");
+  linked.rotated_from = IdOf(7);
+  linked.rotated_to = IdOf(9);
+  linked.family_id = IdOf(5);
+  Token batch = MakeToken(2, TokenType::kUser, "u1");
+  batch.rotated_from = IdOf(8);
+  batch.family_id = IdOf(8);
+  InsertAll({linked});
+  ASSERT_TRUE(store_->InsertMany(std::vector<Token>{batch}).ok());
+  EXPECT_EQ(*store_->FindById(linked.id), linked);
+  EXPECT_EQ(*store_->FindBySecretHash(batch.secret_hash), batch);
+  Token bad = MakeToken(3, TokenType::kUser, "u1");
+  bad.family_id = std::string("x\0y", 3);
+  EXPECT_EQ(store_->Insert(bad).code(), core::StatusCode::kInvalidArgument);
+}
+
+TEST_P(TokenStoreContractTest, RotateWithoutOverlapReplacesTheTokenAndRetiresItsSecret) {
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  const Token old = MakeToken(1, TokenType::kTeam, "t1");
+  InsertAll({old});
+  const Rotation rotation = RotationOf(old, 2, /*keep_old=*/false);
+  const Status rotated = store_->Rotate(rotation);
+  ASSERT_TRUE(rotated.ok()) << rotated.ToString();
+  EXPECT_EQ(listener.deleted(), std::vector<std::string>{old.id});
+  EXPECT_TRUE(store_->FindById(old.id).status().IsNotFound());
+  EXPECT_EQ(*store_->FindById(rotation.new_token.id), rotation.new_token);
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 1) << "counters follow";
+
+  Result<SecretLookup> retired = store_->LookupSecret(old.secret_hash);
+  ASSERT_TRUE(retired.ok()) << retired.status().ToString();
+  EXPECT_FALSE(retired->token);
+  ASSERT_TRUE(retired->retired);
+  EXPECT_EQ(*retired->retired, *rotation.retired);
+
+  Result<SecretLookup> current = store_->LookupSecret(rotation.new_token.secret_hash);
+  ASSERT_TRUE(current.ok());
+  ASSERT_TRUE(current->token);
+  EXPECT_EQ(*current->token, rotation.new_token);
+  EXPECT_FALSE(current->retired);
+
+  for (const std::string& unknown : {HashOf(99), std::string("x\0y", 3), std::string()}) {
+    Result<SecretLookup> none = store_->LookupSecret(unknown);
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_FALSE(none->token);
+    EXPECT_FALSE(none->retired);
+  }
+  store_->SetChangeListener(nullptr);
+}
+
+TEST_P(TokenStoreContractTest, RotateWithOverlapKeepsTheOldTokenWithItsNewExpiry) {
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  const Token old = MakeToken(1, TokenType::kUser, "u1");
+  InsertAll({old});
+  Rotation rotation = RotationOf(old, 2, /*keep_old=*/true, kBase + 100);
+  rotation.retired.reset();  // as when the old token's own expiry ends the overlap
+  ASSERT_TRUE(store_->Rotate(rotation).ok());
+  EXPECT_EQ(listener.deleted(), std::vector<std::string>{old.id}) << "its expiry changed";
+  Token expected = old;
+  expected.rotated_to = rotation.new_token.id;
+  expected.expiration_date = kBase + 100;
+  EXPECT_EQ(*store_->FindById(old.id), expected);
+  Result<SecretLookup> both = store_->LookupSecret(old.secret_hash);
+  ASSERT_TRUE(both.ok());
+  ASSERT_TRUE(both->token);
+  EXPECT_EQ(*both->token, expected);
+  EXPECT_FALSE(both->retired) << "no retired record was asked for";
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 2);
+  store_->SetChangeListener(nullptr);
+}
+
+TEST_P(TokenStoreContractTest, RotateRefusesAnAbsentOrRotatingTokenAndChangesNothing) {
+  RecordingListener listener;
+  const Token old = MakeToken(1, TokenType::kTeam, "t1");
+  InsertAll({old});
+  ASSERT_TRUE(store_->Rotate(RotationOf(old, 2, true, kBase + 100)).ok());
+  store_->SetChangeListener(&listener);
+
+  const Status again = store_->Rotate(RotationOf(old, 3, true, kBase + 200));
+  EXPECT_EQ(again.api_error(), core::ApiError::kRotationPending) << again.ToString();
+  Token absent = MakeToken(4, TokenType::kTeam, "t1");
+  EXPECT_TRUE(store_->Rotate(RotationOf(absent, 5, false)).IsNotFound());
+  Token odd = absent;
+  odd.id = std::string("x\0y", 3);
+  EXPECT_TRUE(store_->Rotate(RotationOf(odd, 6, false)).IsNotFound());
+
+  for (int n : {3, 5, 6}) EXPECT_TRUE(store_->FindById(IdOf(n)).status().IsNotFound()) << n;
+  EXPECT_EQ(store_->FindById(old.id)->expiration_date, kBase + 100) << "unchanged";
+  EXPECT_FALSE(store_->LookupSecret(absent.secret_hash)->retired);
+  EXPECT_TRUE(listener.deleted().empty());
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 2);
+  store_->SetChangeListener(nullptr);
+}
+
+TEST_P(TokenStoreContractTest, RotateOntoATakenIdOrHashChangesNothing) {
+  const Token old = MakeToken(1, TokenType::kTeam, "t1");
+  const Token other = MakeToken(2, TokenType::kTeam, "t1");
+  InsertAll({old, other});
+  Rotation taken_id = RotationOf(old, 3, false);
+  taken_id.new_token.id = other.id;
+  Rotation taken_hash = RotationOf(old, 4, false);
+  taken_hash.new_token.secret_hash = other.secret_hash;
+  for (const Rotation& rotation : {taken_id, taken_hash}) {
+    const Status status = store_->Rotate(rotation);
+    EXPECT_EQ(status.code(), core::StatusCode::kAlreadyExists) << status.ToString();
+    EXPECT_EQ(*store_->FindById(old.id), old);
+    EXPECT_FALSE(store_->LookupSecret(old.secret_hash)->retired);
+  }
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 2);
+  ASSERT_TRUE(store_->Rotate(RotationOf(old, 5, false)).ok()) << "and it can still rotate";
+}
+
+TEST_P(TokenStoreContractTest, RevokeFamilyDeletesTheWholeChainOnce) {
+  // A -> B -> C (family A), B kept in its overlap; D alone; E -> F another family.
+  const Token a = MakeToken(1, TokenType::kUser, "u1");
+  const Token d = MakeToken(4, TokenType::kUser, "u1");
+  const Token e = MakeToken(5, TokenType::kUser, "u1");
+  InsertAll({a, d, e});
+  const Rotation a_to_b = RotationOf(a, 2, false);
+  ASSERT_TRUE(store_->Rotate(a_to_b).ok());
+  const Rotation b_to_c = RotationOf(a_to_b.new_token, 3, true, kBase + 100);
+  ASSERT_TRUE(store_->Rotate(b_to_c).ok());
+  ASSERT_TRUE(store_->Rotate(RotationOf(e, 6, false)).ok());
+  EXPECT_EQ(store_->FindById(IdOf(3))->family_id, a.id);
+
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  Result<FamilyRevocation> revoked = store_->RevokeFamily(a.id, a.secret_hash, kBase + 500);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_TRUE(revoked->first_detection);
+  EXPECT_EQ(Sorted(revoked->deleted), Sorted({IdOf(2), IdOf(3)}));
+  EXPECT_EQ(Sorted(listener.deleted()), Sorted({IdOf(2), IdOf(3)}));
+  for (int n : {2, 3}) EXPECT_TRUE(store_->FindById(IdOf(n)).status().IsNotFound()) << n;
+  for (int n : {4, 6}) EXPECT_TRUE(store_->FindById(IdOf(n)).ok()) << n;
+  EXPECT_EQ(store_->LookupSecret(a.secret_hash)->retired->reuse_detected_at, kBase + 500);
+
+  // Once per retired secret: a second presentation changes nothing.
+  revoked = store_->RevokeFamily(a.id, a.secret_hash, kBase + 600);
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_FALSE(revoked->first_detection);
+  EXPECT_TRUE(revoked->deleted.empty());
+  EXPECT_EQ(store_->LookupSecret(a.secret_hash)->retired->reuse_detected_at, kBase + 500);
+  // A secret that is not retired revokes nothing.
+  revoked = store_->RevokeFamily(e.id, HashOf(77), kBase + 600);
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_FALSE(revoked->first_detection);
+  EXPECT_TRUE(store_->FindById(IdOf(6)).ok());
+  EXPECT_EQ(listener.deleted().size(), 2u);
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 2);
+  store_->SetChangeListener(nullptr);
+}
+
+TEST_P(TokenStoreContractTest, SweepRemovesEndedOverlapsAndForgottenSecrets) {
+  const Token early = MakeToken(1, TokenType::kTeam, "t1");
+  const Token late = MakeToken(2, TokenType::kTeam, "t1");
+  Token expired = MakeToken(3, TokenType::kTeam, "t1");
+  expired.expiration_date = kBase;  // expired, never rotated: not the sweep's
+  InsertAll({early, late, expired});
+  Rotation first = RotationOf(early, 4, true, kBase + 1000);
+  first.retired->forget_after = kBase + 3000;
+  ASSERT_TRUE(store_->Rotate(first).ok());
+  Rotation second = RotationOf(late, 5, true, kBase + 2000);
+  second.retired->forget_after = kBase + 9000;
+  ASSERT_TRUE(store_->Rotate(second).ok());
+
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  Result<SweepCounts> swept = store_->SweepRotations(kBase + 999);
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  EXPECT_EQ(swept->tokens, 0);
+  EXPECT_EQ(swept->retired, 0);
+
+  swept = store_->SweepRotations(kBase + 1000);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->tokens, 1);
+  EXPECT_EQ(listener.deleted(), std::vector<std::string>{early.id});
+  EXPECT_TRUE(store_->FindById(early.id).status().IsNotFound());
+  EXPECT_TRUE(store_->FindById(late.id).ok());
+  EXPECT_TRUE(store_->FindById(expired.id).ok());
+
+  swept = store_->SweepRotations(kBase + 3000);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->tokens, 1);
+  EXPECT_EQ(swept->retired, 1);
+  EXPECT_FALSE(store_->LookupSecret(early.secret_hash)->retired);
+  EXPECT_TRUE(store_->LookupSecret(late.secret_hash)->retired);
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 3) << "the new tokens and the expired one";
+  store_->SetChangeListener(nullptr);
+}
+
 TEST_P(TokenStoreContractTest, PingAnswers) { EXPECT_TRUE(store_->Ping().ok()); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TokenStoreContractTest, ::testing::ValuesIn(AllBackends()),

@@ -44,6 +44,18 @@ class ForwardingStore : public store::TokenStore {
     inner_->SetChangeListener(listener);
   }
   bool IsShared() const override { return inner_->IsShared(); }
+  core::Status Rotate(const store::Rotation& rotation) override { return inner_->Rotate(rotation); }
+  core::Result<store::SecretLookup> LookupSecret(std::string_view secret_hash) override {
+    return inner_->LookupSecret(secret_hash);
+  }
+  core::Result<store::FamilyRevocation> RevokeFamily(std::string_view family_id,
+                                                     std::string_view secret_hash,
+                                                     core::EpochMillis now) override {
+    return inner_->RevokeFamily(family_id, secret_hash, now);
+  }
+  core::Result<store::SweepCounts> SweepRotations(core::EpochMillis now) override {
+    return inner_->SweepRotations(now);
+  }
 
   store::TokenStore& inner() { return *inner_; }
 
