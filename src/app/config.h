@@ -31,6 +31,9 @@ struct ServeConfig {
   // (core::ExpiryPolicy::Parse judges them).
   std::vector<std::string> max_lifetime;
   std::vector<std::string> default_lifetime;
+  // --reuse-detection on|off and --retired-retention DURATION (rotation).
+  std::string reuse_detection = "on";
+  std::string retired_retention = "90d";
 };
 
 struct BootstrapConfig {

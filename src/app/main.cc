@@ -26,6 +26,9 @@ constexpr int kExitUsage = 2;
 // The SQLite file is in use by another process: like a usage error, retrying
 // the same command will not help.
 constexpr int kExitStoreInUse = 2;
+// How often ended rotation overlaps and forgotten retired secrets are
+// removed from the store (Get and Query also sweep on demand).
+constexpr std::chrono::milliseconds kRotationSweepInterval{5000};
 
 void SetUpLogging(const std::string& level) {
   // Logs go to stderr: stdout is reserved for `tokend bootstrap`'s secret.
@@ -61,6 +64,11 @@ int Serve(const ServeConfig& config) {
     spdlog::error("bad expiry policy: {}", expiry_policy.status().message());
     return kExitUsage;
   }
+  auto retired_retention = core::ParseDurationSeconds(config.retired_retention);
+  if (!retired_retention.ok()) {
+    spdlog::error("bad --retired-retention: {}", retired_retention.status().message());
+    return kExitUsage;
+  }
   const bool auth_required = config.auth == "required";
   if (!auth_required) {
     spdlog::warn(
@@ -81,6 +89,9 @@ int Serve(const ServeConfig& config) {
   service_options.max_unpaged = config.max_unpaged;
   service_options.cache_capacity = config.cache_capacity;
   service_options.expiry_policy = *expiry_policy;
+  service_options.reuse_detection = config.reuse_detection == "on";
+  service_options.retired_retention_seconds = *retired_retention;
+  service_options.rotation_sweep_interval = kRotationSweepInterval;
   service::TokenService service(**store, service_options);
 
   if (auth_required) {
@@ -196,6 +207,19 @@ int Main(int argc, char** argv) {
                    "expirationDate, for TYPE or every type without its own; repeatable")
       ->envname("TOKEND_DEFAULT_LIFETIME")
       ->delimiter(',');
+  serve_cmd
+      ->add_option("--reuse-detection", serve.reuse_detection,
+                   "on (default) or off: a rotated-away secret presented after its overlap "
+                   "revokes every token of its rotation family")
+      ->envname("TOKEND_REUSE_DETECTION")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--retired-retention", serve.retired_retention,
+                   "DURATION (N followed by s, m, h or d): how long a rotated-away secret is "
+                   "remembered for reuse detection after its overlap ends")
+      ->envname("TOKEND_RETIRED_RETENTION")
+      ->capture_default_str();
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->envname("TOKEND_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

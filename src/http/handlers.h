@@ -16,6 +16,8 @@ Step GetToken(const HandlerEnv& env, Exchange& ex);
 Step SelfToken(const HandlerEnv& env, Exchange& ex);
 Step IntrospectToken(const HandlerEnv& env, Exchange& ex);
 Step TokenPolicy(const HandlerEnv& env, Exchange& ex);
+Step RotateToken(const HandlerEnv& env, Exchange& ex);
+Step RotateSelfToken(const HandlerEnv& env, Exchange& ex);
 Step RevokeTokens(const HandlerEnv& env, Exchange& ex);
 Step RevokeMatchingTokens(const HandlerEnv& env, Exchange& ex);
 Step Health(const HandlerEnv& env, Exchange& ex);
