@@ -874,9 +874,9 @@ TEST_P(TokenStoreContractTest, RotateRefusesAnAbsentOrRotatingTokenAndChangesNot
   EXPECT_EQ(again.api_error(), core::ApiError::kRotationPending) << again.ToString();
   Token absent = MakeToken(4, TokenType::kTeam, "t1");
   EXPECT_TRUE(store_->Rotate(RotationOf(absent, 5, false)).IsNotFound());
-  Token odd = absent;
-  odd.id = std::string("x\0y", 3);
-  EXPECT_TRUE(store_->Rotate(RotationOf(odd, 6, false)).IsNotFound());
+  Rotation odd = RotationOf(absent, 6, false);
+  odd.old_id = std::string("x\0y", 3);  // no row can hold such an id
+  EXPECT_TRUE(store_->Rotate(odd).IsNotFound());
 
   for (int n : {3, 5, 6}) EXPECT_TRUE(store_->FindById(IdOf(n)).status().IsNotFound()) << n;
   EXPECT_EQ(store_->FindById(old.id)->expiration_date, kBase + 100) << "unchanged";
