@@ -79,7 +79,7 @@ TEST(SqliteStoreTest, DataPersistsAcrossReopen) {
 }
 
 // Every version in src/store/migrations/sqlite/, each applied exactly once.
-constexpr const char* kAllMigrations = "1,2";
+constexpr const char* kAllMigrations = "1,2,4";
 
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
   const std::string path = NewTempDir() + "/tokend.db";
