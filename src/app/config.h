@@ -35,6 +35,9 @@ struct ServeConfig {
   bool check_config = false;        // --check-config: validate, then exit
   std::string log_format = "text";  // "text" | "json"
   bool access_log = false;          // --access-log
+  // --reuse-detection on|off and --retired-retention DURATION (rotation).
+  std::string reuse_detection = "on";
+  std::string retired_retention = "90d";
 };
 
 struct BootstrapConfig {

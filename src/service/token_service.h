@@ -8,17 +8,23 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "core/authz.h"
 #include "core/create_request.h"
 #include "core/expiry_policy.h"
 #include "core/query.h"
+#include "core/rotation.h"
 #include "core/secret.h"
 #include "core/status.h"
 #include "core/time.h"
@@ -44,6 +50,16 @@ struct ServiceOptions {
   // --last-used-resolution: how often recorded uses are written to the
   // store, in seconds (1..60); the lag bound of lastUsedDate.
   int last_used_resolution_seconds = 5;
+  // --reuse-detection: a retired secret presented after its overlap revokes
+  // its family (API 7.3). Retired secrets are recorded either way.
+  bool reuse_detection = true;
+  // --retired-retention: how long a retired secret is remembered after its
+  // overlap ends.
+  std::int64_t retired_retention_seconds = std::int64_t{90} * 86400;
+  // How often a background thread removes ended overlaps and forgotten
+  // retired secrets from the store; zero: no background thread (Get and
+  // Query still sweep when an overlap this service started has ended).
+  std::chrono::milliseconds rotation_sweep_interval{0};
 };
 
 struct CreatedToken {
@@ -65,6 +81,9 @@ struct CacheStats {
   // shows here.
   std::uint64_t unknown_checksummed = 0;
   std::uint64_t unknown_legacy = 0;
+  // Retired secrets presented after their overlap, each revoking its family
+  // (counted once per retired secret).
+  std::uint64_t reuse_detected = 0;
 };
 
 // A secret's resolution: its active token, null when the secret is malformed,
@@ -151,6 +170,24 @@ class TokenService final : public store::ChangeListener {
   // May block. Writes every pending use now (graceful shutdown calls it once
   // no request runs any more). On a store error the uses stay pending.
   Status FlushUses();
+  // May block. POST /api/v2/token/{id}/rotate (API 7.3): needs token/write
+  // and token/delete (PermissionDenied otherwise), the one NotFound of Get
+  // for an id the caller does not cover (a token whose overlap ended is
+  // gone), the errors of core::PlanRotation (400, 409), then CheckCreate of
+  // the new token against the caller (no escalation). The new token's
+  // rotated_from is the old id. The old token's cached resolution is dropped
+  // before this returns.
+  Result<CreatedToken> Rotate(const core::Caller& caller, std::string_view id,
+                              const core::RotateRequest& request);
+
+  // May block. POST /api/v2/token/self/rotate: rotates `own`, the caller's
+  // own token as authentication resolved it, with no permission needed; the
+  // errors of core::PlanRotation. NotFound when the token is gone meanwhile.
+  Result<CreatedToken> RotateSelf(const core::Token& own, const core::RotateRequest& request);
+
+  // May block. Removes ended overlaps and forgotten retired secrets (what the
+  // background sweep runs).
+  Result<store::SweepCounts> SweepRotations();
 
   // May block. Mints a global `**/**` token without any caller (first start
   // and `tokend bootstrap`). The expiry policy does not apply: the bootstrap
@@ -180,6 +217,23 @@ class TokenService final : public store::ChangeListener {
   Result<CreatedToken> Mint(const core::NewTokenSpec& spec, core::EpochMillis now);
   // The store's answer for a secret the cache does not know. May block.
   Resolution ResolveFromStore(const core::HashedSecret& secret, bool legacy, core::EpochMillis now);
+  // The rotation of `old` by `plan`, with retries on a freak id or secret
+  // collision. May block.
+  Result<CreatedToken> ApplyRotation(const core::Token& old, const core::RotationPlan& plan,
+                                     core::EpochMillis now);
+  // A retired secret presented after its overlap: revokes its family once.
+  // Null (answered as an unknown token), or Unavailable. May block.
+  Resolution OnSecretReuse(const store::RetiredSecret& retired, core::EpochMillis now);
+  // Where the `token.reuse_detected` event (and the `token.revoked` events,
+  // reason "reuse", of `revoked`) will be recorded once the audit trail
+  // exists; today: one warning line, never with the secret or its hash.
+  void RecordReuseDetected(const store::RetiredSecret& retired,
+                           const std::vector<std::string>& revoked);
+  // Sweeps now when an overlap this service started has ended, so that Get
+  // and Query never show a token whose overlap is over. May block.
+  void SweepIfOverlapEnded(core::EpochMillis now);
+  void NoteOverlapEnd(core::EpochMillis end);
+  void SweepLoop();
   // The token `id` names if `caller` may see it for `operation`; the one
   // NotFound otherwise.
   Result<core::Token> FindVisible(const core::Caller& caller, core::TokenOperation operation,
@@ -193,6 +247,18 @@ class TokenService final : public store::ChangeListener {
   std::atomic<std::uint64_t> misses_{0};
   std::atomic<std::uint64_t> unknown_checksummed_{0};
   std::atomic<std::uint64_t> unknown_legacy_{0};
+  std::atomic<std::uint64_t> reuse_detected_{0};
+
+  // The ends of the overlaps this service started and has not swept yet;
+  // next_overlap_end_ is the earliest (INT64_MAX: none), read without a lock.
+  std::mutex overlaps_mu_;
+  std::multiset<core::EpochMillis> overlap_ends_;  // guarded by overlaps_mu_
+  std::atomic<core::EpochMillis> next_overlap_end_;
+
+  std::mutex sweep_mu_;
+  std::condition_variable sweep_cv_;
+  bool stopping_ = false;  // guarded by sweep_mu_
+  std::thread sweeper_;    // runs SweepLoop when rotation_sweep_interval > 0
 };
 
 }  // namespace tokend::service
