@@ -34,6 +34,8 @@ struct ServeConfig {
   bool check_config = false;        // --check-config: validate, then exit
   std::string log_format = "text";  // "text" | "json"
   bool access_log = false;          // --access-log
+  std::string tls_cert;             // --tls-cert: PEM chain; with tls_key, HTTPS only
+  std::string tls_key;              // --tls-key: PEM private key
 };
 
 struct BootstrapConfig {
