@@ -17,6 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using http::testing::CertificateFileFingerprint;
+using http::testing::TestClient;
 using http::testing::TlsTestClient;
 
 bool MakeCertificate(const std::string& cert, const std::string& key) {
