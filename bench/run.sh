@@ -369,6 +369,87 @@ else
   stop_all
 fi
 
+# 4d. Forward auth: nginx passing GET /api/orders to an upstream, first
+# unchecked (the baseline), then asking tokend's GET /api/v2/token/check
+# (auth_request) for every request, as docs/OPERATIONS.md configures it.
+gateway_config() {
+  local port=$1 upstream=$2 tokend_port=${3:-}
+  [[ $(id -u) -eq 0 ]] && echo "user root;"
+  cat <<NGINX
+worker_processes ${BENCH_THREADS};
+daemon off;
+pid ${NGINX_DIR}/nginx.pid;
+error_log ${NGINX_DIR}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  client_body_temp_path ${NGINX_DIR}/body;
+  proxy_temp_path ${NGINX_DIR}/proxy;
+  fastcgi_temp_path ${NGINX_DIR}/fastcgi;
+  uwsgi_temp_path ${NGINX_DIR}/uwsgi;
+  scgi_temp_path ${NGINX_DIR}/scgi;
+  upstream app { server 127.0.0.1:${upstream}; keepalive 64; }
+  upstream tokend { server 127.0.0.1:${tokend_port:-1}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${upstream};
+    location / { return 200 'ok'; }
+  }
+  server {
+    listen 127.0.0.1:${port};
+NGINX
+  if [[ -n ${tokend_port} ]]; then
+    cat <<NGINX
+    location = /_tokend_check {
+      internal;
+      proxy_pass http://tokend/api/v2/token/check;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI \$request_uri;
+    }
+NGINX
+  fi
+  cat <<NGINX
+    location /api/ {
+      ${tokend_port:+auth_request /_tokend_check;}
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+NGINX
+}
+start_gateway() {
+  gateway_config "$@" >"${NGINX_DIR}/nginx.conf"
+  nginx -e "${NGINX_DIR}/error.log" -p "${NGINX_DIR}/" -c "${NGINX_DIR}/nginx.conf" \
+    2>>"${NGINX_DIR}/error.log" &
+  NGINX_PID=$!
+  STARTED_PIDS+=("${NGINX_PID}")
+  wait_port "$1" "${NGINX_PID}" "${NGINX_DIR}/error.log" nginx
+}
+GATEWAY_PORT=$(free_port)
+UPSTREAM_PORT=$(free_port)
+start_gateway "${GATEWAY_PORT}" "${UPSTREAM_PORT}"
+run_wrk gateway-nginx 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/gateway.lua" \
+  "http://127.0.0.1:${GATEWAY_PORT}" "${WORK}/secrets.txt"
+stop_all
+TOKEND_PORT=$(free_port)
+start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-gateway.log"
+GATEWAY_PORT=$(free_port)
+UPSTREAM_PORT=$(free_port)
+start_gateway "${GATEWAY_PORT}" "${UPSTREAM_PORT}" "${TOKEND_PORT}"
+first_secret=$(sed -n 's/^token //p' "${WORK}/secrets.txt" | head -n1)
+check=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${first_secret}" \
+  "http://127.0.0.1:${GATEWAY_PORT}/api/orders" || true)
+[[ ${check} == 200 ]] || log "WARNING: a seeded token through the gateway answers ${check}"
+run_wrk gateway-tokend 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/gateway.lua" \
+  "http://127.0.0.1:${GATEWAY_PORT}" "${WORK}/secrets.txt"
+stop_all
+
 # 5. PostgreSQL: the same introspect load against a fresh cluster.
 pg_note=""
 if [[ ${BENCH_SKIP_PG:-0} == 1 ]]; then
@@ -439,6 +520,10 @@ echo "| durable creates/s, ${BENCH_CONNECTIONS} concurrent clients | $(fmt_rate 
 echo "| query page 0 (limit 10, type+principal, exact total), -c4: p50 / p99 ms | $(ms "${q0_p50}") / $(ms "${q0_p99}")$(errors query-page0) | — | — | p99 < 10 ms | $(verdict_lt "${q0_p99}" 10000) |"
 echo "| query page 1000 (limit 10, type+principal, exact total), -c4: p50 / p99 ms | $(ms "${q1000_p50}") / $(ms "${q1000_p99}")$(errors query-page1000) | — | — | p99 < 20 ms | $(verdict_lt "${q1000_p99}" 20000) |"
 echo "| RSS of tokend after the query scenario, MB | ${rss_mb} | — | — | < 300 MB | $(verdict_lt "${rss_mb}" 300) |"
+gateway_rps=$(field "${WORK}/gateway-tokend.out" rps)
+gateway_nginx_rps=$(field "${WORK}/gateway-nginx.out" rps)
+r_gateway=$(ratio "${gateway_rps}" "${gateway_nginx_rps}")
+echo "| requests/s through nginx checking each with GET /api/v2/token/check (auth_request), ${BENCH_CONNECTIONS} conns | $(fmt_rate "${gateway_rps}")$(errors gateway-tokend) | nginx passing them on unchecked: $(fmt_rate "${gateway_nginx_rps}")$(errors gateway-nginx) | ${r_gateway}x | — | — |"
 tls_rps=$(field "${WORK}/introspect-tls.out" rps)
 nginx_tls_rps=$(field "${WORK}/introspect-nginx-tls.out" rps)
 r_tls=$(ratio "${tls_rps}" "${nginx_tls_rps}")
