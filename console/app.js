@@ -31,10 +31,12 @@ const statusBox = document.getElementById('status');
 const nav = document.getElementById('nav');
 const whoami = document.getElementById('whoami');
 
+const LIST_DEFAULTS = { type: '', principal: '', lastUsedBefore: '', sort: 'creationDate', order: 'DESC', page: 0, size: 20 };
+
 const state = {
   self: null,
   policy: null,
-  list: { type: '', principal: '', lastUsedBefore: '', sort: 'creationDate', order: 'DESC', page: 0, size: 20 },
+  list: { ...LIST_DEFAULTS },
 };
 
 // ---- messages ------------------------------------------------------------
@@ -91,6 +93,7 @@ function signOut(message) {
   forgetSecret();
   state.self = null;
   state.policy = null;
+  state.list = { ...LIST_DEFAULTS };
   nav.hidden = true;
   whoami.textContent = '';
   if (location.hash) history.replaceState(null, '', location.pathname);
@@ -551,12 +554,19 @@ function openDialog(title, description, confirmLabel, extra, onConfirm) {
   const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId },
     h('h2', { id: titleId }, title), h('p', {}, description), extra, error,
     h('div', { class: 'actions' }, confirm, cancel));
-  const close = () => {
-    dialog.close();
+  // The page behind a modal dialog is inert for the keyboard already; hide it
+  // from assistive technology too, so that "Revoke" names one button only.
+  const behind = [document.querySelector('.topbar'), document.querySelector('.messages'), view];
+  const restore = () => {
+    for (const element of behind) element.removeAttribute('aria-hidden');
     dialog.remove();
   };
+  const close = () => {
+    dialog.close();
+    restore();
+  };
   cancel.addEventListener('click', close);
-  dialog.addEventListener('cancel', () => dialog.remove());
+  dialog.addEventListener('cancel', restore);
   confirm.addEventListener('click', async () => {
     confirm.disabled = true;
     try {
@@ -575,6 +585,7 @@ function openDialog(title, description, confirmLabel, extra, onConfirm) {
   });
   document.body.append(dialog);
   dialog.showModal();
+  for (const element of behind) element.setAttribute('aria-hidden', 'true');
   cancel.focus();
   return dialog;
 }
