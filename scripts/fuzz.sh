@@ -23,7 +23,7 @@ fi
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
 all_targets=(fuzz_json_decoders fuzz_query_string fuzz_secret fuzz_date
-             fuzz_request_handler fuzz_request_handler_auth)
+             fuzz_request_handler fuzz_request_handler_auth fuzz_boomerang_import)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all_targets[@]}")
 

@@ -26,6 +26,7 @@ struct ServeConfig {
   std::string data_dir;           // empty: derived from the store URL
   std::int64_t max_unpaged = 10000;
   std::size_t cache_capacity = 200000;  // resolved secrets kept in memory; 0: none
+  int last_used_resolution = 5;         // seconds between writes of recorded uses; 1..60
   std::string log_level = "info";
   // "[TYPE=]DURATION" settings of --max-lifetime and --default-lifetime
   // (core::ExpiryPolicy::Parse judges them).
@@ -34,6 +35,9 @@ struct ServeConfig {
   bool check_config = false;        // --check-config: validate, then exit
   std::string log_format = "text";  // "text" | "json"
   bool access_log = false;          // --access-log
+  // --reuse-detection on|off and --retired-retention DURATION (rotation).
+  std::string reuse_detection = "on";
+  std::string retired_retention = "90d";
 };
 
 struct BootstrapConfig {

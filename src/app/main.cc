@@ -10,6 +10,7 @@
 
 #include "app/config.h"
 #include "app/files.h"
+#include "app/import_command.h"
 #include "app/logging.h"
 #include "core/expiry_policy.h"
 #include "http/metrics.h"
@@ -26,6 +27,9 @@ constexpr int kExitUsage = 2;
 // The SQLite file is in use by another process: like a usage error, retrying
 // the same command will not help.
 constexpr int kExitStoreInUse = 2;
+// How often ended rotation overlaps and forgotten retired secrets are
+// removed from the store (Get and Query also sweep on demand).
+constexpr std::chrono::milliseconds kRotationSweepInterval{5000};
 
 core::Result<std::unique_ptr<store::TokenStore>> OpenStore(const std::string& url) {
   if (auto parent = SqliteParentDir(url)) {
@@ -45,6 +49,7 @@ int ExitStatusFor(const core::Status& open_error) {
 struct ServePlan {
   ListenAddress listen;
   core::ExpiryPolicy expiry_policy;
+  std::int64_t retired_retention_seconds = 0;
 };
 
 // Every check of the configuration that needs neither the store nor the
@@ -60,6 +65,12 @@ core::Result<ServePlan> PlanServe(const ServeConfig& config) {
     return core::Status::InvalidArgument("bad expiry policy: " + expiry_policy.status().message());
   }
   plan.expiry_policy = *expiry_policy;
+  auto retired_retention = core::ParseDurationSeconds(config.retired_retention);
+  if (!retired_retention.ok()) {
+    return core::Status::InvalidArgument("bad --retired-retention: " +
+                                         retired_retention.status().message());
+  }
+  plan.retired_retention_seconds = *retired_retention;
   if (core::Status store = store::TokenStore::CheckUrl(config.store); !store.ok()) {
     return core::Status::InvalidArgument("cannot open the store " + RedactStoreUrl(config.store) +
                                          ": " + RedactStoreSecrets(config.store, store.message()));
@@ -98,6 +109,10 @@ int Serve(const ServeConfig& config) {
   service_options.max_unpaged = config.max_unpaged;
   service_options.cache_capacity = config.cache_capacity;
   service_options.expiry_policy = plan->expiry_policy;
+  service_options.last_used_resolution_seconds = config.last_used_resolution;
+  service_options.reuse_detection = config.reuse_detection == "on";
+  service_options.retired_retention_seconds = plan->retired_retention_seconds;
+  service_options.rotation_sweep_interval = kRotationSweepInterval;
   service::TokenService service(**store, service_options);
 
   if (auth_required) {
@@ -139,6 +154,11 @@ int Serve(const ServeConfig& config) {
   }
   spdlog::info("tokend listening on {}:{}", plan->listen.host, *port);
   server.Wait();
+  // Every request has finished: what they recorded is written before exit.
+  if (core::Status flushed = service.FlushUses(); !flushed.ok()) {
+    spdlog::error("cannot record the last token uses: {}",
+                  RedactStoreSecrets(config.store, flushed.message()));
+  }
   spdlog::info("tokend stopped");
   return kExitOk;
 }
@@ -204,6 +224,13 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}))
       ->capture_default_str();
   serve_cmd
+      ->add_option("--last-used-resolution", serve.last_used_resolution,
+                   "Seconds between writes of token uses to the store (1..60): how far "
+                   "lastUsedDate may lag")
+      ->envname("TOKEND_LAST_USED_RESOLUTION")
+      ->check(CLI::Range(1, static_cast<int>(core::kLastUsedResolutionSeconds)))
+      ->capture_default_str();
+  serve_cmd
       ->add_option("--max-lifetime", serve.max_lifetime,
                    "[TYPE=]DURATION (N followed by s, m, h or d): the longest lifetime of a new "
                    "token, for TYPE or every type without its own; repeatable")
@@ -215,6 +242,19 @@ int Main(int argc, char** argv) {
                    "expirationDate, for TYPE or every type without its own; repeatable")
       ->envname("TOKEND_DEFAULT_LIFETIME")
       ->delimiter(',');
+  serve_cmd
+      ->add_option("--reuse-detection", serve.reuse_detection,
+                   "on (default) or off: a rotated-away secret presented after its overlap "
+                   "revokes every token of its rotation family")
+      ->envname("TOKEND_REUSE_DETECTION")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--retired-retention", serve.retired_retention,
+                   "DURATION (N followed by s, m, h or d): how long a rotated-away secret is "
+                   "remembered for reuse detection after its overlap ends")
+      ->envname("TOKEND_RETIRED_RETENTION")
+      ->capture_default_str();
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->envname("TOKEND_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -245,6 +285,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
 
+  ImportConfig import_config;
+  CLI::App* import_boomerang_cmd = AddImportCommand(cli, import_config);
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -253,6 +296,7 @@ int Main(int argc, char** argv) {
     return cli.exit(error) == 0 ? 0 : kExitUsage;
   }
   if (*serve_cmd) return Serve(serve);
+  if (*import_boomerang_cmd) return RunImport(import_config);
   return Bootstrap(bootstrap);
 }
 

@@ -50,6 +50,10 @@ std::string_view ReasonOf(ApiError error) {
       return "BAD_HTTP_REQUEST";
     case ApiError::kTooManyConnections:
       return "TOO_MANY_CONNECTIONS";
+    case ApiError::kTokenExpired:
+      return "TOKEN_EXPIRED";
+    case ApiError::kRotationPending:
+      return "TOKEN_ROTATION_PENDING";
   }
   // An out-of-range enum value can only come from a cast; answer as a bug would.
   return "INTERNAL_ERROR";
@@ -88,6 +92,8 @@ int HttpStatusOf(ApiError error) {
     case ApiError::kRequestTimeout:
       return 408;
     case ApiError::kAlreadyExists:
+    case ApiError::kTokenExpired:
+    case ApiError::kRotationPending:
       return 409;
     case ApiError::kNone:
     case ApiError::kInternal:

@@ -32,6 +32,8 @@ enum class ApiError : int {
   kAlreadyExists = 9014,               // 409
   kBadHttpRequest = 9015,              // 400 malformed HTTP (framing, encoding)
   kTooManyConnections = 9016,          // 503
+  kTokenExpired = 9017,                // 409 rotating a token that has expired
+  kRotationPending = 9018,             // 409 rotating a token whose rotation overlap runs
 };
 
 // "TOKEN_INVALID_REQ", "TOKEN_NOT_FOUND", ...

@@ -21,7 +21,9 @@ namespace tokend::core {
 // so that every sum with a date stays far inside 64-bit milliseconds.
 inline constexpr std::int64_t kMaxDurationSeconds = std::int64_t{3650000} * 86400;
 
-// Fixed figures the policy route reports beside the lifetimes.
+// Figures the policy route reports beside the lifetimes: the most
+// --last-used-resolution may be (the contract's lag bound for lastUsedDate;
+// the route reports the value in force), and the longest rotation overlap.
 inline constexpr std::int64_t kLastUsedResolutionSeconds = 60;
 inline constexpr std::int64_t kMaxRotationOverlapSeconds = 604800;
 

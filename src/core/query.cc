@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 
 #include "core/text.h"
 
@@ -63,8 +64,19 @@ void AppendUnique(std::vector<T>& list, T item) {
   if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(std::move(item));
 }
 
-constexpr std::string_view kScalarNames[] = {"limit", "page",     "order",
-                                             "sort",  "fromDate", "toDate"};
+constexpr std::string_view kScalarNames[] = {
+    "limit", "page", "order", "sort", "fromDate", "toDate", "lastUsedBefore", "lastUsedAfter"};
+
+// An epoch-milliseconds parameter (fromDate, toDate, lastUsedBefore, ...).
+Result<std::optional<EpochMillis>> ParseMillisParam(std::string_view name,
+                                                    std::optional<std::string_view> value) {
+  if (!value) return std::optional<EpochMillis>();
+  const std::optional<std::int64_t> millis = ParseInt64(*value);
+  if (!millis) {
+    return InvalidParam(name, QuoteForMessage(*value) + " is not a number of epoch milliseconds.");
+  }
+  return std::optional<EpochMillis>(*millis);
+}
 
 }  // namespace
 
@@ -80,6 +92,8 @@ std::string_view ToString(SortField field) {
       return "type";
     case SortField::kPrincipal:
       return "principal";
+    case SortField::kLastUsedDate:
+      return "lastUsedDate";
   }
   return "creationDate";
 }
@@ -154,7 +168,8 @@ Result<TokenQuery> ParseTokenQuery(const QueryParams& params) {
     slot = value;
   }
 
-  const auto& [limit, page, order, sort, from_date, to_date] = scalars;
+  const auto& [limit, page, order, sort, from_date, to_date, last_used_before, last_used_after] =
+      scalars;
   if (limit) {
     const std::optional<std::int64_t> n = ParseBoundedDigits(*limit, kMaxPageSize);
     if (!n || *n < 1) {
@@ -183,34 +198,33 @@ Result<TokenQuery> ParseTokenQuery(const QueryParams& params) {
   }
   if (sort) {
     static constexpr SortField kFields[] = {SortField::kCreationDate, SortField::kExpirationDate,
-                                            SortField::kName, SortField::kType,
-                                            SortField::kPrincipal};
+                                            SortField::kName,         SortField::kType,
+                                            SortField::kPrincipal,    SortField::kLastUsedDate};
     const auto* field =
         std::find_if(std::begin(kFields), std::end(kFields),
                      [wanted = *sort](SortField f) { return ToString(f) == wanted; });
     if (field == std::end(kFields)) {
       return InvalidParam("sort", QuoteForMessage(*sort) +
                                       " is not one of creationDate, expirationDate, name, type, "
-                                      "principal.");
+                                      "principal, lastUsedDate.");
     }
     query.sort = *field;
   }
-  if (from_date) {
-    query.from_date = ParseInt64(*from_date);
-    if (!query.from_date) {
-      return InvalidParam("fromDate",
-                          QuoteForMessage(*from_date) + " is not a number of epoch milliseconds.");
-    }
-  }
-  if (to_date) {
-    query.to_date = ParseInt64(*to_date);
-    if (!query.to_date) {
-      return InvalidParam("toDate",
-                          QuoteForMessage(*to_date) + " is not a number of epoch milliseconds.");
-    }
+  for (auto [name, value, target] :
+       {std::tuple("fromDate", from_date, &query.from_date),
+        std::tuple("toDate", to_date, &query.to_date),
+        std::tuple("lastUsedBefore", last_used_before, &query.last_used_before),
+        std::tuple("lastUsedAfter", last_used_after, &query.last_used_after)}) {
+    Result<std::optional<EpochMillis>> millis = ParseMillisParam(name, value);
+    if (!millis.ok()) return millis.status();
+    *target = *millis;
   }
   if (query.from_date && query.to_date && *query.from_date > *query.to_date) {
     return InvalidParam("fromDate", "must not be after toDate.");
+  }
+  if (query.last_used_after && query.last_used_before &&
+      *query.last_used_after > *query.last_used_before) {
+    return InvalidParam("lastUsedAfter", "must not be after lastUsedBefore.");
   }
   if (lifetime_beyond_policy) {
     if (*lifetime_beyond_policy != "true" && *lifetime_beyond_policy != "false") {
@@ -250,11 +264,14 @@ Result<RevokeQuery> ParseRevokeQuery(const QueryParams& params) {
   Result<TokenQuery> filters = ParseTokenQuery(params);
   if (!filters.ok()) return filters.status();
   const bool filtered = !filters->types.empty() || !filters->principals.empty() ||
-                        filters->from_date || filters->to_date;
+                        filters->from_date || filters->to_date || filters->last_used_before ||
+                        filters->last_used_after || filters->lifetime_beyond_policy;
   if (!filtered && !*everything) {
-    return InvalidParam("all",
-                        "a bulk revocation needs at least one filter (types, principals, "
-                        "fromDate, toDate), or all=true to revoke every token the caller covers.");
+    return InvalidParam(
+        "all",
+        "a bulk revocation needs at least one filter (types, principals, "
+        "fromDate, toDate, lastUsedBefore, lastUsedAfter, "
+        "lifetimeBeyondPolicy=true), or all=true to revoke every token the caller covers.");
   }
   return RevokeQuery{.filters = std::move(filters).value(), .dry_run = *dry};
 }

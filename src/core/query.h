@@ -14,10 +14,11 @@
 
 namespace tokend::core {
 
-enum class SortField { kCreationDate, kExpirationDate, kName, kType, kPrincipal };
+enum class SortField { kCreationDate, kExpirationDate, kName, kType, kPrincipal, kLastUsedDate };
 enum class SortOrder { kAsc, kDesc };
 
-// "creationDate", "expirationDate", "name", "type", "principal".
+// "creationDate", "expirationDate", "name", "type", "principal",
+// "lastUsedDate".
 std::string_view ToString(SortField field);
 // "ASC", "DESC".
 std::string_view ToString(SortOrder order);
@@ -30,6 +31,10 @@ struct TokenQuery {
   std::vector<std::string> principals;   // empty: every principal
   std::optional<EpochMillis> from_date;  // creationDate >= from_date
   std::optional<EpochMillis> to_date;    // creationDate < to_date
+  // lastUsedBefore: never used, or lastUsedDate < last_used_before (the
+  // stale-token sweep). lastUsedAfter: lastUsedDate >= last_used_after.
+  std::optional<EpochMillis> last_used_before;
+  std::optional<EpochMillis> last_used_after;
   SortField sort = SortField::kCreationDate;
   SortOrder order = SortOrder::kAsc;
   std::optional<int> limit;  // 1..1000; absent: unpaged
@@ -64,16 +69,19 @@ Result<QueryParams> ParseQueryString(std::string_view raw);
 // Applies the search rules (docs/API.md, "GET /api/v2/token/query") to the
 // decoded parameters: limit, page, order (case-insensitive), sort, types and
 // principals (comma lists and/or repeated), fromDate/toDate,
-// lifetimeBeyondPolicy ("true" or "false", exactly). A scalar given
-// twice (under any spelling of its name), an unknown value or fromDate >
-// toDate is InvalidArgument (1001) naming the parameter. Empty values count
-// as absent; unknown parameter names are ignored.
+// lastUsedBefore/lastUsedAfter (epoch milliseconds), lifetimeBeyondPolicy
+// ("true" or "false", exactly). A scalar given twice (under any spelling of its name), an
+// unknown value, fromDate > toDate or lastUsedAfter > lastUsedBefore is
+// InvalidArgument (1001) naming the parameter. Empty values count as absent;
+// unknown parameter names are ignored.
 Result<TokenQuery> ParseTokenQuery(const QueryParams& params);
 
 // POST /api/v2/token/query/revoke: the query's filters, and the route's own
 // switches.
 struct RevokeQuery {
-  TokenQuery filters;    // types, principals, fromDate, toDate only
+  // types, principals, fromDate, toDate, lastUsedBefore, lastUsedAfter,
+  // lifetimeBeyondPolicy; never sorted or paged
+  TokenQuery filters;
   bool dry_run = false;  // dryRun=true: count, revoke nothing
 };
 
@@ -81,8 +89,8 @@ struct RevokeQuery {
 // and `sort` are refused whenever they appear, even empty (a bulk revocation
 // has no pages and no order); `all` and `dryRun` take `true` or `false`
 // (case-insensitive; empty counts as absent; twice is refused); at least one
-// filter, or all=true, is required. Every refusal is InvalidArgument (1001)
-// naming the parameter.
+// filter (lifetimeBeyondPolicy=true counts as one), or all=true, is
+// required. Every refusal is InvalidArgument (1001) naming the parameter.
 Result<RevokeQuery> ParseRevokeQuery(const QueryParams& params);
 
 }  // namespace tokend::core

@@ -44,6 +44,19 @@ struct Token {
   std::optional<EpochMillis> expiration_date;  // null: never expires
   std::vector<std::string> actions;            // the permission strings, in order
   std::string secret_hash;                     // hex(SHA-256(secret)), 64 lowercase hex
+  // The newest recorded use (docs/API.md, "Last used"); null until the first.
+  // It may lag the true last use by the recording resolution.
+  std::optional<EpochMillis> last_used_date;
+  // Rotation (API 7.3): the token this one replaced, and the one replacing
+  // it while this one's rotation overlap runs. Null when none.
+  std::optional<std::string> rotated_from;
+  std::optional<std::string> rotated_to;
+  // The id of the first token of its rotation chain; null for a token never
+  // rotated from another (its family is then its own id). Never shown.
+  std::optional<std::string> family_id;
+
+  // The family this token belongs to: family_id, or its own id.
+  const std::string& Family() const { return family_id ? *family_id : id; }
 
   // True while there is no expiration date or it is after `now`.
   bool IsValidAt(EpochMillis now) const { return !expiration_date || *expiration_date > now; }

@@ -135,6 +135,20 @@ std::variant<std::string_view, Response> IntrospectedSecret(Exchange& ex) {
   return FormSecret(ex);
 }
 
+// The rotate routes' optional body: empty, or JSON; else the error response.
+std::variant<core::RotateRequest, Response> RotateBody(const Exchange& ex) {
+  if (ex.req.body().empty() && ex.req[field::content_type].empty()) return core::RotateRequest();
+  if (!MediaTypeIs(ex.req, kJson)) return UnsupportedMediaType(kJson);
+  auto request = ParseRotateRequest(ex.req.body());
+  if (!request.ok()) return ErrorResponse(request.status());
+  return *request;
+}
+
+Step RotatedAnswer(core::Result<service::CreatedToken> created) {
+  if (!created.ok()) return ErrorResponse(created.status());
+  return NoStore(JsonResponse(status::ok, SerializeCreatedToken(*created)));
+}
+
 }  // namespace
 
 Step CreateToken(const HandlerEnv& env, Exchange& ex) {
@@ -184,7 +198,8 @@ Step SelfToken(const HandlerEnv& env, Exchange& ex) {
     return ErrorResponse(core::Status::Unauthenticated(
         "GET /api/v2/token/self needs a valid token: send Authorization: Bearer <token>."));
   }
-  return JsonResponse(status::ok, SerializeToken(*ex.auth->token, ex.now));
+  // This request is itself a use of the token, newer than any stored one.
+  return JsonResponse(status::ok, SerializeToken(*ex.auth->token, ex.now, ex.now));
 }
 
 Step IntrospectToken(const HandlerEnv& env, Exchange& ex) {
@@ -194,12 +209,40 @@ Step IntrospectToken(const HandlerEnv& env, Exchange& ex) {
   return env.service.Introspect(ex.caller(), hashed, ex.now)
       .Then([&ex](service::Resolution visible) -> Step {
         if (!visible.ok()) return ErrorResponse(visible.status());
-        return NoStore(JsonResponse(status::ok, SerializeIntrospection(visible->get(), ex.now)));
+        // An active answer is itself a use of the introspected token.
+        return NoStore(
+            JsonResponse(status::ok, SerializeIntrospection(visible->get(), ex.now, ex.now)));
       });
 }
 
 Step TokenPolicy(const HandlerEnv& env, Exchange& ex) {
-  return JsonResponse(status::ok, SerializePolicy(env.service.options().expiry_policy));
+  const service::ServiceOptions& options = env.service.options();
+  return JsonResponse(status::ok,
+                      SerializePolicy(options.expiry_policy, options.last_used_resolution_seconds));
+}
+
+Step RotateToken(const HandlerEnv& env, Exchange& ex) {
+  auto body = RotateBody(ex);
+  if (auto* answer = std::get_if<Response>(&body)) return std::move(*answer);
+  return OnStore([&env, &ex, request = std::get<core::RotateRequest>(body)] {
+           return env.service.Rotate(ex.caller(), ex.id, request);
+         })
+      .Then(RotatedAnswer);
+}
+
+Step RotateSelfToken(const HandlerEnv& env, Exchange& ex) {
+  if (!ex.auth->token) {
+    // Only with authentication off: no valid token was presented.
+    return ErrorResponse(core::Status::Unauthenticated(
+        "POST /api/v2/token/self/rotate needs a valid token: send Authorization: Bearer "
+        "<token>."));
+  }
+  auto body = RotateBody(ex);
+  if (auto* answer = std::get_if<Response>(&body)) return std::move(*answer);
+  return OnStore([&env, &ex, request = std::get<core::RotateRequest>(body)] {
+           return env.service.RotateSelf(*ex.auth->token, request);
+         })
+      .Then(RotatedAnswer);
 }
 
 // Anonymous (router.cc): ex.auth is null here; nothing may ask for a caller.
@@ -280,6 +323,7 @@ Step MetricsText(const HandlerEnv& env, Exchange& ex) {
     extras.cache_invalidations = cache.invalidations;
     extras.unknown_checksummed = cache.unknown_checksummed;
     extras.unknown_legacy = cache.unknown_legacy;
+    extras.reuse_detected = cache.reuse_detected;
     Response res{status::ok, 11};
     res.set(field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = env.metrics.Render(extras);

@@ -17,6 +17,8 @@ Step SelfToken(const HandlerEnv& env, Exchange& ex);
 Step CheckToken(const HandlerEnv& env, Exchange& ex);
 Step IntrospectToken(const HandlerEnv& env, Exchange& ex);
 Step TokenPolicy(const HandlerEnv& env, Exchange& ex);
+Step RotateToken(const HandlerEnv& env, Exchange& ex);
+Step RotateSelfToken(const HandlerEnv& env, Exchange& ex);
 Step RevokeTokens(const HandlerEnv& env, Exchange& ex);
 Step RevokeMatchingTokens(const HandlerEnv& env, Exchange& ex);
 Step Health(const HandlerEnv& env, Exchange& ex);

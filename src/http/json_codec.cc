@@ -116,7 +116,7 @@ void AppendDate(std::string& out, core::EpochMillis millis) {
 // A generous upper bound of one serialized Token, so the output buffer is
 // allocated once.
 std::size_t EstimateTokenBytes(const core::Token& token) {
-  std::size_t bytes = 320 + token.id.size() + token.name.size();
+  std::size_t bytes = 432 + token.id.size() + token.name.size();
   if (token.description) bytes += token.description->size();
   if (token.principal) bytes += 2 * token.principal->size();
   for (const std::string& action : token.actions) bytes += action.size() + 3;
@@ -124,7 +124,9 @@ std::size_t EstimateTokenBytes(const core::Token& token) {
 }
 
 // The Token fields, without the surrounding braces, starting with `"id":`.
-void AppendTokenFields(std::string& out, const core::Token& token, core::EpochMillis now) {
+// lastUsedDate is the newer of the stored one and `used_at`.
+void AppendTokenFields(std::string& out, const core::Token& token, core::EpochMillis now,
+                       std::optional<core::EpochMillis> used_at) {
   out.append("\"id\":");
   AppendString(out, token.id);
   out.append(",\"type\":\"");
@@ -140,6 +142,12 @@ void AppendTokenFields(std::string& out, const core::Token& token, core::EpochMi
   if (token.expiration_date) {
     out.append(",\"expirationDate\":");
     AppendDate(out, *token.expiration_date);
+  }
+  std::optional<core::EpochMillis> last_used = token.last_used_date;
+  if (used_at && (!last_used || *last_used < *used_at)) last_used = used_at;
+  if (last_used) {
+    out.append(",\"lastUsedDate\":");
+    AppendDate(out, *last_used);
   }
   out.append(",\"valid\":");
   AppendBool(out, token.IsValidAt(now));
@@ -158,11 +166,19 @@ void AppendTokenFields(std::string& out, const core::Token& token, core::EpochMi
     AppendString(out, token.actions[i]);
   }
   out.append("]}]");
+  if (token.rotated_from) {
+    out.append(",\"rotatedFrom\":");
+    AppendString(out, *token.rotated_from);
+  }
+  if (token.rotated_to) {
+    out.append(",\"rotatedTo\":");
+    AppendString(out, *token.rotated_to);
+  }
 }
 
 void AppendToken(std::string& out, const core::Token& token, core::EpochMillis now) {
   out.push_back('{');
-  AppendTokenFields(out, token, now);
+  AppendTokenFields(out, token, now, std::nullopt);
   out.push_back('}');
 }
 
@@ -420,6 +436,37 @@ Status ReadPermissions(const json::value& value, std::optional<std::vector<std::
   return Status::Ok();
 }
 
+// A whole number of seconds from 0 to kMaxRotationOverlapSeconds (a number
+// with a zero fraction counts as whole); null: absent.
+Status ReadOverlapSeconds(const json::value& value, std::optional<std::int64_t>* out) {
+  const std::string range = "Field 'overlapSeconds' must be a whole number of seconds from 0 to " +
+                            std::to_string(core::kMaxRotationOverlapSeconds) + ".";
+  switch (value.kind()) {
+    case json::kind::null:
+      out->reset();
+      return Status::Ok();
+    case json::kind::int64:
+      if (value.get_int64() < 0 || value.get_int64() > core::kMaxRotationOverlapSeconds) {
+        return InvalidRequest(range);
+      }
+      *out = value.get_int64();
+      return Status::Ok();
+    case json::kind::uint64:
+      return InvalidRequest(range);
+    case json::kind::double_: {
+      const double seconds = value.get_double();
+      if (!std::isfinite(seconds) || std::trunc(seconds) != seconds || seconds < 0 ||
+          seconds > static_cast<double>(core::kMaxRotationOverlapSeconds)) {
+        return InvalidRequest(range);
+      }
+      *out = static_cast<std::int64_t>(seconds);
+      return Status::Ok();
+    }
+    default:
+      return WrongType("overlapSeconds", "a whole number of seconds", value);
+  }
+}
+
 void ReadPrincipal(const json::value& value, core::CreateTokenRequest* request) {
   request->principal.reset();
   request->principal_not_a_string = false;
@@ -458,6 +505,25 @@ Result<core::CreateTokenRequest> ParseCreateTokenRequest(std::string_view body) 
       status = ReadPermissions(value, &request.permissions);
     } else if (key == "role") {
       status = ReadOptionalString(value, key, &request.role);
+    }
+    if (!status.ok()) return status;
+  }
+  return request;
+}
+
+Result<core::RotateRequest> ParseRotateRequest(std::string_view body) {
+  core::RotateRequest request;
+  if (body.empty()) return request;
+  BodyParser parser;
+  if (Status status = parser.ParseObject(body); !status.ok()) return status;
+  for (const json::key_value_pair& member : parser.object()) {
+    const std::string_view key = member.key();
+    const json::value& value = member.value();
+    Status status;
+    if (key == "expirationDate") {
+      status = ReadExpirationDate(value, &request.expiration_date);
+    } else if (key == "overlapSeconds") {
+      status = ReadOverlapSeconds(value, &request.overlap_seconds);
     }
     if (!status.ok()) return status;
   }
@@ -560,11 +626,16 @@ std::string SerializeCreatedToken(const service::CreatedToken& created) {
     out.append(",\"expirationDate\":");
     AppendDate(out, *created.token.expiration_date);
   }
+  if (created.token.rotated_from) {
+    out.append(",\"rotatedFrom\":");
+    AppendString(out, *created.token.rotated_from);
+  }
   out.push_back('}');
   return out;
 }
 
-std::string SerializePolicy(const core::ExpiryPolicy& policy) {
+std::string SerializePolicy(const core::ExpiryPolicy& policy,
+                            std::int64_t last_used_resolution_seconds) {
   std::string out = "{\"types\":{";
   bool first_type = true;
   for (core::TokenType type : core::kAllTokenTypes) {
@@ -587,26 +658,30 @@ std::string SerializePolicy(const core::ExpiryPolicy& policy) {
     out.push_back('}');
   }
   out.append("},\"lastUsedResolutionSeconds\":");
-  AppendInt(out, core::kLastUsedResolutionSeconds);
+  AppendInt(out, last_used_resolution_seconds);
   out.append(",\"maxRotationOverlapSeconds\":");
   AppendInt(out, core::kMaxRotationOverlapSeconds);
   out.push_back('}');
   return out;
 }
 
-std::string SerializeToken(const core::Token& token, core::EpochMillis now) {
+std::string SerializeToken(const core::Token& token, core::EpochMillis now,
+                           std::optional<core::EpochMillis> used_at) {
   std::string out;
   out.reserve(EstimateTokenBytes(token));
-  AppendToken(out, token, now);
+  out.push_back('{');
+  AppendTokenFields(out, token, now, used_at);
+  out.push_back('}');
   return out;
 }
 
-std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now) {
+std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now,
+                                   std::optional<core::EpochMillis> used_at) {
   if (!token) return "{\"active\":false}";
   std::string out;
   out.reserve(128 + 2 * EstimateTokenBytes(*token));
   out.append("{\"active\":true,");
-  AppendTokenFields(out, *token, now);
+  AppendTokenFields(out, *token, now, used_at);
   AppendRfc7662Members(out, *token);
   out.push_back('}');
   return out;

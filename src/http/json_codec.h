@@ -14,6 +14,7 @@
 #include "core/create_request.h"
 #include "core/expiry_policy.h"
 #include "core/query.h"
+#include "core/rotation.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "core/token.h"
@@ -32,6 +33,14 @@ inline constexpr std::size_t kMaxJsonStringBytes = 16 * 1024;
 // for a duplicated key the last one wins. JSON null = absent.
 // expirationDate: integer millis, a string of digits, or an ISO-8601 string.
 core::Result<core::CreateTokenRequest> ParseCreateTokenRequest(std::string_view body);
+
+// The rotate routes' body {"expirationDate"?, "overlapSeconds"?}; an empty
+// body is an empty request. Body not a JSON object, invalid JSON or UTF-8,
+// too deep: InvalidArgument (1002). expirationDate as in create;
+// overlapSeconds not a whole number (from 0 to kMaxRotationOverlapSeconds):
+// InvalidArgument (1010) naming the field. Unknown fields ignored and
+// duplicated keys read as in create; JSON null = absent.
+core::Result<core::RotateRequest> ParseRotateRequest(std::string_view body);
 
 // Introspection body {"token": "<secret>"}: the secret. Missing or non-string
 // `token`: InvalidArgument (1002) without echoing the value.
@@ -55,21 +64,28 @@ core::Result<RevokeBody> ParseRevokeJson(std::string_view body);
 // {"revoked": N} or, for a dry run, {"matched": N}.
 std::string SerializeRevokeCount(std::int64_t count, bool dry_run);
 
-// {id, type, token, expirationDate}
+// {id, type, token, expirationDate}, and rotatedFrom when the token has one
+// (the answer of a rotation).
 std::string SerializeCreatedToken(const service::CreatedToken& created);
 
-// Token {id, type, name, description, creationDate, expirationDate, valid,
-// principal, permissions: [ResolvedPermissions]}; `valid` computed at `now`.
-std::string SerializeToken(const core::Token& token, core::EpochMillis now);
+// Token {id, type, name, description, creationDate, expirationDate,
+// lastUsedDate, valid, principal, permissions: [ResolvedPermissions],
+// rotatedFrom, rotatedTo}; `valid` computed at `now`. `used_at`: a use the
+// answer itself stands for (GET /self), shown as lastUsedDate when newer
+// than the stored one.
+std::string SerializeToken(const core::Token& token, core::EpochMillis now,
+                           std::optional<core::EpochMillis> used_at = std::nullopt);
 
 // GET /api/v2/token/policy: {"types": {TYPE: {maxLifetimeSeconds?,
 // defaultLifetimeSeconds?}}, "lastUsedResolutionSeconds", "maxRotationOverlapSeconds"};
 // a type without limits has no entry.
-std::string SerializePolicy(const core::ExpiryPolicy& policy);
+std::string SerializePolicy(const core::ExpiryPolicy& policy,
+                            std::int64_t last_used_resolution_seconds);
 
 // {"active":false} alone when `token` is null; else {"active":true, ...Token
-// fields}.
-std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now);
+// fields}; `used_at` as for SerializeToken (the introspection is a use).
+std::string SerializeIntrospection(const core::Token* token, core::EpochMillis now,
+                                   std::optional<core::EpochMillis> used_at = std::nullopt);
 
 // Spring Data page (PageToken). Unpaged queries: "pageable":"INSTANCE",
 // size = numberOfElements = totalElements, totalPages 1, number 0.

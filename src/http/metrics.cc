@@ -285,6 +285,10 @@ std::string Metrics::Render(const MetricsSnapshotExtras& extras) const {
   out.append("\ntokend_unknown_secrets_total{form=\"legacy\"} ");
   AppendUint(out, extras.unknown_legacy);
   out.push_back('\n');
+  AppendUnlabelled(out, "tokend_reuse_detected_total", "counter",
+                   "Retired secrets presented after their rotation overlap, each of which revoked "
+                   "its rotation family.",
+                   extras.reuse_detected);
   AppendUnlabelled(out, "tokend_store_up", "gauge", "1 when the token store answers, else 0.",
                    extras.store_up ? 1 : 0);
   return out;

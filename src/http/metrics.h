@@ -24,6 +24,7 @@ struct MetricsSnapshotExtras {
   std::uint64_t cache_invalidations = 0;
   std::uint64_t unknown_checksummed = 0;  // store lookups of unknown secrets, by form
   std::uint64_t unknown_legacy = 0;
+  std::uint64_t reuse_detected = 0;  // retired secrets presented after their overlap
   bool store_up = true;
 };
 

@@ -14,6 +14,7 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "http/wire.h"
+#include "service/token_service.h"
 
 namespace tokend::http {
 namespace {
@@ -143,6 +144,9 @@ Step RequestHandler::Route(Exchange& ex) const {
       [env = &env_, &ex, match = std::move(match)](AuthResult auth) mutable -> Step {
         if (!auth.ok()) return ErrorResponse(auth.status());
         ex.auth = std::move(*auth);
+        // Passing authentication with a token is a use of it, whatever the
+        // route answers next (docs/API.md, "Last used").
+        if (ex.auth->token) env->service.RecordUse(ex.auth->token->id, ex.now);
         return Dispatch(*env, ex, match);
       });
 }

@@ -30,6 +30,12 @@ constexpr std::array kRoutes = {
           &RevokeTokens, /*anonymous=*/true},
     Route{verb::post, "/api/v2/token/query/revoke", "POST /api/v2/token/query/revoke",
           TokenOperation::kDelete, &RevokeMatchingTokens},
+    // Rotation needs token/write here and token/delete too (checked by the
+    // service, which also applies create's no-escalation rule).
+    Route{verb::post, "/api/v2/token/{id}/rotate", "POST /api/v2/token/{id}/rotate",
+          TokenOperation::kCreate, &RotateToken},
+    Route{verb::post, "/api/v2/token/self/rotate", "POST /api/v2/token/self/rotate", std::nullopt,
+          &RotateSelfToken},
     Route{verb::get, "/api/v2/token/{id}", "GET /api/v2/token/{id}", TokenOperation::kRead,
           &GetToken},
     Route{verb::delete_, "/api/v2/token/{id}", "DELETE /api/v2/token/{id}", TokenOperation::kDelete,

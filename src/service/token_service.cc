@@ -1,11 +1,17 @@
 #include "service/token_service.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
 #include <utility>
 
 #include "core/object_id.h"
 #include "core/secret.h"
 #include "core/time.h"
 #include "service/secret_cache.h"
+#include "service/use_recorder.h"
 
 namespace tokend::service {
 namespace {
@@ -16,25 +22,67 @@ constexpr int kMintAttempts = 3;
 
 using core::TokenNotFound;
 
+constexpr core::EpochMillis kNoOverlapEnd = std::numeric_limits<core::EpochMillis>::max();
+
+// A token whose rotation overlap has ended: gone, like a deleted token, even
+// before the sweep removes it from the store.
+bool RotatedAway(const core::Token& token, core::EpochMillis now) {
+  return token.rotated_to && !token.IsValidAt(now);
+}
+
 }  // namespace
 
 TokenService::TokenService(store::TokenStore& store, const ServiceOptions& options)
     : store_(store),
       options_(options),
-      cache_(std::make_unique<SecretCache>(options.cache_capacity)) {
+      cache_(std::make_unique<SecretCache>(options.cache_capacity)),
+      uses_(std::make_unique<UseRecorder>(
+          store, std::chrono::seconds(options.last_used_resolution_seconds))),
+      next_overlap_end_(kNoOverlapEnd) {
   store_.SetChangeListener(this);
+  uses_->Start();
+  if (options_.rotation_sweep_interval.count() > 0) {
+    sweeper_ = std::thread([this] { SweepLoop(); });
+  }
 }
 
-TokenService::~TokenService() { store_.SetChangeListener(nullptr); }
+TokenService::~TokenService() {
+  {
+    std::lock_guard lock(sweep_mu_);
+    stopping_ = true;
+  }
+  sweep_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+  // Whatever is still pending is written before the store may go.
+  (void)uses_->Stop();
+  store_.SetChangeListener(nullptr);
+}
+
+void TokenService::RecordUse(std::string_view id, core::EpochMillis at) { uses_->Record(id, at); }
+
+Status TokenService::FlushUses() { return uses_->Flush(); }
+
+core::TokenQuery TokenService::WithPolicy(const core::TokenQuery& requested) const {
+  core::TokenQuery query = requested;
+  query.policy_max_lifetimes.clear();
+  if (query.lifetime_beyond_policy) {
+    query.policy_max_lifetimes = options_.expiry_policy.MaxLifetimeMillis();
+  }
+  return query;
+}
 
 Outcome<Resolution> TokenService::Resolve(const core::HashedSecret& secret, core::EpochMillis now) {
   // A cache hit means the SHA-256 of `secret` equals a stored token's: the
   // secret is that token's, so its shape needs checking only on a miss.
   if (secret.text.size() != core::kSecretLength) return Resolution(core::SharedToken());
   if (core::SharedToken cached = cache_->Find(secret.hash())) {
-    hits_.fetch_add(1, std::memory_order_relaxed);
-    if (!cached->IsValidAt(now)) return Resolution(core::SharedToken());
-    return Resolution(std::move(cached));
+    // A token whose rotation overlap ended may be a reuse: only the store
+    // can tell (its retired secret), so that case asks it.
+    if (!(options_.reuse_detection && RotatedAway(*cached, now))) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      if (!cached->IsValidAt(now)) return Resolution(core::SharedToken());
+      return Resolution(std::move(cached));
+    }
   }
   const std::optional<core::SecretShape> shape = core::ParseSecret(secret.text);
   if (!shape) return Resolution(core::SharedToken());
@@ -47,15 +95,49 @@ Resolution TokenService::ResolveFromStore(const core::HashedSecret& secret, bool
                                           core::EpochMillis now) {
   misses_.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t epoch = cache_->epoch();
-  Result<core::Token> found = store_.FindBySecretHash(secret.hash());
-  if (!found.ok()) {
-    if (!found.status().IsNotFound()) return found.status();
-    (legacy ? unknown_legacy_ : unknown_checksummed_).fetch_add(1, std::memory_order_relaxed);
-    return core::SharedToken();
+  // One lookup answers both the token and, for a secret rotated away, its
+  // retired record: an unknown secret still costs one store call.
+  Result<store::SecretLookup> found = store_.LookupSecret(secret.hash());
+  if (!found.ok()) return found.status();
+  if (found->token) {
+    cache_->Insert(*found->token, epoch);
+    if (found->token->IsValidAt(now)) {
+      return core::SharedToken(std::make_shared<const core::Token>(std::move(*found->token)));
+    }
   }
-  cache_->Insert(*found, epoch);
-  if (!found->IsValidAt(now)) return core::SharedToken();
-  return core::SharedToken(std::make_shared<const core::Token>(std::move(found).value()));
+  // Reuse: a retired secret presented after its overlap, while remembered,
+  // and not acted on before (the event is recorded once per secret).
+  if (const std::optional<store::RetiredSecret>& retired = found->retired;
+      retired && options_.reuse_detection && retired->overlap_end <= now &&
+      retired->forget_after > now && !retired->reuse_detected_at) {
+    return OnSecretReuse(*retired, now);
+  }
+  if (!found->token && !found->retired) {
+    (legacy ? unknown_legacy_ : unknown_checksummed_).fetch_add(1, std::memory_order_relaxed);
+  }
+  return core::SharedToken();
+}
+
+Resolution TokenService::OnSecretReuse(const store::RetiredSecret& retired, core::EpochMillis now) {
+  Result<store::FamilyRevocation> revoked =
+      store_.RevokeFamily(retired.family_id, retired.secret_hash, now);
+  if (!revoked.ok()) return revoked.status();
+  // The store told the listener; erasing here too keeps revocation immediate
+  // for a store that announces late (as in Delete).
+  for (const std::string& id : revoked->deleted) cache_->EraseById(id);
+  if (revoked->first_detection) {
+    reuse_detected_.fetch_add(1, std::memory_order_relaxed);
+    RecordReuseDetected(retired, revoked->deleted);
+  }
+  return core::SharedToken();
+}
+
+void TokenService::RecordReuseDetected(const store::RetiredSecret& retired,
+                                       const std::vector<std::string>& revoked) {
+  spdlog::warn(
+      "reuse of the retired secret of token {} (rotation family {}): {} token(s) of the "
+      "family revoked",
+      retired.token_id, retired.family_id, revoked.size());
 }
 
 std::optional<std::uint64_t> TokenService::ResolutionStamp() const {
@@ -68,13 +150,16 @@ Outcome<Resolution> TokenService::Introspect(const core::Caller& caller,
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
     return Resolution(std::move(allowed));
   }
-  return Resolve(secret, now).Then([caller = &caller](Resolution resolved) -> Outcome<Resolution> {
-    if (!resolved.ok() || *resolved == nullptr) return resolved;
-    if (!core::CheckAccess(*caller, core::TokenOperation::kRead, **resolved).ok()) {
-      return Resolution(core::SharedToken());
-    }
-    return resolved;
-  });
+  return Resolve(secret, now)
+      .Then([this, caller = &caller, now](Resolution resolved) -> Outcome<Resolution> {
+        if (!resolved.ok() || *resolved == nullptr) return resolved;
+        if (!core::CheckAccess(*caller, core::TokenOperation::kRead, **resolved).ok()) {
+          return Resolution(core::SharedToken());
+        }
+        // Only an active answer is a use of the introspected token.
+        RecordUse((*resolved)->id, now);
+        return resolved;
+      });
 }
 
 Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec, core::EpochMillis now) {
@@ -128,6 +213,7 @@ Result<core::Token> TokenService::FindVisible(const core::Caller& caller,
   if (!core::IsObjectId(id)) return TokenNotFound();
   Result<core::Token> token = store_.FindById(id);
   if (!token.ok()) return token.status().IsNotFound() ? TokenNotFound() : token.status();
+  if (RotatedAway(*token, core::NowMillis())) return TokenNotFound();
   if (Status access = core::CheckAccess(caller, operation, *token); !access.ok()) {
     return access.IsNotFound() ? TokenNotFound() : access;
   }
@@ -138,6 +224,7 @@ Result<core::Token> TokenService::Get(const core::Caller& caller, std::string_vi
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
     return allowed;
   }
+  SweepIfOverlapEnded(core::NowMillis());
   return FindVisible(caller, core::TokenOperation::kRead, id);
 }
 
@@ -160,11 +247,8 @@ Result<QueryPage> TokenService::Query(const core::Caller& caller,
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
     return allowed;
   }
-  core::TokenQuery query = requested;
-  query.policy_max_lifetimes.clear();
-  if (query.lifetime_beyond_policy) {
-    query.policy_max_lifetimes = options_.expiry_policy.MaxLifetimeMillis();
-  }
+  SweepIfOverlapEnded(core::NowMillis());
+  const core::TokenQuery query = WithPolicy(requested);
   const core::Visibility visibility = core::Visibility::Of(caller);
   if (query.paged()) {
     Result<store::TokenPage> page =
@@ -199,6 +283,9 @@ Result<std::int64_t> TokenService::RevokeSecrets(std::span<const std::string_vie
       if (found.status().IsNotFound()) continue;
       return found.status();
     }
+    // A token whose overlap ended is gone already; its retired secret is
+    // not looked at (a secret presented here is not a use, so never reuse).
+    if (RotatedAway(*found, core::NowMillis())) continue;
     Status deleted = store_.Delete(found->id);
     cache_->EraseById(found->id);
     if (deleted.IsNotFound()) continue;  // revoked meanwhile, by someone else
@@ -211,10 +298,11 @@ Result<std::int64_t> TokenService::RevokeSecrets(std::span<const std::string_vie
 }
 
 Result<std::int64_t> TokenService::RevokeMatching(const core::Caller& caller,
-                                                  const core::TokenQuery& filters, bool dry_run) {
+                                                  const core::TokenQuery& requested, bool dry_run) {
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kDelete); !allowed.ok()) {
     return allowed;
   }
+  const core::TokenQuery filters = WithPolicy(requested);
   const core::Visibility visibility = core::Visibility::Of(caller);
   if (dry_run) {
     Result<store::TokenPage> page = store_.Query(filters, visibility, 0, 0, /*count_total=*/true);
@@ -230,6 +318,115 @@ Result<std::int64_t> TokenService::RevokeMatching(const core::Caller& caller,
   // for a store that announces late (as in Delete).
   for (const std::string& id : *deleted) cache_->EraseById(id);
   return static_cast<std::int64_t>(deleted->size());
+}
+
+Result<CreatedToken> TokenService::Rotate(const core::Caller& caller, std::string_view id,
+                                          const core::RotateRequest& request) {
+  for (core::TokenOperation needed :
+       {core::TokenOperation::kCreate, core::TokenOperation::kDelete}) {
+    if (Status allowed = core::CheckOperation(caller, needed); !allowed.ok()) return allowed;
+  }
+  Result<core::Token> old = FindVisible(caller, core::TokenOperation::kDelete, id);
+  if (!old.ok()) return old.status();
+  const core::EpochMillis now = core::NowMillis();
+  Result<core::RotationPlan> plan = core::PlanRotation(*old, request, options_.expiry_policy, now);
+  if (!plan.ok()) return plan.status();
+  if (Status allowed = core::CheckCreate(caller, plan->spec); !allowed.ok()) return allowed;
+  return ApplyRotation(*old, *plan, now);
+}
+
+Result<CreatedToken> TokenService::RotateSelf(const core::Token& own,
+                                              const core::RotateRequest& request) {
+  const core::EpochMillis now = core::NowMillis();
+  Result<core::RotationPlan> plan = core::PlanRotation(own, request, options_.expiry_policy, now);
+  if (!plan.ok()) return plan.status();
+  return ApplyRotation(own, *plan, now);
+}
+
+Result<CreatedToken> TokenService::ApplyRotation(const core::Token& old,
+                                                 const core::RotationPlan& plan,
+                                                 core::EpochMillis now) {
+  store::Rotation rotation;
+  rotation.old_id = old.id;
+  rotation.keep_old = plan.keep_old;
+  rotation.old_expiration = plan.old_expiration;
+  // Recorded whether or not reuse detection is on, so that turning it on
+  // covers the rotations made meanwhile.
+  if (plan.retire_secret) {
+    rotation.retired = store::RetiredSecret{
+        .secret_hash = old.secret_hash,
+        .token_id = old.id,
+        .family_id = plan.family_id,
+        .overlap_end = plan.overlap_end,
+        .forget_after = plan.overlap_end + options_.retired_retention_seconds * 1000,
+    };
+  }
+  Status last;
+  for (int attempt = 0; attempt < kMintAttempts; ++attempt) {
+    CreatedToken created;
+    created.secret = core::GenerateSecret(plan.spec.type);
+    core::Token& token = created.token;
+    token.id = core::NewObjectId(now);
+    token.type = plan.spec.type;
+    token.name = plan.spec.name;
+    token.description = plan.spec.description;
+    token.principal = plan.spec.principal;
+    token.creation_date = now;
+    token.expiration_date = plan.spec.expiration_date;
+    token.actions = plan.spec.actions;
+    token.secret_hash = core::HashSecret(created.secret);
+    token.rotated_from = old.id;
+    token.family_id = plan.family_id;
+    rotation.new_token = token;
+    last = store_.Rotate(rotation);
+    // The store told the listener; erasing here too drops the old token's
+    // resolution (gone, or with its shortened expiry) even from a store
+    // that announces late.
+    cache_->EraseById(old.id);
+    if (last.ok()) {
+      if (plan.keep_old) NoteOverlapEnd(*plan.old_expiration);
+      return created;
+    }
+    if (last.IsNotFound()) return TokenNotFound();  // deleted meanwhile
+    if (last.api_error() != core::ApiError::kAlreadyExists) return last;
+  }
+  return last;
+}
+
+void TokenService::NoteOverlapEnd(core::EpochMillis end) {
+  std::lock_guard lock(overlaps_mu_);
+  overlap_ends_.insert(end);
+  next_overlap_end_.store(*overlap_ends_.begin(), std::memory_order_release);
+}
+
+void TokenService::SweepIfOverlapEnded(core::EpochMillis now) {
+  if (next_overlap_end_.load(std::memory_order_acquire) > now) return;
+  // A failed sweep leaves the ends in place: the next call tries again, and
+  // Get stays exact without it.
+  (void)SweepRotations();
+}
+
+Result<store::SweepCounts> TokenService::SweepRotations() {
+  const core::EpochMillis now = core::NowMillis();
+  Result<store::SweepCounts> swept = store_.SweepRotations(now);
+  if (!swept.ok()) return swept;
+  std::lock_guard lock(overlaps_mu_);
+  overlap_ends_.erase(overlap_ends_.begin(), overlap_ends_.upper_bound(now));
+  next_overlap_end_.store(overlap_ends_.empty() ? kNoOverlapEnd : *overlap_ends_.begin(),
+                          std::memory_order_release);
+  return swept;
+}
+
+void TokenService::SweepLoop() {
+  std::unique_lock lock(sweep_mu_);
+  while (
+      !sweep_cv_.wait_for(lock, options_.rotation_sweep_interval, [this] { return stopping_; })) {
+    lock.unlock();
+    if (Result<store::SweepCounts> swept = SweepRotations(); !swept.ok()) {
+      spdlog::warn("rotation sweep failed: {}", swept.status().message());
+    }
+    lock.lock();
+  }
 }
 
 Result<CreatedToken> TokenService::CreateBootstrapAdmin() {
@@ -255,7 +452,8 @@ CacheStats TokenService::cache_stats() const {
                     .misses = misses_.load(std::memory_order_relaxed),
                     .invalidations = cache_->invalidations(),
                     .unknown_checksummed = unknown_checksummed_.load(std::memory_order_relaxed),
-                    .unknown_legacy = unknown_legacy_.load(std::memory_order_relaxed)};
+                    .unknown_legacy = unknown_legacy_.load(std::memory_order_relaxed),
+                    .reuse_detected = reuse_detected_.load(std::memory_order_relaxed)};
 }
 
 void TokenService::OnTokenDeleted(std::string_view id) { cache_->EraseById(id); }

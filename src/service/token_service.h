@@ -8,17 +8,23 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "core/authz.h"
 #include "core/create_request.h"
 #include "core/expiry_policy.h"
 #include "core/query.h"
+#include "core/rotation.h"
 #include "core/secret.h"
 #include "core/status.h"
 #include "core/time.h"
@@ -32,6 +38,7 @@ using core::Result;
 using core::Status;
 
 class SecretCache;
+class UseRecorder;
 
 struct ServiceOptions {
   bool auth_required = true;
@@ -40,6 +47,19 @@ struct ServiceOptions {
   // --max-lifetime, --default-lifetime: applied on Create (never to
   // CreateBootstrapAdmin) and by the lifetimeBeyondPolicy query filter.
   core::ExpiryPolicy expiry_policy;
+  // --last-used-resolution: how often recorded uses are written to the
+  // store, in seconds (1..60); the lag bound of lastUsedDate.
+  int last_used_resolution_seconds = 5;
+  // --reuse-detection: a retired secret presented after its overlap revokes
+  // its family (API 7.3). Retired secrets are recorded either way.
+  bool reuse_detection = true;
+  // --retired-retention: how long a retired secret is remembered after its
+  // overlap ends.
+  std::int64_t retired_retention_seconds = std::int64_t{90} * 86400;
+  // How often a background thread removes ended overlaps and forgotten
+  // retired secrets from the store; zero: no background thread (Get and
+  // Query still sweep when an overlap this service started has ended).
+  std::chrono::milliseconds rotation_sweep_interval{0};
 };
 
 struct CreatedToken {
@@ -61,6 +81,9 @@ struct CacheStats {
   // shows here.
   std::uint64_t unknown_checksummed = 0;
   std::uint64_t unknown_legacy = 0;
+  // Retired secrets presented after their overlap, each revoking its family
+  // (counted once per retired secret).
+  std::uint64_t reuse_detected = 0;
 };
 
 // A secret's resolution: its active token, null when the secret is malformed,
@@ -95,7 +118,8 @@ class TokenService final : public store::ChangeListener {
   // `caller` may learn of `secret` at `now`. PermissionDenied when the caller
   // may not introspect at all (token/read); the token when it is active and
   // the caller's scope covers it; null otherwise, so that an uncovered token
-  // reads exactly as an unknown one. `caller` and `secret.text` must outlive
+  // reads exactly as an unknown one. An active answer is a use of the
+  // introspected token (RecordUse). `caller` and `secret.text` must outlive
   // the outcome.
   Outcome<Resolution> Introspect(const core::Caller& caller, const core::HashedSecret& secret,
                                  core::EpochMillis now);
@@ -129,12 +153,41 @@ class TokenService final : public store::ChangeListener {
   Result<std::int64_t> RevokeSecrets(std::span<const std::string_view> secrets);
 
   // May block. POST /api/v2/token/query/revoke: revokes, in one store
-  // transaction, every token matching `filters` (types, principals, dates;
-  // expired tokens included) that the caller covers, the caller's own token
+  // transaction, every token matching `filters` (types, principals, dates,
+  // last-used dates, lifetimeBeyondPolicy with the policy in force, as for
+  // Query; expired tokens included) that the caller covers, the caller's own token
   // included when it matches. Needs token/delete. Returns how many were
   // revoked or, with `dry_run`, how many would be (nothing is revoked).
   Result<std::int64_t> RevokeMatching(const core::Caller& caller, const core::TokenQuery& filters,
                                       bool dry_run);
+
+  // Never blocks. Records a use of token `id` at `at` (docs/API.md, "Last
+  // used"): the HTTP layer calls it once per request that passes
+  // authentication with a token; Introspect calls it for the token of an
+  // active answer. Written to the store within last_used_resolution_seconds.
+  void RecordUse(std::string_view id, core::EpochMillis at);
+
+  // May block. Writes every pending use now (graceful shutdown calls it once
+  // no request runs any more). On a store error the uses stay pending.
+  Status FlushUses();
+  // May block. POST /api/v2/token/{id}/rotate (API 7.3): needs token/write
+  // and token/delete (PermissionDenied otherwise), the one NotFound of Get
+  // for an id the caller does not cover (a token whose overlap ended is
+  // gone), the errors of core::PlanRotation (400, 409), then CheckCreate of
+  // the new token against the caller (no escalation). The new token's
+  // rotated_from is the old id. The old token's cached resolution is dropped
+  // before this returns.
+  Result<CreatedToken> Rotate(const core::Caller& caller, std::string_view id,
+                              const core::RotateRequest& request);
+
+  // May block. POST /api/v2/token/self/rotate: rotates `own`, the caller's
+  // own token as authentication resolved it, with no permission needed; the
+  // errors of core::PlanRotation. NotFound when the token is gone meanwhile.
+  Result<CreatedToken> RotateSelf(const core::Token& own, const core::RotateRequest& request);
+
+  // May block. Removes ended overlaps and forgotten retired secrets (what the
+  // background sweep runs).
+  Result<store::SweepCounts> SweepRotations();
 
   // May block. Mints a global `**/**` token without any caller (first start
   // and `tokend bootstrap`). The expiry policy does not apply: the bootstrap
@@ -143,6 +196,10 @@ class TokenService final : public store::ChangeListener {
 
   // May block. True when the store holds no token at all.
   Result<bool> StoreIsEmpty();
+
+  // The query's policy_max_lifetimes, from the policy in force when it asks
+  // for lifetime_beyond_policy; cleared otherwise.
+  core::TokenQuery WithPolicy(const core::TokenQuery& query) const;
 
   // May block. Store health (GET /health) and metrics.
   Status Ping() { return store_.Ping(); }
@@ -160,6 +217,23 @@ class TokenService final : public store::ChangeListener {
   Result<CreatedToken> Mint(const core::NewTokenSpec& spec, core::EpochMillis now);
   // The store's answer for a secret the cache does not know. May block.
   Resolution ResolveFromStore(const core::HashedSecret& secret, bool legacy, core::EpochMillis now);
+  // The rotation of `old` by `plan`, with retries on a freak id or secret
+  // collision. May block.
+  Result<CreatedToken> ApplyRotation(const core::Token& old, const core::RotationPlan& plan,
+                                     core::EpochMillis now);
+  // A retired secret presented after its overlap: revokes its family once.
+  // Null (answered as an unknown token), or Unavailable. May block.
+  Resolution OnSecretReuse(const store::RetiredSecret& retired, core::EpochMillis now);
+  // Where the `token.reuse_detected` event (and the `token.revoked` events,
+  // reason "reuse", of `revoked`) will be recorded once the audit trail
+  // exists; today: one warning line, never with the secret or its hash.
+  void RecordReuseDetected(const store::RetiredSecret& retired,
+                           const std::vector<std::string>& revoked);
+  // Sweeps now when an overlap this service started has ended, so that Get
+  // and Query never show a token whose overlap is over. May block.
+  void SweepIfOverlapEnded(core::EpochMillis now);
+  void NoteOverlapEnd(core::EpochMillis end);
+  void SweepLoop();
   // The token `id` names if `caller` may see it for `operation`; the one
   // NotFound otherwise.
   Result<core::Token> FindVisible(const core::Caller& caller, core::TokenOperation operation,
@@ -168,10 +242,23 @@ class TokenService final : public store::ChangeListener {
   store::TokenStore& store_;
   const ServiceOptions options_;
   std::unique_ptr<SecretCache> cache_;
+  std::unique_ptr<UseRecorder> uses_;
   std::atomic<std::uint64_t> hits_{0};
   std::atomic<std::uint64_t> misses_{0};
   std::atomic<std::uint64_t> unknown_checksummed_{0};
   std::atomic<std::uint64_t> unknown_legacy_{0};
+  std::atomic<std::uint64_t> reuse_detected_{0};
+
+  // The ends of the overlaps this service started and has not swept yet;
+  // next_overlap_end_ is the earliest (INT64_MAX: none), read without a lock.
+  std::mutex overlaps_mu_;
+  std::multiset<core::EpochMillis> overlap_ends_;  // guarded by overlaps_mu_
+  std::atomic<core::EpochMillis> next_overlap_end_;
+
+  std::mutex sweep_mu_;
+  std::condition_variable sweep_cv_;
+  bool stopping_ = false;  // guarded by sweep_mu_
+  std::thread sweeper_;    // runs SweepLoop when rotation_sweep_interval > 0
 };
 
 }  // namespace tokend::service

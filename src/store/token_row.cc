@@ -82,6 +82,9 @@ Result<TokenRow> EncodeTokenRow(const core::Token& token) {
   if (token.description && !IsStorableText(*token.description)) return NotStorable("description");
   if (token.principal && !IsStorableText(*token.principal)) return NotStorable("principal");
   if (!IsStorableText(token.secret_hash)) return NotStorable("secret_hash");
+  if (token.rotated_from && !IsStorableText(*token.rotated_from)) return NotStorable("rotatedFrom");
+  if (token.rotated_to && !IsStorableText(*token.rotated_to)) return NotStorable("rotatedTo");
+  if (token.family_id && !IsStorableText(*token.family_id)) return NotStorable("family_id");
   for (const std::string& action : token.actions) {
     if (action.empty() || action.find(' ') != std::string::npos) {
       return Status::InvalidArgument("token permission is empty or contains a space");
@@ -98,6 +101,10 @@ Result<TokenRow> EncodeTokenRow(const core::Token& token) {
   row.expiration_date = token.expiration_date;
   row.actions = JoinActions(token.actions);
   row.secret_hash = token.secret_hash;
+  row.last_used_date = token.last_used_date;
+  row.rotated_from = token.rotated_from;
+  row.rotated_to = token.rotated_to;
+  row.family_id = token.family_id;
   return row;
 }
 
@@ -114,6 +121,10 @@ Result<core::Token> DecodeTokenRow(TokenRow row) {
   token.expiration_date = row.expiration_date;
   token.actions = SplitActions(row.actions);
   token.secret_hash = std::move(row.secret_hash);
+  token.last_used_date = row.last_used_date;
+  token.rotated_from = std::move(row.rotated_from);
+  token.rotated_to = std::move(row.rotated_to);
+  token.family_id = std::move(row.family_id);
   return token;
 }
 
@@ -129,6 +140,8 @@ std::string_view SortColumn(core::SortField field) {
       return "type";
     case core::SortField::kPrincipal:
       return "principal";
+    case core::SortField::kLastUsedDate:
+      return "last_used_date";
   }
   return "creation_date";
 }

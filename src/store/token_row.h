@@ -10,6 +10,9 @@
 //   expiration_date         epoch milliseconds; null: never expires
 //   actions                 the permission strings joined by single spaces
 //                           ('' for none); a permission never holds a space
+//   last_used_date          epoch milliseconds; null until the first use
+//   rotated_from, rotated_to, family_id
+//                           token ids; null when absent (rotation, API 7.3)
 //
 // Thread safety: pure functions.
 #pragma once
@@ -26,12 +29,27 @@
 
 // The column list every statement reading or writing a whole token uses, as a
 // literal so that backends can splice it into constant SQL.
+// Columns added by later migrations are appended at its end, in the order
+// every backend reads them by position.
+// clang-format off
 #define TOKEND_TOKEN_COLUMNS \
-  "id, type, name, description, principal, creation_date, expiration_date, actions, secret_hash"
+  "id, type, name, description, principal, creation_date, expiration_date, actions, secret_hash" \
+  /* appended columns, one group per line: */ \
+  ", last_used_date" \
+  ", rotated_from, rotated_to, family_id"
+// clang-format on
 
 namespace tokend::store {
 
 inline constexpr std::string_view kTokenColumns = TOKEND_TOKEN_COLUMNS;
+
+// How many columns TOKEND_TOKEN_COLUMNS names: a statement that selects more
+// after them finds its own from this index on.
+inline constexpr int kTokenColumnCount = [] {
+  int columns = 1;
+  for (char c : kTokenColumns) columns += c == ',' ? 1 : 0;
+  return columns;
+}();
 
 // The column values of one token row (see the table above).
 struct TokenRow {
@@ -44,6 +62,10 @@ struct TokenRow {
   std::optional<std::int64_t> expiration_date;
   std::string actions;
   std::string secret_hash;
+  std::optional<std::int64_t> last_used_date;
+  std::optional<std::string> rotated_from;
+  std::optional<std::string> rotated_to;
+  std::optional<std::string> family_id;
 };
 
 // True when `text` is valid UTF-8 (no overlong forms, surrogates or code

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,6 +32,12 @@ struct TokenPage {
   std::int64_t total = -1;  // exact count of all matches; -1 when not asked for
 };
 
+// One recorded use of a token: its id and when (epoch milliseconds).
+struct TokenUse {
+  std::string id;
+  core::EpochMillis at = 0;
+};
+
 // Told about deletions so that caches can drop entries. Methods are called on
 // a store thread and must not block or call back into the store.
 class ChangeListener {
@@ -42,6 +49,52 @@ class ChangeListener {
   // on (notification channel down); true again once they will be heard and
   // everything missed meanwhile must be assumed deleted.
   virtual void OnFeedHealthChanged(bool healthy) = 0;
+};
+
+// A secret rotated away (API 7.3), remembered by its hash for reuse
+// detection until forget_after.
+struct RetiredSecret {
+  std::string secret_hash;
+  std::string token_id;   // the token the secret belonged to
+  std::string family_id;  // its rotation family
+  core::EpochMillis overlap_end = 0;
+  core::EpochMillis forget_after = 0;
+  std::optional<core::EpochMillis> reuse_detected_at;  // null: no reuse acted on yet
+
+  bool operator==(const RetiredSecret&) const = default;
+};
+
+// What a secret hash names: a stored token, a retired secret, either, both
+// (a token whose overlap runs, or ended but is not swept yet) or neither.
+struct SecretLookup {
+  std::optional<core::Token> token;
+  std::optional<RetiredSecret> retired;
+};
+
+// One rotation, for Rotate to apply in one transaction.
+struct Rotation {
+  core::Token new_token;  // complete: rotated_from and family_id set
+  std::string old_id;
+  // Overlap > 0: the old token is kept with rotated_to = new_token.id and
+  // this expiration date; otherwise it is deleted.
+  bool keep_old = false;
+  std::optional<core::EpochMillis> old_expiration;
+  // Written when the rotation ends the old secret's validity.
+  std::optional<RetiredSecret> retired;
+};
+
+// What RevokeFamily did.
+struct FamilyRevocation {
+  // False when the retired secret's reuse was already acted on (or the
+  // secret is no longer retired): nothing was changed.
+  bool first_detection = false;
+  std::vector<std::string> deleted;  // the ids of the tokens revoked
+};
+
+// What SweepRotations removed.
+struct SweepCounts {
+  std::int64_t tokens = 0;   // old tokens whose overlap ended
+  std::int64_t retired = 0;  // retired secrets past their retention
 };
 
 struct StoreOptions {
@@ -95,7 +148,8 @@ class TokenStore {
   virtual Status Delete(std::string_view id) = 0;
 
   // Deletes every token matching `query`'s filters (types, principals,
-  // from/to dates; sort, order, limit and page are ignored) and `visibility`,
+  // from/to dates, last-used dates, lifetime beyond policy; sort, order,
+  // limit and page are ignored) and `visibility`,
   // expired ones included, in one transaction: all of them or, on any error,
   // none. Returns the deleted ids (in no particular order; empty when nothing
   // matched). Listeners hear of every one before this returns, and other
@@ -104,13 +158,12 @@ class TokenStore {
   virtual Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
                                                           const core::Visibility& visibility) = 0;
 
-  // The tokens matching `query`'s filters (types, principals, from/to dates)
-  // and `visibility`, ordered by query.sort/query.order with ties broken on id
-  // in the same direction (strings compare as UTF-8 bytes; nulls first in ASC,
-  // last in DESC), skipping `offset` rows and returning at most `limit`. When
-  // `count_total`, page.total is the exact number of matches (ignoring
-  // limit/offset). query.limit and query.page are ignored: the caller passes
-  // limit and offset explicitly.
+  // The tokens matching `query`'s filters (types, principals, from/to dates,
+  // last-used dates, lifetime beyond policy) and `visibility`, ordered by query.sort/query.order
+  // with ties broken on id in the same direction (strings compare as UTF-8 bytes; nulls first in
+  // ASC, last in DESC), skipping `offset` rows and returning at most `limit`. When `count_total`,
+  // page.total is the exact number of matches (ignoring limit/offset). query.limit and query.page
+  // are ignored: the caller passes limit and offset explicitly.
   virtual Result<TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
                                   std::int64_t limit, std::int64_t offset, bool count_total) = 0;
 
@@ -127,6 +180,50 @@ class TokenStore {
   // True when other processes may share this store (so deletions may happen
   // elsewhere and are announced through the listener's feed).
   virtual bool IsShared() const = 0;
+
+  // Stores each of `tokens` whose id and secret_hash are both unused, by the
+  // store and by the tokens before it in `tokens`, and skips the others (an
+  // import that may meet what it already brought in). One transaction: on any
+  // error none is stored. Returns how many were stored. InvalidArgument,
+  // before anything is written, for a token no row can hold (as for
+  // InsertMany); Unavailable as for InsertMany.
+  virtual Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) = 0;
+  // Records uses, in one transaction: each token's last_used_date becomes the
+  // newest of its stored value and the uses given for it (an older use never
+  // overwrites a newer one, from this process or another sharing the store).
+  // Ids that name no token (deleted meanwhile, or never valid) are skipped
+  // silently. A use changes no token's validity: listeners hear nothing.
+  // Durable when it returns ok. Unavailable as for Delete; on error nothing
+  // is recorded.
+  virtual Status RecordUses(std::span<const TokenUse> uses) = 0;
+  // Rotation (API 7.3). In one transaction: inserts rotation.new_token;
+  // deletes the old token, or (keep_old) sets its rotated_to and expiration
+  // date; writes rotation.retired when given. Only while the old token exists
+  // with rotated_to null: NotFound when it does not exist, kRotationPending
+  // (409) when it is being rotated already; AlreadyExists when the new id or
+  // hash is taken (nothing changed then). Listeners hear the old id as
+  // deleted (caches drop it: it is gone or its expiry changed) before this
+  // returns, and other instances soon after. Unavailable as for Delete.
+  virtual Status Rotate(const Rotation& rotation) = 0;
+
+  // The token and the retired secret with this hash, in one lookup; neither
+  // is an empty answer, not an error. Expired tokens are returned too.
+  virtual Result<SecretLookup> LookupSecret(std::string_view secret_hash) = 0;
+
+  // Reuse of the retired secret `secret_hash` of family `family_id`, in one
+  // transaction: marks the secret's reuse_detected_at = now (when not marked
+  // yet) and deletes every token whose id or family_id is `family_id`.
+  // Nothing changes when the secret is not retired or was marked already
+  // (first_detection false). Listeners hear of every deleted id as for
+  // DeleteMatching.
+  virtual Result<FamilyRevocation> RevokeFamily(std::string_view family_id,
+                                                std::string_view secret_hash,
+                                                core::EpochMillis now) = 0;
+
+  // Deletes the old tokens of rotations whose overlap ended (rotated_to set,
+  // expiration date at or before `now`; listeners hear of them as deleted)
+  // and the retired secrets whose forget_after is at or before `now`.
+  virtual Result<SweepCounts> SweepRotations(core::EpochMillis now) = 0;
 };
 
 }  // namespace tokend::store

@@ -39,6 +39,8 @@ constexpr ErrorCase kCases[] = {
     {ApiError::kAlreadyExists, "ALREADY_EXISTS", 409, StatusCode::kAlreadyExists},
     {ApiError::kBadHttpRequest, "BAD_HTTP_REQUEST", 400, StatusCode::kInvalidArgument},
     {ApiError::kTooManyConnections, "TOO_MANY_CONNECTIONS", 503, StatusCode::kUnavailable},
+    {ApiError::kTokenExpired, "TOKEN_EXPIRED", 409, StatusCode::kAlreadyExists},
+    {ApiError::kRotationPending, "TOKEN_ROTATION_PENDING", 409, StatusCode::kAlreadyExists},
 };
 
 TEST(ApiErrorTest, EveryErrorHasReasonHttpStatusAndClass) {

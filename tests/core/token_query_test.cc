@@ -39,7 +39,7 @@ TEST(TokenQueryTest, ParsesEveryParameter) {
 
 TEST(TokenQueryTest, SortFieldsAndOrders) {
   for (SortField field : {SortField::kCreationDate, SortField::kExpirationDate, SortField::kName,
-                          SortField::kType, SortField::kPrincipal}) {
+                          SortField::kType, SortField::kPrincipal, SortField::kLastUsedDate}) {
     const Result<TokenQuery> query = Parse("sort=" + std::string(ToString(field)));
     ASSERT_TRUE(query.ok());
     EXPECT_EQ(query->sort, field);
@@ -120,6 +120,16 @@ TEST(TokenQueryTest, RejectsMalformedParametersNamingThem) {
       {"fromDate=1&fromDate=2", "'fromDate'"},
       {"toDate=1&toDate=2", "'toDate'"},
       {"fromDate=10&toDate=9", "'fromDate'"},
+      {"sort=lastuseddate", "'sort'"},
+      {"lastUsedBefore=abc", "'lastUsedBefore'"},
+      {"lastUsedBefore=1e3", "'lastUsedBefore'"},
+      {"lastUsedBefore=9223372036854775808", "'lastUsedBefore'"},
+      {"lastUsedBefore=1&lastUsedBefore=2", "'lastUsedBefore'"},
+      {"lastUsedBefore=1&lastUsed%42efore=1", "'lastUsedBefore'"},
+      {"lastUsedAfter=2026-01-01", "'lastUsedAfter'"},
+      {"lastUsedAfter=-", "'lastUsedAfter'"},
+      {"lastUsedAfter=1&lastUsedAfter=1", "'lastUsedAfter'"},
+      {"lastUsedAfter=10&lastUsedBefore=9", "'lastUsedAfter'"},
   };
   for (const Case& c : kCases) {
     const Result<TokenQuery> query = Parse(c.raw);
@@ -195,6 +205,57 @@ TEST(RevokeQueryTest, TakesTheQueryFiltersAndItsSwitches) {
   EXPECT_FALSE(revoke->dry_run);
   EXPECT_EQ(revoke->filters, TokenQuery{});
   EXPECT_TRUE(ParseRevoke("toDate=0").ok());
+}
+
+TEST(TokenQueryLastUsedTest, ParsesBothFiltersAndTheSort) {
+  const Result<TokenQuery> query =
+      Parse("lastUsedBefore=1770000000000&lastUsedAfter=-5&sort=lastUsedDate&order=desc");
+  ASSERT_TRUE(query.ok()) << query.status().ToString();
+  EXPECT_EQ(query->last_used_before, 1770000000000);
+  EXPECT_EQ(query->last_used_after, -5);
+  EXPECT_EQ(query->sort, SortField::kLastUsedDate);
+  EXPECT_EQ(query->order, SortOrder::kDesc);
+  EXPECT_EQ(ToString(SortField::kLastUsedDate), "lastUsedDate");
+}
+
+TEST(TokenQueryLastUsedTest, EmptyCountsAsAbsentAndAnEmptyWindowIsAccepted) {
+  const Result<TokenQuery> empty = Parse("lastUsedBefore=&lastUsedAfter=");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(*empty, TokenQuery{});
+  // As for fromDate and toDate: an empty window is allowed, a reversed one
+  // is refused.
+  EXPECT_TRUE(Parse("lastUsedBefore=5&lastUsedAfter=5").ok());
+}
+
+TEST(TokenQueryLastUsedTest, MessagesSayWhatIsExpected) {
+  const Result<TokenQuery> query = Parse("lastUsedAfter=yesterday");
+  ASSERT_FALSE(query.ok());
+  EXPECT_EQ(query.status().message(),
+            "Invalid query parameter 'lastUsedAfter': 'yesterday' is not a number of epoch "
+            "milliseconds.");
+  const Result<TokenQuery> twice = Parse("lastUsedBefore=1&lastUsedBefore=1");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.status().message(),
+            "Invalid query parameter 'lastUsedBefore': given more than once.");
+}
+
+TEST(RevokeQueryTest, LastUsedFiltersAndLifetimeBeyondPolicyCountAsFilters) {
+  for (std::string_view raw :
+       {"lastUsedBefore=1770000000000", "lastUsedAfter=0", "lifetimeBeyondPolicy=true"}) {
+    const Result<RevokeQuery> revoke = ParseRevoke(raw);
+    ASSERT_TRUE(revoke.ok()) << raw << ": " << revoke.status().ToString();
+    EXPECT_FALSE(revoke->dry_run);
+  }
+  EXPECT_EQ(ParseRevoke("lastUsedBefore=7")->filters.last_used_before, 7);
+  EXPECT_EQ(ParseRevoke("lastUsedAfter=8")->filters.last_used_after, 8);
+  EXPECT_TRUE(ParseRevoke("lifetimeBeyondPolicy=true")->filters.lifetime_beyond_policy);
+  for (std::string_view raw :
+       {"lifetimeBeyondPolicy=false", "lastUsedBefore=", "lastUsedAfter=x",
+        "lastUsedBefore=1&lastUsedBefore=2", "lastUsedAfter=1&sort=lastUsedDate"}) {
+    const Result<RevokeQuery> revoke = ParseRevoke(raw);
+    EXPECT_FALSE(revoke.ok()) << raw;
+    EXPECT_EQ(revoke.status().api_error(), ApiError::kQueryInvalidFilters) << raw;
+  }
 }
 
 TEST(RevokeQueryTest, RefusesNoFilterPagingOrderAndBadSwitches) {

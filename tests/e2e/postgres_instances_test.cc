@@ -146,6 +146,53 @@ TEST_F(PostgresInstancesTest, BulkRevocationOnOneInstanceIsHeardByTheOther) {
   EXPECT_EQ(active, false);
 }
 
+TEST_F(PostgresInstancesTest, RotationOnOneInstanceReachesTheOthersCache) {
+  auto a = StartInstance();
+  auto b = StartInstance();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  TestClient client_a(a->port());
+  TestClient client_b(b->port());
+
+  auto created = CreateToken(client_a, admin_,
+                             R"({"type":"team","name":"rotated","principal":"team-r",)"
+                             R"("permissions":["workflow/read"]})");
+  ASSERT_TRUE(created.has_value());
+  const std::string id(created->at("id").as_string());
+  const std::string secret(created->at("token").as_string());
+  const std::string introspect = R"({"token":")" + secret + R"("})";
+  // Warm B's cache with the old token (no expiry, no rotatedTo).
+  auto warm =
+      client_b.Request("POST", "/api/v2/token/introspect", JsonWithBearer(admin_), introspect);
+  ASSERT_TRUE(warm.has_value());
+  ASSERT_FALSE(ParseJson(warm->body).as_object().contains("rotatedTo")) << warm->body;
+
+  auto rotated = client_a.Request("POST", "/api/v2/token/" + id + "/rotate", JsonWithBearer(admin_),
+                                  R"({"overlapSeconds":600})");
+  ASSERT_TRUE(rotated.has_value());
+  ASSERT_EQ(rotated->status, 200) << rotated->body;
+  const std::string new_id(ParseJson(rotated->body).at("id").as_string());
+  // B's cached entry is dropped: it answers with the successor and the
+  // shortened expiry.
+  const auto start = std::chrono::steady_clock::now();
+  bool seen = false;
+  while (!seen && std::chrono::steady_clock::now() - start < 5s) {
+    auto answer =
+        client_b.Request("POST", "/api/v2/token/introspect", JsonWithBearer(admin_), introspect);
+    ASSERT_TRUE(answer.has_value());
+    const boost::json::object json = ParseJson(answer->body).as_object();
+    seen = json.contains("rotatedTo") && json.at("rotatedTo").as_string() == new_id &&
+           json.contains("expirationDate");
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  ASSERT_TRUE(seen);
+  std::printf("cross-instance rotation: the other instance saw it after %lld ms\n",
+              static_cast<long long>(elapsed.count()));
+  // The contract's bound is 100 ms; a loaded test machine gets some slack.
+  EXPECT_LT(elapsed, 1000ms);
+}
+
 TEST_F(PostgresInstancesTest, BothInstancesServeTheSameTokens) {
   auto a = StartInstance();
   auto b = StartInstance();

@@ -41,7 +41,7 @@ TEST_F(ExpiryPolicyHttpTest, PolicyRouteListsOnlyTypesWithLimits) {
   EXPECT_EQ(res->body,
             R"({"types":{"team":{"maxLifetimeSeconds":7776000,"defaultLifetimeSeconds":2592000},)"
             R"("workflow":{"defaultLifetimeSeconds":43200},"user":{"maxLifetimeSeconds":3600}},)"
-            R"("lastUsedResolutionSeconds":60,"maxRotationOverlapSeconds":604800})");
+            R"("lastUsedResolutionSeconds":5,"maxRotationOverlapSeconds":604800})");
 }
 
 TEST_F(ExpiryPolicyHttpTest, PolicyRouteWithoutPolicyHasNoTypes) {
@@ -51,7 +51,7 @@ TEST_F(ExpiryPolicyHttpTest, PolicyRouteWithoutPolicyHasNoTypes) {
   ASSERT_TRUE(res.has_value());
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(res->body,
-            R"({"types":{},"lastUsedResolutionSeconds":60,"maxRotationOverlapSeconds":604800})");
+            R"({"types":{},"lastUsedResolutionSeconds":5,"maxRotationOverlapSeconds":604800})");
 }
 
 TEST_F(ExpiryPolicyHttpTest, PolicyRouteNeedsAValidTokenButNoPermission) {

@@ -371,6 +371,33 @@ TEST(SerializeTokenTest, ExactOutput) {
             "\"principal\":\"team-42\",\"actions\":[\"workflow/read\",\"workflow/action\"]}]}");
 }
 
+TEST(SerializeTokenTest, LastUsedDateAfterExpirationDate) {
+  core::Token token = SampleToken();
+  token.last_used_date = kMarch1 + 1;
+  EXPECT_EQ(SerializeToken(token, kMarch1),
+            "{\"id\":\"65e1a2b3c4d5e6f708192a3b\",\"type\":\"team\",\"name\":\"deploy bot\","
+            "\"description\":\"CI\",\"creationDate\":\"2026-03-01T05:00:00.000+00:00\","
+            "\"expirationDate\":\"2026-03-02T05:00:00.000+00:00\","
+            "\"lastUsedDate\":\"2026-03-01T05:00:00.001+00:00\",\"valid\":true,"
+            "\"principal\":\"team-42\",\"permissions\":[{\"scope\":\"team\","
+            "\"principal\":\"team-42\",\"actions\":[\"workflow/read\",\"workflow/action\"]}]}");
+}
+
+TEST(SerializeTokenTest, AUseOfTheAnswerItselfShowsWhenNewer) {
+  core::Token token = SampleToken();
+  auto last_used = [&](std::optional<core::EpochMillis> used_at) {
+    return ParseBack(SerializeToken(token, kMarch1, used_at)).as_object().at("lastUsedDate");
+  };
+  EXPECT_EQ(last_used(kMarch1 + 5), "2026-03-01T05:00:00.005+00:00") << "never used before";
+  token.last_used_date = kMarch1 + 9;
+  EXPECT_EQ(last_used(kMarch1 + 5), "2026-03-01T05:00:00.009+00:00") << "the stored is newer";
+  EXPECT_EQ(last_used(std::nullopt), "2026-03-01T05:00:00.009+00:00");
+  EXPECT_EQ(ParseBack(SerializeIntrospection(&token, kMarch1, kMarch1 + 20))
+                .as_object()
+                .at("lastUsedDate"),
+            "2026-03-01T05:00:00.020+00:00");
+}
+
 TEST(SerializeTokenTest, NullsOmittedEmptyDescriptionKept) {
   core::Token token = SampleToken();
   token.type = core::TokenType::kGlobal;

@@ -14,6 +14,7 @@ void ServerTest::StartServer(bool auth_required, const std::function<void(Server
   service::ServiceOptions service_options;
   service_options.auth_required = auth_required;
   service_options.expiry_policy = expiry_policy_;
+  service_options.last_used_resolution_seconds = last_used_resolution_seconds_;
   service_ = std::make_unique<service::TokenService>(*store_, service_options);
   if (auth_required) {
     auto admin = service_->CreateBootstrapAdmin();

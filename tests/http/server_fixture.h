@@ -32,6 +32,8 @@ class ServerTest : public ::testing::Test {
   void StopServer();
   // The expiry policy of the next StartServer (none by default).
   void SetExpiryPolicy(core::ExpiryPolicy policy) { expiry_policy_ = std::move(policy); }
+  // The --last-used-resolution of the next StartServer (default 5 s).
+  void SetLastUsedResolution(int seconds) { last_used_resolution_seconds_ = seconds; }
 
   std::uint16_t port() const { return port_; }
   Server& server() { return *server_; }
@@ -60,6 +62,7 @@ class ServerTest : public ::testing::Test {
   std::uint16_t port_ = 0;
   std::string admin_secret_;
   core::ExpiryPolicy expiry_policy_;
+  int last_used_resolution_seconds_ = service::ServiceOptions{}.last_used_resolution_seconds;
 };
 
 // A value of a top-level JSON string field (tests only; no escapes).

@@ -84,6 +84,7 @@ TEST_F(StoreFailureTest, CachedSecretsResolveWhileTheStoreIsDown) {
   ASSERT_NE(*resolved, nullptr);
   EXPECT_EQ((*resolved)->id, existing_.token.id);
   EXPECT_EQ(store_->Calls(FailingStore::kFindBySecretHash), 0);
+  EXPECT_EQ(store_->Calls(FailingStore::kLookupSecret), 0);
 }
 
 // A write that fails half-way through the store call leaves the cache as it

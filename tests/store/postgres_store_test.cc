@@ -294,7 +294,7 @@ TEST_F(PostgresStoreTest, ConcurrentOpensOnAnEmptyDatabaseAllSucceed) {
   for (int i = 0; i < kStores; ++i) {
     EXPECT_TRUE(results[i]->ok()) << "store " << i << ": " << results[i]->ToString();
   }
-  EXPECT_EQ(QueryValue(database_->url(), "SELECT count(*) FROM schema_migrations"), "1");
+  EXPECT_EQ(QueryValue(database_->url(), "SELECT count(*) FROM schema_migrations"), "3");
   ASSERT_NE(stores[0], nullptr);
   ASSERT_TRUE(stores[0]->Insert(MakeToken(1)).ok());
   ASSERT_NE(stores[kStores - 1], nullptr);
@@ -326,6 +326,39 @@ TEST_F(PostgresStoreTest, ConcurrentWritersShareASmallPool) {
   EXPECT_LE(QueryValue(admin_url_, "SELECT count(*) <= 2 FROM pg_stat_activity WHERE datname = '" +
                                        database_->name() + "' AND application_name = 'tokend'"),
             "t");
+}
+
+// Two instances flush their uses of the same tokens in any order, concurrently:
+// the stored value is the newest use either saw.
+TEST_F(PostgresStoreTest, NewestUseWinsAcrossInstances) {
+  auto a = OpenStore();
+  auto b = OpenStore();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::vector<Token> tokens;
+  for (int n = 1; n <= 50; ++n) tokens.push_back(MakeToken(n));
+  ASSERT_TRUE(a->InsertMany(tokens).ok());
+  constexpr std::int64_t kBase = 1'780'000'000'000;
+  std::vector<TokenUse> by_a;
+  std::vector<TokenUse> by_b;
+  for (int n = 1; n <= 50; ++n) {
+    // Even tokens: A saw the newer use; odd ones: B did.
+    by_a.push_back({MakeToken(n).id, kBase + n + (n % 2 == 0 ? 1000 : 0)});
+    by_b.push_back({MakeToken(n).id, kBase + n + (n % 2 == 1 ? 1000 : 0)});
+  }
+  for (int round = 0; round < 5; ++round) {
+    std::thread ta([&] { EXPECT_TRUE(a->RecordUses(by_a).ok()); });
+    std::thread tb([&] { EXPECT_TRUE(b->RecordUses(by_b).ok()); });
+    ta.join();
+    tb.join();
+  }
+  const std::vector<TokenUse> stale = {{MakeToken(2).id, kBase}};
+  ASSERT_TRUE(b->RecordUses(stale).ok());
+  for (int n = 1; n <= 50; ++n) {
+    Result<Token> seen_by_b = b->FindById(MakeToken(n).id);
+    ASSERT_TRUE(seen_by_b.ok()) << seen_by_b.status().ToString();
+    EXPECT_EQ(seen_by_b->last_used_date, kBase + n + 1000) << n;
+  }
 }
 
 TEST(PostgresStoreOpenTest, NoServerIsUnavailableQuicklyAndHidesThePassword) {

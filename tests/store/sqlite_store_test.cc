@@ -78,8 +78,25 @@ TEST(SqliteStoreTest, DataPersistsAcrossReopen) {
   EXPECT_EQ(QueryFile(path, "PRAGMA journal_mode"), "wal");
 }
 
+TEST(SqliteStoreTest, RecordedUsesPersistAcrossReopen) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  {
+    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+    const std::vector<TokenUse> uses = {{MakeToken(1).id, 1'770'000'123'456}};
+    ASSERT_TRUE(store->RecordUses(uses).ok());
+  }
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  Result<Token> found = store->FindById(MakeToken(1).id);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->last_used_date, 1'770'000'123'456);
+  EXPECT_EQ(QueryFile(path, "SELECT last_used_date FROM tokens"), "1770000123456");
+}
+
 // Every version in src/store/migrations/sqlite/, each applied exactly once.
-constexpr const char* kAllMigrations = "1,2";
+constexpr const char* kAllMigrations = "1,2,3,4";
 
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
   const std::string path = NewTempDir() + "/tokend.db";

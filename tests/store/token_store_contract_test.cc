@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +97,14 @@ bool Matches(const Token& token, const TokenQuery& query, const Visibility& visi
       return false;
     }
   }
+  if (query.last_used_before && token.last_used_date &&
+      *token.last_used_date >= *query.last_used_before) {
+    return false;
+  }
+  if (query.last_used_after &&
+      (!token.last_used_date || *token.last_used_date < *query.last_used_after)) {
+    return false;
+  }
   if (!visibility.everything &&
       (!has(visibility.types, token.type) || token.principal != visibility.principal)) {
     return false;
@@ -123,6 +132,8 @@ int CompareField(const Token& a, const Token& b, SortField field) {
                               std::optional(std::string(core::ToString(b.type))));
     case SortField::kPrincipal:
       return compare_optional(a.principal, b.principal);
+    case SortField::kLastUsedDate:
+      return compare_optional(a.last_used_date, b.last_used_date);
   }
   return 0;
 }
@@ -191,6 +202,8 @@ class TokenStoreContractTest : public ::testing::TestWithParam<BackendCase> {
       Token token = MakeToken(100 - i, type, principal, kBase + (i / 3) * 1000);
       token.name = names[i % 8];
       if (i % 3 != 0) token.expiration_date = kBase + 5000 + (i % 4) * 100;
+      // Never used, or used at one of a few (partly equal) dates.
+      if (i % 4 != 1) token.last_used_date = kBase + 10'000 + (i % 5) * 1000;
       tokens.push_back(token);
     }
     return tokens;
@@ -205,6 +218,7 @@ TEST_P(TokenStoreContractTest, InsertThenFindRoundTripsEveryField) {
   full.description = "a description";
   full.expiration_date = kBase + 86'400'000;
   full.actions = {"**/read", "token/write", "workflow/action"};
+  full.last_used_date = kBase + 5;
   Token empty_description = MakeToken(2, TokenType::kUser, "u1");
   empty_description.description = "";
   empty_description.actions = {};
@@ -326,7 +340,7 @@ TEST_P(TokenStoreContractTest, EverySortFieldAndOrderMatchesTheRules) {
   const std::vector<Token> tokens = VariedTokens();
   InsertAll(tokens);
   for (SortField field : {SortField::kCreationDate, SortField::kExpirationDate, SortField::kName,
-                          SortField::kType, SortField::kPrincipal}) {
+                          SortField::kType, SortField::kPrincipal, SortField::kLastUsedDate}) {
     for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
       SCOPED_TRACE(std::string(core::ToString(field)) + " " + std::string(core::ToString(order)));
       const TokenQuery query = SortedBy(field, order);
@@ -341,8 +355,10 @@ TEST_P(TokenStoreContractTest, NullsComeFirstAscendingAndLastDescending) {
   Token no_expiry = MakeToken(1, TokenType::kGlobal, std::nullopt);
   Token expires = MakeToken(2, TokenType::kTeam, "t");
   expires.expiration_date = kBase;
+  expires.last_used_date = kBase;
   InsertAll({expires, no_expiry});
-  for (SortField field : {SortField::kExpirationDate, SortField::kPrincipal}) {
+  for (SortField field :
+       {SortField::kExpirationDate, SortField::kPrincipal, SortField::kLastUsedDate}) {
     EXPECT_EQ(Ids(MustQuery(SortedBy(field, SortOrder::kAsc), Everything(), 10, 0).tokens),
               (std::vector{no_expiry.id, expires.id}));
     EXPECT_EQ(Ids(MustQuery(SortedBy(field, SortOrder::kDesc), Everything(), 10, 0).tokens),
@@ -377,7 +393,7 @@ TEST_P(TokenStoreContractTest, PagesNeverOverlapOrSkip) {
   const std::vector<Token> tokens = VariedTokens();
   InsertAll(tokens);
   for (SortField field : {SortField::kCreationDate, SortField::kType, SortField::kPrincipal,
-                          SortField::kExpirationDate, SortField::kName}) {
+                          SortField::kExpirationDate, SortField::kName, SortField::kLastUsedDate}) {
     for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
       SCOPED_TRACE(std::string(core::ToString(field)) + " " + std::string(core::ToString(order)));
       const TokenQuery query = SortedBy(field, order);
@@ -430,6 +446,22 @@ TEST_P(TokenStoreContractTest, FiltersAndTotalsMatchTheRules) {
        {.from_date = kBase + 3000},
        Only({TokenType::kTeam, TokenType::kWorkflow}, "bob")},
       {"visibility of nothing", {}, Only({}, "bob")},
+      {"used before", {.last_used_before = kBase + 12'000}, Everything()},
+      {"used before anything", {.last_used_before = kBase}, Everything()},
+      {"used after", {.last_used_after = kBase + 12'000}, Everything()},
+      {"used window",
+       {.last_used_before = kBase + 14'000, .last_used_after = kBase + 11'000},
+       Everything()},
+      {"used after and type", {.types = {TokenType::kUser}, .last_used_after = 0}, Everything()},
+      {"used before and principal",
+       {.principals = {"bob"}, .last_used_before = kBase + 13'000},
+       Everything()},
+      {"used after and visibility",
+       {.last_used_after = kBase + 11'000},
+       Only({TokenType::kTeam, TokenType::kWorkflow, TokenType::kUser}, "bob")},
+      {"used before, creation window",
+       {.from_date = kBase + 1000, .last_used_before = kBase + 13'000},
+       Everything()},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.label);
@@ -692,6 +724,10 @@ TEST_P(TokenStoreContractTest, DeleteMatchingDeletesExactlyTheMatchesExpiredOnes
       {{}, Only({TokenType::kUser, TokenType::kSession}, "bob")},
       {{.types = {TokenType::kTeam}}, Only({TokenType::kUser}, "bob")},  // disjoint: none
       {{.principals = {"nobody"}}, Everything()},
+      {{.last_used_before = kBase + 12'000}, Everything()},  // never used, or long ago
+      {{.last_used_after = kBase + 12'000}, Everything()},
+      {{.types = {TokenType::kUser}, .last_used_before = kBase + 13'000},
+       Only({TokenType::kUser, TokenType::kSession}, "bob")},
       {{}, Only({}, "bob")},  // sees nothing
       {{}, Everything()},
   };
@@ -770,31 +806,393 @@ TEST_P(TokenStoreContractTest, DeleteMatchingIgnoresSortAndPaging) {
   EXPECT_EQ(deleted->size(), 2u) << "limit and page are not for deletions";
 }
 
-TEST_P(TokenStoreContractTest, PingAnswers) { EXPECT_TRUE(store_->Ping().ok()); }
+// Rotation (API 7.3) --------------------------------------------------------
 
-INSTANTIATE_TEST_SUITE_P(Backends, TokenStoreContractTest, ::testing::ValuesIn(AllBackends()),
-                         [](const ::testing::TestParamInfo<BackendCase>& info) {
-                           return info.param.name;
-                         });
-
-// The fault-injecting double other suites build on (tests/support) must be
-// indistinguishable from the store it wraps while no fault is injected.
-std::vector<BackendCase> ThroughFailingStore() {
-  return {{"SqliteMemory",
-           []() -> Result<std::unique_ptr<TokenStore>> {
-             Result<std::unique_ptr<tokend::testing::FailingStore>> store =
-                 tokend::testing::FailingStore::Open("sqlite::memory:");
-             if (!store.ok()) return store.status();
-             return std::unique_ptr<TokenStore>(std::move(store).value());
-           },
-           ""}};
+// The rotation of `old` into a new token numbered `n`.
+Rotation RotationOf(const Token& old, int n, bool keep_old,
+                    std::optional<std::int64_t> old_expiration = std::nullopt) {
+  Rotation rotation;
+  rotation.new_token = MakeToken(n, old.type, old.principal, kBase + 10);
+  rotation.new_token.rotated_from = old.id;
+  rotation.new_token.family_id = old.Family();
+  rotation.old_id = old.id;
+  rotation.keep_old = keep_old;
+  rotation.old_expiration = old_expiration;
+  rotation.retired = RetiredSecret{.secret_hash = old.secret_hash,
+                                   .token_id = old.id,
+                                   .family_id = old.Family(),
+                                   .overlap_end = kBase + 100,
+                                   .forget_after = kBase + 5000};
+  return rotation;
 }
 
-INSTANTIATE_TEST_SUITE_P(ThroughFailingStore, TokenStoreContractTest,
-                         ::testing::ValuesIn(ThroughFailingStore()),
-                         [](const ::testing::TestParamInfo<BackendCase>& info) {
-                           return info.param.name;
-                         });
+TEST_P(TokenStoreContractTest, RotationColumnsRoundTrip) {
+  Token linked = MakeToken(1, TokenType::kTeam, "t1");
+  linked.rotated_from = IdOf(7);
+  linked.rotated_to = IdOf(9);
+  linked.family_id = IdOf(5);
+  Token batch = MakeToken(2, TokenType::kUser, "u1");
+  batch.rotated_from = IdOf(8);
+  batch.family_id = IdOf(8);
+  InsertAll({linked});
+  ASSERT_TRUE(store_->InsertMany(std::vector<Token>{batch}).ok());
+  EXPECT_EQ(*store_->FindById(linked.id), linked);
+  EXPECT_EQ(*store_->FindBySecretHash(batch.secret_hash), batch);
+  Token bad = MakeToken(3, TokenType::kUser, "u1");
+  bad.family_id = std::string("x\0y", 3);
+  EXPECT_EQ(store_->Insert(bad).code(), core::StatusCode::kInvalidArgument);
+}
 
-}  // namespace
+TEST_P(TokenStoreContractTest, RotateWithoutOverlapReplacesTheTokenAndRetiresItsSecret) {
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  const Token old = MakeToken(1, TokenType::kTeam, "t1");
+  InsertAll({old});
+  const Rotation rotation = RotationOf(old, 2, /*keep_old=*/false);
+  const Status rotated = store_->Rotate(rotation);
+  ASSERT_TRUE(rotated.ok()) << rotated.ToString();
+  EXPECT_EQ(listener.deleted(), std::vector<std::string>{old.id});
+  EXPECT_TRUE(store_->FindById(old.id).status().IsNotFound());
+  EXPECT_EQ(*store_->FindById(rotation.new_token.id), rotation.new_token);
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 1) << "counters follow";
+
+  Result<SecretLookup> retired = store_->LookupSecret(old.secret_hash);
+  ASSERT_TRUE(retired.ok()) << retired.status().ToString();
+  EXPECT_FALSE(retired->token);
+  ASSERT_TRUE(retired->retired);
+  EXPECT_EQ(*retired->retired, *rotation.retired);
+
+  Result<SecretLookup> current = store_->LookupSecret(rotation.new_token.secret_hash);
+  ASSERT_TRUE(current.ok());
+  ASSERT_TRUE(current->token);
+  EXPECT_EQ(*current->token, rotation.new_token);
+  EXPECT_FALSE(current->retired);
+
+  for (const std::string& unknown : {HashOf(99), std::string("x\0y", 3), std::string()}) {
+    Result<SecretLookup> none = store_->LookupSecret(unknown);
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_FALSE(none->token);
+    EXPECT_FALSE(none->retired);
+  }
+  store_->SetChangeListener(nullptr);
+}
+
+TEST_P(TokenStoreContractTest, RotateWithOverlapKeepsTheOldTokenWithItsNewExpiry) {
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  const Token old = MakeToken(1, TokenType::kUser, "u1");
+  InsertAll({old});
+  Rotation rotation = RotationOf(old, 2, /*keep_old=*/true, kBase + 100);
+  rotation.retired.reset();  // as when the old token's own expiry ends the overlap
+  ASSERT_TRUE(store_->Rotate(rotation).ok());
+  EXPECT_EQ(listener.deleted(), std::vector<std::string>{old.id}) << "its expiry changed";
+  Token expected = old;
+  expected.rotated_to = rotation.new_token.id;
+  expected.expiration_date = kBase + 100;
+  EXPECT_EQ(*store_->FindById(old.id), expected);
+  Result<SecretLookup> both = store_->LookupSecret(old.secret_hash);
+  ASSERT_TRUE(both.ok());
+  ASSERT_TRUE(both->token);
+  EXPECT_EQ(*both->token, expected);
+  EXPECT_FALSE(both->retired) << "no retired record was asked for";
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 2);
+  store_->SetChangeListener(nullptr);
+}
+
+TEST_P(TokenStoreContractTest, RotateRefusesAnAbsentOrRotatingTokenAndChangesNothing) {
+  RecordingListener listener;
+  const Token old = MakeToken(1, TokenType::kTeam, "t1");
+  InsertAll({old});
+  ASSERT_TRUE(store_->Rotate(RotationOf(old, 2, true, kBase + 100)).ok());
+  store_->SetChangeListener(&listener);
+
+  const Status again = store_->Rotate(RotationOf(old, 3, true, kBase + 200));
+  EXPECT_EQ(again.api_error(), core::ApiError::kRotationPending) << again.ToString();
+  Token absent = MakeToken(4, TokenType::kTeam, "t1");
+  EXPECT_TRUE(store_->Rotate(RotationOf(absent, 5, false)).IsNotFound());
+  Rotation odd = RotationOf(absent, 6, false);
+  odd.old_id = std::string("x\0y", 3);  // no row can hold such an id
+  EXPECT_TRUE(store_->Rotate(odd).IsNotFound());
+
+  for (int n : {3, 5, 6}) EXPECT_TRUE(store_->FindById(IdOf(n)).status().IsNotFound()) << n;
+  EXPECT_EQ(store_->FindById(old.id)->expiration_date, kBase + 100) << "unchanged";
+  EXPECT_FALSE(store_->LookupSecret(absent.secret_hash)->retired);
+  EXPECT_TRUE(listener.deleted().empty());
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 2);
+  store_->SetChangeListener(nullptr);
+}
+
+TEST_P(TokenStoreContractTest, RotateOntoATakenIdOrHashChangesNothing) {
+  const Token old = MakeToken(1, TokenType::kTeam, "t1");
+  const Token other = MakeToken(2, TokenType::kTeam, "t1");
+  InsertAll({old, other});
+  Rotation taken_id = RotationOf(old, 3, false);
+  taken_id.new_token.id = other.id;
+  Rotation taken_hash = RotationOf(old, 4, false);
+  taken_hash.new_token.secret_hash = other.secret_hash;
+  for (const Rotation& rotation : {taken_id, taken_hash}) {
+    const Status status = store_->Rotate(rotation);
+    EXPECT_EQ(status.code(), core::StatusCode::kAlreadyExists) << status.ToString();
+    EXPECT_EQ(*store_->FindById(old.id), old);
+    EXPECT_FALSE(store_->LookupSecret(old.secret_hash)->retired);
+  }
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 2);
+  ASSERT_TRUE(store_->Rotate(RotationOf(old, 5, false)).ok()) << "and it can still rotate";
+}
+
+TEST_P(TokenStoreContractTest, RevokeFamilyDeletesTheWholeChainOnce) {
+  // A -> B -> C (family A), B kept in its overlap; D alone; E -> F another family.
+  const Token a = MakeToken(1, TokenType::kUser, "u1");
+  const Token d = MakeToken(4, TokenType::kUser, "u1");
+  const Token e = MakeToken(5, TokenType::kUser, "u1");
+  InsertAll({a, d, e});
+  const Rotation a_to_b = RotationOf(a, 2, false);
+  ASSERT_TRUE(store_->Rotate(a_to_b).ok());
+  const Rotation b_to_c = RotationOf(a_to_b.new_token, 3, true, kBase + 100);
+  ASSERT_TRUE(store_->Rotate(b_to_c).ok());
+  ASSERT_TRUE(store_->Rotate(RotationOf(e, 6, false)).ok());
+  EXPECT_EQ(store_->FindById(IdOf(3))->family_id, a.id);
+
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  Result<FamilyRevocation> revoked = store_->RevokeFamily(a.id, a.secret_hash, kBase + 500);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_TRUE(revoked->first_detection);
+  EXPECT_EQ(Sorted(revoked->deleted), Sorted({IdOf(2), IdOf(3)}));
+  EXPECT_EQ(Sorted(listener.deleted()), Sorted({IdOf(2), IdOf(3)}));
+  for (int n : {2, 3}) EXPECT_TRUE(store_->FindById(IdOf(n)).status().IsNotFound()) << n;
+  for (int n : {4, 6}) EXPECT_TRUE(store_->FindById(IdOf(n)).ok()) << n;
+  EXPECT_EQ(store_->LookupSecret(a.secret_hash)->retired->reuse_detected_at, kBase + 500);
+
+  // Once per retired secret: a second presentation changes nothing.
+  revoked = store_->RevokeFamily(a.id, a.secret_hash, kBase + 600);
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_FALSE(revoked->first_detection);
+  EXPECT_TRUE(revoked->deleted.empty());
+  EXPECT_EQ(store_->LookupSecret(a.secret_hash)->retired->reuse_detected_at, kBase + 500);
+  // A secret that is not retired revokes nothing.
+  revoked = store_->RevokeFamily(e.id, HashOf(77), kBase + 600);
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_FALSE(revoked->first_detection);
+  EXPECT_TRUE(store_->FindById(IdOf(6)).ok());
+  EXPECT_EQ(listener.deleted().size(), 2u);
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 2);
+  store_->SetChangeListener(nullptr);
+}
+
+TEST_P(TokenStoreContractTest, SweepRemovesEndedOverlapsAndForgottenSecrets) {
+  const Token early = MakeToken(1, TokenType::kTeam, "t1");
+  const Token late = MakeToken(2, TokenType::kTeam, "t1");
+  Token expired = MakeToken(3, TokenType::kTeam, "t1");
+  expired.expiration_date = kBase;  // expired, never rotated: not the sweep's
+  InsertAll({early, late, expired});
+  Rotation first = RotationOf(early, 4, true, kBase + 1000);
+  first.retired->forget_after = kBase + 3000;
+  ASSERT_TRUE(store_->Rotate(first).ok());
+  Rotation second = RotationOf(late, 5, true, kBase + 2000);
+  second.retired->forget_after = kBase + 9000;
+  ASSERT_TRUE(store_->Rotate(second).ok());
+
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  Result<SweepCounts> swept = store_->SweepRotations(kBase + 999);
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  EXPECT_EQ(swept->tokens, 0);
+  EXPECT_EQ(swept->retired, 0);
+
+  swept = store_->SweepRotations(kBase + 1000);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->tokens, 1);
+  EXPECT_EQ(listener.deleted(), std::vector<std::string>{early.id});
+  EXPECT_TRUE(store_->FindById(early.id).status().IsNotFound());
+  EXPECT_TRUE(store_->FindById(late.id).ok());
+  EXPECT_TRUE(store_->FindById(expired.id).ok());
+
+  swept = store_->SweepRotations(kBase + 3000);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->tokens, 1);
+  EXPECT_EQ(swept->retired, 1);
+  EXPECT_FALSE(store_->LookupSecret(early.secret_hash)->retired);
+  EXPECT_TRUE(store_->LookupSecret(late.secret_hash)->retired);
+  EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 3) << "the new tokens and the expired one";
+  store_->SetChangeListener(nullptr);
+}
+
+TEST_P(TokenStoreContractTest, PingAnswers) { EXPECT_TRUE(store_->Ping().ok()); }
+
+TEST_P(TokenStoreContractTest, InsertAbsentStoresOnlyWhatIsNotThereAndCountsIt) {
+  const Token by_id = MakeToken(1, TokenType::kTeam, "t");
+  const Token by_hash = MakeToken(2, TokenType::kTeam, "t");
+  InsertAll({by_id, by_hash});
+  Token same_id = MakeToken(10, TokenType::kUser, "u");
+  same_id.id = by_id.id;  // another hash, a taken id
+  Token same_hash = MakeToken(11, TokenType::kUser, "u");
+  same_hash.secret_hash = by_hash.secret_hash;  // another id, a taken hash
+  const Token fresh = MakeToken(12, TokenType::kUser, "u");
+  Token repeated = fresh;  // repeats a token earlier in the same call
+  repeated.name = "second copy";
+  Token repeated_hash = MakeToken(13, TokenType::kUser, "u");
+  repeated_hash.secret_hash = fresh.secret_hash;
+  const Token fresh_global = MakeToken(14, TokenType::kGlobal, std::nullopt);
+
+  const std::vector<Token> batch = {same_id,  fresh,         same_hash,
+                                    repeated, repeated_hash, fresh_global};
+  Result<std::int64_t> inserted = store_->InsertAbsent(batch);
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 2);
+  EXPECT_EQ(*store_->FindById(by_id.id), by_id) << "the stored token is kept";
+  EXPECT_EQ(*store_->FindBySecretHash(by_hash.secret_hash), by_hash);
+  EXPECT_EQ(*store_->FindById(fresh.id), fresh) << "the first of two copies wins";
+  EXPECT_EQ(*store_->FindById(fresh_global.id), fresh_global);
+  EXPECT_TRUE(store_->FindById(same_hash.id).status().IsNotFound());
+  EXPECT_TRUE(store_->FindById(repeated_hash.id).status().IsNotFound());
+  EXPECT_TRUE(store_->FindBySecretHash(same_id.secret_hash).status().IsNotFound());
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 4) << "counters count stored rows only";
+  EXPECT_EQ(MustQuery({.principals = {"u"}}, Everything(), 1, 0).total, 1);
+
+  // Again: everything is there already.
+  inserted = store_->InsertAbsent(batch);
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 0);
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 4);
+  inserted = store_->InsertAbsent({});
+  ASSERT_TRUE(inserted.ok());
+  EXPECT_EQ(*inserted, 0);
+}
+
+TEST_P(TokenStoreContractTest, InsertAbsentIsAllOrNoneAndTakesLargeBatches) {
+  std::vector<Token> big;
+  for (int n = 100; n < 1300; ++n) big.push_back(MakeToken(n, TokenType::kWorkflow, "w"));
+  Token unstorable = MakeToken(99, TokenType::kTeam, "t");
+  unstorable.actions = {"token/read write"};
+  std::vector<Token> with_bad = big;
+  with_bad.push_back(unstorable);
+  Result<std::int64_t> refused = store_->InsertAbsent(with_bad);
+  EXPECT_EQ(refused.status().code(), core::StatusCode::kInvalidArgument)
+      << refused.status().ToString();
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 0) << "nothing of a refused call";
+
+  Result<std::int64_t> inserted = store_->InsertAbsent(std::span<const Token>(big).subspan(0, 300));
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 300);
+  inserted = store_->InsertAbsent(big);  // more rows than one write batch or statement
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 900);
+  EXPECT_EQ(MustQuery({.types = {TokenType::kWorkflow}}, Everything(), 1, 0).total, 1200);
+  for (int n : {100, 399, 400, 1299}) {
+    EXPECT_EQ(*store_->FindById(IdOf(n)), MakeToken(n, TokenType::kWorkflow, "w"));
+    std::optional<std::int64_t> LastUsed(TokenStore & store, const std::string& id) {
+      Result<Token> token = store.FindById(id);
+      EXPECT_TRUE(token.ok()) << token.status().ToString();
+      return token.ok() ? token->last_used_date : std::nullopt;
+    }
+
+    TEST_P(TokenStoreContractTest, RecordUsesKeepsTheNewestUse) {
+      InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "t")});
+      EXPECT_EQ(LastUsed(*store_, IdOf(1)), std::nullopt) << "never used yet";
+
+      const std::vector<TokenUse> first = {{IdOf(1), kBase + 100}};
+      ASSERT_TRUE(store_->RecordUses(first).ok());
+      EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 100);
+      EXPECT_EQ(LastUsed(*store_, IdOf(2)), std::nullopt) << "other tokens are untouched";
+
+      const std::vector<TokenUse> newer = {{IdOf(1), kBase + 200}};
+      ASSERT_TRUE(store_->RecordUses(newer).ok());
+      EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 200);
+
+      // Another instance's late flush of an older use never goes back in time.
+      const std::vector<TokenUse> older = {{IdOf(1), kBase + 150}};
+      ASSERT_TRUE(store_->RecordUses(older).ok());
+      EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 200);
+      Result<Token> by_hash = store_->FindBySecretHash(HashOf(1));
+      ASSERT_TRUE(by_hash.ok());
+      EXPECT_EQ(by_hash->last_used_date, kBase + 200) << "every read sees it";
+    }
+
+    TEST_P(TokenStoreContractTest, RecordUsesTakesManyUsesAtOnceAndSkipsUnknownIds) {
+      std::vector<Token> tokens;
+      for (int n = 1; n <= 300; ++n) tokens.push_back(MakeToken(n, TokenType::kUser, "u"));
+      ASSERT_TRUE(store_->InsertMany(tokens).ok());
+      std::vector<TokenUse> uses;
+      for (int n = 1; n <= 300; ++n) uses.push_back({IdOf(n), kBase + n});
+      // The same id twice in one call: the newer use wins, in either order.
+      uses.push_back({IdOf(7), kBase + 5000});
+      uses.push_back({IdOf(8), kBase + 1});
+      // Ids that name no token (deleted meanwhile, or never a token) are skipped.
+      uses.push_back({IdOf(9999), kBase});
+      uses.push_back({"not an id", kBase});
+      uses.push_back({"", kBase});
+      uses.push_back({std::string("bad \xff utf-8"), kBase});
+      RecordingListener listener;
+      store_->SetChangeListener(&listener);
+      const Status status = store_->RecordUses(uses);
+      store_->SetChangeListener(nullptr);
+      ASSERT_TRUE(status.ok()) << status.ToString();
+      EXPECT_TRUE(listener.deleted().empty()) << "a use is not a change of validity";
+      EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 1);
+      EXPECT_EQ(LastUsed(*store_, IdOf(7)), kBase + 5000);
+      EXPECT_EQ(LastUsed(*store_, IdOf(8)), kBase + 8);
+      EXPECT_EQ(LastUsed(*store_, IdOf(300)), kBase + 300);
+      EXPECT_TRUE(store_->FindById(IdOf(9999)).status().IsNotFound()) << "nothing was created";
+      EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 300);
+      // Tokens 151..300, and token 7 (used last at kBase + 5000).
+      EXPECT_EQ(MustQuery({.last_used_after = kBase + 151}, Everything(), 1, 0).total, 151);
+      // Tokens 1..100 but token 7.
+      EXPECT_EQ(MustQuery({.last_used_before = kBase + 101}, Everything(), 1, 0).total, 99);
+      EXPECT_TRUE(store_->RecordUses({}).ok()) << "nothing to record";
+    }
+
+    TEST_P(TokenStoreContractTest, RecordUsesOfADeletedTokenIsSkipped) {
+      InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "t")});
+      ASSERT_TRUE(store_->Delete(IdOf(1)).ok());
+      const std::vector<TokenUse> uses = {{IdOf(1), kBase}, {IdOf(2), kBase + 1}};
+      ASSERT_TRUE(store_->RecordUses(uses).ok());
+      EXPECT_TRUE(store_->FindById(IdOf(1)).status().IsNotFound());
+      EXPECT_EQ(LastUsed(*store_, IdOf(2)), kBase + 1);
+    }
+
+    TEST_P(TokenStoreContractTest, LastUsedSortPagesNeverOverlapAfterRecordedUses) {
+      std::vector<Token> tokens = VariedTokens();
+      for (Token& token : tokens) token.last_used_date.reset();
+      InsertAll(tokens);
+      std::vector<TokenUse> uses;
+      for (std::size_t i = 0; i < tokens.size(); i += 2) {
+        tokens[i].last_used_date = kBase + static_cast<std::int64_t>(i % 6) * 10;
+        uses.push_back({tokens[i].id, *tokens[i].last_used_date});
+      }
+      ASSERT_TRUE(store_->RecordUses(uses).ok());
+      for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
+        const TokenQuery query = SortedBy(SortField::kLastUsedDate, order);
+        std::vector<std::string> walked;
+        for (int page = 0; page < 4; ++page) {
+          const TokenPage result = MustQuery(query, Everything(), 6, page * 6);
+          EXPECT_EQ(result.total, 20);
+          for (const Token& token : result.tokens) walked.push_back(token.id);
+        }
+        EXPECT_EQ(walked, ExpectedIds(tokens, query, Everything()));
+      }
+    }
+
+    INSTANTIATE_TEST_SUITE_P(
+        Backends, TokenStoreContractTest, ::testing::ValuesIn(AllBackends()),
+        [](const ::testing::TestParamInfo<BackendCase>& info) { return info.param.name; });
+
+    // The fault-injecting double other suites build on (tests/support) must be
+    // indistinguishable from the store it wraps while no fault is injected.
+    std::vector<BackendCase> ThroughFailingStore() {
+      return {{"SqliteMemory",
+               []() -> Result<std::unique_ptr<TokenStore>> {
+                 Result<std::unique_ptr<tokend::testing::FailingStore>> store =
+                     tokend::testing::FailingStore::Open("sqlite::memory:");
+                 if (!store.ok()) return store.status();
+                 return std::unique_ptr<TokenStore>(std::move(store).value());
+               },
+               ""}};
+    }
+
+    INSTANTIATE_TEST_SUITE_P(
+        ThroughFailingStore, TokenStoreContractTest, ::testing::ValuesIn(ThroughFailingStore()),
+        [](const ::testing::TestParamInfo<BackendCase>& info) { return info.param.name; });
+
+  }  // namespace
 }  // namespace tokend::store

@@ -7,9 +7,10 @@
 namespace tokend::testing {
 namespace {
 
-constexpr std::string_view kMethodNames[] = {"Insert",           "InsertMany", "FindById",
-                                             "FindBySecretHash", "Delete",     "Query",
-                                             "CountByType",      "Ping",       "DeleteMatching"};
+constexpr std::string_view kMethodNames[] = {
+    "Insert", "InsertMany",   "FindById",     "FindBySecretHash", "Delete",
+    "Query",  "CountByType",  "Ping",         "DeleteMatching",   "RecordUses",
+    "Rotate", "LookupSecret", "RevokeFamily", "SweepRotations"};
 
 int IndexOf(FailingStore::Methods method) { return std::countr_zero(method); }
 
@@ -117,6 +118,33 @@ core::Result<std::vector<std::pair<core::TokenType, std::int64_t>>> FailingStore
 core::Status FailingStore::Ping() {
   if (auto failure = Injected(kPing)) return *failure;
   return ForwardingStore::Ping();
+}
+
+core::Status FailingStore::RecordUses(std::span<const store::TokenUse> uses) {
+  if (auto failure = Injected(kRecordUses)) return *failure;
+  return ForwardingStore::RecordUses(uses);
+}
+
+core::Status FailingStore::Rotate(const store::Rotation& rotation) {
+  if (auto failure = Injected(kRotate)) return *failure;
+  return ForwardingStore::Rotate(rotation);
+}
+
+core::Result<store::SecretLookup> FailingStore::LookupSecret(std::string_view secret_hash) {
+  if (auto failure = Injected(kLookupSecret)) return *failure;
+  return ForwardingStore::LookupSecret(secret_hash);
+}
+
+core::Result<store::FamilyRevocation> FailingStore::RevokeFamily(std::string_view family_id,
+                                                                 std::string_view secret_hash,
+                                                                 core::EpochMillis now) {
+  if (auto failure = Injected(kRevokeFamily)) return *failure;
+  return ForwardingStore::RevokeFamily(family_id, secret_hash, now);
+}
+
+core::Result<store::SweepCounts> FailingStore::SweepRotations(core::EpochMillis now) {
+  if (auto failure = Injected(kSweepRotations)) return *failure;
+  return ForwardingStore::SweepRotations(now);
 }
 
 }  // namespace tokend::testing

@@ -42,8 +42,15 @@ class FailingStore final : public ForwardingStore {
   static constexpr Methods kCountByType = 1u << 6;
   static constexpr Methods kPing = 1u << 7;
   static constexpr Methods kDeleteMatching = 1u << 8;
-  static constexpr Methods kWrites = kInsert | kInsertMany | kDelete | kDeleteMatching;
-  static constexpr Methods kReads = kFindById | kFindBySecretHash | kQuery | kCountByType;
+  static constexpr Methods kRecordUses = 1u << 9;
+  static constexpr Methods kRotate = 1u << 10;
+  static constexpr Methods kLookupSecret = 1u << 11;
+  static constexpr Methods kRevokeFamily = 1u << 12;
+  static constexpr Methods kSweepRotations = 1u << 13;
+  static constexpr Methods kWrites = kInsert | kInsertMany | kDelete | kDeleteMatching |
+                                     kRecordUses | kRotate | kRevokeFamily | kSweepRotations;
+  static constexpr Methods kReads =
+      kFindById | kFindBySecretHash | kQuery | kCountByType | kLookupSecret;
   static constexpr Methods kAll = kWrites | kReads | kPing;
 
   explicit FailingStore(std::unique_ptr<store::TokenStore> inner);
@@ -77,9 +84,17 @@ class FailingStore final : public ForwardingStore {
                                        std::int64_t offset, bool count_total) override;
   core::Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override;
   core::Status Ping() override;
+  core::Status RecordUses(std::span<const store::TokenUse> uses) override;
+
+  core::Status Rotate(const store::Rotation& rotation) override;
+  core::Result<store::SecretLookup> LookupSecret(std::string_view secret_hash) override;
+  core::Result<store::FamilyRevocation> RevokeFamily(std::string_view family_id,
+                                                     std::string_view secret_hash,
+                                                     core::EpochMillis now) override;
+  core::Result<store::SweepCounts> SweepRotations(core::EpochMillis now) override;
 
  private:
-  static constexpr int kMethodCount = 9;
+  static constexpr int kMethodCount = 14;
 
   // Counts the call; the failure to return when this call of `method` fails.
   std::optional<core::Status> Injected(Methods method);

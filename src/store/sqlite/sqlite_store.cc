@@ -70,10 +70,42 @@ constexpr const char* kConnectionPragmas =
 constexpr const char* kWriterCachePragma = "PRAGMA cache_size=-65536;";
 
 constexpr const char* kInsertSql =
-    "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 constexpr const char* kDeleteSql = "DELETE FROM tokens WHERE id = ?1";
+// Newest wins: a use older than the stored one changes nothing, and is not
+// even written (no page is dirtied for it). An id no row has updates nothing.
+constexpr const char* kRecordUseSql =
+    "UPDATE tokens SET last_used_date = max(coalesce(last_used_date, ?2), ?2) "
+    "WHERE id = ?1 AND (last_used_date IS NULL OR last_used_date < ?2)";
 constexpr const char* kCountByTypeSql = "SELECT type, n FROM type_counts WHERE n > 0 ORDER BY type";
 constexpr const char* kPingSql = "SELECT count(*) FROM type_counts";
+
+// Rotation. The old token's state is read inside the writer's transaction,
+// so the check and the change cannot interleave with another rotation.
+constexpr const char* kRotationStateSql = "SELECT rotated_to FROM tokens WHERE id = ?1";
+constexpr const char* kKeepRotatedSql =
+    "UPDATE tokens SET rotated_to = ?2, expiration_date = ?3 WHERE id = ?1";
+constexpr const char* kInsertRetiredSql =
+    "INSERT OR REPLACE INTO retired_secrets (secret_hash, token_id, family_id, overlap_end, "
+    "forget_after, reuse_detected_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL)";
+constexpr const char* kMarkReuseSql =
+    "UPDATE retired_secrets SET reuse_detected_at = ?2 "
+    "WHERE secret_hash = ?1 AND reuse_detected_at IS NULL";
+constexpr const char* kDeleteFamilySql =
+    "DELETE FROM tokens WHERE id = ?1 OR family_id = ?1 RETURNING id";
+constexpr const char* kSweepTokensSql =
+    "DELETE FROM tokens WHERE rotated_to IS NOT NULL AND expiration_date <= ?1 RETURNING id";
+constexpr const char* kSweepRetiredSql = "DELETE FROM retired_secrets WHERE forget_after <= ?1";
+// The token and the retired secret of one hash, from one snapshot; one row,
+// whose token columns are null when there is no token and whose retired
+// columns (from kTokenColumnCount on) are null when the secret is not retired.
+constexpr const char* kLookupSecretSql =
+    "SELECT t.*, r.* FROM (SELECT 1) AS k "
+    "LEFT JOIN (SELECT " TOKEND_TOKEN_COLUMNS
+    " FROM tokens WHERE secret_hash = ?1) AS t ON 1=1 "
+    "LEFT JOIN (SELECT token_id, family_id, overlap_end, forget_after, reuse_detected_at "
+    "FROM retired_secrets WHERE secret_hash = ?1) AS r ON 1=1";
 
 std::string SelectTokensSql(std::string_view where) {
   std::string sql = "SELECT ";
@@ -95,6 +127,10 @@ Result<core::Token> ReadToken(const Statement& stmt) {
   row.expiration_date = stmt.ColumnOptionalInt64(6);
   row.actions = std::string(stmt.ColumnText(7));
   row.secret_hash = std::string(stmt.ColumnText(8));
+  row.last_used_date = stmt.ColumnOptionalInt64(9);
+  row.rotated_from = stmt.ColumnOptionalText(10);
+  row.rotated_to = stmt.ColumnOptionalText(11);
+  row.family_id = stmt.ColumnOptionalText(12);
   return DecodeTokenRow(std::move(row));
 }
 
@@ -108,6 +144,10 @@ void BindRow(Statement& stmt, const TokenRow& row) {
   stmt.Bind(7, row.expiration_date);
   stmt.Bind(8, std::string_view(row.actions));
   stmt.Bind(9, std::string_view(row.secret_hash));
+  stmt.Bind(10, row.last_used_date);
+  stmt.Bind(11, row.rotated_from);
+  stmt.Bind(12, row.rotated_to);
+  stmt.Bind(13, row.family_id);
 }
 
 // Dynamic SQL made only of fixed fragments and "?" placeholders; every value
@@ -200,6 +240,14 @@ SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility&
     filter.params.emplace_back(*query.to_date);
   }
   if (query.lifetime_beyond_policy) AppendBeyondPolicy(filter, query.policy_max_lifetimes);
+  if (query.last_used_before) {
+    filter.sql += " AND (last_used_date IS NULL OR last_used_date < ?)";
+    filter.params.emplace_back(*query.last_used_before);
+  }
+  if (query.last_used_after) {
+    filter.sql += " AND last_used_date >= ?";
+    filter.params.emplace_back(*query.last_used_after);
+  }
   if (!visibility.everything) {
     filter.AppendTypes(single_type_and_principal ? "type" : "+type", visibility.types);
     filter.sql += " AND principal = ?";
@@ -208,7 +256,15 @@ SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility&
   return filter;
 }
 
-// The total of a query without date filters, from the counter tables.
+// The total of a query without date filters (HasRowFilters), from the
+// counter tables.
+// True when a query filters on something the counter tables do not count
+// (dates, lifetimes): its total is counted over the matching rows.
+bool HasRowFilters(const core::TokenQuery& query) {
+  return query.from_date || query.to_date || query.lifetime_beyond_policy ||
+         query.last_used_before || query.last_used_after;
+}
+
 SqlWithParams CounterTotal(const core::TokenQuery& query, const core::Visibility& visibility) {
   SqlWithParams count;
   if (query.principals.empty() && visibility.everything) {
@@ -276,18 +332,42 @@ class SqliteStore final : public TokenStore {
   Status Ping() override;
   void SetChangeListener(ChangeListener* listener) override { listener_.store(listener); }
   bool IsShared() const override { return false; }
+  Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) override;
+  Status RecordUses(std::span<const TokenUse> uses) override;
+  Status Rotate(const Rotation& rotation) override;
+  Result<SecretLookup> LookupSecret(std::string_view secret_hash) override;
+  Result<FamilyRevocation> RevokeFamily(std::string_view family_id, std::string_view secret_hash,
+                                        core::EpochMillis now) override;
+  Result<SweepCounts> SweepRotations(core::EpochMillis now) override;
 
  private:
   // A queued write. Lives on the waiting caller's stack until `done`.
   struct WriteOp {
-    enum class Kind { kInsert, kInsertMany, kDelete, kDeleteMatching };
+    enum class Kind {
+      kInsert,
+      kInsertMany,
+      kDelete,
+      kDeleteMatching,
+      kInsertAbsent,
+      kRecordUses,
+      kRotate,
+      kRevokeFamily,
+      kSweep
+    };
     WriteOp(Kind kind, std::span<const TokenRow> rows, std::string_view id)
         : kind(kind), rows(rows), id(id) {}
     const Kind kind;
     const std::span<const TokenRow> rows;   // kInsert: one, kInsertMany: all
     const std::string_view id;              // kDelete
     const SqlWithParams* filter = nullptr;  // kDeleteMatching: "WHERE ..."
-    std::vector<std::string> deleted;       // kDeleteMatching: the ids it deleted
+    std::vector<std::string> deleted;       // kDeleteMatching, kRevokeFamily, kSweep: ids deleted
+    std::int64_t inserted = 0;              // kInsertAbsent: rows stored
+    std::span<const TokenUse> uses;         // kRecordUses
+    const Rotation* rotation = nullptr;     // kRotate (rows: the new token's)
+    std::string_view secret_hash;           // kRevokeFamily (id: the family)
+    core::EpochMillis now = 0;              // kRevokeFamily, kSweep
+    bool first_detection = false;           // kRevokeFamily
+    std::int64_t retired_swept = 0;         // kSweep
     Status result;
     bool done = false;
   };
@@ -324,6 +404,14 @@ class SqliteStore final : public TokenStore {
   void WriterLoop();
   void RunBatch(Connection& connection, std::vector<WriteOp*>& batch);
   Status InsertOne(Connection& connection, const TokenRow& row);
+  Status InsertAbsentRows(Connection& connection, WriteOp& op);
+  // The writer's part of Rotate, RevokeFamily and SweepRotations: the op's
+  // result, or a fatal error (returned) that fails the whole batch.
+  Status RunRotate(Connection& connection, WriteOp& op);
+  Status RunRevokeFamily(Connection& connection, WriteOp& op);
+  Status RunSweep(Connection& connection, WriteOp& op);
+  // Steps a "... RETURNING id" statement to its end, collecting the ids.
+  Status CollectIds(Connection& connection, Statement& stmt, std::vector<std::string>& ids);
 
   Result<core::Token> FindOne(const char* sql, std::string_view key);
   Result<std::int64_t> QueryInt(Connection& connection, const SqlWithParams& sql);
@@ -598,7 +686,9 @@ void SqliteStore::WriterLoop() {
       if (queue_.empty()) return;  // stopping, and everything queued is done
       // Always at least one op, so that an InsertMany larger than a batch
       // still runs (alone, in its own transaction).
-      auto rows_of = [](const WriteOp* op) { return std::max<std::size_t>(1, op->rows.size()); };
+      auto rows_of = [](const WriteOp* op) {
+        return std::max<std::size_t>(1, op->rows.size() + op->uses.size());
+      };
       std::size_t rows = 0;
       while (!queue_.empty() &&
              (batch.empty() || rows + rows_of(queue_.front()) <= kMaxBatchRows)) {
@@ -739,6 +829,35 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
         if (fatal.ok()) op->result = Status::Ok();
         break;
       }
+      case WriteOp::Kind::kInsertAbsent:
+        fatal = InsertAbsentRows(connection, *op);
+        break;
+      case WriteOp::Kind::kRecordUses:
+        // Any failure is fatal: the whole batch of uses goes or none does.
+        for (const TokenUse& use : op->uses) {
+          Result<Statement> stmt = connection.Prepare(kRecordUseSql);
+          if (!stmt.ok()) {
+            fatal = stmt.status();
+            break;
+          }
+          stmt->Bind(1, std::string_view(use.id));
+          stmt->Bind(2, std::int64_t{use.at});
+          if (const int rc = stmt->Step(); rc != SQLITE_DONE) {
+            fatal = StatusFromSqlite(rc, connection.db(), "recording uses in " + display_);
+            break;
+          }
+        }
+        if (fatal.ok()) op->result = Status::Ok();
+        break;
+      case WriteOp::Kind::kRotate:
+        fatal = RunRotate(connection, *op);
+        break;
+      case WriteOp::Kind::kRevokeFamily:
+        fatal = RunRevokeFamily(connection, *op);
+        break;
+      case WriteOp::Kind::kSweep:
+        fatal = RunSweep(connection, *op);
+        break;
     }
     if (!fatal.ok()) break;
   }
@@ -751,8 +870,13 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
   if (ChangeListener* listener = listener_.load()) {
     for (const WriteOp* op : batch) {
       if (op->kind == WriteOp::Kind::kDelete && op->result.ok()) listener->OnTokenDeleted(op->id);
-      if (op->kind == WriteOp::Kind::kDeleteMatching && op->result.ok()) {
+      if ((op->kind == WriteOp::Kind::kDeleteMatching || op->kind == WriteOp::Kind::kRevokeFamily ||
+           op->kind == WriteOp::Kind::kSweep) &&
+          op->result.ok()) {
         for (const std::string& id : op->deleted) listener->OnTokenDeleted(id);
+      }
+      if (op->kind == WriteOp::Kind::kRotate && op->result.ok()) {
+        listener->OnTokenDeleted(op->rotation->old_id);
       }
     }
   }
@@ -797,6 +921,162 @@ Result<std::vector<std::string>> SqliteStore::DeleteMatching(const core::TokenQu
   op.filter = &filter;
   if (Status status = Submit(op); !status.ok()) return status;
   return std::move(op.deleted);
+}
+
+Status SqliteStore::CollectIds(Connection& connection, Statement& stmt,
+                               std::vector<std::string>& ids) {
+  for (;;) {
+    const int rc = stmt.Step();
+    if (rc == SQLITE_DONE) return Status::Ok();
+    if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), "deleting from " + display_);
+    ids.emplace_back(stmt.ColumnText(0));
+  }
+}
+
+Status SqliteStore::RunRotate(Connection& connection, WriteOp& op) {
+  const Rotation& rotation = *op.rotation;
+  const std::string context = "rotating in " + display_;
+  {
+    Result<Statement> state = connection.Prepare(kRotationStateSql);
+    if (!state.ok()) return state.status();
+    state->Bind(1, std::string_view(rotation.old_id));
+    const int rc = state->Step();
+    if (rc == SQLITE_DONE) {
+      op.result = Status::NotFound("no token with id " + rotation.old_id);
+      return Status::Ok();
+    }
+    if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), context);
+    if (state->ColumnOptionalText(0)) {
+      op.result = Status::Error(core::ApiError::kRotationPending,
+                                "token " + rotation.old_id + " is being rotated already");
+      return Status::Ok();
+    }
+  }
+  // The insert may fail alone (a taken id or hash): it runs first, and
+  // nothing else has changed when it does.
+  op.result = InsertOne(connection, op.rows.front());
+  if (!op.result.ok()) {
+    return op.result.code() == core::StatusCode::kAlreadyExists ? Status::Ok() : op.result;
+  }
+  Result<Statement> change = connection.Prepare(rotation.keep_old ? kKeepRotatedSql : kDeleteSql);
+  if (!change.ok()) return change.status();
+  change->Bind(1, std::string_view(rotation.old_id));
+  if (rotation.keep_old) {
+    change->Bind(2, std::string_view(rotation.new_token.id));
+    change->Bind(3, rotation.old_expiration);
+  }
+  if (const int rc = change->Step(); rc != SQLITE_DONE) {
+    return StatusFromSqlite(rc, connection.db(), context);
+  }
+  if (rotation.retired) {
+    const RetiredSecret& retired = *rotation.retired;
+    Result<Statement> insert = connection.Prepare(kInsertRetiredSql);
+    if (!insert.ok()) return insert.status();
+    insert->Bind(1, std::string_view(retired.secret_hash));
+    insert->Bind(2, std::string_view(retired.token_id));
+    insert->Bind(3, std::string_view(retired.family_id));
+    insert->Bind(4, retired.overlap_end);
+    insert->Bind(5, retired.forget_after);
+    if (const int rc = insert->Step(); rc != SQLITE_DONE) {
+      return StatusFromSqlite(rc, connection.db(), context);
+    }
+  }
+  // Recorded here, in the same transaction, once the audit trail exists:
+  // `token.rotated` for the old token and `token.created` for the new one.
+  op.result = Status::Ok();
+  return Status::Ok();
+}
+
+Status SqliteStore::RunRevokeFamily(Connection& connection, WriteOp& op) {
+  Result<Statement> mark = connection.Prepare(kMarkReuseSql);
+  if (!mark.ok()) return mark.status();
+  mark->Bind(1, op.secret_hash);
+  mark->Bind(2, op.now);
+  if (const int rc = mark->Step(); rc != SQLITE_DONE) {
+    return StatusFromSqlite(rc, connection.db(), "marking a reuse in " + display_);
+  }
+  op.deleted.clear();
+  op.first_detection = sqlite3_changes(connection.db()) > 0;
+  if (op.first_detection) {
+    Result<Statement> revoke = connection.Prepare(kDeleteFamilySql);
+    if (!revoke.ok()) return revoke.status();
+    revoke->Bind(1, op.id);
+    if (Status status = CollectIds(connection, *revoke, op.deleted); !status.ok()) return status;
+    // Recorded here once the audit trail exists: `token.reuse_detected` for
+    // the retired secret's token and `token.revoked` (reason "reuse") for
+    // each deleted one.
+  }
+  op.result = Status::Ok();
+  return Status::Ok();
+}
+
+Status SqliteStore::RunSweep(Connection& connection, WriteOp& op) {
+  Result<Statement> tokens = connection.Prepare(kSweepTokensSql);
+  if (!tokens.ok()) return tokens.status();
+  tokens->Bind(1, op.now);
+  op.deleted.clear();
+  if (Status status = CollectIds(connection, *tokens, op.deleted); !status.ok()) return status;
+  Result<Statement> retired = connection.Prepare(kSweepRetiredSql);
+  if (!retired.ok()) return retired.status();
+  retired->Bind(1, op.now);
+  if (const int rc = retired->Step(); rc != SQLITE_DONE) {
+    return StatusFromSqlite(rc, connection.db(), "sweeping " + display_);
+  }
+  op.retired_swept = sqlite3_changes(connection.db());
+  op.result = Status::Ok();
+  return Status::Ok();
+}
+
+Status SqliteStore::Rotate(const Rotation& rotation) {
+  Result<TokenRow> row = EncodeTokenRow(rotation.new_token);
+  if (!row.ok()) return row.status();
+  WriteOp op(WriteOp::Kind::kRotate, std::span(&*row, 1), {});
+  op.rotation = &rotation;
+  return Submit(op);
+}
+
+Result<FamilyRevocation> SqliteStore::RevokeFamily(std::string_view family_id,
+                                                   std::string_view secret_hash,
+                                                   core::EpochMillis now) {
+  WriteOp op(WriteOp::Kind::kRevokeFamily, {}, family_id);
+  op.secret_hash = secret_hash;
+  op.now = now;
+  if (Status status = Submit(op); !status.ok()) return status;
+  return FamilyRevocation{op.first_detection, std::move(op.deleted)};
+}
+
+Result<SweepCounts> SqliteStore::SweepRotations(core::EpochMillis now) {
+  WriteOp op(WriteOp::Kind::kSweep, {}, {});
+  op.now = now;
+  if (Status status = Submit(op); !status.ok()) return status;
+  return SweepCounts{static_cast<std::int64_t>(op.deleted.size()), op.retired_swept};
+}
+
+Result<SecretLookup> SqliteStore::LookupSecret(std::string_view secret_hash) {
+  Lease lease = Acquire();
+  Result<Statement> stmt = lease->Prepare(kLookupSecretSql);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, secret_hash);
+  const int rc = stmt->Step();
+  if (rc != SQLITE_ROW) return StatusFromSqlite(rc, lease->db(), "reading " + display_);
+  SecretLookup lookup;
+  if (stmt->ColumnOptionalText(0)) {
+    Result<core::Token> token = ReadToken(*stmt);
+    if (!token.ok()) return token.status();
+    lookup.token = std::move(token).value();
+  }
+  constexpr int r = kTokenColumnCount;
+  if (std::optional<std::string> token_id = stmt->ColumnOptionalText(r)) {
+    RetiredSecret retired;
+    retired.secret_hash = std::string(secret_hash);
+    retired.token_id = std::move(*token_id);
+    retired.family_id = std::string(stmt->ColumnText(r + 1));
+    retired.overlap_end = stmt->ColumnInt64(r + 2);
+    retired.forget_after = stmt->ColumnInt64(r + 3);
+    retired.reuse_detected_at = stmt->ColumnOptionalInt64(r + 4);
+    lookup.retired = std::move(retired);
+  }
+  return lookup;
 }
 
 Result<core::Token> SqliteStore::FindOne(const char* sql, std::string_view key) {
@@ -893,7 +1173,7 @@ Result<TokenPage> SqliteStore::Query(const core::TokenQuery& query,
     return page;
   }
   Result<std::int64_t> total = 0;
-  if (query.from_date || query.to_date || query.lifetime_beyond_policy) {
+  if (HasRowFilters(query)) {
     SqlWithParams count = TokenFilter(query, visibility);
     count.sql = "SELECT count(*) FROM tokens " + count.sql;
     total = QueryInt(*lease, count);
@@ -932,6 +1212,16 @@ Status SqliteStore::Ping() {
   return Status::Ok();
 }
 
+// Queued like any write, so that one fsync covers the whole batch (and any
+// inserts or deletes grouped with it). A use changes no token's validity:
+// listeners hear nothing (RunBatch announces deletions only).
+Status SqliteStore::RecordUses(std::span<const TokenUse> uses) {
+  if (uses.empty()) return Status::Ok();
+  WriteOp op(WriteOp::Kind::kRecordUses, {}, {});
+  op.uses = uses;
+  return Submit(op);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<TokenStore>> OpenSqliteStore(std::string_view target,
@@ -945,6 +1235,38 @@ Result<std::unique_ptr<TokenStore>> OpenSqliteStore(std::string_view target,
   auto store = std::make_unique<SqliteStore>(std::move(display), memory);
   if (Status status = store->Start(std::string(target), options); !status.ok()) return status;
   return std::unique_ptr<TokenStore>(std::move(store));
+}
+
+Status SqliteStore::InsertAbsentRows(Connection& connection, WriteOp& op) {
+  // A conflicting row is skipped by the statement itself, so no row can fail
+  // alone: any failure here is fatal and rolls the whole transaction back,
+  // which keeps the call all or none without a savepoint.
+  const std::string sql = std::string(kInsertSql) + " ON CONFLICT DO NOTHING";
+  op.inserted = 0;
+  for (const TokenRow& row : op.rows) {
+    Result<Statement> stmt = connection.Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    BindRow(*stmt, row);
+    const int rc = stmt->Step();
+    if (rc != SQLITE_DONE)
+      return StatusFromSqlite(rc, connection.db(), "inserting into " + display_);
+    op.inserted += sqlite3_changes(connection.db());
+  }
+  return Status::Ok();
+}
+
+Result<std::int64_t> SqliteStore::InsertAbsent(std::span<const core::Token> tokens) {
+  if (tokens.empty()) return std::int64_t{0};
+  std::vector<TokenRow> rows;
+  rows.reserve(tokens.size());
+  for (const core::Token& token : tokens) {
+    Result<TokenRow> row = EncodeTokenRow(token);
+    if (!row.ok()) return row.status();
+    rows.push_back(std::move(row).value());
+  }
+  WriteOp op(WriteOp::Kind::kInsertAbsent, rows, {});
+  if (Status status = Submit(op); !status.ok()) return status;
+  return op.inserted;
 }
 
 }  // namespace tokend::store
