@@ -1081,118 +1081,124 @@ TEST_P(TokenStoreContractTest, InsertAbsentIsAllOrNoneAndTakesLargeBatches) {
   EXPECT_EQ(MustQuery({.types = {TokenType::kWorkflow}}, Everything(), 1, 0).total, 1200);
   for (int n : {100, 399, 400, 1299}) {
     EXPECT_EQ(*store_->FindById(IdOf(n)), MakeToken(n, TokenType::kWorkflow, "w"));
-    std::optional<std::int64_t> LastUsed(TokenStore & store, const std::string& id) {
-      Result<Token> token = store.FindById(id);
-      EXPECT_TRUE(token.ok()) << token.status().ToString();
-      return token.ok() ? token->last_used_date : std::nullopt;
+  }
+}
+
+std::optional<std::int64_t> LastUsed(TokenStore& store, const std::string& id) {
+  Result<Token> token = store.FindById(id);
+  EXPECT_TRUE(token.ok()) << token.status().ToString();
+  return token.ok() ? token->last_used_date : std::nullopt;
+}
+
+TEST_P(TokenStoreContractTest, RecordUsesKeepsTheNewestUse) {
+  InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "t")});
+  EXPECT_EQ(LastUsed(*store_, IdOf(1)), std::nullopt) << "never used yet";
+
+  const std::vector<TokenUse> first = {{IdOf(1), kBase + 100}};
+  ASSERT_TRUE(store_->RecordUses(first).ok());
+  EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 100);
+  EXPECT_EQ(LastUsed(*store_, IdOf(2)), std::nullopt) << "other tokens are untouched";
+
+  const std::vector<TokenUse> newer = {{IdOf(1), kBase + 200}};
+  ASSERT_TRUE(store_->RecordUses(newer).ok());
+  EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 200);
+
+  // Another instance's late flush of an older use never goes back in time.
+  const std::vector<TokenUse> older = {{IdOf(1), kBase + 150}};
+  ASSERT_TRUE(store_->RecordUses(older).ok());
+  EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 200);
+  Result<Token> by_hash = store_->FindBySecretHash(HashOf(1));
+  ASSERT_TRUE(by_hash.ok());
+  EXPECT_EQ(by_hash->last_used_date, kBase + 200) << "every read sees it";
+}
+
+TEST_P(TokenStoreContractTest, RecordUsesTakesManyUsesAtOnceAndSkipsUnknownIds) {
+  std::vector<Token> tokens;
+  for (int n = 1; n <= 300; ++n) tokens.push_back(MakeToken(n, TokenType::kUser, "u"));
+  ASSERT_TRUE(store_->InsertMany(tokens).ok());
+  std::vector<TokenUse> uses;
+  for (int n = 1; n <= 300; ++n) uses.push_back({IdOf(n), kBase + n});
+  // The same id twice in one call: the newer use wins, in either order.
+  uses.push_back({IdOf(7), kBase + 5000});
+  uses.push_back({IdOf(8), kBase + 1});
+  // Ids that name no token (deleted meanwhile, or never a token) are skipped.
+  uses.push_back({IdOf(9999), kBase});
+  uses.push_back({"not an id", kBase});
+  uses.push_back({"", kBase});
+  uses.push_back({std::string("bad \xff utf-8"), kBase});
+  RecordingListener listener;
+  store_->SetChangeListener(&listener);
+  const Status status = store_->RecordUses(uses);
+  store_->SetChangeListener(nullptr);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_TRUE(listener.deleted().empty()) << "a use is not a change of validity";
+  EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 1);
+  EXPECT_EQ(LastUsed(*store_, IdOf(7)), kBase + 5000);
+  EXPECT_EQ(LastUsed(*store_, IdOf(8)), kBase + 8);
+  EXPECT_EQ(LastUsed(*store_, IdOf(300)), kBase + 300);
+  EXPECT_TRUE(store_->FindById(IdOf(9999)).status().IsNotFound()) << "nothing was created";
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 300);
+  // Tokens 151..300, and token 7 (used last at kBase + 5000).
+  EXPECT_EQ(MustQuery({.last_used_after = kBase + 151}, Everything(), 1, 0).total, 151);
+  // Tokens 1..100 but token 7.
+  EXPECT_EQ(MustQuery({.last_used_before = kBase + 101}, Everything(), 1, 0).total, 99);
+  EXPECT_TRUE(store_->RecordUses({}).ok()) << "nothing to record";
+}
+
+TEST_P(TokenStoreContractTest, RecordUsesOfADeletedTokenIsSkipped) {
+  InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "t")});
+  ASSERT_TRUE(store_->Delete(IdOf(1)).ok());
+  const std::vector<TokenUse> uses = {{IdOf(1), kBase}, {IdOf(2), kBase + 1}};
+  ASSERT_TRUE(store_->RecordUses(uses).ok());
+  EXPECT_TRUE(store_->FindById(IdOf(1)).status().IsNotFound());
+  EXPECT_EQ(LastUsed(*store_, IdOf(2)), kBase + 1);
+}
+
+TEST_P(TokenStoreContractTest, LastUsedSortPagesNeverOverlapAfterRecordedUses) {
+  std::vector<Token> tokens = VariedTokens();
+  for (Token& token : tokens) token.last_used_date.reset();
+  InsertAll(tokens);
+  std::vector<TokenUse> uses;
+  for (std::size_t i = 0; i < tokens.size(); i += 2) {
+    tokens[i].last_used_date = kBase + static_cast<std::int64_t>(i % 6) * 10;
+    uses.push_back({tokens[i].id, *tokens[i].last_used_date});
+  }
+  ASSERT_TRUE(store_->RecordUses(uses).ok());
+  for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
+    const TokenQuery query = SortedBy(SortField::kLastUsedDate, order);
+    std::vector<std::string> walked;
+    for (int page = 0; page < 4; ++page) {
+      const TokenPage result = MustQuery(query, Everything(), 6, page * 6);
+      EXPECT_EQ(result.total, 20);
+      for (const Token& token : result.tokens) walked.push_back(token.id);
     }
+    EXPECT_EQ(walked, ExpectedIds(tokens, query, Everything()));
+  }
+}
 
-    TEST_P(TokenStoreContractTest, RecordUsesKeepsTheNewestUse) {
-      InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "t")});
-      EXPECT_EQ(LastUsed(*store_, IdOf(1)), std::nullopt) << "never used yet";
+INSTANTIATE_TEST_SUITE_P(Backends, TokenStoreContractTest, ::testing::ValuesIn(AllBackends()),
+                         [](const ::testing::TestParamInfo<BackendCase>& info) {
+                           return info.param.name;
+                         });
 
-      const std::vector<TokenUse> first = {{IdOf(1), kBase + 100}};
-      ASSERT_TRUE(store_->RecordUses(first).ok());
-      EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 100);
-      EXPECT_EQ(LastUsed(*store_, IdOf(2)), std::nullopt) << "other tokens are untouched";
+// The fault-injecting double other suites build on (tests/support) must be
+// indistinguishable from the store it wraps while no fault is injected.
+std::vector<BackendCase> ThroughFailingStore() {
+  return {{"SqliteMemory",
+           []() -> Result<std::unique_ptr<TokenStore>> {
+             Result<std::unique_ptr<tokend::testing::FailingStore>> store =
+                 tokend::testing::FailingStore::Open("sqlite::memory:");
+             if (!store.ok()) return store.status();
+             return std::unique_ptr<TokenStore>(std::move(store).value());
+           },
+           ""}};
+}
 
-      const std::vector<TokenUse> newer = {{IdOf(1), kBase + 200}};
-      ASSERT_TRUE(store_->RecordUses(newer).ok());
-      EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 200);
+INSTANTIATE_TEST_SUITE_P(ThroughFailingStore, TokenStoreContractTest,
+                         ::testing::ValuesIn(ThroughFailingStore()),
+                         [](const ::testing::TestParamInfo<BackendCase>& info) {
+                           return info.param.name;
+                         });
 
-      // Another instance's late flush of an older use never goes back in time.
-      const std::vector<TokenUse> older = {{IdOf(1), kBase + 150}};
-      ASSERT_TRUE(store_->RecordUses(older).ok());
-      EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 200);
-      Result<Token> by_hash = store_->FindBySecretHash(HashOf(1));
-      ASSERT_TRUE(by_hash.ok());
-      EXPECT_EQ(by_hash->last_used_date, kBase + 200) << "every read sees it";
-    }
-
-    TEST_P(TokenStoreContractTest, RecordUsesTakesManyUsesAtOnceAndSkipsUnknownIds) {
-      std::vector<Token> tokens;
-      for (int n = 1; n <= 300; ++n) tokens.push_back(MakeToken(n, TokenType::kUser, "u"));
-      ASSERT_TRUE(store_->InsertMany(tokens).ok());
-      std::vector<TokenUse> uses;
-      for (int n = 1; n <= 300; ++n) uses.push_back({IdOf(n), kBase + n});
-      // The same id twice in one call: the newer use wins, in either order.
-      uses.push_back({IdOf(7), kBase + 5000});
-      uses.push_back({IdOf(8), kBase + 1});
-      // Ids that name no token (deleted meanwhile, or never a token) are skipped.
-      uses.push_back({IdOf(9999), kBase});
-      uses.push_back({"not an id", kBase});
-      uses.push_back({"", kBase});
-      uses.push_back({std::string("bad \xff utf-8"), kBase});
-      RecordingListener listener;
-      store_->SetChangeListener(&listener);
-      const Status status = store_->RecordUses(uses);
-      store_->SetChangeListener(nullptr);
-      ASSERT_TRUE(status.ok()) << status.ToString();
-      EXPECT_TRUE(listener.deleted().empty()) << "a use is not a change of validity";
-      EXPECT_EQ(LastUsed(*store_, IdOf(1)), kBase + 1);
-      EXPECT_EQ(LastUsed(*store_, IdOf(7)), kBase + 5000);
-      EXPECT_EQ(LastUsed(*store_, IdOf(8)), kBase + 8);
-      EXPECT_EQ(LastUsed(*store_, IdOf(300)), kBase + 300);
-      EXPECT_TRUE(store_->FindById(IdOf(9999)).status().IsNotFound()) << "nothing was created";
-      EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 300);
-      // Tokens 151..300, and token 7 (used last at kBase + 5000).
-      EXPECT_EQ(MustQuery({.last_used_after = kBase + 151}, Everything(), 1, 0).total, 151);
-      // Tokens 1..100 but token 7.
-      EXPECT_EQ(MustQuery({.last_used_before = kBase + 101}, Everything(), 1, 0).total, 99);
-      EXPECT_TRUE(store_->RecordUses({}).ok()) << "nothing to record";
-    }
-
-    TEST_P(TokenStoreContractTest, RecordUsesOfADeletedTokenIsSkipped) {
-      InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "t")});
-      ASSERT_TRUE(store_->Delete(IdOf(1)).ok());
-      const std::vector<TokenUse> uses = {{IdOf(1), kBase}, {IdOf(2), kBase + 1}};
-      ASSERT_TRUE(store_->RecordUses(uses).ok());
-      EXPECT_TRUE(store_->FindById(IdOf(1)).status().IsNotFound());
-      EXPECT_EQ(LastUsed(*store_, IdOf(2)), kBase + 1);
-    }
-
-    TEST_P(TokenStoreContractTest, LastUsedSortPagesNeverOverlapAfterRecordedUses) {
-      std::vector<Token> tokens = VariedTokens();
-      for (Token& token : tokens) token.last_used_date.reset();
-      InsertAll(tokens);
-      std::vector<TokenUse> uses;
-      for (std::size_t i = 0; i < tokens.size(); i += 2) {
-        tokens[i].last_used_date = kBase + static_cast<std::int64_t>(i % 6) * 10;
-        uses.push_back({tokens[i].id, *tokens[i].last_used_date});
-      }
-      ASSERT_TRUE(store_->RecordUses(uses).ok());
-      for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
-        const TokenQuery query = SortedBy(SortField::kLastUsedDate, order);
-        std::vector<std::string> walked;
-        for (int page = 0; page < 4; ++page) {
-          const TokenPage result = MustQuery(query, Everything(), 6, page * 6);
-          EXPECT_EQ(result.total, 20);
-          for (const Token& token : result.tokens) walked.push_back(token.id);
-        }
-        EXPECT_EQ(walked, ExpectedIds(tokens, query, Everything()));
-      }
-    }
-
-    INSTANTIATE_TEST_SUITE_P(
-        Backends, TokenStoreContractTest, ::testing::ValuesIn(AllBackends()),
-        [](const ::testing::TestParamInfo<BackendCase>& info) { return info.param.name; });
-
-    // The fault-injecting double other suites build on (tests/support) must be
-    // indistinguishable from the store it wraps while no fault is injected.
-    std::vector<BackendCase> ThroughFailingStore() {
-      return {{"SqliteMemory",
-               []() -> Result<std::unique_ptr<TokenStore>> {
-                 Result<std::unique_ptr<tokend::testing::FailingStore>> store =
-                     tokend::testing::FailingStore::Open("sqlite::memory:");
-                 if (!store.ok()) return store.status();
-                 return std::unique_ptr<TokenStore>(std::move(store).value());
-               },
-               ""}};
-    }
-
-    INSTANTIATE_TEST_SUITE_P(
-        ThroughFailingStore, TokenStoreContractTest, ::testing::ValuesIn(ThroughFailingStore()),
-        [](const ::testing::TestParamInfo<BackendCase>& info) { return info.param.name; });
-
-  }  // namespace
+}  // namespace
 }  // namespace tokend::store

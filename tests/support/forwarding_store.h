@@ -46,27 +46,27 @@ class ForwardingStore : public store::TokenStore {
   bool IsShared() const override { return inner_->IsShared(); }
   core::Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) override {
     return inner_->InsertAbsent(tokens);
-    core::Status RecordUses(std::span<const store::TokenUse> uses) override {
-      return inner_->RecordUses(uses);
-      core::Status Rotate(const store::Rotation& rotation) override {
-        return inner_->Rotate(rotation);
-      }
-      core::Result<store::SecretLookup> LookupSecret(std::string_view secret_hash) override {
-        return inner_->LookupSecret(secret_hash);
-      }
-      core::Result<store::FamilyRevocation> RevokeFamily(
-          std::string_view family_id, std::string_view secret_hash, core::EpochMillis now)
-          override {
-        return inner_->RevokeFamily(family_id, secret_hash, now);
-      }
-      core::Result<store::SweepCounts> SweepRotations(core::EpochMillis now) override {
-        return inner_->SweepRotations(now);
-      }
+  }
+  core::Status RecordUses(std::span<const store::TokenUse> uses) override {
+    return inner_->RecordUses(uses);
+  }
+  core::Status Rotate(const store::Rotation& rotation) override { return inner_->Rotate(rotation); }
+  core::Result<store::SecretLookup> LookupSecret(std::string_view secret_hash) override {
+    return inner_->LookupSecret(secret_hash);
+  }
+  core::Result<store::FamilyRevocation> RevokeFamily(std::string_view family_id,
+                                                     std::string_view secret_hash,
+                                                     core::EpochMillis now) override {
+    return inner_->RevokeFamily(family_id, secret_hash, now);
+  }
+  core::Result<store::SweepCounts> SweepRotations(core::EpochMillis now) override {
+    return inner_->SweepRotations(now);
+  }
 
-      store::TokenStore& inner() { return *inner_; }
+  store::TokenStore& inner() { return *inner_; }
 
-     private:
-      std::unique_ptr<store::TokenStore> inner_;
-    };
+ private:
+  std::unique_ptr<store::TokenStore> inner_;
+};
 
-  }  // namespace tokend::testing
+}  // namespace tokend::testing

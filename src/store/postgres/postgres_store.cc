@@ -45,12 +45,10 @@ constexpr Statement kFindById = {"tokend_find_by_id",
                                  "SELECT " TOKEND_TOKEN_COLUMNS " FROM tokens WHERE id = $1", 1};
 constexpr Statement kFindBySecretHash = {
     "tokend_find_by_hash", "SELECT " TOKEND_TOKEN_COLUMNS " FROM tokens WHERE secret_hash = $1", 1};
-constexpr Statement kInsert = {
-    "tokend_insert", "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS constexpr Statement kInsert = {
-                         "tokend_insert",
-                         "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
-                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                         13};
+constexpr Statement kInsert = {"tokend_insert",
+                               "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
+                               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                               13};
 #define TOKEND_INSERT_MANY_SQL                                                               \
   "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS                                                \
   ") SELECT * FROM unnest($1::text[], $2::text[], "                                          \
@@ -723,343 +721,343 @@ class PostgresStore final : public TokenStore {
       }
       return Status::Ok();
     });
-    Status Rotate(const Rotation& rotation) override {
-      Result<TokenRow> row = EncodeTokenRow(rotation.new_token);
-      if (!row.ok()) return row.status();
-      if (!IsStorableText(rotation.old_id)) return Status::NotFound("no token with this id");
-      const std::string created = std::to_string(row->creation_date);
-      const std::string expires =
-          row->expiration_date ? std::to_string(*row->expiration_date) : std::string();
-      const std::vector<const char*> insert = {row->id.c_str(),
-                                               row->type.c_str(),
-                                               row->name.c_str(),
-                                               OptionalParam(row->description),
-                                               OptionalParam(row->principal),
-                                               created.c_str(),
-                                               row->expiration_date ? expires.c_str() : nullptr,
-                                               row->actions.c_str(),
-                                               row->secret_hash.c_str(),
-                                               nullptr,  // last_used_date: never used yet
-                                               OptionalParam(row->rotated_from),
-                                               OptionalParam(row->rotated_to),
-                                               OptionalParam(row->family_id)};
-      const std::string old_expiration =
-          rotation.old_expiration ? std::to_string(*rotation.old_expiration) : std::string();
-      bool changed = false;
-      StartOwnBulkDeletion();
-      // Not retried: a lost reply leaves the outcome unknown.
-      Status status = WithConnection(false, [&](PGconn* conn) -> Status {
-        changed = false;
-        auto fail = [&](const PGresult* result, std::string_view what) {
-          Status translated = pg::TranslateError(config_, conn, result, what);
-          ResultPtr rollback(PQexec(conn, "ROLLBACK"));
-          return translated;
-        };
-        auto refuse = [&](Status refusal) {
-          ResultPtr rollback(PQexec(conn, "ROLLBACK"));
-          return refusal;
-        };
-        ResultPtr begin(PQexec(conn, "BEGIN"));
-        if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get(), "rotate");
-        ResultPtr state = Exec(conn, kRotationState, {rotation.old_id.c_str()});
-        if (!Succeeded(state.get(), PGRES_TUPLES_OK)) return fail(state.get(), "rotate");
-        if (PQntuples(state.get()) == 0) {
-          return refuse(Status::NotFound("no token with id " + rotation.old_id));
-        }
-        if (!PQgetisnull(state.get(), 0, 0)) {
-          return refuse(Status::Error(core::ApiError::kRotationPending,
-                                      "token " + rotation.old_id + " is being rotated already"));
-        }
-        ResultPtr inserted = Exec(conn, kInsert, insert);
-        if (!Succeeded(inserted.get(), PGRES_COMMAND_OK)) return fail(inserted.get(), "rotate");
-        ResultPtr old = rotation.keep_old
-                            ? Exec(conn, kKeepRotated,
-                                   {rotation.old_id.c_str(), rotation.new_token.id.c_str(),
-                                    rotation.old_expiration ? old_expiration.c_str() : nullptr})
-                            : Exec(conn, kDelete, {rotation.old_id.c_str()});
-        if (!Succeeded(old.get(), PGRES_TUPLES_OK)) return fail(old.get(), "rotate");
-        if (rotation.retired) {
-          const RetiredSecret& retired = *rotation.retired;
-          const std::string overlap_end = std::to_string(retired.overlap_end);
-          const std::string forget_after = std::to_string(retired.forget_after);
-          ResultPtr written =
-              Exec(conn, kInsertRetired,
-                   {retired.secret_hash.c_str(), retired.token_id.c_str(),
-                    retired.family_id.c_str(), overlap_end.c_str(), forget_after.c_str()});
-          if (!Succeeded(written.get(), PGRES_COMMAND_OK)) return fail(written.get(), "rotate");
-        }
-        // Recorded here, in the same transaction, once the audit trail exists:
-        // `token.rotated` for the old token and `token.created` for the new one.
-        ResultPtr commit(PQexec(conn, "COMMIT"));
-        if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get(), "rotate commit");
-        changed = true;
-        return Status::Ok();
-      });
-      FinishOwnBulkDeletion(changed ? std::vector<std::string>{rotation.old_id}
-                                    : std::vector<std::string>{});
-      return status;
-    }
+  }
 
-    Result<SecretLookup> LookupSecret(std::string_view secret_hash) override {
-      SecretLookup lookup;
-      if (!IsStorableText(secret_hash)) return lookup;
-      const std::string value(secret_hash);
-      Status status = WithConnection(true, [&](PGconn* conn) -> Status {
-        lookup = SecretLookup();
-        ResultPtr result = Exec(conn, kLookupSecret, {value.c_str()});
-        if (!Succeeded(result.get(), PGRES_TUPLES_OK) || PQntuples(result.get()) != 1) {
-          return pg::TranslateError(config_, conn, result.get(), "lookup");
-        }
-        if (!PQgetisnull(result.get(), 0, 0)) {
-          Result<core::Token> token = RowToToken(result.get(), 0);
-          if (!token.ok()) return token.status();
-          lookup.token = std::move(token).value();
-        }
-        constexpr int r = kTokenColumnCount;
-        if (!PQgetisnull(result.get(), 0, r)) {
-          RetiredSecret retired;
-          retired.secret_hash = value;
-          retired.token_id = *OptionalText(result.get(), 0, r);
-          retired.family_id = *OptionalText(result.get(), 0, r + 1);
-          const auto overlap_end = ParseInt64(PQgetvalue(result.get(), 0, r + 2));
-          const auto forget_after = ParseInt64(PQgetvalue(result.get(), 0, r + 3));
-          if (!overlap_end || !forget_after) {
-            return Status::Internal("PostgreSQL: bad retired secret of token " + retired.token_id);
-          }
-          retired.overlap_end = *overlap_end;
-          retired.forget_after = *forget_after;
-          if (!PQgetisnull(result.get(), 0, r + 4)) {
-            retired.reuse_detected_at = ParseInt64(PQgetvalue(result.get(), 0, r + 4));
-          }
-          lookup.retired = std::move(retired);
-        }
-        return Status::Ok();
-      });
-      if (!status.ok()) return status;
-      return lookup;
-    }
-
-    Result<FamilyRevocation> RevokeFamily(std::string_view family_id, std::string_view secret_hash,
-                                          core::EpochMillis now) override {
-      FamilyRevocation revocation;
-      if (!IsStorableText(family_id) || !IsStorableText(secret_hash)) return revocation;
-      const std::string family(family_id);
-      const std::string hash(secret_hash);
-      const std::string when = std::to_string(now);
-      StartOwnBulkDeletion();
-      // One statement, so one implicit transaction (see kRevokeFamily).
-      Status status = WithConnection(false, [&](PGconn* conn) -> Status {
-        revocation = FamilyRevocation();
-        ResultPtr result = Exec(conn, kRevokeFamily, {family.c_str(), hash.c_str(), when.c_str()});
-        if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
-          return pg::TranslateError(config_, conn, result.get(), "revoke family");
-        }
-        for (int row = 0; row < PQntuples(result.get()); ++row) {
-          if (row == 0) {
-            revocation.first_detection = ParseInt64(PQgetvalue(result.get(), 0, 0)).value_or(0) > 0;
-          }
-          if (!PQgetisnull(result.get(), row, 1)) {
-            revocation.deleted.push_back(*OptionalText(result.get(), row, 1));
-          }
-        }
-        // Recorded here once the audit trail exists: `token.reuse_detected`
-        // and a `token.revoked` (reason "reuse") per deleted token.
-        return Status::Ok();
-      });
-      if (!status.ok()) revocation = FamilyRevocation();
-      FinishOwnBulkDeletion(revocation.deleted);
-      if (!status.ok()) return status;
-      return revocation;
-    }
-
-    Result<SweepCounts> SweepRotations(core::EpochMillis now) override {
-      SweepCounts counts;
-      std::vector<std::string> deleted;
-      const std::string when = std::to_string(now);
-      StartOwnBulkDeletion();
-      Status status = WithConnection(false, [&](PGconn* conn) -> Status {
-        deleted.clear();
-        ResultPtr tokens = Exec(conn, kSweepTokens, {when.c_str()});
-        if (!Succeeded(tokens.get(), PGRES_TUPLES_OK)) {
-          return pg::TranslateError(config_, conn, tokens.get(), "sweep");
-        }
-        for (int row = 0; row < PQntuples(tokens.get()); ++row) {
-          deleted.push_back(*OptionalText(tokens.get(), row, 0));
-        }
-        ResultPtr retired = Exec(conn, kSweepRetired, {when.c_str()});
-        if (!Succeeded(retired.get(), PGRES_COMMAND_OK)) {
-          return pg::TranslateError(config_, conn, retired.get(), "sweep");
-        }
-        counts.retired = ParseInt64(PQcmdTuples(retired.get())).value_or(0);
-        return Status::Ok();
-      });
-      // The tokens' statement commits on its own, so its deletions stand even
-      // when the second one fails.
-      FinishOwnBulkDeletion(deleted);
-      if (!status.ok()) return status;
-      counts.tokens = static_cast<std::int64_t>(deleted.size());
-      return counts;
-    }
-
-   private:
-    Status Prepare(PGconn * conn) {
-      for (const Statement* statement : kPrepared) {
-        ResultPtr result(
-            PQprepare(conn, statement->name, statement->sql, statement->params, nullptr));
-        if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
-          return pg::TranslateError(config_, conn, result.get(), "prepare");
-        }
+  Status Rotate(const Rotation& rotation) override {
+    Result<TokenRow> row = EncodeTokenRow(rotation.new_token);
+    if (!row.ok()) return row.status();
+    if (!IsStorableText(rotation.old_id)) return Status::NotFound("no token with this id");
+    const std::string created = std::to_string(row->creation_date);
+    const std::string expires =
+        row->expiration_date ? std::to_string(*row->expiration_date) : std::string();
+    const std::vector<const char*> insert = {row->id.c_str(),
+                                             row->type.c_str(),
+                                             row->name.c_str(),
+                                             OptionalParam(row->description),
+                                             OptionalParam(row->principal),
+                                             created.c_str(),
+                                             row->expiration_date ? expires.c_str() : nullptr,
+                                             row->actions.c_str(),
+                                             row->secret_hash.c_str(),
+                                             nullptr,  // last_used_date: never used yet
+                                             OptionalParam(row->rotated_from),
+                                             OptionalParam(row->rotated_to),
+                                             OptionalParam(row->family_id)};
+    const std::string old_expiration =
+        rotation.old_expiration ? std::to_string(*rotation.old_expiration) : std::string();
+    bool changed = false;
+    StartOwnBulkDeletion();
+    // Not retried: a lost reply leaves the outcome unknown.
+    Status status = WithConnection(false, [&](PGconn* conn) -> Status {
+      changed = false;
+      auto fail = [&](const PGresult* result, std::string_view what) {
+        Status translated = pg::TranslateError(config_, conn, result, what);
+        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        return translated;
+      };
+      auto refuse = [&](Status refusal) {
+        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        return refusal;
+      };
+      ResultPtr begin(PQexec(conn, "BEGIN"));
+      if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get(), "rotate");
+      ResultPtr state = Exec(conn, kRotationState, {rotation.old_id.c_str()});
+      if (!Succeeded(state.get(), PGRES_TUPLES_OK)) return fail(state.get(), "rotate");
+      if (PQntuples(state.get()) == 0) {
+        return refuse(Status::NotFound("no token with id " + rotation.old_id));
       }
+      if (!PQgetisnull(state.get(), 0, 0)) {
+        return refuse(Status::Error(core::ApiError::kRotationPending,
+                                    "token " + rotation.old_id + " is being rotated already"));
+      }
+      ResultPtr inserted = Exec(conn, kInsert, insert);
+      if (!Succeeded(inserted.get(), PGRES_COMMAND_OK)) return fail(inserted.get(), "rotate");
+      ResultPtr old = rotation.keep_old
+                          ? Exec(conn, kKeepRotated,
+                                 {rotation.old_id.c_str(), rotation.new_token.id.c_str(),
+                                  rotation.old_expiration ? old_expiration.c_str() : nullptr})
+                          : Exec(conn, kDelete, {rotation.old_id.c_str()});
+      if (!Succeeded(old.get(), PGRES_TUPLES_OK)) return fail(old.get(), "rotate");
+      if (rotation.retired) {
+        const RetiredSecret& retired = *rotation.retired;
+        const std::string overlap_end = std::to_string(retired.overlap_end);
+        const std::string forget_after = std::to_string(retired.forget_after);
+        ResultPtr written =
+            Exec(conn, kInsertRetired,
+                 {retired.secret_hash.c_str(), retired.token_id.c_str(), retired.family_id.c_str(),
+                  overlap_end.c_str(), forget_after.c_str()});
+        if (!Succeeded(written.get(), PGRES_COMMAND_OK)) return fail(written.get(), "rotate");
+      }
+      // Recorded here, in the same transaction, once the audit trail exists:
+      // `token.rotated` for the old token and `token.created` for the new one.
+      ResultPtr commit(PQexec(conn, "COMMIT"));
+      if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get(), "rotate commit");
+      changed = true;
       return Status::Ok();
-    }
+    });
+    FinishOwnBulkDeletion(changed ? std::vector<std::string>{rotation.old_id}
+                                  : std::vector<std::string>{});
+    return status;
+  }
 
-    // Runs `body` on a pooled connection. With `retry_if_stale`, a body that
-    // failed because a reused connection turned out dead (e.g. the server
-    // restarted since) runs once more on a fresh connection.
-    Status WithConnection(bool retry_if_stale, const std::function<Status(PGconn*)>& body) {
-      for (int attempt = 0;; ++attempt) {
-        Result<pg::ConnectionPool::Lease> lease = pool_.Acquire();
-        if (!lease.ok()) return lease.status();
-        Status status = body(lease->get());
-        if (status.ok() || !retry_if_stale || attempt > 0 || !lease->reused() ||
-            PQstatus(lease->get()) == CONNECTION_OK) {
-          return status;
-        }
+  Result<SecretLookup> LookupSecret(std::string_view secret_hash) override {
+    SecretLookup lookup;
+    if (!IsStorableText(secret_hash)) return lookup;
+    const std::string value(secret_hash);
+    Status status = WithConnection(true, [&](PGconn* conn) -> Status {
+      lookup = SecretLookup();
+      ResultPtr result = Exec(conn, kLookupSecret, {value.c_str()});
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK) || PQntuples(result.get()) != 1) {
+        return pg::TranslateError(config_, conn, result.get(), "lookup");
       }
-    }
-
-    Result<core::Token> FindOne(const Statement& statement, std::string_view key,
-                                std::string_view what) {
-      // Text PostgreSQL cannot hold is in no row.
-      if (!IsStorableText(key)) return Status::NotFound("no token with this " + std::string(what));
-      const std::string value(key);
-      std::optional<core::Token> found;
-      Status status = WithConnection(true, [&](PGconn* conn) {
-        ResultPtr result = Exec(conn, statement, {value.c_str()});
-        if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
-          return pg::TranslateError(config_, conn, result.get(), "lookup");
-        }
-        if (PQntuples(result.get()) == 0) return Status::Ok();
+      if (!PQgetisnull(result.get(), 0, 0)) {
         Result<core::Token> token = RowToToken(result.get(), 0);
         if (!token.ok()) return token.status();
-        found = std::move(token).value();
-        return Status::Ok();
-      });
-      if (!status.ok()) return status;
-      if (!found) return Status::NotFound("no token with this " + std::string(what));
-      return std::move(*found);
-    }
-
-    // The feed also delivers this instance's own deletions, which the listener
-    // already heard from Delete(); each is announced once. A notice arriving
-    // while a local Delete of that id is in flight is held until it returns:
-    // it was our own if that Delete succeeded (only one DELETE of an id can),
-    // another instance's otherwise.
-    struct OwnDeletion {
-      int in_flight = 0;
-      bool heard = false;  // a notice arrived while in flight
-      std::optional<std::chrono::steady_clock::time_point> done;  // awaiting its notice
-    };
-    static constexpr std::chrono::seconds kEchoWait{30};
-
-    void FinishOwnDeletion(const std::string& id, bool deleted) {
-      std::lock_guard lock(listener_mu_);
-      const auto now = std::chrono::steady_clock::now();
-      auto it = own_deletions_.find(id);
-      OwnDeletion& entry = it->second;
-      --entry.in_flight;
-      bool announce = false;
-      if (deleted) {
-        announce = true;
-        if (entry.heard) {
-          entry.heard = false;
-        } else {
-          entry.done = now;
+        lookup.token = std::move(token).value();
+      }
+      constexpr int r = kTokenColumnCount;
+      if (!PQgetisnull(result.get(), 0, r)) {
+        RetiredSecret retired;
+        retired.secret_hash = value;
+        retired.token_id = *OptionalText(result.get(), 0, r);
+        retired.family_id = *OptionalText(result.get(), 0, r + 1);
+        const auto overlap_end = ParseInt64(PQgetvalue(result.get(), 0, r + 2));
+        const auto forget_after = ParseInt64(PQgetvalue(result.get(), 0, r + 3));
+        if (!overlap_end || !forget_after) {
+          return Status::Internal("PostgreSQL: bad retired secret of token " + retired.token_id);
         }
-      } else if (entry.heard) {
+        retired.overlap_end = *overlap_end;
+        retired.forget_after = *forget_after;
+        if (!PQgetisnull(result.get(), 0, r + 4)) {
+          retired.reuse_detected_at = ParseInt64(PQgetvalue(result.get(), 0, r + 4));
+        }
+        lookup.retired = std::move(retired);
+      }
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return lookup;
+  }
+
+  Result<FamilyRevocation> RevokeFamily(std::string_view family_id, std::string_view secret_hash,
+                                        core::EpochMillis now) override {
+    FamilyRevocation revocation;
+    if (!IsStorableText(family_id) || !IsStorableText(secret_hash)) return revocation;
+    const std::string family(family_id);
+    const std::string hash(secret_hash);
+    const std::string when = std::to_string(now);
+    StartOwnBulkDeletion();
+    // One statement, so one implicit transaction (see kRevokeFamily).
+    Status status = WithConnection(false, [&](PGconn* conn) -> Status {
+      revocation = FamilyRevocation();
+      ResultPtr result = Exec(conn, kRevokeFamily, {family.c_str(), hash.c_str(), when.c_str()});
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "revoke family");
+      }
+      for (int row = 0; row < PQntuples(result.get()); ++row) {
+        if (row == 0) {
+          revocation.first_detection = ParseInt64(PQgetvalue(result.get(), 0, 0)).value_or(0) > 0;
+        }
+        if (!PQgetisnull(result.get(), row, 1)) {
+          revocation.deleted.push_back(*OptionalText(result.get(), row, 1));
+        }
+      }
+      // Recorded here once the audit trail exists: `token.reuse_detected`
+      // and a `token.revoked` (reason "reuse") per deleted token.
+      return Status::Ok();
+    });
+    if (!status.ok()) revocation = FamilyRevocation();
+    FinishOwnBulkDeletion(revocation.deleted);
+    if (!status.ok()) return status;
+    return revocation;
+  }
+
+  Result<SweepCounts> SweepRotations(core::EpochMillis now) override {
+    SweepCounts counts;
+    std::vector<std::string> deleted;
+    const std::string when = std::to_string(now);
+    StartOwnBulkDeletion();
+    Status status = WithConnection(false, [&](PGconn* conn) -> Status {
+      deleted.clear();
+      ResultPtr tokens = Exec(conn, kSweepTokens, {when.c_str()});
+      if (!Succeeded(tokens.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, tokens.get(), "sweep");
+      }
+      for (int row = 0; row < PQntuples(tokens.get()); ++row) {
+        deleted.push_back(*OptionalText(tokens.get(), row, 0));
+      }
+      ResultPtr retired = Exec(conn, kSweepRetired, {when.c_str()});
+      if (!Succeeded(retired.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, retired.get(), "sweep");
+      }
+      counts.retired = ParseInt64(PQcmdTuples(retired.get())).value_or(0);
+      return Status::Ok();
+    });
+    // The tokens' statement commits on its own, so its deletions stand even
+    // when the second one fails.
+    FinishOwnBulkDeletion(deleted);
+    if (!status.ok()) return status;
+    counts.tokens = static_cast<std::int64_t>(deleted.size());
+    return counts;
+  }
+
+ private:
+  Status Prepare(PGconn* conn) {
+    for (const Statement* statement : kPrepared) {
+      ResultPtr result(
+          PQprepare(conn, statement->name, statement->sql, statement->params, nullptr));
+      if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "prepare");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Runs `body` on a pooled connection. With `retry_if_stale`, a body that
+  // failed because a reused connection turned out dead (e.g. the server
+  // restarted since) runs once more on a fresh connection.
+  Status WithConnection(bool retry_if_stale, const std::function<Status(PGconn*)>& body) {
+    for (int attempt = 0;; ++attempt) {
+      Result<pg::ConnectionPool::Lease> lease = pool_.Acquire();
+      if (!lease.ok()) return lease.status();
+      Status status = body(lease->get());
+      if (status.ok() || !retry_if_stale || attempt > 0 || !lease->reused() ||
+          PQstatus(lease->get()) == CONNECTION_OK) {
+        return status;
+      }
+    }
+  }
+
+  Result<core::Token> FindOne(const Statement& statement, std::string_view key,
+                              std::string_view what) {
+    // Text PostgreSQL cannot hold is in no row.
+    if (!IsStorableText(key)) return Status::NotFound("no token with this " + std::string(what));
+    const std::string value(key);
+    std::optional<core::Token> found;
+    Status status = WithConnection(true, [&](PGconn* conn) {
+      ResultPtr result = Exec(conn, statement, {value.c_str()});
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "lookup");
+      }
+      if (PQntuples(result.get()) == 0) return Status::Ok();
+      Result<core::Token> token = RowToToken(result.get(), 0);
+      if (!token.ok()) return token.status();
+      found = std::move(token).value();
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    if (!found) return Status::NotFound("no token with this " + std::string(what));
+    return std::move(*found);
+  }
+
+  // The feed also delivers this instance's own deletions, which the listener
+  // already heard from Delete(); each is announced once. A notice arriving
+  // while a local Delete of that id is in flight is held until it returns:
+  // it was our own if that Delete succeeded (only one DELETE of an id can),
+  // another instance's otherwise.
+  struct OwnDeletion {
+    int in_flight = 0;
+    bool heard = false;                                         // a notice arrived while in flight
+    std::optional<std::chrono::steady_clock::time_point> done;  // awaiting its notice
+  };
+  static constexpr std::chrono::seconds kEchoWait{30};
+
+  void FinishOwnDeletion(const std::string& id, bool deleted) {
+    std::lock_guard lock(listener_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    auto it = own_deletions_.find(id);
+    OwnDeletion& entry = it->second;
+    --entry.in_flight;
+    bool announce = false;
+    if (deleted) {
+      announce = true;
+      if (entry.heard) {
         entry.heard = false;
-        announce = true;
+      } else {
+        entry.done = now;
       }
-      if (entry.in_flight == 0 && !entry.heard && !entry.done) own_deletions_.erase(it);
-      if (announce && listener_ != nullptr) listener_->OnTokenDeleted(id);
-      if (own_deletions_.size() > 64) {
-        std::erase_if(own_deletions_, [&](const auto& item) {
-          return item.second.in_flight == 0 && item.second.done &&
-                 now - *item.second.done > kEchoWait;
-        });
-      }
+    } else if (entry.heard) {
+      entry.heard = false;
+      announce = true;
     }
-
-    // DeleteMatching learns its ids only when its statement returns, and the
-    // feed may deliver their echoes before that. So while one runs, the ids
-    // the feed announces are remembered; when it returns, an id already
-    // announced that way is not announced again, and the others are announced
-    // and their echoes awaited as for Delete.
-    void StartOwnBulkDeletion() {
-      std::lock_guard lock(listener_mu_);
-      ++bulk_in_flight_;
-    }
-
-    void FinishOwnBulkDeletion(const std::vector<std::string>& ids) {
-      std::lock_guard lock(listener_mu_);
-      const auto now = std::chrono::steady_clock::now();
-      --bulk_in_flight_;
-      for (const std::string& id : ids) {
-        if (heard_during_bulk_.erase(id) > 0) continue;  // its echo, announced already
-        own_deletions_[id].done = now;
-        if (listener_ != nullptr) listener_->OnTokenDeleted(id);
-      }
-      if (bulk_in_flight_ == 0) heard_during_bulk_.clear();
+    if (entry.in_flight == 0 && !entry.heard && !entry.done) own_deletions_.erase(it);
+    if (announce && listener_ != nullptr) listener_->OnTokenDeleted(id);
+    if (own_deletions_.size() > 64) {
       std::erase_if(own_deletions_, [&](const auto& item) {
         return item.second.in_flight == 0 && item.second.done &&
                now - *item.second.done > kEchoWait;
       });
     }
+  }
 
-    void AnnounceDeleted(std::string_view id) {
-      std::lock_guard lock(listener_mu_);
-      auto it = own_deletions_.find(std::string(id));
-      if (it != own_deletions_.end()) {
-        // The echo of a deletion of ours, announced when it returned. Checked
-        // first: a second Delete of the id in flight meanwhile (which will
-        // fail) must not take the echo for another instance's deletion.
-        if (it->second.done) {
-          it->second.done.reset();
-          if (it->second.in_flight == 0 && !it->second.heard) own_deletions_.erase(it);
-          return;
-        }
-        if (it->second.in_flight > 0) {
-          it->second.heard = true;
-          return;
-        }
-      }
-      if (bulk_in_flight_ > 0) heard_during_bulk_.emplace(id);
+  // DeleteMatching learns its ids only when its statement returns, and the
+  // feed may deliver their echoes before that. So while one runs, the ids
+  // the feed announces are remembered; when it returns, an id already
+  // announced that way is not announced again, and the others are announced
+  // and their echoes awaited as for Delete.
+  void StartOwnBulkDeletion() {
+    std::lock_guard lock(listener_mu_);
+    ++bulk_in_flight_;
+  }
+
+  void FinishOwnBulkDeletion(const std::vector<std::string>& ids) {
+    std::lock_guard lock(listener_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    --bulk_in_flight_;
+    for (const std::string& id : ids) {
+      if (heard_during_bulk_.erase(id) > 0) continue;  // its echo, announced already
+      own_deletions_[id].done = now;
       if (listener_ != nullptr) listener_->OnTokenDeleted(id);
     }
+    if (bulk_in_flight_ == 0) heard_during_bulk_.clear();
+    std::erase_if(own_deletions_, [&](const auto& item) {
+      return item.second.in_flight == 0 && item.second.done && now - *item.second.done > kEchoWait;
+    });
+  }
 
-    void AnnounceHealth(bool healthy) {
-      std::lock_guard lock(listener_mu_);
-      feed_healthy_ = healthy;
-      if (listener_ != nullptr) listener_->OnFeedHealthChanged(healthy);
+  void AnnounceDeleted(std::string_view id) {
+    std::lock_guard lock(listener_mu_);
+    auto it = own_deletions_.find(std::string(id));
+    if (it != own_deletions_.end()) {
+      // The echo of a deletion of ours, announced when it returned. Checked
+      // first: a second Delete of the id in flight meanwhile (which will
+      // fail) must not take the echo for another instance's deletion.
+      if (it->second.done) {
+        it->second.done.reset();
+        if (it->second.in_flight == 0 && !it->second.heard) own_deletions_.erase(it);
+        return;
+      }
+      if (it->second.in_flight > 0) {
+        it->second.heard = true;
+        return;
+      }
     }
+    if (bulk_in_flight_ > 0) heard_during_bulk_.emplace(id);
+    if (listener_ != nullptr) listener_->OnTokenDeleted(id);
+  }
 
-    const pg::ConnectionConfig config_;
-    pg::ConnectionPool pool_;
+  void AnnounceHealth(bool healthy) {
+    std::lock_guard lock(listener_mu_);
+    feed_healthy_ = healthy;
+    if (listener_ != nullptr) listener_->OnFeedHealthChanged(healthy);
+  }
 
-    std::mutex listener_mu_;
-    ChangeListener* listener_ = nullptr;                          // guarded by listener_mu_
-    bool feed_healthy_ = true;                                    // guarded by listener_mu_
-    std::unordered_map<std::string, OwnDeletion> own_deletions_;  // guarded by listener_mu_
-    int bulk_in_flight_ = 0;                                      // guarded by listener_mu_
-    std::unordered_set<std::string> heard_during_bulk_;           // guarded by listener_mu_
+  const pg::ConnectionConfig config_;
+  pg::ConnectionPool pool_;
 
-    std::unique_ptr<pg::DeletionFeed> feed_;  // last: stopped first
-  };
+  std::mutex listener_mu_;
+  ChangeListener* listener_ = nullptr;                          // guarded by listener_mu_
+  bool feed_healthy_ = true;                                    // guarded by listener_mu_
+  std::unordered_map<std::string, OwnDeletion> own_deletions_;  // guarded by listener_mu_
+  int bulk_in_flight_ = 0;                                      // guarded by listener_mu_
+  std::unordered_set<std::string> heard_during_bulk_;           // guarded by listener_mu_
+
+  std::unique_ptr<pg::DeletionFeed> feed_;  // last: stopped first
+};
 
 }  // namespace
 
-Status
-CheckPostgresUrl(std::string_view url) {
+Status CheckPostgresUrl(std::string_view url) {
   return pg::ConnectionConfig::Parse(url, 0).status();
 }
 
