@@ -381,6 +381,17 @@ test('the console', async (t) => {
     await page.getByLabel('Principal').press('Enter');
     await waitTotal(2);
     assert.match(await page.getByRole('table').innerText(), /Rotating/);
+    // The old token's details show the chain: itself, then the new one.
+    await page.getByRole('row').filter({ hasText: 'Rotating' }).getByRole('link').click();
+    await page.getByRole('heading', { name: 'deploy bot', level: 1 }).waitFor();
+    const chain = page.getByRole('region', { name: 'Rotation chain' });
+    await chain.getByRole('link', { name: 'deploy bot' }).waitFor();
+    assert.match(await chain.innerText(), /this token/);
+    await chain.getByRole('link', { name: 'deploy bot' }).click();
+    await page.getByRole('region', { name: 'Rotation chain' }).getByText('deploy bot (this token)').waitFor();
+    assert.ok(page.url().endsWith(`#/token/${self.body.id}`));
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    await page.getByRole('table').waitFor();
     await page.getByLabel('Principal').fill('');
     await page.getByLabel('Principal').press('Enter');
     await waitTotal(await total());
