@@ -8,7 +8,9 @@
 #
 # Besides the table it prints, for context: introspection against Boost.Beast
 # alone (bench/beast_hello.cc), CPU time per introspect request of tokend,
-# Beast and nginx, and introspection without the secret cache.
+# Beast and nginx, introspection without the secret cache, and introspection
+# over TLS (tokend --tls-cert/--tls-key against nginx `listen ... ssl` with
+# the same certificate and the same fixed answer).
 #
 #   bash bench/run.sh          full run (10 s per scenario, 1,000,000 tokens)
 #   bash bench/run.sh quick    3 s per scenario, 100,000 tokens
@@ -24,6 +26,7 @@
 #   BENCH_SKIP_BUILD=1 use the binaries already in BENCH_BUILD_DIR
 #   BENCH_SKIP_PG=1    skip the PostgreSQL scenario
 #   BENCH_SKIP_MICRO=1 skip the Google Benchmark micro-benchmarks
+#   BENCH_SKIP_TLS=1   skip the TLS pair
 #   BENCH_KEEP=1       keep the work directory (stores, logs, wrk output)
 # Internal: "bash bench/run.sh __pg-phase" runs inside scripts/with-postgres.sh.
 set -euo pipefail
@@ -88,7 +91,7 @@ wait_http() {
   local url=$1 pid=$2 logfile=$3
   for _ in $(seq 1 600); do
     kill -0 "${pid}" 2>/dev/null || { tail -n 20 "${logfile}" >&2; die "server exited (${url})"; }
-    if [[ $(curl -s -o /dev/null -w '%{http_code}' "${url}" || true) == 200 ]]; then return 0; fi
+    if [[ $(curl -sk -o /dev/null -w '%{http_code}' "${url}" || true) == 200 ]]; then return 0; fi
     sleep 0.1
   done
   tail -n 20 "${logfile}" >&2
@@ -106,16 +109,17 @@ wait_port() {
   die "${name} not listening after 10 s"
 }
 
-# check_fixed_answer NAME PORT: a baseline must answer the introspect POST
-# with exactly {"active":true}.
+# check_fixed_answer NAME PORT [SCHEME]: a baseline must answer the
+# introspect POST with exactly {"active":true}.
 check_fixed_answer() {
   local answer
-  answer=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"token":"x"}' \
-    "http://127.0.0.1:$2/api/v2/token/introspect" || true)
+  answer=$(curl -sk -X POST -H 'Content-Type: application/json' -d '{"token":"x"}' \
+    "${3:-http}://127.0.0.1:$2/api/v2/token/introspect" || true)
   [[ ${answer} == '{"active":true}' ]] || die "$1 baseline answers '${answer}'"
 }
 
-# start_tokend STORE_URL PORT LOG [SERVE FLAGS...]: starts tokend, sets TOKEND_PID.
+# start_tokend STORE_URL PORT LOG [SERVE FLAGS...]: starts tokend, sets
+# TOKEND_PID. SCHEME=https when the flags give it a certificate.
 start_tokend() {
   local store=$1 port=$2 logfile=$3
   shift 3
@@ -123,7 +127,56 @@ start_tokend() {
     --threads "${BENCH_THREADS}" --log-level warn --data-dir "${WORK}" "$@" 2>>"${logfile}" &
   TOKEND_PID=$!
   STARTED_PIDS+=("${TOKEND_PID}")
-  wait_http "http://127.0.0.1:${port}/health" "${TOKEND_PID}" "${logfile}"
+  wait_http "${SCHEME:-http}://127.0.0.1:${port}/health" "${TOKEND_PID}" "${logfile}"
+}
+
+# nginx_config PORT [ssl]: an nginx configuration answering every request
+# with the introspection's fixed body, in $NGINX_DIR; over TLS with
+# $WORK/tls/cert.pem and key.pem when "ssl".
+nginx_config() {
+  local port=$1 ssl=${2:-}
+  [[ $(id -u) -eq 0 ]] && echo "user root;"
+  cat <<NGINX
+worker_processes ${BENCH_THREADS};
+daemon off;
+pid ${NGINX_DIR}/nginx.pid;
+error_log ${NGINX_DIR}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type application/json;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  client_body_temp_path ${NGINX_DIR}/body;
+  proxy_temp_path ${NGINX_DIR}/proxy;
+  fastcgi_temp_path ${NGINX_DIR}/fastcgi;
+  uwsgi_temp_path ${NGINX_DIR}/uwsgi;
+  scgi_temp_path ${NGINX_DIR}/scgi;
+  server {
+    listen 127.0.0.1:${port}${ssl:+ ssl};
+NGINX
+  if [[ -n ${ssl} ]]; then
+    cat <<NGINX
+    ssl_certificate ${WORK}/tls/cert.pem;
+    ssl_certificate_key ${WORK}/tls/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+NGINX
+  fi
+  cat <<NGINX
+    location / { return 200 '{"active":true}'; }
+  }
+}
+NGINX
+}
+
+# start_nginx PORT [ssl]: starts nginx with nginx_config, sets NGINX_PID.
+start_nginx() {
+  nginx_config "$@" >"${NGINX_DIR}/nginx.conf"
+  nginx -e "${NGINX_DIR}/error.log" -p "${NGINX_DIR}/" -c "${NGINX_DIR}/nginx.conf" \
+    2>>"${NGINX_DIR}/error.log" &
+  NGINX_PID=$!
+  STARTED_PIDS+=("${NGINX_PID}")
+  wait_port "$1" "${NGINX_PID}" "${NGINX_DIR}/error.log" nginx
 }
 
 # field FILE KEY: the value of KEY=... on the BENCH line of FILE (empty when
@@ -226,36 +279,7 @@ seed_seconds=$(awk -v a="$(date +%s%N)" -v b="${seed_start}" 'BEGIN { printf "%.
 NGINX_DIR=${WORK}/nginx
 mkdir -p "${NGINX_DIR}"
 NGINX_PORT=$(free_port)
-{
-  [[ $(id -u) -eq 0 ]] && echo "user root;"
-  cat <<NGINX
-worker_processes ${BENCH_THREADS};
-daemon off;
-pid ${NGINX_DIR}/nginx.pid;
-error_log ${NGINX_DIR}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  default_type application/json;
-  keepalive_requests 100000000;
-  keepalive_timeout 75s;
-  client_body_temp_path ${NGINX_DIR}/body;
-  proxy_temp_path ${NGINX_DIR}/proxy;
-  fastcgi_temp_path ${NGINX_DIR}/fastcgi;
-  uwsgi_temp_path ${NGINX_DIR}/uwsgi;
-  scgi_temp_path ${NGINX_DIR}/scgi;
-  server {
-    listen 127.0.0.1:${NGINX_PORT};
-    location / { return 200 '{"active":true}'; }
-  }
-}
-NGINX
-} >"${NGINX_DIR}/nginx.conf"
-nginx -e "${NGINX_DIR}/error.log" -p "${NGINX_DIR}/" -c "${NGINX_DIR}/nginx.conf" \
-  2>>"${NGINX_DIR}/error.log" &
-NGINX_PID=$!
-STARTED_PIDS+=("${NGINX_PID}")
-wait_port "${NGINX_PORT}" "${NGINX_PID}" "${NGINX_DIR}/error.log" nginx
+start_nginx "${NGINX_PORT}"
 check_fixed_answer nginx "${NGINX_PORT}"
 
 # ---------------------------------------------------------------------------
@@ -318,6 +342,32 @@ start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-nocache.log" --cach
 run_wrk introspect-nocache 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
   "http://127.0.0.1:${TOKEND_PORT}" "${WORK}/secrets.txt"
 stop_all
+
+# 4c. TLS: the introspect load over HTTPS, nginx with `listen ... ssl` then
+# tokend with --tls-cert/--tls-key, the same self-signed P-256 certificate.
+tls_note=""
+if [[ ${BENCH_SKIP_TLS:-0} == 1 ]]; then
+  tls_note="skipped (BENCH_SKIP_TLS=1)"
+elif ! command -v openssl >/dev/null; then
+  tls_note="skipped (no openssl command)"
+else
+  mkdir -p "${WORK}/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+    -days 1 -keyout "${WORK}/tls/key.pem" -out "${WORK}/tls/cert.pem" >/dev/null 2>&1
+  chmod 600 "${WORK}/tls/key.pem"
+  NGINX_PORT=$(free_port)
+  start_nginx "${NGINX_PORT}" ssl
+  check_fixed_answer nginx-tls "${NGINX_PORT}" https
+  CPU_PID=${NGINX_PID} run_wrk introspect-nginx-tls 2 "${BENCH_CONNECTIONS}" \
+    "${WRK_DIR}/introspect.lua" "https://127.0.0.1:${NGINX_PORT}" "${WORK}/secrets.txt"
+  stop_all
+  TOKEND_PORT=$(free_port)
+  SCHEME=https start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-tls.log" \
+    --tls-cert "${WORK}/tls/cert.pem" --tls-key "${WORK}/tls/key.pem"
+  CPU_PID=${TOKEND_PID} run_wrk introspect-tls 2 "${BENCH_CONNECTIONS}" \
+    "${WRK_DIR}/introspect.lua" "https://127.0.0.1:${TOKEND_PORT}" "${WORK}/secrets.txt"
+  stop_all
+fi
 
 # 5. PostgreSQL: the same introspect load against a fresh cluster.
 pg_note=""
@@ -389,6 +439,14 @@ echo "| durable creates/s, ${BENCH_CONNECTIONS} concurrent clients | $(fmt_rate 
 echo "| query page 0 (limit 10, type+principal, exact total), -c4: p50 / p99 ms | $(ms "${q0_p50}") / $(ms "${q0_p99}")$(errors query-page0) | — | — | p99 < 10 ms | $(verdict_lt "${q0_p99}" 10000) |"
 echo "| query page 1000 (limit 10, type+principal, exact total), -c4: p50 / p99 ms | $(ms "${q1000_p50}") / $(ms "${q1000_p99}")$(errors query-page1000) | — | — | p99 < 20 ms | $(verdict_lt "${q1000_p99}" 20000) |"
 echo "| RSS of tokend after the query scenario, MB | ${rss_mb} | — | — | < 300 MB | $(verdict_lt "${rss_mb}" 300) |"
+tls_rps=$(field "${WORK}/introspect-tls.out" rps)
+nginx_tls_rps=$(field "${WORK}/introspect-nginx-tls.out" rps)
+r_tls=$(ratio "${tls_rps}" "${nginx_tls_rps}")
+if [[ -z ${tls_note} ]]; then
+  echo "| introspect req/s over TLS, ${BENCH_CONNECTIONS} keep-alive conns | $(fmt_rate "${tls_rps}")$(errors introspect-tls) | nginx fixed answer over TLS: $(fmt_rate "${nginx_tls_rps}")$(errors introspect-nginx-tls) | ${r_tls}x | — | — |"
+else
+  echo "| introspect req/s over TLS | ${tls_note} | — | — | — | n/a |"
+fi
 if [[ -z ${pg_note} ]]; then
   echo "| introspect req/s, PostgreSQL (${BENCH_PG_TOKENS} tokens) | $(fmt_rate "${pg_rps}")$(errors introspect-pg) | SQLite figure above: $(fmt_rate "${sqlite_rps}") | ${r_pg}x | >= 0.7x | $(verdict_ge "${r_pg}" 0.7) |"
 else
@@ -403,7 +461,9 @@ tokend_cpu=$(cat "${WORK}/introspect-sqlite.cpu" 2>/dev/null || true)
 echo "Boost.Beast alone answering the same fixed body (bench/beast_hello.cc): $(fmt_rate "${beast_rps}") req/s$(errors introspect-beast);" \
   "tokend's introspection runs at ${r_beast}x of its own HTTP library."
 echo "CPU time per introspect request (user + system, server processes only):" \
-  "tokend $(num "${tokend_cpu}") µs, Beast alone $(num "${beast_cpu}") µs, nginx $(num "${nginx_cpu}") µs."
+  "tokend $(num "${tokend_cpu}") µs, Beast alone $(num "${beast_cpu}") µs, nginx $(num "${nginx_cpu}") µs;" \
+  "over TLS tokend $(num "$(cat "${WORK}/introspect-tls.cpu" 2>/dev/null || true)") µs," \
+  "nginx $(num "$(cat "${WORK}/introspect-nginx-tls.cpu" 2>/dev/null || true)") µs."
 echo "Query groups (type:principal=matching tokens): ${query_groups}"
 echo "Query throughput at -c4: page 0 $(fmt_rate "$(field "${WORK}/query-page0.out" rps)") req/s," \
   "page 1000 $(fmt_rate "$(field "${WORK}/query-page1000.out" rps)") req/s." \

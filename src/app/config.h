@@ -38,6 +38,8 @@ struct ServeConfig {
   // --reuse-detection on|off and --retired-retention DURATION (rotation).
   std::string reuse_detection = "on";
   std::string retired_retention = "90d";
+  std::string tls_cert;             // --tls-cert: PEM chain; with tls_key, HTTPS only
+  std::string tls_key;              // --tls-key: PEM private key
 };
 
 struct BootstrapConfig {

@@ -71,6 +71,11 @@ core::Result<ServePlan> PlanServe(const ServeConfig& config) {
                                          retired_retention.status().message());
   }
   plan.retired_retention_seconds = *retired_retention;
+  if (!config.tls_cert.empty()) {
+    if (core::Status tls = http::CheckTlsFiles(config.tls_cert, config.tls_key); !tls.ok()) {
+      return tls;
+    }
+  }
   if (core::Status store = store::TokenStore::CheckUrl(config.store); !store.ok()) {
     return core::Status::InvalidArgument("cannot open the store " + RedactStoreUrl(config.store) +
                                          ": " + RedactStoreSecrets(config.store, store.message()));
@@ -146,13 +151,16 @@ int Serve(const ServeConfig& config) {
   server_options.io_threads = config.threads;
   server_options.access_log = config.access_log;
   server_options.json_logs = config.log_format == "json";
+  server_options.tls_cert_file = config.tls_cert;
+  server_options.tls_key_file = config.tls_key;
   http::Server server(server_options, service, metrics);
   auto port = server.Start();
   if (!port.ok()) {
     spdlog::error("{}", port.status().message());
     return kExitFailure;
   }
-  spdlog::info("tokend listening on {}:{}", plan->listen.host, *port);
+  spdlog::info("tokend listening on {}:{} ({})", plan->listen.host, *port,
+               config.tls_cert.empty() ? "HTTP" : "HTTPS");
   server.Wait();
   // Every request has finished: what they recorded is written before exit.
   if (core::Status flushed = service.FlushUses(); !flushed.ok()) {
@@ -270,9 +278,17 @@ int Main(int argc, char** argv) {
                  "One log line per request: remote address, method, route, status, duration, "
                  "request id, token id (never a secret, query string or body)")
       ->envname("TOKEND_ACCESS_LOG");
-  serve_cmd->add_flag("--check-config", serve.check_config,
-                      "Check the flags, the environment and the store URL, then exit: 0 when "
-                      "valid, 2 otherwise (connects to nothing, creates nothing)");
+  auto* tls_cert = serve_cmd->add_option("--tls-cert", serve.tls_cert,
+                                         "PEM certificate chain: serve HTTPS only (TLS 1.2, 1.3); "
+                                         "SIGHUP reloads it");
+  auto* tls_key =
+      serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
+  tls_cert->envname("TOKEND_TLS_CERT")->needs(tls_key);
+  tls_key->envname("TOKEND_TLS_KEY")->needs(tls_cert);
+  serve_cmd->add_flag(
+      "--check-config", serve.check_config,
+      "Check the flags, the environment, the store URL and the TLS files, then exit: 0 when "
+      "valid, 2 otherwise (connects to nothing, creates nothing)");
 
   BootstrapConfig bootstrap;
   CLI::App* bootstrap_cmd = cli.add_subcommand(

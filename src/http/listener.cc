@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "http/session.h"
+#include "http/tls_context.h"
 
 namespace tokend::http {
 namespace {
@@ -39,6 +40,20 @@ void Listener::HandleSignals(std::function<void(int)> on_signal) {
   signals_.emplace(ctx_, SIGINT, SIGTERM);
   signals_->async_wait([on_signal = std::move(on_signal)](error_code ec, int signal) {
     if (!ec) on_signal(signal);
+  });
+}
+
+void Listener::HandleReload(std::function<void()> on_reload) {
+  on_reload_ = std::move(on_reload);
+  reload_signals_.emplace(ctx_, SIGHUP);
+  WaitForReload();
+}
+
+void Listener::WaitForReload() {
+  reload_signals_->async_wait([this](error_code ec, int) {
+    if (ec) return;
+    on_reload_();
+    WaitForReload();
   });
 }
 
@@ -74,7 +89,8 @@ asio::awaitable<void> Listener::Accept() {
     socket.set_option(tcp::no_delay(true), ignored);
     const bool admitted = server_.connections.fetch_add(1) < server_.options.max_connections;
     if (!admitted) server_.connections.fetch_sub(1);
-    Session::Start(*this, std::move(socket), admitted);
+    Session::Start(*this, std::move(socket), admitted,
+                   server_.tls ? server_.tls->Current() : nullptr);
   }
 }
 
@@ -83,6 +99,7 @@ void Listener::BeginDrain() {
   error_code ignored;
   if (acceptor_) acceptor_->close(ignored);
   if (signals_) signals_->cancel(ignored);
+  if (reload_signals_) reload_signals_->cancel(ignored);
   // A copy: a session may end, and leave the set, while it is told.
   const std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
   for (Session* session : sessions) session->OnDrain();

@@ -24,6 +24,7 @@ namespace tokend::http {
 class Metrics;
 class RequestHandler;
 class Session;
+class TlsContexts;
 
 // What every listener and session of one server share; owned by the server.
 struct ServerContext {
@@ -32,6 +33,7 @@ struct ServerContext {
   const RequestHandler& handler;
   boost::asio::any_io_executor store_pool;  // where a Step's blocking work runs
   std::atomic<std::size_t>& connections;    // open connections, all threads
+  TlsContexts* tls = nullptr;               // null: plain HTTP
 };
 
 // One I/O thread. Every member is touched only on that thread once Run has
@@ -53,6 +55,8 @@ class Listener {
                                  std::uint16_t& bound_port);
   // SIGINT/SIGTERM call `on_signal` (once) on this listener's thread.
   void HandleSignals(std::function<void(int)> on_signal);
+  // SIGHUP calls `on_reload` on this listener's thread, every time.
+  void HandleReload(std::function<void()> on_reload);
   // Starts accepting; Run then serves until the listener has drained.
   void Start();
   void Run();
@@ -65,6 +69,7 @@ class Listener {
 
  private:
   boost::asio::awaitable<void> Accept();
+  void WaitForReload();
   void Finish();
 
   const ServerContext& server_;
@@ -76,6 +81,8 @@ class Listener {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   boost::asio::steady_timer drain_timer_{ctx_};
   std::optional<boost::asio::signal_set> signals_;
+  std::optional<boost::asio::signal_set> reload_signals_;
+  std::function<void()> on_reload_;
 };
 
 }  // namespace tokend::http

@@ -17,6 +17,7 @@
 
 #include "http/listener.h"
 #include "http/request_handler.h"
+#include "http/tls_context.h"
 
 namespace tokend::http {
 namespace {
@@ -41,14 +42,18 @@ class Server::Impl {
   core::Result<std::uint16_t> Start();
   void Stop();
   void Wait();
+  core::Status ReloadTls();
 
  private:
+  void OnReloadSignal();
+
   core::Result<std::uint16_t> Listen();
 
   const ServerOptions options_;
   const RequestHandler handler_;
   Metrics& metrics_;
   std::atomic<std::size_t> connections_{0};
+  std::unique_ptr<TlsContexts> tls_;  // null: plain HTTP
 
   std::mutex mutex_;  // guards started_, stop_requested_ and Start/Stop
   bool started_ = false;
@@ -73,6 +78,12 @@ core::Result<std::uint16_t> Server::Impl::Listen() {
                                            options_.address + "'.");
     }
     address = results.begin()->endpoint().address();
+  }
+  if (!tls_ && !address.is_loopback()) {
+    spdlog::warn(
+        "serving plain HTTP on {}, which is not a loopback address: secrets cross the network "
+        "unencrypted; give --tls-cert and --tls-key, or put a TLS proxy in front",
+        options_.address);
   }
   const auto describe = [&](std::uint16_t port) {
     return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
@@ -113,9 +124,16 @@ core::Result<std::uint16_t> Server::Impl::Start() {
   if (stop_requested_) {
     return core::Status::Unavailable("The server was stopped before it started.");
   }
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    tls_ = std::make_unique<TlsContexts>(options_.tls_cert_file, options_.tls_key_file);
+    if (core::Status status = tls_->Reload(); !status.ok()) {
+      tls_.reset();
+      return status;
+    }
+  }
   pool_ = std::make_unique<asio::thread_pool>(std::max(options_.blocking_threads, 1));
   context_.emplace(
-      ServerContext{options_, metrics_, handler_, pool_->get_executor(), connections_});
+      ServerContext{options_, metrics_, handler_, pool_->get_executor(), connections_, tls_.get()});
   int io_threads = options_.io_threads;
   if (io_threads <= 0) io_threads = static_cast<int>(std::thread::hardware_concurrency());
   io_threads = std::max(io_threads, 1);
@@ -132,6 +150,7 @@ core::Result<std::uint16_t> Server::Impl::Start() {
       spdlog::info("received signal {}; stopping", signal);
       Stop();
     });
+    listeners_.front()->HandleReload([this] { OnReloadSignal(); });
   }
   for (auto& listener : listeners_) listener->Start();
   for (auto& listener : listeners_) threads_.emplace_back([l = listener.get()] { l->Run(); });
@@ -147,6 +166,24 @@ void Server::Impl::Stop() {
   for (auto& listener : listeners_) {
     asio::post(listener->context(), [l = listener.get()] { l->BeginDrain(); });
   }
+}
+
+core::Status Server::Impl::ReloadTls() {
+  if (!tls_) return core::Status::InvalidArgument("TLS is not configured.");
+  return tls_->Reload();
+}
+
+void Server::Impl::OnReloadSignal() {
+  if (!tls_) {
+    spdlog::info("SIGHUP ignored: no TLS");
+    return;
+  }
+  if (core::Status status = tls_->Reload(); !status.ok()) {
+    spdlog::error("SIGHUP: {}; keeping the current certificate", status.message());
+    return;
+  }
+  spdlog::info("SIGHUP: reloaded the TLS certificate '{}' and key '{}'", options_.tls_cert_file,
+               options_.tls_key_file);
 }
 
 void Server::Impl::Wait() {
@@ -167,5 +204,6 @@ Server::~Server() = default;
 core::Result<std::uint16_t> Server::Start() { return impl_->Start(); }
 void Server::Stop() { impl_->Stop(); }
 void Server::Wait() { impl_->Wait(); }
+core::Status Server::ReloadTls() { return impl_->ReloadTls(); }
 
 }  // namespace tokend::http

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/status.h"
 #include "http/server_options.h"
@@ -45,6 +46,12 @@ class Server {
   // (including the server's own threads and before Start).
   void Stop();
 
+  // Loads options.tls_cert_file and tls_key_file again: new connections use
+  // the new certificate, open ones keep theirs. On failure the current
+  // certificate stays and the error names the file. InvalidArgument without
+  // TLS. What SIGHUP does (with handle_signals), logging the outcome.
+  core::Status ReloadTls();
+
   // Blocks until the server has fully stopped (after Stop, or a signal) and
   // its threads are joined. Returns at once when Start did not succeed.
   void Wait();
@@ -53,5 +60,10 @@ class Server {
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Loads `cert_file` and `key_file` as the server would (readable, parsed, the
+// key matching the certificate) without serving anything; InvalidArgument
+// naming the file otherwise.
+core::Status CheckTlsFiles(const std::string& cert_file, const std::string& key_file);
 
 }  // namespace tokend::http

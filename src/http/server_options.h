@@ -29,7 +29,11 @@ struct ServerOptions {
   // Time Stop() lets in-flight requests finish before closing them.
   std::chrono::seconds shutdown_timeout{10};
   std::size_t max_connections = 10000;  // beyond: 503 and close
-  bool handle_signals = true;           // SIGINT/SIGTERM call Stop()
+  bool handle_signals = true;           // SIGINT/SIGTERM call Stop(), SIGHUP ReloadTls()
+  // Both set: HTTPS only (TLS 1.2 and 1.3), from these PEM files; both
+  // empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // --access-log: one line per request through the spdlog logger "access"
   // (registered by the program), as JSON members when `json_logs`.
   bool access_log = false;

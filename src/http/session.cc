@@ -6,10 +6,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
+#include <tuple>
 #include <typeinfo>
 #include <utility>
 
@@ -93,20 +96,22 @@ bool ExpectsContinue(const Request& req) {
 
 }  // namespace
 
-void Session::Start(Listener& listener, tcp::socket socket, bool admitted) {
-  auto session = std::make_shared<Session>(listener, std::move(socket), admitted);
+void Session::Start(Listener& listener, tcp::socket socket, bool admitted, TlsContextPtr tls) {
+  auto session = std::make_shared<Session>(listener, std::move(socket), admitted, std::move(tls));
   asio::co_spawn(
       listener.context(), [session]() -> asio::awaitable<void> { co_await session->Run(); },
       asio::detached);
 }
 
-Session::Session(Listener& listener, tcp::socket socket, bool admitted)
+Session::Session(Listener& listener, tcp::socket socket, bool admitted, TlsContextPtr tls)
     : listener_(listener),
       options_(listener.server().options),
       socket_(std::move(socket)),
+      tls_context_(std::move(tls)),
       deadline_(listener.context().get_executor()),
       buffer_(options_.max_header_bytes + kReadChunk),
       admitted_(admitted) {
+  if (tls_context_) tls_.emplace(socket_, *tls_context_);
   listener_.SessionStarted(this);
   if (admitted_) listener_.server().metrics.ConnectionOpened();
   error_code ignored;
@@ -137,7 +142,9 @@ void Session::ForceClose() {
 
 asio::awaitable<void> Session::Run() {
   try {
-    if (admitted_) {
+    if (tls_ && !co_await Handshake()) {
+      // Closed below: nothing can be answered without a TLS session.
+    } else if (admitted_) {
       co_await Serve();
     } else {
       co_await SendErrorAndClose(core::ApiError::kTooManyConnections,
@@ -149,6 +156,23 @@ asio::awaitable<void> Session::Run() {
   deadline_.Cancel();
   error_code ignored;
   socket_.close(ignored);
+}
+
+// The TLS handshake, under the header timeout: one that stalls, or is not
+// TLS at all (plain HTTP sent to the HTTPS port, garbage), ends the
+// connection, as a slow header does. False when the connection must close.
+asio::awaitable<bool> Session::Handshake() {
+  phase_ = Phase::kIdle;  // a drain closes a connection still in its handshake
+  deadline_.Arm(*this, options_.header_timeout);
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  deadline_.Disarm();
+  if (phase_ == Phase::kIdle) phase_ = Phase::kBusy;
+  if (ec || phase_ == Phase::kClosing) {
+    spdlog::debug("TLS handshake with {} failed: {}", PeerText(socket_),
+                  deadline_.expired() ? std::string("timed out") : ec.message());
+    co_return false;
+  }
+  co_return true;
 }
 
 // Read, answer, write; again while the connection is kept alive. One
@@ -351,6 +375,14 @@ asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::stri
 // Half-closes, then discards what the client still sends for a moment, so
 // the response is not destroyed by a reset of unread request bytes.
 asio::awaitable<void> Session::LingeringClose() {
+  if (tls_) {
+    // close_notify, and the peer's for a moment: its unread bytes are
+    // discarded by the stream meanwhile.
+    deadline_.Arm(*this, kLingerTime);
+    co_await tls_->async_shutdown(kNoThrow);
+    deadline_.Disarm();
+    co_return;
+  }
   error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
@@ -394,6 +426,7 @@ asio::awaitable<bool> Session::WriteAll(std::string_view data) {
 // Sends what the socket takes now, removing it from `data`; false when the
 // connection failed.
 bool Session::SendNow(std::string_view& data) {
+  if (tls_) return true;  // TLS writes are asynchronous (SendWhenReady)
   while (!data.empty()) {
     error_code ec;
     const std::size_t n = socket_.write_some(asio::buffer(data), ec);
@@ -406,9 +439,14 @@ bool Session::SendNow(std::string_view& data) {
 // Sends the rest of `data`, waiting for room under the body timeout.
 asio::awaitable<bool> Session::SendWhenReady(std::string_view data) {
   deadline_.Arm(*this, options_.body_timeout);
-  while (!data.empty()) {
-    auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
-    if (wait_ec || !SendNow(data)) break;
+  if (tls_) {
+    auto [ec, n] = co_await asio::async_write(*tls_, asio::buffer(data), kNoThrow);
+    data.remove_prefix(n);
+  } else {
+    while (!data.empty()) {
+      auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
+      if (wait_ec || !SendNow(data)) break;
+    }
   }
   deadline_.Disarm();
   co_return data.empty();
@@ -425,7 +463,7 @@ asio::awaitable<bool> Session::SendWhenReady(std::string_view data) {
 Session::error_code Session::ReadNow() {
   const std::size_t size = beast::read_size(buffer_, kReadChunk);
   if (size == 0) return beast_http::error::buffer_overflow;
-  if (drained_) return asio::error::would_block;
+  if (drained_ || tls_) return asio::error::would_block;  // TLS: see ReadWhenReady
   error_code ec;
   const std::size_t n = socket_.read_some(buffer_.prepare(size), ec);
   if (ec == asio::error::try_again || ec == asio::error::would_block) {
@@ -450,7 +488,16 @@ asio::awaitable<Session::error_code> Session::ReadWhenReady() {
   // Not async_wait: Asio re-arms epoll (another system call) for every wait,
   // while a read joins the descriptor's queue as it is. (See
   // docs/PERFORMANCE.md for why the read's own first try is left in.)
-  auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(size), kNoThrow);
+  // With TLS, through the stream, which may also hold decrypted bytes
+  // already; a peer closing without close_notify counts as a close.
+  error_code ec;
+  std::size_t n = 0;
+  if (tls_) {
+    std::tie(ec, n) = co_await tls_->async_read_some(buffer_.prepare(size), kNoThrow);
+    if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof;
+  } else {
+    std::tie(ec, n) = co_await socket_.async_read_some(buffer_.prepare(size), kNoThrow);
+  }
   buffer_.commit(n);
   drained_ = n < size;
   if (phase_ == Phase::kClosing) co_return asio::error::operation_aborted;

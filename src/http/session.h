@@ -9,10 +9,17 @@
 // no room): under keep-alive load a request whose bytes are there and whose
 // answer the cache knows suspends nowhere. Runs on its listener's thread
 // only; owned by its coroutine, weakly referenced by its deadline's timer.
+//
+// With TLS the same session runs over an SSL stream on that socket: the
+// handshake first (under the header timeout), then every read and write
+// through the stream's asynchronous operations (an inline attempt on the raw
+// socket would split TLS records), and a close_notify at the end. Without
+// TLS the plain path is untouched but for one test of tls_ per I/O.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -25,6 +32,7 @@
 #include "core/api_error.h"
 #include "http/auth.h"
 #include "http/exchange.h"
+#include "http/tls_context.h"
 
 namespace tokend::http {
 
@@ -34,10 +42,13 @@ struct ServerOptions;
 class Session : public std::enable_shared_from_this<Session> {
  public:
   // `admitted` false: the server is at max_connections; the session answers
-  // 503 and closes.
-  static void Start(Listener& listener, boost::asio::ip::tcp::socket socket, bool admitted);
+  // 503 and closes. `tls`: the context of the connection's TLS, held for its
+  // whole life; null for plain HTTP.
+  static void Start(Listener& listener, boost::asio::ip::tcp::socket socket, bool admitted,
+                    TlsContextPtr tls);
 
-  Session(Listener& listener, boost::asio::ip::tcp::socket socket, bool admitted);
+  Session(Listener& listener, boost::asio::ip::tcp::socket socket, bool admitted,
+          TlsContextPtr tls);
   ~Session();
 
   // Stop() began: an idle connection closes now, a busy one after its
@@ -81,6 +92,7 @@ class Session : public std::enable_shared_from_this<Session> {
   };
 
   boost::asio::awaitable<void> Run();
+  boost::asio::awaitable<bool> Handshake();
   boost::asio::awaitable<void> Serve();
 
   // Reading a request.
@@ -108,6 +120,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Listener& listener_;
   const ServerOptions& options_;
   boost::asio::ip::tcp::socket socket_;
+  // Declared in this order so that the stream goes before its context.
+  TlsContextPtr tls_context_;
+  std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   Deadline deadline_;
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;

@@ -109,7 +109,9 @@ TEST(ServeTest, ServesWithoutACache) {
 TEST(ServeTest, UnknownStoreSchemeFailsClearly) {
   RunResult run = RunTokend({"serve", "--listen", "127.0.0.1:0", "--store",
                              "mysql://user:hunter2@localhost/db", "--auth", "off"});
-  EXPECT_EQ(run.exit_code, 1);
+  // A usage error: found before anything is opened.
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("unsupported store URL scheme 'mysql'"), std::string::npos) << run.err;
   EXPECT_EQ(run.err.find("hunter2"), std::string::npos) << "the password must not be logged";
 }
 
