@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/text.h"
+#include "http/console_files.h"
 #include "http/handlers.h"
 
 namespace tokend::http {
@@ -42,6 +43,10 @@ constexpr std::array kRoutes = {
     Route{verb::get, "/health", "GET /health", std::nullopt, &Health},
     Route{verb::get, "/metrics", "GET /metrics", std::nullopt, &MetricsText},
     Route{verb::get, "/api/docs/spec", "GET /api/docs/spec", std::nullopt, &OpenApiDocument},
+    // The web console's static files: outside /api/v2, so no token is needed.
+    Route{verb::get, "/console", "GET /console", std::nullopt, &ConsoleRedirect},
+    Route{verb::get, "/console/", "GET /console/", std::nullopt, &ConsoleIndex},
+    Route{verb::get, "/console/{id}", "GET /console/{file}", std::nullopt, &ConsoleAsset},
 };
 
 constexpr std::string_view kIdSegment = "{id}";

@@ -1,0 +1,82 @@
+// The API client: every call carries the signed-in token as a bearer header
+// (never in a URL) and turns error bodies into readable messages.
+
+const STORAGE_KEY = 'tokend.console.token';
+
+export function storedSecret() {
+  return sessionStorage.getItem(STORAGE_KEY);
+}
+
+export function storeSecret(secret) {
+  sessionStorage.setItem(STORAGE_KEY, secret);
+}
+
+export function forgetSecret() {
+  sessionStorage.removeItem(STORAGE_KEY);
+}
+
+// A failed call: `status` is the HTTP status (0 when the server could not be
+// reached), `message` is written for people.
+export class ApiError extends Error {
+  constructor(status, message, code) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function call(method, path, { body, secret, query } = {}) {
+  const token = secret ?? storedSecret();
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let url = path;
+  if (query) {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null && value !== '') params.set(name, String(value));
+    }
+    const text = params.toString();
+    if (text) url += `?${text}`;
+  }
+  const init = { method, headers, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch {
+    throw new ApiError(0, 'The server could not be reached. Check that tokend is running, then try again.');
+  }
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const message =
+      data && typeof data.message === 'string' && data.message
+        ? data.message
+        : `The server answered ${response.status} ${response.statusText}.`;
+    throw new ApiError(response.status, message, data && data.code);
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  self: (secret) => call('GET', '/api/v2/token/self', { secret }),
+  policy: () => call('GET', '/api/v2/token/policy'),
+  query: (query) => call('GET', '/api/v2/token/query', { query }),
+  get: (id) => call('GET', `/api/v2/token/${enc(id)}`),
+  create: (request) => call('POST', '/api/v2/token', { body: request }),
+  revoke: (id) => call('DELETE', `/api/v2/token/${enc(id)}`),
+  rotate: (id, body) => call('POST', `/api/v2/token/${enc(id)}/rotate`, { body }),
+  audit: (query) => call('GET', '/api/v2/token/audit', { query }),
+};

@@ -1,0 +1,721 @@
+// The tokend console: sign-in, the token list, create, the one-time secret,
+// details, rotate, revoke and sign-out. Screens are chosen by the URL's hash
+// (#/tokens, #/create, #/token/<id>); the secret of the signed-in token lives
+// only in sessionStorage and travels only in the Authorization header.
+
+import { api, ApiError, forgetSecret, storeSecret, storedSecret } from './api.js';
+import { h, replace, uid } from './dom.js';
+import { dayOf, duration, formatDate, relative, startOfDay, tokenState } from './format.js';
+
+const RESOURCES = [
+  'system', 'workflow', 'workflowrun', 'workflowtemplate', 'taskrun', 'task', 'action', 'user',
+  'team', 'token', 'parameter', 'schedule', 'insights', 'integration', 'webhook', '**',
+];
+const ACTIONS = ['read', 'write', 'action', 'delete', '**'];
+const CREATE_TYPES = ['team', 'user', 'workflow', 'global'];
+const ALL_TYPES = ['global', 'team', 'workflow', 'user', 'session'];
+const ROLES = {
+  global: { admin: 'admin: everything', operator: 'operator: read, write, action' },
+  team: {
+    owner: 'owner: everything',
+    editor: 'editor: read, write, action',
+    reader: 'reader: read only',
+  },
+};
+const PAGE_SIZES = [10, 20, 50, 100];
+const OVERLAPS = [0, 300, 3600, 86400, 604800];
+
+const view = document.getElementById('view');
+const alertBox = document.getElementById('alert');
+const statusBox = document.getElementById('status');
+const nav = document.getElementById('nav');
+const whoami = document.getElementById('whoami');
+
+const LIST_DEFAULTS = { type: '', principal: '', lastUsedBefore: '', sort: 'creationDate', order: 'DESC', page: 0, size: 20 };
+
+const state = {
+  self: null,
+  policy: null,
+  list: { ...LIST_DEFAULTS },
+};
+
+// ---- messages ------------------------------------------------------------
+
+function showError(message) {
+  alertBox.textContent = message;
+  alertBox.hidden = false;
+}
+
+function clearMessages() {
+  alertBox.textContent = '';
+  alertBox.hidden = true;
+  statusBox.textContent = '';
+}
+
+function announce(message) {
+  statusBox.textContent = message;
+}
+
+// A call failed: a token that is no longer accepted ends the session,
+// anything else is shown in the alert.
+function failed(error) {
+  if (error instanceof ApiError && error.status === 401) {
+    signOut('Your session ended: the token is no longer accepted (it expired or was revoked). Sign in with a valid token.');
+    return;
+  }
+  showError(error instanceof ApiError ? error.message : `Something went wrong: ${error.message}`);
+}
+
+// Puts a screen in place and moves focus to its heading, so keyboard and
+// screen reader users start at the top of the new screen.
+function show(title, ...content) {
+  const heading = h('h1', { tabindex: '-1', class: 'screen-title' }, title);
+  replace(view, heading, ...content);
+  document.title = `${title} · tokend console`;
+  heading.focus();
+  return heading;
+}
+
+function loading(title) {
+  replace(view, h('h1', { class: 'screen-title' }, title), h('p', { class: 'muted' }, 'Loading…'));
+}
+
+// ---- session -------------------------------------------------------------
+
+function signedIn(self) {
+  state.self = self;
+  nav.hidden = false;
+  const who = self.principal ? `${self.name} (${self.type}: ${self.principal})` : `${self.name} (${self.type})`;
+  whoami.textContent = `Signed in as ${who}`;
+}
+
+function signOut(message) {
+  forgetSecret();
+  state.self = null;
+  state.policy = null;
+  state.list = { ...LIST_DEFAULTS };
+  nav.hidden = true;
+  whoami.textContent = '';
+  if (location.hash) history.replaceState(null, '', location.pathname);
+  renderSignIn();
+  if (message) showError(message);
+}
+
+function renderSignIn(note) {
+  const fieldId = uid('token');
+  const input = h('input', {
+    id: fieldId, name: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false',
+    autocapitalize: 'off', class: 'input mono', 'aria-describedby': `${fieldId}-hint`,
+  });
+  const form = h('form', { class: 'card narrow', novalidate: true },
+    h('div', { class: 'field' },
+      h('label', { for: fieldId }, 'Token'),
+      input,
+      h('p', { class: 'hint', id: `${fieldId}-hint` },
+        'Paste a tokend token. It stays in this tab only and is forgotten when you sign out or close the tab.')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Sign in')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearMessages();
+    const secret = input.value.trim();
+    if (!secret) {
+      showError('Paste a token into the Token field to sign in.');
+      input.focus();
+      return;
+    }
+    try {
+      const self = await api.self(secret);
+      storeSecret(secret);
+      input.value = '';
+      signedIn(self);
+      if (location.hash === '#/tokens' || !location.hash) renderRoute();
+      else location.hash = '#/tokens';
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) {
+        showError('This token was not accepted: it is unknown, expired or revoked. Check it and try again.');
+      } else {
+        failed(error);
+      }
+      input.focus();
+      input.select();
+    }
+  });
+  show('Sign in', h('p', { class: 'lead' }, 'Manage tokend tokens: create, inspect, rotate and revoke them.'), form);
+  if (note) announce(note);
+  input.focus();
+}
+
+async function policy() {
+  if (!state.policy) state.policy = await api.policy();
+  return state.policy;
+}
+
+// ---- list ----------------------------------------------------------------
+
+function stateBadge(token) {
+  const s = tokenState(token);
+  return h('span', { class: `badge badge-${s.key}` }, s.label);
+}
+
+function selectField(label, options, value, onChange, extra = {}) {
+  const id = uid('field');
+  const select = h('select', { id, class: 'input', ...extra },
+    options.map(([optionValue, text]) => {
+      const option = h('option', { value: optionValue }, text);
+      if (optionValue === value) option.selected = true;
+      return option;
+    }));
+  select.addEventListener('change', () => onChange(select.value));
+  return h('div', { class: 'field' }, h('label', { for: id }, label), select);
+}
+
+async function renderList() {
+  const list = state.list;
+  loading('Tokens');
+  const query = { limit: list.size, page: list.page, sort: list.sort, order: list.order };
+  if (list.type) query.types = list.type;
+  if (list.principal) query.principals = list.principal;
+  const before = startOfDay(list.lastUsedBefore);
+  if (before !== null) query.lastUsedBefore = before;
+  let page;
+  try {
+    page = await api.query(query);
+  } catch (error) {
+    show('Tokens', h('p', { class: 'empty' }, 'The tokens could not be loaded.'));
+    failed(error);
+    return;
+  }
+  if (page.totalPages > 0 && list.page >= page.totalPages) {
+    list.page = page.totalPages - 1;
+    renderList();
+    return;
+  }
+  const reload = (change, focus) => {
+    Object.assign(list, change);
+    list.focus = focus;
+    clearMessages();
+    renderList();
+  };
+
+  const principalId = uid('field');
+  const principal = h('input', {
+    id: principalId, class: 'input', type: 'search', value: list.principal, autocomplete: 'off',
+    'data-focus': 'principal',
+    placeholder: 'any',
+  });
+  const applyPrincipal = () => {
+    if (principal.value.trim() !== list.principal) reload({ principal: principal.value.trim(), page: 0 }, 'principal');
+  };
+  principal.addEventListener('change', applyPrincipal);
+  principal.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') {
+      event.preventDefault();
+      applyPrincipal();
+    }
+  });
+  const lastUsedId = uid('field');
+  const lastUsed = h('input', {
+    id: lastUsedId, class: 'input', type: 'date', value: list.lastUsedBefore, 'data-focus': 'lastUsed',
+    'aria-describedby': `${lastUsedId}-hint`,
+  });
+  lastUsed.addEventListener('change', () => reload({ lastUsedBefore: lastUsed.value, page: 0 }, 'lastUsed'));
+  lastUsed.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') {
+      event.preventDefault();
+      reload({ lastUsedBefore: lastUsed.value, page: 0 }, 'lastUsed');
+    }
+  });
+
+  const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter tokens', novalidate: true },
+    selectField('Type', [['', 'All types'], ...ALL_TYPES.map((t) => [t, t])], list.type,
+      (value) => reload({ type: value, page: 0 }, 'type'), { 'data-focus': 'type' }),
+    h('div', { class: 'field' }, h('label', { for: principalId }, 'Principal'), principal),
+    h('div', { class: 'field' }, h('label', { for: lastUsedId }, 'Last used before'), lastUsed,
+      h('p', { class: 'hint', id: `${lastUsedId}-hint` }, 'Includes tokens never used.')),
+    selectField('Sort by', [
+      ['creationDate', 'Created'], ['expirationDate', 'Expires'], ['lastUsedDate', 'Last used'],
+      ['name', 'Name'], ['type', 'Type'], ['principal', 'Principal'],
+    ], list.sort, (value) => reload({ sort: value, page: 0 }, 'sort'), { 'data-focus': 'sort' }),
+    selectField('Order', [['DESC', 'Newest / Z first'], ['ASC', 'Oldest / A first']], list.order,
+      (value) => reload({ order: value, page: 0 }, 'order'), { 'data-focus': 'order' }));
+  filters.addEventListener('submit', (event) => event.preventDefault());
+
+  const filtered = list.type || list.principal || list.lastUsedBefore;
+  let body;
+  if (page.content.length === 0) {
+    body = h('div', { class: 'empty' },
+      filtered
+        ? h('p', {}, 'No token matches these filters. Clear a filter to see more.')
+        : h('p', {}, 'There are no tokens you can see yet. Create one to get started.'));
+  } else {
+    body = h('div', { class: 'table-wrap' },
+      h('table', { class: 'tokens' },
+        h('caption', { class: 'visually-hidden' }, 'Tokens'),
+        h('thead', {}, h('tr', {},
+          ['Name', 'Type', 'Principal', 'State', 'Expires', 'Last used', 'Created'].map((name) =>
+            h('th', { scope: 'col' }, name)))),
+        h('tbody', {}, page.content.map((token) => h('tr', {},
+          h('th', { scope: 'row', class: 'name' }, h('a', { href: `#/token/${encodeURIComponent(token.id)}` }, token.name)),
+          h('td', { 'data-label': 'Type' }, token.type),
+          h('td', { 'data-label': 'Principal' }, token.principal ?? '—'),
+          h('td', { 'data-label': 'State' }, stateBadge(token)),
+          h('td', { 'data-label': 'Expires' }, token.expirationDate
+            ? h('time', { datetime: token.expirationDate, title: formatDate(token.expirationDate) }, relative(token.expirationDate))
+            : h('span', { class: 'muted' }, 'Never')),
+          h('td', { 'data-label': 'Last used' }, token.lastUsedDate
+            ? h('time', { datetime: token.lastUsedDate, title: formatDate(token.lastUsedDate) }, relative(token.lastUsedDate))
+            : h('span', { class: 'muted' }, 'Never')),
+          h('td', { 'data-label': 'Created' },
+            h('time', { datetime: token.creationDate, title: formatDate(token.creationDate) }, relative(token.creationDate))))))));
+  }
+  const totalPages = Math.max(page.totalPages, 1);
+  const previous = h('button', { type: 'button', class: 'button', disabled: list.page <= 0, 'data-focus': 'previous' }, 'Previous page');
+  const next = h('button', { type: 'button', class: 'button', disabled: list.page + 1 >= totalPages, 'data-focus': 'next' }, 'Next page');
+  previous.addEventListener('click', () => reload({ page: list.page - 1 }, 'previous'));
+  next.addEventListener('click', () => reload({ page: list.page + 1 }, 'next'));
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' },
+    previous,
+    h('span', { class: 'pager-text' },
+      `Page ${list.page + 1} of ${totalPages} · ${page.totalElements} token${page.totalElements === 1 ? '' : 's'}`),
+    next,
+    selectField('Rows per page', PAGE_SIZES.map((n) => [String(n), String(n)]), String(list.size),
+      (value) => reload({ size: Number(value), page: 0 }, 'size'), { 'data-focus': 'size' }));
+
+  const create = h('button', { type: 'button', class: 'button primary' }, 'Create token');
+  create.addEventListener('click', () => { location.hash = '#/create'; });
+  const heading = show('Tokens');
+  heading.after(h('div', { class: 'toolbar' }, create));
+  view.append(filters, body, pager);
+  // Keep focus on the control the person just used (a filter, a page
+  // button); a disabled page button hands it to the other one.
+  if (list.focus) {
+    let target = view.querySelector(`[data-focus="${list.focus}"]`);
+    if (target && target.disabled) target = target === next ? previous : next;
+    if (target && !target.disabled) target.focus();
+    list.focus = undefined;
+  }
+}
+
+// ---- create --------------------------------------------------------------
+
+async function renderCreate() {
+  loading('Create token');
+  let limits;
+  try {
+    limits = await policy();
+  } catch (error) {
+    show('Create token', h('p', { class: 'empty' }, 'The expiry policy could not be loaded, so no token can be created now.'));
+    failed(error);
+    return;
+  }
+  const form = h('form', { class: 'card', novalidate: true });
+  const ids = { type: uid('f'), name: uid('f'), principal: uid('f'), description: uid('f'), expires: uid('f'), role: uid('f') };
+  const type = h('select', { id: ids.type, class: 'input' }, CREATE_TYPES.map((t) => h('option', { value: t }, t)));
+  const name = h('input', { id: ids.name, class: 'input', type: 'text', autocomplete: 'off', maxlength: '256' });
+  const principal = h('input', { id: ids.principal, class: 'input', type: 'text', autocomplete: 'off', 'aria-describedby': `${ids.principal}-hint` });
+  const principalHint = h('p', { class: 'hint', id: `${ids.principal}-hint` });
+  const description = h('textarea', { id: ids.description, class: 'input', rows: '2', maxlength: '1024' });
+  const expires = h('input', { id: ids.expires, class: 'input', type: 'date', 'aria-describedby': `${ids.expires}-hint` });
+  const expiresHint = h('p', { class: 'hint', id: `${ids.expires}-hint` });
+  const role = h('select', { id: ids.role, class: 'input' });
+  const roleField = h('div', { class: 'field' }, h('label', { for: ids.role }, 'Role'), role,
+    h('p', { class: 'hint' }, 'A role grants its permissions in addition to those ticked below.'));
+
+  const boxes = new Map();
+  const grid = h('table', { class: 'grid' },
+    h('caption', {}, 'Permissions'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Resource'),
+      ACTIONS.map((action) => h('th', { scope: 'col' }, action === '**' ? 'all (**)' : action)))),
+    h('tbody', {}, RESOURCES.map((resource) => h('tr', {},
+      h('th', { scope: 'row' }, resource === '**' ? 'all (**)' : resource),
+      ACTIONS.map((action) => {
+        const permission = `${resource}/${action}`;
+        const box = h('input', { type: 'checkbox', 'aria-label': permission, value: permission });
+        boxes.set(permission, box);
+        return h('td', {}, box);
+      })))));
+
+  const update = () => {
+    const t = type.value;
+    const limit = (limits.types ?? {})[t] ?? {};
+    const now = Date.now();
+    expires.min = dayOf(now + 86400000);
+    if (limit.maxLifetimeSeconds) {
+      expires.max = dayOf(now + limit.maxLifetimeSeconds * 1000);
+      if (expires.max < expires.min) expires.min = expires.max;
+    } else {
+      expires.removeAttribute('max');
+    }
+    if (expires.value && expires.max && expires.value > expires.max) expires.value = expires.max;
+    const parts = [];
+    if (limit.maxLifetimeSeconds) parts.push(`At most ${duration(limit.maxLifetimeSeconds)} for ${t} tokens: ${expires.max} at the latest.`);
+    if (limit.defaultLifetimeSeconds) parts.push(`Left empty: expires in ${duration(limit.defaultLifetimeSeconds)}.`);
+    else if (limit.maxLifetimeSeconds) parts.push(`Left empty: expires in ${duration(limit.maxLifetimeSeconds)}.`);
+    else parts.push('Left empty: never expires.');
+    parts.push('The token expires at 00:00 UTC of the chosen day.');
+    expiresHint.textContent = parts.join(' ');
+    principal.disabled = t === 'global';
+    principalHint.textContent = t === 'global'
+      ? 'Global tokens have no principal.'
+      : t === 'team' ? 'The team this token acts for.'
+        : t === 'user' ? 'The user this token acts as. Without permissions it has all of the user’s.'
+          : 'The workflow this token belongs to.';
+    const roles = ROLES[t] ?? {};
+    replace(role, h('option', { value: '' }, 'No role'),
+      Object.entries(roles).map(([value, text]) => h('option', { value }, text)));
+    roleField.hidden = Object.keys(roles).length === 0;
+  };
+  type.addEventListener('change', update);
+  update();
+
+  const submit = h('button', { type: 'submit', class: 'button primary' }, 'Create');
+  const cancel = h('a', { href: '#/tokens', class: 'button' }, 'Cancel');
+  replace(form,
+    h('div', { class: 'form-grid' },
+      h('div', { class: 'field' }, h('label', { for: ids.type }, 'Type'), type),
+      h('div', { class: 'field' }, h('label', { for: ids.name }, 'Name'), name),
+      h('div', { class: 'field' }, h('label', { for: ids.principal }, 'Principal'), principal, principalHint),
+      h('div', { class: 'field' }, h('label', { for: ids.expires }, 'Expires'), expires, expiresHint),
+      h('div', { class: 'field wide' }, h('label', { for: ids.description }, 'Description'), description),
+      roleField),
+    h('div', { class: 'grid-wrap' }, grid),
+    h('div', { class: 'actions' }, submit, cancel));
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearMessages();
+    const request = { type: type.value, name: name.value };
+    if (type.value !== 'global') request.principal = principal.value;
+    if (description.value) request.description = description.value;
+    if (expires.value) {
+      const millis = startOfDay(expires.value);
+      if (millis === null) {
+        showError('Expires: choose a day, or leave the field empty.');
+        expires.focus();
+        return;
+      }
+      request.expirationDate = millis;
+    }
+    const permissions = [...boxes.values()].filter((box) => box.checked).map((box) => box.value);
+    if (permissions.length) request.permissions = permissions;
+    if (role.value && !roleField.hidden) request.role = role.value;
+    submit.disabled = true;
+    try {
+      const created = await api.create(request);
+      renderSecret(created, `Token “${request.name}” created`);
+    } catch (error) {
+      submit.disabled = false;
+      failed(error);
+    }
+  });
+  show('Create token', form);
+}
+
+// ---- the one-time secret ---------------------------------------------------
+
+// Shows a new secret once. It exists only in this screen's field: Done
+// removes the field, and nothing else keeps it.
+function renderSecret(created, title) {
+  const fieldId = uid('secret');
+  const secret = h('input', {
+    id: fieldId, class: 'input mono secret', type: 'text', readonly: true, value: created.token,
+    autocomplete: 'off', spellcheck: 'false', 'aria-describedby': `${fieldId}-hint`,
+  });
+  const copy = h('button', { type: 'button', class: 'button' }, 'Copy');
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(secret.value);
+      announce('The secret was copied to the clipboard.');
+    } catch {
+      secret.select();
+      announce('Copying is not allowed here: the secret is selected, copy it with Ctrl+C.');
+    }
+  });
+  const done = h('button', { type: 'button', class: 'button primary' }, 'Done');
+  done.addEventListener('click', () => {
+    secret.value = '';
+    replace(view);
+    clearMessages();
+    location.hash = '#/tokens';
+    if (location.hash === '#/tokens') renderRoute();
+  });
+  const details = [
+    ['Id', created.id],
+    ['Type', created.type],
+    ['Expires', created.expirationDate ? `${formatDate(created.expirationDate)} (${relative(created.expirationDate)})` : 'Never'],
+  ];
+  if (created.rotatedFrom) details.push(['Replaces', created.rotatedFrom]);
+  show(title,
+    h('div', { class: 'card secret-card' },
+      h('p', { class: 'warning', id: `${fieldId}-hint` },
+        'Copy this secret now. It is shown only once: tokend keeps only a hash of it.'),
+      h('div', { class: 'field' }, h('label', { for: fieldId }, 'Secret'),
+        h('div', { class: 'secret-row' }, secret, copy)),
+      h('dl', { class: 'facts' }, details.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])),
+      h('div', { class: 'actions' }, done)));
+  history.replaceState(null, '', '#/secret');
+}
+
+// ---- details ---------------------------------------------------------------
+
+function permissionsText(token) {
+  return (token.permissions ?? []).map((p) =>
+    h('li', {}, h('span', { class: 'muted' }, `${p.scope}${p.principal ? ` ${p.principal}` : ''}: `),
+      (p.actions ?? []).map((a) => h('code', { class: 'perm' }, a))));
+}
+
+async function chainOf(token) {
+  const older = [];
+  let cursor = token;
+  let missingOlder = false;
+  for (let hops = 0; cursor.rotatedFrom && hops < 20; hops += 1) {
+    try {
+      cursor = await api.get(cursor.rotatedFrom);
+      older.unshift(cursor);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        missingOlder = true;
+        break;
+      }
+      throw error;
+    }
+  }
+  const newer = [];
+  cursor = token;
+  for (let hops = 0; cursor.rotatedTo && hops < 20; hops += 1) {
+    try {
+      cursor = await api.get(cursor.rotatedTo);
+      newer.push(cursor);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) break;
+      throw error;
+    }
+  }
+  return { older, newer, missingOlder };
+}
+
+function chainSection(token, chain) {
+  const section = h('section', { class: 'card', 'aria-labelledby': 'chain-title' },
+    h('h2', { id: 'chain-title' }, 'Rotation chain'));
+  if (!chain) {
+    section.append(h('p', { class: 'muted' }, 'The rotation chain could not be loaded.'));
+    return section;
+  }
+  if (!chain.older.length && !chain.newer.length && !chain.missingOlder) {
+    section.append(h('p', { class: 'muted' }, 'This token has not been rotated.'));
+    return section;
+  }
+  const item = (t, current) => h('li', { class: current ? 'current' : '' },
+    current ? h('strong', {}, `${t.name} (this token)`) : h('a', { href: `#/token/${encodeURIComponent(t.id)}` }, t.name),
+    ' ', stateBadge(t), ' ', h('span', { class: 'muted' }, `created ${formatDate(t.creationDate)}`));
+  section.append(h('ol', { class: 'chain' },
+    chain.missingOlder ? h('li', { class: 'muted' }, 'Older tokens of this chain are gone (rotated away or revoked).') : null,
+    chain.older.map((t) => item(t, false)), item(token, true), chain.newer.map((t) => item(t, false))));
+  return section;
+}
+
+async function auditSection(token) {
+  const section = h('section', { class: 'card', 'aria-labelledby': 'audit-title' },
+    h('h2', { id: 'audit-title' }, 'Audit events'));
+  try {
+    const page = await api.audit({ tokenId: token.id, limit: 50, order: 'DESC' });
+    const events = page?.content ?? [];
+    if (!events.length) {
+      section.append(h('p', { class: 'muted' }, 'No events recorded for this token yet.'));
+    } else {
+      section.append(h('div', { class: 'table-wrap' }, h('table', { class: 'events' },
+        h('thead', {}, h('tr', {}, ['Time', 'Action', 'By', 'From', 'Reason'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, events.map((e) => h('tr', {},
+          h('td', {}, formatDate(e.time)),
+          h('td', {}, h('code', {}, e.action)),
+          h('td', {}, e.actor ? `${e.actor.type}${e.actor.principal ? ` ${e.actor.principal}` : ''}` : 'tokend'),
+          h('td', {}, e.remoteAddress ?? '—'),
+          h('td', {}, e.reason ?? '')))))));
+    }
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      section.append(h('p', { class: 'muted' }, 'This server keeps no audit trail yet, so there are no events to show.'));
+    } else if (error instanceof ApiError && error.status === 403) {
+      section.append(h('p', { class: 'muted' }, 'Your token may not read audit events.'));
+    } else if (error instanceof ApiError && error.status === 401) {
+      throw error;
+    } else {
+      section.append(h('p', { class: 'muted' }, `The audit events could not be loaded: ${error.message}`));
+    }
+  }
+  return section;
+}
+
+function openDialog(title, description, confirmLabel, extra, onConfirm) {
+  const titleId = uid('dialog');
+  const confirm = h('button', { type: 'button', class: `button ${confirmLabel === 'Revoke' ? 'danger' : 'primary'}` }, confirmLabel);
+  const cancel = h('button', { type: 'button', class: 'button' }, 'Cancel');
+  const error = h('p', { role: 'alert', class: 'alert', hidden: true });
+  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId },
+    h('h2', { id: titleId }, title), h('p', {}, description), extra, error,
+    h('div', { class: 'actions' }, confirm, cancel));
+  // The page behind a modal dialog is inert for the keyboard already; hide it
+  // from assistive technology too, so that "Revoke" names one button only.
+  const behind = [document.querySelector('.topbar'), document.querySelector('.messages'), view];
+  const restore = () => {
+    for (const element of behind) element.removeAttribute('aria-hidden');
+    dialog.remove();
+  };
+  const close = () => {
+    dialog.close();
+    restore();
+  };
+  cancel.addEventListener('click', close);
+  dialog.addEventListener('cancel', restore);
+  confirm.addEventListener('click', async () => {
+    confirm.disabled = true;
+    try {
+      await onConfirm();
+      close();
+    } catch (failure) {
+      confirm.disabled = false;
+      if (failure instanceof ApiError && failure.status === 401) {
+        close();
+        failed(failure);
+        return;
+      }
+      error.textContent = failure.message;
+      error.hidden = false;
+    }
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  for (const element of behind) element.setAttribute('aria-hidden', 'true');
+  cancel.focus();
+  return dialog;
+}
+
+async function renderDetails(id) {
+  loading('Token');
+  let token;
+  try {
+    token = await api.get(id);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      show('Token not found', h('p', { class: 'empty' },
+        'This token does not exist any more (it was revoked, deleted or rotated away), or you may not see it. ',
+        h('a', { href: '#/tokens' }, 'Back to the tokens')));
+      showError('No token with this id exists or is visible to you.');
+    } else {
+      show('Token', h('p', { class: 'empty' }, 'The token could not be loaded.'));
+      failed(error);
+    }
+    return;
+  }
+  let chain = null;
+  let audit;
+  try {
+    [chain, audit] = await Promise.all([chainOf(token).catch(() => null), auditSection(token)]);
+  } catch (error) {
+    failed(error);
+    return;
+  }
+  const facts = [
+    ['Id', h('code', {}, token.id)],
+    ['State', stateBadge(token)],
+    ['Type', token.type],
+    ['Principal', token.principal ?? '—'],
+    ['Description', token.description || h('span', { class: 'muted' }, 'None')],
+    ['Created', formatDate(token.creationDate)],
+    ['Expires', token.expirationDate ? `${formatDate(token.expirationDate)} (${relative(token.expirationDate)})` : 'Never'],
+    ['Last used', token.lastUsedDate ? `${formatDate(token.lastUsedDate)} (${relative(token.lastUsedDate)})` : 'Never'],
+    ['Permissions', h('ul', { class: 'perms' }, permissionsText(token))],
+  ];
+  if (token.rotatedFrom) facts.push(['Rotated from', h('a', { href: `#/token/${encodeURIComponent(token.rotatedFrom)}` }, token.rotatedFrom)]);
+  if (token.rotatedTo) facts.push(['Rotated to', h('a', { href: `#/token/${encodeURIComponent(token.rotatedTo)}` }, token.rotatedTo)]);
+
+  const rotate = h('button', { type: 'button', class: 'button' }, 'Rotate');
+  const revoke = h('button', { type: 'button', class: 'button danger' }, 'Revoke');
+  rotate.addEventListener('click', async () => {
+    let maxOverlap = 604800;
+    try {
+      maxOverlap = (await policy()).maxRotationOverlapSeconds ?? maxOverlap;
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    const overlapId = uid('overlap');
+    const overlap = h('select', { id: overlapId, class: 'input', 'aria-describedby': `${overlapId}-hint` },
+      OVERLAPS.filter((s) => s <= maxOverlap).map((s) =>
+        h('option', { value: String(s) }, s === 0 ? 'None: the old token stops at once' : `${duration(s)}: the old token keeps working meanwhile`)));
+    openDialog('Rotate token',
+      `A new token with the same type, principal and permissions replaces “${token.name}”. Its secret is shown once.`,
+      'Rotate',
+      h('div', { class: 'field' }, h('label', { for: overlapId }, 'Overlap'), overlap,
+        h('p', { class: 'hint', id: `${overlapId}-hint` }, 'How long the old secret keeps working, so that clients can switch.')),
+      async () => {
+        const rotated = await api.rotate(token.id, { overlapSeconds: Number(overlap.value) });
+        renderSecret(rotated, `Token “${token.name}” rotated`);
+      });
+  });
+  revoke.addEventListener('click', () => {
+    openDialog('Revoke token',
+      `“${token.name}” stops working at once, everywhere. This cannot be undone.`,
+      'Revoke', null,
+      async () => {
+        await api.revoke(token.id);
+        location.hash = '#/tokens';
+        announce(`Token “${token.name}” was revoked.`);
+      });
+  });
+  show(token.name,
+    h('div', { class: 'toolbar' }, rotate, revoke),
+    h('section', { class: 'card', 'aria-label': 'Details' },
+      h('dl', { class: 'facts' }, facts.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]))),
+    chainSection(token, chain),
+    audit);
+}
+
+// ---- routing -----------------------------------------------------------------
+
+function renderRoute() {
+  if (!storedSecret()) {
+    renderSignIn();
+    return;
+  }
+  const hash = location.hash;
+  if (hash === '#/create') {
+    renderCreate();
+  } else if (hash.startsWith('#/token/')) {
+    renderDetails(decodeURIComponent(hash.slice('#/token/'.length)));
+  } else {
+    renderList();
+  }
+}
+
+window.addEventListener('hashchange', () => {
+  const keepStatus = statusBox.textContent;
+  alertBox.hidden = true;
+  alertBox.textContent = '';
+  renderRoute();
+  statusBox.textContent = keepStatus;
+  setTimeout(() => { if (statusBox.textContent === keepStatus) statusBox.textContent = ''; }, 6000);
+});
+
+document.getElementById('sign-out').addEventListener('click', () => {
+  clearMessages();
+  signOut();
+  announce('You are signed out. The token was forgotten.');
+});
+
+async function start() {
+  const secret = storedSecret();
+  if (!secret) {
+    renderSignIn();
+    return;
+  }
+  try {
+    signedIn(await api.self());
+    renderRoute();
+  } catch (error) {
+    failed(error);
+    if (!(error instanceof ApiError && error.status === 401)) renderSignIn();
+  }
+}
+
+start();

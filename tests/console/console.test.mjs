@@ -1,0 +1,498 @@
+// The web console in a real browser: Debian's Chromium driven by
+// playwright-core against the real tokend on a fresh SQLite store. Every
+// control is found by its accessible name (contract section 9), and after
+// every action the API underneath is asked what really happened.
+//
+// Run through scripts/console-test.sh, which installs playwright-core and
+// sets TOKEND_BINARY, TOKEND_CHROMIUM and TOKEND_CONSOLE_MODULES.
+// TOKEND_CONSOLE_SCREENSHOTS=<folder> also writes the screenshots that
+// docs/ keeps.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+const require = createRequire(path.join(process.env.TOKEND_CONSOLE_MODULES ?? '.', 'index.js'));
+const { chromium } = require('playwright-core');
+
+const TOKEND = process.env.TOKEND_BINARY;
+const CHROMIUM = process.env.TOKEND_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = process.env.TOKEND_CONSOLE_SCREENSHOTS;
+const HOSTILE = '<img src=x onerror=alert(1)>';
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+  "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const DAY = 86400000;
+
+let work;
+let server;
+let base;
+let admin;
+let browser;
+let context;
+let page;
+const requests = [];
+const dialogs = [];
+const pageErrors = [];
+const secrets = new Set();
+
+// ---- tokend ----------------------------------------------------------------
+
+async function startTokend() {
+  work = mkdtempSync(path.join(tmpdir(), 'tokend-console-'));
+  const data = path.join(work, 'data');
+  mkdirSync(data, { mode: 0o700 });
+  let log = '';
+  server = spawn(TOKEND, [
+    'serve', '--listen', '127.0.0.1:0', '--store', `sqlite:${data}/tokend.db`,
+    '--max-lifetime', 'team=90d', '--default-lifetime', 'team=30d',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  server.stderr.on('data', (chunk) => { log += chunk; });
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline) {
+    const port = /tokend listening on [^ ]*:(\d+)/.exec(log)?.[1];
+    const tokenFile = path.join(data, 'bootstrap-token');
+    if (port && existsSync(tokenFile) && readFileSync(tokenFile, 'utf8').trim()) {
+      base = `http://127.0.0.1:${port}`;
+      admin = readFileSync(tokenFile, 'utf8').trim();
+      secrets.add(admin);
+      return;
+    }
+    if (server.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`tokend did not start:\n${log}`);
+}
+
+// The API underneath, as the admin (or `secret`).
+async function apiCall(method, route, { body, secret = admin } = {}) {
+  const headers = { Authorization: `Bearer ${secret}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(base + route, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+async function createViaApi(request) {
+  const answer = await apiCall('POST', '/api/v2/token', { body: request });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  secrets.add(answer.body.token);
+  return answer.body;
+}
+
+async function findByName(name) {
+  const answer = await apiCall('GET', '/api/v2/token/query?limit=1000');
+  assert.equal(answer.status, 200);
+  return answer.body.content.filter((t) => t.name === name);
+}
+
+// ---- the browser -------------------------------------------------------------
+
+async function screenshot(name) {
+  if (!SHOTS) return;
+  await page.waitForTimeout(150);
+  await page.screenshot({ path: path.join(SHOTS, `console-${name}.png`) });
+}
+
+// The secret must be nowhere the page keeps things: DOM, URL, storage,
+// cookies.
+async function assertSecretGone(secret) {
+  assert.ok(!page.url().includes(secret), 'secret in the URL');
+  assert.ok(!(await page.content()).includes(secret), 'secret in the DOM');
+  const stored = await page.evaluate(() => {
+    const values = [];
+    for (const storage of [localStorage, sessionStorage]) {
+      for (let i = 0; i < storage.length; i += 1) values.push(storage.getItem(storage.key(i)));
+    }
+    const inputs = [...document.querySelectorAll('input, textarea')].map((e) => e.value);
+    return { values, inputs, cookie: document.cookie };
+  });
+  assert.ok(!stored.values.some((v) => v.includes(secret)), 'secret in web storage');
+  assert.ok(!stored.inputs.some((v) => v.includes(secret)), 'secret in a form field');
+  assert.ok(!stored.cookie.includes(secret), 'secret in a cookie');
+  const cookies = await context.cookies();
+  assert.ok(!cookies.some((c) => c.value.includes(secret)), 'secret in a cookie');
+}
+
+async function signIn(secret) {
+  await page.getByLabel('Token').fill(secret);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+const alertBox = () => page.getByRole('alert');
+
+async function tableRows() {
+  return page.getByRole('table').getByRole('row').count();
+}
+
+// The summary under the table: "Page 1 of 2 · 25 tokens".
+async function pagerText() {
+  return page.getByRole('navigation', { name: 'Pages' }).innerText();
+}
+
+// Waits until the list says it holds `count` tokens.
+async function waitTotal(count) {
+  await page.waitForFunction(
+    (n) => new RegExp(`· ${n} tokens?\\b`).test(document.querySelector('nav.pager')?.innerText ?? ''),
+    count);
+}
+
+// How many tokens the admin sees for a query string.
+async function total(query = '') {
+  const answer = await apiCall('GET', `/api/v2/token/query?limit=1${query}`);
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return answer.body.totalElements;
+}
+
+before(async () => {
+  assert.ok(TOKEND, 'TOKEND_BINARY is not set');
+  await startTokend();
+  // launch() starts Chromium with a fresh temporary profile of its own.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  context = await browser.newContext({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  page = await context.newPage();
+  page.setDefaultTimeout(10000);
+  page.on('request', (request) => requests.push({ url: request.url(), headers: request.headers() }));
+  // Script errors fail the run at the end; they are printed as they come.
+  page.on('pageerror', (error) => {
+    pageErrors.push(error.message);
+    console.error(`page error: ${error.message}`);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') console.error(`console: ${message.text()}`);
+  });
+  page.on('dialog', async (dialog) => {
+    dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+  }
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+// ---- the flow --------------------------------------------------------------
+
+test('the console', async (t) => {
+  await t.test('files carry the security headers; /console redirects', async () => {
+    const redirect = await fetch(`${base}/console`, { redirect: 'manual' });
+    assert.ok([301, 308].includes(redirect.status));
+    assert.equal(redirect.headers.get('location'), '/console/');
+    for (const file of ['', 'app.js', 'api.js', 'dom.js', 'format.js', 'console.css']) {
+      const answer = await fetch(`${base}/console/${file}`);
+      assert.equal(answer.status, 200, file);
+      assert.equal(answer.headers.get('content-security-policy'), CSP, file);
+      assert.equal(answer.headers.get('x-content-type-options'), 'nosniff', file);
+      assert.equal(answer.headers.get('referrer-policy'), 'no-referrer', file);
+      assert.match(answer.headers.get('content-type'), /charset=utf-8/, file);
+      const text = await answer.text();
+      assert.ok(!/style=|<style|<script>|innerHTML|insertAdjacentHTML|eval\(/.test(text), `inline code or HTML parsing in ${file}`);
+    }
+    assert.equal((await fetch(`${base}/console/..%2fCMakeLists.txt`)).status, 404);
+  });
+
+  // Seed: enough tokens for two pages, and tokens in every state.
+  await t.test('seed tokens through the API', async () => {
+    for (let i = 1; i <= 24; i += 1) {
+      await createViaApi({ type: 'workflow', name: `build step ${String(i).padStart(2, '0')}`, principal: 'wf-build', permissions: ['workflowrun/read'] });
+    }
+    await createViaApi({ type: 'team', name: 'grafana reader', principal: 'observability', role: 'reader', expirationDate: Date.now() + 60 * DAY });
+    await createViaApi({ type: 'user', name: 'laptop cli', principal: 'alice', expirationDate: Date.now() + 3 * DAY });
+    await createViaApi({ type: 'global', name: 'release bot', role: 'operator' });
+  });
+
+  await t.test('sign-in: a wrong token is refused in an alert, the admin gets in', async () => {
+    await page.goto(`${base}/console`);
+    assert.equal(new URL(page.url()).pathname, '/console/');
+    await signIn('not-a-token');
+    await assert.doesNotReject(alertBox().waitFor());
+    assert.match(await alertBox().innerText(), /not accepted/i);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    // Keyboard only: the field has focus, Enter submits.
+    await page.getByLabel('Token').focus();
+    await page.keyboard.type(admin);
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Create token' }).waitFor();
+    await page.getByRole('table').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 1);
+    assert.equal(await page.evaluate(() => localStorage.length), 0);
+    assert.equal((await context.cookies()).length, 0);
+    await waitTotal(await total());
+    assert.match(await pagerText(), /Page 1 of 2/);
+  });
+
+  let created;
+  await t.test('create: policy-bounded expiry, permission grid, secret shown once', async () => {
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByLabel('Type').selectOption('team');
+    await page.getByLabel('Name').fill('deploy bot');
+    await page.getByLabel('Principal').fill('team-a');
+    await page.getByLabel('Description').fill('Deploys from CI');
+    const expires = page.getByLabel('Expires');
+    const max = await expires.getAttribute('max');
+    const latest = new Date(Date.now() + 90 * DAY).toISOString().slice(0, 10);
+    assert.equal(max, latest, 'the Expires picker stops at the policy maximum');
+    const day = new Date(Date.now() + 20 * DAY).toISOString().slice(0, 10);
+    await expires.fill(day);
+    await page.getByRole('checkbox', { name: 'workflow/read' }).check();
+    await page.getByRole('checkbox', { name: 'workflowrun/action' }).check();
+    await screenshot('create');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const secretField = page.getByLabel('Secret');
+    await secretField.waitFor();
+    const secret = await secretField.inputValue();
+    assert.ok(secret.length > 20);
+    secrets.add(secret);
+    assert.equal(await secretField.getAttribute('readonly'), '');
+    await page.getByRole('button', { name: 'Copy' }).click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+    await screenshot('secret');
+
+    const [token] = await findByName('deploy bot');
+    assert.ok(token, 'the token exists');
+    assert.equal(token.type, 'team');
+    assert.equal(token.principal, 'team-a');
+    assert.equal(token.description, 'Deploys from CI');
+    assert.deepEqual(token.permissions[0].actions.sort(), ['workflow/read', 'workflowrun/action']);
+    assert.equal(new Date(token.expirationDate).getTime(), Date.parse(`${day}T00:00:00Z`));
+    const self = await apiCall('GET', '/api/v2/token/self', { secret });
+    assert.equal(self.status, 200, 'the secret shown works');
+    assert.equal(self.body.id, token.id);
+    created = token;
+
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('table').waitFor();
+    await assertSecretGone(secret);
+  });
+
+  await t.test('a form error appears in an alert', async () => {
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByLabel('Type').selectOption('team');
+    await page.getByLabel('Principal').fill('team-a');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await alertBox().waitFor();
+    assert.match(await alertBox().innerText(), /name/i);
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    await page.getByRole('table').waitFor();
+  });
+
+  await t.test('filters: type, principal, last used before', async () => {
+    await page.getByLabel('Type').selectOption('team');
+    assert.equal(await total('&types=team'), 2);
+    await waitTotal(2);
+    assert.equal(await tableRows(), 3);
+    assert.deepEqual(
+      (await page.getByRole('table').getByRole('link').allInnerTexts()).sort(),
+      ['deploy bot', 'grafana reader']);
+    const principal = page.getByLabel('Principal');
+    await principal.fill('team-a');
+    await principal.press('Enter');
+    await waitTotal(1);
+    await page.getByRole('link', { name: 'deploy bot' }).waitFor();
+    await page.getByLabel('Type').selectOption('');
+    await principal.fill('');
+    await principal.press('Enter');
+    await waitTotal(await total());
+
+    // Last used before tomorrow: every token (never used, or used today).
+    const tomorrow = new Date(Date.now() + DAY).toISOString().slice(0, 10);
+    await page.getByLabel('Last used before').fill(tomorrow);
+    const cutoff = Date.parse(`${tomorrow}T00:00:00Z`);
+    const expected = await apiCall('GET', `/api/v2/token/query?limit=1&lastUsedBefore=${cutoff}`);
+    assert.equal(expected.status, 200, JSON.stringify(expected.body));
+    await waitTotal(expected.body.totalElements);
+    // Before a day long past: only the tokens never used.
+    await page.getByLabel('Last used before').fill('2001-01-01');
+    const never = await apiCall('GET', `/api/v2/token/query?limit=1&lastUsedBefore=${Date.parse('2001-01-01T00:00:00Z')}`);
+    assert.equal(never.status, 200, JSON.stringify(never.body));
+    assert.ok(never.body.totalElements < expected.body.totalElements, 'the signed-in admin has been used');
+    await waitTotal(never.body.totalElements);
+    await page.getByLabel('Last used before').fill('');
+    await waitTotal(await total());
+  });
+
+  await t.test('paging: Next page and Previous page', async () => {
+    assert.equal(await tableRows(), 21);
+    assert.ok(await page.getByRole('button', { name: 'Previous page' }).isDisabled());
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.waitForFunction(() => /Page 2 of 2/.test(document.querySelector('nav.pager')?.innerText ?? ''));
+    assert.equal(await tableRows(), (await total()) - 20 + 1);
+    const second = await apiCall('GET', '/api/v2/token/query?limit=20&page=1&sort=creationDate&order=DESC');
+    const names = await page.getByRole('table').getByRole('link').allInnerTexts();
+    assert.deepEqual(names, second.body.content.map((t) => t.name));
+    assert.ok(await page.getByRole('button', { name: 'Next page' }).isDisabled());
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await page.waitForFunction(() => /Page 1 of 2/.test(document.querySelector('nav.pager')?.innerText ?? ''));
+    assert.equal(await tableRows(), 21);
+  });
+
+  await t.test('details: every field, rotation chain, audit events', async () => {
+    await page.getByRole('link', { name: 'deploy bot' }).click();
+    await page.getByRole('heading', { name: 'deploy bot', level: 1 }).waitFor();
+    const text = await page.locator('main').innerText();
+    for (const part of [created.id, 'team-a', 'Deploys from CI', 'workflow/read', 'workflowrun/action', 'Last used', 'Rotation chain', 'Audit events']) {
+      assert.ok(text.includes(part), `details show ${part}`);
+    }
+    await page.getByRole('button', { name: 'Rotate' }).waitFor();
+    await page.getByRole('button', { name: 'Revoke' }).waitFor();
+    assert.equal(await alertBox().count(), 0, 'no error while loading details');
+    await screenshot('details');
+  });
+
+  await t.test('rotate with an overlap', async () => {
+    await page.getByRole('button', { name: 'Rotate' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await page.getByLabel('Overlap').selectOption('3600');
+    await page.getByRole('button', { name: 'Rotate' }).click();
+    const secretField = page.getByLabel('Secret');
+    await secretField.waitFor();
+    const secret = await secretField.inputValue();
+    secrets.add(secret);
+    const self = await apiCall('GET', '/api/v2/token/self', { secret });
+    assert.equal(self.status, 200);
+    assert.equal(self.body.rotatedFrom, created.id);
+    const old = await apiCall('GET', `/api/v2/token/${created.id}`);
+    assert.equal(old.status, 200, 'the old token keeps working during the overlap');
+    assert.equal(old.body.rotatedTo, self.body.id);
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('table').waitFor();
+    await assertSecretGone(secret);
+    // The old one shows as rotating; its details link to the new one.
+    await page.getByLabel('Principal').fill('team-a');
+    await page.getByLabel('Principal').press('Enter');
+    await waitTotal(2);
+    assert.match(await page.getByRole('table').innerText(), /Rotating/);
+    // The old token's details show the chain: itself, then the new one.
+    await page.getByRole('row').filter({ hasText: 'Rotating' }).getByRole('link').click();
+    await page.getByRole('heading', { name: 'deploy bot', level: 1 }).waitFor();
+    const chain = page.getByRole('region', { name: 'Rotation chain' });
+    await chain.getByRole('link', { name: 'deploy bot' }).waitFor();
+    assert.match(await chain.innerText(), /this token/);
+    await chain.getByRole('link', { name: 'deploy bot' }).click();
+    await page.getByRole('region', { name: 'Rotation chain' }).getByText('deploy bot (this token)').waitFor();
+    assert.ok(page.url().endsWith(`#/token/${self.body.id}`));
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    await page.getByRole('table').waitFor();
+    await page.getByLabel('Principal').fill('');
+    await page.getByLabel('Principal').press('Enter');
+    await waitTotal(await total());
+  });
+
+  await t.test('revoke: Cancel keeps the token, Revoke removes it', async () => {
+    await page.getByRole('link', { name: 'build step 24' }).click();
+    await page.getByRole('heading', { name: 'build step 24', level: 1 }).waitFor();
+    const [token] = await findByName('build step 24');
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await apiCall('GET', `/api/v2/token/${token.id}`)).status, 200, 'Cancel revokes nothing');
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('dialog').waitFor();
+    // With the dialog open, its button is the only one named Revoke.
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('table').waitFor();
+    assert.equal((await apiCall('GET', `/api/v2/token/${token.id}`)).status, 404, 'the token is gone');
+    assert.equal(await page.getByRole('link', { name: 'build step 24' }).count(), 0);
+  });
+
+  await t.test('a hostile name is shown as text', async () => {
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByLabel('Type').selectOption('team');
+    await page.getByLabel('Name').fill(HOSTILE);
+    await page.getByLabel('Principal').fill('team-x');
+    await page.getByRole('checkbox', { name: 'token/read' }).check();
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByLabel('Secret').waitFor();
+    secrets.add(await page.getByLabel('Secret').inputValue());
+    await page.getByRole('button', { name: 'Done' }).click();
+    const link = page.getByRole('link', { name: HOSTILE });
+    await link.waitFor();
+    assert.equal(await link.innerText(), HOSTILE);
+    await link.click();
+    await page.getByRole('heading', { name: HOSTILE, level: 1 }).waitFor();
+    assert.equal(await page.locator('img').count(), 0, 'no img element');
+    assert.equal(dialogs.length, 0, `no script ran: ${dialogs.join(', ')}`);
+    assert.equal((await findByName(HOSTILE)).length, 1);
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    await page.getByRole('table').waitFor();
+  });
+
+  await t.test('sign-out forgets the token', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Token').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.equal(await page.getByRole('table').count(), 0);
+    await page.reload();
+    await page.getByLabel('Token').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
+  });
+
+  await t.test('an expired token: back to sign-in with a message, then refused', async () => {
+    const short = await createViaApi({ type: 'team', name: 'short lived', principal: 'team-a', permissions: ['token/read'], expirationDate: Date.now() + 2500 });
+    await signIn(short.token);
+    await page.getByRole('table').waitFor();
+    await page.waitForTimeout(Math.max(0, new Date(short.expirationDate).getTime() - Date.now() + 300));
+    assert.equal((await apiCall('GET', '/api/v2/token/self', { secret: short.token })).status, 401);
+    await page.getByLabel('Type').selectOption('team');
+    await page.getByLabel('Token').waitFor();
+    assert.match(await alertBox().innerText(), /expired|no longer accepted/i);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    await signIn(short.token);
+    await page.waitForFunction(() => /not accepted/i.test(document.querySelector('[role=alert]')?.textContent ?? ''));
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  });
+
+  await t.test('narrow window: the list still works', async () => {
+    await signIn(admin);
+    await page.getByRole('table').waitFor();
+    assert.equal(await page.getByLabel('Type').inputValue(), '', 'sign-out reset the filters');
+    // The team tokens show every state: valid, rotating, expired.
+    await page.getByLabel('Type').selectOption('team');
+    await waitTotal(await total('&types=team'));
+    await page.getByRole('heading', { name: 'Tokens', level: 1 }).focus();
+    await screenshot('list');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('button', { name: 'Create token' }).waitFor({ state: 'visible' });
+    await screenshot('narrow');
+    await page.getByRole('link', { name: 'grafana reader' }).click();
+    await page.getByRole('button', { name: 'Revoke' }).waitFor({ state: 'visible' });
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  await t.test('no script error happened', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+
+  await t.test('every request stayed on the origin and put no secret in a URL', async () => {
+    assert.ok(requests.length > 10);
+    const origin = new URL(base).origin;
+    for (const request of requests) {
+      assert.equal(new URL(request.url).origin, origin, request.url);
+      assert.ok(!/access_token/i.test(request.url), request.url);
+      for (const secret of secrets) assert.ok(!request.url.includes(secret), 'a secret in a URL');
+      if (new URL(request.url).pathname.startsWith('/api/')) {
+        assert.match(request.headers.authorization ?? '', /^Bearer /, `${request.url} has no bearer header`);
+      }
+    }
+  });
+});
