@@ -188,7 +188,9 @@ field() {
 # cpu_ticks PID: user + system CPU time, in clock ticks, of PID and of its
 # children (nginx's workers), read from /proc.
 cpu_ticks() {
-  cat /proc/[0-9]*/stat 2>/dev/null |
+  # A process may end between the glob and the read: cat then fails, which
+  # must not end the run.
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } |
     awk -v p="$1" '{ pid = $1; sub(/^.*\) /, ""); if (pid == p || $2 == p) t += $12 + $13 }
                    END { print t + 0 }'
 }
