@@ -205,6 +205,39 @@ Result<core::Token> RowToToken(const PGresult* result, int row) {
 
 // The unnest() parameters of kInsertMany and kInsertAbsent for `rows`: one
 // array literal per column, in TOKEND_TOKEN_COLUMNS order.
+// The kInsert parameters of one row, in TOKEND_TOKEN_COLUMNS order; the
+// texts of its numbers are kept here, so `values` lives as long as this.
+class InsertParams {
+ public:
+  explicit InsertParams(const TokenRow& row)
+      : created_(std::to_string(row.creation_date)),
+        expires_(row.expiration_date ? std::to_string(*row.expiration_date) : std::string()),
+        last_used_(row.last_used_date ? std::to_string(*row.last_used_date) : std::string()),
+        values{row.id.c_str(),
+               row.type.c_str(),
+               row.name.c_str(),
+               OptionalParam(row.description),
+               OptionalParam(row.principal),
+               created_.c_str(),
+               row.expiration_date ? expires_.c_str() : nullptr,
+               row.actions.c_str(),
+               row.secret_hash.c_str(),
+               row.last_used_date ? last_used_.c_str() : nullptr,
+               OptionalParam(row.rotated_from),
+               OptionalParam(row.rotated_to),
+               OptionalParam(row.family_id)} {}
+  InsertParams(const InsertParams&) = delete;
+  InsertParams& operator=(const InsertParams&) = delete;
+
+ private:
+  const std::string created_;
+  const std::string expires_;
+  const std::string last_used_;
+
+ public:
+  const std::vector<const char*> values;
+};
+
 std::vector<std::string> ColumnArrays(std::span<const TokenRow> rows) {
   std::vector<std::vector<std::optional<std::string>>> columns(13);
   for (const TokenRow& r : rows) {
@@ -436,27 +469,10 @@ class PostgresStore final : public TokenStore {
   Status Insert(const core::Token& token) override {
     Result<TokenRow> row = EncodeTokenRow(token);
     if (!row.ok()) return row.status();
-    const std::string created = std::to_string(row->creation_date);
-    const std::string expires =
-        row->expiration_date ? std::to_string(*row->expiration_date) : std::string();
-    const std::string last_used =
-        row->last_used_date ? std::to_string(*row->last_used_date) : std::string();
-    const std::vector<const char*> params = {row->id.c_str(),
-                                             row->type.c_str(),
-                                             row->name.c_str(),
-                                             row->description ? row->description->c_str() : nullptr,
-                                             row->principal ? row->principal->c_str() : nullptr,
-                                             created.c_str(),
-                                             row->expiration_date ? expires.c_str() : nullptr,
-                                             row->actions.c_str(),
-                                             row->secret_hash.c_str(),
-                                             row->last_used_date ? last_used.c_str() : nullptr,
-                                             OptionalParam(row->rotated_from),
-                                             OptionalParam(row->rotated_to),
-                                             OptionalParam(row->family_id)};
+    const InsertParams params(*row);
     // Not retried: a lost reply leaves the outcome unknown.
     return WithConnection(false, [&](PGconn* conn) {
-      ResultPtr result = Exec(conn, kInsert, params);
+      ResultPtr result = Exec(conn, kInsert, params.values);
       if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
         return pg::TranslateError(config_, conn, result.get(), "insert");
       }
@@ -727,22 +743,7 @@ class PostgresStore final : public TokenStore {
     Result<TokenRow> row = EncodeTokenRow(rotation.new_token);
     if (!row.ok()) return row.status();
     if (!IsStorableText(rotation.old_id)) return Status::NotFound("no token with this id");
-    const std::string created = std::to_string(row->creation_date);
-    const std::string expires =
-        row->expiration_date ? std::to_string(*row->expiration_date) : std::string();
-    const std::vector<const char*> insert = {row->id.c_str(),
-                                             row->type.c_str(),
-                                             row->name.c_str(),
-                                             OptionalParam(row->description),
-                                             OptionalParam(row->principal),
-                                             created.c_str(),
-                                             row->expiration_date ? expires.c_str() : nullptr,
-                                             row->actions.c_str(),
-                                             row->secret_hash.c_str(),
-                                             nullptr,  // last_used_date: never used yet
-                                             OptionalParam(row->rotated_from),
-                                             OptionalParam(row->rotated_to),
-                                             OptionalParam(row->family_id)};
+    const InsertParams insert(*row);
     const std::string old_expiration =
         rotation.old_expiration ? std::to_string(*rotation.old_expiration) : std::string();
     bool changed = false;
@@ -770,7 +771,7 @@ class PostgresStore final : public TokenStore {
         return refuse(Status::Error(core::ApiError::kRotationPending,
                                     "token " + rotation.old_id + " is being rotated already"));
       }
-      ResultPtr inserted = Exec(conn, kInsert, insert);
+      ResultPtr inserted = Exec(conn, kInsert, insert.values);
       if (!Succeeded(inserted.get(), PGRES_COMMAND_OK)) return fail(inserted.get(), "rotate");
       ResultPtr old = rotation.keep_old
                           ? Exec(conn, kKeepRotated,
