@@ -23,6 +23,9 @@ struct Caller {
   std::string principal = "**";
   std::vector<std::string> actions;
   std::optional<EpochMillis> expiration_date;
+  // The TCP peer the request came from, for audit events; null when the
+  // caller is not a request (first start, commands).
+  std::optional<std::string> remote_address;
 
   // The caller a token acts as.
   static Caller FromToken(const Token& token);

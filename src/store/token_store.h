@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/audit.h"
 #include "core/authz.h"
 #include "core/query.h"
 #include "core/status.h"
@@ -56,6 +57,11 @@ class ChangeListener {
 struct RetiredSecret {
   std::string secret_hash;
   std::string token_id;   // the token the secret belonged to
+  // That token's type, principal and name: the subject of the
+  // token.reuse_detected event when the secret comes back.
+  core::TokenType token_type = core::TokenType::kGlobal;
+  std::optional<std::string> principal;
+  std::string name;
   std::string family_id;  // its rotation family
   core::EpochMillis overlap_end = 0;
   core::EpochMillis forget_after = 0;
@@ -81,6 +87,9 @@ struct Rotation {
   std::optional<core::EpochMillis> old_expiration;
   // Written when the rotation ends the old secret's validity.
   std::optional<RetiredSecret> retired;
+  // Written in the same transaction: token.rotated (subject: the old token)
+  // and token.created (the new one), and any creation notice.
+  std::vector<core::AuditEvent> events;
 };
 
 // What RevokeFamily did.
@@ -97,9 +106,82 @@ struct SweepCounts {
   std::int64_t retired = 0;  // retired secrets past their retention
 };
 
+// The audit query (GET /api/v2/token/audit): every filter set must match.
+struct AuditQuery {
+  std::optional<std::string> token_id;     // subject id
+  std::vector<std::string> principals;     // subject principal IN
+  std::vector<core::TokenType> types;      // subject type IN
+  std::vector<core::AuditAction> actions;  // action IN
+  std::optional<core::EpochMillis> from_date;  // time >= from_date
+  std::optional<core::EpochMillis> to_date;    // time <= to_date
+  bool ascending = false;                       // by time, ties on id; default newest first
+
+  bool operator==(const AuditQuery&) const = default;
+};
+
+struct AuditPage {
+  // Each event as its JSON object text: the canonical JSON with "hash" added
+  // as its last member (the form GET answers and webhooks carry).
+  std::vector<std::string> events;
+  std::int64_t total = -1;  // exact count of all matches; -1 when not asked for
+};
+
+// What `tokend audit verify` found.
+struct ChainReport {
+  std::int64_t chains = 0;  // writers' chains walked
+  std::int64_t events = 0;  // events checked
+  // Empty when every chain is whole; else the first broken link: the id of
+  // the first event whose hash, link or content does not match (or, for an
+  // event missing at a chain's end, the chain's last event present), and
+  // why, without any hash value.
+  std::string broken_event_id;
+  std::string problem;
+
+  bool ok() const { return problem.empty(); }
+};
+
+// An event waiting for delivery to one webhook URL (API 8.2).
+struct Delivery {
+  std::string event_id;
+  std::string url;
+  std::string payload;  // the webhook body: {"type", "timestamp", "data"}
+  int attempts = 0;     // tries made before this one
+  core::EpochMillis queued_at = 0;
+
+  bool operator==(const Delivery&) const = default;
+};
+
+// What to do with a claimed delivery after a try.
+struct DeliveryOutcome {
+  enum class Kind { kDelivered, kRetry, kFailed };
+  Kind kind = Kind::kDelivered;
+  core::EpochMillis retry_at = 0;  // kRetry: not claimed again before
+  std::string last_error;          // kRetry, kFailed: status or transport error
+};
+
+struct OutboxStats {
+  std::int64_t waiting = 0;  // not delivered, not failed
+  std::int64_t failed = 0;
+  std::optional<core::EpochMillis> oldest_waiting;  // queued_at of the oldest waiting
+};
+
+// One scan of an expiry notice threshold (API 8.3): tokens whose crossing
+// time (expiration date - threshold) lies after the threshold's last scan
+// and at or before `until`.
+struct NoticeScan {
+  std::int64_t threshold_seconds = 0;  // 0: token.expired
+  // The next smaller threshold (0 when this is the smallest): a token already
+  // inside it at `now` gets that notice instead. Ignored for token.expired.
+  std::int64_t next_threshold_seconds = 0;
+  core::EpochMillis until = 0;
+  core::EpochMillis now = 0;
+};
+
 struct StoreOptions {
   int pool_size = 8;  // connections kept open (PostgreSQL) / readers (SQLite)
   int connect_timeout_seconds = 5;
+  // Every event written is queued for delivery to each of these URLs.
+  std::vector<std::string> webhook_urls;
 };
 
 class TokenStore {
@@ -128,7 +210,12 @@ class TokenStore {
   // InvalidArgument, on every backend alike, for a token no row can hold
   // (store/token_row.h: text that is not UTF-8 or holds NUL, a permission
   // that is empty or holds a space).
-  virtual Status Insert(const core::Token& token) = 0;
+  //
+  // Events: every change writes the events it is given (and those it makes
+  // itself, said below) in its own transaction, each linked into this
+  // writer's hash chain and queued for every StoreOptions::webhook_urls: no
+  // change without its events, no event without its change.
+  virtual Status Insert(const core::Token& token, std::span<const core::AuditEvent> events) = 0;
 
   // Stores many tokens in one transaction (seeding, migrations); all or none.
   //
@@ -145,7 +232,7 @@ class TokenStore {
 
   // Deletes by id; NotFound when absent. Listeners hear of it before this
   // returns, and other instances sharing the store soon after.
-  virtual Status Delete(std::string_view id) = 0;
+  virtual Status Delete(std::string_view id, std::span<const core::AuditEvent> events) = 0;
 
   // Deletes every token matching `query`'s filters (types, principals,
   // from/to dates, last-used dates, lifetime beyond policy; sort, order,
@@ -155,8 +242,11 @@ class TokenStore {
   // matched). Listeners hear of every one before this returns, and other
   // instances sharing the store soon after, as for Delete. Unavailable as
   // for Delete.
+  // Writes a token.revoked event (reason "bulk", `origin`, `now`) for each.
   virtual Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
-                                                          const core::Visibility& visibility) = 0;
+                                                          const core::Visibility& visibility,
+                                                          const core::EventOrigin& origin,
+                                                          core::EpochMillis now) = 0;
 
   // The tokens matching `query`'s filters (types, principals, from/to dates,
   // last-used dates, lifetime beyond policy) and `visibility`, ordered by query.sort/query.order
@@ -187,7 +277,10 @@ class TokenStore {
   // error none is stored. Returns how many were stored. InvalidArgument,
   // before anything is written, for a token no row can hold (as for
   // InsertMany); Unavailable as for InsertMany.
-  virtual Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) = 0;
+  // events[i] (when events is not empty: one per token) is written when
+  // tokens[i] is stored.
+  virtual Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens,
+                                            std::span<const core::AuditEvent> events) = 0;
   // Records uses, in one transaction: each token's last_used_date becomes the
   // newest of its stored value and the uses given for it (an older use never
   // overwrites a newer one, from this process or another sharing the store).
@@ -215,7 +308,9 @@ class TokenStore {
   // yet) and deletes every token whose id or family_id is `family_id`.
   // Nothing changes when the secret is not retired or was marked already
   // (first_detection false). Listeners hear of every deleted id as for
-  // DeleteMatching.
+  // DeleteMatching. On a first detection, writes token.reuse_detected (the
+  // retired token as subject) and token.revoked (reason "reuse") for each
+  // deleted token, all system events at `now`.
   virtual Result<FamilyRevocation> RevokeFamily(std::string_view family_id,
                                                 std::string_view secret_hash,
                                                 core::EpochMillis now) = 0;
@@ -224,6 +319,43 @@ class TokenStore {
   // expiration date at or before `now`; listeners hear of them as deleted)
   // and the retired secrets whose forget_after is at or before `now`.
   virtual Result<SweepCounts> SweepRotations(core::EpochMillis now) = 0;
+
+  // Expiry notices (API 8.3), in one transaction: claims the window of
+  // `scan.threshold_seconds` (from its last scan to scan.until; a threshold
+  // never scanned before starts at scan.until, so nothing before is notified)
+  // and writes core::MakeNoticeEvent(token, threshold, scan.now) for every
+  // token expiring in that window that is not rotated away (rotated_to null)
+  // and, for a threshold > 0, was created before crossing it and is not yet
+  // inside scan.next_threshold_seconds at scan.now. A window is claimed once
+  // across every instance sharing the store. Returns how many events it wrote.
+  virtual Result<std::int64_t> RecordExpiryNotices(const NoticeScan& scan) = 0;
+
+  // The audit trail (API 8.1): the events matching `query` whose subject
+  // `visibility` covers, ordered by time then id (query.ascending), skipping
+  // `offset` and returning at most `limit`.
+  virtual Result<AuditPage> QueryAudit(const AuditQuery& query, const core::Visibility& visibility,
+                                       std::int64_t limit, std::int64_t offset,
+                                       bool count_total) = 0;
+
+  // Removes the events older than `before` (retention), keeping every chain
+  // verifiable. Returns how many were removed.
+  virtual Result<std::int64_t> PruneAudit(core::EpochMillis before) = 0;
+
+  // Walks every writer's chain (`tokend audit verify`).
+  virtual Result<ChainReport> VerifyAudit() = 0;
+
+  // Webhook outbox (API 8.2). Claims up to `max` deliveries due at `now`
+  // (not failed, retry time reached, not claimed by anyone until now) for
+  // `lease_millis`: no other instance claims them meanwhile. Oldest first.
+  virtual Result<std::vector<Delivery>> ClaimDeliveries(core::EpochMillis now,
+                                                        std::int64_t lease_millis, int max) = 0;
+
+  // Ends a claimed try: delivered (removed from the outbox), retry later
+  // (attempts + 1, released until retry_at) or failed (kept, never claimed
+  // again).
+  virtual Status FinishDelivery(const Delivery& delivery, const DeliveryOutcome& outcome) = 0;
+
+  virtual Result<OutboxStats> GetOutboxStats() = 0;
 };
 
 }  // namespace tokend::store
