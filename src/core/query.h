@@ -96,15 +96,15 @@ Result<RevokeQuery> ParseRevokeQuery(const QueryParams& params);
 
 // GET /api/v2/token/audit (API 8.1): the audit trail's filters and page.
 struct AuditQuery {
-  std::optional<std::string> token_id;         // the subject's id
-  std::vector<std::string> principals;         // the subject's principal IN
-  std::vector<TokenType> types;                // the subject's type IN
-  std::vector<AuditAction> actions;            // action IN
-  std::optional<EpochMillis> from_date;        // time >= from_date
-  std::optional<EpochMillis> to_date;          // time < to_date
-  bool ascending = false;                      // by time, ties on id; newest first by default
-  std::optional<int> limit;                    // 1..1000; absent: unpaged
-  std::int64_t page = 0;                       // meaningful only with a limit
+  std::optional<std::string> token_id;   // the subject's id
+  std::vector<std::string> principals;   // the subject's principal IN
+  std::vector<TokenType> types;          // the subject's type IN
+  std::vector<AuditAction> actions;      // action IN
+  std::optional<EpochMillis> from_date;  // time >= from_date
+  std::optional<EpochMillis> to_date;    // time < to_date
+  bool ascending = false;                // by time, ties on id; newest first by default
+  std::optional<int> limit;              // 1..1000; absent: unpaged
+  std::int64_t page = 0;                 // meaningful only with a limit
 
   bool paged() const { return limit.has_value(); }
   std::int64_t offset() const { return paged() ? page * *limit : 0; }

@@ -143,7 +143,7 @@ Resolution TokenService::OnSecretReuse(const store::RetiredSecret& retired, core
 }
 
 void TokenService::LogReuseDetected(const store::RetiredSecret& retired,
-                                       const std::vector<std::string>& revoked) {
+                                    const std::vector<std::string>& revoked) {
   spdlog::warn(
       "reuse of the retired secret of token {} (rotation family {}): {} token(s) of the "
       "family revoked",
@@ -510,8 +510,7 @@ void TokenService::EventLoop() {
     }
     if (std::chrono::steady_clock::now() >= next_prune) {
       if (Result<std::int64_t> pruned = PruneAudit(core::NowMillis()); !pruned.ok()) {
-        spdlog::warn("removing audit events past retention failed: {}",
-                     pruned.status().message());
+        spdlog::warn("removing audit events past retention failed: {}", pruned.status().message());
       } else {
         next_prune = std::chrono::steady_clock::now() + kAuditPruneInterval;
       }

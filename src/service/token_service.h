@@ -265,7 +265,7 @@ class TokenService final : public store::ChangeListener {
   // reason "reuse"); this logs one warning line, never with the secret or
   // its hash.
   void LogReuseDetected(const store::RetiredSecret& retired,
-                           const std::vector<std::string>& revoked);
+                        const std::vector<std::string>& revoked);
   // Sweeps now when an overlap this service started has ended, so that Get
   // and Query never show a token whose overlap is over. May block.
   void SweepIfOverlapEnded(core::EpochMillis now);
@@ -295,8 +295,8 @@ class TokenService final : public store::ChangeListener {
 
   std::mutex sweep_mu_;
   std::condition_variable sweep_cv_;
-  bool stopping_ = false;  // guarded by sweep_mu_
-  std::thread sweeper_;    // runs SweepLoop when rotation_sweep_interval > 0
+  bool stopping_ = false;      // guarded by sweep_mu_
+  std::thread sweeper_;        // runs SweepLoop when rotation_sweep_interval > 0
   std::thread event_scanner_;  // runs EventLoop when event_scan_interval > 0
 };
 

@@ -56,7 +56,7 @@ class ChangeListener {
 // detection until forget_after.
 struct RetiredSecret {
   std::string secret_hash;
-  std::string token_id;   // the token the secret belonged to
+  std::string token_id;  // the token the secret belonged to
   // That token's type, principal and name: the subject of the
   // token.reuse_detected event when the secret comes back.
   core::TokenType token_type = core::TokenType::kGlobal;
