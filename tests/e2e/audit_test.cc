@@ -169,21 +169,21 @@ TEST(AuditCommandTest, RefusesAStoreItCannotOpen) {
   EXPECT_NE(bad.err.find("--audit-retention"), std::string::npos) << bad.err;
 }
 
-// A token created 12 s before its expiry with thresholds 1h and 6s: the 1h
-// notice at creation (already inside it), the 6s one as it is crossed, then
+// A token created 20 s before its expiry with thresholds 1h and 10s: the 1h
+// notice at creation (already inside it), the 10s one as it is crossed, then
 // token.expired; each once, also after a restart.
 TEST(ExpiryNoticeTest, EachThresholdOnceThenExpiredOnceAcrossARestart) {
   TempDir dir;
   const std::string store = "sqlite:" + dir.File("tokend.db");
   const std::string admin = Bootstrap(store);
   const std::vector<std::string> serve = {"serve", "--listen",        "127.0.0.1:0", "--store",
-                                          store,   "--expiry-notice", "1h,6s"};
+                                          store,   "--expiry-notice", "1h,10s"};
   std::string id;
   {
     auto tokend = TokendProcess::Start(serve);
     ASSERT_NE(tokend, nullptr);
     TestClient client(tokend->port());
-    auto created = CreateToken(client, admin, TeamBody("soon", core::NowMillis() + 12'000));
+    auto created = CreateToken(client, admin, TeamBody("soon", core::NowMillis() + 20'000));
     ASSERT_TRUE(created.has_value());
     id = std::string(created->at("id").as_string());
     EXPECT_EQ(ActionsOf(client, admin, id),
@@ -220,7 +220,7 @@ TEST(ExpiryNoticePostgresTest, TwoInstancesWriteEachNoticeOnce) {
   const std::string store = (*database)->url();
   const std::string admin = Bootstrap(store);
   const std::vector<std::string> serve = {"serve", "--listen",        "127.0.0.1:0", "--store",
-                                          store,   "--expiry-notice", "1h,6s"};
+                                          store,   "--expiry-notice", "1h,10s"};
   auto first = TokendProcess::Start(serve);
   auto second = TokendProcess::Start(serve);
   ASSERT_NE(first, nullptr);
@@ -228,7 +228,7 @@ TEST(ExpiryNoticePostgresTest, TwoInstancesWriteEachNoticeOnce) {
   TestClient client(first->port());
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
-    auto created = CreateToken(client, admin, TeamBody("pg", core::NowMillis() + 12'000));
+    auto created = CreateToken(client, admin, TeamBody("pg", core::NowMillis() + 20'000));
     ASSERT_TRUE(created.has_value());
     ids.emplace_back(created->at("id").as_string());
   }
