@@ -140,6 +140,31 @@ TEST_F(AuditTest, RotationWritesRotatedAndCreatedWithLinks) {
   EXPECT_EQ(created[0].at("details").at("rotatedFrom").as_string(), old.id);
 }
 
+TEST_F(AuditTest, ReuseOfARotatedAwaySecretIsRecordedOnceWithTheFamilyRevocations) {
+  auto client = Connect();
+  const Created old = CreateToken(*client, TeamToken("team-reuse", R"("token/read")"));
+  auto res = client->Request("POST", "/api/v2/token/" + old.id + "/rotate", Admin());
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const std::string new_id = JsonField(res->body, "id");
+  for (int i = 0; i < 2; ++i) {
+    res = client->Request("GET", "/api/v2/token/self", Bearer(old.secret));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 401);
+  }
+  const json::array reuse = Events(*client, "?actions=token.reuse_detected", Admin());
+  ASSERT_EQ(reuse.size(), 1u) << "once per retired secret";
+  const json::object& event = reuse[0].as_object();
+  EXPECT_EQ(event.at("subject").at("id").as_string(), old.id);
+  EXPECT_EQ(event.at("subject").at("principal").as_string(), "team-reuse");
+  EXPECT_FALSE(event.contains("actor"));
+  EXPECT_FALSE(event.contains("remoteAddress"));
+  const json::array revoked =
+      Events(*client, "?tokenId=" + new_id + "&actions=token.revoked", Admin());
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked[0].at("reason").as_string(), "reuse");
+}
+
 TEST_F(AuditTest, AScopedReaderSeesOnlyTheEventsOfTokensItCovers) {
   auto client = Connect();
   const Created reader = CreateToken(*client, TeamToken("team-a", R"("token/read","token/write")"));
