@@ -178,7 +178,7 @@ Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec, core::Ep
     token.actions = spec.actions;
     token.secret_hash = core::HashSecret(created.secret);
     const std::uint64_t epoch = cache_->epoch();
-    last = store_.Insert(token);
+    last = store_.Insert(token, {});
     if (last.ok()) {
       // Fresh tokens are usually presented soon after they are minted.
       cache_->Insert(token, epoch);
@@ -234,7 +234,7 @@ Status TokenService::Delete(const core::Caller& caller, std::string_view id) {
   }
   Result<core::Token> token = FindVisible(caller, core::TokenOperation::kDelete, id);
   if (!token.ok()) return token.status();
-  Status deleted = store_.Delete(token->id);
+  Status deleted = store_.Delete(token->id, {});
   // The store tells the listener too; erasing here as well keeps revocation
   // immediate even for a store that announces deletions late.
   cache_->EraseById(token->id);
@@ -286,7 +286,7 @@ Result<std::int64_t> TokenService::RevokeSecrets(std::span<const std::string_vie
     // A token whose overlap ended is gone already; its retired secret is
     // not looked at (a secret presented here is not a use, so never reuse).
     if (RotatedAway(*found, core::NowMillis())) continue;
-    Status deleted = store_.Delete(found->id);
+    Status deleted = store_.Delete(found->id, {});
     cache_->EraseById(found->id);
     if (deleted.IsNotFound()) continue;  // revoked meanwhile, by someone else
     if (!deleted.ok()) return deleted;
@@ -312,7 +312,8 @@ Result<std::int64_t> TokenService::RevokeMatching(const core::Caller& caller,
   // The store records a `token.revoked` event (reason "bulk", the caller as
   // actor) for each deleted token in this same transaction, once the audit
   // trail exists.
-  Result<std::vector<std::string>> deleted = store_.DeleteMatching(filters, visibility);
+  Result<std::vector<std::string>> deleted =
+      store_.DeleteMatching(filters, visibility, core::EventOrigin::System(), core::NowMillis());
   if (!deleted.ok()) return deleted.status();
   // The store told the listener; erasing here too keeps revocation immediate
   // for a store that announces late (as in Delete).
