@@ -96,7 +96,7 @@ TEST(SqliteStoreTest, RecordedUsesPersistAcrossReopen) {
 }
 
 // Every version in src/store/migrations/sqlite/, each applied exactly once.
-constexpr const char* kAllMigrations = "1,2,3,4";
+constexpr const char* kAllMigrations = "1,2,3,4,5";
 
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
   const std::string path = NewTempDir() + "/tokend.db";
