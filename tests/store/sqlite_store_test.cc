@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,7 +97,7 @@ TEST(SqliteStoreTest, RecordedUsesPersistAcrossReopen) {
 }
 
 // Every version in src/store/migrations/sqlite/, each applied exactly once.
-constexpr const char* kAllMigrations = "1,2,3,4";
+constexpr const char* kAllMigrations = "1,2,3,4,5";
 
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
   const std::string path = NewTempDir() + "/tokend.db";
@@ -329,6 +330,35 @@ TEST(TokenStoreOpenTest, UnknownSchemeIsInvalidArgumentWithoutThePassword) {
     EXPECT_EQ(bad.status().code(), core::StatusCode::kInvalidArgument) << url;
     EXPECT_EQ(bad.status().message().find("s3cret"), std::string::npos) << url;
   }
+}
+
+}  // namespace
+}  // namespace tokend::store
+
+namespace tokend::store {
+namespace {
+
+// Each open of a file is a writer of its own: a restart starts a new chain,
+// and the old one still verifies.
+TEST(SqliteStoreTest, EachOpenWritesAChainOfItsOwn) {
+  const std::string url = "sqlite:" + NewTempDir() + "/tokend.db";
+  for (int open = 0; open < 2; ++open) {
+    std::unique_ptr<TokenStore> store = MustOpen(url);
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 3; ++i) {
+      const Token token = MakeToken(open * 10 + i);
+      const core::AuditEvent event = core::MakeEvent(
+          core::AuditAction::kCreated, token, core::EventOrigin::System(), 1'770'000'000'000 + i);
+      ASSERT_TRUE(store->Insert(token, std::span(&event, 1)).ok());
+    }
+  }
+  std::unique_ptr<TokenStore> store = MustOpen(url);
+  ASSERT_NE(store, nullptr);
+  Result<ChainReport> report = store->VerifyAudit();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok()) << report->problem;
+  EXPECT_EQ(report->chains, 2);
+  EXPECT_EQ(report->events, 6);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // The PostgreSQL backend: plain libpq, a bounded connection pool, prepared
 // statements, and a LISTEN/NOTIFY feed of deletions shared by every instance.
+// Audit events are linked into one hash chain per concurrent writer of this
+// instance (see Transact), so that writes never queue behind a single chain.
 #include "store/postgres/postgres_store.h"
 
 #include <algorithm>
@@ -609,6 +611,16 @@ class PostgresStore final : public TokenStore {
     if (!row.ok()) return row.status();
     const InsertParams params(*row);
     // Not retried: a lost reply leaves the outcome unknown.
+    if (events.empty()) {
+      // One statement, one round trip.
+      return WithConnection(false, [&](PGconn* conn) {
+        ResultPtr result = Exec(conn, kInsert, params.values);
+        if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+          return pg::TranslateError(config_, conn, result.get(), "insert");
+        }
+        return Status::Ok();
+      });
+    }
     return Transact("insert", [&](PGconn* conn, ChainAppender& chain) {
       ResultPtr result = Exec(conn, kInsert, params.values);
       if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {

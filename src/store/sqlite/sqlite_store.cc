@@ -12,6 +12,11 @@
 // writer drains up to kMaxBatchRows queued rows into one BEGIN IMMEDIATE ...
 // COMMIT, so one fsync (synchronous=FULL) makes the whole group durable.
 //
+// Audit events: the writer is this store's one writer of its hash chain. The
+// events of a batch are linked in op order into the chain, whose end moves
+// in memory only once the batch has committed; each open starts a new chain
+// (a random writer id), so a restart never has to read where it stopped.
+//
 // One store per file: a file store holds an exclusive flock on the database
 // file for its lifetime, so a second store on the same file (in this process
 // or another) is refused. SQLite cannot tell other processes about deletions,
