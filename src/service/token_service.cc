@@ -411,10 +411,13 @@ Result<CreatedToken> TokenService::ApplyRotation(const core::Token& old,
     token.rotated_from = old.id;
     token.family_id = plan.family_id;
     rotation.new_token = token;
-    rotation.events = CreationEvents(token, origin, {{"rotatedFrom", old.id}}, now);
-    rotation.events.insert(rotation.events.begin(),
-                           core::MakeEvent(core::AuditAction::kRotated, old, origin, now));
+    // The rotated event first: events of one change share its time, and the
+    // audit route orders them by id, the order they are made in.
+    rotation.events = {core::MakeEvent(core::AuditAction::kRotated, old, origin, now)};
     rotation.events.front().details = {{"rotatedTo", token.id}};
+    for (core::AuditEvent& event : CreationEvents(token, origin, {{"rotatedFrom", old.id}}, now)) {
+      rotation.events.push_back(std::move(event));
+    }
     last = store_.Rotate(rotation);
     // The store told the listener; erasing here too drops the old token's
     // resolution (gone, or with its shortened expiry) even from a store
