@@ -178,9 +178,9 @@ TEST_F(PostgresStoreTest, DeletionReachesAnotherInstanceQuickly) {
   milliseconds worst{0};
   for (int n = 1; n <= 5; ++n) {
     const Token token = MakeToken(n);
-    ASSERT_TRUE(a->Insert(token).ok());
+    ASSERT_TRUE(a->Insert(token, {}).ok());
     const auto start = Clock::now();
-    ASSERT_TRUE(a->Delete(token.id).ok());
+    ASSERT_TRUE(a->Delete(token.id, {}).ok());
     EXPECT_TRUE(heard_by_a.HasDeleted(token.id)) << "the deleting instance hears it before return";
     ASSERT_TRUE(heard_by_b.WaitForDeleted(token.id, std::chrono::seconds(1)))
         << "instance B never heard of the deletion of " << token.id;
@@ -206,12 +206,12 @@ TEST_F(PostgresStoreTest, RepeatedDeleteDoesNotAnnounceTheEchoAgain) {
   ASSERT_NE(store, nullptr);
   store->SetChangeListener(&heard);
   constexpr int kTokens = 200;
-  for (int n = 1; n <= kTokens; ++n) ASSERT_TRUE(store->Insert(MakeToken(n)).ok());
+  for (int n = 1; n <= kTokens; ++n) ASSERT_TRUE(store->Insert(MakeToken(n), {}).ok());
   for (int n = 1; n <= kTokens; ++n) {
-    ASSERT_TRUE(store->Delete(MakeToken(n).id).ok());
+    ASSERT_TRUE(store->Delete(MakeToken(n).id, {}).ok());
     // Again at once, and again: usually in flight when the echo arrives.
     for (int again = 0; again < 3; ++again) {
-      ASSERT_TRUE(store->Delete(MakeToken(n).id).IsNotFound());
+      ASSERT_TRUE(store->Delete(MakeToken(n).id, {}).IsNotFound());
     }
   }
   std::this_thread::sleep_for(milliseconds(300));  // every echo has arrived
@@ -230,11 +230,11 @@ TEST_F(PostgresStoreTest, RacingDeletesOfOneTokenAreHeardByBothInstances) {
   b->SetChangeListener(&heard_by_b);
   for (int n = 1; n <= 10; ++n) {
     const Token token = MakeToken(n);
-    ASSERT_TRUE(a->Insert(token).ok());
+    ASSERT_TRUE(a->Insert(token, {}).ok());
     Status by_a;
     Status by_b;
-    std::thread racer([&] { by_b = b->Delete(token.id); });
-    by_a = a->Delete(token.id);
+    std::thread racer([&] { by_b = b->Delete(token.id, {}); });
+    by_a = a->Delete(token.id, {});
     racer.join();
     EXPECT_NE(by_a.ok(), by_b.ok()) << by_a.ToString() << " / " << by_b.ToString();
     EXPECT_TRUE(heard_by_a.WaitForDeleted(token.id, std::chrono::seconds(1))) << token.id;
@@ -263,8 +263,8 @@ TEST_F(PostgresStoreTest, FeedReportsOutageAndRecoversAfterItsConnectionIsKilled
       << "health events: " << ::testing::PrintToString(heard_by_b.health());
 
   const Token token = MakeToken(7);
-  ASSERT_TRUE(a->Insert(token).ok());
-  ASSERT_TRUE(a->Delete(token.id).ok());
+  ASSERT_TRUE(a->Insert(token, {}).ok());
+  ASSERT_TRUE(a->Delete(token.id, {}).ok());
   EXPECT_TRUE(heard_by_b.WaitForDeleted(token.id, std::chrono::seconds(1)));
   b->SetChangeListener(nullptr);
 }
@@ -296,7 +296,7 @@ TEST_F(PostgresStoreTest, ConcurrentOpensOnAnEmptyDatabaseAllSucceed) {
   }
   EXPECT_EQ(QueryValue(database_->url(), "SELECT count(*) FROM schema_migrations"), "3");
   ASSERT_NE(stores[0], nullptr);
-  ASSERT_TRUE(stores[0]->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(stores[0]->Insert(MakeToken(1), {}).ok());
   ASSERT_NE(stores[kStores - 1], nullptr);
   EXPECT_TRUE(stores[kStores - 1]->FindById(MakeToken(1).id).ok());
 }
@@ -314,7 +314,7 @@ TEST_F(PostgresStoreTest, ConcurrentWritersShareASmallPool) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         const Token token = MakeToken(1000 + t * kPerThread + i);
-        if (!store->Insert(token).ok() || !store->FindById(token.id).ok()) ++failures;
+        if (!store->Insert(token, {}).ok() || !store->FindById(token.id).ok()) ++failures;
       }
     });
   }
@@ -387,7 +387,7 @@ TEST(PostgresStoreOpenTest, MalformedUrlIsInvalidArgumentWithoutEchoingIt) {
 TEST_F(PostgresStoreTest, TextPostgresCannotHoldIsNeverInternal) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
   const std::string bad_utf8 = "team-\xff\xfe";
   const std::string with_nul("team-1\0x", 8);
 
@@ -415,18 +415,18 @@ TEST_F(PostgresStoreTest, TextPostgresCannotHoldIsNeverInternal) {
   EXPECT_TRUE(
       store->FindById(std::string(MakeToken(1).id + std::string(1, '\0'))).status().IsNotFound());
   EXPECT_TRUE(store->FindBySecretHash("\xed\xa0\x80").status().IsNotFound());
-  EXPECT_TRUE(store->Delete("\xff").IsNotFound());
+  EXPECT_TRUE(store->Delete("\xff", {}).IsNotFound());
 
   Token bad = MakeToken(2);
   bad.name = "name \xf8\x88\x80\x80\x80";
-  EXPECT_EQ(store->Insert(bad).code(), core::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Insert(bad, {}).code(), core::StatusCode::kInvalidArgument);
   bad = MakeToken(3);
   bad.description = with_nul;
-  EXPECT_EQ(store->Insert(bad).code(), core::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Insert(bad, {}).code(), core::StatusCode::kInvalidArgument);
   // Valid multi-byte text round-trips.
   Token fine = MakeToken(4, TokenType::kUser, "usér-✓-𝄞");
   fine.description = "";
-  ASSERT_TRUE(store->Insert(fine).ok());
+  ASSERT_TRUE(store->Insert(fine, {}).ok());
   auto found = store->FindById(fine.id);
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   EXPECT_EQ(*found, fine);
@@ -435,13 +435,13 @@ TEST_F(PostgresStoreTest, TextPostgresCannotHoldIsNeverInternal) {
 TEST_F(PostgresStoreTest, DuplicateIdOrHashIsAlreadyExists) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
   Token same_id = MakeToken(2);
   same_id.id = MakeToken(1).id;
-  EXPECT_EQ(store->Insert(same_id).code(), core::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->Insert(same_id, {}).code(), core::StatusCode::kAlreadyExists);
   Token same_hash = MakeToken(3);
   same_hash.secret_hash = MakeToken(1).secret_hash;
-  EXPECT_EQ(store->Insert(same_hash).code(), core::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->Insert(same_hash, {}).code(), core::StatusCode::kAlreadyExists);
   const std::vector<Token> batch = {MakeToken(4), MakeToken(1)};
   EXPECT_EQ(store->InsertMany(batch).code(), core::StatusCode::kAlreadyExists);
   EXPECT_TRUE(store->FindById(MakeToken(4).id).status().IsNotFound()) << "all or none";
