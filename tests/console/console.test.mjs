@@ -91,6 +91,11 @@ async function findByName(name) {
   return answer.body.content.filter((t) => t.name === name);
 }
 
+// A response date as the console writes it: "2026-03-01 05:00 UTC".
+function formatUtc(date) {
+  return `${new Date(date).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
 // ---- the browser -------------------------------------------------------------
 
 async function screenshot(name) {
@@ -354,6 +359,29 @@ test('the console', async (t) => {
     await page.getByRole('button', { name: 'Rotate' }).waitFor();
     await page.getByRole('button', { name: 'Revoke' }).waitFor();
     assert.equal(await alertBox().count(), 0, 'no error while loading details');
+
+    // The audit trail holds the token's creation, made by the signed-in
+    // admin from this machine, and the details screen shows it.
+    const trail = await apiCall('GET', `/api/v2/token/audit?tokenId=${created.id}`);
+    assert.equal(trail.status, 200);
+    assert.equal(trail.body.content.length, 1, JSON.stringify(trail.body.content));
+    const [event] = trail.body.content;
+    const adminSelf = await apiCall('GET', '/api/v2/token/self');
+    assert.equal(event.action, 'token.created');
+    assert.match(event.time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$/);
+    assert.deepEqual(event.subject, { id: created.id, type: 'team', principal: 'team-a', name: 'deploy bot' });
+    assert.deepEqual(event.actor, { id: adminSelf.body.id, type: 'global', principal: null });
+    assert.equal(event.remoteAddress, '127.0.0.1');
+    assert.match(event.hash, /^[0-9a-f]{64}$/);
+    const events = page.getByRole('table').filter({ has: page.getByRole('columnheader', { name: 'Action' }) });
+    await events.waitFor();
+    const rows = events.locator('tbody tr');
+    assert.equal(await rows.count(), 1);
+    const cells = await rows.first().getByRole('cell').allInnerTexts();
+    assert.equal(cells[0], formatUtc(event.time), 'the time is the event\'s, in the console\'s format');
+    assert.equal(cells[1], 'token.created');
+    assert.equal(cells[2], 'global');
+    assert.equal(cells[3], '127.0.0.1');
     await screenshot('details');
   });
 
