@@ -29,6 +29,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -309,6 +310,9 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// nice(1)'s lowest priority, for the background fill of the fingerprints.
+constexpr int kFillNiceness = 19;
+
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
 // "0001_init.sql" -> 1; nullopt when the name does not start with digits.
@@ -491,10 +495,9 @@ Status SqliteStore::Start(const std::string& target, const StoreOptions& options
   // SQLite opened the path by name: it must still be the file locked above.
   if (Status status = CheckFileIdentity(); !status.ok()) return status;
   writer_ = std::thread([this] { WriterLoop(); });
-  // In the background, so that a large file does not delay the start; the
-  // writer adds its rows meanwhile, so nothing written during the fill is
-  // missed.
-  // A memory store starts empty: nothing to fill.
+  // The fill runs in the background, so that a large file does not delay
+  // the start; the writer adds its rows meanwhile, so nothing written during
+  // the fill is missed. A memory store starts empty: nothing to fill.
   if (memory_) {
     fingerprints_.MarkComplete();
   } else {
@@ -504,6 +507,10 @@ Status SqliteStore::Start(const std::string& target, const StoreOptions& options
 }
 
 void SqliteStore::FillFingerprints() {
+  // The lowest priority: the fill only saves later lookups, and must not
+  // take the CPU from the start-up and the first requests (on a million
+  // tokens it reads the whole hash index).
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kFillNiceness);
   Lease lease = Acquire();
   // Covering scans of the two unique indexes on secret_hash.
   Result<Statement> stmt = lease->Prepare(
