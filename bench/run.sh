@@ -12,6 +12,12 @@
 # over TLS (tokend --tls-cert/--tls-key against nginx `listen ... ssl` with
 # the same certificate and the same fixed answer).
 #
+# Cold and unknown secrets run against a restarted tokend, each request a
+# secret not seen before (bench/wrk/introspect_stream.lua over the seed's
+# --stream-out and --unknown-out files), against the hot figure of the same
+# script. Creates are compared with the physical ceiling (sqlite_group_insert
+# --physical, a bare token table) and, on PostgreSQL, with pg_group_insert.
+#
 #   bash bench/run.sh          full run (10 s per scenario, 1,000,000 tokens)
 #   bash bench/run.sh quick    3 s per scenario, 100,000 tokens
 #
