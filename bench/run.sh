@@ -12,6 +12,12 @@
 # over TLS (tokend --tls-cert/--tls-key against nginx `listen ... ssl` with
 # the same certificate and the same fixed answer).
 #
+# Cold and unknown secrets run against a restarted tokend, each request a
+# secret not seen before (bench/wrk/introspect_stream.lua over the seed's
+# --stream-out and --unknown-out files), against the hot figure of the same
+# script. Creates are compared with the physical ceiling (sqlite_group_insert
+# --physical, a bare token table) and, on PostgreSQL, with pg_group_insert.
+#
 #   bash bench/run.sh          full run (10 s per scenario, 1,000,000 tokens)
 #   bash bench/run.sh quick    3 s per scenario, 100,000 tokens
 #
@@ -22,7 +28,14 @@
 #   BENCH_PG_TOKENS    tokens seeded into PostgreSQL (default: BENCH_TOKENS)
 #   BENCH_THREADS      tokend --threads and nginx workers (default: nproc)
 #   BENCH_CONNECTIONS  wrk connections for introspect and create (64)
+#   BENCH_COLD_SECONDS seconds of the cold and unknown introspect runs, which
+#                      have no warm-up and must not run out of distinct
+#                      secrets (default: BENCH_SECONDS; quick: 2)
+#   BENCH_UNKNOWN      well-formed never-stored secrets generated for the
+#                      unknown-secret run (2000000; quick: 500000)
 #   BENCH_BUILD_DIR    build directory (build-bench)
+#   BENCH_TOKEND       the tokend binary to measure (BENCH_BUILD_DIR/tokend), for
+#                      before/after comparisons of one change
 #   BENCH_SKIP_BUILD=1 use the binaries already in BENCH_BUILD_DIR
 #   BENCH_SKIP_PG=1    skip the PostgreSQL scenario
 #   BENCH_SKIP_MICRO=1 skip the Google Benchmark micro-benchmarks
@@ -36,19 +49,22 @@ MODE=${1:-full}
 
 if [[ ${MODE} == quick ]]; then
   : "${BENCH_SECONDS:=3}" "${BENCH_WARMUP:=1}" "${BENCH_TOKENS:=100000}"
+  : "${BENCH_COLD_SECONDS:=2}" "${BENCH_UNKNOWN:=500000}"
 else
   : "${BENCH_SECONDS:=10}" "${BENCH_WARMUP:=2}" "${BENCH_TOKENS:=1000000}"
+  : "${BENCH_COLD_SECONDS:=${BENCH_SECONDS}}" "${BENCH_UNKNOWN:=2000000}"
 fi
 : "${BENCH_PG_TOKENS:=${BENCH_TOKENS}}"
 : "${BENCH_THREADS:=$(nproc)}"
 : "${BENCH_CONNECTIONS:=64}"
 : "${BENCH_BUILD_DIR:=${ROOT}/build-bench}"
 export BENCH_SECONDS BENCH_WARMUP BENCH_TOKENS BENCH_PG_TOKENS BENCH_THREADS \
-  BENCH_CONNECTIONS BENCH_BUILD_DIR
+  BENCH_CONNECTIONS BENCH_BUILD_DIR BENCH_COLD_SECONDS BENCH_UNKNOWN
 
-TOKEND=${BENCH_BUILD_DIR}/tokend
+TOKEND=${BENCH_TOKEND:-${BENCH_BUILD_DIR}/tokend}
 SEED=${BENCH_BUILD_DIR}/bench/tokend_seed
 GROUP_INSERT=${BENCH_BUILD_DIR}/bench/sqlite_group_insert
+PG_GROUP_INSERT=${BENCH_BUILD_DIR}/bench/pg_group_insert
 CORE_BENCH=${BENCH_BUILD_DIR}/bench/core_bench
 HANDLER_BENCH=${BENCH_BUILD_DIR}/bench/handler_bench
 BEAST_HELLO=${BENCH_BUILD_DIR}/bench/beast_hello
@@ -119,15 +135,19 @@ check_fixed_answer() {
 }
 
 # start_tokend STORE_URL PORT LOG [SERVE FLAGS...]: starts tokend, sets
-# TOKEND_PID. SCHEME=https when the flags give it a certificate.
+# TOKEND_PID and READY_MS (milliseconds from launch to the first 200 on
+# /health, polled every 100 ms). SCHEME=https when the flags give it a
+# certificate.
 start_tokend() {
-  local store=$1 port=$2 logfile=$3
+  local store=$1 port=$2 logfile=$3 launched
   shift 3
+  launched=$(date +%s%N)
   "${TOKEND}" serve --listen "127.0.0.1:${port}" --store "${store}" --auth required \
     --threads "${BENCH_THREADS}" --log-level warn --data-dir "${WORK}" "$@" 2>>"${logfile}" &
   TOKEND_PID=$!
   STARTED_PIDS+=("${TOKEND_PID}")
   wait_http "${SCHEME:-http}://127.0.0.1:${port}/health" "${TOKEND_PID}" "${logfile}"
+  READY_MS=$(( ($(date +%s%N) - launched) / 1000000 ))
 }
 
 # nginx_config PORT [ssl]: an nginx configuration answering every request
@@ -231,6 +251,14 @@ if [[ ${MODE} == __pg-phase ]]; then
   start_tokend "${TOKEND_TEST_PG_URL}" "${port}" "${WORK}/tokend-pg.log"
   run_wrk introspect-pg 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
     "http://127.0.0.1:${port}" "${WORK}/pg-secrets.txt"
+  # Durable creates: PostgreSQL's own grouped-insert ceiling through libpq
+  # on this server (a bare table), then tokend's creates on the same server.
+  log "pg_group_insert: transactions of 64 rows for ${BENCH_SECONDS}s"
+  "${PG_GROUP_INSERT}" --url "${TOKEND_TEST_PG_URL}" --group 64 --seconds "${BENCH_SECONDS}" \
+    >"${WORK}/create-pg-baseline.out" 2>&1 || true
+  grep '^BENCH ' "${WORK}/create-pg-baseline.out" >&2 || cat "${WORK}/create-pg-baseline.out" >&2
+  BENCH_WARMUP=0 run_wrk create-pg 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/create.lua" \
+    "http://127.0.0.1:${port}" "${WORK}/pg-secrets.txt"
   stop_all
   exit 0
 fi
@@ -247,9 +275,10 @@ if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
   cmake -S "${ROOT}" -B "${BENCH_BUILD_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DTOKEND_BUILD_BENCH=ON -DTOKEND_BUILD_TESTS=OFF >/dev/null
   cmake --build "${BENCH_BUILD_DIR}" -j "$(nproc)" \
-    --target tokend tokend_seed sqlite_group_insert core_bench handler_bench beast_hello >/dev/null
+    --target tokend tokend_seed sqlite_group_insert pg_group_insert core_bench handler_bench \
+    beast_hello >/dev/null
 fi
-for bin in "${TOKEND}" "${SEED}" "${GROUP_INSERT}" "${BEAST_HELLO}"; do
+for bin in "${TOKEND}" "${SEED}" "${GROUP_INSERT}" "${PG_GROUP_INSERT}" "${BEAST_HELLO}"; do
   [[ -x ${bin} ]] || die "missing ${bin}"
 done
 
@@ -273,7 +302,8 @@ DB=${WORK}/tokend.db
 log "seeding ${BENCH_TOKENS} tokens into SQLite"
 seed_start=$(date +%s%N)
 "${SEED}" --store "sqlite:${DB}" --count "${BENCH_TOKENS}" --secrets-out "${WORK}/secrets.txt" \
-  2>&1 | tee "${WORK}/seed.log" >&2
+  --stream-out "${WORK}/stream.txt" --unknown-out "${WORK}/unknown.txt" \
+  --unknown-count "${BENCH_UNKNOWN}" 2>&1 | tee "${WORK}/seed.log" >&2
 seed_seconds=$(awk -v a="$(date +%s%N)" -v b="${seed_start}" 'BEGIN { printf "%.1f", (a - b) / 1e9 }')
 
 # ---------------------------------------------------------------------------
@@ -323,18 +353,54 @@ run_wrk query-page1000 2 4 "${WRK_DIR}/query.lua" "${BASE}" "${WORK}/secrets.txt
 # 3. Resident memory after the query scenario.
 rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/${TOKEND_PID}/status" 2>/dev/null || echo 0)
 
-# 4. Durable creates: grouped-insert baseline, then tokend under 64 clients.
-log "sqlite_group_insert: transactions of 64 rows for ${BENCH_SECONDS}s"
-"${GROUP_INSERT}" --db "${WORK}/group-insert.db" \
-  --schema "${ROOT}"/src/store/migrations/sqlite/*.sql --group 64 \
+# 4. Durable creates: the physical grouped-insert ceiling (a bare token
+# table), then, as context, the same with tokend's own schema, then tokend
+# under 64 clients.
+log "sqlite_group_insert --physical: transactions of 64 rows for ${BENCH_SECONDS}s"
+"${GROUP_INSERT}" --db "${WORK}/group-insert.db" --physical --group 64 \
   --seconds "${BENCH_SECONDS}" >"${WORK}/create-baseline.out" 2>&1 || true
 grep '^BENCH ' "${WORK}/create-baseline.out" >&2 || cat "${WORK}/create-baseline.out" >&2
+rm -f "${WORK}"/group-insert.db*
+log "sqlite_group_insert with tokend's migrations: transactions of 64 rows for ${BENCH_SECONDS}s"
+"${GROUP_INSERT}" --db "${WORK}/group-insert.db" \
+  --schema "${ROOT}"/src/store/migrations/sqlite/*.sql --group 64 \
+  --seconds "${BENCH_SECONDS}" >"${WORK}/create-baseline-schema.out" 2>&1 || true
+grep '^BENCH ' "${WORK}/create-baseline-schema.out" >&2 || cat "${WORK}/create-baseline-schema.out" >&2
 rm -f "${WORK}"/group-insert.db*
 BENCH_WARMUP_SAVED=${BENCH_WARMUP}
 BENCH_WARMUP=0  # a warm-up would only add rows
 run_wrk create-sqlite 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/create.lua" "${BASE}" \
   "${WORK}/secrets.txt"
 BENCH_WARMUP=${BENCH_WARMUP_SAVED}
+stop_all
+
+# 4a. Cold and unknown secrets, on a restarted tokend: first every request a
+# seeded secret it has not seen since start (each once, threads on disjoint
+# slices of the shuffled file), then every request a well-formed secret that
+# was never stored (each once), then the hot figure with the same client
+# work (the same script cycling over the 32 hot secrets). No warm-up for the
+# first two: it would spend secrets and warm the cache.
+sed -n 's/^token //p' "${WORK}/secrets.txt" >"${WORK}/hot.txt"
+TOKEND_PORT=$(free_port)
+start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-cold.log"
+cold_ready_ms=${READY_MS}
+cold_rss_start_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/${TOKEND_PID}/status" 2>/dev/null || echo 0)
+BENCH_SECONDS_SAVED=${BENCH_SECONDS}
+BENCH_WARMUP_SAVED=${BENCH_WARMUP}
+BENCH_SECONDS=${BENCH_COLD_SECONDS}
+BENCH_WARMUP=0
+CPU_PID=${TOKEND_PID} run_wrk introspect-cold 2 "${BENCH_CONNECTIONS}" \
+  "${WRK_DIR}/introspect_stream.lua" "http://127.0.0.1:${TOKEND_PORT}" "${WORK}/secrets.txt" \
+  "${WORK}/stream.txt" 2
+CPU_PID=${TOKEND_PID} run_wrk introspect-unknown 2 "${BENCH_CONNECTIONS}" \
+  "${WRK_DIR}/introspect_stream.lua" "http://127.0.0.1:${TOKEND_PORT}" "${WORK}/secrets.txt" \
+  "${WORK}/unknown.txt" 2
+BENCH_WARMUP=${BENCH_WARMUP_SAVED}
+CPU_PID=${TOKEND_PID} run_wrk introspect-hot-stream 2 "${BENCH_CONNECTIONS}" \
+  "${WRK_DIR}/introspect_stream.lua" "http://127.0.0.1:${TOKEND_PORT}" "${WORK}/secrets.txt" \
+  "${WORK}/hot.txt" 2 cycle
+BENCH_SECONDS=${BENCH_SECONDS_SAVED}
+cold_rss_end_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/${TOKEND_PID}/status" 2>/dev/null || echo 0)
 stop_all
 
 # 4b. What the secret cache buys: the introspect load again, every token
@@ -493,6 +559,22 @@ nginx_rps=$(field "${WORK}/introspect-nginx.out" rps)
 sqlite_rps=$(field "${WORK}/introspect-sqlite.out" rps)
 create_rps=$(field "${WORK}/create-sqlite.out" rps)
 baseline_rows=$(field "${WORK}/create-baseline.out" rows_per_s)
+schema_baseline_rows=$(field "${WORK}/create-baseline-schema.out" rows_per_s)
+r_create_schema=$(ratio "${create_rps}" "${schema_baseline_rows}")
+cold_rps=$(field "${WORK}/introspect-cold.out" rps)
+unknown_rps=$(field "${WORK}/introspect-unknown.out" rps)
+hot_stream_rps=$(field "${WORK}/introspect-hot-stream.out" rps)
+r_cold=$(ratio "${cold_rps}" "${hot_stream_rps}")
+r_unknown=$(ratio "${unknown_rps}" "${hot_stream_rps}")
+pg_create_rps=$(field "${WORK}/create-pg.out" rps)
+pg_baseline_rows=$(field "${WORK}/create-pg-baseline.out" rows_per_s)
+r_pg_create=$(ratio "${pg_create_rps}" "${pg_baseline_rows}")
+# repeats NAME: " (N repeated secrets)" when a stream run ran out of secrets.
+repeats() {
+  local n
+  n=$(num "$(field "${WORK}/$1.out" repeats)")
+  if [[ ${n} != 0 ]]; then echo " (${n} repeated secrets: the run outlasted the file)"; fi
+}
 pg_rps=$(field "${WORK}/introspect-pg.out" rps)
 nocache_rps=$(field "${WORK}/introspect-nocache.out" rps)
 beast_rps=$(field "${WORK}/introspect-beast.out" rps)
@@ -517,11 +599,14 @@ echo "$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)
 echo
 echo "| figure | tokend | baseline (same run) | ratio | target | result |"
 echo "|---|---:|---:|---:|---|---|"
-echo "| introspect req/s, SQLite, ${BENCH_CONNECTIONS} keep-alive conns | $(fmt_rate "${sqlite_rps}")$(errors introspect-sqlite) | nginx fixed answer: $(fmt_rate "${nginx_rps}")$(errors introspect-nginx) | ${r_introspect}x | >= 0.75x | $(verdict_ge "${r_introspect}" 0.75) |"
-echo "| durable creates/s, ${BENCH_CONNECTIONS} concurrent clients | $(fmt_rate "${create_rps}")$(errors create-sqlite) | sqlite_group_insert, 64 rows/commit: $(fmt_rate "${baseline_rows}") rows/s | ${r_create}x | >= 0.5x | $(verdict_ge "${r_create}" 0.5) |"
+echo "| introspect req/s, SQLite, ${BENCH_CONNECTIONS} keep-alive conns | $(fmt_rate "${sqlite_rps}")$(errors introspect-sqlite) | nginx fixed answer: $(fmt_rate "${nginx_rps}")$(errors introspect-nginx) | ${r_introspect}x | >= 0.9x | $(verdict_ge "${r_introspect}" 0.9) |"
+echo "| introspect cold req/s (restarted tokend, each secret once, ${BENCH_TOKENS} tokens) | $(fmt_rate "${cold_rps}")$(errors introspect-cold)$(repeats introspect-cold) | hot, same script: $(fmt_rate "${hot_stream_rps}")$(errors introspect-hot-stream) | ${r_cold}x | >= 0.5x | $(verdict_ge "${r_cold}" 0.5) |"
+echo "| introspect unknown well-formed secrets req/s (each once) | $(fmt_rate "${unknown_rps}")$(errors introspect-unknown)$(repeats introspect-unknown) | hot, same script: $(fmt_rate "${hot_stream_rps}") | ${r_unknown}x | >= 0.8x | $(verdict_ge "${r_unknown}" 0.8) |"
+echo "| durable creates/s, ${BENCH_CONNECTIONS} concurrent clients | $(fmt_rate "${create_rps}")$(errors create-sqlite) | sqlite_group_insert --physical (bare table), 64 rows/commit: $(fmt_rate "${baseline_rows}") rows/s | ${r_create}x | >= 0.6x | $(verdict_ge "${r_create}" 0.6) |"
 echo "| query page 0 (limit 10, type+principal, exact total), -c4: p50 / p99 ms | $(ms "${q0_p50}") / $(ms "${q0_p99}")$(errors query-page0) | — | — | p99 < 10 ms | $(verdict_lt "${q0_p99}" 10000) |"
 echo "| query page 1000 (limit 10, type+principal, exact total), -c4: p50 / p99 ms | $(ms "${q1000_p50}") / $(ms "${q1000_p99}")$(errors query-page1000) | — | — | p99 < 20 ms | $(verdict_lt "${q1000_p99}" 20000) |"
 echo "| RSS of tokend after the query scenario, MB | ${rss_mb} | — | — | < 300 MB | $(verdict_lt "${rss_mb}" 300) |"
+echo "| ready to serve after start (${BENCH_TOKENS} tokens), ms (polled every 100 ms) | ${cold_ready_ms} | — | — | < 1000 ms | $(verdict_lt "${cold_ready_ms}" 1000) |"
 gateway_rps=$(field "${WORK}/gateway-tokend.out" rps)
 gateway_nginx_rps=$(field "${WORK}/gateway-nginx.out" rps)
 r_gateway=$(ratio "${gateway_rps}" "${gateway_nginx_rps}")
@@ -530,18 +615,25 @@ tls_rps=$(field "${WORK}/introspect-tls.out" rps)
 nginx_tls_rps=$(field "${WORK}/introspect-nginx-tls.out" rps)
 r_tls=$(ratio "${tls_rps}" "${nginx_tls_rps}")
 if [[ -z ${tls_note} ]]; then
-  echo "| introspect req/s over TLS, ${BENCH_CONNECTIONS} keep-alive conns | $(fmt_rate "${tls_rps}")$(errors introspect-tls) | nginx fixed answer over TLS: $(fmt_rate "${nginx_tls_rps}")$(errors introspect-nginx-tls) | ${r_tls}x | — | — |"
+  echo "| introspect req/s over TLS, ${BENCH_CONNECTIONS} keep-alive conns | $(fmt_rate "${tls_rps}")$(errors introspect-tls) | nginx fixed answer over TLS: $(fmt_rate "${nginx_tls_rps}")$(errors introspect-nginx-tls) | ${r_tls}x | >= 0.8x | $(verdict_ge "${r_tls}" 0.8) |"
 else
   echo "| introspect req/s over TLS | ${tls_note} | — | — | — | n/a |"
 fi
 if [[ -z ${pg_note} ]]; then
   echo "| introspect req/s, PostgreSQL (${BENCH_PG_TOKENS} tokens) | $(fmt_rate "${pg_rps}")$(errors introspect-pg) | SQLite figure above: $(fmt_rate "${sqlite_rps}") | ${r_pg}x | >= 0.7x | $(verdict_ge "${r_pg}" 0.7) |"
+  echo "| durable creates/s, PostgreSQL, ${BENCH_CONNECTIONS} concurrent clients | $(fmt_rate "${pg_create_rps}")$(errors create-pg) | pg_group_insert (bare table, libpq), 64 rows/commit: $(fmt_rate "${pg_baseline_rows}") rows/s | ${r_pg_create}x | >= 0.5x | $(verdict_ge "${r_pg_create}" 0.5) |"
 else
   echo "| introspect req/s, PostgreSQL | ${pg_note} | — | — | >= 0.7x | n/a |"
 fi
 echo
 echo "Without the secret cache (--cache-capacity 0), introspect runs at $(fmt_rate "${nocache_rps}") req/s$(errors introspect-nocache):" \
   "${r_nocache}x of the cached SQLite figure."
+echo "Durable creates against sqlite_group_insert with tokend's own migrations (counters, every index): $(fmt_rate "${schema_baseline_rows}") rows/s, ratio ${r_create_schema}x."
+echo "Cold run: $(field "${WORK}/introspect-cold.out" requests) requests over $(wc -l <"${WORK}/stream.txt") distinct live secrets;" \
+  "CPU per request: cold $(num "$(cat "${WORK}/introspect-cold.cpu" 2>/dev/null || true)") µs," \
+  "unknown $(num "$(cat "${WORK}/introspect-unknown.cpu" 2>/dev/null || true)") µs," \
+  "hot $(num "$(cat "${WORK}/introspect-hot-stream.cpu" 2>/dev/null || true)") µs;" \
+  "RSS of the restarted tokend at start / after the three runs: $(awk -v k="$(num "${cold_rss_start_kb}")" 'BEGIN { printf "%.0f", k / 1024 }') / $(awk -v k="$(num "${cold_rss_end_kb}")" 'BEGIN { printf "%.0f", k / 1024 }') MB."
 nginx_cpu=$(cat "${WORK}/introspect-nginx.cpu" 2>/dev/null || true)
 beast_cpu=$(cat "${WORK}/introspect-beast.cpu" 2>/dev/null || true)
 tokend_cpu=$(cat "${WORK}/introspect-sqlite.cpu" 2>/dev/null || true)

@@ -2,6 +2,7 @@
 // benchmarks (bench/run.sh).
 //
 //   tokend_seed --store URL --count N --secrets-out FILE [--seed S] [--batch 10000]
+//               [--stream-out FILE] [--unknown-out FILE --unknown-count M]
 //
 // Tokens go through TokenStore::InsertMany in batches of 10,000, so the store
 // under test writes its own rows, counters and indexes. The mix:
@@ -17,6 +18,12 @@
 //   admin <secret>                   a global **/** token that never expires
 //   token <secret>                   active tokens to introspect
 //   query <type> <principal> <count> the largest (type, principal) groups
+//
+// --stream-out receives the secret of every seeded token that is not
+// expired, one per line, in random order: the cold introspection scenario
+// walks it so that no secret is asked twice. --unknown-out receives
+// --unknown-count fresh secrets of every type, well formed (valid checksum,
+// core::GenerateSecret) but never stored: the unknown-secret scenario.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -146,8 +153,33 @@ class Generator {
   std::discrete_distribution<int> ranks_;
 };
 
+struct StreamFiles {
+  std::string stream_out;   // every live seeded secret
+  std::string unknown_out;  // secrets never stored
+  std::int64_t unknown_count = 0;
+};
+
+bool WriteLines(const std::string& path, const std::vector<std::string>& lines) {
+  std::ofstream out(path, std::ios::trunc);
+  for (const std::string& line : lines) out << line << '\n';
+  out.close();
+  if (!out) std::fprintf(stderr, "tokend_seed: cannot write %s\n", path.c_str());
+  return static_cast<bool>(out);
+}
+
+bool WriteUnknown(const StreamFiles& files) {
+  std::vector<std::string> secrets;
+  secrets.reserve(static_cast<std::size_t>(files.unknown_count));
+  constexpr core::TokenType kTypes[] = {core::TokenType::kGlobal, core::TokenType::kTeam,
+                                        core::TokenType::kUser, core::TokenType::kWorkflow};
+  for (std::int64_t i = 0; i < files.unknown_count; ++i) {
+    secrets.push_back(core::GenerateSecret(kTypes[i % 4]));
+  }
+  return WriteLines(files.unknown_out, secrets);
+}
+
 int Run(const std::string& url, std::int64_t count, const std::string& secrets_out,
-        std::uint64_t seed, std::int64_t batch_size) {
+        std::uint64_t seed, std::int64_t batch_size, const StreamFiles& files) {
   const auto started = std::chrono::steady_clock::now();
   auto opened = store::TokenStore::Open(url);
   if (!opened.ok()) {
@@ -182,6 +214,9 @@ int Run(const std::string& url, std::int64_t count, const std::string& secrets_o
   // Generation (secrets, SHA-256) of batch k+1 overlaps the insert of batch k.
   Generator generator(seed, now);
   std::vector<std::string> kept_secrets;
+  std::vector<std::string> stream_secrets;
+  const bool keep_stream = !files.stream_out.empty();
+  if (keep_stream) stream_secrets.reserve(static_cast<std::size_t>(count));
   std::map<std::pair<core::TokenType, std::string>, std::int64_t> groups;
   auto generate = [&](std::size_t n) {
     std::vector<core::Token> batch;
@@ -190,9 +225,12 @@ int Run(const std::string& url, std::int64_t count, const std::string& secrets_o
       auto [token, secret] = generator.Next();
       if (!token.expiration_date && kept_secrets.size() < kSecretsOut &&
           (token.type != core::TokenType::kGlobal || kept_secrets.size() % 8 == 0)) {
-        kept_secrets.push_back(std::move(secret));
+        kept_secrets.push_back(secret);
       }
       if (token.principal) ++groups[{token.type, *token.principal}];
+      if (keep_stream && (!token.expiration_date || *token.expiration_date > now)) {
+        stream_secrets.push_back(secret);
+      }
       batch.push_back(std::move(token));
     }
     return batch;
@@ -234,6 +272,14 @@ int Run(const std::string& url, std::int64_t count, const std::string& secrets_o
     std::fprintf(stderr, "tokend_seed: cannot write %s\n", secrets_out.c_str());
     return 1;
   }
+  if (keep_stream) {
+    // Random order, so that a walk of the file touches the store's pages as
+    // unpredictably as a real fleet does (insertion order would be friendlier
+    // to SQLite's page cache than real traffic).
+    std::shuffle(stream_secrets.begin(), stream_secrets.end(), std::mt19937_64(seed + 1));
+    if (!WriteLines(files.stream_out, stream_secrets)) return 1;
+  }
+  if (!files.unknown_out.empty() && !WriteUnknown(files)) return 1;
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -260,6 +306,14 @@ int main(int argc, char** argv) {
   std::int64_t batch = tokend::bench::kDefaultBatch;
   cli.add_option("--batch", batch, "Tokens per InsertMany call")->check(CLI::PositiveNumber);
   cli.add_option("--seed", seed, "Random seed for the token mix (secrets are always random)");
+  tokend::bench::StreamFiles files;
+  cli.add_option("--stream-out", files.stream_out,
+                 "File receiving the secret of every seeded token not expired, shuffled");
+  auto* unknown_out = cli.add_option("--unknown-out", files.unknown_out,
+                                     "File receiving well-formed secrets that are never stored");
+  cli.add_option("--unknown-count", files.unknown_count, "How many secrets --unknown-out gets")
+      ->check(CLI::NonNegativeNumber)
+      ->needs(unknown_out);
   CLI11_PARSE(cli, argc, argv);
-  return tokend::bench::Run(url, count, secrets_out, seed, batch);
+  return tokend::bench::Run(url, count, secrets_out, seed, batch, files);
 }

@@ -25,15 +25,18 @@ end
 
 -- One line: "BENCH requests=... rps=... p50_us=... p99_us=... errors=...".
 -- errors counts non-2xx/3xx answers and socket errors; run.sh reports them.
-function M.report(summary, latency)
+-- extra: more "key=value" fields for the line (numbers), optional.
+function M.report(summary, latency, extra)
   local seconds = summary.duration / 1e6
   local e = summary.errors
+  local more = ""
+  for key, value in pairs(extra or {}) do more = more .. string.format(" %s=%d", key, value) end
   io.write(string.format(
     "BENCH requests=%d seconds=%.2f rps=%.1f p50_us=%.0f p90_us=%.0f p99_us=%.0f max_us=%.0f " ..
-    "non2xx=%d socket_errors=%d\n",
+    "non2xx=%d socket_errors=%d%s\n",
     summary.requests, seconds, summary.requests / seconds,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    e.status, e.connect + e.read + e.write + e.timeout))
+    e.status, e.connect + e.read + e.write + e.timeout, more))
 end
 
 return M

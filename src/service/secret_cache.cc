@@ -27,6 +27,12 @@ core::SharedToken SecretCache::Find(std::string_view secret_hash) const {
 
 void SecretCache::Insert(const core::Token& token, std::uint64_t epoch_before_lookup) {
   if (shard_capacity_ == 0) return;
+  Insert(std::make_shared<const core::Token>(token), epoch_before_lookup);
+}
+
+void SecretCache::Insert(core::SharedToken shared, std::uint64_t epoch_before_lookup) {
+  if (shard_capacity_ == 0 || shared == nullptr) return;
+  const core::Token& token = *shared;
   std::lock_guard mutation(mutation_mutex_);
   // Checked under the mutation lock: an invalidation either happened before
   // (epoch moved, the fill is dropped) or will run after and erase the entry.
@@ -41,8 +47,8 @@ void SecretCache::Insert(const core::Token& token, std::uint64_t epoch_before_lo
     id_to_hash_.erase(victim->second->id);
     shard.by_hash.erase(victim);
   }
-  shard.by_hash.insert_or_assign(token.secret_hash, std::make_shared<const core::Token>(token));
   id_to_hash_.insert_or_assign(token.id, token.secret_hash);
+  shard.by_hash.insert_or_assign(token.secret_hash, std::move(shared));
 }
 
 void SecretCache::EraseById(std::string_view id) {

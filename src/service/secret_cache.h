@@ -51,6 +51,8 @@ class SecretCache {
   // Keeps `token` unless an invalidation happened since `epoch_before_lookup`
   // or the cache is untrusted.
   void Insert(const core::Token& token, std::uint64_t epoch_before_lookup);
+  // The same, keeping `token` itself (shared with whoever else holds it).
+  void Insert(core::SharedToken token, std::uint64_t epoch_before_lookup);
 
   // Drops the token with this id, if cached.
   void EraseById(std::string_view id);

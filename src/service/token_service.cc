@@ -96,6 +96,28 @@ Outcome<Resolution> TokenService::Resolve(const core::HashedSecret& secret, core
   }
   const std::optional<core::SecretShape> shape = core::ParseSecret(secret.text);
   if (!shape) return Resolution(core::SharedToken());
+  // A secret the store certainly never held (known from memory when the
+  // store sees every write) is unknown without a store call or a hop to the
+  // store's threads: a flood of well-formed unknown secrets costs a hash.
+  if (!store_.MayHoldSecret(secret.hash())) {
+    (shape->legacy ? unknown_legacy_ : unknown_checksummed_)
+        .fetch_add(1, std::memory_order_relaxed);
+    return Resolution(core::SharedToken());
+  }
+  // A store that can read at once (an idle SQLite reader) answers here:
+  // handing a read of microseconds to the store's threads and back costs
+  // more than the read. A reuse still goes there, since revoking writes.
+  const std::uint64_t epoch = cache_->epoch();
+  if (std::optional<Result<store::SecretLookup>> found = store_.TryLookupSecret(secret.hash())) {
+    if (!found->ok()) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      return Resolution(found->status());
+    }
+    if (std::optional<Resolution> answer = FromLookup(**found, epoch, shape->legacy, now)) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      return std::move(*answer);
+    }
+  }
   return Outcome<Resolution>::Blocking([this, secret, legacy = shape->legacy, now] {
     return ResolveFromStore(secret, legacy, now);
   });
@@ -109,23 +131,31 @@ Resolution TokenService::ResolveFromStore(const core::HashedSecret& secret, bool
   // retired record: an unknown secret still costs one store call.
   Result<store::SecretLookup> found = store_.LookupSecret(secret.hash());
   if (!found.ok()) return found.status();
-  if (found->token) {
-    cache_->Insert(*found->token, epoch);
-    if (found->token->IsValidAt(now)) {
-      return core::SharedToken(std::make_shared<const core::Token>(std::move(*found->token)));
-    }
+  if (std::optional<Resolution> answer = FromLookup(*found, epoch, legacy, now)) {
+    return std::move(*answer);
+  }
+  return OnSecretReuse(*found->retired, now);
+}
+
+std::optional<Resolution> TokenService::FromLookup(store::SecretLookup& found, std::uint64_t epoch,
+                                                   bool legacy, core::EpochMillis now) {
+  if (found.token) {
+    // One copy, shared by the cache and the answer.
+    core::SharedToken token = std::make_shared<const core::Token>(std::move(*found.token));
+    cache_->Insert(token, epoch);
+    if (token->IsValidAt(now)) return Resolution(std::move(token));
   }
   // Reuse: a retired secret presented after its overlap, while remembered,
   // and not acted on before (the event is recorded once per secret).
-  if (const std::optional<store::RetiredSecret>& retired = found->retired;
+  if (const std::optional<store::RetiredSecret>& retired = found.retired;
       retired && options_.reuse_detection && retired->overlap_end <= now &&
       retired->forget_after > now && !retired->reuse_detected_at) {
-    return OnSecretReuse(*retired, now);
+    return std::nullopt;
   }
-  if (!found->token && !found->retired) {
+  if (!found.token && !found.retired) {
     (legacy ? unknown_legacy_ : unknown_checksummed_).fetch_add(1, std::memory_order_relaxed);
   }
-  return core::SharedToken();
+  return Resolution(core::SharedToken());
 }
 
 Resolution TokenService::OnSecretReuse(const store::RetiredSecret& retired, core::EpochMillis now) {

@@ -254,6 +254,10 @@ class TokenService final : public store::ChangeListener {
                                                core::EpochMillis now) const;
   // The store's answer for a secret the cache does not know. May block.
   Resolution ResolveFromStore(const core::HashedSecret& secret, bool legacy, core::EpochMillis now);
+  // What a lookup made after reading the cache's `epoch` answers; nullopt
+  // for a retired secret's reuse, which the caller acts on (it writes).
+  std::optional<Resolution> FromLookup(store::SecretLookup& found, std::uint64_t epoch, bool legacy,
+                                       core::EpochMillis now);
   // The rotation of `old` by `plan`, with retries on a freak id or secret
   // collision. May block.
   Result<CreatedToken> ApplyRotation(const core::Token& old, const core::RotationPlan& plan,

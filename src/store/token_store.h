@@ -294,6 +294,27 @@ class TokenStore {
   // is an empty answer, not an error. Expired tokens are returned too.
   virtual Result<SecretLookup> LookupSecret(std::string_view secret_hash) = 0;
 
+  // False only when LookupSecret(secret_hash) would certainly find neither a
+  // token nor a retired secret: a store that sees every write to its data
+  // (one process per SQLite file) answers this from memory, without I/O,
+  // so a flood of well-formed unknown secrets costs no lookups. True when in
+  // doubt; a store shared with other processes (PostgreSQL) always answers
+  // true. Never blocks on I/O. Thread-safe.
+  virtual bool MayHoldSecret(std::string_view secret_hash) const {
+    (void)secret_hash;
+    return true;
+  }
+
+  // LookupSecret, when the store can do it at once on the calling thread
+  // without waiting for a connection or a server round trip (SQLite with an
+  // idle reader: in WAL mode a read never waits for the writer); nullopt
+  // otherwise, and then the caller uses LookupSecret on a thread that may
+  // wait. The read itself may touch the disk. Thread-safe.
+  virtual std::optional<Result<SecretLookup>> TryLookupSecret(std::string_view secret_hash) {
+    (void)secret_hash;
+    return std::nullopt;
+  }
+
   // Reuse of the retired secret `secret_hash` of family `family_id`, in one
   // transaction: marks the secret's reuse_detected_at = now (when not marked
   // yet) and deletes every token whose id or family_id is `family_id`.

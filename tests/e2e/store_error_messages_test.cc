@@ -130,6 +130,13 @@ TEST(StoreErrorMessagesTest, CorruptedSqliteFilesAnswerTheFixedMessage) {
       ExpectNothingOfTheStore(*res, dir, call.name);
       continue;
     }
+    // A secret never issued is known to be unknown without the store once
+    // the start-up fill of its fingerprints is done; before, it is looked up.
+    if (call.name.starts_with("introspect") && res->status == 200) {
+      EXPECT_EQ(res->body, R"({"active":false})") << call.name;
+      ExpectNothingOfTheStore(*res, dir, call.name);
+      continue;
+    }
     ExpectFixed503(*res, dir, call.name);
   }
   // A create may still fit in what the writer holds; if refused, the same way.

@@ -146,6 +146,19 @@ class StoreErrorsTest : public ::testing::Test {
     stored.secret_hash = core::HashSecret(stored_secret_);
     ASSERT_TRUE(store_->Insert(stored, {}).ok());
     stored_id_ = stored.id;
+    // A second one, another secret of each form: a well-formed secret the
+    // store never held is unknown without asking it, so only held secrets
+    // make introspection and authentication reach the store.
+    for (const auto& [secret, n] :
+         {std::pair{&held_secret_, 1}, std::pair{&held_legacy_secret_, 2}}) {
+      core::Token held = stored;
+      held.id = core::NewObjectId(core::NowMillis() + n);
+      held.type = core::TokenType::kTeam;
+      held.principal = "held";
+      held.actions = {"token/read"};
+      held.secret_hash = core::HashSecret(*secret);
+      ASSERT_TRUE(store_->Insert(held).ok());
+    }
   }
 
   void Stop() {
@@ -181,7 +194,6 @@ class StoreErrorsTest : public ::testing::Test {
   // Every route that reaches the store, as the (cached) admin.
   std::vector<Call> RouteCalls() const {
     const std::string fresh = core::GenerateSecret(core::TokenType::kTeam);
-    const std::string legacy = "bft_0d8e2a1c-5b7f-4c3e-9a1d-2f6b8c4e7a90";
     return {
         {"create", "POST", "/api/v2/token", AdminJson(),
          R"({"type":"team","name":"x","principal":"t1","permissions":["token/read"]})"},
@@ -191,10 +203,11 @@ class StoreErrorsTest : public ::testing::Test {
         {"query unpaged", "GET", "/api/v2/token/query", Admin(), ""},
         {"query paged", "GET", "/api/v2/token/query?limit=5&page=1&types=team", Admin(), ""},
         {"introspect JSON", "POST", "/api/v2/token/introspect", AdminJson(),
-         R"({"token":")" + fresh + R"("})"},
-        {"introspect form", "POST", "/api/v2/token/introspect", AdminForm(), "token=" + fresh},
+         R"({"token":")" + held_secret_ + R"("})"},
+        {"introspect form", "POST", "/api/v2/token/introspect", AdminForm(),
+         "token=" + held_secret_},
         {"introspect legacy", "POST", "/api/v2/token/introspect", AdminJson(),
-         R"({"token":")" + legacy + R"("})"},
+         R"({"token":")" + held_legacy_secret_ + R"("})"},
         {"introspect a stored secret", "POST", "/api/v2/token/introspect", AdminJson(),
          R"({"token":")" + stored_secret_ + R"("})"},
         {"revoke by value", "POST", "/api/v2/token/revoke", AdminJson(),
@@ -210,7 +223,6 @@ class StoreErrorsTest : public ::testing::Test {
 
   // Authentication that has to ask the store.
   std::vector<Call> AuthenticationCalls() const {
-    const std::string fresh = core::GenerateSecret(core::TokenType::kUser);
     return {
         {"bearer not cached",
          "GET",
@@ -222,7 +234,11 @@ class StoreErrorsTest : public ::testing::Test {
          "/api/v2/token/query?access_token=" + stored_secret_,
          {},
          ""},
-        {"unknown bearer", "GET", "/api/v2/token/self", {{"Authorization", "Bearer " + fresh}}, ""},
+        {"another bearer not cached",
+         "GET",
+         "/api/v2/token/self",
+         {{"Authorization", "Bearer " + held_secret_}},
+         ""},
     };
   }
 
@@ -270,6 +286,8 @@ class StoreErrorsTest : public ::testing::Test {
   std::string admin_;
   std::string stored_secret_;
   std::string stored_id_;
+  const std::string held_secret_ = core::GenerateSecret(core::TokenType::kTeam);
+  const std::string held_legacy_secret_ = "bft_0d8e2a1c-5b7f-4c3e-9a1d-2f6b8c4e7a90";
 };
 
 TEST_F(StoreErrorsTest, UnavailableStoreAnswersTheFixedMessageEverywhere) {

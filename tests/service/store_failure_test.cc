@@ -47,6 +47,13 @@ class StoreFailureTest : public ::testing::Test {
 };
 
 TEST_F(StoreFailureTest, EveryUseCaseAnswersUnavailable) {
+  // A token the store holds and the cache has never seen (written behind
+  // the service's back): resolving its secret needs the store.
+  const std::string uncached = core::GenerateSecret(core::TokenType::kTeam);
+  core::Token behind = existing_.token;
+  behind.id = "65f0a1b2c3d4e5f60718293a";
+  behind.secret_hash = core::HashSecret(uncached);
+  ASSERT_TRUE(store_->Insert(behind).ok());
   store_->Fail(FailingStore::kAll);
   EXPECT_TRUE(service_->Create(admin_, TeamRequest()).status().IsUnavailable());
   EXPECT_TRUE(service_->Get(admin_, existing_.token.id).status().IsUnavailable());
@@ -59,19 +66,25 @@ TEST_F(StoreFailureTest, EveryUseCaseAnswersUnavailable) {
   EXPECT_TRUE(service_->CountByType().status().IsUnavailable());
   EXPECT_TRUE(service_->StoreIsEmpty().status().IsUnavailable());
   EXPECT_TRUE(service_->CreateBootstrapAdmin().status().IsUnavailable());
-  // A secret the cache does not know must be looked up, and cannot be.
+  // A secret the store may hold and the cache does not know must be looked
+  // up, and cannot be.
+  EXPECT_TRUE(ResolveNow(uncached).status().IsUnavailable());
+  EXPECT_TRUE(CompleteHere(
+                  service_->Introspect(admin_, core::HashedSecret::Of(uncached), core::NowMillis()))
+                  .status()
+                  .IsUnavailable());
+  // A secret the store never held is known to be unknown without it (the
+  // SQLite store keeps the fingerprint of every hash it holds).
   const std::string unknown = core::GenerateSecret(core::TokenType::kTeam);
-  EXPECT_TRUE(ResolveNow(unknown).status().IsUnavailable());
-  EXPECT_TRUE(
-      CompleteHere(service_->Introspect(admin_, core::HashedSecret::Of(unknown), core::NowMillis()))
-          .status()
-          .IsUnavailable());
+  ASSERT_TRUE(ResolveNow(unknown).ok());
+  EXPECT_EQ(*ResolveNow(unknown), nullptr);
 
   store_->Heal();
   auto found = service_->Get(admin_, existing_.token.id);
   ASSERT_TRUE(found.ok()) << "the failed delete changed nothing";
-  EXPECT_TRUE(ResolveNow(unknown).ok());
-  EXPECT_EQ(*ResolveNow(unknown), nullptr);
+  ASSERT_TRUE(ResolveNow(uncached).ok());
+  ASSERT_NE(*ResolveNow(uncached), nullptr);
+  EXPECT_EQ((*ResolveNow(uncached))->id, behind.id);
 }
 
 // A token the cache knows is still answered while the store is down: the

@@ -44,11 +44,13 @@ class TokenServiceTest : public ::testing::Test {
     return request;
   }
 
-  // What Resolve answers without blocking.
+  // What Resolve answers without the store: kMiss when it asked the store
+  // (at once, or by handing the lookup to the store's threads).
   enum class Cached { kActive, kInactive, kMiss };
   Cached Peek(const std::string& secret) {
+    const std::uint64_t misses = service_->cache_stats().misses;
     auto outcome = service_->Resolve(core::HashedSecret::Of(secret), core::NowMillis());
-    if (!outcome.ready()) return Cached::kMiss;
+    if (!outcome.ready() || service_->cache_stats().misses != misses) return Cached::kMiss;
     const Resolution& resolved = outcome.value();
     return resolved.ok() && *resolved != nullptr ? Cached::kActive : Cached::kInactive;
   }
@@ -104,12 +106,30 @@ TEST_F(TokenServiceTest, MalformedSecretIsInactiveWithoutALookup) {
   EXPECT_EQ(*resolved, nullptr);
 }
 
-TEST_F(TokenServiceTest, UnknownWellFormedSecretMissesThenResolvesToNothing) {
+TEST_F(TokenServiceTest, UnknownWellFormedSecretIsInactiveWithoutAStoreCall) {
+  // The SQLite store sees every write, so it denies what it never held and
+  // the service answers at once, counting the unknown secret.
   const std::string unknown = core::GenerateSecret(core::TokenType::kUser);
-  EXPECT_EQ(Peek(unknown), Cached::kMiss);
-  auto resolved = ResolveNow(unknown);
-  ASSERT_TRUE(resolved.ok());
-  EXPECT_EQ(*resolved, nullptr);
+  EXPECT_EQ(Peek(unknown), Cached::kInactive);
+  EXPECT_EQ(service_->cache_stats().unknown_checksummed, 1u);
+  EXPECT_EQ(service_->cache_stats().misses, 0u);
+}
+
+TEST_F(TokenServiceTest, CreatedAndDeletedSecretsAreAnsweredByTheStoreNeverAsUnknown) {
+  ServiceOptions options;
+  options.cache_capacity = 0;  // every resolution past the fingerprints goes to the store
+  Reopen(options);
+  CreatedToken created = MustCreate(admin_, TeamRequest("team-a", {"workflow/read"}));
+  EXPECT_EQ(Peek(created.secret), Cached::kMiss) << "a created token is held at once";
+  // An idle SQLite reader answers on the calling thread, without a hand-off.
+  auto outcome = service_->Resolve(core::HashedSecret::Of(created.secret), core::NowMillis());
+  ASSERT_TRUE(outcome.ready());
+  ASSERT_TRUE(outcome.value().ok());
+  ASSERT_NE(*outcome.value(), nullptr);
+  EXPECT_EQ((*outcome.value())->id, created.token.id);
+  ASSERT_NE(*ResolveNow(created.secret), nullptr);
+  ASSERT_TRUE(service_->Delete(admin_, created.token.id).ok());
+  EXPECT_EQ(*ResolveNow(created.secret), nullptr) << "deleted: inactive";
 }
 
 TEST_F(TokenServiceTest, DeletedTokenStopsResolvingAtOnce) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <span>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/secret.h"
 #include "store/store_backends.h"
 #include "store/token_store.h"
 
@@ -330,6 +332,62 @@ TEST(TokenStoreOpenTest, UnknownSchemeIsInvalidArgumentWithoutThePassword) {
     EXPECT_EQ(bad.status().code(), core::StatusCode::kInvalidArgument) << url;
     EXPECT_EQ(bad.status().message().find("s3cret"), std::string::npos) << url;
   }
+}
+
+// The fingerprints of what the file held at start are filled in the
+// background: until then every secret may be held; afterwards a secret never
+// held is denied without a lookup, and tokens, retired secrets and new
+// inserts are never denied.
+TEST(SqliteStoreTest, SecretsHeldAtStartAreNeverDeniedAndOthersAreOnceFilled) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  std::vector<Token> tokens;
+  for (int i = 0; i < 2000; ++i) {
+    Token token = MakeToken(i);
+    token.secret_hash = core::HashSecret(core::GenerateSecret(token.type));
+    tokens.push_back(token);
+  }
+  Rotation rotation;
+  rotation.new_token = MakeToken(5000);
+  rotation.new_token.secret_hash = core::HashSecret(core::GenerateSecret(TokenType::kTeam));
+  rotation.new_token.rotated_from = tokens[0].id;
+  rotation.new_token.family_id = tokens[0].id;
+  rotation.old_id = tokens[0].id;
+  rotation.retired = RetiredSecret{.secret_hash = tokens[0].secret_hash,
+                                   .token_id = tokens[0].id,
+                                   .family_id = tokens[0].id,
+                                   .overlap_end = 1'770'000'000'100,
+                                   .forget_after = 4'000'000'000'000};
+  {
+    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->InsertMany(tokens).ok());
+    ASSERT_TRUE(store->Rotate(rotation).ok());
+  }
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  // Inserted while the fill may still run: never denied either.
+  Token fresh = MakeToken(6000);
+  fresh.secret_hash = core::HashSecret(core::GenerateSecret(TokenType::kTeam));
+  ASSERT_TRUE(store->Insert(fresh).ok());
+
+  const std::string never_held = core::HashSecret(core::GenerateSecret(TokenType::kUser));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (store->MayHoldSecret(never_held) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_FALSE(store->MayHoldSecret(never_held)) << "the fill did not complete";
+  for (const Token& token : tokens) EXPECT_TRUE(store->MayHoldSecret(token.secret_hash));
+  EXPECT_TRUE(store->MayHoldSecret(tokens[0].secret_hash)) << "retired secret";
+  EXPECT_TRUE(store->MayHoldSecret(rotation.new_token.secret_hash));
+  EXPECT_TRUE(store->MayHoldSecret(fresh.secret_hash));
+  // Deleting never makes a later insert of the same hash deniable.
+  ASSERT_TRUE(store->Delete(fresh.id).ok());
+  Token again = MakeToken(6001);
+  again.secret_hash = fresh.secret_hash;
+  ASSERT_TRUE(store->Insert(again).ok());
+  EXPECT_TRUE(store->MayHoldSecret(again.secret_hash));
+  // Malformed hashes are never denied (the lookup decides).
+  EXPECT_TRUE(store->MayHoldSecret("not hex"));
 }
 
 }  // namespace

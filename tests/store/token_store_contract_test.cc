@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "store/audit_json.h"
+#include "core/secret.h"
 #include "store/store_backends.h"
 #include "store/token_store.h"
 #include "support/failing_store.h"
@@ -1179,6 +1180,45 @@ TEST_P(TokenStoreContractTest, LastUsedSortPagesNeverOverlapAfterRecordedUses) {
       for (const Token& token : result.tokens) walked.push_back(token.id);
     }
     EXPECT_EQ(walked, ExpectedIds(tokens, query, Everything()));
+  }
+}
+
+// MayHoldSecret may answer true for anything, but never false for a secret
+// the store holds (as a token or as a retired secret), whichever write put it
+// there. Real hashes: the suite's HashOf share their leading digits.
+TEST_P(TokenStoreContractTest, MayHoldSecretNeverDeniesAHeldSecret) {
+  auto with_real_hash = [](Token token) {
+    token.secret_hash = core::HashSecret(core::GenerateSecret(token.type));
+    return token;
+  };
+  const Token inserted = with_real_hash(MakeToken(1, TokenType::kTeam, "t1"));
+  InsertAll({inserted});
+  EXPECT_TRUE(store_->MayHoldSecret(inserted.secret_hash)) << "held at once after Insert";
+  const std::vector<Token> many = {with_real_hash(MakeToken(2, TokenType::kUser, "u1")),
+                                   with_real_hash(MakeToken(3, TokenType::kGlobal, std::nullopt))};
+  ASSERT_TRUE(store_->InsertMany(many).ok());
+  const std::vector<Token> absent = {with_real_hash(MakeToken(4, TokenType::kUser, "u2")),
+                                     inserted};
+  ASSERT_EQ(*store_->InsertAbsent(absent), 1);
+  Rotation rotation = RotationOf(inserted, 5, /*keep_old=*/false);
+  rotation.new_token.secret_hash = core::HashSecret(core::GenerateSecret(inserted.type));
+  ASSERT_TRUE(store_->Rotate(rotation).ok());
+
+  for (const std::string& held : {inserted.secret_hash, many[0].secret_hash, many[1].secret_hash,
+                                  absent[0].secret_hash, rotation.new_token.secret_hash}) {
+    EXPECT_TRUE(store_->MayHoldSecret(held));
+    Result<SecretLookup> found = store_->LookupSecret(held);
+    ASSERT_TRUE(found.ok());
+    EXPECT_TRUE(found->token || found->retired);
+  }
+  // A denial is always right: the lookup finds nothing.
+  for (int i = 0; i < 100; ++i) {
+    const std::string unknown = core::HashSecret(core::GenerateSecret(TokenType::kTeam));
+    if (store_->MayHoldSecret(unknown)) continue;
+    Result<SecretLookup> none = store_->LookupSecret(unknown);
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->token);
+    EXPECT_FALSE(none->retired);
   }
 }
 

@@ -139,6 +139,12 @@ core::Result<store::SecretLookup> FailingStore::LookupSecret(std::string_view se
   return ForwardingStore::LookupSecret(secret_hash);
 }
 
+std::optional<core::Result<store::SecretLookup>> FailingStore::TryLookupSecret(
+    std::string_view secret_hash) {
+  if (auto failure = Injected(kLookupSecret)) return core::Result<store::SecretLookup>(*failure);
+  return ForwardingStore::TryLookupSecret(secret_hash);
+}
+
 core::Result<store::FamilyRevocation> FailingStore::RevokeFamily(std::string_view family_id,
                                                                  std::string_view secret_hash,
                                                                  core::EpochMillis now) {

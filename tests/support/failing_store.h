@@ -98,6 +98,9 @@ class FailingStore final : public ForwardingStore {
 
   core::Status Rotate(const store::Rotation& rotation) override;
   core::Result<store::SecretLookup> LookupSecret(std::string_view secret_hash) override;
+  // Counted and failed as LookupSecret (kLookupSecret).
+  std::optional<core::Result<store::SecretLookup>> TryLookupSecret(
+      std::string_view secret_hash) override;
   core::Result<store::FamilyRevocation> RevokeFamily(std::string_view family_id,
                                                      std::string_view secret_hash,
                                                      core::EpochMillis now) override;

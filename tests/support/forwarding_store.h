@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,6 +61,13 @@ class ForwardingStore : public store::TokenStore {
   core::Status Rotate(const store::Rotation& rotation) override { return inner_->Rotate(rotation); }
   core::Result<store::SecretLookup> LookupSecret(std::string_view secret_hash) override {
     return inner_->LookupSecret(secret_hash);
+  }
+  bool MayHoldSecret(std::string_view secret_hash) const override {
+    return inner_->MayHoldSecret(secret_hash);
+  }
+  std::optional<core::Result<store::SecretLookup>> TryLookupSecret(
+      std::string_view secret_hash) override {
+    return inner_->TryLookupSecret(secret_hash);
   }
   core::Result<store::FamilyRevocation> RevokeFamily(std::string_view family_id,
                                                      std::string_view secret_hash,

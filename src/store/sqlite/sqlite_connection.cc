@@ -150,7 +150,7 @@ Connection::~Connection() {
 }
 
 Result<Statement> Connection::Prepare(std::string_view sql) {
-  if (auto it = cache_.find(std::string(sql)); it != cache_.end()) {
+  if (auto it = cache_.find(sql); it != cache_.end()) {
     return Statement(it->second, /*cached=*/true);
   }
   const bool cache = cache_.size() < kMaxCachedStatements;

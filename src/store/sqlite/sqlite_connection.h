@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,9 +96,17 @@ class Connection {
   // unusual IN-list lengths beyond that are prepared per use.
   static constexpr std::size_t kMaxCachedStatements = 64;
 
+  // Transparent, so that finding a cached statement copies no SQL text.
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const {
+      return std::hash<std::string_view>{}(sql);
+    }
+  };
+
   sqlite3* db_;
   std::string display_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
 };
 
 }  // namespace tokend::store::sqlite

@@ -23,10 +23,18 @@
 // so a second process would keep accepting tokens deleted through the first.
 // flock, not fcntl: SQLite uses fcntl locks on the same file, and closing any
 // descriptor of a file drops every fcntl lock the process holds on it.
+//
+// Owning the file also means seeing every write to it: the store keeps the
+// fingerprint of every secret hash it holds (SecretFingerprints), so that
+// MayHoldSecret answers a secret it never held without a lookup. The writer
+// adds a row's fingerprint before the row is written; a thread started with
+// the store adds what the file held at start, and until it is done every
+// secret goes to the store.
 #include "store/sqlite/sqlite_store.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +59,7 @@
 #include "store/audit_json.h"
 #include "store/audit_log.h"
 #include "store/embedded_migrations.h"
+#include "store/secret_fingerprints.h"
 #include "store/sqlite/sqlite_connection.h"
 #include "store/token_row.h"
 
@@ -386,6 +395,9 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// nice(1)'s lowest priority, for the background fill of the fingerprints.
+constexpr int kFillNiceness = 19;
+
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
 // "0001_init.sql" -> 1; nullopt when the name does not start with digits.
@@ -424,6 +436,10 @@ class SqliteStore final : public TokenStore {
   Status RecordUses(std::span<const TokenUse> uses) override;
   Status Rotate(const Rotation& rotation) override;
   Result<SecretLookup> LookupSecret(std::string_view secret_hash) override;
+  bool MayHoldSecret(std::string_view secret_hash) const override {
+    return fingerprints_.MayContain(secret_hash);
+  }
+  std::optional<Result<SecretLookup>> TryLookupSecret(std::string_view secret_hash) override;
   Result<FamilyRevocation> RevokeFamily(std::string_view family_id, std::string_view secret_hash,
                                         core::EpochMillis now) override;
   Result<SweepCounts> SweepRotations(core::EpochMillis now) override;
@@ -510,12 +526,19 @@ class SqliteStore final : public TokenStore {
   Status ApplyMigrations(Connection& connection);
 
   Lease Acquire();
+  // A reader connection if one is idle now, without waiting.
+  std::optional<Lease> TryAcquire();
   void Release(Connection* connection);
+  Result<SecretLookup> LookupSecretOn(Connection& connection, std::string_view secret_hash);
 
   Status Submit(WriteOp& op);
   void WriterLoop();
   void RunBatch(Connection& connection, std::vector<WriteOp*>& batch);
   Status InsertOne(Connection& connection, const TokenRow& row);
+  // Adds the fingerprints of every secret hash the store holds, then marks
+  // them complete; stops early (incomplete) when the store closes or a read
+  // fails.
+  void FillFingerprints();
   Status InsertAbsentRows(Connection& connection, WriteOp& op, ChainAppender& chain);
   // The writer's part of Rotate, RevokeFamily and SweepRotations: the op's
   // result, or a fatal error (returned) that fails the whole batch.
@@ -567,9 +590,15 @@ class SqliteStore final : public TokenStore {
   // starts a new chain. Used by the writer thread only.
   ChainTail chain_tail_{NewWriterInstanceId()};
   std::vector<std::string> webhook_urls_;
+
+  SecretFingerprints fingerprints_;
+  std::atomic<bool> closing_{false};
+  std::thread fingerprint_filler_;
 };
 
 SqliteStore::~SqliteStore() {
+  closing_.store(true, std::memory_order_relaxed);
+  if (fingerprint_filler_.joinable()) fingerprint_filler_.join();
   if (writer_.joinable()) {
     {
       std::lock_guard lock(queue_mu_);
@@ -594,7 +623,32 @@ Status SqliteStore::Start(const std::string& target, const StoreOptions& options
   // SQLite opened the path by name: it must still be the file locked above.
   if (Status status = CheckFileIdentity(); !status.ok()) return status;
   writer_ = std::thread([this] { WriterLoop(); });
+  // The fill runs in the background, so that a large file does not delay
+  // the start; the writer adds its rows meanwhile, so nothing written during
+  // the fill is missed. A memory store starts empty: nothing to fill.
+  if (memory_) {
+    fingerprints_.MarkComplete();
+  } else {
+    fingerprint_filler_ = std::thread([this] { FillFingerprints(); });
+  }
   return Status::Ok();
+}
+
+void SqliteStore::FillFingerprints() {
+  // The lowest priority: the fill only saves later lookups, and must not
+  // take the CPU from the start-up and the first requests (on a million
+  // tokens it reads the whole hash index).
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kFillNiceness);
+  Lease lease = Acquire();
+  // Covering scans of the two unique indexes on secret_hash.
+  Result<Statement> stmt = lease->Prepare(
+      "SELECT secret_hash FROM tokens UNION ALL SELECT secret_hash FROM retired_secrets");
+  if (!stmt.ok()) return;
+  int rc = SQLITE_ROW;
+  while (!closing_.load(std::memory_order_relaxed) && (rc = stmt->Step()) == SQLITE_ROW) {
+    fingerprints_.Add(stmt->ColumnText(0));
+  }
+  if (rc == SQLITE_DONE) fingerprints_.MarkComplete();
 }
 
 Status SqliteStore::LockFile() {
@@ -789,6 +843,14 @@ SqliteStore::Lease SqliteStore::Acquire() {
   return Lease(this, connection);
 }
 
+std::optional<SqliteStore::Lease> SqliteStore::TryAcquire() {
+  std::lock_guard lock(pool_mu_);
+  if (idle_.empty()) return std::nullopt;
+  Connection* connection = idle_.back();
+  idle_.pop_back();
+  return Lease(this, connection);
+}
+
 void SqliteStore::Release(Connection* connection) {
   {
     std::lock_guard lock(pool_mu_);
@@ -841,6 +903,9 @@ void SqliteStore::WriterLoop() {
 }
 
 Status SqliteStore::InsertOne(Connection& connection, const TokenRow& row) {
+  // Before the row is written, so that no reader can find the row while
+  // MayHoldSecret still denies it (a failed insert leaves a harmless extra).
+  fingerprints_.Add(row.secret_hash);
   Result<Statement> stmt = connection.Prepare(kInsertSql);
   if (!stmt.ok()) return stmt.status();
   BindRow(*stmt, row);
@@ -1233,11 +1298,22 @@ Result<SweepCounts> SqliteStore::SweepRotations(core::EpochMillis now) {
 
 Result<SecretLookup> SqliteStore::LookupSecret(std::string_view secret_hash) {
   Lease lease = Acquire();
-  Result<Statement> stmt = lease->Prepare(kLookupSecretSql);
+  return LookupSecretOn(*lease, secret_hash);
+}
+
+std::optional<Result<SecretLookup>> SqliteStore::TryLookupSecret(std::string_view secret_hash) {
+  std::optional<Lease> lease = TryAcquire();
+  if (!lease) return std::nullopt;
+  return LookupSecretOn(**lease, secret_hash);
+}
+
+Result<SecretLookup> SqliteStore::LookupSecretOn(Connection& connection,
+                                                 std::string_view secret_hash) {
+  Result<Statement> stmt = connection.Prepare(kLookupSecretSql);
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, secret_hash);
   const int rc = stmt->Step();
-  if (rc != SQLITE_ROW) return StatusFromSqlite(rc, lease->db(), "reading " + display_);
+  if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), "reading " + display_);
   SecretLookup lookup;
   if (stmt->ColumnOptionalText(0)) {
     Result<core::Token> token = ReadToken(*stmt);
@@ -1428,6 +1504,7 @@ Status SqliteStore::InsertAbsentRows(Connection& connection, WriteOp& op, ChainA
   const std::string sql = std::string(kInsertSql) + " ON CONFLICT DO NOTHING";
   op.inserted = 0;
   for (std::size_t i = 0; i < op.rows.size(); ++i) {
+    fingerprints_.Add(op.rows[i].secret_hash);  // before the row, as in InsertOne
     Result<Statement> stmt = connection.Prepare(sql);
     if (!stmt.ok()) return stmt.status();
     BindRow(*stmt, op.rows[i]);

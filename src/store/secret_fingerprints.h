@@ -1,0 +1,66 @@
+// SecretFingerprints: the first 64 bits of every secret hash a store has held
+// since it was opened (its tokens' and its retired secrets'), in memory, so
+// that a secret it never held is answered "unknown" without a lookup.
+//
+// Only a store that sees every write to its data can keep it (one process
+// owns a SQLite file): its writer adds a row's hash before the row can be
+// read, and a fill at start adds what the file already holds. Until that
+// fill is complete, MayContain answers true for everything.
+//
+// Add-only: a deleted token's fingerprint stays until the next start. Two
+// hashes may share a fingerprint, so removing one could hide the other; a
+// stale fingerprint only sends that secret to the store, as before. 16 bytes
+// per hash at most (open addressing, at most half full).
+//
+// Thread safety: all methods are thread-safe; lookups take a shared lock on
+// one of kShards shards.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <shared_mutex>
+#include <string_view>
+#include <vector>
+
+namespace tokend::store {
+
+class SecretFingerprints {
+ public:
+  // Adds a hex SHA-256 secret hash (a malformed one is ignored: MayContain
+  // answers true for malformed hashes anyway).
+  void Add(std::string_view secret_hash);
+
+  // False only when the fill is complete and `secret_hash` was never added.
+  bool MayContain(std::string_view secret_hash) const;
+
+  // Called once everything held at start has been added.
+  void MarkComplete() { complete_.store(true, std::memory_order_release); }
+  bool complete() const { return complete_.load(std::memory_order_acquire); }
+
+  std::size_t size() const;
+
+ private:
+  static constexpr std::size_t kShards = 16;
+  static constexpr std::size_t kInitialSlots = 1024;  // per shard, a power of two
+
+  struct Shard {
+    mutable std::shared_mutex mutex;
+    std::vector<std::uint64_t> slots;  // 0: empty
+    std::size_t used = 0;
+  };
+
+  // The first 16 hex digits of `secret_hash` (never 0), or nullopt when they
+  // are not hex digits.
+  static std::optional<std::uint64_t> Fingerprint(std::string_view secret_hash);
+  static void InsertInto(std::vector<std::uint64_t>& slots, std::uint64_t fingerprint);
+  Shard& ShardFor(std::uint64_t fingerprint) { return shards_[fingerprint >> 60]; }
+  const Shard& ShardFor(std::uint64_t fingerprint) const { return shards_[fingerprint >> 60]; }
+
+  std::array<Shard, kShards> shards_;
+  std::atomic<bool> complete_{false};
+};
+
+}  // namespace tokend::store

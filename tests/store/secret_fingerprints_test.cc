@@ -1,0 +1,71 @@
+// SecretFingerprints alone: what it denies and what it never denies.
+#include "store/secret_fingerprints.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/secret.h"
+
+namespace tokend::store {
+namespace {
+
+std::string RandomHash() { return core::HashSecret(core::GenerateSecret(core::TokenType::kTeam)); }
+
+TEST(SecretFingerprintsTest, EverythingMayBeHeldUntilComplete) {
+  SecretFingerprints fingerprints;
+  EXPECT_TRUE(fingerprints.MayContain(RandomHash()));
+  fingerprints.MarkComplete();
+  EXPECT_FALSE(fingerprints.MayContain(RandomHash()));
+}
+
+TEST(SecretFingerprintsTest, AddedHashesAreNeverDeniedAcrossGrowth) {
+  SecretFingerprints fingerprints;
+  std::vector<std::string> added;
+  for (int i = 0; i < 50'000; ++i) {
+    added.push_back(RandomHash());
+    fingerprints.Add(added.back());
+  }
+  fingerprints.MarkComplete();
+  for (const std::string& hash : added) ASSERT_TRUE(fingerprints.MayContain(hash));
+  EXPECT_EQ(fingerprints.size(), added.size());
+  fingerprints.Add(added.front());
+  EXPECT_EQ(fingerprints.size(), added.size()) << "an added hash is kept once";
+  int denied = 0;
+  for (int i = 0; i < 10'000; ++i) denied += fingerprints.MayContain(RandomHash()) ? 0 : 1;
+  EXPECT_EQ(denied, 10'000) << "64-bit fingerprints: a false positive is a 1-in-2^44 event here";
+}
+
+TEST(SecretFingerprintsTest, MalformedHashesAreNeverDenied) {
+  SecretFingerprints fingerprints;
+  fingerprints.MarkComplete();
+  EXPECT_TRUE(fingerprints.MayContain(""));
+  EXPECT_TRUE(fingerprints.MayContain("short"));
+  EXPECT_TRUE(fingerprints.MayContain(std::string(64, 'z')));
+  // A hash whose first 64 bits are zero shares the fingerprint of ...01.
+  fingerprints.Add(std::string(64, '0'));
+  EXPECT_TRUE(fingerprints.MayContain(std::string(64, '0')));
+}
+
+TEST(SecretFingerprintsTest, ConcurrentAddsAndLookupsNeverDenyAnAddedHash) {
+  SecretFingerprints fingerprints;
+  fingerprints.MarkComplete();
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&fingerprints] {
+      for (int i = 0; i < 5'000; ++i) {
+        const std::string hash = RandomHash();
+        fingerprints.Add(hash);
+        // Added before: seen at once by this thread, whatever grows meanwhile.
+        ASSERT_TRUE(fingerprints.MayContain(hash));
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_EQ(fingerprints.size(), 20'000u);
+}
+
+}  // namespace
+}  // namespace tokend::store
