@@ -157,7 +157,7 @@ class StoreErrorsTest : public ::testing::Test {
       held.principal = "held";
       held.actions = {"token/read"};
       held.secret_hash = core::HashSecret(*secret);
-      ASSERT_TRUE(store_->Insert(held).ok());
+      ASSERT_TRUE(store_->Insert(held, {}).ok());
     }
   }
 

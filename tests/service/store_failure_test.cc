@@ -53,7 +53,7 @@ TEST_F(StoreFailureTest, EveryUseCaseAnswersUnavailable) {
   core::Token behind = existing_.token;
   behind.id = "65f0a1b2c3d4e5f60718293a";
   behind.secret_hash = core::HashSecret(uncached);
-  ASSERT_TRUE(store_->Insert(behind).ok());
+  ASSERT_TRUE(store_->Insert(behind, {}).ok());
   store_->Fail(FailingStore::kAll);
   EXPECT_TRUE(service_->Create(admin_, TeamRequest()).status().IsUnavailable());
   EXPECT_TRUE(service_->Get(admin_, existing_.token.id).status().IsUnavailable());

@@ -368,7 +368,7 @@ TEST(SqliteStoreTest, SecretsHeldAtStartAreNeverDeniedAndOthersAreOnceFilled) {
   // Inserted while the fill may still run: never denied either.
   Token fresh = MakeToken(6000);
   fresh.secret_hash = core::HashSecret(core::GenerateSecret(TokenType::kTeam));
-  ASSERT_TRUE(store->Insert(fresh).ok());
+  ASSERT_TRUE(store->Insert(fresh, {}).ok());
 
   const std::string never_held = core::HashSecret(core::GenerateSecret(TokenType::kUser));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -381,10 +381,10 @@ TEST(SqliteStoreTest, SecretsHeldAtStartAreNeverDeniedAndOthersAreOnceFilled) {
   EXPECT_TRUE(store->MayHoldSecret(rotation.new_token.secret_hash));
   EXPECT_TRUE(store->MayHoldSecret(fresh.secret_hash));
   // Deleting never makes a later insert of the same hash deniable.
-  ASSERT_TRUE(store->Delete(fresh.id).ok());
+  ASSERT_TRUE(store->Delete(fresh.id, {}).ok());
   Token again = MakeToken(6001);
   again.secret_hash = fresh.secret_hash;
-  ASSERT_TRUE(store->Insert(again).ok());
+  ASSERT_TRUE(store->Insert(again, {}).ok());
   EXPECT_TRUE(store->MayHoldSecret(again.secret_hash));
   // Malformed hashes are never denied (the lookup decides).
   EXPECT_TRUE(store->MayHoldSecret("not hex"));

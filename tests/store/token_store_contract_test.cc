@@ -13,8 +13,8 @@
 #include <tuple>
 #include <vector>
 
-#include "store/audit_json.h"
 #include "core/secret.h"
+#include "store/audit_json.h"
 #include "store/store_backends.h"
 #include "store/token_store.h"
 #include "support/failing_store.h"
@@ -1199,7 +1199,7 @@ TEST_P(TokenStoreContractTest, MayHoldSecretNeverDeniesAHeldSecret) {
   ASSERT_TRUE(store_->InsertMany(many).ok());
   const std::vector<Token> absent = {with_real_hash(MakeToken(4, TokenType::kUser, "u2")),
                                      inserted};
-  ASSERT_EQ(*store_->InsertAbsent(absent), 1);
+  ASSERT_EQ(*store_->InsertAbsent(absent, {}), 1);
   Rotation rotation = RotationOf(inserted, 5, /*keep_old=*/false);
   rotation.new_token.secret_hash = core::HashSecret(core::GenerateSecret(inserted.type));
   ASSERT_TRUE(store_->Rotate(rotation).ok());
