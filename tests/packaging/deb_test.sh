@@ -55,10 +55,10 @@ if dpkg -s tokend >/dev/null 2>&1; then
   echo "SKIP: a tokend package is already installed here; not touching it"; exit 77
 fi
 
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$build_dir/$deb" >apt.log 2>&1 \
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q "$build_dir/$deb" >apt.log 2>&1 \
   || { cat apt.log >&2; fail "apt install"; }
 cleanup() {
-  DEBIAN_FRONTEND=noninteractive apt-get purge -y -q tokend >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 purge -y -q tokend >/dev/null 2>&1 || true
   rm -rf "$control"
 }
 trap cleanup EXIT
@@ -102,7 +102,7 @@ else
   wait "$server" || fail "tokend did not stop cleanly on SIGTERM"
 fi
 
-DEBIAN_FRONTEND=noninteractive apt-get purge -y -q tokend >apt.log 2>&1 || { cat apt.log >&2; fail "apt purge"; }
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 purge -y -q tokend >apt.log 2>&1 || { cat apt.log >&2; fail "apt purge"; }
 [[ ! -e /usr/bin/tokend ]] || fail "purge left /usr/bin/tokend"
 [[ ! -e /etc/tokend ]] || fail "purge left /etc/tokend"
 [[ ! -e /var/lib/tokend ]] || fail "purge left /var/lib/tokend"
