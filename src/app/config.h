@@ -38,8 +38,16 @@ struct ServeConfig {
   // --reuse-detection on|off and --retired-retention DURATION (rotation).
   std::string reuse_detection = "on";
   std::string retired_retention = "90d";
+  // --expiry-notice LIST (API 8.3) and --audit-retention DURATION (8.1).
+  std::string expiry_notice = "7d,1d";
+  std::string audit_retention = "365d";
   std::string tls_cert;  // --tls-cert: PEM chain; with tls_key, HTTPS only
   std::string tls_key;   // --tls-key: PEM private key
+};
+
+// `tokend audit verify`.
+struct AuditVerifyConfig {
+  std::string store = std::string(kDefaultStoreUrl);
 };
 
 struct BootstrapConfig {

@@ -12,6 +12,7 @@
 #include "app/files.h"
 #include "app/import_command.h"
 #include "app/logging.h"
+#include "core/audit.h"
 #include "core/expiry_policy.h"
 #include "http/metrics.h"
 #include "http/server.h"
@@ -30,6 +31,9 @@ constexpr int kExitStoreInUse = 2;
 // How often ended rotation overlaps and forgotten retired secrets are
 // removed from the store (Get and Query also sweep on demand).
 constexpr std::chrono::milliseconds kRotationSweepInterval{5000};
+// Expiry notices are checked this often (the contract asks for at least once
+// a minute); events past retention are removed once an hour.
+constexpr std::chrono::milliseconds kEventScanInterval{5000};
 
 core::Result<std::unique_ptr<store::TokenStore>> OpenStore(const std::string& url) {
   if (auto parent = SqliteParentDir(url)) {
@@ -50,6 +54,8 @@ struct ServePlan {
   ListenAddress listen;
   core::ExpiryPolicy expiry_policy;
   std::int64_t retired_retention_seconds = 0;
+  core::NoticeThresholds expiry_notices;
+  std::int64_t audit_retention_seconds = 0;
 };
 
 // Every check of the configuration that needs neither the store nor the
@@ -71,6 +77,15 @@ core::Result<ServePlan> PlanServe(const ServeConfig& config) {
                                          retired_retention.status().message());
   }
   plan.retired_retention_seconds = *retired_retention;
+  auto notices = core::NoticeThresholds::Parse(config.expiry_notice);
+  if (!notices.ok()) return notices.status();
+  plan.expiry_notices = *notices;
+  auto audit_retention = core::ParseDurationSeconds(config.audit_retention);
+  if (!audit_retention.ok()) {
+    return core::Status::InvalidArgument("bad --audit-retention: " +
+                                         audit_retention.status().message());
+  }
+  plan.audit_retention_seconds = *audit_retention;
   if (!config.tls_cert.empty()) {
     if (core::Status tls = http::CheckTlsFiles(config.tls_cert, config.tls_key); !tls.ok()) {
       return tls;
@@ -118,6 +133,9 @@ int Serve(const ServeConfig& config) {
   service_options.reuse_detection = config.reuse_detection == "on";
   service_options.retired_retention_seconds = plan->retired_retention_seconds;
   service_options.rotation_sweep_interval = kRotationSweepInterval;
+  service_options.expiry_notices = plan->expiry_notices;
+  service_options.audit_retention_seconds = plan->audit_retention_seconds;
+  service_options.event_scan_interval = kEventScanInterval;
   service::TokenService service(**store, service_options);
 
   if (auth_required) {
@@ -188,6 +206,32 @@ int Bootstrap(const BootstrapConfig& config) {
   }
   std::fputs((admin->secret + "\n").c_str(), stdout);
   std::fflush(stdout);
+  return kExitOk;
+}
+
+// `tokend audit verify`: walks every writer's hash chain. 0 when whole, 1
+// naming the first broken event, 2 when the store cannot be read.
+int VerifyAudit(const AuditVerifyConfig& config) {
+  SetUpLogging("warn", LogFormat::kText);
+  auto store = OpenStore(config.store);
+  if (!store.ok()) {
+    spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),
+                  RedactStoreSecrets(config.store, store.status().message()));
+    return kExitUsage;
+  }
+  auto report = (*store)->VerifyAudit();
+  if (!report.ok()) {
+    spdlog::error("cannot read the audit trail: {}",
+                  RedactStoreSecrets(config.store, report.status().message()));
+    return kExitUsage;
+  }
+  if (!report->ok()) {
+    std::fprintf(stdout, "audit trail broken at event %s: %s\n", report->broken_event_id.c_str(),
+                 report->problem.c_str());
+    return kExitFailure;
+  }
+  std::fprintf(stdout, "audit trail ok: %lld events in %lld chains\n",
+               static_cast<long long>(report->events), static_cast<long long>(report->chains));
   return kExitOk;
 }
 
@@ -263,6 +307,17 @@ int Main(int argc, char** argv) {
                    "remembered for reuse detection after its overlap ends")
       ->envname("TOKEND_RETIRED_RETENTION")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--expiry-notice", serve.expiry_notice,
+                   "Comma list of DURATIONs (N followed by s, m, h or d): a token.expiring event "
+                   "as each is crossed before a token's expiry (empty: none)")
+      ->envname("TOKEND_EXPIRY_NOTICE")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--audit-retention", serve.audit_retention,
+                   "DURATION: audit events older than this are removed in the background")
+      ->envname("TOKEND_AUDIT_RETENTION")
+      ->capture_default_str();
   serve_cmd->add_option("--log-level", serve.log_level, "trace, debug, info, warn, error")
       ->envname("TOKEND_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -301,6 +356,17 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
 
+  AuditVerifyConfig audit_verify;
+  CLI::App* audit_cmd = cli.add_subcommand("audit", "Audit trail tools");
+  audit_cmd->require_subcommand(1);
+  CLI::App* audit_verify_cmd = audit_cmd->add_subcommand(
+      "verify",
+      "Walk every hash chain of the audit trail: exit 0 when whole, 1 naming the first broken "
+      "event");
+  audit_verify_cmd->add_option("--store", audit_verify.store, "Store URL, as for serve")
+      ->envname("TOKEND_STORE")
+      ->capture_default_str();
+
   ImportConfig import_config;
   CLI::App* import_boomerang_cmd = AddImportCommand(cli, import_config);
 
@@ -313,6 +379,7 @@ int Main(int argc, char** argv) {
   }
   if (*serve_cmd) return Serve(serve);
   if (*import_boomerang_cmd) return RunImport(import_config);
+  if (*audit_verify_cmd) return VerifyAudit(audit_verify);
   return Bootstrap(bootstrap);
 }
 

@@ -12,7 +12,7 @@ namespace tokend::core {
 namespace {
 
 constexpr std::string_view kActionNames[] = {
-    "token.created",  "token.deleted",  "token.revoked", "token.rotated",
+    "token.created",        "token.deleted",  "token.revoked", "token.rotated",
     "token.reuse_detected", "token.expiring", "token.expired"};
 
 constexpr std::int64_t kMillisPerSecond = 1000;
@@ -71,8 +71,8 @@ Result<NoticeThresholds> NoticeThresholds::Parse(std::string_view text) {
   std::size_t start = 0;
   for (;;) {
     const std::size_t comma = text.find(',', start);
-    const std::string_view item =
-        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    const std::string_view item = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     Result<std::int64_t> seconds = ParseDurationSeconds(item);
     if (!seconds.ok()) {
       return Status::InvalidArgument("--expiry-notice: " + seconds.status().message());
@@ -100,9 +100,9 @@ std::optional<AuditEvent> CreationNotice(const Token& token, const NoticeThresho
 }
 
 AuditEvent MakeNoticeEvent(const Token& token, std::int64_t threshold_seconds, EpochMillis now) {
-  AuditEvent event = MakeEvent(threshold_seconds == 0 ? AuditAction::kExpired
-                                                      : AuditAction::kExpiring,
-                               token, EventOrigin::System(), now);
+  AuditEvent event =
+      MakeEvent(threshold_seconds == 0 ? AuditAction::kExpired : AuditAction::kExpiring, token,
+                EventOrigin::System(), now);
   const EpochMillis expiration = token.expiration_date.value_or(now);
   const std::int64_t days = std::max<std::int64_t>(0, (expiration - now) / kMillisPerDay);
   event.details.push_back({"expirationDate", FormatSpringDate(expiration)});

@@ -29,8 +29,8 @@ enum class AuditAction {
 };
 
 inline constexpr AuditAction kAllAuditActions[] = {
-    AuditAction::kCreated,       AuditAction::kDeleted,  AuditAction::kRevoked,
-    AuditAction::kRotated,       AuditAction::kReuseDetected, AuditAction::kExpiring,
+    AuditAction::kCreated, AuditAction::kDeleted,       AuditAction::kRevoked,
+    AuditAction::kRotated, AuditAction::kReuseDetected, AuditAction::kExpiring,
     AuditAction::kExpired};
 
 // "token.created", ...

@@ -236,6 +236,56 @@ Result<TokenQuery> ParseTokenQuery(const QueryParams& params) {
   return query;
 }
 
+Result<AuditQuery> ParseAuditQuery(const QueryParams& params) {
+  // The token query's parser judges what the two share (its own sort,
+  // lastUsed and lifetime parameters are not the trail's: dropped first).
+  QueryParams shared;
+  AuditQuery audit;
+  std::optional<std::string_view> token_id;
+  for (const auto& [name, value] : params) {
+    if (name == "actions") {
+      Status s = ForEachListItem(value, [&](std::string_view item) {
+        const std::optional<AuditAction> action = ParseAuditAction(item);
+        if (!action) {
+          return InvalidParam("actions", "unknown action " + QuoteForMessage(item) +
+                                             "; expected token.created, token.deleted, "
+                                             "token.revoked, token.rotated, "
+                                             "token.reuse_detected, token.expiring or "
+                                             "token.expired.");
+        }
+        AppendUnique(audit.actions, *action);
+        return Status::Ok();
+      });
+      if (!s.ok()) return s;
+      continue;
+    }
+    if (name == "tokenId") {
+      if (value.empty()) continue;
+      if (token_id) return InvalidParam(name, "given more than once.");
+      token_id = value;
+      continue;
+    }
+    if (name == "sort" || name == "lastUsedBefore" || name == "lastUsedAfter" ||
+        name == "lifetimeBeyondPolicy") {
+      continue;
+    }
+    shared.emplace_back(name, value);
+  }
+  bool order_given = false;
+  for (const auto& [name, value] : shared) order_given |= name == "order" && !value.empty();
+  Result<TokenQuery> common = ParseTokenQuery(shared);
+  if (!common.ok()) return common.status();
+  if (token_id) audit.token_id = std::string(*token_id);
+  audit.principals = std::move(common->principals);
+  audit.types = std::move(common->types);
+  audit.from_date = common->from_date;
+  audit.to_date = common->to_date;
+  audit.ascending = order_given && common->order == SortOrder::kAsc;
+  audit.limit = common->limit;
+  audit.page = common->page;
+  return audit;
+}
+
 Result<RevokeQuery> ParseRevokeQuery(const QueryParams& params) {
   std::optional<std::string_view> all;
   std::optional<std::string_view> dry_run;

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/audit.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "core/token.h"
@@ -92,5 +93,30 @@ struct RevokeQuery {
 // filter (lifetimeBeyondPolicy=true counts as one), or all=true, is
 // required. Every refusal is InvalidArgument (1001) naming the parameter.
 Result<RevokeQuery> ParseRevokeQuery(const QueryParams& params);
+
+// GET /api/v2/token/audit (API 8.1): the audit trail's filters and page.
+struct AuditQuery {
+  std::optional<std::string> token_id;   // the subject's id
+  std::vector<std::string> principals;   // the subject's principal IN
+  std::vector<TokenType> types;          // the subject's type IN
+  std::vector<AuditAction> actions;      // action IN
+  std::optional<EpochMillis> from_date;  // time >= from_date
+  std::optional<EpochMillis> to_date;    // time < to_date
+  bool ascending = false;                // by time, ties on id; newest first by default
+  std::optional<int> limit;              // 1..1000; absent: unpaged
+  std::int64_t page = 0;                 // meaningful only with a limit
+
+  bool paged() const { return limit.has_value(); }
+  std::int64_t offset() const { return paged() ? page * *limit : 0; }
+  bool operator==(const AuditQuery&) const = default;
+};
+
+// The audit query's rules, those of ParseTokenQuery where they share a name:
+// limit, page, order (by time; DESC by default), types, principals, fromDate,
+// toDate; plus tokenId (the subject's id, any text) and actions (comma lists
+// and/or repeated, each an exact action name such as token.created). `sort`
+// is ignored (the trail has one order). Refusals are InvalidArgument (1001)
+// naming the parameter.
+Result<AuditQuery> ParseAuditQuery(const QueryParams& params);
 
 }  // namespace tokend::core

@@ -81,6 +81,7 @@ struct Exchange {
   SharedAuthenticated auth;  // set on /api/v2 paths
   std::string request_id;    // X-Request-Id: the client's, or generated
   std::string_view remote;   // "ip:port" of the peer; empty unless logged
+  std::string_view peer_ip;  // the peer's IP address: audit events' remoteAddress
   // A bearer secret that had to be percent-decoded from the query string.
   std::string decoded_credential;
   // An introspected secret that had to be unescaped from the body.
@@ -88,6 +89,13 @@ struct Exchange {
 
   // Who is calling (on /api/v2 routes only).
   const core::Caller& caller() const { return auth->caller; }
+  // The caller with the request's remote address: for the changes that write
+  // audit events (a copy, so that the connection's shared caller stays as is).
+  core::Caller ActingCaller() const {
+    core::Caller acting = auth->caller;
+    if (!peer_ip.empty()) acting.remote_address = std::string(peer_ip);
+    return acting;
+  }
 };
 
 }  // namespace tokend::http

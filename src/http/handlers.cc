@@ -156,7 +156,7 @@ Step CreateToken(const HandlerEnv& env, Exchange& ex) {
   auto request = ParseCreateTokenRequest(ex.req.body());
   if (!request.ok()) return ErrorResponse(request.status());
   return OnStore([&env, &ex, request = std::move(*request)] {
-           return env.service.Create(ex.caller(), request);
+           return env.service.Create(ex.ActingCaller(), request);
          })
       .Then([](core::Result<service::CreatedToken> created) -> Step {
         if (!created.ok()) return ErrorResponse(created.status());
@@ -165,7 +165,7 @@ Step CreateToken(const HandlerEnv& env, Exchange& ex) {
 }
 
 Step DeleteToken(const HandlerEnv& env, Exchange& ex) {
-  return OnStore([&env, &ex] { return env.service.Delete(ex.caller(), ex.id); })
+  return OnStore([&env, &ex] { return env.service.Delete(ex.ActingCaller(), ex.id); })
       .Then([](core::Status deleted) -> Step {
         if (!deleted.ok()) return ErrorResponse(deleted);
         return Response{status::ok, 11};
@@ -181,6 +181,18 @@ Step QueryTokens(const HandlerEnv& env, Exchange& ex) {
       .Then([&ex, query = *query](core::Result<service::QueryPage> page) -> Step {
         if (!page.ok()) return ErrorResponse(page.status());
         return JsonResponse(status::ok, SerializePage(*page, query, ex.now));
+      });
+}
+
+Step AuditEvents(const HandlerEnv& env, Exchange& ex) {
+  auto params = core::ParseQueryString(ex.query);
+  if (!params.ok()) return ErrorResponse(params.status());
+  auto query = core::ParseAuditQuery(*params);
+  if (!query.ok()) return ErrorResponse(query.status());
+  return OnStore([&env, &ex, query = *query] { return env.service.Audit(ex.caller(), query); })
+      .Then([query = *query](core::Result<service::AuditPage> page) -> Step {
+        if (!page.ok()) return ErrorResponse(page.status());
+        return JsonResponse(status::ok, SerializeAuditPage(*page, query));
       });
 }
 
@@ -225,7 +237,7 @@ Step RotateToken(const HandlerEnv& env, Exchange& ex) {
   auto body = RotateBody(ex);
   if (auto* answer = std::get_if<Response>(&body)) return std::move(*answer);
   return OnStore([&env, &ex, request = std::get<core::RotateRequest>(body)] {
-           return env.service.Rotate(ex.caller(), ex.id, request);
+           return env.service.Rotate(ex.ActingCaller(), ex.id, request);
          })
       .Then(RotatedAnswer);
 }
@@ -240,7 +252,7 @@ Step RotateSelfToken(const HandlerEnv& env, Exchange& ex) {
   auto body = RotateBody(ex);
   if (auto* answer = std::get_if<Response>(&body)) return std::move(*answer);
   return OnStore([&env, &ex, request = std::get<core::RotateRequest>(body)] {
-           return env.service.RotateSelf(*ex.auth->token, request);
+           return env.service.RotateSelf(ex.ActingCaller(), *ex.auth->token, request);
          })
       .Then(RotatedAnswer);
 }
@@ -280,7 +292,7 @@ Step RevokeMatchingTokens(const HandlerEnv& env, Exchange& ex) {
   // The caller's own token may be among those revoked: the answer needs
   // nothing of it (ex.auth keeps the caller alive), so it is still 200.
   return OnStore([&env, &ex, revoke = *revoke] {
-           return env.service.RevokeMatching(ex.caller(), revoke.filters, revoke.dry_run);
+           return env.service.RevokeMatching(ex.ActingCaller(), revoke.filters, revoke.dry_run);
          })
       .Then([dry_run = revoke->dry_run](core::Result<std::int64_t> count) -> Step {
         if (!count.ok()) return ErrorResponse(count.status());

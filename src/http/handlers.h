@@ -11,6 +11,8 @@ namespace tokend::http {
 
 Step CreateToken(const HandlerEnv& env, Exchange& ex);
 Step DeleteToken(const HandlerEnv& env, Exchange& ex);
+// GET /api/v2/token/audit (API 8.1).
+Step AuditEvents(const HandlerEnv& env, Exchange& ex);
 Step QueryTokens(const HandlerEnv& env, Exchange& ex);
 Step GetToken(const HandlerEnv& env, Exchange& ex);
 Step SelfToken(const HandlerEnv& env, Exchange& ex);

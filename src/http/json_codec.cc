@@ -217,15 +217,6 @@ void AppendRfc7662Members(std::string& out, const core::Token& token) {
 }
 
 // [{"direction":..., "property":..., "ignoreCase":false, "nullHandling":"NATIVE", "ascending":...}]
-void AppendSort(std::string& out, const core::TokenQuery& query) {
-  out.append("[{\"direction\":\"");
-  out.append(core::ToString(query.order));
-  out.append("\",\"property\":\"");
-  out.append(core::ToString(query.sort));
-  out.append("\",\"ignoreCase\":false,\"nullHandling\":\"NATIVE\",\"ascending\":");
-  AppendBool(out, query.order == core::SortOrder::kAsc);
-  out.append("}]");
-}
 
 // ---------------------------------------------------------------------------
 // Parsing
@@ -687,39 +678,58 @@ std::string SerializeIntrospection(const core::Token* token, core::EpochMillis n
   return out;
 }
 
-std::string SerializePage(const service::QueryPage& page, const core::TokenQuery& query,
-                          core::EpochMillis now) {
+namespace {
+
+// What a Spring Data page says about itself besides its content.
+struct PageShape {
+  std::int64_t count = 0;  // items in this page
+  std::int64_t total = 0;  // the store's exact total (paged only)
+  std::optional<int> limit;
+  std::int64_t page = 0;
+  core::SortOrder order = core::SortOrder::kAsc;
+  std::string_view sort_property;
+};
+
+void AppendSort(std::string& out, const PageShape& shape) {
+  out.append("[{\"direction\":\"");
+  out.append(core::ToString(shape.order));
+  out.append("\",\"property\":\"");
+  out.append(shape.sort_property);
+  out.append("\",\"ignoreCase\":false,\"nullHandling\":\"NATIVE\",\"ascending\":");
+  AppendBool(out, shape.order == core::SortOrder::kAsc);
+  out.append("}]");
+}
+
+// A Spring Data page whose content `append_content` writes (the items,
+// comma-separated).
+template <typename AppendContent>
+std::string SerializeSpringPage(const PageShape& shape, std::size_t estimate,
+                                AppendContent append_content) {
   // Spring Data's PageImpl: size is the page size when paged, else the
   // content size; totalPages = size == 0 ? 1 : ceil(total / size);
   // last = !(number + 1 < totalPages); first = number == 0.
-  const auto count = static_cast<std::int64_t>(page.tokens.size());
-  const bool paged = query.paged() && *query.limit > 0;
-  const std::int64_t size = paged ? *query.limit : count;
-  const std::int64_t number = paged ? query.page : 0;
+  const std::int64_t count = shape.count;
+  const bool paged = shape.limit && *shape.limit > 0;
+  const std::int64_t size = paged ? *shape.limit : count;
+  const std::int64_t number = paged ? shape.page : 0;
   std::int64_t total = count;
   if (paged) {
     // PageImpl trusts the content over a smaller total on the last page.
-    total = page.total;
+    total = shape.total;
     if (count > 0 && number * size + size > total) total = number * size + count;
   }
   const std::int64_t total_pages = size == 0 ? 1 : (total + size - 1) / size;
   const bool first = number == 0;
   const bool last = !(number + 1 < total_pages);
 
-  std::size_t estimate = 512;
-  for (const core::Token& token : page.tokens) estimate += EstimateTokenBytes(token);
   std::string out;
-  out.reserve(estimate);
-
+  out.reserve(estimate + 512);
   out.append("{\"content\":[");
-  for (std::size_t i = 0; i < page.tokens.size(); ++i) {
-    if (i != 0) out.push_back(',');
-    AppendToken(out, page.tokens[i], now);
-  }
+  append_content(out);
   out.append("],\"pageable\":");
   if (paged) {
     out.append("{\"sort\":");
-    AppendSort(out, query);
+    AppendSort(out, shape);
     out.append(",\"offset\":");
     AppendInt(out, number * size);
     out.append(",\"pageNumber\":");
@@ -743,13 +753,51 @@ std::string SerializePage(const service::QueryPage& page, const core::TokenQuery
   out.append(",\"number\":");
   AppendInt(out, number);
   out.append(",\"sort\":");
-  AppendSort(out, query);
+  AppendSort(out, shape);
   out.append(",\"numberOfElements\":");
   AppendInt(out, count);
   out.append(",\"empty\":");
   AppendBool(out, count == 0);
   out.push_back('}');
   return out;
+}
+
+}  // namespace
+
+std::string SerializePage(const service::QueryPage& page, const core::TokenQuery& query,
+                          core::EpochMillis now) {
+  const PageShape shape{.count = static_cast<std::int64_t>(page.tokens.size()),
+                        .total = page.total,
+                        .limit = query.limit,
+                        .page = query.page,
+                        .order = query.order,
+                        .sort_property = core::ToString(query.sort)};
+  std::size_t estimate = 0;
+  for (const core::Token& token : page.tokens) estimate += EstimateTokenBytes(token);
+  return SerializeSpringPage(shape, estimate, [&](std::string& out) {
+    for (std::size_t i = 0; i < page.tokens.size(); ++i) {
+      if (i != 0) out.push_back(',');
+      AppendToken(out, page.tokens[i], now);
+    }
+  });
+}
+
+std::string SerializeAuditPage(const service::AuditPage& page, const core::AuditQuery& query) {
+  const PageShape shape{.count = static_cast<std::int64_t>(page.events.size()),
+                        .total = page.total,
+                        .limit = query.limit,
+                        .page = query.page,
+                        .order = query.ascending ? core::SortOrder::kAsc : core::SortOrder::kDesc,
+                        .sort_property = "time"};
+  std::size_t estimate = 0;
+  for (const std::string& event : page.events) estimate += event.size() + 1;
+  // The store keeps each event as its JSON object text: copied as it is.
+  return SerializeSpringPage(shape, estimate, [&](std::string& out) {
+    for (std::size_t i = 0; i < page.events.size(); ++i) {
+      if (i != 0) out.push_back(',');
+      out.append(page.events[i]);
+    }
+  });
 }
 
 std::string SerializeError(const core::Status& status, core::EpochMillis now) {

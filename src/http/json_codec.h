@@ -92,6 +92,10 @@ std::string SerializeIntrospection(const core::Token* token, core::EpochMillis n
 std::string SerializePage(const service::QueryPage& page, const core::TokenQuery& query,
                           core::EpochMillis now);
 
+// GET /api/v2/token/audit: a Spring Data page of events, as SerializePage,
+// sorted by "time".
+std::string SerializeAuditPage(const service::AuditPage& page, const core::AuditQuery& query);
+
 // RestErrorResponse {timestamp, code, reason, message, status}, where status
 // is Spring's "400 BAD_REQUEST" text for the error's HTTP status.
 std::string SerializeError(const core::Status& status, core::EpochMillis now);

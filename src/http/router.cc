@@ -19,6 +19,8 @@ constexpr std::array kRoutes = {
     Route{verb::post, "/api/v2/token", "POST /api/v2/token", TokenOperation::kCreate, &CreateToken},
     Route{verb::get, "/api/v2/token/query", "GET /api/v2/token/query", TokenOperation::kRead,
           &QueryTokens},
+    Route{verb::get, "/api/v2/token/audit", "GET /api/v2/token/audit", TokenOperation::kRead,
+          &AuditEvents},
     Route{verb::get, "/api/v2/token/self", "GET /api/v2/token/self", std::nullopt, &SelfToken},
     Route{verb::get, "/api/v2/token/policy", "GET /api/v2/token/policy", std::nullopt,
           &TokenPolicy},

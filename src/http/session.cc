@@ -29,6 +29,13 @@ namespace {
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
+// The connection's peer address ("127.0.0.1", "::1"); empty when unknown.
+std::string PeerAddress(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  return ec ? std::string() : peer.address().to_string();
+}
+
 // "ip:port" ("[v6]:port") of the connection's peer; "-" when unknown.
 std::string PeerText(const tcp::socket& socket) {
   boost::system::error_code ec;
@@ -182,6 +189,7 @@ asio::awaitable<bool> Session::Handshake() {
 asio::awaitable<void> Session::Serve() {
   const RequestHandler& handler = listener_.server().handler;
   if (handler.access_logged()) remote_ = PeerText(socket_);
+  peer_ip_ = PeerAddress(socket_);
   for (bool first = true;; first = false) {
     // Read. The idle time (the header time for the first request) runs
     // until the request's first byte; then the header time, then the body
@@ -242,6 +250,7 @@ asio::awaitable<void> Session::Serve() {
     {
       Exchange ex(parser_->get(), &memo_);
       ex.remote = remote_;
+      ex.peer_ip = peer_ip_;
       Step step = handler.Handle(ex);
       if (!step.ready()) step = co_await CompleteOnStorePool(ex, std::move(step));
       res.emplace(std::move(step.value()));

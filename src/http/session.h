@@ -129,6 +129,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string out_;      // the response being written
   BearerMemo memo_;      // the bearer this connection last authenticated
   std::string remote_;   // the peer's "ip:port", kept only for the access log
+  std::string peer_ip_;  // the peer's address, for audit events
   const bool admitted_;  // false: over max_connections, answered 503
   Phase phase_ = Phase::kBusy;
   bool drained_ = false;  // the last read emptied the socket (see ReadNow)

@@ -24,6 +24,12 @@ using core::TokenNotFound;
 
 constexpr core::EpochMillis kNoOverlapEnd = std::numeric_limits<core::EpochMillis>::max();
 
+// A notice scan covers crossings up to this long ago, so that a token whose
+// create is still committing when the scan runs is never passed over.
+constexpr core::EpochMillis kNoticeScanLagMillis = 2000;
+// Events past retention are removed this often.
+constexpr std::chrono::hours kAuditPruneInterval{1};
+
 // A token whose rotation overlap has ended: gone, like a deleted token, even
 // before the sweep removes it from the store.
 bool RotatedAway(const core::Token& token, core::EpochMillis now) {
@@ -44,6 +50,9 @@ TokenService::TokenService(store::TokenStore& store, const ServiceOptions& optio
   if (options_.rotation_sweep_interval.count() > 0) {
     sweeper_ = std::thread([this] { SweepLoop(); });
   }
+  if (options_.event_scan_interval.count() > 0) {
+    event_scanner_ = std::thread([this] { EventLoop(); });
+  }
 }
 
 TokenService::~TokenService() {
@@ -53,6 +62,7 @@ TokenService::~TokenService() {
   }
   sweep_cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
+  if (event_scanner_.joinable()) event_scanner_.join();
   // Whatever is still pending is written before the store may go.
   (void)uses_->Stop();
   store_.SetChangeListener(nullptr);
@@ -127,13 +137,13 @@ Resolution TokenService::OnSecretReuse(const store::RetiredSecret& retired, core
   for (const std::string& id : revoked->deleted) cache_->EraseById(id);
   if (revoked->first_detection) {
     reuse_detected_.fetch_add(1, std::memory_order_relaxed);
-    RecordReuseDetected(retired, revoked->deleted);
+    LogReuseDetected(retired, revoked->deleted);
   }
   return core::SharedToken();
 }
 
-void TokenService::RecordReuseDetected(const store::RetiredSecret& retired,
-                                       const std::vector<std::string>& revoked) {
+void TokenService::LogReuseDetected(const store::RetiredSecret& retired,
+                                    const std::vector<std::string>& revoked) {
   spdlog::warn(
       "reuse of the retired secret of token {} (rotation family {}): {} token(s) of the "
       "family revoked",
@@ -162,7 +172,22 @@ Outcome<Resolution> TokenService::Introspect(const core::Caller& caller,
       });
 }
 
-Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec, core::EpochMillis now) {
+std::vector<core::AuditEvent> TokenService::CreationEvents(const core::Token& token,
+                                                           const core::EventOrigin& origin,
+                                                           std::vector<core::EventDetail> details,
+                                                           core::EpochMillis now) const {
+  std::vector<core::AuditEvent> events;
+  events.push_back(core::MakeEvent(core::AuditAction::kCreated, token, origin, now));
+  events.back().details = std::move(details);
+  if (std::optional<core::AuditEvent> notice =
+          core::CreationNotice(token, options_.expiry_notices, now)) {
+    events.push_back(std::move(*notice));
+  }
+  return events;
+}
+
+Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec,
+                                        const core::EventOrigin& origin, core::EpochMillis now) {
   Status last;
   for (int attempt = 0; attempt < kMintAttempts; ++attempt) {
     CreatedToken created;
@@ -178,7 +203,7 @@ Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec, core::Ep
     token.actions = spec.actions;
     token.secret_hash = core::HashSecret(created.secret);
     const std::uint64_t epoch = cache_->epoch();
-    last = store_.Insert(token);
+    last = store_.Insert(token, CreationEvents(token, origin, {}, now));
     if (last.ok()) {
       // Fresh tokens are usually presented soon after they are minted.
       cache_->Insert(token, epoch);
@@ -202,7 +227,7 @@ Result<CreatedToken> TokenService::Create(const core::Caller& caller,
   if (!expiration.ok()) return expiration.status();
   spec->expiration_date = *expiration;
   if (Status allowed = core::CheckCreate(caller, *spec); !allowed.ok()) return allowed;
-  return Mint(*spec, now);
+  return Mint(*spec, core::EventOrigin::Of(caller), now);
 }
 
 Result<core::Token> TokenService::FindVisible(const core::Caller& caller,
@@ -234,7 +259,9 @@ Status TokenService::Delete(const core::Caller& caller, std::string_view id) {
   }
   Result<core::Token> token = FindVisible(caller, core::TokenOperation::kDelete, id);
   if (!token.ok()) return token.status();
-  Status deleted = store_.Delete(token->id);
+  const core::AuditEvent event = core::MakeEvent(core::AuditAction::kDeleted, *token,
+                                                 core::EventOrigin::Of(caller), core::NowMillis());
+  Status deleted = store_.Delete(token->id, std::span(&event, 1));
   // The store tells the listener too; erasing here as well keeps revocation
   // immediate even for a store that announces deletions late.
   cache_->EraseById(token->id);
@@ -286,12 +313,14 @@ Result<std::int64_t> TokenService::RevokeSecrets(std::span<const std::string_vie
     // A token whose overlap ended is gone already; its retired secret is
     // not looked at (a secret presented here is not a use, so never reuse).
     if (RotatedAway(*found, core::NowMillis())) continue;
-    Status deleted = store_.Delete(found->id);
+    // A leak report: a system event, whoever sent it.
+    core::AuditEvent event = core::MakeEvent(core::AuditAction::kRevoked, *found,
+                                             core::EventOrigin::System(), core::NowMillis());
+    event.reason = std::string(core::kReasonReported);
+    Status deleted = store_.Delete(found->id, std::span(&event, 1));
     cache_->EraseById(found->id);
     if (deleted.IsNotFound()) continue;  // revoked meanwhile, by someone else
     if (!deleted.ok()) return deleted;
-    // Recorded here once the audit trail exists (in Delete's transaction):
-    // a `token.revoked` event, reason "reported", without an actor.
     ++revoked;
   }
   return revoked;
@@ -309,10 +338,9 @@ Result<std::int64_t> TokenService::RevokeMatching(const core::Caller& caller,
     if (!page.ok()) return page.status();
     return page->total;
   }
-  // The store records a `token.revoked` event (reason "bulk", the caller as
-  // actor) for each deleted token in this same transaction, once the audit
-  // trail exists.
-  Result<std::vector<std::string>> deleted = store_.DeleteMatching(filters, visibility);
+  // The store writes a token.revoked event (reason "bulk") for each.
+  Result<std::vector<std::string>> deleted =
+      store_.DeleteMatching(filters, visibility, core::EventOrigin::Of(caller), core::NowMillis());
   if (!deleted.ok()) return deleted.status();
   // The store told the listener; erasing here too keeps revocation immediate
   // for a store that announces late (as in Delete).
@@ -332,19 +360,20 @@ Result<CreatedToken> TokenService::Rotate(const core::Caller& caller, std::strin
   Result<core::RotationPlan> plan = core::PlanRotation(*old, request, options_.expiry_policy, now);
   if (!plan.ok()) return plan.status();
   if (Status allowed = core::CheckCreate(caller, plan->spec); !allowed.ok()) return allowed;
-  return ApplyRotation(*old, *plan, now);
+  return ApplyRotation(*old, *plan, core::EventOrigin::Of(caller), now);
 }
 
-Result<CreatedToken> TokenService::RotateSelf(const core::Token& own,
+Result<CreatedToken> TokenService::RotateSelf(const core::Caller& caller, const core::Token& own,
                                               const core::RotateRequest& request) {
   const core::EpochMillis now = core::NowMillis();
   Result<core::RotationPlan> plan = core::PlanRotation(own, request, options_.expiry_policy, now);
   if (!plan.ok()) return plan.status();
-  return ApplyRotation(own, *plan, now);
+  return ApplyRotation(own, *plan, core::EventOrigin::Of(caller), now);
 }
 
 Result<CreatedToken> TokenService::ApplyRotation(const core::Token& old,
                                                  const core::RotationPlan& plan,
+                                                 const core::EventOrigin& origin,
                                                  core::EpochMillis now) {
   store::Rotation rotation;
   rotation.old_id = old.id;
@@ -356,9 +385,13 @@ Result<CreatedToken> TokenService::ApplyRotation(const core::Token& old,
     rotation.retired = store::RetiredSecret{
         .secret_hash = old.secret_hash,
         .token_id = old.id,
+        .token_type = old.type,
+        .principal = old.principal,
+        .name = old.name,
         .family_id = plan.family_id,
         .overlap_end = plan.overlap_end,
         .forget_after = plan.overlap_end + options_.retired_retention_seconds * 1000,
+        .reuse_detected_at = std::nullopt,
     };
   }
   Status last;
@@ -378,6 +411,10 @@ Result<CreatedToken> TokenService::ApplyRotation(const core::Token& old,
     token.rotated_from = old.id;
     token.family_id = plan.family_id;
     rotation.new_token = token;
+    rotation.events = CreationEvents(token, origin, {{"rotatedFrom", old.id}}, now);
+    rotation.events.insert(rotation.events.begin(),
+                           core::MakeEvent(core::AuditAction::kRotated, old, origin, now));
+    rotation.events.front().details = {{"rotatedTo", token.id}};
     last = store_.Rotate(rotation);
     // The store told the listener; erasing here too drops the old token's
     // resolution (gone, or with its shortened expiry) even from a store
@@ -417,6 +454,74 @@ Result<store::SweepCounts> TokenService::SweepRotations() {
   return swept;
 }
 
+Result<AuditPage> TokenService::Audit(const core::Caller& caller, const core::AuditQuery& query) {
+  if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kRead); !allowed.ok()) {
+    return allowed;
+  }
+  const core::Visibility visibility = core::Visibility::Of(caller);
+  if (query.paged()) {
+    Result<store::AuditPage> page =
+        store_.QueryAudit(query, visibility, *query.limit, query.offset(), /*count_total=*/true);
+    if (!page.ok()) return page.status();
+    return AuditPage{std::move(page->events), page->total};
+  }
+  Result<store::AuditPage> page =
+      store_.QueryAudit(query, visibility, options_.max_unpaged + 1, 0, /*count_total=*/false);
+  if (!page.ok()) return page.status();
+  if (static_cast<std::int64_t>(page->events.size()) > options_.max_unpaged) {
+    return Status::InvalidArgument(
+        "The audit query matches more than " + std::to_string(options_.max_unpaged) +
+            " events, too many for one unpaged answer; pass 'limit' (and 'page') to page "
+            "through them.",
+        core::ApiError::kUnpagedTooLarge);
+  }
+  const auto total = static_cast<std::int64_t>(page->events.size());
+  return AuditPage{std::move(page->events), total};
+}
+
+Result<std::int64_t> TokenService::ScanExpiryNotices(core::EpochMillis now) {
+  const std::vector<std::int64_t>& thresholds = options_.expiry_notices.seconds;
+  std::int64_t written = 0;
+  // Expiry itself is the last "threshold", 0 seconds before.
+  for (std::size_t i = 0; i <= thresholds.size(); ++i) {
+    store::NoticeScan scan;
+    scan.threshold_seconds = i < thresholds.size() ? thresholds[i] : 0;
+    scan.next_threshold_seconds = i + 1 < thresholds.size() ? thresholds[i + 1] : 0;
+    scan.until = now - kNoticeScanLagMillis;
+    scan.now = now;
+    Result<std::int64_t> notices = store_.RecordExpiryNotices(scan);
+    if (!notices.ok()) return notices.status();
+    written += *notices;
+  }
+  return written;
+}
+
+Result<std::int64_t> TokenService::PruneAudit(core::EpochMillis now) {
+  return store_.PruneAudit(now - options_.audit_retention_seconds * 1000);
+}
+
+void TokenService::EventLoop() {
+  std::chrono::steady_clock::time_point next_prune = std::chrono::steady_clock::now();
+  std::unique_lock lock(sweep_mu_);
+  for (;;) {
+    lock.unlock();
+    if (Result<std::int64_t> notices = ScanExpiryNotices(core::NowMillis()); !notices.ok()) {
+      spdlog::warn("expiry notice scan failed: {}", notices.status().message());
+    }
+    if (std::chrono::steady_clock::now() >= next_prune) {
+      if (Result<std::int64_t> pruned = PruneAudit(core::NowMillis()); !pruned.ok()) {
+        spdlog::warn("removing audit events past retention failed: {}", pruned.status().message());
+      } else {
+        next_prune = std::chrono::steady_clock::now() + kAuditPruneInterval;
+      }
+    }
+    lock.lock();
+    if (sweep_cv_.wait_for(lock, options_.event_scan_interval, [this] { return stopping_; })) {
+      return;
+    }
+  }
+}
+
 void TokenService::SweepLoop() {
   std::unique_lock lock(sweep_mu_);
   while (
@@ -435,7 +540,7 @@ Result<CreatedToken> TokenService::CreateBootstrapAdmin() {
   spec.name = "bootstrap admin";
   spec.description = "Global administrator token created by tokend at first start";
   spec.actions = {"**/**"};
-  return Mint(spec, core::NowMillis());
+  return Mint(spec, core::EventOrigin::System(), core::NowMillis());
 }
 
 Result<bool> TokenService::StoreIsEmpty() {

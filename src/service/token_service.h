@@ -20,6 +20,7 @@
 #include <string_view>
 #include <thread>
 
+#include "core/audit.h"
 #include "core/authz.h"
 #include "core/create_request.h"
 #include "core/expiry_policy.h"
@@ -60,6 +61,13 @@ struct ServiceOptions {
   // retired secrets from the store; zero: no background thread (Get and
   // Query still sweep when an overlap this service started has ended).
   std::chrono::milliseconds rotation_sweep_interval{0};
+  // --expiry-notice: the thresholds of token.expiring events (API 8.3).
+  core::NoticeThresholds expiry_notices{{std::int64_t{7} * 86400, 86400}};
+  // --audit-retention: events older than this are removed in the background.
+  std::int64_t audit_retention_seconds = std::int64_t{365} * 86400;
+  // How often a background thread scans for expiry notices (and, once an
+  // hour, removes events past retention); zero: no background thread.
+  std::chrono::milliseconds event_scan_interval{0};
 };
 
 struct CreatedToken {
@@ -69,6 +77,12 @@ struct CreatedToken {
 
 struct QueryPage {
   std::vector<core::Token> tokens;
+  std::int64_t total = 0;  // exact number of matches
+};
+
+// A page of the audit trail: each event as its JSON object text.
+struct AuditPage {
+  std::vector<std::string> events;
   std::int64_t total = 0;  // exact number of matches
 };
 
@@ -183,7 +197,22 @@ class TokenService final : public store::ChangeListener {
   // May block. POST /api/v2/token/self/rotate: rotates `own`, the caller's
   // own token as authentication resolved it, with no permission needed; the
   // errors of core::PlanRotation. NotFound when the token is gone meanwhile.
-  Result<CreatedToken> RotateSelf(const core::Token& own, const core::RotateRequest& request);
+  // `caller` is the one `own` acts as (the actor of the events).
+  Result<CreatedToken> RotateSelf(const core::Caller& caller, const core::Token& own,
+                                  const core::RotateRequest& request);
+
+  // May block. GET /api/v2/token/audit (API 8.1): needs token/read; only
+  // events whose subject the caller's scope covers; unpaged answers are
+  // capped at max_unpaged like the token query.
+  Result<AuditPage> Audit(const core::Caller& caller, const core::AuditQuery& query);
+
+  // May block. One scan of every expiry notice threshold and of expiry
+  // itself at `now` (what the background thread runs). Returns how many
+  // notices were written.
+  Result<std::int64_t> ScanExpiryNotices(core::EpochMillis now);
+
+  // May block. Removes the events older than the retention at `now`.
+  Result<std::int64_t> PruneAudit(core::EpochMillis now);
 
   // May block. Removes ended overlaps and forgotten retired secrets (what the
   // background sweep runs).
@@ -214,26 +243,35 @@ class TokenService final : public store::ChangeListener {
   void OnFeedHealthChanged(bool healthy) override;
 
  private:
-  Result<CreatedToken> Mint(const core::NewTokenSpec& spec, core::EpochMillis now);
+  // Stores a new token with its token.created event (by `origin`) and its
+  // creation notice, if any.
+  Result<CreatedToken> Mint(const core::NewTokenSpec& spec, const core::EventOrigin& origin,
+                            core::EpochMillis now);
+  // token.created (with `details`) and the creation notice of `token`.
+  std::vector<core::AuditEvent> CreationEvents(const core::Token& token,
+                                               const core::EventOrigin& origin,
+                                               std::vector<core::EventDetail> details,
+                                               core::EpochMillis now) const;
   // The store's answer for a secret the cache does not know. May block.
   Resolution ResolveFromStore(const core::HashedSecret& secret, bool legacy, core::EpochMillis now);
   // The rotation of `old` by `plan`, with retries on a freak id or secret
   // collision. May block.
   Result<CreatedToken> ApplyRotation(const core::Token& old, const core::RotationPlan& plan,
-                                     core::EpochMillis now);
+                                     const core::EventOrigin& origin, core::EpochMillis now);
   // A retired secret presented after its overlap: revokes its family once.
   // Null (answered as an unknown token), or Unavailable. May block.
   Resolution OnSecretReuse(const store::RetiredSecret& retired, core::EpochMillis now);
-  // Where the `token.reuse_detected` event (and the `token.revoked` events,
-  // reason "reuse", of `revoked`) will be recorded once the audit trail
-  // exists; today: one warning line, never with the secret or its hash.
-  void RecordReuseDetected(const store::RetiredSecret& retired,
-                           const std::vector<std::string>& revoked);
+  // The store wrote the events (token.reuse_detected, token.revoked with
+  // reason "reuse"); this logs one warning line, never with the secret or
+  // its hash.
+  void LogReuseDetected(const store::RetiredSecret& retired,
+                        const std::vector<std::string>& revoked);
   // Sweeps now when an overlap this service started has ended, so that Get
   // and Query never show a token whose overlap is over. May block.
   void SweepIfOverlapEnded(core::EpochMillis now);
   void NoteOverlapEnd(core::EpochMillis end);
   void SweepLoop();
+  void EventLoop();
   // The token `id` names if `caller` may see it for `operation`; the one
   // NotFound otherwise.
   Result<core::Token> FindVisible(const core::Caller& caller, core::TokenOperation operation,
@@ -257,8 +295,9 @@ class TokenService final : public store::ChangeListener {
 
   std::mutex sweep_mu_;
   std::condition_variable sweep_cv_;
-  bool stopping_ = false;  // guarded by sweep_mu_
-  std::thread sweeper_;    // runs SweepLoop when rotation_sweep_interval > 0
+  bool stopping_ = false;      // guarded by sweep_mu_
+  std::thread sweeper_;        // runs SweepLoop when rotation_sweep_interval > 0
+  std::thread event_scanner_;  // runs EventLoop when event_scan_interval > 0
 };
 
 }  // namespace tokend::service

@@ -56,7 +56,7 @@ class ChangeListener {
 // detection until forget_after.
 struct RetiredSecret {
   std::string secret_hash;
-  std::string token_id;   // the token the secret belonged to
+  std::string token_id;  // the token the secret belonged to
   // That token's type, principal and name: the subject of the
   // token.reuse_detected event when the secret comes back.
   core::TokenType token_type = core::TokenType::kGlobal;
@@ -106,18 +106,9 @@ struct SweepCounts {
   std::int64_t retired = 0;  // retired secrets past their retention
 };
 
-// The audit query (GET /api/v2/token/audit): every filter set must match.
-struct AuditQuery {
-  std::optional<std::string> token_id;     // subject id
-  std::vector<std::string> principals;     // subject principal IN
-  std::vector<core::TokenType> types;      // subject type IN
-  std::vector<core::AuditAction> actions;  // action IN
-  std::optional<core::EpochMillis> from_date;  // time >= from_date
-  std::optional<core::EpochMillis> to_date;    // time <= to_date
-  bool ascending = false;                       // by time, ties on id; default newest first
-
-  bool operator==(const AuditQuery&) const = default;
-};
+// The audit query's filters (limit and page are ignored: the caller passes
+// limit and offset explicitly, as for Query).
+using AuditQuery = core::AuditQuery;
 
 struct AuditPage {
   // Each event as its JSON object text: the canonical JSON with "hash" added

@@ -29,6 +29,14 @@ std::optional<boost::json::object> CreateToken(TestClient& client, std::string_v
 std::optional<bool> IsActive(TestClient& client, std::string_view caller, std::string_view token);
 
 // SQLite's `PRAGMA integrity_check` of a database file: "ok" when sound.
+// Runs `sql` on the SQLite file at `path` (a change by hand, as an attacker
+// with the file would make); the error text, empty on success.
+std::string ExecSqlite(const std::string& path, const std::string& sql);
+
+// The first column of the first row of `sql` on the SQLite file at `path`, as
+// text ("" when there is no row).
+std::string QuerySqlite(const std::string& path, const std::string& sql);
+
 std::string IntegrityCheck(const std::string& path);
 
 }  // namespace tokend::e2e
