@@ -42,19 +42,7 @@ class PrivateCa {
     dir_ = std::filesystem::temp_directory_path() /
            ("tokend-ca-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
     std::filesystem::create_directories(dir_);
-    const std::string d = dir_.string();
-    const std::string script =
-        "cd '" + d +
-        "' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "-subj /CN=tokend-test-ca -days 1 -keyout ca.key -out ca.pem >/dev/null 2>&1 && "
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost "
-        "-keyout server.key -out server.csr >/dev/null 2>&1 && "
-        "printf 'subjectAltName=" +
-        names +
-        "\\n' > ext.cnf && "
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
-        "-extfile ext.cnf -out server.pem >/dev/null 2>&1";
-    ok_ = std::system(script.c_str()) == 0;
+    ok_ = testing::MakePrivateCa(dir_.string(), names);
   }
   ~PrivateCa() { std::filesystem::remove_all(dir_); }
   bool ok() const { return ok_; }

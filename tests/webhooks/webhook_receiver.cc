@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 namespace tokend::webhooks::testing {
 namespace {
@@ -232,6 +233,21 @@ void WebhookReceiver::Serve(int fd) {
     SSL_free(connection.ssl);
   }
   ::close(fd);
+}
+
+bool MakePrivateCa(const std::string& dir, const std::string& names) {
+  const std::string script =
+      "cd '" + dir +
+      "' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+      "-subj /CN=tokend-test-ca -days 1 -keyout ca.key -out ca.pem >/dev/null 2>&1 && "
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost "
+      "-keyout server.key -out server.csr >/dev/null 2>&1 && "
+      "printf 'subjectAltName=" +
+      names +
+      "\\n' > ext.cnf && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+      "-extfile ext.cnf -out server.pem >/dev/null 2>&1";
+  return std::system(script.c_str()) == 0;
 }
 
 }  // namespace tokend::webhooks::testing

@@ -75,4 +75,9 @@ class WebhookReceiver {
   std::thread acceptor_;
 };
 
+// Makes, with the openssl command, a private CA (DIR/ca.pem) and a
+// certificate it signed for `names` (a subjectAltName value) with its key
+// (DIR/server.pem, DIR/server.key). False when openssl failed.
+bool MakePrivateCa(const std::string& dir, const std::string& names = "DNS:localhost,IP:127.0.0.1");
+
 }  // namespace tokend::webhooks::testing
