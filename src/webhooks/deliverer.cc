@@ -203,16 +203,17 @@ void Deliverer::Deliver(const store::Delivery& delivery, std::stop_token stop) {
   const int attempts = delivery.attempts + 1;
   const int failures_in_a_row = receivers_->Failed(delivery.url);
   const core::EpochMillis now = core::NowMillis();
-  const auto next = core::NextWebhookAttempt(
-      policy, delivery.queued_at, std::max(attempts, failures_in_a_row), now, RandomUnit());
+  // The receiver is tried again after its own run of failures' delay; this
+  // delivery after its own attempts' delay.
+  receivers_->BlockUntil(delivery.url,
+                         now + core::WebhookRetryDelayMillis(policy, failures_in_a_row, 0.0));
+  const auto next =
+      core::NextWebhookAttempt(policy, delivery.queued_at, attempts, now, RandomUnit());
   if (next) {
-    receivers_->BlockUntil(delivery.url, *next);
     retried_.fetch_add(1, std::memory_order_relaxed);
     Finish(delivery, {store::DeliveryOutcome::Kind::kRetry, *next, error});
     return;
   }
-  receivers_->BlockUntil(delivery.url,
-                         now + core::WebhookRetryDelayMillis(policy, failures_in_a_row, 0.0));
   failed_.fetch_add(1, std::memory_order_relaxed);
   spdlog::warn("webhook event {} to {} failed after {} attempts: {}", delivery.event_id,
                url->ForLogs(), attempts, error);

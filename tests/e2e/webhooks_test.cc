@@ -279,8 +279,10 @@ TEST(WebhooksE2eTest, AnHttpsReceiverIsTrustedThroughTheCaFileOnly) {
     ASSERT_NE(tokend, nullptr);
     TestClient client(tokend->port());
     CreateTokenId(client, "untrusted");
-    EXPECT_TRUE(
-        receiver->WaitUntil([&](const auto&) { return receiver->FailedHandshakes() > 0; }, 10s));
+    for (int i = 0; i < 200 && receiver->FailedHandshakes() == 0; ++i) {
+      std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_GT(receiver->FailedHandshakes(), 0) << tokend->Log();
     EXPECT_TRUE(receiver->Requests().empty());
   }
   auto args =
