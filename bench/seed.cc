@@ -173,7 +173,7 @@ int Run(const std::string& url, std::int64_t count, const std::string& secrets_o
   admin.actions = {"**/**"};
   const std::string admin_secret = core::GenerateSecret(admin.type);
   admin.secret_hash = core::HashSecret(admin_secret);
-  if (core::Status status = store.Insert(admin); !status.ok()) {
+  if (core::Status status = store.Insert(admin, {}); !status.ok()) {
     std::fprintf(stderr, "tokend_seed: %s\n", status.ToString().c_str());
     return 1;
   }

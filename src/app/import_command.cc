@@ -110,7 +110,7 @@ core::Status WriteBatches(store::TokenStore* store, std::span<const core::Token>
         ++(*present ? counts.skipped : counts.imported);
       }
     } else {
-      core::Result<std::int64_t> inserted = store->InsertAbsent(batch);
+      core::Result<std::int64_t> inserted = store->InsertAbsent(batch, {});
       if (!inserted.ok()) return inserted.status();
       const auto stored = static_cast<std::size_t>(*inserted);
       counts.imported += stored;

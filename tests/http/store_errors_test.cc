@@ -144,7 +144,7 @@ class StoreErrorsTest : public ::testing::Test {
     stored.creation_date = core::NowMillis();
     stored.actions = {"**/**"};
     stored.secret_hash = core::HashSecret(stored_secret_);
-    ASSERT_TRUE(store_->Insert(stored).ok());
+    ASSERT_TRUE(store_->Insert(stored, {}).ok());
     stored_id_ = stored.id;
   }
 

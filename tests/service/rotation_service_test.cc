@@ -200,7 +200,7 @@ TEST_F(RotationServiceTest, ARotatingOrExpiredTokenIsAConflict) {
   expired.creation_date = core::NowMillis() - 2 * kDayMillis;
   expired.expiration_date = core::NowMillis() - kDayMillis;
   expired.secret_hash = core::HashSecret(core::GenerateSecret(core::TokenType::kTeam));
-  ASSERT_TRUE(store_->Insert(expired).ok());
+  ASSERT_TRUE(store_->Insert(expired, {}).ok());
   auto refused = service_->Rotate(admin_, expired.id, {});
   EXPECT_EQ(refused.status().api_error(), ApiError::kTokenExpired) << refused.status().ToString();
 }

@@ -42,7 +42,7 @@ class UseRecorderTest : public ::testing::Test {
     auto store = FailingStore::Open("sqlite::memory:");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
-    for (int n = 1; n <= 3; ++n) ASSERT_TRUE(store_->Insert(MakeToken(n)).ok());
+    for (int n = 1; n <= 3; ++n) ASSERT_TRUE(store_->Insert(MakeToken(n), {}).ok());
   }
 
   std::optional<core::EpochMillis> Stored(int n) {

@@ -91,7 +91,7 @@ TEST(PostgresRestartTest, StoreSurvivesAServerRestartWithoutLosingTokens) {
   std::vector<Token> tokens;
   for (int n = 1; n <= 20; ++n) {
     tokens.push_back(MakeToken(n));
-    ASSERT_TRUE(store->Insert(tokens.back()).ok());
+    ASSERT_TRUE(store->Insert(tokens.back(), {}).ok());
   }
   std::vector<Token> batch;
   for (int n = 21; n <= 40; ++n) batch.push_back(MakeToken(n, TokenType::kGlobal, std::nullopt));
@@ -115,7 +115,7 @@ TEST(PostgresRestartTest, StoreSurvivesAServerRestartWithoutLosingTokens) {
   auto start = Clock::now();
   auto missing = store->FindById(tokens[0].id);
   EXPECT_TRUE(missing.status().IsUnavailable()) << missing.status().ToString();
-  EXPECT_TRUE(store->Insert(MakeToken(99)).IsUnavailable());
+  EXPECT_TRUE(store->Insert(MakeToken(99), {}).IsUnavailable());
   EXPECT_TRUE(store->Ping().IsUnavailable());
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(6));
   EXPECT_TRUE(listener.WaitForHealth({false}, std::chrono::seconds(3)))

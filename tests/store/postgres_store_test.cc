@@ -18,6 +18,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -178,9 +179,9 @@ TEST_F(PostgresStoreTest, DeletionReachesAnotherInstanceQuickly) {
   milliseconds worst{0};
   for (int n = 1; n <= 5; ++n) {
     const Token token = MakeToken(n);
-    ASSERT_TRUE(a->Insert(token).ok());
+    ASSERT_TRUE(a->Insert(token, {}).ok());
     const auto start = Clock::now();
-    ASSERT_TRUE(a->Delete(token.id).ok());
+    ASSERT_TRUE(a->Delete(token.id, {}).ok());
     EXPECT_TRUE(heard_by_a.HasDeleted(token.id)) << "the deleting instance hears it before return";
     ASSERT_TRUE(heard_by_b.WaitForDeleted(token.id, std::chrono::seconds(1)))
         << "instance B never heard of the deletion of " << token.id;
@@ -206,12 +207,12 @@ TEST_F(PostgresStoreTest, RepeatedDeleteDoesNotAnnounceTheEchoAgain) {
   ASSERT_NE(store, nullptr);
   store->SetChangeListener(&heard);
   constexpr int kTokens = 200;
-  for (int n = 1; n <= kTokens; ++n) ASSERT_TRUE(store->Insert(MakeToken(n)).ok());
+  for (int n = 1; n <= kTokens; ++n) ASSERT_TRUE(store->Insert(MakeToken(n), {}).ok());
   for (int n = 1; n <= kTokens; ++n) {
-    ASSERT_TRUE(store->Delete(MakeToken(n).id).ok());
+    ASSERT_TRUE(store->Delete(MakeToken(n).id, {}).ok());
     // Again at once, and again: usually in flight when the echo arrives.
     for (int again = 0; again < 3; ++again) {
-      ASSERT_TRUE(store->Delete(MakeToken(n).id).IsNotFound());
+      ASSERT_TRUE(store->Delete(MakeToken(n).id, {}).IsNotFound());
     }
   }
   std::this_thread::sleep_for(milliseconds(300));  // every echo has arrived
@@ -230,11 +231,11 @@ TEST_F(PostgresStoreTest, RacingDeletesOfOneTokenAreHeardByBothInstances) {
   b->SetChangeListener(&heard_by_b);
   for (int n = 1; n <= 10; ++n) {
     const Token token = MakeToken(n);
-    ASSERT_TRUE(a->Insert(token).ok());
+    ASSERT_TRUE(a->Insert(token, {}).ok());
     Status by_a;
     Status by_b;
-    std::thread racer([&] { by_b = b->Delete(token.id); });
-    by_a = a->Delete(token.id);
+    std::thread racer([&] { by_b = b->Delete(token.id, {}); });
+    by_a = a->Delete(token.id, {});
     racer.join();
     EXPECT_NE(by_a.ok(), by_b.ok()) << by_a.ToString() << " / " << by_b.ToString();
     EXPECT_TRUE(heard_by_a.WaitForDeleted(token.id, std::chrono::seconds(1))) << token.id;
@@ -263,8 +264,8 @@ TEST_F(PostgresStoreTest, FeedReportsOutageAndRecoversAfterItsConnectionIsKilled
       << "health events: " << ::testing::PrintToString(heard_by_b.health());
 
   const Token token = MakeToken(7);
-  ASSERT_TRUE(a->Insert(token).ok());
-  ASSERT_TRUE(a->Delete(token.id).ok());
+  ASSERT_TRUE(a->Insert(token, {}).ok());
+  ASSERT_TRUE(a->Delete(token.id, {}).ok());
   EXPECT_TRUE(heard_by_b.WaitForDeleted(token.id, std::chrono::seconds(1)));
   b->SetChangeListener(nullptr);
 }
@@ -294,9 +295,9 @@ TEST_F(PostgresStoreTest, ConcurrentOpensOnAnEmptyDatabaseAllSucceed) {
   for (int i = 0; i < kStores; ++i) {
     EXPECT_TRUE(results[i]->ok()) << "store " << i << ": " << results[i]->ToString();
   }
-  EXPECT_EQ(QueryValue(database_->url(), "SELECT count(*) FROM schema_migrations"), "3");
+  EXPECT_EQ(QueryValue(database_->url(), "SELECT count(*) FROM schema_migrations"), "4");
   ASSERT_NE(stores[0], nullptr);
-  ASSERT_TRUE(stores[0]->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(stores[0]->Insert(MakeToken(1), {}).ok());
   ASSERT_NE(stores[kStores - 1], nullptr);
   EXPECT_TRUE(stores[kStores - 1]->FindById(MakeToken(1).id).ok());
 }
@@ -314,7 +315,7 @@ TEST_F(PostgresStoreTest, ConcurrentWritersShareASmallPool) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         const Token token = MakeToken(1000 + t * kPerThread + i);
-        if (!store->Insert(token).ok() || !store->FindById(token.id).ok()) ++failures;
+        if (!store->Insert(token, {}).ok() || !store->FindById(token.id).ok()) ++failures;
       }
     });
   }
@@ -387,7 +388,7 @@ TEST(PostgresStoreOpenTest, MalformedUrlIsInvalidArgumentWithoutEchoingIt) {
 TEST_F(PostgresStoreTest, TextPostgresCannotHoldIsNeverInternal) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
   const std::string bad_utf8 = "team-\xff\xfe";
   const std::string with_nul("team-1\0x", 8);
 
@@ -415,18 +416,18 @@ TEST_F(PostgresStoreTest, TextPostgresCannotHoldIsNeverInternal) {
   EXPECT_TRUE(
       store->FindById(std::string(MakeToken(1).id + std::string(1, '\0'))).status().IsNotFound());
   EXPECT_TRUE(store->FindBySecretHash("\xed\xa0\x80").status().IsNotFound());
-  EXPECT_TRUE(store->Delete("\xff").IsNotFound());
+  EXPECT_TRUE(store->Delete("\xff", {}).IsNotFound());
 
   Token bad = MakeToken(2);
   bad.name = "name \xf8\x88\x80\x80\x80";
-  EXPECT_EQ(store->Insert(bad).code(), core::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Insert(bad, {}).code(), core::StatusCode::kInvalidArgument);
   bad = MakeToken(3);
   bad.description = with_nul;
-  EXPECT_EQ(store->Insert(bad).code(), core::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Insert(bad, {}).code(), core::StatusCode::kInvalidArgument);
   // Valid multi-byte text round-trips.
   Token fine = MakeToken(4, TokenType::kUser, "usér-✓-𝄞");
   fine.description = "";
-  ASSERT_TRUE(store->Insert(fine).ok());
+  ASSERT_TRUE(store->Insert(fine, {}).ok());
   auto found = store->FindById(fine.id);
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   EXPECT_EQ(*found, fine);
@@ -435,16 +436,107 @@ TEST_F(PostgresStoreTest, TextPostgresCannotHoldIsNeverInternal) {
 TEST_F(PostgresStoreTest, DuplicateIdOrHashIsAlreadyExists) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
   Token same_id = MakeToken(2);
   same_id.id = MakeToken(1).id;
-  EXPECT_EQ(store->Insert(same_id).code(), core::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->Insert(same_id, {}).code(), core::StatusCode::kAlreadyExists);
   Token same_hash = MakeToken(3);
   same_hash.secret_hash = MakeToken(1).secret_hash;
-  EXPECT_EQ(store->Insert(same_hash).code(), core::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->Insert(same_hash, {}).code(), core::StatusCode::kAlreadyExists);
   const std::vector<Token> batch = {MakeToken(4), MakeToken(1)};
   EXPECT_EQ(store->InsertMany(batch).code(), core::StatusCode::kAlreadyExists);
   EXPECT_TRUE(store->FindById(MakeToken(4).id).status().IsNotFound()) << "all or none";
+}
+
+}  // namespace
+}  // namespace tokend::store
+
+namespace tokend::store {
+namespace {
+
+// Two instances claiming deliveries at once never get the same one, and
+// between them claim each exactly once.
+TEST_F(PostgresStoreTest, TwoInstancesNeverClaimTheSameDelivery) {
+  StoreOptions options;
+  options.webhook_urls = {"https://a.example/hook", "https://b.example/hook"};
+  auto a = OpenStore(options);
+  auto b = OpenStore(options);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  constexpr int kEvents = 60;
+  constexpr core::EpochMillis kAt = 1'770'000'000'000;
+  for (int n = 1; n <= kEvents; ++n) {
+    const Token token = MakeToken(n);
+    const core::AuditEvent event =
+        core::MakeEvent(core::AuditAction::kCreated, token, core::EventOrigin::System(), kAt);
+    ASSERT_TRUE((n % 2 == 0 ? a : b)->Insert(token, std::span(&event, 1)).ok());
+  }
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  std::atomic<int> errors{0};
+  auto claim_all = [&](TokenStore& store) {
+    for (;;) {
+      Result<std::vector<Delivery>> batch = store.ClaimDeliveries(kAt + 1, 60'000, 7);
+      if (!batch.ok()) {
+        ++errors;
+        return;
+      }
+      if (batch->empty()) return;
+      std::lock_guard lock(mu);
+      for (const Delivery& delivery : *batch) claimed.push_back(delivery.event_id + delivery.url);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back([&, t] { claim_all(t % 2 == 0 ? *a : *b); });
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(errors, 0);
+  ASSERT_EQ(claimed.size(), 2u * kEvents);
+  std::sort(claimed.begin(), claimed.end());
+  EXPECT_EQ(std::adjacent_find(claimed.begin(), claimed.end()), claimed.end())
+      << "a delivery was claimed twice";
+  // Both instances wrote chains of their own; all verify.
+  Result<ChainReport> report = a->VerifyAudit();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok()) << report->problem;
+  EXPECT_EQ(report->events, kEvents);
+  EXPECT_GE(report->chains, 2);
+}
+
+// Two instances scanning the same notice window at once: one writes the
+// notices, the other nothing.
+TEST_F(PostgresStoreTest, TwoInstancesNeverScanTheSameNoticeWindow) {
+  auto a = OpenStore();
+  auto b = OpenStore();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  constexpr core::EpochMillis kStart = 1'780'000'000'000;
+  NoticeScan scan{0, 0, kStart, kStart};
+  ASSERT_TRUE(a->RecordExpiryNotices(scan).ok());
+  for (int n = 1; n <= 20; ++n) {
+    Token token = MakeToken(n);
+    token.expiration_date = kStart + n;
+    ASSERT_TRUE(a->Insert(token, {}).ok());
+  }
+  for (int round = 0; round < 5; ++round) {
+    scan.until = kStart + 100 + round;
+    scan.now = scan.until;
+    std::int64_t by_a = -1;
+    std::int64_t by_b = -1;
+    auto scan_with = [&scan](TokenStore& store) -> std::int64_t {
+      Result<std::int64_t> written = store.RecordExpiryNotices(scan);
+      return written.ok() ? *written : -1;
+    };
+    std::thread racer([&] { by_b = scan_with(*b); });
+    by_a = scan_with(*a);
+    racer.join();
+    ASSERT_GE(by_a, 0);
+    ASSERT_GE(by_b, 0);
+    EXPECT_EQ(by_a + by_b, round == 0 ? 20 : 0);
+    EXPECT_TRUE(by_a == 0 || by_b == 0);
+  }
+  Result<AuditPage> page = a->QueryAudit({}, core::Visibility{}, -1, 0, true);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->total, 20);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,9 +63,9 @@ TEST(SqliteStoreTest, DataPersistsAcrossReopen) {
   {
     std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
     ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
-    ASSERT_TRUE(store->Insert(MakeToken(2, TokenType::kUser)).ok());
-    ASSERT_TRUE(store->Delete(MakeToken(2).id).ok());
+    ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
+    ASSERT_TRUE(store->Insert(MakeToken(2, TokenType::kUser), {}).ok());
+    ASSERT_TRUE(store->Delete(MakeToken(2).id, {}).ok());
   }
   std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
   ASSERT_NE(store, nullptr);
@@ -83,7 +84,7 @@ TEST(SqliteStoreTest, RecordedUsesPersistAcrossReopen) {
   {
     std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
     ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+    ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
     const std::vector<TokenUse> uses = {{MakeToken(1).id, 1'770'000'123'456}};
     ASSERT_TRUE(store->RecordUses(uses).ok());
   }
@@ -96,7 +97,7 @@ TEST(SqliteStoreTest, RecordedUsesPersistAcrossReopen) {
 }
 
 // Every version in src/store/migrations/sqlite/, each applied exactly once.
-constexpr const char* kAllMigrations = "1,2,3,4";
+constexpr const char* kAllMigrations = "1,2,3,4,5";
 
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
   const std::string path = NewTempDir() + "/tokend.db";
@@ -104,7 +105,7 @@ TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
     std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
     ASSERT_NE(store, nullptr);
     if (open == 0) {
-      ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+      ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
     }
     EXPECT_TRUE(store->FindById(MakeToken(1).id).ok()) << "every open sees one database";
   }
@@ -118,7 +119,7 @@ TEST(SqliteStoreTest, SecondOpenOfAFileInUseIsRefusedNamingIt) {
   const std::string path = NewTempDir() + "/tokend.db";
   std::unique_ptr<TokenStore> first = MustOpen("sqlite:" + path);
   ASSERT_NE(first, nullptr);
-  ASSERT_TRUE(first->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(first->Insert(MakeToken(1), {}).ok());
 
   Result<std::unique_ptr<TokenStore>> second = TokenStore::Open("sqlite:" + path);
   ASSERT_FALSE(second.ok());
@@ -127,7 +128,7 @@ TEST(SqliteStoreTest, SecondOpenOfAFileInUseIsRefusedNamingIt) {
   EXPECT_NE(second.status().message().find("in use"), std::string::npos)
       << second.status().message();
 
-  EXPECT_TRUE(first->Insert(MakeToken(2)).ok()) << "the refused open disturbed the first store";
+  EXPECT_TRUE(first->Insert(MakeToken(2), {}).ok()) << "the refused open disturbed the first store";
   EXPECT_TRUE(first->Ping().ok());
   first.reset();
   std::unique_ptr<TokenStore> again = MustOpen("sqlite:" + path);
@@ -172,7 +173,7 @@ TEST(SqliteStoreTest, ConcurrentOpensOfANewFileLetExactlyOneIn) {
   for (int i = 0; i < kOpeners; ++i) {
     if (stores[i] != nullptr) {
       ++opened;
-      EXPECT_TRUE(stores[i]->Insert(MakeToken(i)).ok());
+      EXPECT_TRUE(stores[i]->Insert(MakeToken(i), {}).ok());
     } else {
       EXPECT_EQ(errors[i].code(), core::StatusCode::kAlreadyExists) << errors[i].ToString();
     }
@@ -190,7 +191,7 @@ TEST(SqliteStoreTest, NewDatabaseFilesAreOwnerOnly) {
   std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
   ::umask(old_umask);
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
   for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
     struct stat info {};
     ASSERT_EQ(::stat(file.c_str(), &info), 0) << file;
@@ -273,20 +274,20 @@ TEST(SqliteStoreTest, WritesAreRefusedOnceTheFileIsRemovedOrReplaced) {
     const std::string path = dir + "/tokend.db";
     std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
     ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
-    ASSERT_TRUE(store->Insert(MakeToken(2)).ok());
+    ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
+    ASSERT_TRUE(store->Insert(MakeToken(2), {}).ok());
 
     // Moved away with its side files, as a backup tool or an operator would.
     for (const char* suffix : {"", "-wal", "-shm"}) {
       ASSERT_EQ(::rename((path + suffix).c_str(), (dir + "/moved.db" + suffix).c_str()), 0);
     }
     if (replace) QueryFile(path, "CREATE TABLE unrelated (x)");  // another file, same path
-    const Status insert = store->Insert(MakeToken(3));
+    const Status insert = store->Insert(MakeToken(3), {});
     EXPECT_TRUE(insert.IsUnavailable()) << insert.ToString();
     EXPECT_NE(insert.message().find(path), std::string::npos) << insert.message();
     const std::vector<Token> batch = {MakeToken(4), MakeToken(5)};
     EXPECT_TRUE(store->InsertMany(batch).IsUnavailable());
-    const Status deleted = store->Delete(MakeToken(2).id);
+    const Status deleted = store->Delete(MakeToken(2).id, {});
     EXPECT_TRUE(deleted.IsUnavailable()) << deleted.ToString();
     EXPECT_TRUE(store->Ping().IsUnavailable());
 
@@ -302,7 +303,7 @@ TEST(SqliteStoreTest, MemoryStoresAreSeparate) {
   std::unique_ptr<TokenStore> second = MustOpen("sqlite::memory:");
   ASSERT_NE(first, nullptr);
   ASSERT_NE(second, nullptr);
-  ASSERT_TRUE(first->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(first->Insert(MakeToken(1), {}).ok());
   EXPECT_TRUE(first->FindById(MakeToken(1).id).ok());
   EXPECT_TRUE(second->FindById(MakeToken(1).id).status().IsNotFound());
 }
@@ -312,7 +313,7 @@ TEST(SqliteStoreTest, PermissionThatCannotBeStoredIsInvalidArgument) {
   ASSERT_NE(store, nullptr);
   Token token = MakeToken(1);
   token.actions = {"token/read write"};
-  EXPECT_EQ(store->Insert(token).code(), core::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Insert(token, {}).code(), core::StatusCode::kInvalidArgument);
   EXPECT_TRUE(store->FindById(token.id).status().IsNotFound());
 }
 
@@ -329,6 +330,35 @@ TEST(TokenStoreOpenTest, UnknownSchemeIsInvalidArgumentWithoutThePassword) {
     EXPECT_EQ(bad.status().code(), core::StatusCode::kInvalidArgument) << url;
     EXPECT_EQ(bad.status().message().find("s3cret"), std::string::npos) << url;
   }
+}
+
+}  // namespace
+}  // namespace tokend::store
+
+namespace tokend::store {
+namespace {
+
+// Each open of a file is a writer of its own: a restart starts a new chain,
+// and the old one still verifies.
+TEST(SqliteStoreTest, EachOpenWritesAChainOfItsOwn) {
+  const std::string url = "sqlite:" + NewTempDir() + "/tokend.db";
+  for (int open = 0; open < 2; ++open) {
+    std::unique_ptr<TokenStore> store = MustOpen(url);
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 3; ++i) {
+      const Token token = MakeToken(open * 10 + i);
+      const core::AuditEvent event = core::MakeEvent(
+          core::AuditAction::kCreated, token, core::EventOrigin::System(), 1'770'000'000'000 + i);
+      ASSERT_TRUE(store->Insert(token, std::span(&event, 1)).ok());
+    }
+  }
+  std::unique_ptr<TokenStore> store = MustOpen(url);
+  ASSERT_NE(store, nullptr);
+  Result<ChainReport> report = store->VerifyAudit();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok()) << report->problem;
+  EXPECT_EQ(report->chains, 2);
+  EXPECT_EQ(report->events, 6);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "store/store_backends.h"
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -67,14 +68,35 @@ class FreshPostgresStore final : private ScopedDatabaseHolder,
       : ScopedDatabaseHolder{std::move(database)}, ForwardingStore(std::move(store)) {}
 };
 
-Result<std::unique_ptr<TokenStore>> OpenFreshPostgres(const std::string& admin_url) {
+Result<std::unique_ptr<TokenStore>> OpenFreshPostgres(const std::string& admin_url,
+                                                      const StoreOptions& options = {},
+                                                      std::string* database_url = nullptr) {
   Result<std::unique_ptr<ScopedPostgresDatabase>> database =
       ScopedPostgresDatabase::Create(admin_url);
   if (!database.ok()) return database.status();
-  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open((*database)->url());
+  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open((*database)->url(), options);
   if (!store.ok()) return store.status();
+  if (database_url != nullptr) *database_url = (*database)->url();
   return std::unique_ptr<TokenStore>(
       std::make_unique<FreshPostgresStore>(std::move(database).value(), std::move(store).value()));
+}
+
+// Runs `sql` through a connection of its own to the SQLite file at `path`.
+std::string RunSqliteStatements(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string error;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    error = db != nullptr ? sqlite3_errmsg(db) : "cannot open";
+  } else {
+    sqlite3_busy_timeout(db, 5000);
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      error = message != nullptr ? message : "failed";
+    }
+    sqlite3_free(message);
+  }
+  sqlite3_close(db);
+  return error;
 }
 
 struct PgConnCloser {
@@ -144,14 +166,38 @@ std::string NewTempDir() {
 std::vector<BackendCase> AllBackends() {
   std::vector<BackendCase> cases;
   cases.push_back(
-      {"SqliteFile", [] { return TokenStore::Open("sqlite:" + NewTempDir() + "/tokend.db"); }, ""});
-  cases.push_back({"SqliteMemory", [] { return TokenStore::Open("sqlite::memory:"); }, ""});
+      {"SqliteFile", [] { return TokenStore::Open("sqlite:" + NewTempDir() + "/tokend.db"); }, "",
+       [](const StoreOptions& options) -> Result<OpenedStore> {
+         const std::string path = NewTempDir() + "/tokend.db";
+         Result<std::unique_ptr<TokenStore>> store = TokenStore::Open("sqlite:" + path, options);
+         if (!store.ok()) return store.status();
+         return OpenedStore{std::move(store).value(), [path](const std::string& sql) {
+                              return RunSqliteStatements(path, sql);
+                            }};
+       }});
+  cases.push_back({"SqliteMemory", [] { return TokenStore::Open("sqlite::memory:"); }, "",
+                   [](const StoreOptions& options) -> Result<OpenedStore> {
+                     Result<std::unique_ptr<TokenStore>> store =
+                         TokenStore::Open("sqlite::memory:", options);
+                     if (!store.ok()) return store.status();
+                     return OpenedStore{std::move(store).value(), nullptr};
+                   }});
   const char* pg_url = std::getenv("TOKEND_TEST_PG_URL");
   if (pg_url == nullptr || *pg_url == '\0') {
-    cases.push_back({"Postgres", nullptr, "TOKEND_TEST_PG_URL not set"});
+    cases.push_back({"Postgres", nullptr, "TOKEND_TEST_PG_URL not set", nullptr});
   } else {
     std::string url = pg_url;
-    cases.push_back({"Postgres", [url] { return OpenFreshPostgres(url); }, ""});
+    cases.push_back({"Postgres", [url] { return OpenFreshPostgres(url); }, "",
+                     [url](const StoreOptions& options) -> Result<OpenedStore> {
+                       std::string database_url;
+                       Result<std::unique_ptr<TokenStore>> store =
+                           OpenFreshPostgres(url, options, &database_url);
+                       if (!store.ok()) return store.status();
+                       return OpenedStore{std::move(store).value(),
+                                          [database_url](const std::string& sql) {
+                                            return RunAdminStatement(database_url, sql);
+                                          }};
+                     }});
   }
   return cases;
 }

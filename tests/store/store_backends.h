@@ -13,12 +13,24 @@
 
 namespace tokend::store::testing {
 
+// Runs SQL statements on a store's database behind the store's back (to
+// tamper with what it wrote); "" on success, else the error text.
+using RawSql = std::function<std::string(const std::string& sql)>;
+
+// A store opened with options, and a way into its database.
+struct OpenedStore {
+  std::unique_ptr<TokenStore> store;
+  RawSql raw_sql;  // null when nothing outside the store can reach it (in memory)
+};
+
 struct BackendCase {
   std::string name;  // test-name suffix: "SqliteFile", "SqliteMemory", "Postgres"
   // Opens a fresh, empty store (each call: a new database).
   std::function<Result<std::unique_ptr<TokenStore>>()> open;
   // Non-empty: the backend is not available here; tests GTEST_SKIP() with it.
   std::string skip_reason;
+  // As `open`, with options, also giving raw access to the database.
+  std::function<Result<OpenedStore>(const StoreOptions&)> open_with;
 };
 
 // Lets GoogleTest print a case by name.

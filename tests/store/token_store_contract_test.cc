@@ -3,14 +3,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "store/audit_json.h"
 #include "store/store_backends.h"
 #include "store/token_store.h"
 #include "support/failing_store.h"
@@ -177,7 +180,7 @@ class TokenStoreContractTest : public ::testing::TestWithParam<BackendCase> {
 
   void InsertAll(const std::vector<Token>& tokens) {
     for (const Token& token : tokens) {
-      const Status status = store_->Insert(token);
+      const Status status = store_->Insert(token, {});
       ASSERT_TRUE(status.ok()) << status.ToString();
     }
   }
@@ -260,7 +263,7 @@ TEST_P(TokenStoreContractTest, TokensNoBackendCanHoldAreRefusedAlike) {
   add("empty permission", [&](Token& t) { t.actions = {"token/read", ""}; });
   add("permission", [&](Token& t) { t.actions = {"token/\xff"}; });
   for (const auto& [what, token] : refused) {
-    const Status single = store_->Insert(token);
+    const Status single = store_->Insert(token, {});
     EXPECT_EQ(single.code(), core::StatusCode::kInvalidArgument)
         << what << ": " << single.ToString();
     const std::vector<Token> batch = {MakeToken(100, TokenType::kUser, "u"), token};
@@ -283,7 +286,7 @@ TEST_P(TokenStoreContractTest, DuplicateIdIsAlreadyExistsAndKeepsTheFirst) {
   InsertAll({first});
   Token second = MakeToken(2, TokenType::kUser, "u2");
   second.id = first.id;
-  const Status status = store_->Insert(second);
+  const Status status = store_->Insert(second, {});
   EXPECT_EQ(status.code(), core::StatusCode::kAlreadyExists) << status.ToString();
   EXPECT_EQ(*store_->FindById(first.id), first);
   EXPECT_TRUE(store_->FindBySecretHash(second.secret_hash).status().IsNotFound());
@@ -294,7 +297,7 @@ TEST_P(TokenStoreContractTest, DuplicateHashIsAlreadyExistsAndKeepsTheFirst) {
   InsertAll({first});
   Token second = MakeToken(2, TokenType::kUser, "u2");
   second.secret_hash = first.secret_hash;
-  const Status status = store_->Insert(second);
+  const Status status = store_->Insert(second, {});
   EXPECT_EQ(status.code(), core::StatusCode::kAlreadyExists) << status.ToString();
   EXPECT_EQ(status.message().find(first.secret_hash), std::string::npos) << "hash leaked";
   EXPECT_EQ(*store_->FindBySecretHash(first.secret_hash), first);
@@ -321,18 +324,18 @@ TEST_P(TokenStoreContractTest, DeleteRemovesTheTokenAndTellsTheListener) {
   const Token token = MakeToken(1, TokenType::kTeam, "t1");
   InsertAll({token, MakeToken(2, TokenType::kTeam, "t1")});
 
-  ASSERT_TRUE(store_->Delete(token.id).ok());
+  ASSERT_TRUE(store_->Delete(token.id, {}).ok());
   EXPECT_EQ(listener.deleted(), std::vector<std::string>{token.id});
   EXPECT_TRUE(store_->FindById(token.id).status().IsNotFound());
   EXPECT_TRUE(store_->FindBySecretHash(token.secret_hash).status().IsNotFound());
 
-  EXPECT_TRUE(store_->Delete(token.id).IsNotFound());
-  EXPECT_TRUE(store_->Delete("'; DROP TABLE tokens;--").IsNotFound());
+  EXPECT_TRUE(store_->Delete(token.id, {}).IsNotFound());
+  EXPECT_TRUE(store_->Delete("'; DROP TABLE tokens;--", {}).IsNotFound());
   EXPECT_EQ(listener.deleted().size(), 1u) << "not told about deletions that did not happen";
   EXPECT_TRUE(store_->FindById(IdOf(2)).ok());
 
   store_->SetChangeListener(nullptr);
-  ASSERT_TRUE(store_->Delete(IdOf(2)).ok());
+  ASSERT_TRUE(store_->Delete(IdOf(2), {}).ok());
   EXPECT_EQ(listener.deleted().size(), 1u);
 }
 
@@ -603,7 +606,7 @@ TEST_P(TokenStoreContractTest, CountsStayRightAfterDeletes) {
   std::vector<Token> remaining;
   for (int i = 0; i < 20; ++i) {
     if (i % 3 == 0) {
-      ASSERT_TRUE(store_->Delete(all[i].id).ok());
+      ASSERT_TRUE(store_->Delete(all[i].id, {}).ok());
     } else {
       remaining.push_back(all[i]);
     }
@@ -620,7 +623,7 @@ TEST_P(TokenStoreContractTest, CountsStayRightAfterDeletes) {
       static_cast<std::int64_t>(
           ExpectedIds(remaining, {}, Only({TokenType::kUser, TokenType::kSession}, "bob")).size()));
   // Deleting everything brings every total back to zero.
-  for (const Token& token : remaining) ASSERT_TRUE(store_->Delete(token.id).ok());
+  for (const Token& token : remaining) ASSERT_TRUE(store_->Delete(token.id, {}).ok());
   EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 0);
   EXPECT_EQ(MustQuery({.principals = {"bob"}}, Everything(), 1, 0).total, 0);
   Result<std::vector<std::pair<TokenType, std::int64_t>>> counts = store_->CountByType();
@@ -639,7 +642,7 @@ TEST_P(TokenStoreContractTest, ConcurrentInsertsAllLand) {
         const int n = t * kPerThread + i;
         const Token token = MakeToken(n, t % 2 ? TokenType::kTeam : TokenType::kUser,
                                       "p" + std::to_string(t), kBase + n);
-        if (!store_->Insert(token).ok()) ++failures;
+        if (!store_->Insert(token, {}).ok()) ++failures;
       }
     });
   }
@@ -665,12 +668,12 @@ TEST_P(TokenStoreContractTest, ConcurrentDuplicatesFailOnlyTheirOwnCaller) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
         if (t % 2 == 0) {
-          if (!store_->Insert(MakeToken(1 + t * 20 + i, TokenType::kTeam, "t")).ok())
+          if (!store_->Insert(MakeToken(1 + t * 20 + i, TokenType::kTeam, "t"), {}).ok())
             ++fresh_failures;
         } else {
           Token duplicate = MakeToken(1000 + t * 20 + i, TokenType::kTeam, "t");
           duplicate.id = IdOf(0);
-          if (store_->Insert(duplicate).code() == core::StatusCode::kAlreadyExists) {
+          if (store_->Insert(duplicate, {}).code() == core::StatusCode::kAlreadyExists) {
             ++duplicate_results;
           }
         }
@@ -738,7 +741,8 @@ TEST_P(TokenStoreContractTest, DeleteMatchingDeletesExactlyTheMatchesExpiredOnes
     store_->SetChangeListener(&listener);
     InsertAll(tokens);
     std::vector<std::string> expected = ExpectedIds(tokens, c.query, c.visibility);
-    Result<std::vector<std::string>> deleted = store_->DeleteMatching(c.query, c.visibility);
+    Result<std::vector<std::string>> deleted =
+        store_->DeleteMatching(c.query, c.visibility, core::EventOrigin::System(), 1);
     ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
     EXPECT_EQ(Sorted(*deleted), Sorted(expected));
     EXPECT_EQ(Sorted(listener.deleted()), Sorted(expected)) << "the listener hears of each";
@@ -757,7 +761,7 @@ TEST_P(TokenStoreContractTest, DeleteMatchingDeletesExactlyTheMatchesExpiredOnes
     EXPECT_EQ(by_type, left);
     // Nothing left to match: an empty answer, and no announcement.
     const std::size_t heard = listener.deleted().size();
-    deleted = store_->DeleteMatching(c.query, c.visibility);
+    deleted = store_->DeleteMatching(c.query, c.visibility, core::EventOrigin::System(), 1);
     ASSERT_TRUE(deleted.ok());
     EXPECT_TRUE(deleted->empty());
     EXPECT_EQ(listener.deleted().size(), heard);
@@ -785,8 +789,8 @@ TEST_P(TokenStoreContractTest, DeleteMatchingIsOneTransaction) {
     }
   });
   while (reads.load() == 0) std::this_thread::yield();
-  Result<std::vector<std::string>> deleted =
-      store_->DeleteMatching({.types = {TokenType::kUser}}, Everything());
+  Result<std::vector<std::string>> deleted = store_->DeleteMatching(
+      {.types = {TokenType::kUser}}, Everything(), core::EventOrigin::System(), 1);
   while (reads.load() < 3) std::this_thread::yield();
   stop = true;
   reader.join();
@@ -801,7 +805,8 @@ TEST_P(TokenStoreContractTest, DeleteMatchingIgnoresSortAndPaging) {
   TokenQuery query = SortedBy(SortField::kName, SortOrder::kDesc);
   query.types = {TokenType::kTeam};
   query.limit = 1;
-  Result<std::vector<std::string>> deleted = store_->DeleteMatching(query, Everything());
+  Result<std::vector<std::string>> deleted =
+      store_->DeleteMatching(query, Everything(), core::EventOrigin::System(), 1);
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_EQ(deleted->size(), 2u) << "limit and page are not for deletions";
 }
@@ -840,7 +845,7 @@ TEST_P(TokenStoreContractTest, RotationColumnsRoundTrip) {
   EXPECT_EQ(*store_->FindBySecretHash(batch.secret_hash), batch);
   Token bad = MakeToken(3, TokenType::kUser, "u1");
   bad.family_id = std::string("x\0y", 3);
-  EXPECT_EQ(store_->Insert(bad).code(), core::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Insert(bad, {}).code(), core::StatusCode::kInvalidArgument);
 }
 
 TEST_P(TokenStoreContractTest, RotateWithoutOverlapReplacesTheTokenAndRetiresItsSecret) {
@@ -1037,7 +1042,7 @@ TEST_P(TokenStoreContractTest, InsertAbsentStoresOnlyWhatIsNotThereAndCountsIt) 
 
   const std::vector<Token> batch = {same_id,  fresh,         same_hash,
                                     repeated, repeated_hash, fresh_global};
-  Result<std::int64_t> inserted = store_->InsertAbsent(batch);
+  Result<std::int64_t> inserted = store_->InsertAbsent(batch, {});
   ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
   EXPECT_EQ(*inserted, 2);
   EXPECT_EQ(*store_->FindById(by_id.id), by_id) << "the stored token is kept";
@@ -1051,11 +1056,11 @@ TEST_P(TokenStoreContractTest, InsertAbsentStoresOnlyWhatIsNotThereAndCountsIt) 
   EXPECT_EQ(MustQuery({.principals = {"u"}}, Everything(), 1, 0).total, 1);
 
   // Again: everything is there already.
-  inserted = store_->InsertAbsent(batch);
+  inserted = store_->InsertAbsent(batch, {});
   ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
   EXPECT_EQ(*inserted, 0);
   EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 4);
-  inserted = store_->InsertAbsent({});
+  inserted = store_->InsertAbsent({}, {});
   ASSERT_TRUE(inserted.ok());
   EXPECT_EQ(*inserted, 0);
 }
@@ -1067,15 +1072,16 @@ TEST_P(TokenStoreContractTest, InsertAbsentIsAllOrNoneAndTakesLargeBatches) {
   unstorable.actions = {"token/read write"};
   std::vector<Token> with_bad = big;
   with_bad.push_back(unstorable);
-  Result<std::int64_t> refused = store_->InsertAbsent(with_bad);
+  Result<std::int64_t> refused = store_->InsertAbsent(with_bad, {});
   EXPECT_EQ(refused.status().code(), core::StatusCode::kInvalidArgument)
       << refused.status().ToString();
   EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 0) << "nothing of a refused call";
 
-  Result<std::int64_t> inserted = store_->InsertAbsent(std::span<const Token>(big).subspan(0, 300));
+  Result<std::int64_t> inserted =
+      store_->InsertAbsent(std::span<const Token>(big).subspan(0, 300), {});
   ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
   EXPECT_EQ(*inserted, 300);
-  inserted = store_->InsertAbsent(big);  // more rows than one write batch or statement
+  inserted = store_->InsertAbsent(big, {});  // more rows than one write batch or statement
   ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
   EXPECT_EQ(*inserted, 900);
   EXPECT_EQ(MustQuery({.types = {TokenType::kWorkflow}}, Everything(), 1, 0).total, 1200);
@@ -1147,7 +1153,7 @@ TEST_P(TokenStoreContractTest, RecordUsesTakesManyUsesAtOnceAndSkipsUnknownIds) 
 
 TEST_P(TokenStoreContractTest, RecordUsesOfADeletedTokenIsSkipped) {
   InsertAll({MakeToken(1, TokenType::kTeam, "t"), MakeToken(2, TokenType::kTeam, "t")});
-  ASSERT_TRUE(store_->Delete(IdOf(1)).ok());
+  ASSERT_TRUE(store_->Delete(IdOf(1), {}).ok());
   const std::vector<TokenUse> uses = {{IdOf(1), kBase}, {IdOf(2), kBase + 1}};
   ASSERT_TRUE(store_->RecordUses(uses).ok());
   EXPECT_TRUE(store_->FindById(IdOf(1)).status().IsNotFound());
@@ -1184,17 +1190,597 @@ INSTANTIATE_TEST_SUITE_P(Backends, TokenStoreContractTest, ::testing::ValuesIn(A
 // The fault-injecting double other suites build on (tests/support) must be
 // indistinguishable from the store it wraps while no fault is injected.
 std::vector<BackendCase> ThroughFailingStore() {
-  return {{"SqliteMemory",
-           []() -> Result<std::unique_ptr<TokenStore>> {
-             Result<std::unique_ptr<tokend::testing::FailingStore>> store =
-                 tokend::testing::FailingStore::Open("sqlite::memory:");
-             if (!store.ok()) return store.status();
-             return std::unique_ptr<TokenStore>(std::move(store).value());
-           },
-           ""}};
+  return {
+      {"SqliteMemory",
+       []() -> Result<std::unique_ptr<TokenStore>> {
+         Result<std::unique_ptr<tokend::testing::FailingStore>> store =
+             tokend::testing::FailingStore::Open("sqlite::memory:");
+         if (!store.ok()) return store.status();
+         return std::unique_ptr<TokenStore>(std::move(store).value());
+       },
+       "",
+       [](const StoreOptions& options) -> Result<testing::OpenedStore> {
+         Result<std::unique_ptr<TokenStore>> inner = TokenStore::Open("sqlite::memory:", options);
+         if (!inner.ok()) return inner.status();
+         return testing::OpenedStore{
+             std::make_unique<tokend::testing::FailingStore>(std::move(inner).value()), nullptr};
+       }}};
 }
 
 INSTANTIATE_TEST_SUITE_P(ThroughFailingStore, TokenStoreContractTest,
+                         ::testing::ValuesIn(ThroughFailingStore()),
+                         [](const ::testing::TestParamInfo<BackendCase>& info) {
+                           return info.param.name;
+                         });
+
+// Events (API 8): the audit trail, its hash chains, the webhook outbox and
+// expiry notices, on every backend.
+class EventStoreContractTest : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  static constexpr const char* kHookA = "https://a.example/hook";
+  static constexpr const char* kHookB = "https://b.example/hook";
+
+  void SetUp() override {
+    if (!GetParam().skip_reason.empty()) GTEST_SKIP() << GetParam().skip_reason;
+    Reopen();
+  }
+
+  void Reopen() {
+    store_ = nullptr;
+    StoreOptions options;
+    options.webhook_urls = {kHookA, kHookB};
+    Result<testing::OpenedStore> opened = GetParam().open_with(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(opened->store);
+    raw_sql_ = std::move(opened->raw_sql);
+  }
+
+  static core::AuditEvent Event(core::AuditAction action, const Token& subject,
+                                core::EpochMillis time) {
+    core::EventOrigin origin;
+    origin.actor = core::EventActor{IdOf(9999), TokenType::kTeam, "ops"};
+    origin.remote_address = "192.0.2.7";
+    return core::MakeEvent(action, subject, origin, time);
+  }
+
+  // Every event the store holds, oldest first, parsed.
+  std::vector<boost::json::object> AllEvents() {
+    AuditQuery query;
+    query.ascending = true;
+    Result<AuditPage> page = store_->QueryAudit(query, Everything(), -1, 0, true);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::vector<boost::json::object> events;
+    if (!page.ok()) return events;
+    EXPECT_EQ(page->total, static_cast<std::int64_t>(page->events.size()));
+    for (const std::string& text : page->events) {
+      events.push_back(boost::json::parse(text).as_object());
+    }
+    return events;
+  }
+
+  std::vector<std::string> Actions() {
+    std::vector<std::string> actions;
+    for (const auto& event : AllEvents()) {
+      actions.emplace_back(event.at("action").as_string().c_str());
+    }
+    return actions;
+  }
+
+  ChainReport MustVerify() {
+    Result<ChainReport> report = store_->VerifyAudit();
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ok() ? *report : ChainReport{};
+  }
+
+  std::unique_ptr<TokenStore> store_;
+  testing::RawSql raw_sql_;
+};
+
+TEST_P(EventStoreContractTest, InsertWritesItsEventsAndAFailedInsertNone) {
+  const Token token = MakeToken(1, TokenType::kUser, "u1");
+  const core::AuditEvent created = Event(core::AuditAction::kCreated, token, kBase);
+  ASSERT_TRUE(store_->Insert(token, std::span(&created, 1)).ok());
+  // A duplicate fails alone and records nothing.
+  const core::AuditEvent again = Event(core::AuditAction::kCreated, token, kBase + 1);
+  EXPECT_EQ(store_->Insert(token, std::span(&again, 1)).code(), core::StatusCode::kAlreadyExists);
+
+  Result<AuditPage> page = store_->QueryAudit({}, Everything(), -1, 0, true);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_EQ(page->total, 1);
+  // The served form: the canonical JSON with the chain hash as last member.
+  const std::string canonical = CanonicalEventJson(created);
+  const std::string& served = page->events.front();
+  ASSERT_GT(served.size(), canonical.size());
+  EXPECT_EQ(served.substr(0, canonical.size() - 1), canonical.substr(0, canonical.size() - 1));
+  const boost::json::object parsed = boost::json::parse(served).as_object();
+  const std::string hash(parsed.at("hash").as_string().c_str());
+  EXPECT_EQ(hash, core::ChainHash(core::kChainGenesis, canonical));
+  EXPECT_EQ(served, ServedEventJson(canonical, hash));
+  EXPECT_EQ(parsed.at("actor").at("principal").as_string(), "ops");
+  EXPECT_EQ(parsed.at("remoteAddress").as_string(), "192.0.2.7");
+
+  // Queued for both URLs, with the webhook body.
+  Result<OutboxStats> stats = store_->GetOutboxStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->waiting, 2);
+  EXPECT_EQ(stats->oldest_waiting, kBase);
+  Result<std::vector<Delivery>> claimed = store_->ClaimDeliveries(kBase, 10'000, 10);
+  ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
+  ASSERT_EQ(claimed->size(), 2u);
+  for (const Delivery& delivery : *claimed) {
+    EXPECT_EQ(delivery.event_id, created.id);
+    EXPECT_EQ(delivery.payload, WebhookPayload(created, served));
+    EXPECT_EQ(delivery.attempts, 0);
+  }
+  EXPECT_TRUE(MustVerify().ok());
+}
+
+TEST_P(EventStoreContractTest, DeleteWritesItsEventsOnlyWhenATokenIsDeleted) {
+  const Token token = MakeToken(1, TokenType::kTeam, "t1");
+  ASSERT_TRUE(store_->Insert(token, {}).ok());
+  const core::AuditEvent missing =
+      Event(core::AuditAction::kDeleted, MakeToken(2, TokenType::kTeam, "t1"), kBase);
+  EXPECT_TRUE(store_->Delete(IdOf(2), std::span(&missing, 1)).IsNotFound());
+  EXPECT_TRUE(Actions().empty());
+  const core::AuditEvent deleted = Event(core::AuditAction::kDeleted, token, kBase);
+  ASSERT_TRUE(store_->Delete(token.id, std::span(&deleted, 1)).ok());
+  EXPECT_EQ(Actions(), std::vector<std::string>{"token.deleted"});
+  EXPECT_TRUE(MustVerify().ok());
+}
+
+TEST_P(EventStoreContractTest, DeleteMatchingRecordsABulkRevocationPerToken) {
+  ASSERT_TRUE(store_->Insert(MakeToken(1, TokenType::kUser, "u1"), {}).ok());
+  ASSERT_TRUE(store_->Insert(MakeToken(2, TokenType::kUser, "u2"), {}).ok());
+  ASSERT_TRUE(store_->Insert(MakeToken(3, TokenType::kGlobal, std::nullopt), {}).ok());
+  const core::EventOrigin origin =
+      Event(core::AuditAction::kRevoked, MakeToken(1, TokenType::kUser, "u1"), 0).origin;
+  Result<std::vector<std::string>> deleted =
+      store_->DeleteMatching({.types = {TokenType::kUser}}, Everything(), origin, kBase + 5);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  ASSERT_EQ(deleted->size(), 2u);
+  const auto events = AllEvents();
+  ASSERT_EQ(events.size(), 2u);
+  std::vector<std::string> subjects;
+  for (const auto& event : events) {
+    EXPECT_EQ(event.at("action").as_string(), "token.revoked");
+    EXPECT_EQ(event.at("reason").as_string(), "bulk");
+    EXPECT_EQ(event.at("actor").at("id").as_string(), IdOf(9999));
+    EXPECT_EQ(event.at("subject").at("type").as_string(), "user");
+    EXPECT_EQ(event.at("time").as_string(), core::FormatSpringDate(kBase + 5));
+    subjects.emplace_back(event.at("subject").at("id").as_string().c_str());
+  }
+  std::sort(subjects.begin(), subjects.end());
+  EXPECT_EQ(subjects, (std::vector<std::string>{IdOf(1), IdOf(2)}));
+  // Nothing matched: nothing recorded.
+  ASSERT_TRUE(
+      store_->DeleteMatching({.types = {TokenType::kUser}}, Everything(), origin, kBase + 6).ok());
+  EXPECT_EQ(AllEvents().size(), 2u);
+  EXPECT_TRUE(MustVerify().ok());
+}
+
+TEST_P(EventStoreContractTest, RotationAndReuseRecordTheirEvents) {
+  Token old_token = MakeToken(1, TokenType::kUser, "u1");
+  old_token.name = "laptop";
+  ASSERT_TRUE(store_->Insert(old_token, {}).ok());
+  Token new_token = MakeToken(2, TokenType::kUser, "u1");
+  new_token.name = "laptop";
+  new_token.rotated_from = old_token.id;
+  new_token.family_id = old_token.id;
+  Rotation rotation;
+  rotation.new_token = new_token;
+  rotation.old_id = old_token.id;
+  rotation.retired =
+      RetiredSecret{old_token.secret_hash, old_token.id, TokenType::kUser,  "u1",        "laptop",
+                    old_token.id,          kBase,        kBase + 1'000'000, std::nullopt};
+  rotation.events = {Event(core::AuditAction::kRotated, old_token, kBase),
+                     Event(core::AuditAction::kCreated, new_token, kBase)};
+  ASSERT_TRUE(store_->Rotate(rotation).ok());
+  // A refused rotation records nothing.
+  EXPECT_TRUE(store_->Rotate(rotation).IsNotFound());
+  EXPECT_EQ(Actions(), (std::vector<std::string>{"token.rotated", "token.created"}));
+
+  Result<SecretLookup> lookup = store_->LookupSecret(old_token.secret_hash);
+  ASSERT_TRUE(lookup.ok() && lookup->retired);
+  EXPECT_EQ(lookup->retired->token_type, TokenType::kUser);
+  EXPECT_EQ(lookup->retired->principal, "u1");
+  EXPECT_EQ(lookup->retired->name, "laptop");
+
+  Result<FamilyRevocation> revoked =
+      store_->RevokeFamily(old_token.id, old_token.secret_hash, kBase + 10);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  ASSERT_TRUE(revoked->first_detection);
+  const auto events = AllEvents();
+  ASSERT_EQ(events.size(), 4u);
+  const auto& detected = events[2];
+  EXPECT_EQ(detected.at("action").as_string(), "token.reuse_detected");
+  EXPECT_EQ(detected.at("subject").at("id").as_string(), old_token.id);
+  EXPECT_EQ(detected.at("subject").at("name").as_string(), "laptop");
+  EXPECT_EQ(detected.at("subject").at("principal").as_string(), "u1");
+  EXPECT_FALSE(detected.contains("actor"));
+  EXPECT_FALSE(detected.contains("remoteAddress"));
+  EXPECT_EQ(events[3].at("action").as_string(), "token.revoked");
+  EXPECT_EQ(events[3].at("reason").as_string(), "reuse");
+  EXPECT_EQ(events[3].at("subject").at("id").as_string(), new_token.id);
+  // Detected once.
+  revoked = store_->RevokeFamily(old_token.id, old_token.secret_hash, kBase + 11);
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_FALSE(revoked->first_detection);
+  EXPECT_EQ(AllEvents().size(), 4u);
+  EXPECT_TRUE(MustVerify().ok());
+}
+
+// A change refused part-way (here the new token's hash is taken) is rolled
+// back with its events, and the chain goes on from where it was.
+TEST_P(EventStoreContractTest, ARolledBackChangeLeavesTheChainWhole) {
+  const Token old_token = MakeToken(1, TokenType::kUser, "u1");
+  const Token other = MakeToken(2, TokenType::kUser, "u1");
+  ASSERT_TRUE(store_->Insert(old_token, {}).ok());
+  const core::AuditEvent created = Event(core::AuditAction::kCreated, other, kBase);
+  ASSERT_TRUE(store_->Insert(other, std::span(&created, 1)).ok());
+  Token clash = MakeToken(3, TokenType::kUser, "u1");
+  clash.secret_hash = other.secret_hash;
+  Rotation rotation;
+  rotation.new_token = clash;
+  rotation.old_id = old_token.id;
+  rotation.events = {Event(core::AuditAction::kRotated, old_token, kBase + 1),
+                     Event(core::AuditAction::kCreated, clash, kBase + 1)};
+  EXPECT_EQ(store_->Rotate(rotation).code(), core::StatusCode::kAlreadyExists);
+  EXPECT_EQ(Actions(), std::vector<std::string>{"token.created"});
+  const core::AuditEvent deleted = Event(core::AuditAction::kDeleted, other, kBase + 2);
+  ASSERT_TRUE(store_->Delete(other.id, std::span(&deleted, 1)).ok());
+  const ChainReport report = MustVerify();
+  EXPECT_TRUE(report.ok()) << report.problem;
+  EXPECT_EQ(report.events, 2);
+}
+
+TEST_P(EventStoreContractTest, InsertAbsentRecordsTheEventsOfStoredTokensOnly) {
+  ASSERT_TRUE(store_->Insert(MakeToken(1, TokenType::kUser, "u1"), {}).ok());
+  const std::vector<Token> tokens = {MakeToken(1, TokenType::kUser, "u1"),
+                                     MakeToken(2, TokenType::kUser, "u1"),
+                                     MakeToken(2, TokenType::kUser, "u1")};
+  std::vector<core::AuditEvent> events;
+  for (const Token& token : tokens)
+    events.push_back(Event(core::AuditAction::kCreated, token, kBase));
+  Result<std::int64_t> stored = store_->InsertAbsent(tokens, events);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(*stored, 1);
+  const auto recorded = AllEvents();
+  ASSERT_EQ(recorded.size(), 1u);
+  EXPECT_EQ(recorded[0].at("id").as_string(), events[1].id);
+  // InsertMany records nothing.
+  ASSERT_TRUE(store_->InsertMany(std::vector<Token>{MakeToken(3, TokenType::kUser, "u1")}).ok());
+  EXPECT_EQ(AllEvents().size(), 1u);
+}
+
+TEST_P(EventStoreContractTest, AuditQueryFiltersOrdersPagesAndCountsExactly) {
+  std::vector<core::AuditEvent> all;
+  for (int i = 0; i < 12; ++i) {
+    const TokenType type =
+        i % 3 == 0 ? TokenType::kGlobal : (i % 3 == 1 ? TokenType::kUser : TokenType::kTeam);
+    std::optional<std::string> principal;
+    if (type != TokenType::kGlobal) principal = i % 2 == 0 ? "p1" : "p2";
+    const Token token = MakeToken(i, type, principal);
+    // Pairs of events share a time: ties break on id.
+    core::AuditEvent event =
+        Event(i % 4 == 0 ? core::AuditAction::kDeleted : core::AuditAction::kCreated, token,
+              kBase + (i / 2) * 1000);
+    ASSERT_TRUE(store_->Insert(token, std::span(&event, 1)).ok());
+    all.push_back(event);
+  }
+  auto ids_of = [](const AuditPage& page) {
+    std::vector<std::string> ids;
+    for (const std::string& text : page.events) {
+      ids.emplace_back(boost::json::parse(text).at("id").as_string().c_str());
+    }
+    return ids;
+  };
+  auto expected = [&](auto keep, bool ascending) {
+    std::vector<core::AuditEvent> kept;
+    for (const auto& event : all) {
+      if (keep(event)) kept.push_back(event);
+    }
+    std::sort(kept.begin(), kept.end(), [&](const auto& a, const auto& b) {
+      return ascending ? std::tie(a.time, a.id) < std::tie(b.time, b.id)
+                       : std::tie(a.time, a.id) > std::tie(b.time, b.id);
+    });
+    std::vector<std::string> ids;
+    for (const auto& event : kept) ids.push_back(event.id);
+    return ids;
+  };
+  // Default: newest first; paging never overlaps, the total is exact.
+  std::vector<std::string> walked;
+  for (int offset = 0; offset < 12; offset += 5) {
+    Result<AuditPage> page = store_->QueryAudit({}, Everything(), 5, offset, true);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    EXPECT_EQ(page->total, 12);
+    for (const auto& id : ids_of(*page)) walked.push_back(id);
+  }
+  EXPECT_EQ(walked, expected([](const auto&) { return true; }, false));
+
+  AuditQuery query;
+  query.ascending = true;
+  query.types = {TokenType::kUser, TokenType::kTeam};
+  query.principals = {"p1"};
+  query.actions = {core::AuditAction::kCreated};
+  query.from_date = kBase + 1000;
+  query.to_date = kBase + 4000;
+  Result<AuditPage> page = store_->QueryAudit(query, Everything(), 100, 0, true);
+  ASSERT_TRUE(page.ok());
+  const auto want = expected(
+      [&](const core::AuditEvent& e) {
+        return e.subject.type != TokenType::kGlobal && e.subject.principal == "p1" &&
+               e.action == core::AuditAction::kCreated && e.time >= kBase + 1000 &&
+               e.time <= kBase + 4000;
+      },
+      true);
+  EXPECT_EQ(ids_of(*page), want);
+  EXPECT_EQ(page->total, static_cast<std::int64_t>(want.size()));
+
+  AuditQuery by_token;
+  by_token.token_id = IdOf(5);
+  page = store_->QueryAudit(by_token, Everything(), 100, 0, true);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(ids_of(*page), std::vector<std::string>{all[5].id});
+
+  // A scoped caller sees the events of the tokens it covers only.
+  page = store_->QueryAudit({}, Only({TokenType::kUser}, "p2"), 100, 0, true);
+  ASSERT_TRUE(page.ok());
+  const auto visible = expected(
+      [](const core::AuditEvent& e) {
+        return e.subject.type == TokenType::kUser && e.subject.principal == "p2";
+      },
+      false);
+  EXPECT_EQ(ids_of(*page), visible);
+  EXPECT_EQ(page->total, static_cast<std::int64_t>(visible.size()));
+  page = store_->QueryAudit({}, Only({}, "p2"), 100, 0, true);
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->events.empty());
+  EXPECT_EQ(page->total, 0);
+  // Past the end: empty, exact total.
+  page = store_->QueryAudit({}, Everything(), 5, 50, true);
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->events.empty());
+  EXPECT_EQ(page->total, 12);
+}
+
+// Writes a chain of five events (one per transaction) and returns their ids.
+std::vector<std::string> WriteFiveEvents(TokenStore& store) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    const Token token = MakeToken(i, TokenType::kUser, "u1");
+    const core::AuditEvent event =
+        core::MakeEvent(core::AuditAction::kCreated, token, core::EventOrigin::System(), kBase + i);
+    EXPECT_TRUE(store.Insert(token, std::span(&event, 1)).ok());
+    ids.push_back(event.id);
+  }
+  return ids;
+}
+
+TEST_P(EventStoreContractTest, VerifyFindsEveryKindOfTampering) {
+  if (!raw_sql_) GTEST_SKIP() << "nothing outside this store reaches its database";
+  struct Tampering {
+    std::string name;
+    std::string sql;      // %s: the id of the event tampered with
+    int event;            // which event (0..4) is tampered with
+    int reported;         // which event the report names
+    std::string problem;  // a word of the reason
+  };
+  const std::vector<Tampering> cases = {
+      {"edited body",
+       "UPDATE audit_events SET body = replace(body, 'token 2', 'token X') WHERE id = '%s'", 2, 2,
+       "content"},
+      {"edited hash",
+       "UPDATE audit_events SET hash = replace(hash, substr(hash, 1, 1), CASE WHEN substr(hash, 1, "
+       "1) = 'a' THEN 'b' ELSE 'a' END) WHERE id = '%s'",
+       2, 2, "hash"},
+      {"edited column", "UPDATE audit_events SET subject_principal = 'u9' WHERE id = '%s'", 1, 1,
+       "columns"},
+      {"deleted middle", "DELETE FROM audit_events WHERE id = '%s'", 2, 3, "missing"},
+      {"deleted last", "DELETE FROM audit_events WHERE id = '%s'", 4, 3, "last"},
+      {"deleted first", "DELETE FROM audit_events WHERE id = '%s'", 0, 1, "first"},
+  };
+  for (const Tampering& tampering : cases) {
+    SCOPED_TRACE(tampering.name);
+    Reopen();
+    const std::vector<std::string> ids = WriteFiveEvents(*store_);
+    ChainReport report = MustVerify();
+    EXPECT_TRUE(report.ok()) << report.problem;
+    EXPECT_EQ(report.events, 5);
+    std::string sql = tampering.sql;
+    sql.replace(sql.find("%s"), 2, ids[tampering.event]);
+    ASSERT_EQ(raw_sql_(sql), "");
+    report = MustVerify();
+    EXPECT_FALSE(report.ok());
+    EXPECT_EQ(report.broken_event_id, ids[tampering.reported]) << report.problem;
+    EXPECT_NE(report.problem.find(tampering.problem), std::string::npos) << report.problem;
+    EXPECT_EQ(report.problem.find(core::kChainGenesis), std::string::npos);
+  }
+  // A chain whose record is gone is found too.
+  Reopen();
+  const std::vector<std::string> ids = WriteFiveEvents(*store_);
+  ASSERT_EQ(raw_sql_("DELETE FROM audit_chains"), "");
+  const ChainReport report = MustVerify();
+  EXPECT_FALSE(report.ok());
+  EXPECT_EQ(report.broken_event_id, ids[0]);
+}
+
+TEST_P(EventStoreContractTest, PruneRemovesOldEventsAndKeepsChainsVerifiable) {
+  const std::vector<std::string> ids = WriteFiveEvents(*store_);
+  Result<std::int64_t> removed = store_->PruneAudit(kBase + 2);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 2);
+  const auto events = AllEvents();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].at("id").as_string(), ids[2]);
+  ChainReport report = MustVerify();
+  EXPECT_TRUE(report.ok()) << report.problem;
+  // The chain goes on after a pruning, and may be pruned whole.
+  const Token token = MakeToken(50, TokenType::kUser, "u1");
+  const core::AuditEvent event =
+      core::MakeEvent(core::AuditAction::kCreated, token, core::EventOrigin::System(), kBase + 50);
+  ASSERT_TRUE(store_->Insert(token, std::span(&event, 1)).ok());
+  removed = store_->PruneAudit(kBase + 1000);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 4);
+  EXPECT_TRUE(AllEvents().empty());
+  report = MustVerify();
+  EXPECT_TRUE(report.ok()) << report.problem;
+  const Token later = MakeToken(51, TokenType::kUser, "u1");
+  const core::AuditEvent next = core::MakeEvent(core::AuditAction::kCreated, later,
+                                                core::EventOrigin::System(), kBase + 2000);
+  ASSERT_TRUE(store_->Insert(later, std::span(&next, 1)).ok());
+  report = MustVerify();
+  EXPECT_TRUE(report.ok()) << report.problem;
+  EXPECT_EQ(report.events, 1);
+}
+
+TEST_P(EventStoreContractTest, OutboxClaimsLeasesRetriesAndFails) {
+  const Token token = MakeToken(1, TokenType::kUser, "u1");
+  const core::AuditEvent event = Event(core::AuditAction::kCreated, token, kBase);
+  ASSERT_TRUE(store_->Insert(token, std::span(&event, 1)).ok());
+  Result<std::vector<Delivery>> claimed = store_->ClaimDeliveries(kBase + 1, 10'000, 1);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  const Delivery first = claimed->front();
+  // Leased: the other URL only, then nothing until the lease ends.
+  claimed = store_->ClaimDeliveries(kBase + 2, 10'000, 10);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  const Delivery second = claimed->front();
+  EXPECT_NE(first.url, second.url);
+  EXPECT_TRUE(store_->ClaimDeliveries(kBase + 3, 10'000, 10)->empty());
+  // Lease over: claimed again.
+  claimed = store_->ClaimDeliveries(kBase + 20'000, 10'000, 10);
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_EQ(claimed->size(), 2u);
+
+  ASSERT_TRUE(store_->FinishDelivery(first, {DeliveryOutcome::Kind::kDelivered, 0, ""}).ok());
+  ASSERT_TRUE(
+      store_->FinishDelivery(second, {DeliveryOutcome::Kind::kRetry, kBase + 60'000, "HTTP 503"})
+          .ok());
+  Result<OutboxStats> stats = store_->GetOutboxStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->waiting, 1);
+  EXPECT_EQ(stats->failed, 0);
+  EXPECT_TRUE(store_->ClaimDeliveries(kBase + 59'999, 10'000, 10)->empty());
+  claimed = store_->ClaimDeliveries(kBase + 60'000, 10'000, 10);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ(claimed->front().attempts, 1);
+  EXPECT_EQ(claimed->front().url, second.url);
+
+  ASSERT_TRUE(
+      store_->FinishDelivery(claimed->front(), {DeliveryOutcome::Kind::kFailed, 0, "timeout"})
+          .ok());
+  stats = store_->GetOutboxStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->waiting, 0);
+  EXPECT_EQ(stats->failed, 1);
+  EXPECT_FALSE(stats->oldest_waiting.has_value());
+  EXPECT_TRUE(store_->ClaimDeliveries(kBase + 10'000'000, 10'000, 10)->empty());
+}
+
+TEST_P(EventStoreContractTest, ExpiryNoticesFollowTheirRules) {
+  constexpr std::int64_t kDay = 86'400'000;
+  const std::int64_t start = kBase + 100 * kDay;
+  auto token_expiring = [&](int n, std::int64_t created, std::int64_t expires) {
+    Token token = MakeToken(n, TokenType::kUser, "u1", created);
+    token.expiration_date = expires;
+    return token;
+  };
+  // The first scan of a threshold writes nothing, whatever it would cover.
+  ASSERT_TRUE(store_->Insert(token_expiring(1, kBase, start + 7 * kDay - 1), {}).ok());
+  NoticeScan seven{7 * 86'400, 86'400, start, start};
+  Result<std::int64_t> written = store_->RecordExpiryNotices(seven);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(*written, 0);
+
+  // Crossing 7d within (start, start + 1h]:
+  const std::int64_t until = start + 3'600'000;
+  ASSERT_TRUE(
+      store_->Insert(token_expiring(2, kBase, start + 7 * kDay + 1000), {}).ok());  // notified
+  // Created inside the threshold already: skipped (its creation notice covered it).
+  ASSERT_TRUE(store_->Insert(token_expiring(3, start + 1000, start + 7 * kDay + 1000), {}).ok());
+  // Rotated away: skipped.
+  Token rotated = token_expiring(4, kBase, start + 7 * kDay + 2000);
+  rotated.rotated_to = IdOf(40);
+  ASSERT_TRUE(store_->Insert(rotated, {}).ok());
+  // Crossing later than this window: not yet.
+  ASSERT_TRUE(store_->Insert(token_expiring(5, kBase, start + 8 * kDay), {}).ok());
+  seven.until = until;
+  seven.now = until;
+  written = store_->RecordExpiryNotices(seven);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(*written, 1);
+  auto events = AllEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].at("action").as_string(), "token.expiring");
+  EXPECT_EQ(events[0].at("subject").at("id").as_string(), IdOf(2));
+  EXPECT_EQ(events[0].at("details").at("daysRemaining").as_int64(), 6);
+  EXPECT_FALSE(events[0].contains("actor"));
+  // The same window again: nothing.
+  written = store_->RecordExpiryNotices(seven);
+  ASSERT_TRUE(written.ok());
+  EXPECT_EQ(*written, 0);
+
+  // A token already inside the next threshold at `now` gets that one instead:
+  // the 1d scan sees it, the 7d scan skips it.
+  NoticeScan one{86'400, 0, until, until};
+  ASSERT_TRUE(store_->RecordExpiryNotices(one).ok());  // first scan of 1d: starts here
+  const std::int64_t later = until + 3'600'000;
+  ASSERT_TRUE(store_->Insert(token_expiring(6, kBase, until + 7 * kDay + 1000), {}).ok());
+  seven.until = later;
+  seven.now = until + 7 * kDay - kDay + 5000;  // the scan runs late: token 6 is inside 1d
+  written = store_->RecordExpiryNotices(seven);
+  ASSERT_TRUE(written.ok());
+  EXPECT_EQ(*written, 0);
+
+  // token.expired: every token expiring in the window, created inside or not.
+  NoticeScan expired{0, 0, start, start};
+  ASSERT_TRUE(store_->RecordExpiryNotices(expired).ok());
+  ASSERT_TRUE(store_->Insert(token_expiring(7, start - 1000, start + 500), {}).ok());
+  expired.until = start + 1000;
+  expired.now = start + 1000;
+  written = store_->RecordExpiryNotices(expired);
+  ASSERT_TRUE(written.ok());
+  EXPECT_EQ(*written, 1);
+  events = AllEvents();
+  ASSERT_EQ(events.size(), 2u);
+  // Oldest first: the expiry (at start + 1 s) before the 7d notice (at start + 1 h).
+  EXPECT_EQ(events[0].at("action").as_string(), "token.expired");
+  EXPECT_EQ(events[0].at("subject").at("id").as_string(), IdOf(7));
+  EXPECT_EQ(events[0].at("details").at("daysRemaining").as_int64(), 0);
+  EXPECT_TRUE(MustVerify().ok());
+}
+
+TEST_P(EventStoreContractTest, ConcurrentWritersKeepEveryChainWhole) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const Token token = MakeToken(1000 + t * kPerThread + i, TokenType::kUser, "u1");
+        const core::AuditEvent event = core::MakeEvent(core::AuditAction::kCreated, token,
+                                                       core::EventOrigin::System(), kBase + i);
+        if (!store_->Insert(token, std::span(&event, 1)).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+  const ChainReport report = MustVerify();
+  EXPECT_TRUE(report.ok()) << report.problem;
+  EXPECT_EQ(report.events, kThreads * kPerThread);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EventStoreContractTest, ::testing::ValuesIn(AllBackends()),
+                         [](const ::testing::TestParamInfo<BackendCase>& info) {
+                           return info.param.name;
+                         });
+INSTANTIATE_TEST_SUITE_P(ThroughFailingStore, EventStoreContractTest,
                          ::testing::ValuesIn(ThroughFailingStore()),
                          [](const ::testing::TestParamInfo<BackendCase>& info) {
                            return info.param.name;

@@ -8,9 +8,11 @@ namespace tokend::testing {
 namespace {
 
 constexpr std::string_view kMethodNames[] = {
-    "Insert", "InsertMany",   "FindById",     "FindBySecretHash", "Delete",
-    "Query",  "CountByType",  "Ping",         "DeleteMatching",   "RecordUses",
-    "Rotate", "LookupSecret", "RevokeFamily", "SweepRotations"};
+    "Insert",        "InsertMany",   "FindById",     "FindBySecretHash", "Delete",
+    "Query",         "CountByType",  "Ping",         "DeleteMatching",   "RecordUses",
+    "Rotate",        "LookupSecret", "RevokeFamily", "SweepRotations",   "RecordExpiryNotices",
+    "QueryAudit",    "PruneAudit",   "VerifyAudit",  "ClaimDeliveries",  "FinishDelivery",
+    "GetOutboxStats"};
 
 int IndexOf(FailingStore::Methods method) { return std::countr_zero(method); }
 
@@ -71,9 +73,10 @@ std::optional<core::Status> FailingStore::Injected(Methods method) {
   return core::Status::Unavailable("injected store failure: " + std::string(kMethodNames[index]));
 }
 
-core::Status FailingStore::Insert(const core::Token& token) {
+core::Status FailingStore::Insert(const core::Token& token,
+                                  std::span<const core::AuditEvent> events) {
   if (auto failure = Injected(kInsert)) return *failure;
-  return ForwardingStore::Insert(token);
+  return ForwardingStore::Insert(token, events);
 }
 
 core::Status FailingStore::InsertMany(std::span<const core::Token> tokens) {
@@ -91,15 +94,16 @@ core::Result<core::Token> FailingStore::FindBySecretHash(std::string_view secret
   return ForwardingStore::FindBySecretHash(secret_hash);
 }
 
-core::Status FailingStore::Delete(std::string_view id) {
+core::Status FailingStore::Delete(std::string_view id, std::span<const core::AuditEvent> events) {
   if (auto failure = Injected(kDelete)) return *failure;
-  return ForwardingStore::Delete(id);
+  return ForwardingStore::Delete(id, events);
 }
 
 core::Result<std::vector<std::string>> FailingStore::DeleteMatching(
-    const core::TokenQuery& query, const core::Visibility& visibility) {
+    const core::TokenQuery& query, const core::Visibility& visibility,
+    const core::EventOrigin& origin, core::EpochMillis now) {
   if (auto failure = Injected(kDeleteMatching)) return *failure;
-  return ForwardingStore::DeleteMatching(query, visibility);
+  return ForwardingStore::DeleteMatching(query, visibility, origin, now);
 }
 
 core::Result<store::TokenPage> FailingStore::Query(const core::TokenQuery& query,
@@ -145,6 +149,47 @@ core::Result<store::FamilyRevocation> FailingStore::RevokeFamily(std::string_vie
 core::Result<store::SweepCounts> FailingStore::SweepRotations(core::EpochMillis now) {
   if (auto failure = Injected(kSweepRotations)) return *failure;
   return ForwardingStore::SweepRotations(now);
+}
+
+core::Result<std::int64_t> FailingStore::RecordExpiryNotices(const store::NoticeScan& scan) {
+  if (auto failure = Injected(kRecordExpiryNotices)) return *failure;
+  return ForwardingStore::RecordExpiryNotices(scan);
+}
+
+core::Result<store::AuditPage> FailingStore::QueryAudit(const store::AuditQuery& query,
+                                                        const core::Visibility& visibility,
+                                                        std::int64_t limit, std::int64_t offset,
+                                                        bool count_total) {
+  if (auto failure = Injected(kQueryAudit)) return *failure;
+  return ForwardingStore::QueryAudit(query, visibility, limit, offset, count_total);
+}
+
+core::Result<std::int64_t> FailingStore::PruneAudit(core::EpochMillis before) {
+  if (auto failure = Injected(kPruneAudit)) return *failure;
+  return ForwardingStore::PruneAudit(before);
+}
+
+core::Result<store::ChainReport> FailingStore::VerifyAudit() {
+  if (auto failure = Injected(kVerifyAudit)) return *failure;
+  return ForwardingStore::VerifyAudit();
+}
+
+core::Result<std::vector<store::Delivery>> FailingStore::ClaimDeliveries(core::EpochMillis now,
+                                                                         std::int64_t lease_millis,
+                                                                         int max) {
+  if (auto failure = Injected(kClaimDeliveries)) return *failure;
+  return ForwardingStore::ClaimDeliveries(now, lease_millis, max);
+}
+
+core::Status FailingStore::FinishDelivery(const store::Delivery& delivery,
+                                          const store::DeliveryOutcome& outcome) {
+  if (auto failure = Injected(kFinishDelivery)) return *failure;
+  return ForwardingStore::FinishDelivery(delivery, outcome);
+}
+
+core::Result<store::OutboxStats> FailingStore::GetOutboxStats() {
+  if (auto failure = Injected(kGetOutboxStats)) return *failure;
+  return ForwardingStore::GetOutboxStats();
 }
 
 }  // namespace tokend::testing

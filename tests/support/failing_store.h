@@ -47,10 +47,18 @@ class FailingStore final : public ForwardingStore {
   static constexpr Methods kLookupSecret = 1u << 11;
   static constexpr Methods kRevokeFamily = 1u << 12;
   static constexpr Methods kSweepRotations = 1u << 13;
-  static constexpr Methods kWrites = kInsert | kInsertMany | kDelete | kDeleteMatching |
-                                     kRecordUses | kRotate | kRevokeFamily | kSweepRotations;
-  static constexpr Methods kReads =
-      kFindById | kFindBySecretHash | kQuery | kCountByType | kLookupSecret;
+  static constexpr Methods kRecordExpiryNotices = 1u << 14;
+  static constexpr Methods kQueryAudit = 1u << 15;
+  static constexpr Methods kPruneAudit = 1u << 16;
+  static constexpr Methods kVerifyAudit = 1u << 17;
+  static constexpr Methods kClaimDeliveries = 1u << 18;
+  static constexpr Methods kFinishDelivery = 1u << 19;
+  static constexpr Methods kGetOutboxStats = 1u << 20;
+  static constexpr Methods kWrites =
+      kInsert | kInsertMany | kDelete | kDeleteMatching | kRecordUses | kRotate | kRevokeFamily |
+      kSweepRotations | kRecordExpiryNotices | kPruneAudit | kClaimDeliveries | kFinishDelivery;
+  static constexpr Methods kReads = kFindById | kFindBySecretHash | kQuery | kCountByType |
+                                    kLookupSecret | kQueryAudit | kVerifyAudit | kGetOutboxStats;
   static constexpr Methods kAll = kWrites | kReads | kPing;
 
   explicit FailingStore(std::unique_ptr<store::TokenStore> inner);
@@ -72,13 +80,15 @@ class FailingStore final : public ForwardingStore {
   int Calls(Methods method) const;
   int Failures(Methods method) const;
 
-  core::Status Insert(const core::Token& token) override;
+  core::Status Insert(const core::Token& token, std::span<const core::AuditEvent> events) override;
   core::Status InsertMany(std::span<const core::Token> tokens) override;
   core::Result<core::Token> FindById(std::string_view id) override;
   core::Result<core::Token> FindBySecretHash(std::string_view secret_hash) override;
-  core::Status Delete(std::string_view id) override;
-  core::Result<std::vector<std::string>> DeleteMatching(
-      const core::TokenQuery& query, const core::Visibility& visibility) override;
+  core::Status Delete(std::string_view id, std::span<const core::AuditEvent> events) override;
+  core::Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
+                                                        const core::Visibility& visibility,
+                                                        const core::EventOrigin& origin,
+                                                        core::EpochMillis now) override;
   core::Result<store::TokenPage> Query(const core::TokenQuery& query,
                                        const core::Visibility& visibility, std::int64_t limit,
                                        std::int64_t offset, bool count_total) override;
@@ -92,9 +102,21 @@ class FailingStore final : public ForwardingStore {
                                                      std::string_view secret_hash,
                                                      core::EpochMillis now) override;
   core::Result<store::SweepCounts> SweepRotations(core::EpochMillis now) override;
+  core::Result<std::int64_t> RecordExpiryNotices(const store::NoticeScan& scan) override;
+  core::Result<store::AuditPage> QueryAudit(const store::AuditQuery& query,
+                                            const core::Visibility& visibility, std::int64_t limit,
+                                            std::int64_t offset, bool count_total) override;
+  core::Result<std::int64_t> PruneAudit(core::EpochMillis before) override;
+  core::Result<store::ChainReport> VerifyAudit() override;
+  core::Result<std::vector<store::Delivery>> ClaimDeliveries(core::EpochMillis now,
+                                                             std::int64_t lease_millis,
+                                                             int max) override;
+  core::Status FinishDelivery(const store::Delivery& delivery,
+                              const store::DeliveryOutcome& outcome) override;
+  core::Result<store::OutboxStats> GetOutboxStats() override;
 
  private:
-  static constexpr int kMethodCount = 14;
+  static constexpr int kMethodCount = 21;
 
   // Counts the call; the failure to return when this call of `method` fails.
   std::optional<core::Status> Injected(Methods method);

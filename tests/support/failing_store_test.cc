@@ -62,7 +62,7 @@ TEST(FailingStoreTest, HealthyStoreForwardsEveryCall) {
   ASSERT_NE(store, nullptr);
   Listener listener;
   store->SetChangeListener(&listener);
-  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
   const std::vector<Token> more = {MakeToken(2), MakeToken(3)};
   ASSERT_TRUE(store->InsertMany(more).ok());
   EXPECT_EQ(*store->FindById(MakeToken(1).id), MakeToken(1));
@@ -70,7 +70,7 @@ TEST(FailingStoreTest, HealthyStoreForwardsEveryCall) {
   EXPECT_EQ(store->Query({}, {}, 10, 0, true)->total, 3);
   EXPECT_EQ(store->CountByType()->size(), 1u);
   EXPECT_TRUE(store->Ping().ok());
-  ASSERT_TRUE(store->Delete(MakeToken(3).id).ok());
+  ASSERT_TRUE(store->Delete(MakeToken(3).id, {}).ok());
   EXPECT_EQ(listener.deleted(), std::vector<std::string>{MakeToken(3).id});
   EXPECT_FALSE(store->IsShared());
   EXPECT_EQ(store->Calls(FailingStore::kInsert), 1);
@@ -83,15 +83,15 @@ TEST(FailingStoreTest, FailedCallsAreUnavailableAndNeverReachTheStore) {
   ASSERT_NE(store, nullptr);
   Listener listener;
   store->SetChangeListener(&listener);
-  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
 
   store->Fail(FailingStore::kWrites);
-  const Status insert = store->Insert(MakeToken(2));
+  const Status insert = store->Insert(MakeToken(2), {});
   EXPECT_TRUE(insert.IsUnavailable()) << insert.ToString();
   EXPECT_NE(insert.message().find("Insert"), std::string::npos) << insert.message();
   const std::vector<Token> batch = {MakeToken(3)};
   EXPECT_TRUE(store->InsertMany(batch).IsUnavailable());
-  EXPECT_TRUE(store->Delete(MakeToken(1).id).IsUnavailable());
+  EXPECT_TRUE(store->Delete(MakeToken(1).id, {}).IsUnavailable());
   // Reads still work, and see that nothing changed.
   EXPECT_TRUE(store->FindById(MakeToken(1).id).ok());
   EXPECT_TRUE(store->inner().FindById(MakeToken(2).id).status().IsNotFound());
@@ -107,8 +107,8 @@ TEST(FailingStoreTest, FailedCallsAreUnavailableAndNeverReachTheStore) {
   EXPECT_TRUE(store->Ping().IsUnavailable());
 
   store->Heal();
-  EXPECT_TRUE(store->Insert(MakeToken(2)).ok());
-  EXPECT_TRUE(store->Delete(MakeToken(1).id).ok());
+  EXPECT_TRUE(store->Insert(MakeToken(2), {}).ok());
+  EXPECT_TRUE(store->Delete(MakeToken(1).id, {}).ok());
   EXPECT_EQ(listener.deleted(), std::vector<std::string>{MakeToken(1).id});
   EXPECT_EQ(store->Failures(FailingStore::kDelete), 1);
   EXPECT_EQ(store->Calls(FailingStore::kDelete), 2);
@@ -118,7 +118,7 @@ TEST(FailingStoreTest, FailedCallsAreUnavailableAndNeverReachTheStore) {
 TEST(FailingStoreTest, FailNextFailsExactlyThatManyCalls) {
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
   store->FailNext(FailingStore::kFindById | FailingStore::kPing, 2);
   EXPECT_TRUE(store->FindById(MakeToken(1).id).status().IsUnavailable());
   EXPECT_TRUE(store->FindById(MakeToken(1).id).status().IsUnavailable());
@@ -144,7 +144,7 @@ TEST(FailingStoreTest, SetFailureChoosesTheStatus) {
 TEST(FailingStoreTest, TogglesAreSafeWhileCallsAreInFlight) {
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Insert(MakeToken(1)).ok());
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
   constexpr int kThreads = 8;
   constexpr int kCallsEach = 200;
   constexpr int kPending = 300;

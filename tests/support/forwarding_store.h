@@ -18,7 +18,9 @@ class ForwardingStore : public store::TokenStore {
   // Owns `inner`, which must not be null.
   explicit ForwardingStore(std::unique_ptr<store::TokenStore> inner) : inner_(std::move(inner)) {}
 
-  core::Status Insert(const core::Token& token) override { return inner_->Insert(token); }
+  core::Status Insert(const core::Token& token, std::span<const core::AuditEvent> events) override {
+    return inner_->Insert(token, events);
+  }
   core::Status InsertMany(std::span<const core::Token> tokens) override {
     return inner_->InsertMany(tokens);
   }
@@ -26,10 +28,14 @@ class ForwardingStore : public store::TokenStore {
   core::Result<core::Token> FindBySecretHash(std::string_view secret_hash) override {
     return inner_->FindBySecretHash(secret_hash);
   }
-  core::Status Delete(std::string_view id) override { return inner_->Delete(id); }
-  core::Result<std::vector<std::string>> DeleteMatching(
-      const core::TokenQuery& query, const core::Visibility& visibility) override {
-    return inner_->DeleteMatching(query, visibility);
+  core::Status Delete(std::string_view id, std::span<const core::AuditEvent> events) override {
+    return inner_->Delete(id, events);
+  }
+  core::Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
+                                                        const core::Visibility& visibility,
+                                                        const core::EventOrigin& origin,
+                                                        core::EpochMillis now) override {
+    return inner_->DeleteMatching(query, visibility, origin, now);
   }
   core::Result<store::TokenPage> Query(const core::TokenQuery& query,
                                        const core::Visibility& visibility, std::int64_t limit,
@@ -44,8 +50,9 @@ class ForwardingStore : public store::TokenStore {
     inner_->SetChangeListener(listener);
   }
   bool IsShared() const override { return inner_->IsShared(); }
-  core::Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) override {
-    return inner_->InsertAbsent(tokens);
+  core::Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens,
+                                          std::span<const core::AuditEvent> events) override {
+    return inner_->InsertAbsent(tokens, events);
   }
   core::Status RecordUses(std::span<const store::TokenUse> uses) override {
     return inner_->RecordUses(uses);
@@ -62,6 +69,28 @@ class ForwardingStore : public store::TokenStore {
   core::Result<store::SweepCounts> SweepRotations(core::EpochMillis now) override {
     return inner_->SweepRotations(now);
   }
+  core::Result<std::int64_t> RecordExpiryNotices(const store::NoticeScan& scan) override {
+    return inner_->RecordExpiryNotices(scan);
+  }
+  core::Result<store::AuditPage> QueryAudit(const store::AuditQuery& query,
+                                            const core::Visibility& visibility, std::int64_t limit,
+                                            std::int64_t offset, bool count_total) override {
+    return inner_->QueryAudit(query, visibility, limit, offset, count_total);
+  }
+  core::Result<std::int64_t> PruneAudit(core::EpochMillis before) override {
+    return inner_->PruneAudit(before);
+  }
+  core::Result<store::ChainReport> VerifyAudit() override { return inner_->VerifyAudit(); }
+  core::Result<std::vector<store::Delivery>> ClaimDeliveries(core::EpochMillis now,
+                                                             std::int64_t lease_millis,
+                                                             int max) override {
+    return inner_->ClaimDeliveries(now, lease_millis, max);
+  }
+  core::Status FinishDelivery(const store::Delivery& delivery,
+                              const store::DeliveryOutcome& outcome) override {
+    return inner_->FinishDelivery(delivery, outcome);
+  }
+  core::Result<store::OutboxStats> GetOutboxStats() override { return inner_->GetOutboxStats(); }
 
   store::TokenStore& inner() { return *inner_; }
 

@@ -1,5 +1,7 @@
 // The PostgreSQL backend: plain libpq, a bounded connection pool, prepared
 // statements, and a LISTEN/NOTIFY feed of deletions shared by every instance.
+// Audit events are linked into one hash chain per concurrent writer of this
+// instance (see Transact), so that writes never queue behind a single chain.
 #include "store/postgres/postgres_store.h"
 
 #include <algorithm>
@@ -7,15 +9,19 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "store/audit_json.h"
+#include "store/audit_log.h"
 #include "store/embedded_migrations.h"
 #include "store/postgres/connection_pool.h"
 #include "store/postgres/deletion_feed.h"
@@ -57,8 +63,10 @@ constexpr Statement kInsert = {"tokend_insert",
 constexpr Statement kInsertMany = {"tokend_insert_many", TOKEND_INSERT_MANY_SQL, 13};
 // Without a conflict target: a row taking an id or a secret_hash already
 // stored, or taken earlier in the same statement, is skipped.
-constexpr Statement kInsertAbsent = {"tokend_insert_absent",
-                                     TOKEND_INSERT_MANY_SQL " ON CONFLICT DO NOTHING", 13};
+// The rows stored come back, so that their events are written.
+constexpr Statement kInsertAbsent = {
+    "tokend_insert_absent",
+    TOKEND_INSERT_MANY_SQL " ON CONFLICT DO NOTHING RETURNING id, secret_hash", 13};
 // The delete and its announcement commit together (one implicit transaction).
 constexpr Statement kDelete = {"tokend_delete",
                                "WITH deleted AS (DELETE FROM tokens WHERE id = $1 RETURNING id) "
@@ -95,23 +103,31 @@ constexpr Statement kKeepRotated = {
     3};
 constexpr Statement kInsertRetired = {
     "tokend_insert_retired",
-    "INSERT INTO retired_secrets (secret_hash, token_id, family_id, overlap_end, forget_after) "
-    "VALUES ($1, $2, $3, $4::bigint, $5::bigint) ON CONFLICT (secret_hash) DO UPDATE SET "
-    "token_id = EXCLUDED.token_id, family_id = EXCLUDED.family_id, "
+    "INSERT INTO retired_secrets (secret_hash, token_id, family_id, overlap_end, forget_after, "
+    "token_type, principal, name) "
+    "VALUES ($1, $2, $3, $4::bigint, $5::bigint, $6, $7, $8) ON CONFLICT (secret_hash) DO UPDATE "
+    "SET token_id = EXCLUDED.token_id, family_id = EXCLUDED.family_id, "
     "overlap_end = EXCLUDED.overlap_end, forget_after = EXCLUDED.forget_after, "
-    "reuse_detected_at = NULL",
-    5};
+    "reuse_detected_at = NULL, token_type = EXCLUDED.token_type, "
+    "principal = EXCLUDED.principal, name = EXCLUDED.name",
+    8};
 // One statement: the mark, the family's deletion and its announcements
-// commit together, and nothing is deleted when the reuse was marked before.
+// go together, and nothing is deleted when the reuse was marked before.
+// Columns: whether it was marked now, a deleted token's id, (its
+// announcement), type, principal and name, then the retired secret's
+// subject columns.
 constexpr Statement kRevokeFamily = {
     "tokend_revoke_family",
     "WITH marked AS (UPDATE retired_secrets SET reuse_detected_at = $3::bigint "
-    "WHERE secret_hash = $2 AND reuse_detected_at IS NULL RETURNING 1), "
+    "WHERE secret_hash = $2 AND reuse_detected_at IS NULL "
+    "RETURNING token_id, token_type, principal, name), "
     "deleted AS (DELETE FROM tokens WHERE (id = $1 OR family_id = $1) "
-    "AND EXISTS (SELECT 1 FROM marked) RETURNING id) "
+    "AND EXISTS (SELECT 1 FROM marked) RETURNING id, type, principal, name) "
     "SELECT (SELECT count(*) FROM marked), deleted.id, "
-    "CASE WHEN deleted.id IS NOT NULL THEN pg_notify('tokend_token_deleted', deleted.id) END "
-    "FROM (SELECT 1) AS k LEFT JOIN deleted ON true",
+    "CASE WHEN deleted.id IS NOT NULL THEN pg_notify('tokend_token_deleted', deleted.id) END, "
+    "deleted.type, deleted.principal, deleted.name, "
+    "m.token_id, m.token_type, m.principal, m.name "
+    "FROM (SELECT 1) AS k LEFT JOIN deleted ON true LEFT JOIN marked AS m ON true",
     3};
 constexpr Statement kSweepTokens = {
     "tokend_sweep_tokens",
@@ -129,15 +145,130 @@ constexpr Statement kLookupSecret = {
     "SELECT t.*, r.* FROM (SELECT 1) AS k "
     "LEFT JOIN (SELECT " TOKEND_TOKEN_COLUMNS
     " FROM tokens WHERE secret_hash = $1) AS t ON true "
-    "LEFT JOIN (SELECT token_id, family_id, overlap_end, forget_after, reuse_detected_at "
-    "FROM retired_secrets WHERE secret_hash = $1) AS r ON true",
+    "LEFT JOIN (SELECT token_id, family_id, overlap_end, forget_after, reuse_detected_at, "
+    "token_type, principal, name FROM retired_secrets WHERE secret_hash = $1) AS r ON true",
     1};
 
+// Events (API 8), in one round trip: the event rows of one transaction (in
+// chain order), their outbox rows (one per event and webhook URL) and their
+// chain's record, whose head is set only by the chain's first transaction.
+constexpr Statement kWriteEvents = {
+    "tokend_write_events",
+    "WITH events AS (INSERT INTO audit_events (id, writer, seq, time, action, subject_id, "
+    "subject_type, subject_principal, body, prev_hash, hash) "
+    "SELECT e.id, $1, e.seq, e.time, e.action, e.subject_id, e.subject_type, "
+    "e.subject_principal, e.body, e.prev_hash, e.hash "
+    "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], "
+    "$8::text[], $9::text[], $10::text[], $11::text[]) "
+    "AS e(id, seq, time, action, subject_id, subject_type, subject_principal, body, prev_hash, "
+    "hash) RETURNING 1), "
+    "queued AS (INSERT INTO webhook_outbox (event_id, url, payload, attempts, next_attempt_at, "
+    "failed, queued_at) "
+    "SELECT e.id, u.url, e.payload, 0, e.time, false, e.time "
+    "FROM unnest($2::text[], $4::bigint[], $12::text[]) AS e(id, time, payload) "
+    "CROSS JOIN unnest($13::text[]) AS u(url) RETURNING 1) "
+    "INSERT INTO audit_chains (writer, first_seq, first_prev_hash, last_seq, last_hash) "
+    "VALUES ($1, $14::bigint, $15, $16::bigint, $17) ON CONFLICT (writer) DO UPDATE SET "
+    "last_seq = EXCLUDED.last_seq, last_hash = EXCLUDED.last_hash",
+    17};
+constexpr Statement kNoticeProgress = {
+    "tokend_notice_progress",
+    "SELECT done_until FROM notice_progress WHERE threshold_seconds = $1::bigint", 1};
+constexpr Statement kNoticeStart = {
+    "tokend_notice_start",
+    "INSERT INTO notice_progress (threshold_seconds, done_until) VALUES ($1::bigint, $2::bigint) "
+    "ON CONFLICT (threshold_seconds) DO NOTHING",
+    2};
+// Compare-and-set: of two instances claiming one window, the second waits
+// for the first's row lock, then finds done_until moved and claims nothing.
+constexpr Statement kNoticeClaim = {
+    "tokend_notice_claim",
+    "UPDATE notice_progress SET done_until = $3::bigint "
+    "WHERE threshold_seconds = $1::bigint AND done_until = $2::bigint",
+    3};
+// Tokens whose crossing time (expiration_date - $3 ms) lies in ($1, $2]: a
+// range of tokens_by_expiration. $4 = 1 for a threshold > 0: created before
+// the crossing and not yet inside the next threshold ($5 ms) at $6.
+constexpr Statement kNoticeTokens = {
+    "tokend_notice_tokens",
+    "SELECT " TOKEND_TOKEN_COLUMNS
+    " FROM tokens WHERE expiration_date > $1::bigint + $3::bigint "
+    "AND expiration_date <= $2::bigint + $3::bigint AND rotated_to IS NULL "
+    "AND ($4::int = 0 OR (creation_date < expiration_date - $3::bigint "
+    "AND expiration_date - $6::bigint > $5::bigint)) ORDER BY expiration_date, id",
+    6};
+constexpr Statement kChainWriters = {
+    "tokend_chain_writers",
+    "SELECT writer, first_seq, first_prev_hash, last_seq, last_hash FROM audit_chains "
+    "WHERE writer > $1 ORDER BY writer LIMIT 100",
+    1};
+constexpr Statement kLockChain = {
+    "tokend_lock_chain",
+    "SELECT writer, first_seq, first_prev_hash, last_seq, last_hash FROM audit_chains "
+    "WHERE writer = $1 FOR UPDATE",
+    1};
+constexpr Statement kUnrecordedWriter = {
+    "tokend_unrecorded_writer",
+    "SELECT writer FROM audit_events e WHERE NOT EXISTS "
+    "(SELECT 1 FROM audit_chains c WHERE c.writer = e.writer) LIMIT 1",
+    0};
+constexpr Statement kChainEvents = {
+    "tokend_chain_events",
+    "SELECT id, seq, time, action, subject_id, subject_type, subject_principal, body, "
+    "prev_hash, hash FROM audit_events WHERE writer = $1 AND seq > $2::bigint "
+    "ORDER BY seq LIMIT 1000",
+    2};
+constexpr Statement kPruneFirstKept = {
+    "tokend_prune_first_kept",
+    "SELECT seq, prev_hash FROM audit_events WHERE writer = $1 AND time >= $2::bigint "
+    "ORDER BY seq LIMIT 1",
+    2};
+constexpr Statement kPruneEvents = {
+    "tokend_prune_events", "DELETE FROM audit_events WHERE writer = $1 AND seq < $2::bigint", 2};
+constexpr Statement kPruneChain = {
+    "tokend_prune_chain",
+    "UPDATE audit_chains SET first_seq = $2::bigint, first_prev_hash = $3 WHERE writer = $1", 3};
+// Due deliveries, oldest first; rows another instance is claiming right now
+// are skipped, and a row it claimed meanwhile fails the recheck of the
+// WHERE clause after its lock is released. RETURNING has no order: the
+// caller sorts.
+constexpr Statement kClaimDeliveries = {
+    "tokend_claim_deliveries",
+    "UPDATE webhook_outbox SET claimed_until = $2::bigint WHERE (event_id, url) IN ("
+    "SELECT event_id, url FROM webhook_outbox WHERE NOT failed "
+    "AND next_attempt_at <= $1::bigint AND (claimed_until IS NULL OR claimed_until <= $1::bigint) "
+    "ORDER BY queued_at, event_id, url LIMIT $3::bigint FOR UPDATE SKIP LOCKED) "
+    "RETURNING event_id, url, payload, attempts, queued_at",
+    3};
+constexpr Statement kDelivered = {"tokend_delivered",
+                                  "DELETE FROM webhook_outbox WHERE event_id = $1 AND url = $2", 2};
+constexpr Statement kRetryDelivery = {
+    "tokend_retry_delivery",
+    "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $3::bigint, "
+    "claimed_until = NULL, last_error = $4 WHERE event_id = $1 AND url = $2",
+    4};
+constexpr Statement kFailDelivery = {
+    "tokend_fail_delivery",
+    "UPDATE webhook_outbox SET attempts = attempts + 1, failed = true, claimed_until = NULL, "
+    "last_error = $3 WHERE event_id = $1 AND url = $2",
+    3};
+constexpr Statement kOutboxStats = {
+    "tokend_outbox_stats",
+    "SELECT (SELECT count(*) FROM webhook_outbox WHERE NOT failed), "
+    "(SELECT count(*) FROM webhook_outbox WHERE failed), "
+    "(SELECT min(queued_at) FROM webhook_outbox WHERE NOT failed)",
+    0};
+
 constexpr const Statement* kPrepared[] = {
-    &kFindById,     &kFindBySecretHash, &kInsert,       &kInsertMany,
-    &kDelete,       &kCountByType,      &kPing,         &kInsertAbsent,
-    &kRecordUses,   &kRotationState,    &kKeepRotated,  &kInsertRetired,
-    &kRevokeFamily, &kSweepTokens,      &kSweepRetired, &kLookupSecret};
+    &kFindById,        &kFindBySecretHash, &kInsert,        &kInsertMany,
+    &kDelete,          &kCountByType,      &kPing,          &kInsertAbsent,
+    &kRecordUses,      &kRotationState,    &kKeepRotated,   &kInsertRetired,
+    &kRevokeFamily,    &kSweepTokens,      &kSweepRetired,  &kLookupSecret,
+    &kWriteEvents,     &kNoticeProgress,   &kNoticeStart,   &kNoticeClaim,
+    &kNoticeTokens,    &kChainWriters,     &kLockChain,     &kUnrecordedWriter,
+    &kChainEvents,     &kPruneFirstKept,   &kPruneEvents,   &kPruneChain,
+    &kClaimDeliveries, &kDelivered,        &kRetryDelivery, &kFailDelivery,
+    &kOutboxStats};
 
 ResultPtr Exec(PGconn* conn, const Statement& statement, const std::vector<const char*>& params) {
   return ResultPtr(PQexecPrepared(conn, statement.name, static_cast<int>(params.size()),
@@ -201,6 +332,14 @@ Result<core::Token> RowToToken(const PGresult* result, int row) {
   columns.rotated_to = OptionalText(result, row, 11);
   columns.family_id = OptionalText(result, row, 12);
   return DecodeTokenRow(std::move(columns));
+}
+
+// The subject of an event from a result row: the id in column `id`, the
+// type, principal and name from column `type` on.
+core::EventSubject ReadSubject(const PGresult* result, int row, int id, int type) {
+  return SubjectFromColumns(
+      OptionalText(result, row, id).value_or(""), OptionalText(result, row, type).value_or(""),
+      OptionalText(result, row, type + 1), OptionalText(result, row, type + 2).value_or(""));
 }
 
 // The unnest() parameters of kInsertMany and kInsertAbsent for `rows`: one
@@ -451,6 +590,7 @@ class PostgresStore final : public TokenStore {
  public:
   PostgresStore(pg::ConnectionConfig config, const StoreOptions& options)
       : config_(std::move(config)),
+        webhook_urls_(options.webhook_urls),
         pool_(config_, options.pool_size,
               std::chrono::seconds(std::max(1, options.connect_timeout_seconds)),
               [this](PGconn* conn) { return Prepare(conn); }) {}
@@ -466,17 +606,27 @@ class PostgresStore final : public TokenStore {
     return status;
   }
 
-  Status Insert(const core::Token& token) override {
+  Status Insert(const core::Token& token, std::span<const core::AuditEvent> events) override {
     Result<TokenRow> row = EncodeTokenRow(token);
     if (!row.ok()) return row.status();
     const InsertParams params(*row);
     // Not retried: a lost reply leaves the outcome unknown.
-    return WithConnection(false, [&](PGconn* conn) {
+    if (events.empty()) {
+      // One statement, one round trip.
+      return WithConnection(false, [&](PGconn* conn) {
+        ResultPtr result = Exec(conn, kInsert, params.values);
+        if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+          return pg::TranslateError(config_, conn, result.get(), "insert");
+        }
+        return Status::Ok();
+      });
+    }
+    return Transact("insert", [&](PGconn* conn, ChainAppender& chain) {
       ResultPtr result = Exec(conn, kInsert, params.values);
       if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
         return pg::TranslateError(config_, conn, result.get(), "insert");
       }
-      return Status::Ok();
+      return WriteEvents(conn, chain, events);
     });
   }
 
@@ -516,8 +666,12 @@ class PostgresStore final : public TokenStore {
     return FindOne(kFindById, id, "token id");
   }
 
-  Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) override {
+  Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens,
+                                    std::span<const core::AuditEvent> events) override {
     if (tokens.empty()) return std::int64_t{0};
+    if (!events.empty() && events.size() != tokens.size()) {
+      return Status::InvalidArgument("InsertAbsent needs one event per token, or none");
+    }
     std::vector<TokenRow> rows;
     rows.reserve(tokens.size());
     for (const core::Token& token : tokens) {
@@ -527,15 +681,9 @@ class PostgresStore final : public TokenStore {
     }
     std::int64_t inserted = 0;
     // Not retried: a lost reply leaves the outcome unknown.
-    Status status = WithConnection(false, [&](PGconn* conn) {
-      auto fail = [&](const PGresult* result, std::string_view what) {
-        Status failure = pg::TranslateError(config_, conn, result, what);
-        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
-        return failure;
-      };
+    Status status = Transact("insert", [&](PGconn* conn, ChainAppender& chain) {
       inserted = 0;
-      ResultPtr begin(PQexec(conn, "BEGIN"));
-      if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get(), "insert");
+      std::vector<core::AuditEvent> stored_events;
       for (std::size_t start = 0; start < rows.size(); start += kInsertBatch) {
         const std::size_t end = std::min(rows.size(), start + kInsertBatch);
         const std::vector<std::string> arrays =
@@ -543,17 +691,30 @@ class PostgresStore final : public TokenStore {
         std::vector<const char*> params;
         for (const std::string& array : arrays) params.push_back(array.c_str());
         ResultPtr result = Exec(conn, kInsertAbsent, params);
-        if (!Succeeded(result.get(), PGRES_COMMAND_OK)) return fail(result.get(), "insert");
-        const std::optional<std::int64_t> count = ParseInt64(PQcmdTuples(result.get()));
-        if (!count) {
-          ResultPtr rollback(PQexec(conn, "ROLLBACK"));
-          return Status::Internal("PostgreSQL: the insert did not report its row count");
+        if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
+          return pg::TranslateError(config_, conn, result.get(), "insert");
         }
-        inserted += *count;
+        const int stored = PQntuples(result.get());
+        inserted += stored;
+        if (events.empty()) continue;
+        // A stored row is named by its id and hash together (both unique),
+        // which tells it from a skipped row of the same id or hash.
+        std::vector<bool> matched(end - start, false);
+        for (int r = 0; r < stored; ++r) {
+          const std::string_view id = PQgetvalue(result.get(), r, 0);
+          const std::string_view hash = PQgetvalue(result.get(), r, 1);
+          for (std::size_t i = start; i < end; ++i) {
+            if (!matched[i - start] && rows[i].id == id && rows[i].secret_hash == hash) {
+              matched[i - start] = true;
+              break;
+            }
+          }
+        }
+        for (std::size_t i = start; i < end; ++i) {
+          if (matched[i - start]) stored_events.push_back(events[i]);
+        }
       }
-      ResultPtr commit(PQexec(conn, "COMMIT"));
-      if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get(), "insert commit");
-      return Status::Ok();
+      return WriteEvents(conn, chain, stored_events);
     });
     if (!status.ok()) return status;
     return inserted;
@@ -563,40 +724,41 @@ class PostgresStore final : public TokenStore {
     return FindOne(kFindBySecretHash, secret_hash, "token secret hash");
   }
 
-  Status Delete(std::string_view id) override {
+  Status Delete(std::string_view id, std::span<const core::AuditEvent> events) override {
     if (!IsStorableText(id)) return Status::NotFound("no token with this id");
     const std::string key(id);
     {
       std::lock_guard lock(listener_mu_);
       ++own_deletions_[key].in_flight;
     }
-    Status status = WithConnection(false, [&](PGconn* conn) {
+    Status status = Transact("delete", [&](PGconn* conn, ChainAppender& chain) {
       ResultPtr result = Exec(conn, kDelete, {key.c_str()});
       if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
         return pg::TranslateError(config_, conn, result.get(), "delete");
       }
       if (PQntuples(result.get()) == 0) return Status::NotFound("no token with id " + key);
-      return Status::Ok();
+      return WriteEvents(conn, chain, events);
     });
     FinishOwnDeletion(key, status.ok());
     return status;
   }
 
   Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
-                                                  const core::Visibility& visibility) override {
+                                                  const core::Visibility& visibility,
+                                                  const core::EventOrigin& origin,
+                                                  core::EpochMillis now) override {
     std::vector<std::string> deleted;
     Filter filter = BuildFilter(query, visibility);
     if (filter.matches_nothing) return deleted;
-    // One statement, so one implicit transaction: the rows go and their
-    // announcements are queued together, or nothing happens. A notification
-    // is delivered only at commit. Once the audit trail exists, a
-    // `token.revoked` event (reason "bulk") per row is written in this
-    // transaction too.
+    // One transaction: the rows go, their announcements are queued and a
+    // `token.revoked` event (reason "bulk") per row is written together, or
+    // nothing happens. A notification is delivered only at commit.
     const std::string sql = "WITH deleted AS (DELETE FROM tokens" + filter.tokens_where +
-                            " RETURNING id) SELECT deleted.id, "
-                            "pg_notify('tokend_token_deleted', deleted.id) FROM deleted";
+                            " RETURNING id, type, principal, name) SELECT deleted.id, "
+                            "pg_notify('tokend_token_deleted', deleted.id), deleted.type, "
+                            "deleted.principal, deleted.name FROM deleted";
     StartOwnBulkDeletion();
-    Status status = WithConnection(false, [&](PGconn* conn) -> Status {
+    Status status = Transact("delete", [&](PGconn* conn, ChainAppender& chain) -> Status {
       deleted.clear();
       ResultPtr result = ExecSql(conn, sql, filter.params, filter.params.size());
       if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
@@ -604,8 +766,14 @@ class PostgresStore final : public TokenStore {
       }
       const int n = PQntuples(result.get());
       deleted.reserve(static_cast<std::size_t>(n));
-      for (int row = 0; row < n; ++row) deleted.push_back(*OptionalText(result.get(), row, 0));
-      return Status::Ok();
+      std::vector<core::AuditEvent> events;
+      events.reserve(static_cast<std::size_t>(n));
+      for (int row = 0; row < n; ++row) {
+        deleted.push_back(*OptionalText(result.get(), row, 0));
+        events.push_back(
+            RevokedEvent(ReadSubject(result.get(), row, 0, 2), core::kReasonBulk, origin, now));
+      }
+      return WriteEvents(conn, chain, events);
     });
     if (!status.ok()) deleted.clear();
     FinishOwnBulkDeletion(deleted);
@@ -746,39 +914,36 @@ class PostgresStore final : public TokenStore {
     const InsertParams insert(*row);
     const std::string old_expiration =
         rotation.old_expiration ? std::to_string(*rotation.old_expiration) : std::string();
+    const std::string type_name(
+        core::ToString(rotation.retired ? rotation.retired->token_type : core::TokenType::kGlobal));
     bool changed = false;
     StartOwnBulkDeletion();
     // Not retried: a lost reply leaves the outcome unknown.
-    Status status = WithConnection(false, [&](PGconn* conn) -> Status {
+    Status status = Transact("rotate", [&](PGconn* conn, ChainAppender& chain) -> Status {
       changed = false;
-      auto fail = [&](const PGresult* result, std::string_view what) {
-        Status translated = pg::TranslateError(config_, conn, result, what);
-        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
-        return translated;
-      };
-      auto refuse = [&](Status refusal) {
-        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
-        return refusal;
-      };
-      ResultPtr begin(PQexec(conn, "BEGIN"));
-      if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get(), "rotate");
       ResultPtr state = Exec(conn, kRotationState, {rotation.old_id.c_str()});
-      if (!Succeeded(state.get(), PGRES_TUPLES_OK)) return fail(state.get(), "rotate");
+      if (!Succeeded(state.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, state.get(), "rotate");
+      }
       if (PQntuples(state.get()) == 0) {
-        return refuse(Status::NotFound("no token with id " + rotation.old_id));
+        return Status::NotFound("no token with id " + rotation.old_id);
       }
       if (!PQgetisnull(state.get(), 0, 0)) {
-        return refuse(Status::Error(core::ApiError::kRotationPending,
-                                    "token " + rotation.old_id + " is being rotated already"));
+        return Status::Error(core::ApiError::kRotationPending,
+                             "token " + rotation.old_id + " is being rotated already");
       }
       ResultPtr inserted = Exec(conn, kInsert, insert.values);
-      if (!Succeeded(inserted.get(), PGRES_COMMAND_OK)) return fail(inserted.get(), "rotate");
+      if (!Succeeded(inserted.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, inserted.get(), "rotate");
+      }
       ResultPtr old = rotation.keep_old
                           ? Exec(conn, kKeepRotated,
                                  {rotation.old_id.c_str(), rotation.new_token.id.c_str(),
                                   rotation.old_expiration ? old_expiration.c_str() : nullptr})
                           : Exec(conn, kDelete, {rotation.old_id.c_str()});
-      if (!Succeeded(old.get(), PGRES_TUPLES_OK)) return fail(old.get(), "rotate");
+      if (!Succeeded(old.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, old.get(), "rotate");
+      }
       if (rotation.retired) {
         const RetiredSecret& retired = *rotation.retired;
         const std::string overlap_end = std::to_string(retired.overlap_end);
@@ -786,16 +951,15 @@ class PostgresStore final : public TokenStore {
         ResultPtr written =
             Exec(conn, kInsertRetired,
                  {retired.secret_hash.c_str(), retired.token_id.c_str(), retired.family_id.c_str(),
-                  overlap_end.c_str(), forget_after.c_str()});
-        if (!Succeeded(written.get(), PGRES_COMMAND_OK)) return fail(written.get(), "rotate");
+                  overlap_end.c_str(), forget_after.c_str(), type_name.c_str(),
+                  OptionalParam(retired.principal), retired.name.c_str()});
+        if (!Succeeded(written.get(), PGRES_COMMAND_OK)) {
+          return pg::TranslateError(config_, conn, written.get(), "rotate");
+        }
       }
-      // Recorded here, in the same transaction, once the audit trail exists:
-      // `token.rotated` for the old token and `token.created` for the new one.
-      ResultPtr commit(PQexec(conn, "COMMIT"));
-      if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get(), "rotate commit");
-      changed = true;
-      return Status::Ok();
+      return WriteEvents(conn, chain, rotation.events);
     });
+    changed = status.ok();
     FinishOwnBulkDeletion(changed ? std::vector<std::string>{rotation.old_id}
                                   : std::vector<std::string>{});
     return status;
@@ -832,6 +996,11 @@ class PostgresStore final : public TokenStore {
         if (!PQgetisnull(result.get(), 0, r + 4)) {
           retired.reuse_detected_at = ParseInt64(PQgetvalue(result.get(), 0, r + 4));
         }
+        // Null in rows written before these columns existed.
+        retired.token_type = core::ParseTokenType(OptionalText(result.get(), 0, r + 5).value_or(""))
+                                 .value_or(core::TokenType::kGlobal);
+        retired.principal = OptionalText(result.get(), 0, r + 6);
+        retired.name = OptionalText(result.get(), 0, r + 7).value_or("");
         lookup.retired = std::move(retired);
       }
       return Status::Ok();
@@ -848,24 +1017,32 @@ class PostgresStore final : public TokenStore {
     const std::string hash(secret_hash);
     const std::string when = std::to_string(now);
     StartOwnBulkDeletion();
-    // One statement, so one implicit transaction (see kRevokeFamily).
-    Status status = WithConnection(false, [&](PGconn* conn) -> Status {
+    // One transaction: the mark, the deletions and their events.
+    Status status = Transact("revoke family", [&](PGconn* conn, ChainAppender& chain) -> Status {
       revocation = FamilyRevocation();
       ResultPtr result = Exec(conn, kRevokeFamily, {family.c_str(), hash.c_str(), when.c_str()});
       if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
         return pg::TranslateError(config_, conn, result.get(), "revoke family");
       }
+      std::vector<core::EventSubject> members;
+      RetiredSubject retired;
       for (int row = 0; row < PQntuples(result.get()); ++row) {
         if (row == 0) {
           revocation.first_detection = ParseInt64(PQgetvalue(result.get(), 0, 0)).value_or(0) > 0;
+          if (revocation.first_detection) {
+            retired.token_id = OptionalText(result.get(), 0, 6).value_or("");
+            retired.type = OptionalText(result.get(), 0, 7);
+            retired.principal = OptionalText(result.get(), 0, 8);
+            retired.name = OptionalText(result.get(), 0, 9);
+          }
         }
         if (!PQgetisnull(result.get(), row, 1)) {
           revocation.deleted.push_back(*OptionalText(result.get(), row, 1));
+          members.push_back(ReadSubject(result.get(), row, 1, 3));
         }
       }
-      // Recorded here once the audit trail exists: `token.reuse_detected`
-      // and a `token.revoked` (reason "reuse") per deleted token.
-      return Status::Ok();
+      if (!revocation.first_detection) return Status::Ok();
+      return WriteEvents(conn, chain, ReuseEvents(retired, members, now));
     });
     if (!status.ok()) revocation = FamilyRevocation();
     FinishOwnBulkDeletion(revocation.deleted);
@@ -902,7 +1079,459 @@ class PostgresStore final : public TokenStore {
     return counts;
   }
 
+  Result<std::int64_t> RecordExpiryNotices(const NoticeScan& scan) override {
+    const std::string threshold = std::to_string(scan.threshold_seconds);
+    const std::string until = std::to_string(scan.until);
+    const std::string threshold_millis = std::to_string(scan.threshold_seconds * 1000);
+    const std::string next_millis = std::to_string(scan.next_threshold_seconds * 1000);
+    const std::string now = std::to_string(scan.now);
+    const char* with_rules = scan.threshold_seconds > 0 ? "1" : "0";
+    std::int64_t written = 0;
+    Status status = Transact("expiry notices", [&](PGconn* conn, ChainAppender& chain) -> Status {
+      written = 0;
+      ResultPtr progress = Exec(conn, kNoticeProgress, {threshold.c_str()});
+      if (!Succeeded(progress.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, progress.get(), "expiry notices");
+      }
+      if (PQntuples(progress.get()) == 0) {
+        // A threshold never scanned starts now: nothing before is notified.
+        ResultPtr start = Exec(conn, kNoticeStart, {threshold.c_str(), until.c_str()});
+        if (!Succeeded(start.get(), PGRES_COMMAND_OK)) {
+          return pg::TranslateError(config_, conn, start.get(), "expiry notices");
+        }
+        return Status::Ok();
+      }
+      const std::optional<std::int64_t> done_until = ParseInt64(PQgetvalue(progress.get(), 0, 0));
+      if (!done_until) return Status::Internal("PostgreSQL: bad notice progress");
+      if (*done_until >= scan.until) return Status::Ok();
+      const std::string from = std::to_string(*done_until);
+      ResultPtr claim = Exec(conn, kNoticeClaim, {threshold.c_str(), from.c_str(), until.c_str()});
+      if (!Succeeded(claim.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, claim.get(), "expiry notices");
+      }
+      if (ParseInt64(PQcmdTuples(claim.get())).value_or(0) == 0) return Status::Ok();
+      ResultPtr tokens = Exec(conn, kNoticeTokens,
+                              {from.c_str(), until.c_str(), threshold_millis.c_str(), with_rules,
+                               next_millis.c_str(), now.c_str()});
+      if (!Succeeded(tokens.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, tokens.get(), "expiry notices");
+      }
+      std::vector<core::AuditEvent> events;
+      for (int row = 0; row < PQntuples(tokens.get()); ++row) {
+        Result<core::Token> token = RowToToken(tokens.get(), row);
+        if (!token.ok()) return token.status();
+        events.push_back(core::MakeNoticeEvent(*token, scan.threshold_seconds, scan.now));
+      }
+      written = static_cast<std::int64_t>(events.size());
+      return WriteEvents(conn, chain, events);
+    });
+    if (!status.ok()) return status;
+    return written;
+  }
+
+  Result<AuditPage> QueryAudit(const AuditQuery& query, const core::Visibility& visibility,
+                               std::int64_t limit, std::int64_t offset, bool count_total) override {
+    AuditPage page;
+    Filter filter;
+    auto nothing = [&] {
+      if (count_total) page.total = 0;
+      return page;
+    };
+    if (query.token_id) {
+      if (!IsStorableText(*query.token_id)) return nothing();
+      filter.Add("subject_id = " + filter.Param(*query.token_id), "");
+    }
+    if (!query.principals.empty()) {
+      std::vector<std::optional<std::string>> principals;
+      for (const std::string& principal : query.principals) {
+        if (IsStorableText(principal)) principals.emplace_back(principal);
+      }
+      if (principals.empty()) return nothing();
+      filter.Add(
+          "subject_principal = ANY(" + filter.Param(pg::ArrayLiteral(principals)) + "::text[])",
+          "");
+    }
+    if (!query.types.empty()) {
+      filter.Add("subject_type = ANY(" + filter.Param(TypeArray(query.types)) + "::text[])", "");
+    }
+    if (!query.actions.empty()) {
+      std::vector<std::optional<std::string>> actions;
+      for (core::AuditAction action : query.actions) {
+        actions.emplace_back(std::string(core::ToString(action)));
+      }
+      filter.Add("action = ANY(" + filter.Param(pg::ArrayLiteral(actions)) + "::text[])", "");
+    }
+    if (query.from_date) {
+      filter.Add("time >= " + filter.Param(std::to_string(*query.from_date)) + "::bigint", "");
+    }
+    if (query.to_date) {
+      filter.Add("time <= " + filter.Param(std::to_string(*query.to_date)) + "::bigint", "");
+    }
+    if (!visibility.everything) {
+      if (visibility.types.empty() || !IsStorableText(visibility.principal)) return nothing();
+      filter.Add("subject_type = ANY(" + filter.Param(TypeArray(visibility.types)) +
+                     "::text[]) AND subject_principal = " + filter.Param(visibility.principal),
+                 "");
+    }
+    const std::size_t filter_params = filter.params.size();
+    const std::string direction = query.ascending ? " ASC" : " DESC";
+    std::string select = "SELECT body, hash FROM audit_events" + filter.tokens_where +
+                         " ORDER BY time" + direction + ", id" + direction;
+    if (limit >= 0) select += " LIMIT " + filter.Param(std::to_string(limit));
+    if (offset > 0) select += " OFFSET " + filter.Param(std::to_string(offset));
+    const std::string count = "SELECT count(*) FROM audit_events" + filter.tokens_where;
+    Status status = WithConnection(true, [&](PGconn* conn) -> Status {
+      page = AuditPage();
+      auto fail = [&](const PGresult* result) {
+        Status failure = pg::TranslateError(config_, conn, result, "audit query");
+        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        return failure;
+      };
+      // One snapshot for the page and its total.
+      ResultPtr begin(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+      if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get());
+      if (limit != 0) {
+        ResultPtr rows = ExecSql(conn, select, filter.params, filter.params.size());
+        if (!Succeeded(rows.get(), PGRES_TUPLES_OK)) return fail(rows.get());
+        for (int row = 0; row < PQntuples(rows.get()); ++row) {
+          page.events.push_back(
+              ServedEventJson(PQgetvalue(rows.get(), row, 0), PQgetvalue(rows.get(), row, 1)));
+        }
+      }
+      if (count_total) {
+        ResultPtr total = ExecSql(conn, count, filter.params, filter_params);
+        if (!Succeeded(total.get(), PGRES_TUPLES_OK) || PQntuples(total.get()) != 1) {
+          return fail(total.get());
+        }
+        page.total = ParseInt64(PQgetvalue(total.get(), 0, 0)).value_or(0);
+      }
+      ResultPtr commit(PQexec(conn, "COMMIT"));
+      if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get());
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return page;
+  }
+
+  Result<std::int64_t> PruneAudit(core::EpochMillis before) override {
+    const std::string cutoff = std::to_string(before);
+    std::int64_t removed = 0;
+    std::string after;
+    for (;;) {
+      std::vector<std::string> writers;
+      Status listed = WithConnection(true, [&](PGconn* conn) -> Status {
+        writers.clear();
+        ResultPtr list = Exec(conn, kChainWriters, {after.c_str()});
+        if (!Succeeded(list.get(), PGRES_TUPLES_OK)) {
+          return pg::TranslateError(config_, conn, list.get(), "audit retention");
+        }
+        for (int row = 0; row < PQntuples(list.get()); ++row) {
+          writers.push_back(*OptionalText(list.get(), row, 0));
+        }
+        return Status::Ok();
+      });
+      if (!listed.ok()) return listed;
+      if (writers.empty()) break;
+      after = writers.back();
+      for (const std::string& writer : writers) {
+        // One transaction per chain, holding its record's row lock: the
+        // chain's writer waits meanwhile, so its end cannot move under us.
+        Status pruned = WithConnection(false, [&](PGconn* conn) -> Status {
+          auto fail = [&](const PGresult* result) {
+            Status failure = pg::TranslateError(config_, conn, result, "audit retention");
+            ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+            return failure;
+          };
+          ResultPtr begin(PQexec(conn, "BEGIN"));
+          if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get());
+          ResultPtr locked = Exec(conn, kLockChain, {writer.c_str()});
+          if (!Succeeded(locked.get(), PGRES_TUPLES_OK)) return fail(locked.get());
+          if (PQntuples(locked.get()) == 1) {
+            const std::int64_t first_seq = ParseInt64(PQgetvalue(locked.get(), 0, 1)).value_or(0);
+            std::string cut =
+                std::to_string(ParseInt64(PQgetvalue(locked.get(), 0, 3)).value_or(0) + 1);
+            std::string head = PQgetvalue(locked.get(), 0, 4);
+            // Only a prefix of the chain goes, so that what is kept still
+            // links up: everything before its first event at or after the
+            // cutoff.
+            ResultPtr first = Exec(conn, kPruneFirstKept, {writer.c_str(), cutoff.c_str()});
+            if (!Succeeded(first.get(), PGRES_TUPLES_OK)) return fail(first.get());
+            if (PQntuples(first.get()) == 1) {
+              cut = PQgetvalue(first.get(), 0, 0);
+              head = PQgetvalue(first.get(), 0, 1);
+            }
+            if (ParseInt64(cut.c_str()).value_or(0) > first_seq) {
+              ResultPtr gone = Exec(conn, kPruneEvents, {writer.c_str(), cut.c_str()});
+              if (!Succeeded(gone.get(), PGRES_COMMAND_OK)) return fail(gone.get());
+              removed += ParseInt64(PQcmdTuples(gone.get())).value_or(0);
+              ResultPtr moved =
+                  Exec(conn, kPruneChain, {writer.c_str(), cut.c_str(), head.c_str()});
+              if (!Succeeded(moved.get(), PGRES_COMMAND_OK)) return fail(moved.get());
+            }
+          }
+          ResultPtr commit(PQexec(conn, "COMMIT"));
+          if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get());
+          return Status::Ok();
+        });
+        if (!pruned.ok()) return pruned;
+      }
+    }
+    return removed;
+  }
+
+  Result<ChainReport> VerifyAudit() override {
+    ChainReport report;
+    Status status = WithConnection(true, [&](PGconn* conn) -> Status {
+      report = ChainReport();
+      auto fail = [&](const PGresult* result) {
+        Status failure = pg::TranslateError(config_, conn, result, "audit verify");
+        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        return failure;
+      };
+      // One snapshot: the chains and their events as committed together.
+      ResultPtr begin(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+      if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get());
+      // Walks one chain page by page; a failed read is returned.
+      auto walk = [&](ChainChecker& checker, const std::string& writer) -> Status {
+        std::string after = std::to_string(std::numeric_limits<std::int64_t>::min());
+        for (;;) {
+          ResultPtr events = Exec(conn, kChainEvents, {writer.c_str(), after.c_str()});
+          if (!Succeeded(events.get(), PGRES_TUPLES_OK)) return fail(events.get());
+          const int rows = PQntuples(events.get());
+          if (rows == 0) break;
+          for (int row = 0; row < rows; ++row) {
+            StoredEvent event;
+            event.id = *OptionalText(events.get(), row, 0);
+            event.seq = ParseInt64(PQgetvalue(events.get(), row, 1)).value_or(0);
+            event.time = ParseInt64(PQgetvalue(events.get(), row, 2)).value_or(0);
+            event.action = *OptionalText(events.get(), row, 3);
+            event.subject_id = *OptionalText(events.get(), row, 4);
+            event.subject_type = *OptionalText(events.get(), row, 5);
+            event.subject_principal = OptionalText(events.get(), row, 6);
+            event.body = *OptionalText(events.get(), row, 7);
+            event.prev_hash = *OptionalText(events.get(), row, 8);
+            event.hash = *OptionalText(events.get(), row, 9);
+            after = std::to_string(event.seq);
+            if (!checker.Add(event)) return Status::Ok();
+          }
+        }
+        checker.Finish();
+        return Status::Ok();
+      };
+      auto conclude = [&](const ChainChecker& checker) {
+        ++report.chains;
+        report.events += checker.events();
+        if (!checker.broken()) return false;
+        report.broken_event_id = checker.broken_event_id();
+        report.problem = checker.problem();
+        return true;
+      };
+      auto finish = [&]() -> Status {
+        ResultPtr commit(PQexec(conn, "COMMIT"));
+        if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get());
+        return Status::Ok();
+      };
+      std::string after_writer;
+      for (;;) {
+        std::vector<ChainRecord> chains;
+        ResultPtr list = Exec(conn, kChainWriters, {after_writer.c_str()});
+        if (!Succeeded(list.get(), PGRES_TUPLES_OK)) return fail(list.get());
+        for (int row = 0; row < PQntuples(list.get()); ++row) {
+          chains.push_back(ChainRecord{*OptionalText(list.get(), row, 0),
+                                       ParseInt64(PQgetvalue(list.get(), row, 1)).value_or(0),
+                                       *OptionalText(list.get(), row, 2),
+                                       ParseInt64(PQgetvalue(list.get(), row, 3)).value_or(0),
+                                       *OptionalText(list.get(), row, 4)});
+        }
+        if (chains.empty()) break;
+        after_writer = chains.back().writer;
+        for (ChainRecord& record : chains) {
+          const std::string writer = record.writer;
+          ChainChecker checker(writer, std::move(record));
+          if (Status walked = walk(checker, writer); !walked.ok()) return walked;
+          if (conclude(checker)) return finish();
+        }
+      }
+      ResultPtr orphan = Exec(conn, kUnrecordedWriter, {});
+      if (!Succeeded(orphan.get(), PGRES_TUPLES_OK)) return fail(orphan.get());
+      if (PQntuples(orphan.get()) == 1) {
+        const std::string writer = *OptionalText(orphan.get(), 0, 0);
+        ChainChecker checker(writer, std::nullopt);
+        if (Status walked = walk(checker, writer); !walked.ok()) return walked;
+        conclude(checker);
+      }
+      return finish();
+    });
+    if (!status.ok()) return status;
+    return report;
+  }
+
+  Result<std::vector<Delivery>> ClaimDeliveries(core::EpochMillis now, std::int64_t lease_millis,
+                                                int max) override {
+    std::vector<Delivery> claimed;
+    if (max <= 0) return claimed;
+    const std::string due = std::to_string(now);
+    const std::string until = std::to_string(now + lease_millis);
+    const std::string limit = std::to_string(max);
+    Status status = WithConnection(false, [&](PGconn* conn) -> Status {
+      claimed.clear();
+      ResultPtr result = Exec(conn, kClaimDeliveries, {due.c_str(), until.c_str(), limit.c_str()});
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "claim deliveries");
+      }
+      for (int row = 0; row < PQntuples(result.get()); ++row) {
+        Delivery delivery;
+        delivery.event_id = *OptionalText(result.get(), row, 0);
+        delivery.url = *OptionalText(result.get(), row, 1);
+        delivery.payload = *OptionalText(result.get(), row, 2);
+        delivery.attempts =
+            static_cast<int>(ParseInt64(PQgetvalue(result.get(), row, 3)).value_or(0));
+        delivery.queued_at = ParseInt64(PQgetvalue(result.get(), row, 4)).value_or(0);
+        claimed.push_back(std::move(delivery));
+      }
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    std::sort(claimed.begin(), claimed.end(), [](const Delivery& a, const Delivery& b) {
+      return std::tie(a.queued_at, a.event_id, a.url) < std::tie(b.queued_at, b.event_id, b.url);
+    });
+    return claimed;
+  }
+
+  Status FinishDelivery(const Delivery& delivery, const DeliveryOutcome& outcome) override {
+    if (!IsStorableText(delivery.event_id) || !IsStorableText(delivery.url)) return Status::Ok();
+    const std::string retry_at = std::to_string(outcome.retry_at);
+    // Applying the same outcome twice changes nothing more: retried.
+    return WithConnection(true, [&](PGconn* conn) -> Status {
+      ResultPtr result;
+      switch (outcome.kind) {
+        case DeliveryOutcome::Kind::kDelivered:
+          result = Exec(conn, kDelivered, {delivery.event_id.c_str(), delivery.url.c_str()});
+          break;
+        case DeliveryOutcome::Kind::kRetry:
+          result = Exec(conn, kRetryDelivery,
+                        {delivery.event_id.c_str(), delivery.url.c_str(), retry_at.c_str(),
+                         outcome.last_error.c_str()});
+          break;
+        case DeliveryOutcome::Kind::kFailed:
+          result =
+              Exec(conn, kFailDelivery,
+                   {delivery.event_id.c_str(), delivery.url.c_str(), outcome.last_error.c_str()});
+          break;
+      }
+      if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "finish delivery");
+      }
+      return Status::Ok();
+    });
+  }
+
+  Result<OutboxStats> GetOutboxStats() override {
+    OutboxStats stats;
+    Status status = WithConnection(true, [&](PGconn* conn) -> Status {
+      ResultPtr result = Exec(conn, kOutboxStats, {});
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK) || PQntuples(result.get()) != 1) {
+        return pg::TranslateError(config_, conn, result.get(), "outbox stats");
+      }
+      stats.waiting = ParseInt64(PQgetvalue(result.get(), 0, 0)).value_or(0);
+      stats.failed = ParseInt64(PQgetvalue(result.get(), 0, 1)).value_or(0);
+      if (!PQgetisnull(result.get(), 0, 2)) {
+        stats.oldest_waiting = ParseInt64(PQgetvalue(result.get(), 0, 2));
+      }
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return stats;
+  }
+
  private:
+  ChainTail AcquireChain() {
+    std::lock_guard lock(chains_mu_);
+    if (!idle_chains_.empty()) {
+      ChainTail tail = std::move(idle_chains_.back());
+      idle_chains_.pop_back();
+      return tail;
+    }
+    return ChainTail{instance_id_ + "-" + std::to_string(chains_made_++)};
+  }
+
+  void ReleaseChain(ChainTail tail) {
+    std::lock_guard lock(chains_mu_);
+    idle_chains_.push_back(std::move(tail));
+  }
+
+  // Runs `body` in one transaction on a pooled connection, with a chain for
+  // the events it writes: BEGIN, body, COMMIT; ROLLBACK when the body fails
+  // (its status is returned). Not retried: a lost reply leaves the outcome
+  // unknown. The chain moves on only when COMMIT succeeded; when COMMIT's
+  // outcome is unknown the chain is dropped (a new one is started next), as
+  // the store's record of it may or may not hold this transaction's events.
+  Status Transact(std::string_view what,
+                  const std::function<Status(PGconn*, ChainAppender&)>& body) {
+    ChainTail tail = AcquireChain();
+    bool keep_chain = true;
+    ChainTail next = tail;
+    Status status = WithConnection(false, [&](PGconn* conn) -> Status {
+      ChainAppender chain(tail);
+      ResultPtr begin(PQexec(conn, "BEGIN"));
+      if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, begin.get(), what);
+      }
+      Status done = body(conn, chain);
+      if (!done.ok()) {
+        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        return done;
+      }
+      ResultPtr commit(PQexec(conn, "COMMIT"));
+      if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) {
+        if (!chain.empty()) keep_chain = false;
+        return pg::TranslateError(config_, conn, commit.get(), what);
+      }
+      next = chain.tail();
+      return Status::Ok();
+    });
+    if (keep_chain) ReleaseChain(status.ok() ? std::move(next) : std::move(tail));
+    return status;
+  }
+
+  // Links `events` into `chain` and writes them, their outbox rows and the
+  // chain's record in one statement.
+  Status WriteEvents(PGconn* conn, ChainAppender& chain, std::span<const core::AuditEvent> events) {
+    if (events.empty()) return Status::Ok();
+    std::vector<std::vector<std::optional<std::string>>> columns(11);
+    for (const core::AuditEvent& event : events) {
+      EventRow row = chain.Append(event);
+      columns[0].emplace_back(std::move(row.id));
+      columns[1].emplace_back(std::to_string(row.seq));
+      columns[2].emplace_back(std::to_string(row.time));
+      columns[3].emplace_back(std::move(row.action));
+      columns[4].emplace_back(std::move(row.subject_id));
+      columns[5].emplace_back(std::move(row.subject_type));
+      columns[6].emplace_back(std::move(row.subject_principal));
+      columns[7].emplace_back(std::move(row.body));
+      columns[8].emplace_back(std::move(row.prev_hash));
+      columns[9].emplace_back(std::move(row.hash));
+      columns[10].emplace_back(std::move(row.payload));
+    }
+    std::vector<std::optional<std::string>> urls(webhook_urls_.begin(), webhook_urls_.end());
+    std::vector<std::string> params;
+    params.reserve(17);
+    params.push_back(chain.tail().writer);
+    for (const auto& column : columns) params.push_back(pg::ArrayLiteral(column));
+    params.push_back(pg::ArrayLiteral(urls));
+    params.push_back(std::to_string(chain.first_seq()));
+    params.push_back(chain.first_prev_hash());
+    params.push_back(std::to_string(chain.tail().seq));
+    params.push_back(chain.tail().hash);
+    std::vector<const char*> values;
+    for (const std::string& param : params) values.push_back(param.c_str());
+    ResultPtr result = Exec(conn, kWriteEvents, values);
+    if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+      return pg::TranslateError(config_, conn, result.get(), "record events");
+    }
+    return Status::Ok();
+  }
+
   Status Prepare(PGconn* conn) {
     for (const Statement* statement : kPrepared) {
       ResultPtr result(
@@ -1044,7 +1673,16 @@ class PostgresStore final : public TokenStore {
   }
 
   const pg::ConnectionConfig config_;
+  const std::vector<std::string> webhook_urls_;
   pg::ConnectionPool pool_;
+
+  // The chains of this instance: one per concurrent writer (at most one per
+  // pooled connection), so that writes never queue behind one chain. Their
+  // writer ids are this open's instance id and an index.
+  const std::string instance_id_ = NewWriterInstanceId();
+  std::mutex chains_mu_;
+  std::vector<ChainTail> idle_chains_;  // guarded by chains_mu_
+  int chains_made_ = 0;                 // guarded by chains_mu_
 
   std::mutex listener_mu_;
   ChangeListener* listener_ = nullptr;                          // guarded by listener_mu_

@@ -12,6 +12,11 @@
 // writer drains up to kMaxBatchRows queued rows into one BEGIN IMMEDIATE ...
 // COMMIT, so one fsync (synchronous=FULL) makes the whole group durable.
 //
+// Audit events: the writer is this store's one writer of its hash chain. The
+// events of a batch are linked in op order into the chain, whose end moves
+// in memory only once the batch has committed; each open starts a new chain
+// (a random writer id), so a restart never has to read where it stopped.
+//
 // One store per file: a file store holds an exclusive flock on the database
 // file for its lifetime, so a second store on the same file (in this process
 // or another) is refused. SQLite cannot tell other processes about deletions,
@@ -32,14 +37,19 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "core/object_id.h"
+#include "store/audit_json.h"
+#include "store/audit_log.h"
 #include "store/embedded_migrations.h"
 #include "store/sqlite/sqlite_connection.h"
 #include "store/token_row.h"
@@ -88,12 +98,15 @@ constexpr const char* kKeepRotatedSql =
     "UPDATE tokens SET rotated_to = ?2, expiration_date = ?3 WHERE id = ?1";
 constexpr const char* kInsertRetiredSql =
     "INSERT OR REPLACE INTO retired_secrets (secret_hash, token_id, family_id, overlap_end, "
-    "forget_after, reuse_detected_at) VALUES (?1, ?2, ?3, ?4, ?5, NULL)";
+    "forget_after, reuse_detected_at, token_type, principal, name) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8)";
+constexpr const char* kRetiredSubjectSql =
+    "SELECT token_id, token_type, principal, name FROM retired_secrets WHERE secret_hash = ?1";
 constexpr const char* kMarkReuseSql =
     "UPDATE retired_secrets SET reuse_detected_at = ?2 "
     "WHERE secret_hash = ?1 AND reuse_detected_at IS NULL";
 constexpr const char* kDeleteFamilySql =
-    "DELETE FROM tokens WHERE id = ?1 OR family_id = ?1 RETURNING id";
+    "DELETE FROM tokens WHERE id = ?1 OR family_id = ?1 RETURNING id, type, principal, name";
 constexpr const char* kSweepTokensSql =
     "DELETE FROM tokens WHERE rotated_to IS NOT NULL AND expiration_date <= ?1 RETURNING id";
 constexpr const char* kSweepRetiredSql = "DELETE FROM retired_secrets WHERE forget_after <= ?1";
@@ -104,8 +117,72 @@ constexpr const char* kLookupSecretSql =
     "SELECT t.*, r.* FROM (SELECT 1) AS k "
     "LEFT JOIN (SELECT " TOKEND_TOKEN_COLUMNS
     " FROM tokens WHERE secret_hash = ?1) AS t ON 1=1 "
-    "LEFT JOIN (SELECT token_id, family_id, overlap_end, forget_after, reuse_detected_at "
-    "FROM retired_secrets WHERE secret_hash = ?1) AS r ON 1=1";
+    "LEFT JOIN (SELECT token_id, family_id, overlap_end, forget_after, reuse_detected_at, "
+    "token_type, principal, name FROM retired_secrets WHERE secret_hash = ?1) AS r ON 1=1";
+
+// Events (API 8). Each event row, its outbox rows and its chain's end are
+// written by the writer in the transaction of the change they record.
+constexpr const char* kInsertEventSql =
+    "INSERT INTO audit_events (id, writer, seq, time, action, subject_id, subject_type, "
+    "subject_principal, body, prev_hash, hash) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+constexpr const char* kInsertOutboxSql =
+    "INSERT INTO webhook_outbox (event_id, url, payload, attempts, next_attempt_at, "
+    "claimed_until, failed, queued_at) VALUES (?1, ?2, ?3, 0, ?4, NULL, 0, ?4)";
+// The first event of a chain also records its head; later ones move its end.
+constexpr const char* kUpsertChainSql =
+    "INSERT INTO audit_chains (writer, first_seq, first_prev_hash, last_seq, last_hash) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (writer) DO UPDATE SET "
+    "last_seq = excluded.last_seq, last_hash = excluded.last_hash";
+constexpr const char* kNoticeProgressSql =
+    "SELECT done_until FROM notice_progress WHERE threshold_seconds = ?1";
+constexpr const char* kNoticeStartSql =
+    "INSERT INTO notice_progress (threshold_seconds, done_until) VALUES (?1, ?2) "
+    "ON CONFLICT (threshold_seconds) DO NOTHING";
+constexpr const char* kNoticeClaimSql =
+    "UPDATE notice_progress SET done_until = ?3 WHERE threshold_seconds = ?1 AND done_until = ?2";
+// Tokens whose crossing time (expiration_date - ?3 ms) lies in (?1, ?2]: a
+// range of tokens_by_expiration. ?4 = 1 for a threshold > 0: created before
+// the crossing and not yet inside the next threshold (?5 ms) at ?6.
+constexpr const char* kNoticeTokensSql =
+    "SELECT " TOKEND_TOKEN_COLUMNS
+    " FROM tokens WHERE expiration_date > ?1 + ?3 AND expiration_date <= ?2 + ?3 "
+    "AND rotated_to IS NULL AND (?4 = 0 OR (creation_date < expiration_date - ?3 "
+    "AND expiration_date - ?6 > ?5)) ORDER BY expiration_date, id";
+constexpr const char* kChainWritersSql =
+    "SELECT writer, first_seq, first_prev_hash, last_seq, last_hash FROM audit_chains "
+    "WHERE writer > ?1 ORDER BY writer LIMIT 100";
+constexpr const char* kUnrecordedWriterSql =
+    "SELECT writer FROM audit_events WHERE writer NOT IN (SELECT writer FROM audit_chains) "
+    "LIMIT 1";
+constexpr const char* kChainEventsSql =
+    "SELECT id, seq, time, action, subject_id, subject_type, subject_principal, body, "
+    "prev_hash, hash FROM audit_events WHERE writer = ?1 AND seq > ?2 ORDER BY seq LIMIT 1000";
+constexpr const char* kPruneFirstKeptSql =
+    "SELECT seq, prev_hash FROM audit_events WHERE writer = ?1 AND time >= ?2 "
+    "ORDER BY seq LIMIT 1";
+constexpr const char* kPruneEventsSql = "DELETE FROM audit_events WHERE writer = ?1 AND seq < ?2";
+constexpr const char* kPruneChainSql =
+    "UPDATE audit_chains SET first_seq = ?2, first_prev_hash = ?3 WHERE writer = ?1";
+// Due: not failed, retry time reached, no lease running. Oldest first; the
+// RETURNING rows come in no set order, so the caller sorts them.
+constexpr const char* kClaimSql =
+    "UPDATE webhook_outbox SET claimed_until = ?2 WHERE (event_id, url) IN ("
+    "SELECT event_id, url FROM webhook_outbox WHERE failed = 0 AND next_attempt_at <= ?1 "
+    "AND (claimed_until IS NULL OR claimed_until <= ?1) "
+    "ORDER BY queued_at, event_id, url LIMIT ?3) "
+    "RETURNING event_id, url, payload, attempts, queued_at";
+constexpr const char* kDeliveredSql = "DELETE FROM webhook_outbox WHERE event_id = ?1 AND url = ?2";
+constexpr const char* kRetrySql =
+    "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?3, "
+    "claimed_until = NULL, last_error = ?4 WHERE event_id = ?1 AND url = ?2";
+constexpr const char* kFailedSql =
+    "UPDATE webhook_outbox SET attempts = attempts + 1, failed = 1, claimed_until = NULL, "
+    "last_error = ?3 WHERE event_id = ?1 AND url = ?2";
+constexpr const char* kOutboxStatsSql =
+    "SELECT (SELECT count(*) FROM webhook_outbox WHERE failed = 0), "
+    "(SELECT count(*) FROM webhook_outbox WHERE failed = 1), "
+    "(SELECT min(queued_at) FROM webhook_outbox WHERE failed = 0)";
 
 std::string SelectTokensSql(std::string_view where) {
   std::string sql = "SELECT ";
@@ -132,6 +209,14 @@ Result<core::Token> ReadToken(const Statement& stmt) {
   row.rotated_to = stmt.ColumnOptionalText(11);
   row.family_id = stmt.ColumnOptionalText(12);
   return DecodeTokenRow(std::move(row));
+}
+
+// The subject of an event from columns id, type, principal, name starting
+// at `first`.
+core::EventSubject ReadSubject(const Statement& stmt, int first) {
+  return SubjectFromColumns(std::string(stmt.ColumnText(first)), stmt.ColumnText(first + 1),
+                            stmt.ColumnOptionalText(first + 2),
+                            std::string(stmt.ColumnText(first + 3)));
 }
 
 void BindRow(Statement& stmt, const TokenRow& row) {
@@ -319,26 +404,38 @@ class SqliteStore final : public TokenStore {
 
   Status Start(const std::string& target, const StoreOptions& options);
 
-  Status Insert(const core::Token& token) override;
+  Status Insert(const core::Token& token, std::span<const core::AuditEvent> events) override;
   Status InsertMany(std::span<const core::Token> tokens) override;
   Result<core::Token> FindById(std::string_view id) override;
   Result<core::Token> FindBySecretHash(std::string_view secret_hash) override;
-  Status Delete(std::string_view id) override;
+  Status Delete(std::string_view id, std::span<const core::AuditEvent> events) override;
   Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
-                                                  const core::Visibility& visibility) override;
+                                                  const core::Visibility& visibility,
+                                                  const core::EventOrigin& origin,
+                                                  core::EpochMillis now) override;
   Result<TokenPage> Query(const core::TokenQuery& query, const core::Visibility& visibility,
                           std::int64_t limit, std::int64_t offset, bool count_total) override;
   Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override;
   Status Ping() override;
   void SetChangeListener(ChangeListener* listener) override { listener_.store(listener); }
   bool IsShared() const override { return false; }
-  Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens) override;
+  Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens,
+                                    std::span<const core::AuditEvent> events) override;
   Status RecordUses(std::span<const TokenUse> uses) override;
   Status Rotate(const Rotation& rotation) override;
   Result<SecretLookup> LookupSecret(std::string_view secret_hash) override;
   Result<FamilyRevocation> RevokeFamily(std::string_view family_id, std::string_view secret_hash,
                                         core::EpochMillis now) override;
   Result<SweepCounts> SweepRotations(core::EpochMillis now) override;
+  Result<std::int64_t> RecordExpiryNotices(const NoticeScan& scan) override;
+  Result<AuditPage> QueryAudit(const AuditQuery& query, const core::Visibility& visibility,
+                               std::int64_t limit, std::int64_t offset, bool count_total) override;
+  Result<std::int64_t> PruneAudit(core::EpochMillis before) override;
+  Result<ChainReport> VerifyAudit() override;
+  Result<std::vector<Delivery>> ClaimDeliveries(core::EpochMillis now, std::int64_t lease_millis,
+                                                int max) override;
+  Status FinishDelivery(const Delivery& delivery, const DeliveryOutcome& outcome) override;
+  Result<OutboxStats> GetOutboxStats() override;
 
  private:
   // A queued write. Lives on the waiting caller's stack until `done`.
@@ -352,7 +449,11 @@ class SqliteStore final : public TokenStore {
       kRecordUses,
       kRotate,
       kRevokeFamily,
-      kSweep
+      kSweep,
+      kNotices,
+      kPruneAudit,
+      kClaim,
+      kFinishDelivery
     };
     WriteOp(Kind kind, std::span<const TokenRow> rows, std::string_view id)
         : kind(kind), rows(rows), id(id) {}
@@ -368,6 +469,17 @@ class SqliteStore final : public TokenStore {
     core::EpochMillis now = 0;              // kRevokeFamily, kSweep
     bool first_detection = false;           // kRevokeFamily
     std::int64_t retired_swept = 0;         // kSweep
+    // kInsert, kDelete: the events of the change; kInsertAbsent: one per row
+    // (or none).
+    std::span<const core::AuditEvent> events;
+    const core::EventOrigin* origin = nullptr;  // kDeleteMatching (with now)
+    const NoticeScan* scan = nullptr;           // kNotices
+    std::int64_t count = 0;                     // kNotices: events; kPruneAudit: removed
+    std::int64_t lease_millis = 0;              // kClaim (with now)
+    int max = 0;                                // kClaim
+    std::vector<Delivery> claimed;              // kClaim
+    const Delivery* delivery = nullptr;         // kFinishDelivery
+    const DeliveryOutcome* outcome = nullptr;   // kFinishDelivery
     Status result;
     bool done = false;
   };
@@ -404,12 +516,22 @@ class SqliteStore final : public TokenStore {
   void WriterLoop();
   void RunBatch(Connection& connection, std::vector<WriteOp*>& batch);
   Status InsertOne(Connection& connection, const TokenRow& row);
-  Status InsertAbsentRows(Connection& connection, WriteOp& op);
+  Status InsertAbsentRows(Connection& connection, WriteOp& op, ChainAppender& chain);
   // The writer's part of Rotate, RevokeFamily and SweepRotations: the op's
   // result, or a fatal error (returned) that fails the whole batch.
-  Status RunRotate(Connection& connection, WriteOp& op);
-  Status RunRevokeFamily(Connection& connection, WriteOp& op);
+  Status RunRotate(Connection& connection, WriteOp& op, ChainAppender& chain);
+  Status RunRevokeFamily(Connection& connection, WriteOp& op, ChainAppender& chain);
   Status RunSweep(Connection& connection, WriteOp& op);
+  Status RunNotices(Connection& connection, WriteOp& op, ChainAppender& chain);
+  Status RunPruneAudit(Connection& connection, WriteOp& op);
+  Status RunClaim(Connection& connection, WriteOp& op);
+  Status RunFinishDelivery(Connection& connection, WriteOp& op);
+  // Links `events` into the batch's chain and writes them with their outbox
+  // rows; any failure is fatal to the batch.
+  Status WriteEvents(Connection& connection, ChainAppender& chain,
+                     std::span<const core::AuditEvent> events);
+  // Records the batch's chain end (and head, for a new chain).
+  Status WriteChainRecord(Connection& connection, const ChainAppender& chain);
   // Steps a "... RETURNING id" statement to its end, collecting the ids.
   Status CollectIds(Connection& connection, Statement& stmt, std::vector<std::string>& ids);
 
@@ -440,6 +562,11 @@ class SqliteStore final : public TokenStore {
   std::thread writer_;
 
   std::atomic<ChangeListener*> listener_{nullptr};
+
+  // This store's chain: its writer id is new at every open, so a restart
+  // starts a new chain. Used by the writer thread only.
+  ChainTail chain_tail_{NewWriterInstanceId()};
+  std::vector<std::string> webhook_urls_;
 };
 
 SqliteStore::~SqliteStore() {
@@ -459,6 +586,7 @@ SqliteStore::~SqliteStore() {
 
 Status SqliteStore::Start(const std::string& target, const StoreOptions& options) {
   path_ = target;
+  webhook_urls_ = options.webhook_urls;
   if (!memory_) {
     if (Status status = LockFile(); !status.ok()) return status;
   }
@@ -748,11 +876,16 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
   // are grouped under a savepoint. Anything else (disk full, I/O) fails the
   // whole transaction.
   Status fatal;
+  // The batch's events continue this store's chain in op order; the chain's
+  // end moves only once the batch has committed.
+  ChainAppender chain(chain_tail_);
   for (WriteOp* op : batch) {
     switch (op->kind) {
       case WriteOp::Kind::kInsert:
         op->result = InsertOne(connection, op->rows.front());
-        if (!op->result.ok() && op->result.code() != core::StatusCode::kAlreadyExists) {
+        if (op->result.ok()) {
+          fatal = WriteEvents(connection, chain, op->events);
+        } else if (op->result.code() != core::StatusCode::kAlreadyExists) {
           fatal = op->result;
         }
         break;
@@ -801,20 +934,22 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
           op->result = Status::NotFound("no token with id " + std::string(op->id));
         } else {
           op->result = Status::Ok();
+          fatal = WriteEvents(connection, chain, op->events);
         }
         break;
       }
       case WriteOp::Kind::kDeleteMatching: {
         // One statement: SQLite applies it whole or not at all; a failure
         // part-way is fatal and rolls the transaction back.
-        Result<Statement> stmt =
-            connection.Prepare("DELETE FROM tokens " + op->filter->sql + " RETURNING id");
+        Result<Statement> stmt = connection.Prepare("DELETE FROM tokens " + op->filter->sql +
+                                                    " RETURNING id, type, principal, name");
         if (!stmt.ok()) {
           fatal = stmt.status();
           break;
         }
         op->filter->BindAll(*stmt);
         op->deleted.clear();
+        std::vector<core::AuditEvent> events;
         for (;;) {
           const int rc = stmt->Step();
           if (rc == SQLITE_DONE) break;
@@ -823,14 +958,15 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
             break;
           }
           op->deleted.emplace_back(stmt->ColumnText(0));
+          events.push_back(
+              RevokedEvent(ReadSubject(*stmt, 0), core::kReasonBulk, *op->origin, op->now));
         }
-        // Recorded here, in the same transaction, once the audit trail exists:
-        // a `token.revoked` event (reason "bulk") for every deleted id.
+        if (fatal.ok()) fatal = WriteEvents(connection, chain, events);
         if (fatal.ok()) op->result = Status::Ok();
         break;
       }
       case WriteOp::Kind::kInsertAbsent:
-        fatal = InsertAbsentRows(connection, *op);
+        fatal = InsertAbsentRows(connection, *op, chain);
         break;
       case WriteOp::Kind::kRecordUses:
         // Any failure is fatal: the whole batch of uses goes or none does.
@@ -850,23 +986,37 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
         if (fatal.ok()) op->result = Status::Ok();
         break;
       case WriteOp::Kind::kRotate:
-        fatal = RunRotate(connection, *op);
+        fatal = RunRotate(connection, *op, chain);
         break;
       case WriteOp::Kind::kRevokeFamily:
-        fatal = RunRevokeFamily(connection, *op);
+        fatal = RunRevokeFamily(connection, *op, chain);
         break;
       case WriteOp::Kind::kSweep:
         fatal = RunSweep(connection, *op);
         break;
+      case WriteOp::Kind::kNotices:
+        fatal = RunNotices(connection, *op, chain);
+        break;
+      case WriteOp::Kind::kPruneAudit:
+        fatal = RunPruneAudit(connection, *op);
+        break;
+      case WriteOp::Kind::kClaim:
+        fatal = RunClaim(connection, *op);
+        break;
+      case WriteOp::Kind::kFinishDelivery:
+        fatal = RunFinishDelivery(connection, *op);
+        break;
     }
     if (!fatal.ok()) break;
   }
+  if (fatal.ok() && !chain.empty()) fatal = WriteChainRecord(connection, chain);
   if (fatal.ok()) fatal = connection.Exec("COMMIT", context);
   if (!fatal.ok()) {
     if (!sqlite3_get_autocommit(connection.db())) (void)connection.Exec("ROLLBACK", context);
     fail_all(fatal);
     return;
   }
+  chain_tail_ = chain.tail();
   if (ChangeListener* listener = listener_.load()) {
     for (const WriteOp* op : batch) {
       if (op->kind == WriteOp::Kind::kDelete && op->result.ok()) listener->OnTokenDeleted(op->id);
@@ -882,10 +1032,11 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
   }
 }
 
-Status SqliteStore::Insert(const core::Token& token) {
+Status SqliteStore::Insert(const core::Token& token, std::span<const core::AuditEvent> events) {
   Result<TokenRow> row = EncodeTokenRow(token);
   if (!row.ok()) return row.status();
   WriteOp op(WriteOp::Kind::kInsert, std::span(&*row, 1), {});
+  op.events = events;
   return Submit(op);
 }
 
@@ -902,13 +1053,16 @@ Status SqliteStore::InsertMany(std::span<const core::Token> tokens) {
   return Submit(op);
 }
 
-Status SqliteStore::Delete(std::string_view id) {
+Status SqliteStore::Delete(std::string_view id, std::span<const core::AuditEvent> events) {
   WriteOp op(WriteOp::Kind::kDelete, {}, id);
+  op.events = events;
   return Submit(op);
 }
 
 Result<std::vector<std::string>> SqliteStore::DeleteMatching(const core::TokenQuery& query,
-                                                             const core::Visibility& visibility) {
+                                                             const core::Visibility& visibility,
+                                                             const core::EventOrigin& origin,
+                                                             core::EpochMillis now) {
   if (!visibility.everything && visibility.types.empty()) {
     return std::vector<std::string>();  // the caller can see nothing
   }
@@ -919,6 +1073,8 @@ Result<std::vector<std::string>> SqliteStore::DeleteMatching(const core::TokenQu
   const SqlWithParams filter = TokenFilter(query, visibility);
   WriteOp op(WriteOp::Kind::kDeleteMatching, {}, {});
   op.filter = &filter;
+  op.origin = &origin;
+  op.now = now;
   if (Status status = Submit(op); !status.ok()) return status;
   return std::move(op.deleted);
 }
@@ -933,7 +1089,7 @@ Status SqliteStore::CollectIds(Connection& connection, Statement& stmt,
   }
 }
 
-Status SqliteStore::RunRotate(Connection& connection, WriteOp& op) {
+Status SqliteStore::RunRotate(Connection& connection, WriteOp& op, ChainAppender& chain) {
   const Rotation& rotation = *op.rotation;
   const std::string context = "rotating in " + display_;
   {
@@ -977,17 +1133,21 @@ Status SqliteStore::RunRotate(Connection& connection, WriteOp& op) {
     insert->Bind(3, std::string_view(retired.family_id));
     insert->Bind(4, retired.overlap_end);
     insert->Bind(5, retired.forget_after);
+    insert->Bind(6, core::ToString(retired.token_type));
+    insert->Bind(7, retired.principal);
+    insert->Bind(8, std::string_view(retired.name));
     if (const int rc = insert->Step(); rc != SQLITE_DONE) {
       return StatusFromSqlite(rc, connection.db(), context);
     }
   }
-  // Recorded here, in the same transaction, once the audit trail exists:
-  // `token.rotated` for the old token and `token.created` for the new one.
+  if (Status status = WriteEvents(connection, chain, rotation.events); !status.ok()) {
+    return status;
+  }
   op.result = Status::Ok();
   return Status::Ok();
 }
 
-Status SqliteStore::RunRevokeFamily(Connection& connection, WriteOp& op) {
+Status SqliteStore::RunRevokeFamily(Connection& connection, WriteOp& op, ChainAppender& chain) {
   Result<Statement> mark = connection.Prepare(kMarkReuseSql);
   if (!mark.ok()) return mark.status();
   mark->Bind(1, op.secret_hash);
@@ -998,13 +1158,32 @@ Status SqliteStore::RunRevokeFamily(Connection& connection, WriteOp& op) {
   op.deleted.clear();
   op.first_detection = sqlite3_changes(connection.db()) > 0;
   if (op.first_detection) {
+    RetiredSubject retired;
+    {
+      Result<Statement> read = connection.Prepare(kRetiredSubjectSql);
+      if (!read.ok()) return read.status();
+      read->Bind(1, op.secret_hash);
+      const int rc = read->Step();
+      if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), "reading " + display_);
+      retired.token_id = std::string(read->ColumnText(0));
+      retired.type = read->ColumnOptionalText(1);
+      retired.principal = read->ColumnOptionalText(2);
+      retired.name = read->ColumnOptionalText(3);
+    }
     Result<Statement> revoke = connection.Prepare(kDeleteFamilySql);
     if (!revoke.ok()) return revoke.status();
     revoke->Bind(1, op.id);
-    if (Status status = CollectIds(connection, *revoke, op.deleted); !status.ok()) return status;
-    // Recorded here once the audit trail exists: `token.reuse_detected` for
-    // the retired secret's token and `token.revoked` (reason "reuse") for
-    // each deleted one.
+    std::vector<core::EventSubject> members;
+    for (;;) {
+      const int rc = revoke->Step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW)
+        return StatusFromSqlite(rc, connection.db(), "deleting from " + display_);
+      op.deleted.emplace_back(revoke->ColumnText(0));
+      members.push_back(ReadSubject(*revoke, 0));
+    }
+    const std::vector<core::AuditEvent> events = ReuseEvents(retired, members, op.now);
+    if (Status status = WriteEvents(connection, chain, events); !status.ok()) return status;
   }
   op.result = Status::Ok();
   return Status::Ok();
@@ -1074,6 +1253,11 @@ Result<SecretLookup> SqliteStore::LookupSecret(std::string_view secret_hash) {
     retired.overlap_end = stmt->ColumnInt64(r + 2);
     retired.forget_after = stmt->ColumnInt64(r + 3);
     retired.reuse_detected_at = stmt->ColumnOptionalInt64(r + 4);
+    // Null in rows written before these columns existed.
+    retired.token_type = core::ParseTokenType(stmt->ColumnOptionalText(r + 5).value_or(""))
+                             .value_or(core::TokenType::kGlobal);
+    retired.principal = stmt->ColumnOptionalText(r + 6);
+    retired.name = stmt->ColumnOptionalText(r + 7).value_or("");
     lookup.retired = std::move(retired);
   }
   return lookup;
@@ -1237,25 +1421,32 @@ Result<std::unique_ptr<TokenStore>> OpenSqliteStore(std::string_view target,
   return std::unique_ptr<TokenStore>(std::move(store));
 }
 
-Status SqliteStore::InsertAbsentRows(Connection& connection, WriteOp& op) {
+Status SqliteStore::InsertAbsentRows(Connection& connection, WriteOp& op, ChainAppender& chain) {
   // A conflicting row is skipped by the statement itself, so no row can fail
   // alone: any failure here is fatal and rolls the whole transaction back,
   // which keeps the call all or none without a savepoint.
   const std::string sql = std::string(kInsertSql) + " ON CONFLICT DO NOTHING";
   op.inserted = 0;
-  for (const TokenRow& row : op.rows) {
+  for (std::size_t i = 0; i < op.rows.size(); ++i) {
     Result<Statement> stmt = connection.Prepare(sql);
     if (!stmt.ok()) return stmt.status();
-    BindRow(*stmt, row);
+    BindRow(*stmt, op.rows[i]);
     const int rc = stmt->Step();
     if (rc != SQLITE_DONE)
       return StatusFromSqlite(rc, connection.db(), "inserting into " + display_);
-    op.inserted += sqlite3_changes(connection.db());
+    const int stored = sqlite3_changes(connection.db());
+    op.inserted += stored;
+    if (stored > 0 && i < op.events.size()) {
+      if (Status status = WriteEvents(connection, chain, op.events.subspan(i, 1)); !status.ok()) {
+        return status;
+      }
+    }
   }
   return Status::Ok();
 }
 
-Result<std::int64_t> SqliteStore::InsertAbsent(std::span<const core::Token> tokens) {
+Result<std::int64_t> SqliteStore::InsertAbsent(std::span<const core::Token> tokens,
+                                               std::span<const core::AuditEvent> events) {
   if (tokens.empty()) return std::int64_t{0};
   std::vector<TokenRow> rows;
   rows.reserve(tokens.size());
@@ -1264,9 +1455,455 @@ Result<std::int64_t> SqliteStore::InsertAbsent(std::span<const core::Token> toke
     if (!row.ok()) return row.status();
     rows.push_back(std::move(row).value());
   }
+  if (!events.empty() && events.size() != tokens.size()) {
+    return Status::InvalidArgument("InsertAbsent needs one event per token, or none");
+  }
   WriteOp op(WriteOp::Kind::kInsertAbsent, rows, {});
+  op.events = events;
   if (Status status = Submit(op); !status.ok()) return status;
   return op.inserted;
 }
 
+}  // namespace tokend::store
+
+namespace tokend::store {
+namespace {
+
+Status SqliteStore::WriteEvents(Connection& connection, ChainAppender& chain,
+                                std::span<const core::AuditEvent> events) {
+  const std::string context = "recording events in " + display_;
+  for (const core::AuditEvent& event : events) {
+    const EventRow row = chain.Append(event);
+    Result<Statement> insert = connection.Prepare(kInsertEventSql);
+    if (!insert.ok()) return insert.status();
+    insert->Bind(1, std::string_view(row.id));
+    insert->Bind(2, std::string_view(row.writer));
+    insert->Bind(3, row.seq);
+    insert->Bind(4, std::int64_t{row.time});
+    insert->Bind(5, std::string_view(row.action));
+    insert->Bind(6, std::string_view(row.subject_id));
+    insert->Bind(7, std::string_view(row.subject_type));
+    insert->Bind(8, row.subject_principal);
+    insert->Bind(9, std::string_view(row.body));
+    insert->Bind(10, std::string_view(row.prev_hash));
+    insert->Bind(11, std::string_view(row.hash));
+    if (const int rc = insert->Step(); rc != SQLITE_DONE) {
+      return StatusFromSqlite(rc, connection.db(), context);
+    }
+    for (const std::string& url : webhook_urls_) {
+      Result<Statement> queue = connection.Prepare(kInsertOutboxSql);
+      if (!queue.ok()) return queue.status();
+      queue->Bind(1, std::string_view(row.id));
+      queue->Bind(2, std::string_view(url));
+      queue->Bind(3, std::string_view(row.payload));
+      queue->Bind(4, std::int64_t{row.time});
+      if (const int rc = queue->Step(); rc != SQLITE_DONE) {
+        return StatusFromSqlite(rc, connection.db(), context);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::WriteChainRecord(Connection& connection, const ChainAppender& chain) {
+  Result<Statement> upsert = connection.Prepare(kUpsertChainSql);
+  if (!upsert.ok()) return upsert.status();
+  upsert->Bind(1, std::string_view(chain.tail().writer));
+  upsert->Bind(2, chain.first_seq());
+  upsert->Bind(3, std::string_view(chain.first_prev_hash()));
+  upsert->Bind(4, chain.tail().seq);
+  upsert->Bind(5, std::string_view(chain.tail().hash));
+  if (const int rc = upsert->Step(); rc != SQLITE_DONE) {
+    return StatusFromSqlite(rc, connection.db(), "recording events in " + display_);
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::RunNotices(Connection& connection, WriteOp& op, ChainAppender& chain) {
+  const NoticeScan& scan = *op.scan;
+  const std::string context = "scanning expiry notices in " + display_;
+  op.count = 0;
+  op.result = Status::Ok();
+  std::optional<std::int64_t> done_until;
+  {
+    Result<Statement> progress = connection.Prepare(kNoticeProgressSql);
+    if (!progress.ok()) return progress.status();
+    progress->Bind(1, scan.threshold_seconds);
+    const int rc = progress->Step();
+    if (rc == SQLITE_ROW) {
+      done_until = progress->ColumnInt64(0);
+    } else if (rc != SQLITE_DONE) {
+      return StatusFromSqlite(rc, connection.db(), context);
+    }
+  }
+  if (!done_until) {
+    // A threshold never scanned starts now: nothing before is notified.
+    Result<Statement> start = connection.Prepare(kNoticeStartSql);
+    if (!start.ok()) return start.status();
+    start->Bind(1, scan.threshold_seconds);
+    start->Bind(2, std::int64_t{scan.until});
+    if (const int rc = start->Step(); rc != SQLITE_DONE) {
+      return StatusFromSqlite(rc, connection.db(), context);
+    }
+    return Status::Ok();
+  }
+  if (*done_until >= scan.until) return Status::Ok();
+  {
+    Result<Statement> claim = connection.Prepare(kNoticeClaimSql);
+    if (!claim.ok()) return claim.status();
+    claim->Bind(1, scan.threshold_seconds);
+    claim->Bind(2, *done_until);
+    claim->Bind(3, std::int64_t{scan.until});
+    if (const int rc = claim->Step(); rc != SQLITE_DONE) {
+      return StatusFromSqlite(rc, connection.db(), context);
+    }
+    if (sqlite3_changes(connection.db()) == 0) return Status::Ok();
+  }
+  std::vector<core::AuditEvent> events;
+  {
+    Result<Statement> tokens = connection.Prepare(kNoticeTokensSql);
+    if (!tokens.ok()) return tokens.status();
+    tokens->Bind(1, *done_until);
+    tokens->Bind(2, std::int64_t{scan.until});
+    tokens->Bind(3, scan.threshold_seconds * 1000);
+    tokens->Bind(4, std::int64_t{scan.threshold_seconds > 0 ? 1 : 0});
+    tokens->Bind(5, scan.next_threshold_seconds * 1000);
+    tokens->Bind(6, std::int64_t{scan.now});
+    for (;;) {
+      const int rc = tokens->Step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), context);
+      Result<core::Token> token = ReadToken(*tokens);
+      if (!token.ok()) return token.status();
+      events.push_back(core::MakeNoticeEvent(*token, scan.threshold_seconds, scan.now));
+    }
+  }
+  if (Status status = WriteEvents(connection, chain, events); !status.ok()) return status;
+  op.count = static_cast<std::int64_t>(events.size());
+  return Status::Ok();
+}
+
+Status SqliteStore::RunPruneAudit(Connection& connection, WriteOp& op) {
+  const std::string context = "pruning the audit trail of " + display_;
+  op.count = 0;
+  std::vector<ChainRecord> chains;
+  std::string after;
+  for (;;) {
+    Result<Statement> list = connection.Prepare(kChainWritersSql);
+    if (!list.ok()) return list.status();
+    list->Bind(1, std::string_view(after));
+    const std::size_t before = chains.size();
+    for (;;) {
+      const int rc = list->Step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), context);
+      chains.push_back(ChainRecord{std::string(list->ColumnText(0)), list->ColumnInt64(1),
+                                   std::string(list->ColumnText(2)), list->ColumnInt64(3),
+                                   std::string(list->ColumnText(4))});
+    }
+    if (chains.size() == before) break;
+    after = chains.back().writer;
+  }
+  for (const ChainRecord& record : chains) {
+    // Only a prefix of a chain goes, so that what is kept still links up:
+    // everything before its first event at or after `before`.
+    std::int64_t cut = record.last_seq + 1;
+    std::string head = record.last_hash;
+    {
+      Result<Statement> first = connection.Prepare(kPruneFirstKeptSql);
+      if (!first.ok()) return first.status();
+      first->Bind(1, std::string_view(record.writer));
+      first->Bind(2, std::int64_t{op.now});
+      const int rc = first->Step();
+      if (rc == SQLITE_ROW) {
+        cut = first->ColumnInt64(0);
+        head = std::string(first->ColumnText(1));
+      } else if (rc != SQLITE_DONE) {
+        return StatusFromSqlite(rc, connection.db(), context);
+      }
+    }
+    if (cut <= record.first_seq) continue;
+    Result<Statement> remove = connection.Prepare(kPruneEventsSql);
+    if (!remove.ok()) return remove.status();
+    remove->Bind(1, std::string_view(record.writer));
+    remove->Bind(2, cut);
+    if (const int rc = remove->Step(); rc != SQLITE_DONE) {
+      return StatusFromSqlite(rc, connection.db(), context);
+    }
+    op.count += sqlite3_changes(connection.db());
+    Result<Statement> update = connection.Prepare(kPruneChainSql);
+    if (!update.ok()) return update.status();
+    update->Bind(1, std::string_view(record.writer));
+    update->Bind(2, cut);
+    update->Bind(3, std::string_view(head));
+    if (const int rc = update->Step(); rc != SQLITE_DONE) {
+      return StatusFromSqlite(rc, connection.db(), context);
+    }
+  }
+  op.result = Status::Ok();
+  return Status::Ok();
+}
+
+Status SqliteStore::RunClaim(Connection& connection, WriteOp& op) {
+  Result<Statement> claim = connection.Prepare(kClaimSql);
+  if (!claim.ok()) return claim.status();
+  claim->Bind(1, std::int64_t{op.now});
+  claim->Bind(2, std::int64_t{op.now + op.lease_millis});
+  claim->Bind(3, std::int64_t{op.max});
+  op.claimed.clear();
+  for (;;) {
+    const int rc = claim->Step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      return StatusFromSqlite(rc, connection.db(), "claiming deliveries in " + display_);
+    }
+    Delivery delivery;
+    delivery.event_id = std::string(claim->ColumnText(0));
+    delivery.url = std::string(claim->ColumnText(1));
+    delivery.payload = std::string(claim->ColumnText(2));
+    delivery.attempts = static_cast<int>(claim->ColumnInt64(3));
+    delivery.queued_at = claim->ColumnInt64(4);
+    op.claimed.push_back(std::move(delivery));
+  }
+  std::sort(op.claimed.begin(), op.claimed.end(), [](const Delivery& a, const Delivery& b) {
+    return std::tie(a.queued_at, a.event_id, a.url) < std::tie(b.queued_at, b.event_id, b.url);
+  });
+  op.result = Status::Ok();
+  return Status::Ok();
+}
+
+Status SqliteStore::RunFinishDelivery(Connection& connection, WriteOp& op) {
+  const Delivery& delivery = *op.delivery;
+  const DeliveryOutcome& outcome = *op.outcome;
+  const char* sql = outcome.kind == DeliveryOutcome::Kind::kDelivered ? kDeliveredSql
+                    : outcome.kind == DeliveryOutcome::Kind::kRetry   ? kRetrySql
+                                                                      : kFailedSql;
+  Result<Statement> stmt = connection.Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, std::string_view(delivery.event_id));
+  stmt->Bind(2, std::string_view(delivery.url));
+  if (outcome.kind == DeliveryOutcome::Kind::kRetry) {
+    stmt->Bind(3, std::int64_t{outcome.retry_at});
+    stmt->Bind(4, std::string_view(outcome.last_error));
+  } else if (outcome.kind == DeliveryOutcome::Kind::kFailed) {
+    stmt->Bind(3, std::string_view(outcome.last_error));
+  }
+  if (const int rc = stmt->Step(); rc != SQLITE_DONE) {
+    return StatusFromSqlite(rc, connection.db(), "finishing a delivery in " + display_);
+  }
+  op.result = Status::Ok();
+  return Status::Ok();
+}
+
+Result<std::int64_t> SqliteStore::RecordExpiryNotices(const NoticeScan& scan) {
+  WriteOp op(WriteOp::Kind::kNotices, {}, {});
+  op.scan = &scan;
+  if (Status status = Submit(op); !status.ok()) return status;
+  return op.count;
+}
+
+Result<std::int64_t> SqliteStore::PruneAudit(core::EpochMillis before) {
+  WriteOp op(WriteOp::Kind::kPruneAudit, {}, {});
+  op.now = before;
+  if (Status status = Submit(op); !status.ok()) return status;
+  return op.count;
+}
+
+Result<std::vector<Delivery>> SqliteStore::ClaimDeliveries(core::EpochMillis now,
+                                                           std::int64_t lease_millis, int max) {
+  if (max <= 0) return std::vector<Delivery>();
+  WriteOp op(WriteOp::Kind::kClaim, {}, {});
+  op.now = now;
+  op.lease_millis = lease_millis;
+  op.max = max;
+  if (Status status = Submit(op); !status.ok()) return status;
+  return std::move(op.claimed);
+}
+
+Status SqliteStore::FinishDelivery(const Delivery& delivery, const DeliveryOutcome& outcome) {
+  WriteOp op(WriteOp::Kind::kFinishDelivery, {}, {});
+  op.delivery = &delivery;
+  op.outcome = &outcome;
+  return Submit(op);
+}
+
+Result<OutboxStats> SqliteStore::GetOutboxStats() {
+  Lease lease = Acquire();
+  Result<Statement> stmt = lease->Prepare(kOutboxStatsSql);
+  if (!stmt.ok()) return stmt.status();
+  const int rc = stmt->Step();
+  if (rc != SQLITE_ROW) return StatusFromSqlite(rc, lease->db(), "reading " + display_);
+  OutboxStats stats;
+  stats.waiting = stmt->ColumnInt64(0);
+  stats.failed = stmt->ColumnInt64(1);
+  stats.oldest_waiting = stmt->ColumnOptionalInt64(2);
+  return stats;
+}
+
+Result<AuditPage> SqliteStore::QueryAudit(const AuditQuery& query,
+                                          const core::Visibility& visibility, std::int64_t limit,
+                                          std::int64_t offset, bool count_total) {
+  AuditPage page;
+  if (!visibility.everything && visibility.types.empty()) {
+    if (count_total) page.total = 0;
+    return page;  // the caller can see nothing
+  }
+  if (query.principals.size() + query.types.size() + query.actions.size() > kMaxQueryParameters) {
+    return Status::InvalidArgument("too many principals, types or actions in one query",
+                                   core::ApiError::kQueryInvalidFilters);
+  }
+  SqlWithParams filter;
+  filter.sql = "WHERE 1=1";
+  if (query.token_id) {
+    filter.sql += " AND subject_id = ?";
+    filter.params.emplace_back(*query.token_id);
+  }
+  if (!query.principals.empty()) filter.AppendInList("subject_principal", query.principals);
+  if (!query.types.empty()) filter.AppendTypes("subject_type", query.types);
+  if (!query.actions.empty()) {
+    std::vector<std::string> actions;
+    for (core::AuditAction action : query.actions) actions.emplace_back(core::ToString(action));
+    filter.AppendInList("action", actions);
+  }
+  if (query.from_date) {
+    filter.sql += " AND time >= ?";
+    filter.params.emplace_back(*query.from_date);
+  }
+  if (query.to_date) {
+    filter.sql += " AND time <= ?";
+    filter.params.emplace_back(*query.to_date);
+  }
+  if (!visibility.everything) {
+    filter.AppendTypes("subject_type", visibility.types);
+    filter.sql += " AND subject_principal = ?";
+    filter.params.emplace_back(visibility.principal);
+  }
+  const std::string_view direction = query.ascending ? "ASC" : "DESC";
+  SqlWithParams select = filter;
+  select.sql = "SELECT body, hash FROM audit_events " + select.sql + " ORDER BY time " +
+               std::string(direction) + ", id " + std::string(direction) + " LIMIT ? OFFSET ?";
+  select.params.emplace_back(limit);
+  select.params.emplace_back(std::max<std::int64_t>(0, offset));
+
+  Lease lease = Acquire();
+  const std::string context = "querying the audit trail of " + display_;
+  if (Status status = lease->Exec("BEGIN", context); !status.ok()) return status;
+  struct EndRead {
+    Connection& connection;
+    ~EndRead() { (void)connection.Exec("COMMIT", ""); }
+  } end_read{*lease};
+  Result<Statement> stmt = lease->Prepare(select.sql);
+  if (!stmt.ok()) return stmt.status();
+  select.BindAll(*stmt);
+  for (;;) {
+    const int rc = stmt->Step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return StatusFromSqlite(rc, lease->db(), context);
+    page.events.push_back(ServedEventJson(stmt->ColumnText(0), stmt->ColumnText(1)));
+  }
+  if (!count_total) return page;
+  const auto returned = static_cast<std::int64_t>(page.events.size());
+  if ((returned > 0 || offset <= 0) && (limit < 0 || returned < limit)) {
+    page.total = std::max<std::int64_t>(0, offset) + returned;  // this was the last page
+    return page;
+  }
+  filter.sql = "SELECT count(*) FROM audit_events " + filter.sql;
+  Result<std::int64_t> total = QueryInt(*lease, filter);
+  if (!total.ok()) return total.status();
+  page.total = *total;
+  return page;
+}
+
+Result<ChainReport> SqliteStore::VerifyAudit() {
+  Lease lease = Acquire();
+  const std::string context = "verifying the audit trail of " + display_;
+  // One snapshot: the chains and their events as one commit left them.
+  if (Status status = lease->Exec("BEGIN", context); !status.ok()) return status;
+  struct EndRead {
+    Connection& connection;
+    ~EndRead() { (void)connection.Exec("COMMIT", ""); }
+  } end_read{*lease};
+  ChainReport report;
+  // Walks one chain, page by page; true when it is whole.
+  auto walk = [&](ChainChecker& checker, const std::string& writer) -> Status {
+    std::int64_t after = std::numeric_limits<std::int64_t>::min();
+    for (;;) {
+      Result<Statement> events = lease->Prepare(kChainEventsSql);
+      if (!events.ok()) return events.status();
+      events->Bind(1, std::string_view(writer));
+      events->Bind(2, after);
+      int rows = 0;
+      for (;;) {
+        const int rc = events->Step();
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) return StatusFromSqlite(rc, lease->db(), context);
+        ++rows;
+        StoredEvent event;
+        event.id = std::string(events->ColumnText(0));
+        event.seq = events->ColumnInt64(1);
+        event.time = events->ColumnInt64(2);
+        event.action = std::string(events->ColumnText(3));
+        event.subject_id = std::string(events->ColumnText(4));
+        event.subject_type = std::string(events->ColumnText(5));
+        event.subject_principal = events->ColumnOptionalText(6);
+        event.body = std::string(events->ColumnText(7));
+        event.prev_hash = std::string(events->ColumnText(8));
+        event.hash = std::string(events->ColumnText(9));
+        after = event.seq;
+        if (!checker.Add(event)) return Status::Ok();
+      }
+      if (rows == 0) break;
+    }
+    checker.Finish();
+    return Status::Ok();
+  };
+  auto conclude = [&](const ChainChecker& checker) {
+    ++report.chains;
+    report.events += checker.events();
+    if (!checker.broken()) return false;
+    report.broken_event_id = checker.broken_event_id();
+    report.problem = checker.problem();
+    return true;
+  };
+  std::string after_writer;
+  for (;;) {
+    std::vector<ChainRecord> chains;
+    {
+      Result<Statement> list = lease->Prepare(kChainWritersSql);
+      if (!list.ok()) return list.status();
+      list->Bind(1, std::string_view(after_writer));
+      for (;;) {
+        const int rc = list->Step();
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) return StatusFromSqlite(rc, lease->db(), context);
+        chains.push_back(ChainRecord{std::string(list->ColumnText(0)), list->ColumnInt64(1),
+                                     std::string(list->ColumnText(2)), list->ColumnInt64(3),
+                                     std::string(list->ColumnText(4))});
+      }
+    }
+    if (chains.empty()) break;
+    after_writer = chains.back().writer;
+    for (ChainRecord& record : chains) {
+      const std::string writer = record.writer;
+      ChainChecker checker(writer, std::move(record));
+      if (Status status = walk(checker, writer); !status.ok()) return status;
+      if (conclude(checker)) return report;
+    }
+  }
+  // Events whose chain has no record at all.
+  Result<Statement> orphan = lease->Prepare(kUnrecordedWriterSql);
+  if (!orphan.ok()) return orphan.status();
+  const int rc = orphan->Step();
+  if (rc == SQLITE_ROW) {
+    const std::string writer(orphan->ColumnText(0));
+    ChainChecker checker(writer, std::nullopt);
+    if (Status status = walk(checker, writer); !status.ok()) return status;
+    conclude(checker);
+  } else if (rc != SQLITE_DONE) {
+    return StatusFromSqlite(rc, lease->db(), context);
+  }
+  return report;
+}
+
+}  // namespace
 }  // namespace tokend::store

@@ -1,0 +1,76 @@
+-- Events (API 8): the audit trail with its hash chains, the webhook outbox
+-- and the progress of the expiry notice scans.
+--
+-- audit_events: one row per event. body is the event's canonical JSON
+-- (store/audit_json.h), the text its hash covers; the other columns repeat
+-- what the audit query filters and sorts on, and `tokend audit verify` checks
+-- that they say what body says. writer and seq place the event in its
+-- writer's chain: seq counts 1, 2, 3... per writer, prev_hash is the hash of
+-- the writer's previous event (all zeros for its first).
+CREATE TABLE audit_events (
+  id                TEXT    NOT NULL PRIMARY KEY,
+  writer            TEXT    NOT NULL,
+  seq               INTEGER NOT NULL,
+  time              INTEGER NOT NULL,
+  action            TEXT    NOT NULL,
+  subject_id        TEXT    NOT NULL,
+  subject_type      TEXT    NOT NULL,
+  subject_principal TEXT,
+  body              TEXT    NOT NULL,
+  prev_hash         TEXT    NOT NULL,
+  hash              TEXT    NOT NULL,
+  UNIQUE (writer, seq)
+) WITHOUT ROWID;
+-- The audit query: newest (or oldest) first, unfiltered or under a token id,
+-- a principal (a scoped caller's visibility, the principals filter) or a
+-- type; retention deletes by time.
+CREATE INDEX audit_events_by_time ON audit_events (time, id);
+CREATE INDEX audit_events_by_subject ON audit_events (subject_id, time, id);
+CREATE INDEX audit_events_by_principal ON audit_events (subject_principal, subject_type, time, id);
+CREATE INDEX audit_events_by_type ON audit_events (subject_type, time, id);
+
+-- One row per writer's chain, written in the transaction of every event of
+-- that writer: the first event still kept (after retention) and the hash it
+-- links to, and the last event. So removing a chain's first or last events
+-- by hand is found as surely as removing one in the middle.
+CREATE TABLE audit_chains (
+  writer          TEXT    NOT NULL PRIMARY KEY,
+  first_seq       INTEGER NOT NULL,
+  first_prev_hash TEXT    NOT NULL,
+  last_seq        INTEGER NOT NULL,
+  last_hash       TEXT    NOT NULL
+) WITHOUT ROWID;
+
+-- Webhook deliveries waiting (API 8.2): one row per event and URL, written
+-- with the event; removed once delivered, kept with failed = 1 when the
+-- retries ran out. claimed_until: a delivery being tried, not to be claimed
+-- again before then.
+CREATE TABLE webhook_outbox (
+  event_id        TEXT    NOT NULL,
+  url             TEXT    NOT NULL,
+  payload         TEXT    NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  claimed_until   INTEGER,
+  failed          INTEGER NOT NULL DEFAULT 0,
+  queued_at       INTEGER NOT NULL,
+  last_error      TEXT,
+  PRIMARY KEY (event_id, url)
+) WITHOUT ROWID;
+CREATE INDEX webhook_outbox_by_due ON webhook_outbox (failed, next_attempt_at);
+
+-- Expiry notices (API 8.3): per threshold, the crossing times up to
+-- done_until (epoch ms) have been scanned and notified.
+CREATE TABLE notice_progress (
+  threshold_seconds INTEGER NOT NULL PRIMARY KEY,
+  done_until        INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- The subject of a token.reuse_detected event when a retired secret comes
+-- back. Null in rows written before this version.
+ALTER TABLE retired_secrets ADD COLUMN token_type TEXT;
+ALTER TABLE retired_secrets ADD COLUMN principal TEXT;
+ALTER TABLE retired_secrets ADD COLUMN name TEXT;
+
+-- The notice scan reads tokens by expiration_date range: tokens_by_expiration
+-- (0001) serves it.
