@@ -236,7 +236,7 @@ TEST_F(RotationServiceTest, SelfRotationNeedsNoPermission) {
   CreateTokenRequest request = TeamRequest();
   request.permissions = std::vector<std::string>{"workflow/read"};
   const CreatedToken own = MustCreate(request);
-  auto rotated = service_->RotateSelf(own.token, Overlap(30));
+  auto rotated = service_->RotateSelf(core::Caller::FromToken(own.token), own.token, Overlap(30));
   ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
   EXPECT_EQ(rotated->token.rotated_from, own.token.id);
   EXPECT_TRUE(Active(own.secret));
