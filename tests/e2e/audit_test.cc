@@ -44,7 +44,8 @@ std::vector<std::string> ActionsOf(TestClient& client, const std::string& admin,
   EXPECT_TRUE(res.has_value());
   std::vector<std::string> actions;
   if (!res || res->status != 200) return actions;
-  for (const boost::json::value& event : ParseJson(res->body).at("content").as_array()) {
+  const boost::json::value page = ParseJson(res->body);
+  for (const boost::json::value& event : page.at("content").as_array()) {
     actions.emplace_back(event.at("action").as_string());
   }
   return actions;
