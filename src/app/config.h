@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/webhook_signature.h"
 
 namespace tokend::app {
 
@@ -43,6 +44,14 @@ struct ServeConfig {
   std::string audit_retention = "365d";
   std::string tls_cert;  // --tls-cert: PEM chain; with tls_key, HTTPS only
   std::string tls_key;   // --tls-key: PEM private key
+  // Webhooks (API 8.2): --webhook-url (repeatable), --webhook-secret-file
+  // (empty: kWebhookSecretFileName in the data folder), --webhook-ca-file.
+  std::vector<std::string> webhook_urls;
+  std::string webhook_secret_file;
+  std::string webhook_ca_file;
+  // --webhook-retry-base DURATION (hidden, for tests): the first retry's
+  // delay, doubling up to an hour.
+  std::string webhook_retry_base = "5s";
 };
 
 // `tokend audit verify`.
@@ -54,6 +63,33 @@ struct BootstrapConfig {
   std::string store = std::string(kDefaultStoreUrl);
   std::string log_level = "warn";
 };
+
+// The webhook secret file's name in the data folder, beside the bootstrap
+// token.
+inline constexpr std::string_view kWebhookSecretFileName = "webhook-secret";
+
+// --webhook-secret-file, else DATA_DIR/webhook-secret.
+std::string WebhookSecretFileFor(const ServeConfig& config);
+
+// Every webhook setting that can be judged without writing anything: each
+// --webhook-url parses (core::ParseWebhookUrl), --webhook-retry-base is a
+// duration, the CA file holds certificates, and an existing secret file is
+// private and valid (ReadWebhookSecretFile). InvalidArgument naming the
+// setting or the file and the problem.
+core::Status CheckWebhookConfig(const ServeConfig& config);
+
+// The secret in `path`: NotFound when there is no such file; InvalidArgument
+// naming the file when it is a link or not a regular file, is open to group
+// or others (any of mode 077), cannot be read, or does not hold a whsec_
+// secret. Never quotes the file's content.
+core::Result<core::WebhookSecret> ReadWebhookSecretFile(const std::string& path);
+
+// ReadWebhookSecretFile, and when the file does not exist a new secret
+// written there with mode 0600 (its folder created private): to a fresh
+// temporary file (O_EXCL | O_NOFOLLOW), synced, then linked into place, so
+// that of two instances starting at once both end up with the one secret.
+core::Result<core::WebhookSecret> LoadOrCreateWebhookSecret(const std::string& path,
+                                                            bool* created = nullptr);
 
 // "host:port" or "[v6]:port"; InvalidArgument naming the text otherwise.
 core::Result<ListenAddress> ParseListenAddress(std::string_view text);

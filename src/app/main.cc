@@ -18,6 +18,8 @@
 #include "http/server.h"
 #include "service/token_service.h"
 #include "store/token_store.h"
+#include "webhooks/deliverer.h"
+#include "webhooks/http_client.h"
 
 namespace tokend::app {
 namespace {
@@ -35,13 +37,14 @@ constexpr std::chrono::milliseconds kRotationSweepInterval{5000};
 // a minute); events past retention are removed once an hour.
 constexpr std::chrono::milliseconds kEventScanInterval{5000};
 
-core::Result<std::unique_ptr<store::TokenStore>> OpenStore(const std::string& url) {
+core::Result<std::unique_ptr<store::TokenStore>> OpenStore(
+    const std::string& url, const store::StoreOptions& options = {}) {
   if (auto parent = SqliteParentDir(url)) {
     if (core::Status status = CreatePrivateDirectories(*parent); !status.ok()) {
       return core::Status::Unavailable(status.message() + " (for the SQLite store)");
     }
   }
-  return store::TokenStore::Open(url);
+  return store::TokenStore::Open(url, options);
 }
 
 // The exit status for a store that did not open.
@@ -54,6 +57,7 @@ struct ServePlan {
   ListenAddress listen;
   core::ExpiryPolicy expiry_policy;
   std::int64_t retired_retention_seconds = 0;
+  std::int64_t webhook_retry_base_seconds = 5;
   core::NoticeThresholds expiry_notices;
   std::int64_t audit_retention_seconds = 0;
 };
@@ -91,6 +95,8 @@ core::Result<ServePlan> PlanServe(const ServeConfig& config) {
       return tls;
     }
   }
+  if (core::Status webhooks = CheckWebhookConfig(config); !webhooks.ok()) return webhooks;
+  plan.webhook_retry_base_seconds = *core::ParseDurationSeconds(config.webhook_retry_base);
   if (core::Status store = store::TokenStore::CheckUrl(config.store); !store.ok()) {
     return core::Status::InvalidArgument("cannot open the store " + RedactStoreUrl(config.store) +
                                          ": " + RedactStoreSecrets(config.store, store.message()));
@@ -116,7 +122,9 @@ int Serve(const ServeConfig& config) {
         "Use this for local development only.");
   }
 
-  auto store = OpenStore(config.store);
+  store::StoreOptions store_options;
+  store_options.webhook_urls = config.webhook_urls;  // every event is queued for each
+  auto store = OpenStore(config.store, store_options);
   if (!store.ok()) {
     spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),
                   RedactStoreSecrets(config.store, store.status().message()));
@@ -163,6 +171,57 @@ int Serve(const ServeConfig& config) {
   }
 
   http::Metrics metrics;
+  // Webhooks (API 8.2): the deliverer drains the outbox in its own threads;
+  // declared after the store, so it stops (abandoning a try in flight to its
+  // lease) before the store closes.
+  std::unique_ptr<webhooks::HttpClient> webhook_client;
+  std::unique_ptr<webhooks::Deliverer> deliverer;
+  if (!config.webhook_urls.empty()) {
+    bool created = false;
+    const std::string secret_file = WebhookSecretFileFor(config);
+    auto secret = LoadOrCreateWebhookSecret(secret_file, &created);
+    if (!secret.ok()) {
+      spdlog::error("{}", secret.status().message());
+      return secret.status().code() == core::StatusCode::kInvalidArgument ? kExitUsage
+                                                                          : kExitFailure;
+    }
+    if (created) spdlog::info("webhooks: wrote a new signing secret to {}", secret_file);
+    webhooks::ClientOptions client_options;
+    client_options.ca_file = config.webhook_ca_file;
+    client_options.user_agent = "tokend/" TOKEND_VERSION;
+    auto client = webhooks::HttpClient::Create(client_options);
+    if (!client.ok()) {
+      spdlog::error("{}", client.status().message());
+      return kExitUsage;
+    }
+    webhook_client = std::move(*client);
+    webhooks::DelivererOptions deliverer_options;
+    deliverer_options.retry.base_delay_millis = plan->webhook_retry_base_seconds * 1000;
+    deliverer = std::make_unique<webhooks::Deliverer>(**store, *webhook_client, std::move(*secret),
+                                                      deliverer_options);
+    deliverer->Start();
+    spdlog::info("webhooks: delivering every event to {} URL(s) with {} threads",
+                 config.webhook_urls.size(), deliverer_options.threads);
+  }
+  metrics.SetWebhookSource([&store, &deliverer] {
+    http::WebhookFigures figures;
+    if (deliverer) {
+      const webhooks::DeliveryCounts counts = deliverer->counts();
+      figures.delivered = counts.delivered;
+      figures.retried = counts.retried;
+      figures.failed = counts.failed;
+    }
+    if (auto outbox = (*store)->GetOutboxStats(); outbox.ok()) {
+      figures.outbox_known = true;
+      figures.events_waiting = outbox->waiting;
+      figures.events_failed = outbox->failed;
+      if (outbox->oldest_waiting) {
+        figures.oldest_waiting_seconds = std::max<double>(
+            0, static_cast<double>(core::NowMillis() - *outbox->oldest_waiting) / 1000.0);
+      }
+    }
+    return figures;
+  });
   http::ServerOptions server_options;
   server_options.address = plan->listen.host;
   server_options.port = plan->listen.port;
@@ -340,6 +399,23 @@ int Main(int argc, char** argv) {
       serve_cmd->add_option("--tls-key", serve.tls_key, "PEM private key of --tls-cert");
   tls_cert->envname("TOKEND_TLS_CERT")->needs(tls_key);
   tls_key->envname("TOKEND_TLS_KEY")->needs(tls_cert);
+  serve_cmd
+      ->add_option("--webhook-url", serve.webhook_urls,
+                   "http:// or https:// URL every audit event is POSTed to (Standard Webhooks); "
+                   "repeatable")
+      ->envname("TOKEND_WEBHOOK_URL")
+      ->delimiter(',');
+  serve_cmd
+      ->add_option("--webhook-secret-file", serve.webhook_secret_file,
+                   "File holding the whsec_ signing secret (mode 0600); written on first start "
+                   "when missing (default: webhook-secret in the data folder)")
+      ->envname("TOKEND_WEBHOOK_SECRET_FILE");
+  serve_cmd
+      ->add_option("--webhook-ca-file", serve.webhook_ca_file,
+                   "PEM certificates trusted for https webhook receivers, besides the system's")
+      ->envname("TOKEND_WEBHOOK_CA_FILE");
+  // For tests only: retries within seconds instead of minutes.
+  serve_cmd->add_option("--webhook-retry-base", serve.webhook_retry_base)->group("");
   serve_cmd->add_flag(
       "--check-config", serve.check_config,
       "Check the flags, the environment, the store URL and the TLS files, then exit: 0 when "

@@ -322,8 +322,17 @@ Step Health(const HandlerEnv& env, Exchange& ex) {
 }
 
 Step MetricsText(const HandlerEnv& env, Exchange& ex) {
-  return OnStore([&env] { return env.service.CountByType(); }).Then([&env](auto counts) -> Step {
+  struct StoreFigures {
+    core::Result<std::vector<std::pair<core::TokenType, std::int64_t>>> counts;
+    std::optional<WebhookFigures> webhooks;
+  };
+  auto read = [&env] {
+    return StoreFigures{env.service.CountByType(), env.metrics.ReadWebhookFigures()};
+  };
+  return OnStore(read).Then([&env](StoreFigures figures) -> Step {
+    auto& counts = figures.counts;
     MetricsSnapshotExtras extras;
+    extras.webhooks = std::move(figures.webhooks);
     if (counts.ok()) {
       extras.tokens_by_type = std::move(*counts);
     } else {

@@ -109,9 +109,39 @@ void AppendUnlabelled(std::string& out, std::string_view name, std::string_view 
   out.push_back('\n');
 }
 
+void AppendWebhookFigures(std::string& out, const WebhookFigures& figures) {
+  AppendHeader(out, "tokend_webhook_deliveries_total", "counter",
+               "Webhook delivery tries by outcome: delivered (2xx), retried (failed, tried "
+               "again later) or failed (given up).");
+  const std::pair<std::string_view, std::uint64_t> outcomes[] = {
+      {"delivered", figures.delivered}, {"retried", figures.retried}, {"failed", figures.failed}};
+  for (const auto& [outcome, count] : outcomes) {
+    out.append("tokend_webhook_deliveries_total{outcome=\"").append(outcome).append("\"} ");
+    AppendUint(out, count);
+    out.push_back('\n');
+  }
+  if (!figures.outbox_known) return;  // the store did not answer: no made-up gauges
+  AppendHeader(out, "tokend_webhook_events_waiting", "gauge",
+               "Webhook deliveries waiting in the outbox (neither delivered nor failed).");
+  out.append("tokend_webhook_events_waiting ");
+  AppendUint(out, static_cast<std::uint64_t>(std::max<std::int64_t>(figures.events_waiting, 0)));
+  out.push_back('\n');
+  AppendHeader(out, "tokend_webhook_events_failed", "gauge",
+               "Webhook deliveries given up after 3 days of retries, kept in the outbox.");
+  out.append("tokend_webhook_events_failed ");
+  AppendUint(out, static_cast<std::uint64_t>(std::max<std::int64_t>(figures.events_failed, 0)));
+  out.push_back('\n');
+  AppendHeader(out, "tokend_webhook_oldest_waiting_seconds", "gauge",
+               "Age of the oldest waiting webhook delivery (0 when none waits).");
+  out.append("tokend_webhook_oldest_waiting_seconds ");
+  AppendDouble(out, figures.oldest_waiting_seconds);
+  out.push_back('\n');
+}
+
 }  // namespace
 
 struct Metrics::Impl {
+  std::function<WebhookFigures()> webhook_source;
   // Lock-free on the hot path: a route's slot is found by scanning the
   // published prefix of `routes`, whose entries never move or change once
   // published. Only the first request of a new route takes `insert_mutex`.
@@ -150,6 +180,15 @@ struct Metrics::Impl {
     return *routes[count];
   }
 };
+
+void Metrics::SetWebhookSource(std::function<WebhookFigures()> source) {
+  impl_->webhook_source = std::move(source);
+}
+
+std::optional<WebhookFigures> Metrics::ReadWebhookFigures() const {
+  if (!impl_->webhook_source) return std::nullopt;
+  return impl_->webhook_source();
+}
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 
@@ -291,6 +330,7 @@ std::string Metrics::Render(const MetricsSnapshotExtras& extras) const {
                    extras.reuse_detected);
   AppendUnlabelled(out, "tokend_store_up", "gauge", "1 when the token store answers, else 0.",
                    extras.store_up ? 1 : 0);
+  if (extras.webhooks) AppendWebhookFigures(out, *extras.webhooks);
   return out;
 }
 

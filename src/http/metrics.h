@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +16,18 @@
 #include "core/token.h"
 
 namespace tokend::http {
+
+// Webhook delivery figures (API 8.2): the deliverer's counters and, when the
+// store answered, its outbox.
+struct WebhookFigures {
+  std::uint64_t delivered = 0;  // tries answered 2xx
+  std::uint64_t retried = 0;    // failed tries to be tried again
+  std::uint64_t failed = 0;     // deliveries given up
+  bool outbox_known = false;    // false: the store did not answer
+  std::int64_t events_waiting = 0;
+  std::int64_t events_failed = 0;
+  double oldest_waiting_seconds = 0;  // 0 when none waits
+};
 
 struct MetricsSnapshotExtras {
   // Stored tokens by type (from the store at scrape time); empty when the
@@ -26,6 +40,7 @@ struct MetricsSnapshotExtras {
   std::uint64_t unknown_legacy = 0;
   std::uint64_t reuse_detected = 0;  // retired secrets presented after their overlap
   bool store_up = true;
+  std::optional<WebhookFigures> webhooks;  // absent: no webhook source set
 };
 
 class Metrics {
@@ -46,10 +61,19 @@ class Metrics {
   void ConnectionOpened();
   void ConnectionClosed();
 
+  // Where webhook figures come from (set once, before the server starts).
+  // The source may read the store: call ReadWebhookFigures off the I/O
+  // threads.
+  void SetWebhookSource(std::function<WebhookFigures()> source);
+  std::optional<WebhookFigures> ReadWebhookFigures() const;
+
   // tokend_http_requests_total{route,status}, tokend_http_request_duration_seconds
   // histogram{route}, tokend_auth_failures_total{reason},
   // tokend_open_connections, tokend_tokens{type}, tokend_cache_hits_total,
-  // tokend_cache_misses_total, tokend_cache_invalidations_total, tokend_store_up.
+  // tokend_cache_misses_total, tokend_cache_invalidations_total, tokend_store_up,
+  // and with webhook figures tokend_webhook_deliveries_total{outcome},
+  // tokend_webhook_events_waiting, tokend_webhook_events_failed,
+  // tokend_webhook_oldest_waiting_seconds.
   std::string Render(const MetricsSnapshotExtras& extras) const;
 
  private:
