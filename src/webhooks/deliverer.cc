@@ -145,6 +145,8 @@ void Deliverer::Run(std::stop_token stop, int thread_index) {
   }
 }
 
+// Counters move after Finish: whoever reads a count then finds the outcome in
+// the store.
 void Deliverer::Finish(const store::Delivery& delivery, const store::DeliveryOutcome& outcome) {
   if (core::Status status = store_.FinishDelivery(delivery, outcome); !status.ok()) {
     // The lease runs out and the delivery is tried again: at least once.
@@ -158,11 +160,11 @@ void Deliverer::Deliver(const store::Delivery& delivery, std::stop_token stop) {
   auto url = core::ParseWebhookUrl(delivery.url);
   if (!url.ok()) {
     // Only a store written by hand can hold one: it will never work.
-    failed_.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("webhook event {} to {} failed after {} attempts: unusable URL: {}",
                  delivery.event_id, core::RedactWebhookUrl(delivery.url), delivery.attempts,
                  url.status().message());
     Finish(delivery, {store::DeliveryOutcome::Kind::kFailed, 0, url.status().message()});
+    failed_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
 
@@ -194,8 +196,8 @@ void Deliverer::Deliver(const store::Delivery& delivery, std::stop_token stop) {
   }
   if (core::IsWebhookDelivered(result.status)) {
     receivers_->Succeeded(delivery.url);
-    delivered_.fetch_add(1, std::memory_order_relaxed);
     Finish(delivery, {store::DeliveryOutcome::Kind::kDelivered, 0, {}});
+    delivered_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
 
@@ -210,14 +212,14 @@ void Deliverer::Deliver(const store::Delivery& delivery, std::stop_token stop) {
   const auto next =
       core::NextWebhookAttempt(policy, delivery.queued_at, attempts, now, RandomUnit());
   if (next) {
-    retried_.fetch_add(1, std::memory_order_relaxed);
     Finish(delivery, {store::DeliveryOutcome::Kind::kRetry, *next, error});
+    retried_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  failed_.fetch_add(1, std::memory_order_relaxed);
   spdlog::warn("webhook event {} to {} failed after {} attempts: {}", delivery.event_id,
                url->ForLogs(), attempts, error);
   Finish(delivery, {store::DeliveryOutcome::Kind::kFailed, 0, error});
+  failed_.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace tokend::webhooks
