@@ -9,7 +9,7 @@
 -- 3... per writer, prev_hash is the hash of the writer's previous event (all
 -- zeros for its first).
 CREATE TABLE audit_events (
-  id                text COLLATE "C" NOT NULL PRIMARY KEY,
+  id                text COLLATE "C" NOT NULL,
   writer            text COLLATE "C" NOT NULL,
   seq               bigint NOT NULL,
   time              bigint NOT NULL,  -- epoch milliseconds
@@ -20,15 +20,19 @@ CREATE TABLE audit_events (
   body              text NOT NULL,
   prev_hash         text COLLATE "C" NOT NULL,
   hash              text COLLATE "C" NOT NULL,
-  UNIQUE (writer, seq)
+  -- Keyed by its place in its chain, which is how it is written and walked;
+  -- ids are ObjectIds, unique by construction, and no route reads one event
+  -- by id, so they need no index of their own (every index is paid by every
+  -- create).
+  PRIMARY KEY (writer, seq)
 );
 -- The audit query: newest (or oldest) first, unfiltered or under a token id,
--- a principal (a scoped caller's visibility, the principals filter) or a
--- type; retention deletes by time.
+-- a principal (a scoped caller's visibility, the principals filter); a
+-- filter on types alone walks the time index (each index is paid by every
+-- create). Retention deletes by time.
 CREATE INDEX audit_events_by_time ON audit_events (time, id);
 CREATE INDEX audit_events_by_subject ON audit_events (subject_id, time, id);
 CREATE INDEX audit_events_by_principal ON audit_events (subject_principal, subject_type, time, id);
-CREATE INDEX audit_events_by_type ON audit_events (subject_type, time, id);
 
 -- One row per writer's chain, written in the transaction of every event of
 -- that writer: the first event still kept (after retention) and the hash it
