@@ -36,6 +36,16 @@ bool RotatedAway(const core::Token& token, core::EpochMillis now) {
   return token.rotated_to && !token.IsValidAt(now);
 }
 
+// An unpaged read that matched more than the cap: the one refusal of the
+// token query and the audit query alike.
+Status UnpagedTooLarge(std::string_view query, std::string_view items, std::int64_t cap) {
+  return Status::InvalidArgument("The " + std::string(query) + " matches more than " +
+                                     std::to_string(cap) + " " + std::string(items) +
+                                     ", too many for one unpaged answer; pass 'limit' (and "
+                                     "'page') to page through them.",
+                                 core::ApiError::kUnpagedTooLarge);
+}
+
 }  // namespace
 
 TokenService::TokenService(store::TokenStore& store, const ServiceOptions& options)
@@ -319,11 +329,7 @@ Result<QueryPage> TokenService::Query(const core::Caller& caller,
       store_.Query(query, visibility, options_.max_unpaged + 1, 0, /*count_total=*/false);
   if (!page.ok()) return page.status();
   if (static_cast<std::int64_t>(page->tokens.size()) > options_.max_unpaged) {
-    return Status::InvalidArgument(
-        "The query matches more than " + std::to_string(options_.max_unpaged) +
-            " tokens, too many for one unpaged answer; pass 'limit' (and 'page') to page "
-            "through them.",
-        core::ApiError::kUnpagedTooLarge);
+    return UnpagedTooLarge("query", "tokens", options_.max_unpaged);
   }
   const auto total = static_cast<std::int64_t>(page->tokens.size());
   return QueryPage{std::move(page->tokens), total};
@@ -502,11 +508,7 @@ Result<AuditPage> TokenService::Audit(const core::Caller& caller, const core::Au
       store_.QueryAudit(query, visibility, options_.max_unpaged + 1, 0, /*count_total=*/false);
   if (!page.ok()) return page.status();
   if (static_cast<std::int64_t>(page->events.size()) > options_.max_unpaged) {
-    return Status::InvalidArgument(
-        "The audit query matches more than " + std::to_string(options_.max_unpaged) +
-            " events, too many for one unpaged answer; pass 'limit' (and 'page') to page "
-            "through them.",
-        core::ApiError::kUnpagedTooLarge);
+    return UnpagedTooLarge("audit query", "events", options_.max_unpaged);
   }
   const auto total = static_cast<std::int64_t>(page->events.size());
   return AuditPage{std::move(page->events), total};

@@ -193,6 +193,23 @@ constexpr const char* kOutboxStatsSql =
     "(SELECT count(*) FROM webhook_outbox WHERE failed = 1), "
     "(SELECT min(queued_at) FROM webhook_outbox WHERE failed = 0)";
 
+// Ends a read transaction begun on `connection` ("BEGIN"), whatever way the
+// read returns: the rows and any total after them come from one snapshot.
+struct EndReadOnExit {
+  Connection& connection;
+  ~EndReadOnExit() { (void)connection.Exec("COMMIT", ""); }
+};
+
+// The total of a paged read, when the page itself tells it: a page that is
+// not full, and is not past the end, is the last one. nullopt: count.
+std::optional<std::int64_t> TotalFromLastPage(std::int64_t returned, std::int64_t limit,
+                                              std::int64_t offset) {
+  if ((returned > 0 || offset <= 0) && (limit < 0 || returned < limit)) {
+    return std::max<std::int64_t>(0, offset) + returned;
+  }
+  return std::nullopt;
+}
+
 std::string SelectTokensSql(std::string_view where) {
   std::string sql = "SELECT ";
   sql += kTokenColumns;
@@ -1409,10 +1426,7 @@ Result<TokenPage> SqliteStore::Query(const core::TokenQuery& query,
   const std::string context = "querying " + display_;
   // One read transaction: the page and its total come from the same snapshot.
   if (Status status = lease->Exec("BEGIN", context); !status.ok()) return status;
-  struct EndRead {
-    Connection& connection;
-    ~EndRead() { (void)connection.Exec("COMMIT", ""); }
-  } end_read{*lease};
+  const EndReadOnExit end_read{*lease};
 
   Result<Statement> stmt = lease->Prepare(select.sql);
   if (!stmt.ok()) return stmt.status();
@@ -1428,8 +1442,8 @@ Result<TokenPage> SqliteStore::Query(const core::TokenQuery& query,
   if (!count_total) return page;
 
   const auto returned = static_cast<std::int64_t>(page.tokens.size());
-  if ((returned > 0 || offset <= 0) && (limit < 0 || returned < limit)) {
-    page.total = std::max<std::int64_t>(0, offset) + returned;  // this was the last page
+  if (std::optional<std::int64_t> total = TotalFromLastPage(returned, limit, offset)) {
+    page.total = *total;
     return page;
   }
   Result<std::int64_t> total = 0;
@@ -1865,10 +1879,7 @@ Result<AuditPage> SqliteStore::QueryAudit(const AuditQuery& query,
   Lease lease = Acquire();
   const std::string context = "querying the audit trail of " + display_;
   if (Status status = lease->Exec("BEGIN", context); !status.ok()) return status;
-  struct EndRead {
-    Connection& connection;
-    ~EndRead() { (void)connection.Exec("COMMIT", ""); }
-  } end_read{*lease};
+  const EndReadOnExit end_read{*lease};
   Result<Statement> stmt = lease->Prepare(select.sql);
   if (!stmt.ok()) return stmt.status();
   select.BindAll(*stmt);
@@ -1880,8 +1891,8 @@ Result<AuditPage> SqliteStore::QueryAudit(const AuditQuery& query,
   }
   if (!count_total) return page;
   const auto returned = static_cast<std::int64_t>(page.events.size());
-  if ((returned > 0 || offset <= 0) && (limit < 0 || returned < limit)) {
-    page.total = std::max<std::int64_t>(0, offset) + returned;  // this was the last page
+  if (std::optional<std::int64_t> total = TotalFromLastPage(returned, limit, offset)) {
+    page.total = *total;
     return page;
   }
   filter.sql = "SELECT count(*) FROM audit_events " + filter.sql;
@@ -1896,10 +1907,7 @@ Result<ChainReport> SqliteStore::VerifyAudit() {
   const std::string context = "verifying the audit trail of " + display_;
   // One snapshot: the chains and their events as one commit left them.
   if (Status status = lease->Exec("BEGIN", context); !status.ok()) return status;
-  struct EndRead {
-    Connection& connection;
-    ~EndRead() { (void)connection.Exec("COMMIT", ""); }
-  } end_read{*lease};
+  const EndReadOnExit end_read{*lease};
   ChainReport report;
   // Walks one chain, page by page; true when it is whole.
   auto walk = [&](ChainChecker& checker, const std::string& writer) -> Status {
