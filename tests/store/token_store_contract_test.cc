@@ -1816,6 +1816,77 @@ TEST_P(EventStoreContractTest, ConcurrentWritersKeepEveryChainWhole) {
   EXPECT_EQ(report.events, kThreads * kPerThread);
 }
 
+// Concurrent creates may be written together (group commit): a duplicate
+// among them fails alone, with its events, and the others land with theirs;
+// per-principal counts stay exact through concurrent creates and deletes.
+TEST_P(EventStoreContractTest, ConcurrentCreatesWithEventsKeepTheirOwnOutcomes) {
+  const Token existing = MakeToken(1, TokenType::kTeam, "t1");
+  const core::AuditEvent first = Event(core::AuditAction::kCreated, existing, kBase);
+  ASSERT_TRUE(store_->Insert(existing, std::span(&first, 1)).ok());
+
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 20;
+  std::atomic<int> fresh_failures{0};
+  std::atomic<int> duplicates_refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Token token = MakeToken(100 + t * kPerThread + i, TokenType::kUser,
+                                "p" + std::to_string(i % 3), kBase + i);
+        if (t % 4 == 3) token.id = existing.id;  // a duplicate
+        const core::AuditEvent event = Event(core::AuditAction::kCreated, token, kBase + i);
+        const Status status = store_->Insert(token, std::span(&event, 1));
+        if (t % 4 == 3) {
+          if (status.code() == core::StatusCode::kAlreadyExists) ++duplicates_refused;
+        } else if (!status.ok()) {
+          ++fresh_failures;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(fresh_failures.load(), 0);
+  EXPECT_EQ(duplicates_refused.load(), 2 * kPerThread);
+  constexpr int kFresh = (kThreads - 2) * kPerThread;
+  EXPECT_EQ(AllEvents().size(), static_cast<std::size_t>(1 + kFresh));
+  auto total = [&](TokenQuery query) {
+    Result<TokenPage> page = store_->Query(query, Visibility{}, 1, 0, true);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    return page.ok() ? page->total : -1;
+  };
+  EXPECT_EQ(total({}), 1 + kFresh);
+  EXPECT_EQ(total({.types = {TokenType::kUser}, .principals = {"p0"}}), 42);
+
+  // Deleted from several threads at once: every count comes back to what
+  // remains, whichever connection counted each token in.
+  threads.clear();
+  for (int t = 0; t < kThreads; ++t) {
+    if (t % 4 == 3) continue;
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; i += 2) {
+        const Token token = MakeToken(100 + t * kPerThread + i, TokenType::kUser,
+                                      "p" + std::to_string(i % 3), kBase + i);
+        const core::AuditEvent event = Event(core::AuditAction::kDeleted, token, kBase + 100);
+        if (!store_->Delete(token.id, std::span(&event, 1)).ok()) ++fresh_failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(fresh_failures.load(), 0);
+  EXPECT_EQ(total({}), 1 + kFresh / 2);
+  // i even and i % 3 == 0: i in {0, 6, 12, 18} of each thread's 20 are gone.
+  EXPECT_EQ(total({.principals = {"p0"}}), 42 - 6 * 4);
+  Result<std::vector<std::pair<TokenType, std::int64_t>>> counts = store_->CountByType();
+  ASSERT_TRUE(counts.ok());
+  for (const auto& [type, n] : *counts) {
+    EXPECT_EQ(n, type == TokenType::kUser ? kFresh / 2 : 1) << core::ToString(type);
+  }
+  const ChainReport report = MustVerify();
+  EXPECT_TRUE(report.ok()) << report.problem;
+  EXPECT_EQ(report.events, 1 + kFresh + kFresh / 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, EventStoreContractTest, ::testing::ValuesIn(AllBackends()),
                          [](const ::testing::TestParamInfo<BackendCase>& info) {
                            return info.param.name;

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <mutex>
@@ -342,8 +344,6 @@ core::EventSubject ReadSubject(const PGresult* result, int row, int id, int type
       OptionalText(result, row, type + 1), OptionalText(result, row, type + 2).value_or(""));
 }
 
-// The unnest() parameters of kInsertMany and kInsertAbsent for `rows`: one
-// array literal per column, in TOKEND_TOKEN_COLUMNS order.
 // The kInsert parameters of one row, in TOKEND_TOKEN_COLUMNS order; the
 // texts of its numbers are kept here, so `values` lives as long as this.
 class InsertParams {
@@ -377,6 +377,8 @@ class InsertParams {
   const std::vector<const char*> values;
 };
 
+// The unnest() parameters of kInsertMany and kInsertAbsent for `rows`: one
+// array literal per column, in TOKEND_TOKEN_COLUMNS order.
 std::vector<std::string> ColumnArrays(std::span<const TokenRow> rows) {
   std::vector<std::vector<std::optional<std::string>>> columns(13);
   for (const TokenRow& r : rows) {
@@ -591,6 +593,7 @@ class PostgresStore final : public TokenStore {
   PostgresStore(pg::ConnectionConfig config, const StoreOptions& options)
       : config_(std::move(config)),
         webhook_urls_(options.webhook_urls),
+        max_insert_groups_(std::max(1, options.pool_size / 2)),
         pool_(config_, options.pool_size,
               std::chrono::seconds(std::max(1, options.connect_timeout_seconds)),
               [this](PGconn* conn) { return Prepare(conn); }) {}
@@ -609,10 +612,10 @@ class PostgresStore final : public TokenStore {
   Status Insert(const core::Token& token, std::span<const core::AuditEvent> events) override {
     Result<TokenRow> row = EncodeTokenRow(token);
     if (!row.ok()) return row.status();
-    const InsertParams params(*row);
-    // Not retried: a lost reply leaves the outcome unknown.
     if (events.empty()) {
-      // One statement, one round trip.
+      // One statement, one round trip. Not retried: a lost reply leaves the
+      // outcome unknown.
+      const InsertParams params(*row);
       return WithConnection(false, [&](PGconn* conn) {
         ResultPtr result = Exec(conn, kInsert, params.values);
         if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
@@ -621,13 +624,8 @@ class PostgresStore final : public TokenStore {
         return Status::Ok();
       });
     }
-    return Transact("insert", [&](PGconn* conn, ChainAppender& chain) {
-      ResultPtr result = Exec(conn, kInsert, params.values);
-      if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
-        return pg::TranslateError(config_, conn, result.get(), "insert");
-      }
-      return WriteEvents(conn, chain, events);
-    });
+    PendingInsert pending(std::move(row).value(), events);
+    return GroupInsert(pending);
   }
 
   Status InsertMany(std::span<const core::Token> tokens) override {
@@ -1445,6 +1443,111 @@ class PostgresStore final : public TokenStore {
   }
 
  private:
+  // Group commit for creates, as the SQLite writer does it: a create queues
+  // and either waits or, while fewer than max_insert_groups_ groups are being
+  // written, takes everything queued (itself included, up to
+  // kMaxInsertGroup) and writes it in one transaction: one multi-row INSERT,
+  // one statement for the events, one COMMIT and its WAL flush for the whole
+  // group. A group that fails before COMMIT changed nothing, and its creates
+  // are written one by one, so that each gets its own answer (a duplicate
+  // fails alone).
+  struct PendingInsert {
+    PendingInsert(TokenRow token_row, std::span<const core::AuditEvent> its_events)
+        : row(std::move(token_row)), events(its_events) {}
+    TokenRow row;
+    std::span<const core::AuditEvent> events;
+    Status result = Status::Ok();
+    bool taken = false;          // guarded by inserts_mu_
+    bool done = false;           // guarded by inserts_mu_
+    std::condition_variable cv;  // woken when done, or when it may lead
+  };
+  static constexpr std::size_t kMaxInsertGroup = 64;
+
+  // Wake-ups are addressed: a group's members when it is written, and the
+  // first queued create when a group's place frees up. Waking every waiter
+  // on each commit cost more in context switches than the writes.
+  Status GroupInsert(PendingInsert& pending) {
+    std::unique_lock lock(inserts_mu_);
+    queued_inserts_.push_back(&pending);
+    while (!pending.done) {
+      if (pending.taken || insert_groups_running_ >= max_insert_groups_) {
+        pending.cv.wait(lock);
+        continue;
+      }
+      std::vector<PendingInsert*> group;
+      while (!queued_inserts_.empty() && group.size() < kMaxInsertGroup) {
+        queued_inserts_.front()->taken = true;
+        group.push_back(queued_inserts_.front());
+        queued_inserts_.pop_front();
+      }
+      ++insert_groups_running_;
+      WakeNextLeader();
+      lock.unlock();
+      WriteInsertGroup(group);
+      lock.lock();
+      --insert_groups_running_;
+      for (PendingInsert* member : group) {
+        member->done = true;
+        if (member != &pending) member->cv.notify_one();
+      }
+      WakeNextLeader();
+    }
+    return pending.result;
+  }
+
+  void WakeNextLeader() {
+    if (!queued_inserts_.empty() && insert_groups_running_ < max_insert_groups_) {
+      queued_inserts_.front()->cv.notify_one();
+    }
+  }
+
+  void WriteInsertGroup(std::vector<PendingInsert*>& group) {
+    if (group.size() > 1) {
+      // Rows in one (type, principal) order in every group, so that two
+      // groups take the counter rows' locks in the same order.
+      std::sort(group.begin(), group.end(), [](const PendingInsert* a, const PendingInsert* b) {
+        return std::tie(a->row.type, a->row.principal, a->row.id) <
+               std::tie(b->row.type, b->row.principal, b->row.id);
+      });
+      std::vector<TokenRow> rows;
+      std::vector<core::AuditEvent> events;
+      rows.reserve(group.size());
+      for (const PendingInsert* member : group) {
+        rows.push_back(member->row);
+        events.insert(events.end(), member->events.begin(), member->events.end());
+      }
+      bool body_failed = false;
+      const Status status = Transact("insert", [&](PGconn* conn, ChainAppender& chain) {
+        const std::vector<std::string> arrays = ColumnArrays(rows);
+        std::vector<const char*> params;
+        for (const std::string& array : arrays) params.push_back(array.c_str());
+        ResultPtr result = Exec(conn, kInsertMany, params);
+        Status written = Succeeded(result.get(), PGRES_COMMAND_OK)
+                             ? WriteEvents(conn, chain, events)
+                             : pg::TranslateError(config_, conn, result.get(), "insert");
+        body_failed = !written.ok();
+        return written;
+      });
+      if (!body_failed) {
+        // Committed, or failed at BEGIN or COMMIT: one outcome for all.
+        for (PendingInsert* member : group) member->result = status;
+        return;
+      }
+    }
+    for (PendingInsert* member : group) member->result = InsertOne(member->row, member->events);
+  }
+
+  Status InsertOne(const TokenRow& row, std::span<const core::AuditEvent> events) {
+    const InsertParams params(row);
+    return Transact("insert", [&](PGconn* conn, ChainAppender& chain) {
+      ResultPtr result = Exec(conn, kInsert, params.values);
+      if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "insert");
+      }
+      return WriteEvents(conn, chain, events);
+    });
+  }
+
   ChainTail AcquireChain() {
     std::lock_guard lock(chains_mu_);
     if (!idle_chains_.empty()) {
@@ -1674,6 +1777,7 @@ class PostgresStore final : public TokenStore {
 
   const pg::ConnectionConfig config_;
   const std::vector<std::string> webhook_urls_;
+  const int max_insert_groups_;  // creates written at once, each group on its own connection
   pg::ConnectionPool pool_;
 
   // The chains of this instance: one per concurrent writer (at most one per
@@ -1683,6 +1787,10 @@ class PostgresStore final : public TokenStore {
   std::mutex chains_mu_;
   std::vector<ChainTail> idle_chains_;  // guarded by chains_mu_
   int chains_made_ = 0;                 // guarded by chains_mu_
+
+  std::mutex inserts_mu_;
+  std::deque<PendingInsert*> queued_inserts_;  // guarded by inserts_mu_
+  int insert_groups_running_ = 0;              // guarded by inserts_mu_
 
   std::mutex listener_mu_;
   ChangeListener* listener_ = nullptr;                          // guarded by listener_mu_
