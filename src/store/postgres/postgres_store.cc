@@ -799,44 +799,13 @@ class PostgresStore final : public TokenStore {
 
     Status status = WithConnection(true, [&](PGconn* conn) -> Status {
       page = TokenPage();
-      auto fail = [&](const PGresult* result) {
-        Status s = pg::TranslateError(config_, conn, result, "query");
-        if (count_total) {
-          ResultPtr rollback(PQexec(conn, "ROLLBACK"));
-        }
-        return s;
-      };
-      if (count_total) {
-        // One snapshot for the page and its total.
-        ResultPtr begin(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-        if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get());
-      }
-      if (limit != 0) {
-        ResultPtr rows = ExecSql(conn, select, filter.params, filter.params.size());
-        if (!Succeeded(rows.get(), PGRES_TUPLES_OK)) return fail(rows.get());
-        const int n = PQntuples(rows.get());
-        page.tokens.reserve(static_cast<std::size_t>(n));
-        for (int row = 0; row < n; ++row) {
-          Result<core::Token> token = RowToToken(rows.get(), row);
-          if (!token.ok()) {
-            if (count_total) {
-              ResultPtr rollback(PQexec(conn, "ROLLBACK"));
-            }
-            return token.status();
-          }
-          page.tokens.push_back(std::move(token).value());
-        }
-      }
-      if (count_total) {
-        ResultPtr total = ExecSql(conn, count, filter.params, filter_params);
-        if (!Succeeded(total.get(), PGRES_TUPLES_OK) || PQntuples(total.get()) != 1) {
-          return fail(total.get());
-        }
-        page.total = ParseInt64(PQgetvalue(total.get(), 0, 0)).value_or(0);
-        ResultPtr commit(PQexec(conn, "COMMIT"));
-        if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get());
-      }
-      return Status::Ok();
+      return ReadPage(conn, "query", {select, limit != 0}, {count, count_total}, filter.params,
+                      filter_params, page.total, [&](const PGresult* rows, int row) -> Status {
+                        Result<core::Token> token = RowToToken(rows, row);
+                        if (!token.ok()) return token.status();
+                        page.tokens.push_back(std::move(token).value());
+                        return Status::Ok();
+                      });
     });
     if (!status.ok()) return status;
     return page;
@@ -1180,32 +1149,13 @@ class PostgresStore final : public TokenStore {
     const std::string count = "SELECT count(*) FROM audit_events" + filter.tokens_where;
     Status status = WithConnection(true, [&](PGconn* conn) -> Status {
       page = AuditPage();
-      auto fail = [&](const PGresult* result) {
-        Status failure = pg::TranslateError(config_, conn, result, "audit query");
-        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
-        return failure;
-      };
-      // One snapshot for the page and its total.
-      ResultPtr begin(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-      if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get());
-      if (limit != 0) {
-        ResultPtr rows = ExecSql(conn, select, filter.params, filter.params.size());
-        if (!Succeeded(rows.get(), PGRES_TUPLES_OK)) return fail(rows.get());
-        for (int row = 0; row < PQntuples(rows.get()); ++row) {
-          page.events.push_back(
-              ServedEventJson(PQgetvalue(rows.get(), row, 0), PQgetvalue(rows.get(), row, 1)));
-        }
-      }
-      if (count_total) {
-        ResultPtr total = ExecSql(conn, count, filter.params, filter_params);
-        if (!Succeeded(total.get(), PGRES_TUPLES_OK) || PQntuples(total.get()) != 1) {
-          return fail(total.get());
-        }
-        page.total = ParseInt64(PQgetvalue(total.get(), 0, 0)).value_or(0);
-      }
-      ResultPtr commit(PQexec(conn, "COMMIT"));
-      if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get());
-      return Status::Ok();
+      return ReadPage(conn, "audit query", {select, limit != 0}, {count, count_total},
+                      filter.params, filter_params, page.total,
+                      [&](const PGresult* rows, int row) -> Status {
+                        page.events.push_back(
+                            ServedEventJson(PQgetvalue(rows, row, 0), PQgetvalue(rows, row, 1)));
+                        return Status::Ok();
+                      });
     });
     if (!status.ok()) return status;
     return page;
@@ -1546,6 +1496,52 @@ class PostgresStore final : public TokenStore {
       }
       return WriteEvents(conn, chain, events);
     });
+  }
+
+  // One statement of a page read: its SQL, and whether it is run at all.
+  struct PageStatement {
+    const std::string& sql;
+    bool run;
+  };
+
+  // Reads a page's rows (each given to `take_row`, which may refuse one)
+  // and its total (`count` with the first `count_params` of `params`),
+  // both from one snapshot when both are read.
+  Status ReadPage(PGconn* conn, std::string_view what, PageStatement select, PageStatement count,
+                  const std::vector<std::string>& params, std::size_t count_params,
+                  std::int64_t& total,
+                  const std::function<Status(const PGresult*, int)>& take_row) {
+    const bool snapshot = select.run && count.run;
+    auto fail = [&](Status failure) {
+      if (snapshot) ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+      return failure;
+    };
+    auto failed = [&](const PGresult* result) {
+      return fail(pg::TranslateError(config_, conn, result, what));
+    };
+    if (snapshot) {
+      ResultPtr begin(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+      if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return failed(begin.get());
+    }
+    if (select.run) {
+      ResultPtr rows = ExecSql(conn, select.sql, params, params.size());
+      if (!Succeeded(rows.get(), PGRES_TUPLES_OK)) return failed(rows.get());
+      for (int row = 0; row < PQntuples(rows.get()); ++row) {
+        if (Status taken = take_row(rows.get(), row); !taken.ok()) return fail(taken);
+      }
+    }
+    if (count.run) {
+      ResultPtr counted = ExecSql(conn, count.sql, params, count_params);
+      if (!Succeeded(counted.get(), PGRES_TUPLES_OK) || PQntuples(counted.get()) != 1) {
+        return failed(counted.get());
+      }
+      total = ParseInt64(PQgetvalue(counted.get(), 0, 0)).value_or(0);
+    }
+    if (snapshot) {
+      ResultPtr commit(PQexec(conn, "COMMIT"));
+      if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return failed(commit.get());
+    }
+    return Status::Ok();
   }
 
   ChainTail AcquireChain() {
