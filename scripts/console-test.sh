@@ -41,25 +41,13 @@ if [[ ! -x "$tokend" ]]; then
   exit 1
 fi
 
-export npm_config_update_notifier=false
 # Never fetch a browser of Playwright's own: the test runs Debian's Chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-# The install is named by the lock file's content: a changed lock installs anew.
-lock_id=$(sha256sum "$suite/package-lock.json" | cut -c1-12)
-install_dir="$tools_dir/console-test-$lock_id"
-if [[ ! -f "$install_dir/node_modules/playwright-core/package.json" ]]; then
-  echo "console-test: installing playwright-core into $install_dir" >&2
-  mkdir -p "$tools_dir"
-  staging=$(mktemp -d "$tools_dir/.console-install.XXXXXX")
-  trap 'rm -rf "$staging"' EXIT
-  cp "$suite/package.json" "$suite/package-lock.json" "$staging/"
-  if ! (cd "$staging" && npm ci --no-audit --no-fund --loglevel=error >&2); then
-    echo "console-test: could not install playwright-core; skipping" >&2
-    exit "$skip_status"
-  fi
-  # Another run may have finished first; keep whichever landed.
-  mv -T "$staging" "$install_dir" 2>/dev/null || rm -rf "$staging"
-  trap - EXIT
+source "$root/scripts/npm-tools.sh"
+if ! install_dir=$(npm_tools_install console-test "$suite" "$tools_dir" \
+  node_modules/playwright-core/package.json); then
+  echo "console-test: could not install playwright-core; skipping" >&2
+  exit "$skip_status"
 fi
 
 export TOKEND_BINARY="$tokend" TOKEND_CHROMIUM="$chromium"

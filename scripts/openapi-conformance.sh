@@ -47,25 +47,13 @@ if [[ ! -x "$tokend" ]]; then
   exit 1
 fi
 
-export npm_config_update_notifier=false
-# The install is named by the lock file's content: a changed lock installs anew.
-lock_id=$(sha256sum "$suite/package-lock.json" | cut -c1-12)
-install_dir="$tools_dir/openapi-conformance-$lock_id"
-bin="$install_dir/node_modules/.bin"
-if [[ ! -x "$bin/prism" || ! -x "$bin/tsc" || ! -x "$bin/openapi-typescript" ]]; then
-  echo "openapi-conformance: installing the pinned tools into $install_dir" >&2
-  mkdir -p "$tools_dir"
-  staging=$(mktemp -d "$tools_dir/.openapi-install.XXXXXX")
-  trap 'rm -rf "$staging"' EXIT
-  cp "$suite/package.json" "$suite/package-lock.json" "$staging/"
-  if ! (cd "$staging" && npm ci --no-audit --no-fund --loglevel=error >&2); then
-    echo "openapi-conformance: could not install the tools; skipping" >&2
-    exit "$skip_status"
-  fi
-  # Another run may have finished first; keep whichever landed.
-  mv -T "$staging" "$install_dir" 2>/dev/null || rm -rf "$staging"
-  trap - EXIT
+source "$root/scripts/npm-tools.sh"
+if ! install_dir=$(npm_tools_install openapi-conformance "$suite" "$tools_dir" \
+  node_modules/.bin/prism node_modules/.bin/tsc node_modules/.bin/openapi-typescript); then
+  echo "openapi-conformance: could not install the tools; skipping" >&2
+  exit "$skip_status"
 fi
+bin="$install_dir/node_modules/.bin"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tokend-openapi.XXXXXX")
 pids=()
