@@ -13,7 +13,8 @@
 #
 # Environment: AB_ROUNDS (8), AB_SECONDS (3), AB_TOKENS (100000),
 # AB_CONNECTIONS (64), AB_SCENARIO (introspect | create | cold), AB_STORE
-# (sqlite | postgres; cold needs sqlite).
+# (sqlite | postgres; cold needs sqlite), AB_TLS=1 (both served over HTTPS
+# with one self-signed P-256 certificate).
 #
 # cold: introspection of secrets the server has not seen since it started.
 # Each round restarts A and B on their stores and walks a fresh slice of the
@@ -75,18 +76,28 @@ else
   done
 fi
 
+SCHEME=http
+TLS_FLAGS=()
+if [[ ${AB_TLS:-0} == 1 ]]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+    -days 1 -keyout "${WORK}/key.pem" -out "${WORK}/cert.pem" >/dev/null 2>&1
+  chmod 600 "${WORK}/key.pem"
+  SCHEME=https
+  TLS_FLAGS=(--tls-cert "${WORK}/cert.pem" --tls-key "${WORK}/key.pem")
+fi
+
 # start NAME BINARY: serves NAME's store; sets PORT_NAME, PID_NAME.
 start() {
   local name=$1 bin=$2 port store=STORE_$1
   mkdir -p "${WORK}/${name}"
   port=$(free_port)
   "${bin}" serve --listen "127.0.0.1:${port}" --store "${!store}" --data-dir "${WORK}/${name}" \
-    --log-level warn >"${WORK}/${name}/log" 2>&1 &
+    "${TLS_FLAGS[@]}" --log-level warn >"${WORK}/${name}/log" 2>&1 &
   PIDS+=($!)
   printf -v "PID_${name}" '%s' "$!"
   printf -v "PORT_${name}" '%s' "${port}"
   for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:${port}/health" >/dev/null 2>&1 && return
+    curl -fsk "${SCHEME}://127.0.0.1:${port}/health" >/dev/null 2>&1 && return
     sleep 0.1
   done
   echo "tokend ${name} did not start" >&2
@@ -123,7 +134,7 @@ measure() {
   pid=PID_${name}
   before=$(cpu_ticks "${!pid}")
   wrk -t2 -c"${AB_CONNECTIONS}" -d"${AB_SECONDS}s" -s "${script}" \
-    "http://127.0.0.1:${!port}" -- "${WORK}/secrets-${name}.txt" "$@" >"${WORK}/out" 2>&1
+    "${SCHEME}://127.0.0.1:${!port}" -- "${WORK}/secrets-${name}.txt" "$@" >"${WORK}/out" 2>&1
   requests=$(sed -n 's/^BENCH requests=\([0-9]*\).*/\1/p' "${WORK}/out")
   repeats=$(sed -n 's/^BENCH .* repeats=\([0-9]*\).*/\1/p' "${WORK}/out")
   [[ -z ${repeats} || ${repeats} == 0 ]] || echo "warning: ${name} repeated ${repeats} secrets" >&2
@@ -175,7 +186,7 @@ for _ in $(seq "${AB_ROUNDS}"); do
   measure b "${WORK}/b.rounds" "${script}"
 done
 
-echo "scenario ${AB_SCENARIO} on ${AB_STORE}, ${AB_ROUNDS} alternating rounds of ${AB_SECONDS} s, ${AB_TOKENS} tokens"
+echo "scenario ${AB_SCENARIO} on ${AB_STORE} over ${SCHEME}, ${AB_ROUNDS} alternating rounds of ${AB_SECONDS} s, ${AB_TOKENS} tokens"
 for name in a b; do
   summary "${name}" "${AB_SCENARIO}" "${WORK}/${name}.rounds"
 done

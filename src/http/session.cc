@@ -6,9 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -118,7 +116,7 @@ Session::Session(Listener& listener, tcp::socket socket, bool admitted, TlsConte
       deadline_(listener.context().get_executor()),
       buffer_(options_.max_header_bytes + kReadChunk),
       admitted_(admitted) {
-  if (tls_context_) tls_.emplace(socket_, *tls_context_);
+  if (tls_context_) tls_.emplace(tls_context_->native_handle(), socket_);
   listener_.SessionStarted(this);
   if (admitted_) listener_.server().metrics.ConnectionOpened();
   error_code ignored;
@@ -171,7 +169,11 @@ asio::awaitable<void> Session::Run() {
 asio::awaitable<bool> Session::Handshake() {
   phase_ = Phase::kIdle;  // a drain closes a connection still in its handshake
   deadline_.Arm(*this, options_.header_timeout);
-  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  error_code ec = tls_->Handshake();
+  while (ec == asio::error::would_block && phase_ != Phase::kClosing) {
+    ec = co_await WaitForTls();
+    if (!ec) ec = tls_->Handshake();
+  }
   deadline_.Disarm();
   if (phase_ == Phase::kIdle) phase_ = Phase::kBusy;
   if (ec || phase_ == Phase::kClosing) {
@@ -180,6 +182,16 @@ asio::awaitable<bool> Session::Handshake() {
     co_return false;
   }
   co_return true;
+}
+
+asio::awaitable<Session::error_code> Session::WaitForTls() {
+  const auto direction =
+      tls_->want() == TlsConnection::Want::kRead ? tcp::socket::wait_read : tcp::socket::wait_write;
+  auto [ec] = co_await socket_.async_wait(direction, kNoThrow);
+  if (!ec && (phase_ == Phase::kClosing || deadline_.expired())) {
+    ec = asio::error::operation_aborted;
+  }
+  co_return ec;
 }
 
 // Read, answer, write; again while the connection is kept alive. One
@@ -384,23 +396,28 @@ asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::stri
 // Half-closes, then discards what the client still sends for a moment, so
 // the response is not destroyed by a reset of unread request bytes.
 asio::awaitable<void> Session::LingeringClose() {
-  if (tls_) {
-    // close_notify, and the peer's for a moment: its unread bytes are
-    // discarded by the stream meanwhile.
-    deadline_.Arm(*this, kLingerTime);
-    co_await tls_->async_shutdown(kNoThrow);
-    deadline_.Disarm();
-    co_return;
-  }
   error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
-  if (ec) co_return;
   deadline_.Arm(*this, kLingerTime);
+  if (tls_) {
+    // close_notify first; then, as without TLS, what the peer still sends
+    // (decrypted and dropped) until it closes too.
+    ec = tls_->Shutdown();
+    while (ec == asio::error::would_block) {
+      ec = co_await WaitForTls();
+      if (!ec) ec = tls_->Shutdown();
+    }
+  }
+  if (!ec) socket_.shutdown(tcp::socket::shutdown_send, ec);
   std::size_t total = 0;
   char discard[4096];
-  while (total < kLingerMaxBytes && phase_ != Phase::kClosing) {
-    auto [read_ec, n] = co_await socket_.async_read_some(asio::buffer(discard), kNoThrow);
-    if (read_ec) break;
+  while (!ec && total < kLingerMaxBytes && phase_ != Phase::kClosing) {
+    std::size_t n = 0;
+    if (tls_) {
+      ec = tls_->Read(discard, sizeof discard, n);
+      if (ec == asio::error::would_block) ec = co_await WaitForTls();
+    } else {
+      std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(discard), kNoThrow);
+    }
     total += n;
   }
   deadline_.Disarm();
@@ -435,10 +452,14 @@ asio::awaitable<bool> Session::WriteAll(std::string_view data) {
 // Sends what the socket takes now, removing it from `data`; false when the
 // connection failed.
 bool Session::SendNow(std::string_view& data) {
-  if (tls_) return true;  // TLS writes are asynchronous (SendWhenReady)
   while (!data.empty()) {
     error_code ec;
-    const std::size_t n = socket_.write_some(asio::buffer(data), ec);
+    std::size_t n = 0;
+    if (tls_) {
+      ec = tls_->Write(data.data(), data.size(), n);
+    } else {
+      n = socket_.write_some(asio::buffer(data), ec);
+    }
     if (ec) return ec == asio::error::would_block || ec == asio::error::try_again;
     data.remove_prefix(n);
   }
@@ -448,14 +469,14 @@ bool Session::SendNow(std::string_view& data) {
 // Sends the rest of `data`, waiting for room under the body timeout.
 asio::awaitable<bool> Session::SendWhenReady(std::string_view data) {
   deadline_.Arm(*this, options_.body_timeout);
-  if (tls_) {
-    auto [ec, n] = co_await asio::async_write(*tls_, asio::buffer(data), kNoThrow);
-    data.remove_prefix(n);
-  } else {
-    while (!data.empty()) {
-      auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
-      if (wait_ec || !SendNow(data)) break;
+  while (!data.empty()) {
+    error_code wait_ec;
+    if (tls_) {
+      wait_ec = co_await WaitForTls();
+    } else {
+      std::tie(wait_ec) = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
     }
+    if (wait_ec || !SendNow(data)) break;
   }
   deadline_.Disarm();
   co_return data.empty();
@@ -472,9 +493,15 @@ asio::awaitable<bool> Session::SendWhenReady(std::string_view data) {
 Session::error_code Session::ReadNow() {
   const std::size_t size = beast::read_size(buffer_, kReadChunk);
   if (size == 0) return beast_http::error::buffer_overflow;
-  if (drained_ || tls_) return asio::error::would_block;  // TLS: see ReadWhenReady
+  // Bytes TLS already holds are there even when the socket is empty.
+  if (drained_ && !(tls_ && tls_->HasPending())) return asio::error::would_block;
   error_code ec;
-  const std::size_t n = socket_.read_some(buffer_.prepare(size), ec);
+  std::size_t n = 0;
+  if (tls_) {
+    ec = tls_->Read(buffer_.prepare(size).data(), size, n);
+  } else {
+    n = socket_.read_some(buffer_.prepare(size), ec);
+  }
   if (ec == asio::error::try_again || ec == asio::error::would_block) {
     drained_ = true;
     return asio::error::would_block;
@@ -497,13 +524,16 @@ asio::awaitable<Session::error_code> Session::ReadWhenReady() {
   // Not async_wait: Asio re-arms epoll (another system call) for every wait,
   // while a read joins the descriptor's queue as it is. (See
   // docs/PERFORMANCE.md for why the read's own first try is left in.)
-  // With TLS, through the stream, which may also hold decrypted bytes
-  // already; a peer closing without close_notify counts as a close.
+  // With TLS, a wait for what OpenSSL asks for, then its read (which may
+  // need more than one record, or a write).
   error_code ec;
   std::size_t n = 0;
   if (tls_) {
-    std::tie(ec, n) = co_await tls_->async_read_some(buffer_.prepare(size), kNoThrow);
-    if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof;
+    for (;;) {
+      ec = tls_->Read(buffer_.prepare(size).data(), size, n);
+      if (ec != asio::error::would_block) break;
+      if ((ec = co_await WaitForTls())) break;
+    }
   } else {
     std::tie(ec, n) = co_await socket_.async_read_some(buffer_.prepare(size), kNoThrow);
   }

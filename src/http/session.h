@@ -10,16 +10,15 @@
 // answer the cache knows suspends nowhere. Runs on its listener's thread
 // only; owned by its coroutine, weakly referenced by its deadline's timer.
 //
-// With TLS the same session runs over an SSL stream on that socket: the
+// With TLS the same session runs OpenSSL on that socket (TlsConnection): the
 // handshake first (under the header timeout), then every read and write
-// through the stream's asynchronous operations (an inline attempt on the raw
-// socket would split TLS records), and a close_notify at the end. Without
-// TLS the plain path is untouched but for one test of tls_ per I/O.
+// tried at once through OpenSSL as on the plain path, waiting for whichever
+// direction OpenSSL needs, and a close_notify at the end. Without TLS the
+// plain path is untouched but for one test of tls_ per I/O.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -32,6 +31,7 @@
 #include "core/api_error.h"
 #include "http/auth.h"
 #include "http/exchange.h"
+#include "http/tls_connection.h"
 #include "http/tls_context.h"
 
 namespace tokend::http {
@@ -112,6 +112,8 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::asio::awaitable<bool> WriteAll(std::string_view data);
   bool SendNow(std::string_view& data);
   boost::asio::awaitable<bool> SendWhenReady(std::string_view data);
+  // Waits until the socket is ready for what the TLS session asked for.
+  boost::asio::awaitable<error_code> WaitForTls();
   void TrimWriteBuffer();
   boost::asio::awaitable<void> SendErrorAndClose(core::ApiError error, std::string message);
   boost::asio::awaitable<void> LingeringClose();
@@ -120,9 +122,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Listener& listener_;
   const ServerOptions& options_;
   boost::asio::ip::tcp::socket socket_;
-  // Declared in this order so that the stream goes before its context.
+  // Declared in this order so that the TLS session goes before its context.
   TlsContextPtr tls_context_;
-  std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  std::optional<TlsConnection> tls_;
   Deadline deadline_;
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;

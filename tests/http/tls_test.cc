@@ -79,6 +79,46 @@ TEST_F(TlsTest, CreatesAndIntrospectsOverHttps) {
   EXPECT_EQ(closing->status, 200);
 }
 
+// Requests and answers that span many TLS records, pipelined requests that
+// share one, and clients that leave in the middle of an answer.
+TEST_F(TlsTest, ServesLargeAndPipelinedRequestsAndSurvivesClientsThatLeave) {
+  StartTls();
+  TlsTestClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  auto spec = client.Request("GET", "/api/docs/spec");
+  ASSERT_TRUE(spec);
+  EXPECT_EQ(spec->status, 200);
+  EXPECT_GT(spec->body.size(), 64u * 1024) << "the document should span several records";
+  EXPECT_EQ(spec->body.substr(spec->body.find_last_not_of("\r\n")), "}\n");
+
+  // A body of 48 KiB (three records at least): its JSON ends in blanks.
+  const std::string padded = R"({"token":"not-a-secret"})" + std::string(48 * 1024, ' ');
+  auto introspected = client.Request("POST", "/api/v2/token/introspect", AdminJson(), padded);
+  ASSERT_TRUE(introspected);
+  EXPECT_EQ(introspected->status, 200) << introspected->body;
+  EXPECT_EQ(introspected->body, R"({"active":false})");
+
+  ASSERT_TRUE(
+      client.Send("GET /health HTTP/1.1\r\nHost: a\r\n\r\n"
+                  "GET /health HTTP/1.1\r\nHost: a\r\n\r\n"));
+  for (int i = 0; i < 2; ++i) {
+    auto res = client.ReadResponse();
+    ASSERT_TRUE(res) << "pipelined response " << i;
+    EXPECT_EQ(res->status, 200);
+  }
+
+  for (int i = 0; i < 8; ++i) {
+    TlsTestClient leaving(port());
+    ASSERT_TRUE(leaving.connected()) << leaving.error();
+    ASSERT_TRUE(leaving.Send("GET /api/docs/spec HTTP/1.1\r\nHost: a\r\n\r\n"));
+  }  // each closes without reading its answer
+  TlsTestClient after(port());
+  ASSERT_TRUE(after.connected()) << after.error();
+  auto health = after.Request("GET", "/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 TEST_F(TlsTest, ServesTls12And13AndRefusesOlderVersions) {
   StartTls();
   TlsTestClient tls12(port(), TLS1_2_VERSION, TLS1_2_VERSION);

@@ -103,10 +103,21 @@ std::optional<HttpResponse> TlsTestClient::Request(std::string_view method, std:
   for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
   request += "\r\n";
   request += body;
-  if (SSL_write(ssl_, request.data(), static_cast<int>(request.size())) <= 0) {
+  if (!Send(request)) return std::nullopt;
+  return ReadResponse();
+}
+
+bool TlsTestClient::Send(std::string_view raw) {
+  if (!connected()) return false;
+  if (SSL_write(ssl_, raw.data(), static_cast<int>(raw.size())) <= 0) {
     ERR_clear_error();
-    return std::nullopt;
+    return false;
   }
+  return true;
+}
+
+std::optional<HttpResponse> TlsTestClient::ReadResponse() {
+  if (!connected()) return std::nullopt;
   std::string& data = pending_;
   char chunk[16384];
   std::size_t header_end;

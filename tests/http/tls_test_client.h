@@ -39,6 +39,10 @@ class TlsTestClient {
   // (framed by Content-Length); nullopt on error or timeout.
   std::optional<HttpResponse> Request(std::string_view method, std::string_view target,
                                       const Headers& headers = {}, std::string_view body = {});
+  // Sends raw bytes (any number of requests, or a part of one).
+  bool Send(std::string_view raw);
+  // Reads the next response (framed by Content-Length).
+  std::optional<HttpResponse> ReadResponse();
 
  private:
   int fd_ = -1;
