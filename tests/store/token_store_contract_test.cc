@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -1022,6 +1023,80 @@ TEST_P(TokenStoreContractTest, SweepRemovesEndedOverlapsAndForgottenSecrets) {
   EXPECT_TRUE(store_->LookupSecret(late.secret_hash)->retired);
   EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 3) << "the new tokens and the expired one";
   store_->SetChangeListener(nullptr);
+}
+
+// The exact totals come from counters, not from counting rows: after every
+// kind of write, each total (unfiltered, per type, per principal, per
+// principal and type) and CountByType must equal the rows really stored.
+TEST_P(TokenStoreContractTest, CountersFollowEveryKindOfWrite) {
+  auto expect_counters_match_rows = [&](std::string_view after) {
+    SCOPED_TRACE(after);
+    const TokenPage all = MustQuery({}, Everything(), -1, 0, false);
+    std::map<TokenType, std::int64_t> by_type;
+    std::map<std::pair<std::string, TokenType>, std::int64_t> by_owner;
+    for (const Token& token : all.tokens) {
+      ++by_type[token.type];
+      if (token.principal) ++by_owner[{*token.principal, token.type}];
+    }
+    EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total,
+              static_cast<std::int64_t>(all.tokens.size()));
+    for (TokenType type : {TokenType::kGlobal, TokenType::kTeam, TokenType::kUser}) {
+      EXPECT_EQ(MustQuery({.types = {type}}, Everything(), 1, 0).total, by_type[type]);
+      for (const char* principal : {"p1", "p2"}) {
+        EXPECT_EQ(MustQuery({.types = {type}, .principals = {principal}}, Everything(), 1, 0).total,
+                  (by_owner[{principal, type}]))
+            << principal << " " << core::ToString(type);
+      }
+    }
+    Result<std::vector<std::pair<TokenType, std::int64_t>>> counts = store_->CountByType();
+    ASSERT_TRUE(counts.ok());
+    for (const auto& [type, n] : *counts) EXPECT_EQ(n, by_type[type]) << core::ToString(type);
+  };
+
+  std::vector<Token> batch;
+  for (int n = 1; n <= 12; ++n) {
+    batch.push_back(MakeToken(n, n % 3 ? TokenType::kUser : TokenType::kTeam,
+                              n % 2 ? std::optional<std::string>("p1") : "p2"));
+  }
+  batch.push_back(MakeToken(13, TokenType::kGlobal, std::nullopt));
+  InsertAll(batch);
+  expect_counters_match_rows("inserts");
+
+  std::vector<Token> refused = {MakeToken(20, TokenType::kUser, "p1"), batch[0]};
+  EXPECT_FALSE(store_->InsertMany(refused).ok());
+  Result<std::int64_t> absent =
+      store_->InsertAbsent(std::vector<Token>{batch[1], MakeToken(21, TokenType::kTeam, "p2")}, {});
+  ASSERT_TRUE(absent.ok()) << absent.status().ToString();
+  EXPECT_EQ(*absent, 1);
+  expect_counters_match_rows("a refused batch and a partly present one");
+
+  ASSERT_TRUE(store_->Delete(IdOf(2), {}).ok());
+  EXPECT_TRUE(store_->Delete(IdOf(2), {}).IsNotFound());
+  ASSERT_TRUE(store_
+                  ->DeleteMatching({.types = {TokenType::kTeam}, .principals = {"p1"}},
+                                   Everything(), core::EventOrigin::System(), kBase)
+                  .ok());
+  expect_counters_match_rows("deletes");
+
+  ASSERT_TRUE(store_->Rotate(RotationOf(batch[3], 30, /*keep_old=*/false)).ok());
+  Rotation overlapping = RotationOf(batch[4], 31, /*keep_old=*/true, kBase + 100);
+  overlapping.retired->forget_after = kBase + 200;
+  ASSERT_TRUE(store_->Rotate(overlapping).ok());
+  expect_counters_match_rows("rotations");
+
+  Result<SweepCounts> swept = store_->SweepRotations(kBase + 150);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->tokens, 1);
+  Result<FamilyRevocation> revoked =
+      store_->RevokeFamily(batch[3].Family(), batch[3].secret_hash, kBase + 300);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(revoked->deleted, std::vector<std::string>{IdOf(30)});
+  expect_counters_match_rows("a sweep and a family revocation");
+
+  for (const Token& token : MustQuery({}, Everything(), -1, 0, false).tokens) {
+    ASSERT_TRUE(store_->Delete(token.id, {}).ok());
+  }
+  expect_counters_match_rows("everything deleted");
 }
 
 TEST_P(TokenStoreContractTest, PingAnswers) { EXPECT_TRUE(store_->Ping().ok()); }

@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <deque>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -91,12 +92,24 @@ constexpr const char* kWriterCachePragma = "PRAGMA cache_size=-65536;";
 constexpr const char* kInsertSql =
     "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-constexpr const char* kDeleteSql = "DELETE FROM tokens WHERE id = ?1";
+constexpr const char* kDeleteSql = "DELETE FROM tokens WHERE id = ?1 RETURNING type, principal";
 // Newest wins: a use older than the stored one changes nothing, and is not
 // even written (no page is dirtied for it). An id no row has updates nothing.
 constexpr const char* kRecordUseSql =
     "UPDATE tokens SET last_used_date = max(coalesce(last_used_date, ?2), ?2) "
     "WHERE id = ?1 AND (last_used_date IS NULL OR last_used_date < ?2)";
+// The writer's counter changes (see CountDeltas), one per counter row.
+constexpr const char* kAddTypeCountSql =
+    "INSERT INTO type_counts (type, n) VALUES (?1, ?2) "
+    "ON CONFLICT (type) DO UPDATE SET n = n + excluded.n";
+constexpr const char* kAddTokenCountSql =
+    "INSERT INTO token_counts (principal_null, principal, type, n) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (principal_null, principal, type) DO UPDATE SET n = n + excluded.n";
+// Rows of token_counts that reach zero go (there may be one per user ever
+// seen); type_counts keeps its few rows, zeros included.
+constexpr const char* kDropEmptyTokenCountSql =
+    "DELETE FROM token_counts WHERE principal_null = ?1 AND principal = ?2 AND type = ?3 "
+    "AND n = 0";
 constexpr const char* kCountByTypeSql = "SELECT type, n FROM type_counts WHERE n > 0 ORDER BY type";
 constexpr const char* kPingSql = "SELECT count(*) FROM type_counts";
 
@@ -117,7 +130,8 @@ constexpr const char* kMarkReuseSql =
 constexpr const char* kDeleteFamilySql =
     "DELETE FROM tokens WHERE id = ?1 OR family_id = ?1 RETURNING id, type, principal, name";
 constexpr const char* kSweepTokensSql =
-    "DELETE FROM tokens WHERE rotated_to IS NOT NULL AND expiration_date <= ?1 RETURNING id";
+    "DELETE FROM tokens WHERE rotated_to IS NOT NULL AND expiration_date <= ?1 "
+    "RETURNING id, type, principal";
 constexpr const char* kSweepRetiredSql = "DELETE FROM retired_secrets WHERE forget_after <= ?1";
 // The token and the retired secret of one hash, from one snapshot; one row,
 // whose token columns are null when there is no token and whose retired
@@ -552,6 +566,13 @@ class SqliteStore final : public TokenStore {
   void WriterLoop();
   void RunBatch(Connection& connection, std::vector<WriteOp*>& batch);
   Status InsertOne(Connection& connection, const TokenRow& row);
+  // Deletes the token `id`, counting it; false when there was none.
+  Result<bool> DeleteOne(Connection& connection, std::string_view id);
+  // Counts a token of `type` and `principal` in (+1) or out (-1) of the
+  // batch's counter changes.
+  void Count(std::string_view type, const std::optional<std::string>& principal, int delta);
+  // Writes the batch's counter changes (before its COMMIT).
+  Status WriteCounts(Connection& connection);
   // Adds the fingerprints of every secret hash the store holds, then marks
   // them complete; stops early (incomplete) when the store closes or a read
   // fails.
@@ -572,8 +593,6 @@ class SqliteStore final : public TokenStore {
                      std::span<const core::AuditEvent> events);
   // Records the batch's chain end (and head, for a new chain).
   Status WriteChainRecord(Connection& connection, const ChainAppender& chain);
-  // Steps a "... RETURNING id" statement to its end, collecting the ids.
-  Status CollectIds(Connection& connection, Statement& stmt, std::vector<std::string>& ids);
 
   Result<core::Token> FindOne(const char* sql, std::string_view key);
   Result<std::int64_t> QueryInt(Connection& connection, const SqlWithParams& sql);
@@ -588,6 +607,12 @@ class SqliteStore final : public TokenStore {
   ino_t file_inode_ = 0;
 
   std::unique_ptr<Connection> writer_connection_;  // file mode only
+  // The counters' changes of the batch being written (writer thread only):
+  // by type, and by (principal is null, principal, type). Counting here
+  // instead of in row triggers makes one counter write per row of
+  // type_counts and token_counts per transaction, instead of two per token.
+  std::map<std::string, std::int64_t, std::less<>> type_deltas_;
+  std::map<std::tuple<bool, std::string, std::string>, std::int64_t> token_deltas_;
   std::vector<std::unique_ptr<Connection>> readers_;
 
   std::mutex pool_mu_;
@@ -927,7 +952,10 @@ Status SqliteStore::InsertOne(Connection& connection, const TokenRow& row) {
   if (!stmt.ok()) return stmt.status();
   BindRow(*stmt, row);
   const int rc = stmt->Step();
-  if (rc == SQLITE_DONE) return Status::Ok();
+  if (rc == SQLITE_DONE) {
+    Count(row.type, row.principal, 1);
+    return Status::Ok();
+  }
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
     // Never echo the hash; the id is not a secret.
     const bool hash = std::string_view(sqlite3_errmsg(connection.db())).find("secret_hash") !=
@@ -961,6 +989,8 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
   // The batch's events continue this store's chain in op order; the chain's
   // end moves only once the batch has committed.
   ChainAppender chain(chain_tail_);
+  type_deltas_.clear();
+  token_deltas_.clear();
   for (WriteOp* op : batch) {
     switch (op->kind) {
       case WriteOp::Kind::kInsert:
@@ -987,9 +1017,11 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
         }
         if (fatal = connection.Exec("SAVEPOINT insert_many", context); !fatal.ok()) break;
         op->result = Status::Ok();
+        std::size_t inserted = 0;
         for (const TokenRow& row : op->rows) {
           op->result = InsertOne(connection, row);
           if (!op->result.ok()) break;
+          ++inserted;
         }
         if (!op->result.ok()) {
           if (op->result.code() != core::StatusCode::kAlreadyExists) {
@@ -998,21 +1030,16 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
           }
           fatal = connection.Exec("ROLLBACK TO insert_many", context);
           if (!fatal.ok()) break;
+          for (const TokenRow& row : op->rows.first(inserted)) Count(row.type, row.principal, -1);
         }
         fatal = connection.Exec("RELEASE insert_many", context);
         break;
       }
       case WriteOp::Kind::kDelete: {
-        Result<Statement> stmt = connection.Prepare(kDeleteSql);
-        if (!stmt.ok()) {
-          fatal = stmt.status();
-          break;
-        }
-        stmt->Bind(1, op->id);
-        const int rc = stmt->Step();
-        if (rc != SQLITE_DONE) {
-          fatal = StatusFromSqlite(rc, connection.db(), "deleting from " + display_);
-        } else if (sqlite3_changes(connection.db()) == 0) {
+        Result<bool> deleted = DeleteOne(connection, op->id);
+        if (!deleted.ok()) {
+          fatal = deleted.status();
+        } else if (!*deleted) {
           op->result = Status::NotFound("no token with id " + std::string(op->id));
         } else {
           op->result = Status::Ok();
@@ -1040,6 +1067,7 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
             break;
           }
           op->deleted.emplace_back(stmt->ColumnText(0));
+          Count(stmt->ColumnText(1), stmt->ColumnOptionalText(2), -1);
           events.push_back(
               RevokedEvent(ReadSubject(*stmt, 0), core::kReasonBulk, *op->origin, op->now));
         }
@@ -1091,6 +1119,7 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
     }
     if (!fatal.ok()) break;
   }
+  if (fatal.ok()) fatal = WriteCounts(connection);
   if (fatal.ok() && !chain.empty()) fatal = WriteChainRecord(connection, chain);
   if (fatal.ok()) fatal = connection.Exec("COMMIT", context);
   if (!fatal.ok()) {
@@ -1161,14 +1190,57 @@ Result<std::vector<std::string>> SqliteStore::DeleteMatching(const core::TokenQu
   return std::move(op.deleted);
 }
 
-Status SqliteStore::CollectIds(Connection& connection, Statement& stmt,
-                               std::vector<std::string>& ids) {
+Result<bool> SqliteStore::DeleteOne(Connection& connection, std::string_view id) {
+  Result<Statement> stmt = connection.Prepare(kDeleteSql);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, id);
+  bool deleted = false;
   for (;;) {
-    const int rc = stmt.Step();
-    if (rc == SQLITE_DONE) return Status::Ok();
+    const int rc = stmt->Step();
+    if (rc == SQLITE_DONE) return deleted;
     if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), "deleting from " + display_);
-    ids.emplace_back(stmt.ColumnText(0));
+    Count(stmt->ColumnText(0), stmt->ColumnOptionalText(1), -1);
+    deleted = true;
   }
+}
+
+void SqliteStore::Count(std::string_view type, const std::optional<std::string>& principal,
+                        int delta) {
+  auto it = type_deltas_.find(type);
+  if (it == type_deltas_.end()) it = type_deltas_.emplace(std::string(type), 0).first;
+  it->second += delta;
+  token_deltas_[{!principal.has_value(), principal.value_or(""), std::string(type)}] += delta;
+}
+
+Status SqliteStore::WriteCounts(Connection& connection) {
+  const std::string context = "counting tokens in " + display_;
+  for (const auto& [type, delta] : type_deltas_) {
+    if (delta == 0) continue;
+    Result<Statement> add = connection.Prepare(kAddTypeCountSql);
+    if (!add.ok()) return add.status();
+    add->Bind(1, std::string_view(type));
+    add->Bind(2, delta);
+    if (const int rc = add->Step(); rc != SQLITE_DONE) {
+      return StatusFromSqlite(rc, connection.db(), context);
+    }
+  }
+  for (const auto& [key, delta] : token_deltas_) {
+    if (delta == 0) continue;
+    const auto& [principal_null, principal, type] = key;
+    for (const char* sql : {kAddTokenCountSql, kDropEmptyTokenCountSql}) {
+      if (sql == kDropEmptyTokenCountSql && delta > 0) break;
+      Result<Statement> change = connection.Prepare(sql);
+      if (!change.ok()) return change.status();
+      change->Bind(1, std::int64_t{principal_null ? 1 : 0});
+      change->Bind(2, std::string_view(principal));
+      change->Bind(3, std::string_view(type));
+      if (sql == kAddTokenCountSql) change->Bind(4, delta);
+      if (const int rc = change->Step(); rc != SQLITE_DONE) {
+        return StatusFromSqlite(rc, connection.db(), context);
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 Status SqliteStore::RunRotate(Connection& connection, WriteOp& op, ChainAppender& chain) {
@@ -1196,15 +1268,17 @@ Status SqliteStore::RunRotate(Connection& connection, WriteOp& op, ChainAppender
   if (!op.result.ok()) {
     return op.result.code() == core::StatusCode::kAlreadyExists ? Status::Ok() : op.result;
   }
-  Result<Statement> change = connection.Prepare(rotation.keep_old ? kKeepRotatedSql : kDeleteSql);
-  if (!change.ok()) return change.status();
-  change->Bind(1, std::string_view(rotation.old_id));
   if (rotation.keep_old) {
-    change->Bind(2, std::string_view(rotation.new_token.id));
-    change->Bind(3, rotation.old_expiration);
-  }
-  if (const int rc = change->Step(); rc != SQLITE_DONE) {
-    return StatusFromSqlite(rc, connection.db(), context);
+    Result<Statement> keep = connection.Prepare(kKeepRotatedSql);
+    if (!keep.ok()) return keep.status();
+    keep->Bind(1, std::string_view(rotation.old_id));
+    keep->Bind(2, std::string_view(rotation.new_token.id));
+    keep->Bind(3, rotation.old_expiration);
+    if (const int rc = keep->Step(); rc != SQLITE_DONE) {
+      return StatusFromSqlite(rc, connection.db(), context);
+    }
+  } else if (Result<bool> deleted = DeleteOne(connection, rotation.old_id); !deleted.ok()) {
+    return deleted.status();
   }
   if (rotation.retired) {
     const RetiredSecret& retired = *rotation.retired;
@@ -1262,6 +1336,7 @@ Status SqliteStore::RunRevokeFamily(Connection& connection, WriteOp& op, ChainAp
       if (rc != SQLITE_ROW)
         return StatusFromSqlite(rc, connection.db(), "deleting from " + display_);
       op.deleted.emplace_back(revoke->ColumnText(0));
+      Count(revoke->ColumnText(1), revoke->ColumnOptionalText(2), -1);
       members.push_back(ReadSubject(*revoke, 0));
     }
     const std::vector<core::AuditEvent> events = ReuseEvents(retired, members, op.now);
@@ -1276,7 +1351,13 @@ Status SqliteStore::RunSweep(Connection& connection, WriteOp& op) {
   if (!tokens.ok()) return tokens.status();
   tokens->Bind(1, op.now);
   op.deleted.clear();
-  if (Status status = CollectIds(connection, *tokens, op.deleted); !status.ok()) return status;
+  for (;;) {
+    const int rc = tokens->Step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), "sweeping " + display_);
+    op.deleted.emplace_back(tokens->ColumnText(0));
+    Count(tokens->ColumnText(1), tokens->ColumnOptionalText(2), -1);
+  }
   Result<Statement> retired = connection.Prepare(kSweepRetiredSql);
   if (!retired.ok()) return retired.status();
   retired->Bind(1, op.now);
@@ -1527,6 +1608,7 @@ Status SqliteStore::InsertAbsentRows(Connection& connection, WriteOp& op, ChainA
       return StatusFromSqlite(rc, connection.db(), "inserting into " + display_);
     const int stored = sqlite3_changes(connection.db());
     op.inserted += stored;
+    if (stored > 0) Count(op.rows[i].type, op.rows[i].principal, 1);
     if (stored > 0 && i < op.events.size()) {
       if (Status status = WriteEvents(connection, chain, op.events.subspan(i, 1)); !status.ok()) {
         return status;
