@@ -7,7 +7,20 @@
 #   bash bench/ab.sh TOKEND_A TOKEND_B [SEED_BINARY]
 #
 # Environment: AB_ROUNDS (8), AB_SECONDS (3), AB_TOKENS (100000),
-# AB_CONNECTIONS (64), AB_SCENARIO (introspect | create).
+# AB_CONNECTIONS (64), AB_SCENARIO (introspect | create | cold).
+#
+# cold: introspection of secrets the server has not seen since it started.
+# Each round restarts A and B on their stores and walks a fresh slice of the
+# seed's --stream-out file (every live secret once, in random order) with
+# bench/wrk/introspect_stream.lua, the same slice for A and B, slices
+# disjoint across rounds so that no secret repeats; then, on the same
+# process, the hot figure with the same script cycling over the 32 known
+# secrets. Seed enough tokens that a slice outlasts AB_SECONDS (e.g.
+# AB_TOKENS=300000 AB_ROUNDS=6 AB_SECONDS=2: about 46,000 secrets a round); a
+# run that ran out of its slice warns that it repeated secrets. Before each
+# measured run the server is left to finish its start-up work (the
+# background fill of the secret fingerprints), which would otherwise be
+# counted as the requests' CPU time.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,13 +44,15 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 "${SEED}" --store "sqlite:${WORK}/seed.db" --count "${AB_TOKENS}" \
-  --secrets-out "${WORK}/secrets.txt" >/dev/null 2>&1
+  --secrets-out "${WORK}/secrets.txt" --stream-out "${WORK}/stream.txt" >/dev/null 2>&1
 
 # start NAME BINARY: serves a copy of the seeded store; sets PORT_NAME, PID_NAME.
 start() {
   local name=$1 bin=$2 port
-  mkdir -p "${WORK}/${name}"
-  cp "${WORK}/seed.db" "${WORK}/${name}/tokend.db"
+  if [[ ! -d ${WORK}/${name} ]]; then
+    mkdir -p "${WORK}/${name}"
+    cp "${WORK}/seed.db" "${WORK}/${name}/tokend.db"
+  fi
   port=$(free_port)
   "${bin}" serve --listen "127.0.0.1:${port}" --store "sqlite:${WORK}/${name}/tokend.db" \
     --log-level warn >"${WORK}/${name}/log" 2>&1 &
@@ -51,31 +66,90 @@ start() {
   echo "tokend ${name} did not start" >&2
   exit 1
 }
+# stop NAME: ends that server and waits for it.
+stop() {
+  local pid=PID_$1
+  kill "${!pid}" 2>/dev/null || true
+  wait "${!pid}" 2>/dev/null || true
+}
+# settle NAME: waits (at most 20 s) until NAME's CPU time stops growing, so
+# that start-up work (the background fill of the secret fingerprints) is not
+# counted against the requests.
+settle() {
+  local pid=PID_$1 before after
+  for _ in $(seq 100); do
+    before=$(cpu_ticks "${!pid}")
+    sleep 0.2
+    after=$(cpu_ticks "${!pid}")
+    (( after - before <= 1 )) && return
+  done
+}
 start a "${A}"
 start b "${B}"
 
-script=${ROOT}/bench/wrk/${AB_SCENARIO}.lua
-round() {
-  local name=$1 port pid before requests
+# measure NAME OUT_FILE SCRIPT [SCRIPT_ARGS...]: one wrk run against NAME
+# (secrets file first among the script's arguments), appending
+# "req/s CPU-µs-per-request" to OUT_FILE; warns when a stream ran out.
+measure() {
+  local name=$1 out=$2 script=$3 port pid before requests repeats
+  shift 3
   port=PORT_${name}
   pid=PID_${name}
   before=$(cpu_ticks "${!pid}")
   wrk -t2 -c"${AB_CONNECTIONS}" -d"${AB_SECONDS}s" -s "${script}" \
-    "http://127.0.0.1:${!port}" -- "${WORK}/secrets.txt" >"${WORK}/out" 2>&1
+    "http://127.0.0.1:${!port}" -- "${WORK}/secrets.txt" "$@" >"${WORK}/out" 2>&1
   requests=$(sed -n 's/^BENCH requests=\([0-9]*\).*/\1/p' "${WORK}/out")
+  repeats=$(sed -n 's/^BENCH .* repeats=\([0-9]*\).*/\1/p' "${WORK}/out")
+  [[ -z ${repeats} || ${repeats} == 0 ]] || echo "warning: ${name} repeated ${repeats} secrets" >&2
   awk -v n="${requests}" -v s="${AB_SECONDS}" -v t="$(( $(cpu_ticks "${!pid}") - before ))" \
     -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f %.2f\n", n / s, t * 1e6 / hz / n }' \
-    >>"${WORK}/${name}.rounds"
+    >>"${out}"
 }
-for _ in $(seq "${AB_ROUNDS}"); do
-  round a
-  round b
-done
 
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# summary NAME LABEL ROUNDS_FILE: the medians of one series.
+summary() {
+  local rps cpu
+  rps=$(cut -d' ' -f1 "$3" | median)
+  cpu=$(cut -d' ' -f2 "$3" | median)
+  echo "$1 $2: median ${rps} req/s, ${cpu} CPU us/request (rounds: $(cut -d' ' -f1 "$3" | paste -sd' '))"
+}
+
+if [[ ${AB_SCENARIO} == cold ]]; then
+  stream=${ROOT}/bench/wrk/introspect_stream.lua
+  sed -n 's/^token //p' "${WORK}/secrets.txt" >"${WORK}/hot.txt"
+  slice=$(( $(wc -l <"${WORK}/stream.txt") / AB_ROUNDS ))
+  for r in $(seq 0 $(( AB_ROUNDS - 1 ))); do
+    sed -n "$(( r * slice + 1 )),$(( (r + 1) * slice ))p" "${WORK}/stream.txt" >"${WORK}/slice.txt"
+    for name in a b; do
+      bin=A
+      [[ ${name} == b ]] && bin=B
+      stop "${name}"
+      start "${name}" "${!bin}"
+      settle "${name}"
+      measure "${name}" "${WORK}/${name}.cold" "${stream}" "${WORK}/slice.txt" 2
+      measure "${name}" "${WORK}/${name}.hot" "${stream}" "${WORK}/hot.txt" 2 cycle
+    done
+  done
+  echo "scenario cold, ${AB_ROUNDS} alternating rounds of ${AB_SECONDS} s, ${AB_TOKENS} tokens," \
+    "${slice} distinct secrets a round"
+  for name in a b; do
+    summary "${name}" cold "${WORK}/${name}.cold"
+    summary "${name}" hot "${WORK}/${name}.hot"
+    # The ratio of the medians of each round's cold / hot.
+    paste -d' ' "${WORK}/${name}.cold" "${WORK}/${name}.hot" |
+      awk '{print $1 / $3}' | median | awk -v n="${name}" '{printf "%s cold/hot: median %.2fx\n", n, $1}'
+  done
+  exit 0
+fi
+
+script=${ROOT}/bench/wrk/${AB_SCENARIO}.lua
+for _ in $(seq "${AB_ROUNDS}"); do
+  measure a "${WORK}/a.rounds" "${script}"
+  measure b "${WORK}/b.rounds" "${script}"
+done
+
 echo "scenario ${AB_SCENARIO}, ${AB_ROUNDS} alternating rounds of ${AB_SECONDS} s, ${AB_TOKENS} tokens"
 for name in a b; do
-  rps=$(cut -d' ' -f1 "${WORK}/${name}.rounds" | median)
-  cpu=$(cut -d' ' -f2 "${WORK}/${name}.rounds" | median)
-  echo "${name}: median ${rps} req/s, ${cpu} CPU us/request (rounds: $(cut -d' ' -f1 "${WORK}/${name}.rounds" | paste -sd' '))"
+  summary "${name}" "${AB_SCENARIO}" "${WORK}/${name}.rounds"
 done
