@@ -22,9 +22,10 @@
 # bench/wrk/introspect_stream.lua, the same slice for A and B, slices
 # disjoint across rounds so that no secret repeats; then, on the same
 # process, the hot figure with the same script cycling over the 32 known
-# secrets. Seed enough tokens that a slice outlasts AB_SECONDS (e.g.
-# AB_TOKENS=300000 AB_ROUNDS=6 AB_SECONDS=2: about 46,000 secrets a round); a
-# run that ran out of its slice warns that it repeated secrets. Before each
+# secrets; the RSS after each cold walk is reported too. Seed enough tokens
+# that a slice outlasts AB_SECONDS (e.g. AB_TOKENS=300000 AB_ROUNDS=6
+# AB_SECONDS=2: about 46,000 secrets a round); a run that ran out of its
+# slice warns that it repeated secrets. Before each
 # measured run the server is left to finish its start-up work (the
 # background fill of the secret fingerprints), which would otherwise be
 # counted as the requests' CPU time.
@@ -165,6 +166,8 @@ if [[ ${AB_SCENARIO} == cold ]]; then
       start "${name}" "${!bin}"
       settle "${name}"
       measure "${name}" "${WORK}/${name}.cold" "${stream}" "${WORK}/slice.txt" 2
+      pid=PID_${name}
+      awk '/^VmRSS:/ {print $2}' "/proc/${!pid}/status" >>"${WORK}/${name}.rss"
       measure "${name}" "${WORK}/${name}.hot" "${stream}" "${WORK}/hot.txt" 2 cycle
     done
   done
@@ -173,6 +176,7 @@ if [[ ${AB_SCENARIO} == cold ]]; then
   for name in a b; do
     summary "${name}" cold "${WORK}/${name}.cold"
     summary "${name}" hot "${WORK}/${name}.hot"
+    echo "${name} RSS after the cold walk: median $(median <"${WORK}/${name}.rss") kB"
     # The ratio of the medians of each round's cold / hot.
     paste -d' ' "${WORK}/${name}.cold" "${WORK}/${name}.hot" |
       awk '{print $1 / $3}' | median | awk -v n="${name}" '{printf "%s cold/hot: median %.2fx\n", n, $1}'

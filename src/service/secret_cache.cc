@@ -40,15 +40,33 @@ void SecretCache::Insert(core::SharedToken shared, std::uint64_t epoch_before_lo
       epoch_.load(std::memory_order_acquire) != epoch_before_lookup) {
     return;
   }
+  // One entry per id and one id per entry, so that no view in id_to_hash_
+  // outlives the token it points into.
+  if (auto same_id = id_to_hash_.find(token.id); same_id != id_to_hash_.end()) {
+    EraseLocked(same_id);
+  }
   Shard& shard = ShardFor(token.secret_hash);
   std::unique_lock lock(shard.mutex);
-  if (shard.by_hash.size() >= shard_capacity_ && !shard.by_hash.contains(token.secret_hash)) {
-    auto victim = shard.by_hash.begin();
-    id_to_hash_.erase(victim->second->id);
-    shard.by_hash.erase(victim);
+  auto replaced = shard.by_hash.find(token.secret_hash);
+  if (replaced == shard.by_hash.end() && shard.by_hash.size() >= shard_capacity_) {
+    replaced = shard.by_hash.begin();  // evicted
   }
-  id_to_hash_.insert_or_assign(token.id, token.secret_hash);
-  shard.by_hash.insert_or_assign(token.secret_hash, std::move(shared));
+  if (replaced != shard.by_hash.end()) {
+    id_to_hash_.erase(replaced->second->id);  // while its token still lives
+    shard.by_hash.erase(replaced);
+  }
+  id_to_hash_.emplace(std::string_view(token.id), std::string_view(token.secret_hash));
+  shard.by_hash.emplace(std::string_view(token.secret_hash), std::move(shared));
+}
+
+void SecretCache::EraseLocked(IdIndex::iterator by_id) {
+  const std::string_view secret_hash = by_id->second;  // its token is still in its shard
+  id_to_hash_.erase(by_id);
+  Shard& shard = ShardFor(secret_hash);
+  std::unique_lock lock(shard.mutex);
+  if (auto entry = shard.by_hash.find(secret_hash); entry != shard.by_hash.end()) {
+    shard.by_hash.erase(entry);
+  }
 }
 
 void SecretCache::EraseById(std::string_view id) {
@@ -57,22 +75,15 @@ void SecretCache::EraseById(std::string_view id) {
   epoch_.fetch_add(1, std::memory_order_acq_rel);
   invalidations_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard mutation(mutation_mutex_);
-  auto it = id_to_hash_.find(std::string(id));
-  if (it == id_to_hash_.end()) return;
-  Shard& shard = ShardFor(it->second);
-  {
-    std::unique_lock lock(shard.mutex);
-    shard.by_hash.erase(it->second);
-  }
-  id_to_hash_.erase(it);
+  if (auto it = id_to_hash_.find(id); it != id_to_hash_.end()) EraseLocked(it);
 }
 
 void SecretCache::ClearLocked() {
+  id_to_hash_.clear();  // its views first, then the tokens they point into
   for (Shard& shard : shards_) {
     std::unique_lock lock(shard.mutex);
     shard.by_hash.clear();
   }
-  id_to_hash_.clear();
 }
 
 void SecretCache::SetTrusted(bool trusted) {

@@ -65,26 +65,28 @@ class SecretCache {
 
  private:
   static constexpr std::size_t kShards = 16;
-  // Transparent, so that lookups by string_view allocate nothing.
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view key) const {
-      return std::hash<std::string_view>{}(key);
-    }
-  };
+  // Keys are views of the cached token's own secret_hash (and id, in
+  // id_to_hash_): a cached token is immutable and its entry holds it, so
+  // caching one costs no copy of its strings. An entry's views must be
+  // dropped before (or with) the entry that holds the token.
   struct Shard {
     mutable std::shared_mutex mutex;
-    std::unordered_map<std::string, core::SharedToken, KeyHash, std::equal_to<>> by_hash;
+    std::unordered_map<std::string_view, core::SharedToken> by_hash;
   };
 
   Shard& ShardFor(std::string_view secret_hash);
   const Shard& ShardFor(std::string_view secret_hash) const;
+  using IdIndex = std::unordered_map<std::string_view, std::string_view>;
+  // Drops one cached token: its id_to_hash_ entry, then its shard's entry.
+  // Caller holds mutation_mutex_.
+  void EraseLocked(IdIndex::iterator by_id);
   void ClearLocked();
 
   const std::size_t shard_capacity_;
   std::array<Shard, kShards> shards_;
   std::mutex mutation_mutex_;  // guards id_to_hash_ and orders mutations
-  std::unordered_map<std::string, std::string> id_to_hash_;
+  // Token id -> secret hash, both views of a token held in a shard.
+  IdIndex id_to_hash_;
   std::atomic<std::uint64_t> epoch_{0};
   std::atomic<bool> trusted_{true};
   std::atomic<std::uint64_t> invalidations_{0};

@@ -80,6 +80,54 @@ TEST(SecretCacheTest, StaysWithinCapacity) {
   EXPECT_FALSE((cache.Find("hash999") != nullptr));
 }
 
+TEST(SecretCacheTest, AFillOfACachedSecretReplacesItsEntry) {
+  SecretCache cache(100);
+  cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
+  core::Token renamed = MakeToken("id1", "hash1");
+  renamed.name = "renamed";
+  cache.Insert(renamed, cache.epoch());
+  ASSERT_NE(cache.Find("hash1"), nullptr);
+  EXPECT_EQ(cache.Find("hash1")->name, "renamed");
+  // The same secret under another id: the first id no longer names it.
+  cache.Insert(MakeToken("id2", "hash1"), cache.epoch());
+  EXPECT_EQ(cache.Find("hash1")->id, "id2");
+  cache.EraseById("id1");
+  EXPECT_NE(cache.Find("hash1"), nullptr) << "id1 named nothing any more";
+  cache.EraseById("id2");
+  EXPECT_EQ(cache.Find("hash1"), nullptr);
+}
+
+TEST(SecretCacheTest, AnIdCachedUnderANewSecretLeavesNoEntryForTheOldOne) {
+  SecretCache cache(100);
+  cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
+  cache.Insert(MakeToken("id1", "hash2"), cache.epoch());
+  EXPECT_EQ(cache.Find("hash1"), nullptr);
+  ASSERT_NE(cache.Find("hash2"), nullptr);
+  cache.EraseById("id1");
+  EXPECT_EQ(cache.Find("hash2"), nullptr);
+  EXPECT_EQ(cache.Find("hash1"), nullptr);
+}
+
+TEST(SecretCacheTest, EvictionsAndErasesKeepEveryIdMappedToItsOwnEntry) {
+  SecretCache cache(16);  // one entry per shard
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 500; ++i) {
+      cache.Insert(MakeToken("id" + std::to_string(i), "hash" + std::to_string(i)), cache.epoch());
+    }
+  }
+  for (int i = 0; i < 500; ++i) {
+    const std::string hash = "hash" + std::to_string(i);
+    if (core::SharedToken kept = cache.Find(hash)) {
+      EXPECT_EQ(kept->id, "id" + std::to_string(i));
+      cache.EraseById(kept->id);
+      EXPECT_EQ(cache.Find(hash), nullptr) << hash;
+    }
+  }
+  cache.SetTrusted(true);  // clears whatever is left
+  cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
+  EXPECT_NE(cache.Find("hash1"), nullptr);
+}
+
 TEST(SecretCacheTest, ConcurrentFillsAndErasesNeverResurrectADeletedToken) {
   SecretCache cache(1000);
   constexpr int kRounds = 2000;

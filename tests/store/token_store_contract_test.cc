@@ -906,6 +906,30 @@ TEST_P(TokenStoreContractTest, RotateWithOverlapKeepsTheOldTokenWithItsNewExpiry
   store_->SetChangeListener(nullptr);
 }
 
+TEST_P(TokenStoreContractTest, LookupSecretOfATokenInItsOverlapReturnsItsRetiredRecordToo) {
+  const Token old = MakeToken(1, TokenType::kUser, "u1");
+  const Token untouched = MakeToken(3, TokenType::kUser, "u1");
+  InsertAll({old, untouched});
+  const Rotation rotation = RotationOf(old, 2, /*keep_old=*/true, kBase + 100);
+  ASSERT_TRUE(rotation.retired);
+  ASSERT_TRUE(store_->Rotate(rotation).ok());
+
+  Result<SecretLookup> both = store_->LookupSecret(old.secret_hash);
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  ASSERT_TRUE(both->token);
+  EXPECT_EQ(both->token->rotated_to, rotation.new_token.id);
+  ASSERT_TRUE(both->retired) << "the rotated-away token's secret is retired too";
+  EXPECT_EQ(*both->retired, *rotation.retired);
+
+  for (const Token& current : {rotation.new_token, untouched}) {
+    Result<SecretLookup> found = store_->LookupSecret(current.secret_hash);
+    ASSERT_TRUE(found.ok()) << found.status().ToString();
+    ASSERT_TRUE(found->token);
+    EXPECT_EQ(*found->token, current);
+    EXPECT_FALSE(found->retired);
+  }
+}
+
 TEST_P(TokenStoreContractTest, RotateRefusesAnAbsentOrRotatingTokenAndChangesNothing) {
   RecordingListener listener;
   const Token old = MakeToken(1, TokenType::kTeam, "t1");
