@@ -17,6 +17,7 @@
 # --stream-out and --unknown-out files), against the hot figure of the same
 # script. Creates are compared with the physical ceiling (sqlite_group_insert
 # --physical, a bare token table) and, on PostgreSQL, with pg_group_insert.
+# Query latency (pages 0 and 1000) is measured on both stores.
 #
 #   bash bench/run.sh          full run (10 s per scenario, 1,000,000 tokens)
 #   bash bench/run.sh quick    3 s per scenario, 100,000 tokens
@@ -251,6 +252,12 @@ if [[ ${MODE} == __pg-phase ]]; then
   start_tokend "${TOKEND_TEST_PG_URL}" "${port}" "${WORK}/tokend-pg.log"
   run_wrk introspect-pg 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
     "http://127.0.0.1:${port}" "${WORK}/pg-secrets.txt"
+  # Query latency on PostgreSQL, as on SQLite: pages 0 and 1000 of the
+  # largest (type, principal) groups, exact totals.
+  run_wrk query-pg-page0 2 4 "${WRK_DIR}/query.lua" "http://127.0.0.1:${port}" \
+    "${WORK}/pg-secrets.txt" 0 10
+  run_wrk query-pg-page1000 2 4 "${WRK_DIR}/query.lua" "http://127.0.0.1:${port}" \
+    "${WORK}/pg-secrets.txt" 1000 10
   # Durable creates: PostgreSQL's own grouped-insert ceiling through libpq
   # on this server (a bare table), then tokend's creates on the same server.
   log "pg_group_insert: transactions of 64 rows for ${BENCH_SECONDS}s"
@@ -621,6 +628,11 @@ else
 fi
 if [[ -z ${pg_note} ]]; then
   echo "| introspect req/s, PostgreSQL (${BENCH_PG_TOKENS} tokens) | $(fmt_rate "${pg_rps}")$(errors introspect-pg) | SQLite figure above: $(fmt_rate "${sqlite_rps}") | ${r_pg}x | >= 0.7x | $(verdict_ge "${r_pg}" 0.7) |"
+  for page in 0 1000; do
+    limit=10000
+    [[ ${page} == 1000 ]] && limit=20000
+    echo "| query page ${page} on PostgreSQL (${BENCH_PG_TOKENS} tokens; limit 10, type+principal, exact total), -c4: p50 / p99 ms | $(ms "$(field "${WORK}/query-pg-page${page}.out" p50_us)") / $(ms "$(field "${WORK}/query-pg-page${page}.out" p99_us)")$(errors "query-pg-page${page}") | — | — | p99 < $((limit / 1000)) ms | $(verdict_lt "$(field "${WORK}/query-pg-page${page}.out" p99_us)" "${limit}") |"
+  done
   echo "| durable creates/s, PostgreSQL, ${BENCH_CONNECTIONS} concurrent clients | $(fmt_rate "${pg_create_rps}")$(errors create-pg) | pg_group_insert (bare table, libpq), 64 rows/commit: $(fmt_rate "${pg_baseline_rows}") rows/s | ${r_pg_create}x | >= 0.5x | $(verdict_ge "${r_pg_create}" 0.5) |"
 else
   echo "| introspect req/s, PostgreSQL | ${pg_note} | — | — | >= 0.7x | n/a |"
