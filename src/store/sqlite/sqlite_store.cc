@@ -98,7 +98,7 @@ constexpr const char* kDeleteSql = "DELETE FROM tokens WHERE id = ?1 RETURNING t
 constexpr const char* kRecordUseSql =
     "UPDATE tokens SET last_used_date = max(coalesce(last_used_date, ?2), ?2) "
     "WHERE id = ?1 AND (last_used_date IS NULL OR last_used_date < ?2)";
-// The writer's counter changes (see CountDeltas), one per counter row.
+// The writer's counter changes (see SqliteStore::Count), one per counter row.
 constexpr const char* kAddTypeCountSql =
     "INSERT INTO type_counts (type, n) VALUES (?1, ?2) "
     "ON CONFLICT (type) DO UPDATE SET n = n + excluded.n";
