@@ -110,7 +110,9 @@ if [[ -z "$port" ]]; then
 fi
 admin=$(tr -d '\n' <"$work/data/bootstrap-token")
 
-# Starts a validating proxy for a document in front of tokend; prints its URL.
+# Starts a validating proxy for a document in front of tokend; sets
+# proxy_url. Not run in a command substitution: its subshell would keep the
+# proxy's pid from the cleanup, and the proxy would outlive the run.
 start_proxy() {
   local doc=$1 name=$2 proxy_port
   proxy_port=$(free_port)
@@ -121,7 +123,7 @@ start_proxy() {
     echo "openapi-conformance: the validating proxy for $name did not start" >&2
     return 1
   fi
-  echo "http://127.0.0.1:$proxy_port"
+  proxy_url="http://127.0.0.1:$proxy_port"
 }
 
 drive() {
@@ -129,7 +131,8 @@ drive() {
 }
 
 status=0
-proxy=$(start_proxy "$document" prism)
+start_proxy "$document" prism
+proxy=$proxy_url
 drive --proxy "$proxy" --var "admin=$admin" --vars-out "$work/vars.json" || status=1
 
 # The generated client, compiled strict.
@@ -162,7 +165,8 @@ node -e '
   const order = doc.paths["/api/v2/token/query"].get.parameters.find((p) => p.name === "order");
   order.schema = { type: "string", enum: ["ASC", "DESC"] };
   fs.writeFileSync(process.argv[2], JSON.stringify(doc));' "$document" "$wrong"
-wrong_proxy=$(start_proxy "$wrong" prism-wrong)
+start_proxy "$wrong" prism-wrong
+wrong_proxy=$proxy_url
 if drive --proxy "$wrong_proxy" --var "admin=$admin" --expect-violations >"$work/wrong.out" 2>&1; then
   echo "openapi-conformance: the wrong copy of the document was caught: $(tail -n 1 "$work/wrong.out")"
 else
