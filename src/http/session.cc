@@ -10,6 +10,7 @@
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
+#include <functional>
 #include <tuple>
 #include <typeinfo>
 #include <utility>
@@ -169,11 +170,7 @@ asio::awaitable<void> Session::Run() {
 asio::awaitable<bool> Session::Handshake() {
   phase_ = Phase::kIdle;  // a drain closes a connection still in its handshake
   deadline_.Arm(*this, options_.header_timeout);
-  error_code ec = tls_->Handshake();
-  while (ec == asio::error::would_block && phase_ != Phase::kClosing) {
-    ec = co_await WaitForTls();
-    if (!ec) ec = tls_->Handshake();
-  }
+  const error_code ec = co_await UntilTlsDone([this] { return tls_->Handshake(); });
   deadline_.Disarm();
   if (phase_ == Phase::kIdle) phase_ = Phase::kBusy;
   if (ec || phase_ == Phase::kClosing) {
@@ -182,6 +179,15 @@ asio::awaitable<bool> Session::Handshake() {
     co_return false;
   }
   co_return true;
+}
+
+asio::awaitable<Session::error_code> Session::UntilTlsDone(
+    const std::function<error_code()>& attempt) {
+  for (;;) {
+    error_code ec = attempt();
+    if (ec != asio::error::would_block) co_return ec;
+    if ((ec = co_await WaitForTls())) co_return ec;
+  }
 }
 
 asio::awaitable<Session::error_code> Session::WaitForTls() {
@@ -401,11 +407,7 @@ asio::awaitable<void> Session::LingeringClose() {
   if (tls_) {
     // close_notify first; then, as without TLS, what the peer still sends
     // (decrypted and dropped) until it closes too.
-    ec = tls_->Shutdown();
-    while (ec == asio::error::would_block) {
-      ec = co_await WaitForTls();
-      if (!ec) ec = tls_->Shutdown();
-    }
+    ec = co_await UntilTlsDone([this] { return tls_->Shutdown(); });
   }
   if (!ec) socket_.shutdown(tcp::socket::shutdown_send, ec);
   std::size_t total = 0;
@@ -529,11 +531,7 @@ asio::awaitable<Session::error_code> Session::ReadWhenReady() {
   error_code ec;
   std::size_t n = 0;
   if (tls_) {
-    for (;;) {
-      ec = tls_->Read(buffer_.prepare(size).data(), size, n);
-      if (ec != asio::error::would_block) break;
-      if ((ec = co_await WaitForTls())) break;
-    }
+    ec = co_await UntilTlsDone([&] { return tls_->Read(buffer_.prepare(size).data(), size, n); });
   } else {
     std::tie(ec, n) = co_await socket_.async_read_some(buffer_.prepare(size), kNoThrow);
   }

@@ -23,6 +23,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -114,6 +115,9 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::asio::awaitable<bool> SendWhenReady(std::string_view data);
   // Waits until the socket is ready for what the TLS session asked for.
   boost::asio::awaitable<error_code> WaitForTls();
+  // Calls `attempt` (a TLS operation) until it no longer asks to wait,
+  // waiting between tries; its last result, or the wait's error.
+  boost::asio::awaitable<error_code> UntilTlsDone(const std::function<error_code()>& attempt);
   void TrimWriteBuffer();
   boost::asio::awaitable<void> SendErrorAndClose(core::ApiError error, std::string message);
   boost::asio::awaitable<void> LingeringClose();

@@ -46,31 +46,33 @@ TlsConnection::TlsConnection(SSL_CTX* context, asio::ip::tcp::socket& socket)
   SSL_set_accept_state(ssl_.get());
 }
 
-error_code TlsConnection::Handshake() {
+error_code TlsConnection::Begin() {
   if (!ssl_ || !socket_.is_open()) return asio::error::bad_descriptor;
-  ERR_clear_error();
+  ERR_clear_error();  // so that SSL_get_error sees this call's errors only
+  return {};
+}
+
+error_code TlsConnection::Handshake() {
+  if (error_code ec = Begin()) return ec;
   return Result(SSL_do_handshake(ssl_.get()));
 }
 
 error_code TlsConnection::Read(void* data, std::size_t size, std::size_t& n) {
   n = 0;
-  if (!ssl_ || !socket_.is_open()) return asio::error::bad_descriptor;
-  ERR_clear_error();
+  if (error_code ec = Begin()) return ec;
   const int ret = SSL_read_ex(ssl_.get(), data, size, &n);
   return ret == 1 ? error_code() : Result(ret);
 }
 
 error_code TlsConnection::Write(const void* data, std::size_t size, std::size_t& n) {
   n = 0;
-  if (!ssl_ || !socket_.is_open()) return asio::error::bad_descriptor;
-  ERR_clear_error();
+  if (error_code ec = Begin()) return ec;
   const int ret = SSL_write_ex(ssl_.get(), data, size, &n);
   return ret == 1 ? error_code() : Result(ret);
 }
 
 error_code TlsConnection::Shutdown() {
-  if (!ssl_ || !socket_.is_open()) return asio::error::bad_descriptor;
-  ERR_clear_error();
+  if (error_code ec = Begin()) return ec;
   const int ret = SSL_shutdown(ssl_.get());
   return ret >= 0 ? error_code() : Result(ret);
 }

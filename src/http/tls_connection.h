@@ -44,6 +44,9 @@ class TlsConnection {
   bool HasPending() const;
 
  private:
+  // bad_descriptor when no call can be made (no session, or the socket
+  // closed); otherwise clears OpenSSL's error queue for the call.
+  boost::system::error_code Begin();
   boost::system::error_code Result(int ret);
 
   struct Free {

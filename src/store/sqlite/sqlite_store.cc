@@ -1227,17 +1227,20 @@ Status SqliteStore::WriteCounts(Connection& connection) {
   for (const auto& [key, delta] : token_deltas_) {
     if (delta == 0) continue;
     const auto& [principal_null, principal, type] = key;
-    for (const char* sql : {kAddTokenCountSql, kDropEmptyTokenCountSql}) {
-      if (sql == kDropEmptyTokenCountSql && delta > 0) break;
+    // Both statements name the counter row by ?1..?3; the upsert adds ?4.
+    auto change_row = [&](const char* sql) -> Status {
       Result<Statement> change = connection.Prepare(sql);
       if (!change.ok()) return change.status();
       change->Bind(1, std::int64_t{principal_null ? 1 : 0});
       change->Bind(2, std::string_view(principal));
       change->Bind(3, std::string_view(type));
       if (sql == kAddTokenCountSql) change->Bind(4, delta);
-      if (const int rc = change->Step(); rc != SQLITE_DONE) {
-        return StatusFromSqlite(rc, connection.db(), context);
-      }
+      const int rc = change->Step();
+      return rc == SQLITE_DONE ? Status::Ok() : StatusFromSqlite(rc, connection.db(), context);
+    };
+    if (Status status = change_row(kAddTokenCountSql); !status.ok()) return status;
+    if (delta < 0) {
+      if (Status status = change_row(kDropEmptyTokenCountSql); !status.ok()) return status;
     }
   }
   return Status::Ok();

@@ -14,11 +14,16 @@ ALTER TABLE token_counts ADD COLUMN shard smallint NOT NULL DEFAULT 0;
 ALTER TABLE token_counts DROP CONSTRAINT token_counts_pkey;
 ALTER TABLE token_counts ADD PRIMARY KEY (type, principal_null, principal, shard);
 
+-- The shard the calling backend writes to.
+CREATE FUNCTION tokend_count_shard() RETURNS smallint LANGUAGE sql STABLE AS $$
+  SELECT (pg_backend_pid() % 16)::smallint
+$$;
+
 -- Still used, row by row, for the rare update of a token's type or principal.
 CREATE OR REPLACE FUNCTION tokend_count_add(p_type text, p_principal text, p_delta bigint)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-  s smallint := pg_backend_pid() % 16;
+  s smallint := tokend_count_shard();
 BEGIN
   INSERT INTO token_counts AS c (type, principal_null, principal, shard, n)
   VALUES (p_type, p_principal IS NULL, coalesce(p_principal, ''), s, p_delta)
@@ -35,7 +40,7 @@ $$;
 CREATE FUNCTION tokend_tokens_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO token_counts AS c (type, principal_null, principal, shard, n)
-  SELECT type, principal IS NULL, coalesce(principal, ''), pg_backend_pid() % 16, count(*)
+  SELECT type, principal IS NULL, coalesce(principal, ''), tokend_count_shard(), count(*)
   FROM inserted_tokens
   GROUP BY 1, 2, 3
   ORDER BY 1, 2, 3
@@ -46,7 +51,7 @@ $$;
 
 CREATE FUNCTION tokend_tokens_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-  s smallint := pg_backend_pid() % 16;
+  s smallint := tokend_count_shard();
 BEGIN
   INSERT INTO token_counts AS c (type, principal_null, principal, shard, n)
   SELECT type, principal IS NULL, coalesce(principal, ''), s, -count(*)
