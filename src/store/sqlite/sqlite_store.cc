@@ -1224,9 +1224,13 @@ Status SqliteStore::WriteCounts(Connection& connection) {
       return StatusFromSqlite(rc, connection.db(), context);
     }
   }
-  for (const auto& [key, delta] : token_deltas_) {
+  for (const auto& entry : token_deltas_) {
+    // Plain names rather than structured bindings: clang before 16 cannot capture those.
+    const std::int64_t delta = entry.second;
     if (delta == 0) continue;
-    const auto& [principal_null, principal, type] = key;
+    const bool principal_null = std::get<0>(entry.first);
+    const std::string& principal = std::get<1>(entry.first);
+    const std::string& type = std::get<2>(entry.first);
     // Both statements name the counter row by ?1..?3; the upsert adds ?4.
     auto change_row = [&](const char* sql) -> Status {
       Result<Statement> change = connection.Prepare(sql);
