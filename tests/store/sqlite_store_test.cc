@@ -101,6 +101,42 @@ TEST(SqliteStoreTest, RecordedUsesPersistAcrossReopen) {
 // Every version in src/store/migrations/sqlite/, each applied exactly once.
 constexpr const char* kAllMigrations = "1,2,3,4,5,6";
 
+// The writer hands checkpoints to a thread of its own: the WAL's pages still
+// reach the database file while the store is open, and the WAL starts over
+// instead of growing with every write.
+TEST(SqliteStoreTest, CheckpointsKeepTheWalShortWhileTheStoreIsOpen) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  const auto file_size = [](const std::string& file) {
+    std::error_code ignored;
+    return std::filesystem::file_size(file, ignored);
+  };
+  const std::uintmax_t size_at_open = file_size(path);
+  // At least 9 MB of rows in 30 commits: the WAL reaches the 1000 pages
+  // (4 MB) at which a checkpoint is due several times over.
+  constexpr std::uintmax_t kWritten = 30 * 150 * 2000;
+  std::uintmax_t longest_wal = 0;
+  for (int commit = 0; commit < 30; ++commit) {
+    std::vector<Token> tokens;
+    for (int i = 0; i < 150; ++i) {
+      tokens.push_back(MakeToken(commit * 1000 + i));
+      tokens.back().description = std::string(2000, 'd');
+    }
+    ASSERT_TRUE(store->InsertMany(tokens).ok());
+    longest_wal = std::max(longest_wal, file_size(path + "-wal"));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (file_size(path) < size_at_open + kWritten / 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(file_size(path), size_at_open + kWritten / 2)
+      << "the database file did not grow while open: nothing was checkpointed";
+  // A WAL that never started over would hold every page written.
+  EXPECT_LT(longest_wal, file_size(path) / 2) << "the WAL never started over";
+}
+
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
   const std::string path = NewTempDir() + "/tokend.db";
   for (int open = 0; open < 3; ++open) {

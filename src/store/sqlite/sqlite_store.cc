@@ -12,6 +12,11 @@
 // writer drains up to kMaxBatchRows queued rows into one BEGIN IMMEDIATE ...
 // COMMIT, so one fsync (synchronous=FULL) makes the whole group durable.
 //
+// Checkpoints (copying the WAL back into the database file) run mostly on a
+// thread and connection of their own (WalCheckpointer): done by the writer,
+// as SQLite would by default, they would stall every queued write for the
+// checkpoint's reads, writes and fsync of the main file.
+//
 // Audit events: the writer is this store's one writer of its hash chain. The
 // events of a batch are linked in op order into the chain, whose end moves
 // in memory only once the batch has committed; each open starts a new chain
@@ -62,6 +67,7 @@
 #include "store/embedded_migrations.h"
 #include "store/secret_fingerprints.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "store/sqlite/wal_checkpointer.h"
 #include "store/token_row.h"
 
 namespace tokend::store {
@@ -607,6 +613,8 @@ class SqliteStore final : public TokenStore {
   ino_t file_inode_ = 0;
 
   std::unique_ptr<Connection> writer_connection_;  // file mode only
+  // File mode only; after the writer connection, so that it goes first.
+  std::unique_ptr<sqlite::WalCheckpointer> checkpointer_;
   // The counters' changes of the batch being written (writer thread only):
   // by type, and by (principal is null, principal, type). Counting here
   // instead of in row triggers makes one counter write per row of
@@ -649,6 +657,7 @@ SqliteStore::~SqliteStore() {
     queue_cv_.notify_all();
     writer_.join();
   }
+  checkpointer_.reset();
   // Keeps the planner's statistics current at little cost (analysis_limit).
   Connection* last = writer_connection_ ? writer_connection_.get()
                                         : (readers_.empty() ? nullptr : readers_.front().get());
@@ -664,6 +673,13 @@ Status SqliteStore::Start(const std::string& target, const StoreOptions& options
   if (Status status = OpenConnections(target, options); !status.ok()) return status;
   // SQLite opened the path by name: it must still be the file locked above.
   if (Status status = CheckFileIdentity(); !status.ok()) return status;
+  if (!memory_) {
+    std::string error;
+    checkpointer_ = sqlite::WalCheckpointer::Start(target, writer_connection_->db(), error);
+    if (checkpointer_ == nullptr) {
+      return Status::Unavailable("cannot open " + display_ + " for checkpoints: " + error);
+    }
+  }
   writer_ = std::thread([this] { WriterLoop(); });
   // The fill runs in the background, so that a large file does not delay
   // the start; the writer adds its rows meanwhile, so nothing written during
