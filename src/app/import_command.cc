@@ -195,6 +195,14 @@ int RunImport(const ImportConfig& config) {
   Counts counts;
   counts.skipped = parsed.repeated;
   const core::Status written = WriteBatches(store.get(), parsed.tokens, config, counts);
+  // The tokens are in either way: a failure here only leaves the first
+  // queries slower until the database's own upkeep catches up.
+  if (!config.dry_run && written.ok() && counts.imported > 0) {
+    if (core::Status settled = store->AfterBulkLoad(); !settled.ok()) {
+      Note("the import is written; refreshing the store's statistics failed: %s",
+           RedactStoreSecrets(config.store, settled.message()).c_str());
+    }
+  }
   if (!written.ok()) {
     Note("store error after %zu tokens: %s", counts.imported + counts.skipped,
          RedactStoreSecrets(config.store, written.message()).c_str());

@@ -254,6 +254,14 @@ class TokenStore {
   // Ok when the store answers a trivial query.
   virtual Status Ping() = 0;
 
+  // Brings what the store's planner knows up to date after a bulk load (an
+  // import), so that the first queries run as fast as later ones instead of
+  // waiting for the database's own background upkeep. May take a while on a
+  // large store; changes no data. Nothing to do by default: SQLite reads no
+  // visibility information, and tokend's queries name their indexes' order
+  // whatever its statistics say.
+  virtual Status AfterBulkLoad() { return Status::Ok(); }
+
   // Registers the (single) listener; nullptr unregisters. The listener must
   // outlive the store or be unregistered first.
   virtual void SetChangeListener(ChangeListener* listener) = 0;

@@ -47,6 +47,7 @@ class ForwardingStore : public store::TokenStore {
     return inner_->CountByType();
   }
   core::Status Ping() override { return inner_->Ping(); }
+  core::Status AfterBulkLoad() override { return inner_->AfterBulkLoad(); }
   void SetChangeListener(store::ChangeListener* listener) override {
     inner_->SetChangeListener(listener);
   }

@@ -860,6 +860,23 @@ class PostgresStore final : public TokenStore {
     });
   }
 
+  // After a bulk load, PostgreSQL's autovacuum gets to the new rows only
+  // later: until then the planner's row estimates are stale and the
+  // visibility map is empty, so every index-only scan (each deep page reads
+  // its ids that way) visits the table for every entry it passes. At a
+  // million tokens that made the first minutes' deep pages 5 to 10 times
+  // slower (docs/PERFORMANCE.md). VACUUM cannot run inside a transaction:
+  // one statement on its own.
+  Status AfterBulkLoad() override {
+    return WithConnection(true, [&](PGconn* conn) {
+      ResultPtr result(PQexec(conn, "VACUUM (ANALYZE) tokens, audit_events"));
+      if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "vacuum after a bulk load");
+      }
+      return Status::Ok();
+    });
+  }
+
   void SetChangeListener(ChangeListener* listener) override {
     std::lock_guard lock(listener_mu_);
     listener_ = listener;
