@@ -23,6 +23,7 @@ namespace {
 
 using core::TokenType;
 using store::testing::GetEnv;
+using store::testing::QueryValue;
 using store::testing::ScopedPostgresDatabase;
 
 // 2023-03-01T05:00:00.000Z, 2030-01-01T00:00:00.000Z, 2024-01-01T00:00:00.000Z.
@@ -429,10 +430,21 @@ TEST(ImportTest, EverySecretWorksAfterImportIntoPostgres) {
   EXPECT_EQ(dry.exit_code, 0) << dry.err;
   EXPECT_EQ(dry.out,
             "dry run, nothing written: would import 6, skip 0 (already present), reject 0\n");
+  EXPECT_EQ(QueryValue(store,
+                       "SELECT count(*) FROM pg_stat_user_tables WHERE relname IN "
+                       "('tokens', 'audit_events') AND last_vacuum IS NOT NULL"),
+            "0")
+      << "a dry run writes nothing, not even statistics";
   RunResult run = Import(lines, store, {"--batch-size", "4"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.out, Summary(6, 0, 0));
   ExpectNoSecrets(run, fixtures);
+  // The import settled what it loaded (VACUUM (ANALYZE) of both tables).
+  EXPECT_EQ(QueryValue(store,
+                       "SELECT count(*) FROM pg_stat_user_tables WHERE relname IN "
+                       "('tokens', 'audit_events') AND last_vacuum IS NOT NULL AND "
+                       "last_analyze IS NOT NULL"),
+            "2");
   RunResult again = Import(array, store);
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(again.out, Summary(0, 6, 0));

@@ -34,6 +34,7 @@ using core::Token;
 using core::TokenType;
 using std::chrono::milliseconds;
 using testing::GetEnv;
+using testing::QueryValue;
 using testing::ScopedPostgresDatabase;
 
 Token MakeToken(int n, TokenType type = TokenType::kTeam,
@@ -100,29 +101,6 @@ class RecordingListener : public ChangeListener {
   std::vector<std::string> deleted_;
   std::vector<bool> health_;
 };
-
-struct PgConnCloser {
-  void operator()(PGconn* conn) const { PQfinish(conn); }
-};
-using AdminConn = std::unique_ptr<PGconn, PgConnCloser>;
-
-// Runs `sql` on a new connection; the first column of the first row, or the
-// error text prefixed with "error: ".
-std::string QueryValue(const std::string& url, const std::string& sql) {
-  AdminConn conn(PQconnectdb(url.c_str()));
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    return std::string("error: ") + PQerrorMessage(conn.get());
-  }
-  PGresult* result = PQexec(conn.get(), sql.c_str());
-  std::string value;
-  if (PQresultStatus(result) != PGRES_TUPLES_OK) {
-    value = std::string("error: ") + PQresultErrorMessage(result);
-  } else if (PQntuples(result) > 0) {
-    value = PQgetvalue(result, 0, 0);
-  }
-  PQclear(result);
-  return value;
-}
 
 // A TCP port on 127.0.0.1 where nothing listens (bound, then released).
 int UnusedPort() {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <span>
@@ -200,6 +201,18 @@ std::vector<BackendCase> AllBackends() {
                      }});
   }
   return cases;
+}
+
+std::string QueryValue(const std::string& url, const std::string& sql) {
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(url.c_str()), &PQfinish);
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    return std::string("error: ") + PQerrorMessage(conn.get());
+  }
+  std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn.get(), sql.c_str()), &PQclear);
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+    return std::string("error: ") + PQresultErrorMessage(result.get());
+  }
+  return PQntuples(result.get()) > 0 ? PQgetvalue(result.get(), 0, 0) : "";
 }
 
 std::string GetEnv(const char* name) {

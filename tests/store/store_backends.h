@@ -61,6 +61,10 @@ class ScopedPostgresDatabase {
   std::string url_;
 };
 
+// Runs `sql` on a new connection to `url`; the first column of the first
+// row, or the error text prefixed with "error: ".
+std::string QueryValue(const std::string& url, const std::string& sql);
+
 // The environment variable's value, or "" when unset.
 std::string GetEnv(const char* name);
 
