@@ -155,9 +155,7 @@ Step CreateToken(const HandlerEnv& env, Exchange& ex) {
   if (!MediaTypeIs(ex.req, kJson)) return UnsupportedMediaType(kJson);
   auto request = ParseCreateTokenRequest(ex.req.body());
   if (!request.ok()) return ErrorResponse(request.status());
-  return OnStore([&env, &ex, request = std::move(*request)] {
-           return env.service.Create(ex.ActingCaller(), request);
-         })
+  return env.service.CreateOutcome(ex.ActingCaller(), *request)
       .Then([](core::Result<service::CreatedToken> created) -> Step {
         if (!created.ok()) return ErrorResponse(created.status());
         return NoStore(JsonResponse(status::ok, SerializeCreatedToken(*created)));

@@ -161,6 +161,17 @@ Step::Resume RequestHandler::RunWork(Exchange& ex, Step::Work& work) const {
   }
 }
 
+void RequestHandler::RunSubmit(Exchange& ex, Step::Submit& submit,
+                               const Step::Finish& finish) const {
+  try {
+    submit(finish);
+  } catch (const std::exception& e) {
+    finish([response = Unexpected(ex, typeid(e).name())] { return Step(response); });
+  } catch (...) {
+    finish([response = Unexpected(ex, "exception")] { return Step(response); });
+  }
+}
+
 Step RequestHandler::Resume(Exchange& ex, Step::Resume& resume) const {
   return Guarded(ex, [&] { return resume(); });
 }
@@ -168,8 +179,15 @@ Step RequestHandler::Resume(Exchange& ex, Step::Resume& resume) const {
 Response RequestHandler::HandleHere(Exchange& ex) const {
   Step step = Handle(ex);
   while (!step.ready()) {
-    Step::Work work = step.TakeWork();
-    Step::Resume resume = RunWork(ex, work);
+    Step::Resume resume;
+    if (step.submitted()) {
+      Step::Submit submit = step.TakeSubmit();
+      resume = service::WaitForSubmitted<Response>(
+          [&](const Step::Finish& finish) { RunSubmit(ex, submit, finish); });
+    } else {
+      Step::Work work = step.TakeWork();
+      resume = RunWork(ex, work);
+    }
     step = Resume(ex, resume);
   }
   Response res = std::move(step.value());

@@ -29,6 +29,9 @@ class RequestHandler {
   // Runs a Step's blocking work (on the store pool) and, on the I/O thread,
   // what it resumes with. Never throw, as Handle.
   Step::Resume RunWork(Exchange& ex, Step::Work& work) const;
+  // Starts a Step's submitted work (on the I/O thread); `finish` gets what
+  // to resume with, once. Never throws, as Handle.
+  void RunSubmit(Exchange& ex, Step::Submit& submit, const Step::Finish& finish) const;
   Step Resume(Exchange& ex, Step::Resume& resume) const;
 
   // Handle, RunWork, Resume and Finish on the calling thread: the whole

@@ -11,6 +11,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <functional>
+#include <memory>
 #include <tuple>
 #include <typeinfo>
 #include <utility>
@@ -304,16 +305,35 @@ asio::awaitable<void> Session::Serve() {
   }
 }
 
-// Runs `step`'s blocking work on the store pool and resumes it here, until
-// the step is ready.
+// Runs `step`'s blocking work on the store pool, or starts its submitted
+// work here, and resumes it here, until the step is ready.
 asio::awaitable<Step> Session::CompleteOnStorePool(Exchange& ex, Step step) {
   const RequestHandler& handler = listener_.server().handler;
   while (!step.ready()) {
-    Step::Work work = step.TakeWork();
-    Step::Resume resume = co_await asio::co_spawn(
-        listener_.server().store_pool,
-        [&]() -> asio::awaitable<Step::Resume> { co_return handler.RunWork(ex, work); },
-        asio::use_awaitable);
+    Step::Resume resume;
+    if (step.submitted()) {
+      Step::Submit submit = step.TakeSubmit();
+      resume = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Step::Resume)>(
+          [&](auto completion) {
+            auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+            // Tracked: the I/O thread keeps running (a drain waits) until
+            // the work has finished and its answer is back here.
+            auto home =
+                asio::prefer(socket_.get_executor(), asio::execution::outstanding_work.tracked);
+            handler.RunSubmit(ex, submit, [shared, home](Step::Resume finished) {
+              asio::post(home, [shared, finished = std::move(finished)]() mutable {
+                std::move (*shared)(std::move(finished));
+              });
+            });
+          },
+          asio::use_awaitable);
+    } else {
+      Step::Work work = step.TakeWork();
+      resume = co_await asio::co_spawn(
+          listener_.server().store_pool,
+          [&]() -> asio::awaitable<Step::Resume> { co_return handler.RunWork(ex, work); },
+          asio::use_awaitable);
+    }
     step = handler.Resume(ex, resume);
   }
   co_return step;

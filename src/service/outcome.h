@@ -8,11 +8,17 @@
 // connection's own I/O thread, which may finish or ask for more work. So one
 // function per route decides both paths, and nothing is done twice.
 //
+// Work that needs no thread of its own (a write the store queues to its
+// writer) is submitted instead: started on the I/O thread, it hands what to
+// resume with to its Finish, once, from whichever thread finishes it; the
+// session then resumes on the I/O thread as after blocking work.
+//
 // Not thread-safe; an Outcome is moved between the I/O thread and the pool
 // by the session, never shared.
 #pragma once
 
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -27,6 +33,11 @@ class [[nodiscard]] Outcome {
   using Resume = std::function<Outcome<T>()>;
   // What runs on the store pool; returns what to resume with.
   using Work = std::function<Resume()>;
+  // Takes what to resume with; called once, from any thread.
+  using Finish = std::function<void(Resume)>;
+  // Work started on the I/O thread without blocking it; calls its Finish
+  // once done.
+  using Submit = std::function<void(Finish)>;
 
   Outcome(T value) : ready_(std::move(value)) {}  // NOLINT: implicit by design
 
@@ -40,10 +51,14 @@ class [[nodiscard]] Outcome {
   }
 
   bool ready() const { return ready_.has_value(); }
+  // True when the work is submitted rather than blocking.
+  bool submitted() const { return static_cast<bool>(submit_); }
   // Precondition: ready().
   T& value() { return *ready_; }
-  // Precondition: !ready(). Leaves this Outcome empty.
+  // Precondition: !ready() && !submitted(). Leaves this Outcome empty.
   Work TakeWork() { return std::move(work_); }
+  // Precondition: submitted(). Leaves this Outcome empty.
+  Submit TakeSubmit() { return std::move(submit_); }
 
   // `next(value)` (an Outcome<U>) once the value is known: at once when it
   // is ready, else after the blocking work, on the I/O thread.
@@ -51,6 +66,15 @@ class [[nodiscard]] Outcome {
   auto Then(Next next) && -> std::invoke_result_t<Next&, T&&> {
     using Chained = std::invoke_result_t<Next&, T&&>;
     if (ready_) return next(std::move(*ready_));
+    if (submit_) {
+      return Chained::FromSubmit(
+          [submit = std::move(submit_), next](typename Chained::Finish finish) mutable {
+            submit([finish = std::move(finish), next](Resume resume) mutable {
+              finish(typename Chained::Resume(
+                  [resume = std::move(resume), next]() mutable { return resume().Then(next); }));
+            });
+          });
+    }
     return Chained::FromWork([work = std::move(work_), next]() mutable {
       Resume resume = work();
       return typename Chained::Resume(
@@ -60,20 +84,37 @@ class [[nodiscard]] Outcome {
 
   // Work that yields an Outcome<T> (see Then).
   static Outcome FromWork(Work work) { return Outcome(std::move(work)); }
+  // Submitted work that yields an Outcome<T>.
+  static Outcome FromSubmit(Submit submit) {
+    Outcome outcome{Work()};
+    outcome.submit_ = std::move(submit);
+    return outcome;
+  }
 
  private:
   explicit Outcome(Work work) : work_(std::move(work)) {}
 
   std::optional<T> ready_;
   Work work_;
+  Submit submit_;
 };
+
+// What submitted work resumes with, waiting for it on the calling thread.
+template <typename T>
+typename Outcome<T>::Resume WaitForSubmitted(typename Outcome<T>::Submit submit) {
+  std::promise<typename Outcome<T>::Resume> resumed;
+  std::future<typename Outcome<T>::Resume> result = resumed.get_future();
+  submit([&resumed](typename Outcome<T>::Resume resume) { resumed.set_value(std::move(resume)); });
+  return result.get();
+}
 
 // The value of `outcome`, running its blocking work on the calling thread:
 // for callers that may block anyway (command-line tools, tests).
 template <typename T>
 T CompleteHere(Outcome<T> outcome) {
   while (!outcome.ready()) {
-    typename Outcome<T>::Resume resume = outcome.TakeWork()();
+    typename Outcome<T>::Resume resume =
+        outcome.submitted() ? WaitForSubmitted<T>(outcome.TakeSubmit()) : outcome.TakeWork()();
     outcome = resume();
   }
   return std::move(outcome.value());

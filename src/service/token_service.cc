@@ -226,22 +226,33 @@ std::vector<core::AuditEvent> TokenService::CreationEvents(const core::Token& to
   return events;
 }
 
+namespace {
+
+// A new token of `spec`, with a fresh id and secret.
+CreatedToken NewToken(const core::NewTokenSpec& spec, core::EpochMillis now) {
+  CreatedToken created;
+  created.secret = core::GenerateSecret(spec.type);
+  core::Token& token = created.token;
+  token.id = core::NewObjectId(now);
+  token.type = spec.type;
+  token.name = spec.name;
+  token.description = spec.description;
+  token.principal = spec.principal;
+  token.creation_date = now;
+  token.expiration_date = spec.expiration_date;
+  token.actions = spec.actions;
+  token.secret_hash = core::HashSecret(created.secret);
+  return created;
+}
+
+}  // namespace
+
 Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec,
                                         const core::EventOrigin& origin, core::EpochMillis now) {
   Status last;
   for (int attempt = 0; attempt < kMintAttempts; ++attempt) {
-    CreatedToken created;
-    created.secret = core::GenerateSecret(spec.type);
-    core::Token& token = created.token;
-    token.id = core::NewObjectId(now);
-    token.type = spec.type;
-    token.name = spec.name;
-    token.description = spec.description;
-    token.principal = spec.principal;
-    token.creation_date = now;
-    token.expiration_date = spec.expiration_date;
-    token.actions = spec.actions;
-    token.secret_hash = core::HashSecret(created.secret);
+    CreatedToken created = NewToken(spec, now);
+    const core::Token& token = created.token;
     const std::uint64_t epoch = cache_->epoch();
     last = store_.Insert(token, CreationEvents(token, origin, {}, now));
     if (last.ok()) {
@@ -254,12 +265,12 @@ Result<CreatedToken> TokenService::Mint(const core::NewTokenSpec& spec,
   return last;
 }
 
-Result<CreatedToken> TokenService::Create(const core::Caller& caller,
-                                          const core::CreateTokenRequest& request) {
+Result<core::NewTokenSpec> TokenService::PlanCreate(const core::Caller& caller,
+                                                    const core::CreateTokenRequest& request,
+                                                    core::EpochMillis now) const {
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kCreate); !allowed.ok()) {
     return allowed;
   }
-  const core::EpochMillis now = core::NowMillis();
   Result<core::NewTokenSpec> spec = core::ValidateCreate(request, now);
   if (!spec.ok()) return spec.status();
   Result<std::optional<core::EpochMillis>> expiration =
@@ -267,7 +278,48 @@ Result<CreatedToken> TokenService::Create(const core::Caller& caller,
   if (!expiration.ok()) return expiration.status();
   spec->expiration_date = *expiration;
   if (Status allowed = core::CheckCreate(caller, *spec); !allowed.ok()) return allowed;
+  return spec;
+}
+
+Result<CreatedToken> TokenService::Create(const core::Caller& caller,
+                                          const core::CreateTokenRequest& request) {
+  const core::EpochMillis now = core::NowMillis();
+  Result<core::NewTokenSpec> spec = PlanCreate(caller, request, now);
+  if (!spec.ok()) return spec.status();
   return Mint(*spec, core::EventOrigin::Of(caller), now);
+}
+
+Outcome<Result<CreatedToken>> TokenService::CreateOutcome(const core::Caller& caller,
+                                                          const core::CreateTokenRequest& request) {
+  using Created = Outcome<Result<CreatedToken>>;
+  if (!store_.QueuesInserts()) {
+    return Created::Blocking([this, caller, request] { return Create(caller, request); });
+  }
+  const core::EpochMillis now = core::NowMillis();
+  Result<core::NewTokenSpec> planned = PlanCreate(caller, request, now);
+  if (!planned.ok()) return Result<CreatedToken>(planned.status());
+  auto created = std::make_shared<CreatedToken>(NewToken(*planned, now));
+  const core::EventOrigin origin = core::EventOrigin::Of(caller);
+  return Created::FromSubmit([this, created, origin, spec = std::move(*planned),
+                              now](Created::Finish finish) {
+    const std::uint64_t epoch = cache_->epoch();
+    store_.SubmitInsert(
+        created->token, CreationEvents(created->token, origin, {}, now),
+        [this, created, origin, spec, now, epoch, finish = std::move(finish)](Status inserted) {
+          finish([this, created, origin, spec, now, epoch, inserted]() -> Created {
+            if (inserted.ok()) {
+              // Fresh tokens are usually presented soon after they are minted.
+              cache_->Insert(created->token, epoch);
+              return Result<CreatedToken>(std::move(*created));
+            }
+            if (inserted.code() != core::StatusCode::kAlreadyExists) {
+              return Result<CreatedToken>(inserted);
+            }
+            // Another id and secret, as Mint's own retries would.
+            return Created::Blocking([this, spec, origin, now] { return Mint(spec, origin, now); });
+          });
+        });
+  });
 }
 
 Result<core::Token> TokenService::FindVisible(const core::Caller& caller,

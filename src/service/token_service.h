@@ -141,6 +141,11 @@ class TokenService final : public store::ChangeListener {
   // May block. POST /api/v2/token: CheckOperation, ValidateCreate, the
   // expiry policy (ApplyExpiryPolicy), CheckCreate, then a durable insert.
   Result<CreatedToken> Create(const core::Caller& caller, const core::CreateTokenRequest& request);
+  // Create as an Outcome. When the store queues inserts to a writer of its
+  // own, the checks run here and the insert is submitted: no thread waits
+  // for its commit. Otherwise Create as blocking work.
+  Outcome<Result<CreatedToken>> CreateOutcome(const core::Caller& caller,
+                                              const core::CreateTokenRequest& request);
 
   // May block. DELETE /api/v2/token/{id}. One NotFound (kTokenNotFound, a
   // fixed message) whether the id is malformed, absent or outside the
@@ -245,6 +250,10 @@ class TokenService final : public store::ChangeListener {
  private:
   // Stores a new token with its token.created event (by `origin`) and its
   // creation notice, if any.
+  // CheckOperation, ValidateCreate, the expiry policy and CheckCreate.
+  Result<core::NewTokenSpec> PlanCreate(const core::Caller& caller,
+                                        const core::CreateTokenRequest& request,
+                                        core::EpochMillis now) const;
   Result<CreatedToken> Mint(const core::NewTokenSpec& spec, const core::EventOrigin& origin,
                             core::EpochMillis now);
   // token.created (with `details`) and the creation notice of `token`.

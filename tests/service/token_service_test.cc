@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "core/secret.h"
@@ -15,6 +16,25 @@ namespace {
 
 using core::CreateTokenRequest;
 using core::StatusCode;
+
+// Submitted work is finished from another thread; what Then chains onto it
+// runs after, with its value, and CompleteHere waits for it.
+TEST(OutcomeTest, SubmittedWorkIsFinishedElsewhereAndChainsLikeBlockingWork) {
+  std::thread finisher;
+  int submitted = 0;
+  Outcome<int> started = Outcome<int>::FromSubmit([&](Outcome<int>::Finish finish) {
+    ++submitted;
+    finisher =
+        std::thread([finish = std::move(finish)] { finish([] { return Outcome<int>(20); }); });
+  });
+  Outcome<std::string> chained = std::move(started).Then(
+      [](int value) -> Outcome<std::string> { return std::to_string(value + 1); });
+  EXPECT_FALSE(chained.ready());
+  EXPECT_TRUE(chained.submitted());
+  EXPECT_EQ(CompleteHere(std::move(chained)), "21");
+  EXPECT_EQ(submitted, 1);
+  finisher.join();
+}
 
 class TokenServiceTest : public ::testing::Test {
  protected:

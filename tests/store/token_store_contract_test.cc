@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -292,6 +294,51 @@ TEST_P(TokenStoreContractTest, DuplicateIdIsAlreadyExistsAndKeepsTheFirst) {
   EXPECT_EQ(status.code(), core::StatusCode::kAlreadyExists) << status.ToString();
   EXPECT_EQ(*store_->FindById(first.id), first);
   EXPECT_TRUE(store_->FindBySecretHash(second.secret_hash).status().IsNotFound());
+}
+
+// SubmitInsert answers as Insert does, once each, whether the store queues
+// it (SQLite's writer) or runs it at once; many at a time as under load.
+TEST_P(TokenStoreContractTest, SubmittedInsertsAreAnsweredOnceEachAsInsertWould) {
+  const Token taken = MakeToken(1, TokenType::kTeam, "t1");
+  InsertAll({taken});
+  constexpr int kInserts = 40;
+  std::mutex mu;
+  std::condition_variable answered;
+  std::vector<int> answers(kInserts + 1, 0);
+  std::vector<Status> results(kInserts + 1);
+  for (int i = 0; i <= kInserts; ++i) {
+    Token token = MakeToken(100 + i, TokenType::kUser, "u");
+    if (i == kInserts) token.id = taken.id;  // the last one is a duplicate
+    const core::AuditEvent event = core::MakeEvent(
+        core::AuditAction::kCreated, token, core::EventOrigin::System(), token.creation_date);
+    store_->SubmitInsert(token, std::span(&event, 1), [&, i](Status status) {
+      std::lock_guard lock(mu);
+      ++answers[i];
+      results[i] = std::move(status);
+      answered.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(answered.wait_for(lock, std::chrono::seconds(30), [&] {
+    return std::all_of(answers.begin(), answers.end(), [](int n) { return n > 0; });
+  }));
+  lock.unlock();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a second answer would land here
+  lock.lock();
+  for (int i = 0; i <= kInserts; ++i) {
+    EXPECT_EQ(answers[i], 1) << "insert " << i;
+    if (i < kInserts) {
+      EXPECT_TRUE(results[i].ok()) << results[i].ToString();
+      EXPECT_EQ(*store_->FindById(MakeToken(100 + i, TokenType::kUser, "u").id),
+                MakeToken(100 + i, TokenType::kUser, "u"));
+    } else {
+      EXPECT_EQ(results[i].code(), core::StatusCode::kAlreadyExists) << results[i].ToString();
+    }
+  }
+  EXPECT_EQ(*store_->FindById(taken.id), taken);
+  Result<AuditPage> events = store_->QueryAudit({}, Everything(), 100, 0, true);
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  EXPECT_EQ(events->total, kInserts) << "one event per stored token, none for the duplicate";
 }
 
 TEST_P(TokenStoreContractTest, DuplicateHashIsAlreadyExistsAndKeepsTheFirst) {

@@ -50,6 +50,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -466,6 +467,9 @@ class SqliteStore final : public TokenStore {
                           std::int64_t limit, std::int64_t offset, bool count_total) override;
   Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() override;
   Status Ping() override;
+  bool QueuesInserts() const override { return true; }
+  void SubmitInsert(const core::Token& token, std::span<const core::AuditEvent> events,
+                    std::function<void(Status)> done) override;
   void SetChangeListener(ChangeListener* listener) override { listener_.store(listener); }
   bool IsShared() const override { return false; }
   Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens,
@@ -535,6 +539,25 @@ class SqliteStore final : public TokenStore {
     const DeliveryOutcome* outcome = nullptr;   // kFinishDelivery
     Status result;
     bool done = false;
+    // Set when no caller waits (SubmitInsert): called with the result once
+    // the batch is written, instead of `done`; frees the op.
+    std::function<void(const Status&)> finished;
+  };
+
+  // An insert no caller waits for: owns what its op points to.
+  struct QueuedInsert {
+    QueuedInsert(TokenRow row_in, std::vector<core::AuditEvent> events_in,
+                 std::function<void(Status)> done_in)
+        : row(std::move(row_in)),
+          events(std::move(events_in)),
+          op(WriteOp::Kind::kInsert, std::span(&row, 1), {}),
+          done(std::move(done_in)) {
+      op.events = events;
+    }
+    TokenRow row;
+    std::vector<core::AuditEvent> events;
+    WriteOp op;
+    std::function<void(Status)> done;
   };
 
   // A connection borrowed from the pool, returned on destruction.
@@ -951,9 +974,18 @@ void SqliteStore::WriterLoop() {
     } else {
       RunBatch(*writer_connection_, batch);
     }
+    for (WriteOp*& op : batch) {
+      if (!op->finished) continue;
+      const std::function<void(const Status&)> finished = std::move(op->finished);
+      const Status result = op->result;
+      op = nullptr;  // freed by the call below
+      finished(result);
+    }
     {
       std::lock_guard lock(queue_mu_);
-      for (WriteOp* op : batch) op->done = true;
+      for (WriteOp* op : batch) {
+        if (op != nullptr) op->done = true;
+      }
     }
     done_cv_.notify_all();
     batch.clear();
@@ -1165,6 +1197,27 @@ Status SqliteStore::Insert(const core::Token& token, std::span<const core::Audit
   WriteOp op(WriteOp::Kind::kInsert, std::span(&*row, 1), {});
   op.events = events;
   return Submit(op);
+}
+
+void SqliteStore::SubmitInsert(const core::Token& token, std::span<const core::AuditEvent> events,
+                               std::function<void(Status)> done) {
+  Result<TokenRow> row = EncodeTokenRow(token);
+  if (!row.ok()) {
+    done(row.status());
+    return;
+  }
+  auto* queued =
+      new QueuedInsert(std::move(row).value(), {events.begin(), events.end()}, std::move(done));
+  queued->op.finished = [queued](const Status& result) {
+    const std::function<void(Status)> done = std::move(queued->done);
+    delete queued;
+    done(result);
+  };
+  {
+    std::lock_guard lock(queue_mu_);
+    queue_.push_back(&queued->op);
+  }
+  queue_cv_.notify_one();
 }
 
 Status SqliteStore::InsertMany(std::span<const core::Token> tokens) {
