@@ -361,28 +361,31 @@ run_wrk query-page1000 2 4 "${WRK_DIR}/query.lua" "${BASE}" "${WORK}/secrets.txt
 rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/${TOKEND_PID}/status" 2>/dev/null || echo 0)
 
 # 4. Durable creates: the physical grouped-insert ceiling (a bare token
-# table; the faster of SQLite's own checkpoints and checkpoints on a thread
-# of their own, as tokend runs them), then, as context, the same with
-# tokend's own schema, then tokend under 64 clients.
-for checkpoints in inline thread; do
-  log "sqlite_group_insert --physical, checkpoints ${checkpoints}: transactions of 64 rows for ${BENCH_SECONDS}s"
-  flag=()
-  [[ ${checkpoints} == thread ]] && flag=(--checkpointer)
-  "${GROUP_INSERT}" --db "${WORK}/group-insert.db" --physical --group 64 "${flag[@]}" \
-    --seconds "${BENCH_SECONDS}" >"${WORK}/create-baseline-${checkpoints}.out" 2>&1 || true
-  grep '^BENCH ' "${WORK}/create-baseline-${checkpoints}.out" >&2 ||
-    cat "${WORK}/create-baseline-${checkpoints}.out" >&2
+# table; the fastest of SQLite alone, checkpoints on a thread of their own,
+# and those with each commit's WAL frames written in a few calls, as tokend
+# runs its writer), then, as context, the same with tokend's own schema,
+# then tokend under 64 clients.
+best_baseline=0
+for variant in inline thread thread-batched; do
+  log "sqlite_group_insert --physical (${variant}): transactions of 64 rows for ${BENCH_SECONDS}s"
+  flags=()
+  [[ ${variant} == thread* ]] && flags+=(--checkpointer)
+  [[ ${variant} == *batched ]] && flags+=(--batched-wal)
+  "${GROUP_INSERT}" --db "${WORK}/group-insert.db" --physical --group 64 "${flags[@]}" \
+    --seconds "${BENCH_SECONDS}" >"${WORK}/create-baseline-${variant}.out" 2>&1 || true
+  grep '^BENCH ' "${WORK}/create-baseline-${variant}.out" >&2 ||
+    cat "${WORK}/create-baseline-${variant}.out" >&2
   rm -f "${WORK}"/group-insert.db*
+  rows=$(field "${WORK}/create-baseline-${variant}.out" rows_per_s)
+  if awk -v a="${rows:-0}" -v b="${best_baseline}" 'BEGIN {exit !(a + 0 > b + 0)}'; then
+    best_baseline=${rows}
+    cp "${WORK}/create-baseline-${variant}.out" "${WORK}/create-baseline.out"
+  fi
 done
-if awk -v a="$(field "${WORK}/create-baseline-inline.out" rows_per_s)" \
-       -v b="$(field "${WORK}/create-baseline-thread.out" rows_per_s)" 'BEGIN {exit !(b + 0 > a + 0)}'; then
-  cp "${WORK}/create-baseline-thread.out" "${WORK}/create-baseline.out"
-else
-  cp "${WORK}/create-baseline-inline.out" "${WORK}/create-baseline.out"
-fi
+[[ -f ${WORK}/create-baseline.out ]] || cp "${WORK}/create-baseline-inline.out" "${WORK}/create-baseline.out"
 log "sqlite_group_insert with tokend's migrations: transactions of 64 rows for ${BENCH_SECONDS}s"
 "${GROUP_INSERT}" --db "${WORK}/group-insert.db" \
-  --schema "${ROOT}"/src/store/migrations/sqlite/*.sql --group 64 --checkpointer \
+  --schema "${ROOT}"/src/store/migrations/sqlite/*.sql --group 64 --checkpointer --batched-wal \
   --seconds "${BENCH_SECONDS}" >"${WORK}/create-baseline-schema.out" 2>&1 || true
 grep '^BENCH ' "${WORK}/create-baseline-schema.out" >&2 || cat "${WORK}/create-baseline-schema.out" >&2
 rm -f "${WORK}"/group-insert.db*

@@ -17,8 +17,10 @@
 //
 // --checkpointer moves WAL checkpoints off the inserting thread, to a thread
 // and connection of their own (WalCheckpointer, as tokend runs them); without
-// it the inserting connection checkpoints, SQLite's default. bench/run.sh
-// takes the faster of the two as the baseline.
+// it the inserting connection checkpoints, SQLite's default. --batched-wal
+// opens the inserting connection with BatchedWalVfs (each commit's WAL
+// frames in a few writes, as tokend's writer does). bench/run.sh takes the
+// fastest of SQLite alone and these as the baseline.
 //
 // Output (stdout, one line): "BENCH rows=N seconds=S rows_per_s=R commits_per_s=C"
 #include <sqlite3.h>
@@ -37,6 +39,7 @@
 #include "core/secret.h"
 #include "core/time.h"
 #include "core/token.h"
+#include "store/sqlite/batched_wal_vfs.h"
 #include "store/sqlite/wal_checkpointer.h"
 
 namespace {
@@ -70,7 +73,7 @@ CREATE INDEX tokens_by_principal_type_creation ON tokens (principal, type, creat
 )sql";
 
 int Run(const std::string& path, const std::vector<std::string>& schema_paths, int group,
-        double seconds, bool checkpointer_thread) {
+        double seconds, bool checkpointer_thread, bool batched_wal) {
   std::stringstream schema;
   if (schema_paths.empty()) schema << kPhysicalSchema;
   for (const std::string& schema_path : schema_paths) {
@@ -86,7 +89,9 @@ int Run(const std::string& path, const std::vector<std::string>& schema_paths, i
   std::remove((path + "-wal").c_str());
   std::remove((path + "-shm").c_str());
   sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+  const char* vfs = batched_wal ? tokend::store::sqlite::BatchedWalVfs() : nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) !=
+      SQLITE_OK) {
     std::fprintf(stderr, "sqlite_group_insert: cannot open %s\n", path.c_str());
     return 1;
   }
@@ -184,10 +189,13 @@ int main(int argc, char** argv) {
   bool checkpointer = false;
   cli.add_flag("--checkpointer", checkpointer,
                "Checkpoint on a thread and connection of its own, not the inserting one");
+  bool batched_wal = false;
+  cli.add_flag("--batched-wal", batched_wal,
+               "Write each commit's WAL frames in a few calls (tokend's writer VFS)");
   CLI11_PARSE(cli, argc, argv);
   if (!physical && schema.empty()) {
     std::fprintf(stderr, "sqlite_group_insert: give --physical or --schema FILES\n");
     return 2;
   }
-  return Run(db, schema, group, seconds, checkpointer);
+  return Run(db, schema, group, seconds, checkpointer, batched_wal);
 }

@@ -127,9 +127,10 @@ std::optional<std::int64_t> Statement::ColumnOptionalInt64(int column) const {
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& filename, int flags,
-                                                     std::string display, int busy_timeout_ms) {
+                                                     std::string display, int busy_timeout_ms,
+                                                     const char* vfs) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(filename.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(filename.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
   if (rc != SQLITE_OK) {
     Status status = StatusFromSqlite(rc, db, "cannot open " + display);
     sqlite3_close_v2(db);  // a handle is returned even on failure (or null)

@@ -67,9 +67,11 @@ class Connection {
  public:
   // Opens `filename` with `flags` (SQLITE_OPEN_* plus NOMUTEX is added),
   // extended result codes on and the busy timeout set. `display` names the
-  // database in error messages. Unavailable when it cannot be opened.
+  // database in error messages; `vfs` names a registered VFS (null: the
+  // default). Unavailable when it cannot be opened.
   static Result<std::unique_ptr<Connection>> Open(const std::string& filename, int flags,
-                                                  std::string display, int busy_timeout_ms);
+                                                  std::string display, int busy_timeout_ms,
+                                                  const char* vfs = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -67,6 +67,7 @@
 #include "store/audit_log.h"
 #include "store/embedded_migrations.h"
 #include "store/secret_fingerprints.h"
+#include "store/sqlite/batched_wal_vfs.h"
 #include "store/sqlite/sqlite_connection.h"
 #include "store/sqlite/wal_checkpointer.h"
 #include "store/token_row.h"
@@ -784,8 +785,9 @@ Status SqliteStore::CheckFileIdentity() const {
 
 Status SqliteStore::OpenConnections(const std::string& target, const StoreOptions& options) {
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  Result<std::unique_ptr<Connection>> first =
-      Connection::Open(target, flags, display_, kBusyTimeoutMs);
+  // The writer hands each commit's WAL frames to the kernel in one write.
+  Result<std::unique_ptr<Connection>> first = Connection::Open(
+      target, flags, display_, kBusyTimeoutMs, memory_ ? nullptr : sqlite::BatchedWalVfs());
   if (!first.ok()) return first.status();
   if (Status status = ConfigureWriter(**first); !status.ok()) return status;
   if (Status status = Migrate(**first); !status.ok()) return status;
