@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/secret.h"
+#include "store/sqlite/wal_checkpointer.h"
 #include "store/store_backends.h"
 #include "store/token_store.h"
 
@@ -113,15 +114,18 @@ TEST(SqliteStoreTest, CheckpointsKeepTheWalShortWhileTheStoreIsOpen) {
     return std::filesystem::file_size(file, ignored);
   };
   const std::uintmax_t size_at_open = file_size(path);
-  // At least 9 MB of rows in 30 commits: the WAL reaches the 1000 pages
-  // (4 MB) at which a checkpoint is due several times over.
-  constexpr std::uintmax_t kWritten = 30 * 150 * 2000;
+  // Rows of about 16 KB, three times the WAL's size at which a checkpoint is
+  // due: enough for a background pass, the writer's catch-up and a restart.
+  constexpr int kRowsPerCommit = 100;
+  constexpr std::uintmax_t kRowBytes = 16'000;
+  constexpr std::uintmax_t kWritten = 3 * sqlite::WalCheckpointer::kThresholdPages * 4096;
+  constexpr int kCommits = static_cast<int>(kWritten / (kRowsPerCommit * kRowBytes)) + 1;
   std::uintmax_t longest_wal = 0;
-  for (int commit = 0; commit < 30; ++commit) {
+  for (int commit = 0; commit < kCommits; ++commit) {
     std::vector<Token> tokens;
-    for (int i = 0; i < 150; ++i) {
+    for (int i = 0; i < kRowsPerCommit; ++i) {
       tokens.push_back(MakeToken(commit * 1000 + i));
-      tokens.back().description = std::string(2000, 'd');
+      tokens.back().description = std::string(kRowBytes, 'd');
     }
     ASSERT_TRUE(store->InsertMany(tokens).ok());
     longest_wal = std::max(longest_wal, file_size(path + "-wal"));
