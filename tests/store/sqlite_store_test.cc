@@ -114,11 +114,11 @@ TEST(SqliteStoreTest, CheckpointsKeepTheWalShortWhileTheStoreIsOpen) {
     return std::filesystem::file_size(file, ignored);
   };
   const std::uintmax_t size_at_open = file_size(path);
-  // Rows of about 16 KB, three times the WAL's size at which a checkpoint is
-  // due: enough for a background pass, the writer's catch-up and a restart.
+  // Rows of about 16 KB, four times the WAL's size at which a checkpoint is
+  // due: enough for background passes, the writer's catch-ups and restarts.
   constexpr int kRowsPerCommit = 100;
   constexpr std::uintmax_t kRowBytes = 16'000;
-  constexpr std::uintmax_t kWritten = 3 * sqlite::WalCheckpointer::kThresholdPages * 4096;
+  constexpr std::uintmax_t kWritten = 4 * sqlite::WalCheckpointer::kThresholdPages * 4096;
   constexpr int kCommits = static_cast<int>(kWritten / (kRowsPerCommit * kRowBytes)) + 1;
   std::uintmax_t longest_wal = 0;
   for (int commit = 0; commit < kCommits; ++commit) {
@@ -137,8 +137,10 @@ TEST(SqliteStoreTest, CheckpointsKeepTheWalShortWhileTheStoreIsOpen) {
   }
   EXPECT_GE(file_size(path), size_at_open + kWritten / 2)
       << "the database file did not grow while open: nothing was checkpointed";
-  // A WAL that never started over would hold every page written.
-  EXPECT_LT(longest_wal, file_size(path) / 2) << "the WAL never started over";
+  // A WAL that never started over would hold every page written; one that
+  // does stays near the threshold, plus what the writer adds during a pass
+  // (more on a loaded machine).
+  EXPECT_LT(longest_wal, kWritten * 3 / 4) << "the WAL never started over";
 }
 
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
