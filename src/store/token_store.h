@@ -209,12 +209,13 @@ class TokenStore {
   // change without its events, no event without its change.
   virtual Status Insert(const core::Token& token, std::span<const core::AuditEvent> events) = 0;
   // True when SubmitInsert queues the insert to a writer of the store's own
-  // and returns at once (SQLite); false when it would hold the calling
-  // thread for the whole insert.
+  // and returns at once (SQLite, PostgreSQL); false when it would hold the
+  // calling thread for the whole insert.
   virtual bool QueuesInserts() const { return false; }
   // Insert, answered through `done` instead of waited for: called once, on
-  // the store's writer thread after the commit when QueuesInserts(), else
-  // before SubmitInsert returns. `token` and `events` are copied.
+  // a writer thread of the store after the commit when QueuesInserts() (and
+  // by the time the store is destroyed), else before SubmitInsert returns.
+  // `token` and `events` are copied.
   virtual void SubmitInsert(const core::Token& token, std::span<const core::AuditEvent> events,
                             std::function<void(Status)> done) {
     done(Insert(token, events));

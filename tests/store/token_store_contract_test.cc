@@ -341,6 +341,61 @@ TEST_P(TokenStoreContractTest, SubmittedInsertsAreAnsweredOnceEachAsInsertWould)
   EXPECT_EQ(events->total, kInserts) << "one event per stored token, none for the duplicate";
 }
 
+// Creates submitted and creates waited for, at once: whichever leads a
+// group answers every member the way it was asked.
+TEST_P(TokenStoreContractTest, SubmittedAndWaitedInsertsAreAnsweredTogether) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 10;
+  constexpr int kSubmitted = 40;
+  std::atomic<int> answers = 0;
+  std::atomic<int> failures = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const Token token = MakeToken(1000 + t * 100 + i, TokenType::kTeam, "t");
+        const core::AuditEvent event = core::MakeEvent(
+            core::AuditAction::kCreated, token, core::EventOrigin::System(), token.creation_date);
+        if (!store_->Insert(token, std::span(&event, 1)).ok()) ++failures;
+      }
+    });
+  }
+  for (int i = 0; i < kSubmitted; ++i) {
+    const Token token = MakeToken(5000 + i, TokenType::kUser, "u");
+    const core::AuditEvent event = core::MakeEvent(
+        core::AuditAction::kCreated, token, core::EventOrigin::System(), token.creation_date);
+    store_->SubmitInsert(token, std::span(&event, 1), [&](Status status) {
+      if (!status.ok()) ++failures;
+      ++answers;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (answers < kSubmitted && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(answers, kSubmitted);
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, kThreads * kPerThread + kSubmitted);
+  Result<AuditPage> events = store_->QueryAudit({}, Everything(), 1, 0, true);
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  EXPECT_EQ(events->total, kThreads * kPerThread + kSubmitted);
+}
+
+// Closing the store answers every insert submitted before, written or not.
+TEST_P(TokenStoreContractTest, ClosingAnswersEverySubmittedInsert) {
+  constexpr int kSubmitted = 300;
+  std::atomic<int> answers = 0;
+  for (int i = 0; i < kSubmitted; ++i) {
+    const Token token = MakeToken(100 + i, TokenType::kUser, "u");
+    const core::AuditEvent event = core::MakeEvent(
+        core::AuditAction::kCreated, token, core::EventOrigin::System(), token.creation_date);
+    store_->SubmitInsert(token, std::span(&event, 1), [&](Status) { ++answers; });
+  }
+  store_.reset();
+  EXPECT_EQ(answers, kSubmitted);
+}
+
 TEST_P(TokenStoreContractTest, DuplicateHashIsAlreadyExistsAndKeepsTheFirst) {
   const Token first = MakeToken(1, TokenType::kTeam, "t1");
   InsertAll({first});

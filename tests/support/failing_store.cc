@@ -79,6 +79,15 @@ core::Status FailingStore::Insert(const core::Token& token,
   return ForwardingStore::Insert(token, events);
 }
 
+void FailingStore::SubmitInsert(const core::Token& token, std::span<const core::AuditEvent> events,
+                                std::function<void(core::Status)> done) {
+  if (auto failure = Injected(kInsert)) {
+    done(*failure);
+    return;
+  }
+  ForwardingStore::SubmitInsert(token, events, std::move(done));
+}
+
 core::Status FailingStore::InsertMany(std::span<const core::Token> tokens) {
   if (auto failure = Injected(kInsertMany)) return *failure;
   return ForwardingStore::InsertMany(tokens);

@@ -81,6 +81,9 @@ class FailingStore final : public ForwardingStore {
   int Failures(Methods method) const;
 
   core::Status Insert(const core::Token& token, std::span<const core::AuditEvent> events) override;
+  // Counted and failed as Insert (kInsert).
+  void SubmitInsert(const core::Token& token, std::span<const core::AuditEvent> events,
+                    std::function<void(core::Status)> done) override;
   core::Status InsertMany(std::span<const core::Token> tokens) override;
   core::Result<core::Token> FindById(std::string_view id) override;
   core::Result<core::Token> FindBySecretHash(std::string_view secret_hash) override;

@@ -2,6 +2,7 @@
 // decorators that change one aspect of a real store and keep the rest.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -21,6 +22,11 @@ class ForwardingStore : public store::TokenStore {
 
   core::Status Insert(const core::Token& token, std::span<const core::AuditEvent> events) override {
     return inner_->Insert(token, events);
+  }
+  bool QueuesInserts() const override { return inner_->QueuesInserts(); }
+  void SubmitInsert(const core::Token& token, std::span<const core::AuditEvent> events,
+                    std::function<void(core::Status)> done) override {
+    inner_->SubmitInsert(token, events, std::move(done));
   }
   core::Status InsertMany(std::span<const core::Token> tokens) override {
     return inner_->InsertMany(tokens);

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -609,7 +610,15 @@ class PostgresStore final : public TokenStore {
               std::chrono::seconds(std::max(1, options.connect_timeout_seconds)),
               [this](PGconn* conn) { return Prepare(conn); }) {}
 
-  ~PostgresStore() override { feed_.reset(); }
+  ~PostgresStore() override {
+    {
+      std::lock_guard lock(inserts_mu_);
+      stopping_insert_writers_ = true;
+    }
+    insert_writers_cv_.notify_all();
+    for (std::thread& writer : insert_writers_) writer.join();
+    feed_.reset();
+  }
 
   Status Start() {
     feed_ = std::make_unique<pg::DeletionFeed>(
@@ -637,6 +646,37 @@ class PostgresStore final : public TokenStore {
     }
     PendingInsert pending(std::move(row).value(), events);
     return GroupInsert(pending);
+  }
+
+  bool QueuesInserts() const override { return true; }
+
+  // Queued for the insert writers, which write it in a group as Insert would
+  // and call `done` after the COMMIT: no thread waits for the round trips.
+  void SubmitInsert(const core::Token& token, std::span<const core::AuditEvent> events,
+                    std::function<void(Status)> done) override {
+    if (events.empty()) {
+      done(Insert(token, events));
+      return;
+    }
+    Result<TokenRow> row = EncodeTokenRow(token);
+    if (!row.ok()) {
+      done(row.status());
+      return;
+    }
+    auto* pending = new PendingInsert(std::move(row).value(), {});
+    pending->owned_events.assign(events.begin(), events.end());
+    pending->events = pending->owned_events;
+    pending->submitted = std::move(done);
+    std::call_once(insert_writers_started_, [this] {
+      for (int i = 0; i < max_insert_groups_; ++i) {
+        insert_writers_.emplace_back([this] { InsertWriterLoop(); });
+      }
+    });
+    {
+      std::lock_guard lock(inserts_mu_);
+      queued_inserts_.push_back(pending);
+    }
+    insert_writers_cv_.notify_one();
   }
 
   Status InsertMany(std::span<const core::Token> tokens) override {
@@ -1443,6 +1483,10 @@ class PostgresStore final : public TokenStore {
         : row(std::move(token_row)), events(its_events) {}
     TokenRow row;
     std::span<const core::AuditEvent> events;
+    std::vector<core::AuditEvent> owned_events;  // what `events` views, when submitted
+    // Set for a submitted insert: called with the result once written (then
+    // the PendingInsert is deleted); a blocking caller waits on `cv` instead.
+    std::function<void(Status)> submitted;
     Status result = Status::Ok();
     bool taken = false;          // guarded by inserts_mu_
     bool done = false;           // guarded by inserts_mu_
@@ -1461,29 +1505,69 @@ class PostgresStore final : public TokenStore {
         pending.cv.wait(lock);
         continue;
       }
-      std::vector<PendingInsert*> group;
-      while (!queued_inserts_.empty() && group.size() < kMaxInsertGroup) {
-        queued_inserts_.front()->taken = true;
-        group.push_back(queued_inserts_.front());
-        queued_inserts_.pop_front();
-      }
-      ++insert_groups_running_;
-      WakeNextLeader();
-      lock.unlock();
-      WriteInsertGroup(group);
-      lock.lock();
-      --insert_groups_running_;
-      for (PendingInsert* member : group) {
-        member->done = true;
-        if (member != &pending) member->cv.notify_one();
-      }
-      WakeNextLeader();
+      WriteQueuedGroup(lock, &pending);
     }
     return pending.result;
   }
 
+  // The insert writers lead groups while submitted inserts are queued; a
+  // blocking Insert may lead one too, taking submitted inserts with it.
+  void InsertWriterLoop() {
+    std::unique_lock lock(inserts_mu_);
+    for (;;) {
+      // Stopping, a writer still answers every queued insert first.
+      insert_writers_cv_.wait(lock, [this] {
+        return (stopping_insert_writers_ && queued_inserts_.empty()) ||
+               (!queued_inserts_.empty() && insert_groups_running_ < max_insert_groups_);
+      });
+      if (queued_inserts_.empty()) return;
+      WriteQueuedGroup(lock, nullptr);
+      if (stopping_insert_writers_) insert_writers_cv_.notify_all();
+    }
+  }
+
+  // Takes up to kMaxInsertGroup queued inserts and writes them as one group,
+  // with `lock` (on inserts_mu_) released meanwhile; then answers every
+  // member but `leader` (the calling Insert, if any).
+  void WriteQueuedGroup(std::unique_lock<std::mutex>& lock, PendingInsert* leader) {
+    std::vector<PendingInsert*> group;
+    while (!queued_inserts_.empty() && group.size() < kMaxInsertGroup) {
+      queued_inserts_.front()->taken = true;
+      group.push_back(queued_inserts_.front());
+      queued_inserts_.pop_front();
+    }
+    ++insert_groups_running_;
+    WakeNextLeader();
+    lock.unlock();
+    WriteInsertGroup(group);
+    std::vector<PendingInsert*> submitted;
+    lock.lock();
+    --insert_groups_running_;
+    for (PendingInsert* member : group) {
+      if (member->submitted) {
+        submitted.push_back(member);
+        continue;
+      }
+      member->done = true;
+      if (member != leader) member->cv.notify_one();
+    }
+    WakeNextLeader();
+    if (submitted.empty()) return;
+    lock.unlock();
+    for (PendingInsert* member : submitted) {
+      const std::function<void(Status)> answer = std::move(member->submitted);
+      const Status result = member->result;
+      delete member;
+      answer(result);
+    }
+    lock.lock();
+  }
+
   void WakeNextLeader() {
-    if (!queued_inserts_.empty() && insert_groups_running_ < max_insert_groups_) {
+    if (queued_inserts_.empty() || insert_groups_running_ >= max_insert_groups_) return;
+    if (queued_inserts_.front()->submitted) {
+      insert_writers_cv_.notify_one();
+    } else {
       queued_inserts_.front()->cv.notify_one();
     }
   }
@@ -1824,6 +1908,11 @@ class PostgresStore final : public TokenStore {
   std::mutex inserts_mu_;
   std::deque<PendingInsert*> queued_inserts_;  // guarded by inserts_mu_
   int insert_groups_running_ = 0;              // guarded by inserts_mu_
+  // Threads that write submitted inserts, started by the first one.
+  std::once_flag insert_writers_started_;
+  std::vector<std::thread> insert_writers_;
+  std::condition_variable insert_writers_cv_;
+  bool stopping_insert_writers_ = false;  // guarded by inserts_mu_
 
   std::mutex listener_mu_;
   ChangeListener* listener_ = nullptr;                          // guarded by listener_mu_
