@@ -43,17 +43,20 @@ std::unique_ptr<TokenStore> MustOpen(const std::string& url) {
   return store.ok() ? std::move(*store) : nullptr;
 }
 
-// Runs `sql` on `path` with a plain connection and returns the first column
-// of the first row as text ("" when none).
-std::string QueryFile(const std::string& path, const char* sql) {
+// Runs `sql` on `path` with a plain connection and returns `column` of each
+// row as text, one line per row ("" when none).
+std::string QueryFile(const std::string& path, const std::string& sql, int column = 0) {
   sqlite3* db = nullptr;
   std::string result;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) ==
       SQLITE_OK) {
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
-      result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+        if (!result.empty()) result += '\n';
+        const unsigned char* text = sqlite3_column_text(stmt, column);
+        if (text != nullptr) result += reinterpret_cast<const char*>(text);
+      }
     }
     sqlite3_finalize(stmt);
   }
@@ -143,25 +146,6 @@ TEST(SqliteStoreTest, CheckpointsKeepTheWalShortWhileTheStoreIsOpen) {
   EXPECT_LT(longest_wal, kWritten * 3 / 4) << "the WAL never started over";
 }
 
-// The query plan of `sql` on the file at `path`, one step per line.
-std::string ExplainFile(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::string plan;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr) ==
-        SQLITE_OK) {
-      while (sqlite3_step(stmt) == SQLITE_ROW) {
-        plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
-        plan += '\n';
-      }
-    }
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(db);
-  return plan;
-}
-
 // The rotation sweep runs every few seconds on the writer: it must read the
 // rotated tokens it deletes, not every expired token to find them.
 TEST(SqliteStoreTest, TheRotationSweepReadsOnlyRotatedTokens) {
@@ -177,10 +161,11 @@ TEST(SqliteStoreTest, TheRotationSweepReadsOnlyRotatedTokens) {
     ASSERT_TRUE(store->InsertMany(expired).ok());
   }
   // The sweep's statement, as the SQLite store runs it.
-  const std::string plan =
-      ExplainFile(path,
-                  "DELETE FROM tokens WHERE rotated_to IS NOT NULL AND expiration_date <= ?1 "
-                  "RETURNING id, type, principal");
+  const std::string plan = QueryFile(path,
+                                     "EXPLAIN QUERY PLAN DELETE FROM tokens WHERE rotated_to IS "
+                                     "NOT NULL AND expiration_date <= ?1 RETURNING id, type, "
+                                     "principal",
+                                     /*column=*/3);
   EXPECT_NE(plan.find("tokens_rotated_by_expiration"), std::string::npos) << plan;
 }
 
