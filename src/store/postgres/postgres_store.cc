@@ -654,10 +654,6 @@ class PostgresStore final : public TokenStore {
   // and call `done` after the COMMIT: no thread waits for the round trips.
   void SubmitInsert(const core::Token& token, std::span<const core::AuditEvent> events,
                     std::function<void(Status)> done) override {
-    if (events.empty()) {
-      done(Insert(token, events));
-      return;
-    }
     Result<TokenRow> row = EncodeTokenRow(token);
     if (!row.ok()) {
       done(row.status());

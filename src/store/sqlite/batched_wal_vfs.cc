@@ -83,7 +83,14 @@ int Write(sqlite3_file* handle, const void* data, int amount, sqlite3_int64 offs
     if (const int rc = Flush(file); rc != SQLITE_OK) return rc;
   }
   if (collected.bytes.empty()) collected.offset = offset;
-  collected.bytes.insert(collected.bytes.end(), bytes, bytes + amount);
+  try {
+    collected.bytes.insert(collected.bytes.end(), bytes, bytes + amount);
+  } catch (const std::bad_alloc&) {
+    // No exception may cross SQLite; the transaction fails, as on any
+    // failed write, and leaves nothing collected behind.
+    collected.bytes.clear();
+    return SQLITE_IOERR_NOMEM;
+  }
 
   if (amount == kFrameHeaderBytes) {
     collected.commit_frame_started = IsCommitFrameHeader(bytes);
