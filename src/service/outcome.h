@@ -85,14 +85,11 @@ class [[nodiscard]] Outcome {
   // Work that yields an Outcome<T> (see Then).
   static Outcome FromWork(Work work) { return Outcome(std::move(work)); }
   // Submitted work that yields an Outcome<T>.
-  static Outcome FromSubmit(Submit submit) {
-    Outcome outcome{Work()};
-    outcome.submit_ = std::move(submit);
-    return outcome;
-  }
+  static Outcome FromSubmit(Submit submit) { return Outcome(std::move(submit)); }
 
  private:
   explicit Outcome(Work work) : work_(std::move(work)) {}
+  explicit Outcome(Submit submit) : submit_(std::move(submit)) {}
 
   std::optional<T> ready_;
   Work work_;

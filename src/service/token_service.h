@@ -248,12 +248,12 @@ class TokenService final : public store::ChangeListener {
   void OnFeedHealthChanged(bool healthy) override;
 
  private:
-  // Stores a new token with its token.created event (by `origin`) and its
-  // creation notice, if any.
   // CheckOperation, ValidateCreate, the expiry policy and CheckCreate.
   Result<core::NewTokenSpec> PlanCreate(const core::Caller& caller,
                                         const core::CreateTokenRequest& request,
                                         core::EpochMillis now) const;
+  // Stores a new token with its token.created event (by `origin`) and its
+  // creation notice, if any.
   Result<CreatedToken> Mint(const core::NewTokenSpec& spec, const core::EventOrigin& origin,
                             core::EpochMillis now);
   // token.created (with `details`) and the creation notice of `token`.
