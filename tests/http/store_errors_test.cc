@@ -40,10 +40,12 @@ constexpr std::string_view kInternalMessage = "An unexpected error occurred.";
 // What a failing store says: every piece of it is for the log only.
 const std::string kStoreDetail =
     "reading SQLite database /var/lib/tokend-private/tokens.db: disk I/O error "
-    "(SELECT secret_hash FROM tokens; host db-7.internal.example:5432, user tokend_owner)";
+    "(SELECT secret_hash FROM tokens; host db-seven.internal.example:5432, user tokend_owner)";
+// Each fragment holds a character a generated request id (hex digits and a
+// dash) never has, so a fragment found in a header is a leak, not chance.
 const std::vector<std::string> kDetailFragments = {
-    "/var/lib", "tokend-private",   "tokens.db", "SQLite",       "SELECT", "secret_hash",
-    "db-7",     "internal.example", "5432",      "tokend_owner", "I/O",
+    "/var/lib", "tokend-private",   "tokens.db",    "SQLite",       "SELECT", "secret_hash",
+    "db-seven", "internal.example", "example:5432", "tokend_owner", "I/O",
 };
 
 enum class Fault { kNone, kUnavailable, kInternal };
@@ -289,6 +291,13 @@ class StoreErrorsTest : public ::testing::Test {
   const std::string held_secret_ = core::GenerateSecret(core::TokenType::kTeam);
   const std::string held_legacy_secret_ = "bft_0d8e2a1c-5b7f-4c3e-9a1d-2f6b8c4e7a90";
 };
+
+TEST(StoreErrorsFragmentsTest, NoFragmentCanBeSpelledByAGeneratedRequestId) {
+  for (const std::string& fragment : kDetailFragments) {
+    EXPECT_NE(fragment.find_first_not_of("0123456789abcdef-"), std::string::npos) << fragment;
+    EXPECT_NE(kStoreDetail.find(fragment), std::string::npos) << fragment;
+  }
+}
 
 TEST_F(StoreErrorsTest, UnavailableStoreAnswersTheFixedMessageEverywhere) {
   ASSERT_NO_FATAL_FAILURE(Start(true));
