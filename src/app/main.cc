@@ -124,6 +124,7 @@ int Serve(const ServeConfig& config) {
 
   store::StoreOptions store_options;
   store_options.webhook_urls = config.webhook_urls;  // every event is queued for each
+  store_options.open_pool_at_start = true;
   auto store = OpenStore(config.store, store_options);
   if (!store.ok()) {
     spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),

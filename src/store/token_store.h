@@ -172,6 +172,11 @@ struct NoticeScan {
 struct StoreOptions {
   int pool_size = 8;  // connections kept open (PostgreSQL) / readers (SQLite)
   int connect_timeout_seconds = 5;
+  // PostgreSQL: open every pooled connection in the background as soon as
+  // the store is open, each with its first statement run, so that the first
+  // requests after a start do not each wait for a new connection and its
+  // first plans (`tokend serve` sets it).
+  bool open_pool_at_start = false;
   // Every event written is queued for delivery to each of these URLs.
   std::vector<std::string> webhook_urls;
 };

@@ -143,6 +143,69 @@ TEST_F(PostgresStoreTest, IsShared) {
   EXPECT_TRUE(store->Ping().ok());
 }
 
+// The pool's connections (application_name "tokend") open on this test's
+// database right now.
+int PoolConnections(const std::string& url) {
+  return std::atoi(QueryValue(url,
+                              "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                              "current_database() AND application_name = 'tokend'")
+                       .c_str());
+}
+
+// Waits (at most 10 s) until `want` pool connections are open.
+bool WaitForPoolConnections(const std::string& url, int want) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (PoolConnections(url) != want) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return true;
+}
+
+// What `tokend serve` asks for: the whole pool open right after the store,
+// without a request, so that the first requests after a start find their
+// connections open; none is opened beyond it afterwards.
+TEST_F(PostgresStoreTest, OpensTheWholePoolAtStartWhenAsked) {
+  StoreOptions options;
+  options.pool_size = 3;
+  options.open_pool_at_start = true;
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(WaitForPoolConnections(database_->url(), 3)) << PoolConnections(database_->url());
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
+  auto found = store->LookupSecret(MakeToken(1).secret_hash);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_TRUE(found->token.has_value());
+  EXPECT_EQ(PoolConnections(database_->url()), 3);
+  store.reset();
+  EXPECT_TRUE(WaitForPoolConnections(database_->url(), 0)) << PoolConnections(database_->url());
+}
+
+// Closing the store while its pool is being opened waits for that, and
+// leaves no connection behind.
+TEST_F(PostgresStoreTest, ClosingWhileThePoolOpensLeavesNoConnection) {
+  StoreOptions options;
+  options.pool_size = 8;
+  options.open_pool_at_start = true;
+  for (int round = 0; round < 3; ++round) {
+    auto store = OpenStore(options);
+    ASSERT_NE(store, nullptr);
+  }
+  EXPECT_TRUE(WaitForPoolConnections(database_->url(), 0)) << PoolConnections(database_->url());
+}
+
+// Without it (the library's default), connections open as requests need them.
+TEST_F(PostgresStoreTest, OpensConnectionsOnlyWhenNeededByDefault) {
+  StoreOptions options;
+  options.pool_size = 3;
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(PoolConnections(database_->url()), 0);
+  ASSERT_TRUE(store->LookupSecret(MakeToken(1).secret_hash).ok());
+  EXPECT_EQ(PoolConnections(database_->url()), 1);
+}
+
 // The rotation sweep runs every few seconds: it must read the rotated
 // tokens it deletes, not every expired token to find them.
 TEST_F(PostgresStoreTest, TheRotationSweepReadsOnlyRotatedTokens) {

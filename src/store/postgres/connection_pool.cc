@@ -34,14 +34,7 @@ Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
     if (open_ < size_) {
       ++open_;
       lock.unlock();
-      Result<ConnPtr> conn = config_.Connect(nullptr);
-      Status status = conn.status();
-      if (status.ok() && set_up_) status = set_up_(conn->get());
-      if (status.ok()) return Lease(this, std::move(conn).value(), false);
-      lock.lock();
-      --open_;
-      freed_.notify_one();
-      return status;
+      return OpenCounted();
     }
     if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
         open_ >= size_) {
@@ -49,6 +42,26 @@ Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
                                  std::to_string(wait_.count()) + " ms");
     }
   }
+}
+
+std::optional<Result<ConnectionPool::Lease>> ConnectionPool::OpenAnother() {
+  {
+    std::lock_guard lock(mu_);
+    if (open_ >= size_) return std::nullopt;
+    ++open_;
+  }
+  return OpenCounted();
+}
+
+Result<ConnectionPool::Lease> ConnectionPool::OpenCounted() {
+  Result<ConnPtr> conn = config_.Connect(nullptr);
+  Status status = conn.status();
+  if (status.ok() && set_up_) status = set_up_(conn->get());
+  if (status.ok()) return Lease(this, std::move(conn).value(), false);
+  std::lock_guard lock(mu_);
+  --open_;
+  freed_.notify_one();
+  return status;
 }
 
 void ConnectionPool::Release(ConnPtr conn) {

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "store/postgres/pg_common.h"
@@ -55,10 +56,17 @@ class ConnectionPool {
   // within the wait, or when a new connection cannot be made.
   Result<Lease> Acquire();
 
+  // A new connection while fewer than `size` are open (never an idle one),
+  // to open the pool ahead of its first use; nullopt when `size` are open.
+  std::optional<Result<Lease>> OpenAnother();
+
   const ConnectionConfig& config() const { return config_; }
 
  private:
   void Release(ConnPtr conn);
+  // Opens and sets up a connection counted in open_ already (uncounted
+  // again when that fails).
+  Result<Lease> OpenCounted();
 
   const ConnectionConfig config_;
   const int size_;
