@@ -238,6 +238,13 @@ settle_tokend() {
   echo $(( $(cpu_ticks "${pid}") - start ))
 }
 
+# us_per_request TICKS REQUESTS: CPU microseconds per request (nothing when
+# no request was answered).
+us_per_request() {
+  awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (n > 0) printf "%.1f\n", t * 1e6 / hz / n }'
+}
+
 # run_wrk NAME THREADS CONNECTIONS SCRIPT URL [SCRIPT ARGS...]: a warm-up run,
 # then the measured one, whose output goes to $WORK/NAME.out. With CPU_PID
 # set, the CPU time that process (and its children) spent per request during
@@ -255,9 +262,8 @@ run_wrk() {
   wrk -t"${threads}" -c"${connections}" -d"${BENCH_SECONDS}s" --timeout 10s --latency \
     -s "${script}" "${url}" -- "$@" >"${WORK}/${name}.out" 2>&1 || true
   if [[ -n ${CPU_PID:-} ]]; then
-    awk -v t="$(( $(cpu_ticks "${CPU_PID}") - ticks_before ))" -v hz="$(getconf CLK_TCK)" \
-      -v n="$(field "${WORK}/${name}.out" requests)" \
-      'BEGIN { if (n > 0) printf "%.1f\n", t * 1e6 / hz / n }' >"${WORK}/${name}.cpu"
+    us_per_request "$(( $(cpu_ticks "${CPU_PID}") - ticks_before ))" \
+      "$(field "${WORK}/${name}.out" requests)" >"${WORK}/${name}.cpu"
   fi
   grep '^BENCH ' "${WORK}/${name}.out" >&2 || { cat "${WORK}/${name}.out" >&2; log "wrk ${name} failed"; }
 }
@@ -423,11 +429,11 @@ stop_all
 # start (each once, threads on disjoint slices of the shuffled file), then
 # every request a well-formed secret that was never stored (each once),
 # then the hot figure with the same client work (the same script cycling
-# over the 32 hot secrets). No warm-up for the
-# first two: it would spend secrets and warm the cache. Between the cold walk
-# and the unknown run, tokend writes the walk's last uses (every
-# --last-used-resolution); that work is the walk's, so the unknown run waits
-# for it, and its CPU time is reported per cold request.
+# over the 32 hot secrets). No warm-up for the first two: it would spend
+# secrets and warm the cache. Between the cold walk and the unknown run,
+# tokend writes the walk's last uses (every --last-used-resolution); that
+# work is the walk's, so the unknown run waits for it, and its CPU time is
+# reported per cold request.
 sed -n 's/^token //p' "${WORK}/secrets.txt" >"${WORK}/hot.txt"
 TOKEND_PORT=$(free_port)
 start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-cold.log"
@@ -444,10 +450,8 @@ BENCH_WARMUP=0
 CPU_PID=${TOKEND_PID} run_wrk introspect-cold 2 "${BENCH_CONNECTIONS}" \
   "${WRK_DIR}/introspect_stream.lua" "http://127.0.0.1:${TOKEND_PORT}" "${WORK}/secrets.txt" \
   "${WORK}/stream.txt" 2
-deferred_ticks=$(settle_tokend "${TOKEND_PID}")
-awk -v t="${deferred_ticks}" -v hz="$(getconf CLK_TCK)" \
-  -v n="$(field "${WORK}/introspect-cold.out" requests)" \
-  'BEGIN { if (n > 0) printf "%.1f\n", t * 1e6 / hz / n }' >"${WORK}/introspect-cold-deferred.cpu"
+us_per_request "$(settle_tokend "${TOKEND_PID}")" "$(field "${WORK}/introspect-cold.out" requests)" \
+  >"${WORK}/introspect-cold-deferred.cpu"
 CPU_PID=${TOKEND_PID} run_wrk introspect-unknown 2 "${BENCH_CONNECTIONS}" \
   "${WRK_DIR}/introspect_stream.lua" "http://127.0.0.1:${TOKEND_PORT}" "${WORK}/secrets.txt" \
   "${WORK}/unknown.txt" 2
