@@ -368,6 +368,42 @@ TEST(SqliteStoreTest, WritesAreRefusedOnceTheFileIsRemovedOrReplaced) {
   }
 }
 
+// The store answers a write only once an fsync of the WAL covered it; a
+// write whose WAL cannot be made durable is refused, and so is every later
+// one, since an fsync that failed once may succeed the next time with pages
+// the kernel dropped.
+TEST(SqliteStoreTest, WritesAreRefusedForGoodOnceTheWalCannotBeMadeDurable) {
+  const std::string dir = NewTempDir();
+  const std::string path = dir + "/tokend.db";
+  {
+    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
+
+    // Another file where the WAL was: what the store's fsync covers is no
+    // longer what a restart would read.
+    ASSERT_EQ(::rename((path + "-wal").c_str(), (dir + "/kept-wal").c_str()), 0);
+    std::ofstream(path + "-wal") << "";
+    const Status insert = store->Insert(MakeToken(2), {});
+    EXPECT_TRUE(insert.IsUnavailable()) << insert.ToString();
+    EXPECT_NE(insert.message().find("durable"), std::string::npos) << insert.message();
+    EXPECT_NE(insert.message().find(path), std::string::npos) << insert.message();
+
+    // The WAL back in its place changes nothing for this store.
+    ASSERT_EQ(::rename((dir + "/kept-wal").c_str(), (path + "-wal").c_str()), 0);
+    EXPECT_TRUE(store->Insert(MakeToken(3), {}).IsUnavailable());
+    EXPECT_TRUE(store->Delete(MakeToken(1).id, {}).IsUnavailable());
+    const std::vector<Token> batch = {MakeToken(4), MakeToken(5)};
+    EXPECT_TRUE(store->InsertMany(batch).IsUnavailable());
+    EXPECT_TRUE(store->FindById(MakeToken(1).id).ok());  // reads go on
+  }
+  // Opened again, the store takes writes, and what it acknowledged is there.
+  std::unique_ptr<TokenStore> reopened = MustOpen("sqlite:" + path);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_TRUE(reopened->FindById(MakeToken(1).id).ok());
+  EXPECT_TRUE(reopened->Insert(MakeToken(6), {}).ok());
+}
+
 TEST(SqliteStoreTest, MemoryStoresAreSeparate) {
   std::unique_ptr<TokenStore> first = MustOpen("sqlite::memory:");
   std::unique_ptr<TokenStore> second = MustOpen("sqlite::memory:");

@@ -10,7 +10,12 @@
 //
 // Writes use group commit: Insert/Delete enqueue an operation and block; the
 // writer drains up to kMaxBatchRows queued rows into one BEGIN IMMEDIATE ...
-// COMMIT, so one fsync (synchronous=FULL) makes the whole group durable.
+// COMMIT. The COMMIT writes the WAL without waiting for the disk
+// (synchronous=NORMAL); a syncer thread then makes the WAL durable with one
+// fdatasync for every batch committed since its last one, and only then
+// answers their callers. So a write is acknowledged only once it is on disk,
+// as under synchronous=FULL, while the writer runs the next batch during the
+// previous one's fsync instead of waiting for it.
 //
 // Checkpoints (copying the WAL back into the database file) run mostly on a
 // thread and connection of their own (WalCheckpointer): done by the writer,
@@ -581,6 +586,8 @@ class SqliteStore final : public TokenStore {
 
   Status LockFile();
   Status CheckFileIdentity() const;
+  // Opens the WAL (which the writer's journal_mode=WAL created) for SyncWal.
+  Status OpenWal();
   Status OpenConnections(const std::string& target, const StoreOptions& options);
   Status ConfigureWriter(Connection& connection);
   Status Migrate(Connection& connection);
@@ -594,6 +601,15 @@ class SqliteStore final : public TokenStore {
 
   Status Submit(WriteOp& op);
   void WriterLoop();
+  // Answers the callers of `batch` (its ops may be freed by this).
+  void Acknowledge(std::vector<WriteOp*>& batch);
+  // The syncer thread: fsyncs the WAL for the batches the writer committed,
+  // then acknowledges them.
+  void SyncLoop();
+  // One fdatasync of the WAL; any failure, once, fails every later write.
+  Status SyncWal();
+  // What every write answers once an fsync failed.
+  Status DurabilityLost() const;
   void RunBatch(Connection& connection, std::vector<WriteOp*>& batch);
   Status InsertOne(Connection& connection, const TokenRow& row);
   // Deletes the token `id`, counting it; false when there was none.
@@ -658,6 +674,23 @@ class SqliteStore final : public TokenStore {
   bool stopping_ = false;             // guarded by queue_mu_
   std::thread writer_;
 
+  // Batches committed by the writer, waiting for the WAL's fsync (file mode).
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::vector<std::vector<WriteOp*>> to_sync_;  // guarded by sync_mu_
+  bool writer_stopped_ = false;                 // guarded by sync_mu_
+  // The WAL file, opened by this store for its fsyncs. fsync makes durable
+  // what any descriptor of the file wrote, SQLite's included.
+  std::string wal_path_;
+  UniqueFd wal_fd_;
+  dev_t wal_device_ = 0;
+  ino_t wal_inode_ = 0;
+  // Set by the first failed fsync: the kernel may have dropped the pages it
+  // could not write and report success for the next fsync, so no later write
+  // can be trusted to be on disk until the store is opened again.
+  std::atomic<bool> sync_failed_{false};
+  std::thread syncer_;
+
   std::atomic<ChangeListener*> listener_{nullptr};
 
   // This store's chain: its writer id is new at every open, so a restart
@@ -681,6 +714,14 @@ SqliteStore::~SqliteStore() {
     queue_cv_.notify_all();
     writer_.join();
   }
+  if (syncer_.joinable()) {
+    {
+      std::lock_guard lock(sync_mu_);
+      writer_stopped_ = true;
+    }
+    sync_cv_.notify_all();
+    syncer_.join();
+  }
   checkpointer_.reset();
   // Keeps the planner's statistics current at little cost (analysis_limit).
   Connection* last = writer_connection_ ? writer_connection_.get()
@@ -703,6 +744,14 @@ Status SqliteStore::Start(const std::string& target, const StoreOptions& options
     if (checkpointer_ == nullptr) {
       return Status::Unavailable("cannot open " + display_ + " for checkpoints: " + error);
     }
+    if (Status status = OpenWal(); !status.ok()) return status;
+    // From here on the syncer, not the COMMIT, waits for the disk.
+    if (Status status =
+            writer_connection_->Exec("PRAGMA synchronous=NORMAL", "configuring " + display_);
+        !status.ok()) {
+      return status;
+    }
+    syncer_ = std::thread([this] { SyncLoop(); });
   }
   writer_ = std::thread([this] { WriterLoop(); });
   // The fill runs in the background, so that a large file does not delay
@@ -842,7 +891,8 @@ Status SqliteStore::ConfigureWriter(Connection& connection) {
       return Status::Unavailable(display_ + " cannot use write-ahead logging (journal mode " +
                                  *mode + ")");
     }
-    // A commit that returned ok is on disk.
+    // A commit that returned ok is on disk, for the migrations; Start then
+    // hands the wait for the disk to the syncer (SyncWal).
     if (Status status = connection.Exec("PRAGMA synchronous=FULL", context); !status.ok()) {
       return status;
     }
@@ -971,27 +1021,106 @@ void SqliteStore::WriterLoop() {
       }
     }
     if (memory_) {
-      Lease lease = Acquire();
-      RunBatch(*lease, batch);
+      {
+        Lease lease = Acquire();
+        RunBatch(*lease, batch);
+      }
+      // The connection back in the pool first: an answered caller's next
+      // read may need it at once.
+      Acknowledge(batch);
     } else {
       RunBatch(*writer_connection_, batch);
-    }
-    for (WriteOp*& op : batch) {
-      if (!op->finished) continue;
-      const std::function<void(const Status&)> finished = std::move(op->finished);
-      const Status result = op->result;
-      op = nullptr;  // freed by the call below
-      finished(result);
-    }
-    {
-      std::lock_guard lock(queue_mu_);
-      for (WriteOp* op : batch) {
-        if (op != nullptr) op->done = true;
+      {
+        std::lock_guard lock(sync_mu_);
+        to_sync_.push_back(std::move(batch));
       }
+      sync_cv_.notify_one();
     }
-    done_cv_.notify_all();
     batch.clear();
   }
+}
+
+void SqliteStore::Acknowledge(std::vector<WriteOp*>& batch) {
+  for (WriteOp*& op : batch) {
+    if (!op->finished) continue;
+    const std::function<void(const Status&)> finished = std::move(op->finished);
+    const Status result = op->result;
+    op = nullptr;  // freed by the call below
+    finished(result);
+  }
+  {
+    std::lock_guard lock(queue_mu_);
+    for (WriteOp* op : batch) {
+      if (op != nullptr) op->done = true;
+    }
+  }
+  done_cv_.notify_all();
+}
+
+void SqliteStore::SyncLoop() {
+  std::vector<std::vector<WriteOp*>> batches;
+  for (;;) {
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_cv_.wait(lock, [this] { return writer_stopped_ || !to_sync_.empty(); });
+      if (to_sync_.empty()) return;  // the writer stopped, and all it wrote is answered
+      batches.swap(to_sync_);
+    }
+    // Everything these batches wrote reached the WAL before their COMMIT
+    // returned, so one fsync now covers them all.
+    const Status synced = SyncWal();
+    for (std::vector<WriteOp*>& batch : batches) {
+      if (!synced.ok()) {
+        for (WriteOp* op : batch) {
+          if (op->result.ok()) op->result = synced;
+        }
+      }
+      Acknowledge(batch);
+    }
+    batches.clear();
+  }
+}
+
+Status SqliteStore::OpenWal() {
+  wal_path_ = sqlite3_filename_wal(sqlite3_db_filename(writer_connection_->db(), "main"));
+  const int fd = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    return Status::Unavailable("cannot open the write-ahead log of " + display_ + ": " +
+                               ErrnoText(errno));
+  }
+  wal_fd_.reset(fd);
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    return Status::Unavailable("cannot read the status of the write-ahead log of " + display_ +
+                               ": " + ErrnoText(errno));
+  }
+  wal_device_ = info.st_dev;
+  wal_inode_ = info.st_ino;
+  return Status::Ok();
+}
+
+Status SqliteStore::DurabilityLost() const {
+  return Status::Unavailable("a write to " + display_ +
+                             " could not be made durable; no write is accepted until tokend "
+                             "opens the store again");
+}
+
+Status SqliteStore::SyncWal() {
+  if (sync_failed_.load()) return DurabilityLost();
+  std::string cause;
+  struct stat info {};
+  if (::fdatasync(wal_fd_.get()) != 0) {
+    cause = "fsync of its write-ahead log: " + ErrnoText(errno);
+  } else if (::stat(wal_path_.c_str(), &info) != 0 || info.st_dev != wal_device_ ||
+             info.st_ino != wal_inode_) {
+    // SQLite keeps the WAL file while a connection is open: another file
+    // there means what was synced is not what a restart will read.
+    cause = "its write-ahead log was removed or replaced";
+  } else {
+    return Status::Ok();
+  }
+  sync_failed_.store(true);
+  return Status::Unavailable(DurabilityLost().message() + " (" + cause + ")");
 }
 
 Status SqliteStore::InsertOne(Connection& connection, const TokenRow& row) {
@@ -1025,6 +1154,10 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
   // acknowledged, then lost to the next start: refused like any store fault.
   if (Status status = CheckFileIdentity(); !status.ok()) {
     fail_all(status);
+    return;
+  }
+  if (sync_failed_.load()) {
+    fail_all(DurabilityLost());
     return;
   }
   if (Status status = connection.Exec("BEGIN IMMEDIATE", context); !status.ok()) {
