@@ -12,6 +12,7 @@
 #include "app/files.h"
 #include "app/import_command.h"
 #include "app/logging.h"
+#include "app/malloc_tuning.h"
 #include "core/audit.h"
 #include "core/expiry_policy.h"
 #include "http/metrics.h"
@@ -463,4 +464,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace tokend::app
 
-int main(int argc, char** argv) { return tokend::app::Main(argc, argv); }
+int main(int argc, char** argv) {
+  tokend::app::ReexecWithTunedMalloc(argv);
+  return tokend::app::Main(argc, argv);
+}

@@ -1,0 +1,32 @@
+// glibc's allocator, set up for tokend's memory use. The defaults give each
+// busy thread an arena of its own that grows a page at a time, and back every
+// page with a page fault of its own: a server that caches tokens it has not
+// seen since start (the cold path) paid about a quarter of its CPU time for
+// that growth. tokend runs with one arena grown in transparent huge pages and
+// larger per-thread caches instead (docs/PERFORMANCE.md has the figures).
+//
+// glibc reads these settings (GLIBC_TUNABLES) only when a program starts, so
+// tokend applies them by executing itself again, once, at the start of main.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tokend::app {
+
+// Set in the environment of the re-executed tokend; when present (any
+// value), tokend runs with the allocator settings it was given.
+inline constexpr const char* kMallocTunedVariable = "TOKEND_MALLOC_TUNED";
+
+// tokend's settings, then `existing` (the environment's GLIBC_TUNABLES):
+// glibc applies them in order, so an operator's own settings win.
+std::string TunedGlibcTunables(std::string_view existing);
+
+// Executes this binary again, with the same arguments, under
+// TunedGlibcTunables and kMallocTunedVariable set; returns without doing
+// anything when kMallocTunedVariable is set or under a sanitizer (which
+// brings its own allocator), and returns when the execution fails, leaving
+// tokend on glibc's defaults.
+void ReexecWithTunedMalloc(char** argv);
+
+}  // namespace tokend::app
