@@ -55,6 +55,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <map>
@@ -1096,6 +1097,16 @@ Status SqliteStore::OpenWal() {
   }
   wal_device_ = info.st_dev;
   wal_inode_ = info.st_ino;
+  // The WAL may have been created by this open, with nothing committed in it
+  // yet, so SQLite has not synced its folder: an fdatasync of the file alone
+  // would not make its name durable.
+  const std::string folder = std::filesystem::path(wal_path_).parent_path().string();
+  UniqueFd folder_fd;
+  folder_fd.reset(
+      ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY));
+  if (folder_fd.get() < 0 || ::fsync(folder_fd.get()) != 0) {
+    return Status::Unavailable("cannot sync the folder of " + display_ + ": " + ErrnoText(errno));
+  }
   return Status::Ok();
 }
 
