@@ -269,7 +269,7 @@ class TokenStore {
   // Number of stored tokens of each type (types with none may be omitted).
   virtual Result<std::vector<std::pair<core::TokenType, std::int64_t>>> CountByType() = 0;
 
-  // Ok when the store answers a trivial query.
+  // Ok when the store answers a trivial query and still takes writes.
   virtual Status Ping() = 0;
 
   // Brings what the store's planner knows up to date after a bulk load (an

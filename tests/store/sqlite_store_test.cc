@@ -396,12 +396,15 @@ TEST(SqliteStoreTest, WritesAreRefusedForGoodOnceTheWalCannotBeMadeDurable) {
     const std::vector<Token> batch = {MakeToken(4), MakeToken(5)};
     EXPECT_TRUE(store->InsertMany(batch).IsUnavailable());
     EXPECT_TRUE(store->FindById(MakeToken(1).id).ok());  // reads go on
+    // Health says so: the store no longer takes writes.
+    EXPECT_TRUE(store->Ping().IsUnavailable());
   }
   // Opened again, the store takes writes, and what it acknowledged is there.
   std::unique_ptr<TokenStore> reopened = MustOpen("sqlite:" + path);
   ASSERT_NE(reopened, nullptr);
   EXPECT_TRUE(reopened->FindById(MakeToken(1).id).ok());
   EXPECT_TRUE(reopened->Insert(MakeToken(6), {}).ok());
+  EXPECT_TRUE(reopened->Ping().ok());
 }
 
 TEST(SqliteStoreTest, MemoryStoresAreSeparate) {

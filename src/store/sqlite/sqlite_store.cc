@@ -1781,6 +1781,7 @@ Result<std::vector<std::pair<core::TokenType, std::int64_t>>> SqliteStore::Count
 
 Status SqliteStore::Ping() {
   if (Status status = CheckFileIdentity(); !status.ok()) return status;
+  if (sync_failed_.load()) return DurabilityLost();
   Lease lease = Acquire();
   Result<Statement> stmt = lease->Prepare(kPingSql);
   if (!stmt.ok()) return stmt.status();
