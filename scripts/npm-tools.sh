@@ -7,7 +7,7 @@
 # into TOOLS_DIR/NAME-<hash of the lock file>, unless every FILE (relative to
 # that directory) is already there, and prints that directory. A changed lock
 # file installs anew; two runs installing at once keep whichever finished
-# first. Returns 1 when npm fails.
+# first. npm is tried twice; returns 1 when both fail.
 npm_tools_install() {
   local name=$1 suite=$2 tools_dir=$3
   shift 3
@@ -23,7 +23,10 @@ npm_tools_install() {
     mkdir -p "$tools_dir"
     staging=$(mktemp -d "$tools_dir/.$name-install.XXXXXX")
     cp "$suite/package.json" "$suite/package-lock.json" "$staging/"
-    if ! (cd "$staging" && npm ci --no-audit --no-fund --loglevel=error >&2); then
+    # A second try: a registry hiccup, or another suite's install sharing
+    # npm's cache at the same moment, should not fail a test run.
+    if ! (cd "$staging" && npm ci --no-audit --no-fund --loglevel=error >&2) &&
+      ! (cd "$staging" && sleep 2 && npm ci --no-audit --no-fund --loglevel=error >&2); then
       rm -rf "$staging"
       return 1
     fi

@@ -49,6 +49,7 @@ async function startTokend() {
   server = spawn(TOKEND, [
     'serve', '--listen', '127.0.0.1:0', '--store', `sqlite:${data}/tokend.db`,
     '--max-lifetime', 'team=90d', '--default-lifetime', 'team=30d',
+    '--last-used-resolution', '1',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   server.stderr.on('data', (chunk) => { log += chunk; });
   const deadline = Date.now() + 20000;
@@ -145,6 +146,21 @@ async function waitTotal(count) {
   await page.waitForFunction(
     (n) => new RegExp(`· ${n} tokens?\\b`).test(document.querySelector('nav.pager')?.innerText ?? ''),
     count);
+}
+
+// Until the store holds a use of `secret`'s token (what the list filters
+// on), which the server writes every --last-used-resolution seconds.
+async function waitStoredUse(secret) {
+  const self = await apiCall('GET', '/api/v2/token/self', { secret });
+  assert.equal(self.status, 200);
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const stored = await apiCall('GET', `/api/v2/token/${self.body.id}`);
+    assert.equal(stored.status, 200);
+    if (stored.body.lastUsedDate != null) return;
+    assert.ok(Date.now() < deadline, 'the use was not stored within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 // How many tokens the admin sees for a query string.
@@ -324,7 +340,9 @@ test('the console', async (t) => {
     const expected = await apiCall('GET', `/api/v2/token/query?limit=1&lastUsedBefore=${cutoff}`);
     assert.equal(expected.status, 200, JSON.stringify(expected.body));
     await waitTotal(expected.body.totalElements);
-    // Before a day long past: only the tokens never used.
+    // Before a day long past: only the tokens never used. The admin's use
+    // reaches the store within --last-used-resolution; wait until it has.
+    await waitStoredUse(admin);
     await page.getByLabel('Last used before').fill('2001-01-01');
     const never = await apiCall('GET', `/api/v2/token/query?limit=1&lastUsedBefore=${Date.parse('2001-01-01T00:00:00Z')}`);
     assert.equal(never.status, 200, JSON.stringify(never.body));
@@ -476,7 +494,8 @@ test('the console', async (t) => {
   });
 
   await t.test('an expired token: back to sign-in with a message, then refused', async () => {
-    const short = await createViaApi({ type: 'team', name: 'short lived', principal: 'team-a', permissions: ['token/read'], expirationDate: Date.now() + 2500 });
+    // Long enough to sign in on a loaded machine, short enough to wait out.
+    const short = await createViaApi({ type: 'team', name: 'short lived', principal: 'team-a', permissions: ['token/read'], expirationDate: Date.now() + 5000 });
     await signIn(short.token);
     await page.getByRole('table').waitFor();
     await page.waitForTimeout(Math.max(0, new Date(short.expirationDate).getTime() - Date.now() + 300));
