@@ -1,5 +1,6 @@
 #include "app/malloc_tuning.h"
 
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -33,6 +34,21 @@ bool UnderSanitizer() {
 #endif
 }
 
+// The kernel names a process after the file it executes, and that file is
+// /proc/self/exe here: without this, ps, top, pgrep and the journal would
+// show the server as "exe". It takes the name it was started under instead,
+// as the kernel would have given it (at most 15 bytes).
+void KeepTheNameStartedUnder(const char* argv0) {
+  if (argv0 == nullptr) return;
+  std::string_view name(argv0);
+  if (const std::size_t slash = name.rfind('/'); slash != std::string_view::npos) {
+    name.remove_prefix(slash + 1);
+  }
+  if (name.empty()) return;
+  const std::string comm(name.substr(0, 15));
+  (void)::prctl(PR_SET_NAME, comm.c_str(), 0, 0, 0);
+}
+
 }  // namespace
 
 std::string TunedGlibcTunables(std::string_view existing) {
@@ -45,7 +61,11 @@ std::string TunedGlibcTunables(std::string_view existing) {
 }
 
 void ReexecWithTunedMalloc(char** argv) {
-  if (UnderSanitizer() || std::getenv(kMallocTunedVariable) != nullptr) return;
+  if (UnderSanitizer()) return;
+  if (std::getenv(kMallocTunedVariable) != nullptr) {
+    KeepTheNameStartedUnder(argv[0]);
+    return;
+  }
   const char* found = std::getenv("GLIBC_TUNABLES");
   const std::optional<std::string> existing =
       found != nullptr ? std::optional<std::string>(found) : std::nullopt;

@@ -24,9 +24,12 @@ std::string TunedGlibcTunables(std::string_view existing);
 
 // Executes this binary again, with the same arguments, under
 // TunedGlibcTunables and kMallocTunedVariable set; returns without doing
-// anything when kMallocTunedVariable is set or under a sanitizer (which
-// brings its own allocator), and returns when the execution fails, leaving
-// tokend on glibc's defaults.
+// anything under a sanitizer (which brings its own allocator), and returns
+// when the execution fails, leaving tokend on glibc's defaults. When
+// kMallocTunedVariable is set it returns at once, after giving the process
+// back the name of argv[0] (the re-execution would leave it named "exe").
+// Call it first in main, before any thread starts: threads take the
+// process's name when they are created.
 void ReexecWithTunedMalloc(char** argv);
 
 }  // namespace tokend::app

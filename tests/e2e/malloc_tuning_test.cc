@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -83,6 +84,31 @@ TEST(MallocTuningTest, TheServerRunsUnderTokendsAllocatorSettings) {
   EXPECT_TRUE(StartsWithValue(tokend->pid(), "GLIBC_TUNABLES", kTokendTunables))
       << EnvironmentOf(tokend->pid());
   EXPECT_TRUE(StartsWithValue(tokend->pid(), "TOKEND_MALLOC_TUNED", "1:"));
+}
+
+// What ps, top, pgrep -x and the journal show: the file's name, as for any
+// program, not that of the file the re-execution went through.
+std::string NameOf(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(file, name);
+  return name;
+}
+
+TEST(MallocTuningTest, TheServerKeepsItsNameAfterTheReexecution) {
+  ScopedVariable marker("TOKEND_MALLOC_TUNED", std::nullopt);
+  TempDir dir;
+  auto tokend = StartServer(dir);
+  ASSERT_NE(tokend, nullptr);
+  EXPECT_EQ(NameOf(tokend->pid()), "tokend");
+  // Threads are named after the process when they start.
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(tokend->pid()) + "/task")) {
+    std::ifstream file(task.path() / "comm");
+    std::string name;
+    std::getline(file, name);
+    EXPECT_NE(name, "exe") << task.path();
+  }
 }
 
 TEST(MallocTuningTest, AnOperatorsOwnSettingsComeLastAndWin) {
