@@ -101,7 +101,17 @@ constexpr const char* kConnectionPragmas =
     "PRAGMA mmap_size=0;"
     "PRAGMA cache_size=-8192;"
     "PRAGMA temp_store=MEMORY;";
-constexpr const char* kWriterCachePragma = "PRAGMA cache_size=-65536;";
+// The writer's page cache holds a batch's dirty pages with room to spare:
+// most indexes grow at their end (ids and times only grow), so a batch of
+// creates dirties a few hundred pages, mostly random ones of the secret_hash
+// index. A larger cache only keeps clean pages, paid in RSS once last-use
+// writes have touched the whole file (64 MiB at a million tokens) and in page
+// faults while it fills.
+constexpr const char* kWriterCachePragma = "PRAGMA cache_size=-16384;";
+// Bulk loads (import, seeding) insert thousands of rows per transaction, all
+// over the secret_hash index: there the larger cache saves reading pages
+// again. Raised by the first bulk load, for the rest of the connection.
+constexpr const char* kBulkWriterCachePragma = "PRAGMA cache_size=-65536;";
 
 constexpr const char* kInsertSql =
     "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
@@ -612,6 +622,8 @@ class SqliteStore final : public TokenStore {
   // What every write answers once an fsync failed.
   Status DurabilityLost() const;
   void RunBatch(Connection& connection, std::vector<WriteOp*>& batch);
+  // Gives the writer connection kBulkWriterCachePragma's cache, once.
+  void UseBulkCache(Connection& connection);
   Status InsertOne(Connection& connection, const TokenRow& row);
   // Deletes the token `id`, counting it; false when there was none.
   Result<bool> DeleteOne(Connection& connection, std::string_view id);
@@ -662,6 +674,9 @@ class SqliteStore final : public TokenStore {
   // type_counts and token_counts per transaction, instead of two per token.
   std::map<std::string, std::int64_t, std::less<>> type_deltas_;
   std::map<std::tuple<bool, std::string, std::string>, std::int64_t> token_deltas_;
+  // Writer thread only: whether the writer connection has the bulk loads'
+  // page cache (kBulkWriterCachePragma).
+  bool bulk_cache_ = false;
   std::vector<std::unique_ptr<Connection>> readers_;
 
   std::mutex pool_mu_;
@@ -899,9 +914,8 @@ Status SqliteStore::ConfigureWriter(Connection& connection) {
     }
   }
   if (Status status = connection.Exec(kConnectionPragmas, context); !status.ok()) return status;
-  // Inserts land on random pages of the secret_hash index: a writer cache
-  // that holds a whole batch's dirty pages avoids spilling them to the WAL
-  // mid-transaction (docs/PERFORMANCE.md has the figures).
+  // Sized for a batch's dirty pages (kWriterCachePragma says why), so that
+  // they are not spilled to the WAL mid-transaction.
   return connection.Exec(kWriterCachePragma, context);
 }
 
@@ -1156,6 +1170,12 @@ Status SqliteStore::InsertOne(Connection& connection, const TokenRow& row) {
   return StatusFromSqlite(rc, connection.db(), "inserting into " + display_);
 }
 
+void SqliteStore::UseBulkCache(Connection& connection) {
+  if (bulk_cache_) return;
+  // A cache size is a hint: when it cannot be set the load runs as it is.
+  bulk_cache_ = connection.Exec(kBulkWriterCachePragma, "sizing the cache of " + display_).ok();
+}
+
 void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch) {
   const std::string context = "writing to " + display_;
   auto fail_all = [&batch](const Status& status) {
@@ -1186,6 +1206,9 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
   type_deltas_.clear();
   token_deltas_.clear();
   for (WriteOp* op : batch) {
+    if (op->kind == WriteOp::Kind::kInsertMany || op->kind == WriteOp::Kind::kInsertAbsent) {
+      UseBulkCache(connection);
+    }
     switch (op->kind) {
       case WriteOp::Kind::kInsert:
         op->result = InsertOne(connection, op->rows.front());
