@@ -26,7 +26,7 @@ struct ServeConfig {
   int threads = 0;                // 0: one I/O thread per core
   std::string data_dir;           // empty: derived from the store URL
   std::int64_t max_unpaged = 10000;
-  std::size_t cache_capacity = 200000;  // resolved secrets kept in memory; 0: none
+  std::size_t cache_capacity = 100000;  // resolved secrets kept in memory; 0: none
   int last_used_resolution = 5;         // seconds between writes of recorded uses; 1..60
   std::string log_level = "info";
   // "[TYPE=]DURATION" settings of --max-lifetime and --default-lifetime

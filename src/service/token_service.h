@@ -44,7 +44,7 @@ class UseRecorder;
 struct ServiceOptions {
   bool auth_required = true;
   std::int64_t max_unpaged = 10000;     // --max-unpaged
-  std::size_t cache_capacity = 200000;  // resolved secrets kept in memory; 0: none
+  std::size_t cache_capacity = 100000;  // resolved secrets kept in memory; 0: none
   // --max-lifetime, --default-lifetime: applied on Create (never to
   // CreateBootstrapAdmin) and by the lifetimeBeyondPolicy query filter.
   core::ExpiryPolicy expiry_policy;
