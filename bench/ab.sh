@@ -54,7 +54,7 @@ cleanup() {
 trap cleanup EXIT
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { bash "${ROOT}/scripts/free-port.sh"; }
 
 # STORE_a, STORE_b: each side's store; secrets-a.txt, secrets-b.txt: its secrets.
 if [[ ${AB_STORE} == postgres ]]; then

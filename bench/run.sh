@@ -93,15 +93,9 @@ stop_all() {
   STARTED_PIDS=()
 }
 
+# bash's /dev/tcp connects: success means something listens there.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! port_in_use "${p}"; then echo "${p}"; return 0; fi
-  done
-  die "no free loopback port found"
-}
+free_port() { bash "${ROOT}/scripts/free-port.sh" || die "no free loopback port found"; }
 
 # wait_http URL PID LOG: until URL answers 200 (PID must stay alive).
 wait_http() {

@@ -25,7 +25,7 @@ trap cleanup EXIT
 
 "${BENCH_BUILD_DIR}/bench/tokend_seed" --store "sqlite:${WORK}/tokend.db" --count "${SOAK_TOKENS}" \
   --secrets-out "${WORK}/secrets" >/dev/null
-port=$((20000 + RANDOM % 20000))
+port=$(bash "${ROOT}/scripts/free-port.sh")
 "${BENCH_BUILD_DIR}/tokend" serve --listen "127.0.0.1:${port}" --store "sqlite:${WORK}/tokend.db" \
   --log-level warn 2>"${WORK}/tokend.log" &
 TOKEND_PID=$!

@@ -73,9 +73,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
+free_port() { bash "${root}/scripts/free-port.sh"; }
 
 # Waits until a TCP port on 127.0.0.1 accepts connections (20 s at most).
 wait_port() {

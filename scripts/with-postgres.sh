@@ -51,6 +51,7 @@ fi
 
 TMP_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/tokend-pg.XXXXXX")
 chmod 0755 "${TMP_ROOT}"
+SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DATA_DIR="${TMP_ROOT}/data"
 SOCK_DIR="${TMP_ROOT}/sock"
 LOG_FILE="${TMP_ROOT}/server.log"
@@ -82,22 +83,7 @@ fail() {
   exit 1
 }
 
-port_in_use() {
-  # bash's /dev/tcp connects; success means something listens there.
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-pick_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 40000 ))
-    if ! port_in_use "${p}"; then
-      echo "${p}"
-      return 0
-    fi
-  done
-  return 1
-}
+pick_port() { bash "${SCRIPTS_DIR}/free-port.sh"; }
 
 if ! init_out=$(as_pg "${PG_BIN}/initdb" -D "${DATA_DIR}" -U postgres -E UTF8 --locale=C --no-sync \
       --auth-local=trust --auth-host=reject 2>&1); then
