@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/secret.h"
@@ -173,6 +175,9 @@ TEST(StoreErrorMessagesTest, AuthenticationAgainstACorruptedStoreAnswersTheFixed
   ASSERT_TRUE(self.has_value());
   ASSERT_EQ(self->status, 200) << self->body;
   ASSERT_NO_FATAL_FAILURE(CorruptDatabase(dir));
+  // A reader may go on answering secret lookups from the snapshot it read
+  // before, for 100 ms at most (docs/API.md 7.8).
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
 
   // A secret this process never resolved has to be looked up: 503.
   for (int i = 0; i < 3; ++i) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -143,6 +144,106 @@ TEST(SqliteStoreTest, CheckpointsKeepTheWalShortWhileTheStoreIsOpen) {
   // A WAL that never started over would hold every page written; one that
   // does stays near the threshold, plus what the writer adds during a pass
   // (more on a loaded machine).
+  EXPECT_LT(longest_wal, kWritten * 3 / 4) << "the WAL never started over";
+}
+
+// Secret lookups keep their reader's read transaction between commits. A
+// reader busy with a lookup while the writer commits still holds the old
+// snapshot afterwards; its next lookup must read anew, so that every lookup
+// sees what was committed before it started (a revoked token is never
+// found again once its deletion returned).
+TEST(SqliteStoreTest, LookupsSeeEveryCommitMadeBeforeThem) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  // Round n's token and what has returned: 0 nothing, 1 its create, 2 its
+  // deletion (3 while it is being deleted); one value, so that a thread
+  // reads both at once.
+  std::atomic<int> state{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> missed{0};
+  std::atomic<int> stale{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      while (!stop.load()) {
+        const int now = state.load(std::memory_order_acquire);
+        const std::string secret_hash = MakeToken(now / 4).secret_hash;
+        std::optional<Result<SecretLookup>> at_once = store->TryLookupSecret(secret_hash);
+        Result<SecretLookup> lookup =
+            at_once ? std::move(*at_once) : store->LookupSecret(secret_hash);
+        if (!lookup.ok()) {
+          ++failed;
+        } else if (now % 4 == 1 && !lookup->token && state.load() == now) {
+          ++missed;  // not deleted meanwhile: the create was missed
+        } else if (now % 4 == 2 && lookup->token) {
+          ++stale;
+        }
+      }
+    });
+  }
+  for (int n = 1; n <= 40; ++n) {
+    state.store(n * 4);
+    ASSERT_TRUE(store->Insert(MakeToken(n), {}).ok());
+    state.store(n * 4 + 1, std::memory_order_release);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    state.store(n * 4 + 3);  // deleting: either answer is right
+    ASSERT_TRUE(store->Delete(MakeToken(n).id, {}).ok());
+    state.store(n * 4 + 2, std::memory_order_release);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  stop.store(true);
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(missed.load(), 0) << "lookups after a create returned did not find its token";
+  EXPECT_EQ(stale.load(), 0) << "lookups after a deletion returned still found its token";
+  EXPECT_EQ(failed.load(), 0);
+}
+
+// Readers left idle after lookups keep a read transaction; a commit ends
+// theirs, or they would hold every checkpoint back and the WAL would grow
+// with every write.
+TEST(SqliteStoreTest, IdleLookupReadersDoNotHoldTheWalBack) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  const auto file_size = [](const std::string& file) {
+    std::error_code ignored;
+    return std::filesystem::file_size(file, ignored);
+  };
+  // Every reader of the pool busy at once with lookups, then left idle.
+  const auto look_up_on_every_reader = [&store] {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&store, t] {
+        for (int i = 0; i < 50; ++i) (void)store->LookupSecret(MakeToken(t * 100 + i).secret_hash);
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  };
+  const std::uintmax_t size_at_open = file_size(path);
+  constexpr int kRowsPerCommit = 100;
+  constexpr std::uintmax_t kRowBytes = 16'000;
+  constexpr std::uintmax_t kWritten = 4 * sqlite::WalCheckpointer::kThresholdPages * 4096;
+  constexpr int kCommits = static_cast<int>(kWritten / (kRowsPerCommit * kRowBytes)) + 1;
+  std::uintmax_t longest_wal = 0;
+  for (int commit = 0; commit < kCommits; ++commit) {
+    look_up_on_every_reader();
+    std::vector<Token> tokens;
+    for (int i = 0; i < kRowsPerCommit; ++i) {
+      tokens.push_back(MakeToken(commit * 1000 + i));
+      tokens.back().description = std::string(kRowBytes, 'd');
+    }
+    ASSERT_TRUE(store->InsertMany(tokens).ok());
+    longest_wal = std::max(longest_wal, file_size(path + "-wal"));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (file_size(path) < size_at_open + kWritten / 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(file_size(path), size_at_open + kWritten / 2)
+      << "the database file did not grow while open: an idle reader held the checkpoints back";
   EXPECT_LT(longest_wal, kWritten * 3 / 4) << "the WAL never started over";
 }
 

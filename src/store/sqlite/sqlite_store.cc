@@ -64,6 +64,7 @@
 #include <system_error>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -86,6 +87,9 @@ using sqlite::Statement;
 using sqlite::StatusFromSqlite;
 
 constexpr int kBusyTimeoutMs = 5000;
+// How long a secret lookup may reuse its reader's read transaction (see
+// SqliteStore::KeepReadForLookup).
+constexpr std::chrono::milliseconds kKeptReadLimit{100};
 constexpr std::size_t kMaxBatchRows = 256;
 // Far below SQLITE_MAX_VARIABLE_NUMBER (32766), so that a long principals list
 // is refused as the caller's mistake rather than failing to compile.
@@ -604,9 +608,29 @@ class SqliteStore final : public TokenStore {
   Status Migrate(Connection& connection);
   Status ApplyMigrations(Connection& connection);
 
-  Lease Acquire();
-  // A reader connection if one is idle now, without waiting.
+  // A reader connection, without a kept read transaction unless
+  // `for_lookup` (see KeepReadForLookup).
+  Lease Acquire(bool for_lookup = false);
+  // A reader connection for a secret lookup if one is idle now, without
+  // waiting.
   std::optional<Lease> TryAcquire();
+  // Secret lookups keep their reader's read transaction while the writer
+  // has committed nothing since it began, for kKeptReadLimit at most (what
+  // changed the file outside this store's writer, a restored backup or a
+  // damaged file, is seen that late): taking the WAL's read mark and
+  // giving it back (two fcntl locks) is near a third of a lookup's time.
+  // Begins one when the reader has none, or only an outdated one. File
+  // mode only: an in-memory store's readers would block its writer.
+  Status KeepReadForLookup(Connection& connection);
+  // Ends `connection`'s kept read transaction, if any.
+  void EndKeptRead(Connection& connection);
+  // Before a write transaction: ends the kept read transactions of the idle
+  // readers. A read transaction holds the WAL's frames after its snapshot
+  // out of the database file, and one begun before the last checkpoint
+  // finished keeps the WAL from starting over; ended before each write,
+  // kept reads hold the WAL no longer than today's reads in flight do.
+  // Writer thread.
+  void EndIdleKeptReads();
   void Release(Connection* connection);
   Result<SecretLookup> LookupSecretOn(Connection& connection, std::string_view secret_hash);
 
@@ -682,6 +706,18 @@ class SqliteStore final : public TokenStore {
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<Connection*> idle_;  // guarded by pool_mu_
+  // A reader's kept read transaction: whether it is open, and the writer's
+  // commit count read before it began. One entry per reader, made at open;
+  // an entry is used by its reader's lease holder, or under pool_mu_ while
+  // the reader is idle.
+  struct KeptRead {
+    bool open = false;
+    std::uint64_t commits = 0;
+    std::chrono::steady_clock::time_point began;
+  };
+  std::unordered_map<const Connection*, KeptRead> kept_reads_;
+  // Commits of the writer connection, counted after each COMMIT returned.
+  std::atomic<std::uint64_t> commits_{0};
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;  // writer waits for work
@@ -879,6 +915,7 @@ Status SqliteStore::OpenConnections(const std::string& target, const StoreOption
       return status;
     }
     idle_.push_back(reader->get());
+    kept_reads_.emplace(reader->get(), KeptRead{});
     readers_.push_back(std::move(*reader));
   }
   return Status::Ok();
@@ -983,12 +1020,52 @@ Status SqliteStore::ApplyMigrations(Connection& connection) {
   return Status::Ok();
 }
 
-SqliteStore::Lease SqliteStore::Acquire() {
+SqliteStore::Lease SqliteStore::Acquire(bool for_lookup) {
   std::unique_lock lock(pool_mu_);
   pool_cv_.wait(lock, [this] { return !idle_.empty(); });
   Connection* connection = idle_.back();
   idle_.pop_back();
+  lock.unlock();
+  if (!for_lookup) EndKeptRead(*connection);
   return Lease(this, connection);
+}
+
+Status SqliteStore::KeepReadForLookup(Connection& connection) {
+  const auto kept = kept_reads_.find(&connection);
+  if (kept == kept_reads_.end()) return Status::Ok();  // in-memory store
+  // Read before BEGIN: the snapshot, taken by the first read after it,
+  // holds at least every commit counted here.
+  const std::uint64_t commits = commits_.load(std::memory_order_acquire);
+  const auto now = std::chrono::steady_clock::now();
+  if (kept->second.open && kept->second.commits == commits &&
+      now - kept->second.began < kKeptReadLimit) {
+    return Status::Ok();
+  }
+  EndKeptRead(connection);
+  Result<Statement> begin = connection.Prepare("BEGIN");
+  if (!begin.ok()) return begin.status();
+  if (const int rc = begin->Step(); rc != SQLITE_DONE) {
+    return StatusFromSqlite(rc, connection.db(), "reading " + display_);
+  }
+  kept->second = KeptRead{.open = true, .commits = commits, .began = now};
+  return Status::Ok();
+}
+
+void SqliteStore::EndKeptRead(Connection& connection) {
+  const auto kept = kept_reads_.find(&connection);
+  if (kept == kept_reads_.end() || !kept->second.open) return;
+  // A read transaction has nothing to lose: COMMIT only gives the read
+  // mark back, and a failure leaves the connection in autocommit anyway.
+  if (!sqlite3_get_autocommit(connection.db())) {
+    if (Result<Statement> commit = connection.Prepare("COMMIT"); commit.ok()) (void)commit->Step();
+  }
+  kept->second.open = false;
+}
+
+void SqliteStore::EndIdleKeptReads() {
+  if (kept_reads_.empty()) return;
+  std::lock_guard lock(pool_mu_);
+  for (Connection* connection : idle_) EndKeptRead(*connection);
 }
 
 std::optional<SqliteStore::Lease> SqliteStore::TryAcquire() {
@@ -1191,6 +1268,7 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
     fail_all(DurabilityLost());
     return;
   }
+  EndIdleKeptReads();
   if (Status status = connection.Exec("BEGIN IMMEDIATE", context); !status.ok()) {
     fail_all(status);
     return;
@@ -1344,6 +1422,9 @@ void SqliteStore::RunBatch(Connection& connection, std::vector<WriteOp*>& batch)
     fail_all(fatal);
     return;
   }
+  // Before the listener hears of a deletion: a lookup that starts after
+  // the cache dropped a token finds its kept read outdated, and reads anew.
+  commits_.fetch_add(1, std::memory_order_release);
   chain_tail_ = chain.tail();
   if (ChangeListener* listener = listener_.load()) {
     for (const WriteOp* op : batch) {
@@ -1640,7 +1721,7 @@ Result<SweepCounts> SqliteStore::SweepRotations(core::EpochMillis now) {
 }
 
 Result<SecretLookup> SqliteStore::LookupSecret(std::string_view secret_hash) {
-  Lease lease = Acquire();
+  Lease lease = Acquire(/*for_lookup=*/true);
   return LookupSecretOn(*lease, secret_hash);
 }
 
@@ -1652,11 +1733,16 @@ std::optional<Result<SecretLookup>> SqliteStore::TryLookupSecret(std::string_vie
 
 Result<SecretLookup> SqliteStore::LookupSecretOn(Connection& connection,
                                                  std::string_view secret_hash) {
+  if (Status status = KeepReadForLookup(connection); !status.ok()) return status;
   Result<Statement> stmt = connection.Prepare(kLookupSecretSql);
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, secret_hash);
   const int rc = stmt->Step();
-  if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), "reading " + display_);
+  if (rc != SQLITE_ROW) {
+    Status failed = StatusFromSqlite(rc, connection.db(), "reading " + display_);
+    EndKeptRead(connection);
+    return failed;
+  }
   SecretLookup lookup;
   if (stmt->ColumnOptionalText(0)) {
     Result<core::Token> token = ReadToken(*stmt);
