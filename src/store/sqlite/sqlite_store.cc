@@ -706,12 +706,12 @@ class SqliteStore final : public TokenStore {
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<Connection*> idle_;  // guarded by pool_mu_
-  // A reader's kept read transaction: whether it is open, and the writer's
-  // commit count read before it began. One entry per reader, made at open;
-  // an entry is used by its reader's lease holder, or under pool_mu_ while
-  // the reader is idle.
+  // When a reader's kept read transaction began, and the writer's commit
+  // count read before it. Whether one is open is SQLite's own state (a
+  // reader outside autocommit: no other read leaves a transaction open).
+  // One entry per reader, made at open; an entry is used by its reader's
+  // lease holder, or under pool_mu_ while the reader is idle.
   struct KeptRead {
-    bool open = false;
     std::uint64_t commits = 0;
     std::chrono::steady_clock::time_point began;
   };
@@ -1037,7 +1037,7 @@ Status SqliteStore::KeepReadForLookup(Connection& connection) {
   // holds at least every commit counted here.
   const std::uint64_t commits = commits_.load(std::memory_order_acquire);
   const auto now = std::chrono::steady_clock::now();
-  if (kept->second.open && kept->second.commits == commits &&
+  if (!sqlite3_get_autocommit(connection.db()) && kept->second.commits == commits &&
       now - kept->second.began < kKeptReadLimit) {
     return Status::Ok();
   }
@@ -1047,19 +1047,15 @@ Status SqliteStore::KeepReadForLookup(Connection& connection) {
   if (const int rc = begin->Step(); rc != SQLITE_DONE) {
     return StatusFromSqlite(rc, connection.db(), "reading " + display_);
   }
-  kept->second = KeptRead{.open = true, .commits = commits, .began = now};
+  kept->second = KeptRead{.commits = commits, .began = now};
   return Status::Ok();
 }
 
 void SqliteStore::EndKeptRead(Connection& connection) {
-  const auto kept = kept_reads_.find(&connection);
-  if (kept == kept_reads_.end() || !kept->second.open) return;
+  if (memory_ || sqlite3_get_autocommit(connection.db())) return;
   // A read transaction has nothing to lose: COMMIT only gives the read
   // mark back, and a failure leaves the connection in autocommit anyway.
-  if (!sqlite3_get_autocommit(connection.db())) {
-    if (Result<Statement> commit = connection.Prepare("COMMIT"); commit.ok()) (void)commit->Step();
-  }
-  kept->second.open = false;
+  if (Result<Statement> commit = connection.Prepare("COMMIT"); commit.ok()) (void)commit->Step();
 }
 
 void SqliteStore::EndIdleKeptReads() {
