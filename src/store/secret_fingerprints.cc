@@ -1,7 +1,10 @@
 #include "store/secret_fingerprints.h"
 
 #include <mutex>
+#include <string>
 #include <utility>
+
+#include "core/object_id.h"
 
 namespace tokend::store {
 namespace {
@@ -13,6 +16,28 @@ int HexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+// An ObjectId's 12 bytes (24 lowercase hex digits), or nullopt for any other
+// id (imported ones may differ): such a token gets no hint.
+std::optional<std::array<std::uint8_t, 12>> IdBytesOf(std::string_view token_id) {
+  if (!core::IsObjectId(token_id)) return std::nullopt;
+  std::array<std::uint8_t, 12> bytes{};
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] =
+        static_cast<std::uint8_t>(HexValue(token_id[2 * i]) * 16 + HexValue(token_id[2 * i + 1]));
+  }
+  return bytes;
+}
+
+std::string IdText(const std::array<std::uint8_t, 12>& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text(2 * bytes.size(), '0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    text[2 * i] = kDigits[bytes[i] >> 4];
+    text[2 * i + 1] = kDigits[bytes[i] & 0xf];
+  }
+  return text;
 }
 
 }  // namespace
@@ -30,41 +55,55 @@ std::optional<std::uint64_t> SecretFingerprints::Fingerprint(std::string_view se
   return value == 0 ? 1 : value;
 }
 
-void SecretFingerprints::InsertInto(std::vector<std::uint64_t>& slots, std::uint64_t fingerprint) {
+std::size_t SecretFingerprints::SlotOf(const std::vector<std::uint64_t>& slots,
+                                       std::uint64_t fingerprint) {
   // The hash is uniform already: its low bits pick the slot.
   const std::size_t mask = slots.size() - 1;
-  for (std::size_t i = fingerprint & mask;; i = (i + 1) & mask) {
-    if (slots[i] == fingerprint) return;
-    if (slots[i] == 0) {
-      slots[i] = fingerprint;
-      return;
-    }
-  }
+  std::size_t i = fingerprint & mask;
+  while (slots[i] != fingerprint && slots[i] != 0) i = (i + 1) & mask;
+  return i;
 }
 
-void SecretFingerprints::Add(std::string_view secret_hash) {
+void SecretFingerprints::Add(std::string_view secret_hash, std::string_view token_id) {
   const std::optional<std::uint64_t> fingerprint = Fingerprint(secret_hash);
   if (!fingerprint) return;
+  const std::optional<IdBytes> id = IdBytesOf(token_id);
   Shard& shard = ShardFor(*fingerprint);
   std::unique_lock lock(shard.mutex);
-  if (shard.slots.empty()) shard.slots.assign(kInitialSlots, 0);
+  if (shard.slots.empty()) {
+    shard.slots.assign(kInitialSlots, 0);
+    shard.ids.assign(kInitialSlots, IdBytes{});
+  }
   // At most half full, so that probes stay short.
   if ((shard.used + 1) * 2 > shard.slots.size()) {
     std::vector<std::uint64_t> grown(shard.slots.size() * 2, 0);
-    for (std::uint64_t kept : shard.slots) {
-      if (kept != 0) InsertInto(grown, kept);
+    std::vector<IdBytes> grown_ids(grown.size(), IdBytes{});
+    for (std::size_t i = 0; i < shard.slots.size(); ++i) {
+      if (shard.slots[i] == 0) continue;
+      const std::size_t to = SlotOf(grown, shard.slots[i]);
+      grown[to] = shard.slots[i];
+      grown_ids[to] = shard.ids[i];
     }
     shard.slots = std::move(grown);
+    shard.ids = std::move(grown_ids);
   }
-  const std::size_t mask = shard.slots.size() - 1;
-  for (std::size_t i = *fingerprint & mask;; i = (i + 1) & mask) {
-    if (shard.slots[i] == *fingerprint) return;
-    if (shard.slots[i] == 0) {
-      shard.slots[i] = *fingerprint;
-      ++shard.used;
-      return;
-    }
+  const std::size_t i = SlotOf(shard.slots, *fingerprint);
+  if (shard.slots[i] == 0) {
+    shard.slots[i] = *fingerprint;
+    ++shard.used;
   }
+  if (id) shard.ids[i] = *id;
+}
+
+std::optional<std::string> SecretFingerprints::TokenIdHint(std::string_view secret_hash) const {
+  const std::optional<std::uint64_t> fingerprint = Fingerprint(secret_hash);
+  if (!fingerprint) return std::nullopt;
+  const Shard& shard = ShardFor(*fingerprint);
+  std::shared_lock lock(shard.mutex);
+  if (shard.slots.empty()) return std::nullopt;
+  const std::size_t i = SlotOf(shard.slots, *fingerprint);
+  if (shard.slots[i] == 0 || shard.ids[i] == IdBytes{}) return std::nullopt;
+  return IdText(shard.ids[i]);
 }
 
 bool SecretFingerprints::MayContain(std::string_view secret_hash) const {
@@ -74,11 +113,7 @@ bool SecretFingerprints::MayContain(std::string_view secret_hash) const {
   const Shard& shard = ShardFor(*fingerprint);
   std::shared_lock lock(shard.mutex);
   if (shard.slots.empty()) return false;
-  const std::size_t mask = shard.slots.size() - 1;
-  for (std::size_t i = *fingerprint & mask;; i = (i + 1) & mask) {
-    if (shard.slots[i] == *fingerprint) return true;
-    if (shard.slots[i] == 0) return false;
-  }
+  return shard.slots[SlotOf(shard.slots, *fingerprint)] != 0;
 }
 
 std::size_t SecretFingerprints::size() const {

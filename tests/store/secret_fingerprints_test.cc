@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,50 @@ TEST(SecretFingerprintsTest, MalformedHashesAreNeverDenied) {
   // A hash whose first 64 bits are zero shares the fingerprint of ...01.
   fingerprints.Add(std::string(64, '0'));
   EXPECT_TRUE(fingerprints.MayContain(std::string(64, '0')));
+}
+
+std::string ObjectIdOf(int n) {
+  char id[25];
+  std::snprintf(id, sizeof id, "65f0a1b2%016x", n);
+  return id;
+}
+
+TEST(SecretFingerprintsTest, EachHashHintsTheIdLastAddedWithItsFingerprintAcrossGrowth) {
+  SecretFingerprints fingerprints;
+  std::vector<std::string> added;
+  for (int i = 0; i < 20'000; ++i) {
+    added.push_back(RandomHash());
+    fingerprints.Add(added.back(), ObjectIdOf(i));
+  }
+  for (int i = 0; i < 20'000; ++i) {
+    ASSERT_EQ(fingerprints.TokenIdHint(added[i]), ObjectIdOf(i)) << "before the fill completes too";
+  }
+  EXPECT_EQ(fingerprints.TokenIdHint(RandomHash()), std::nullopt);
+
+  // Hashes that share their first 64 bits share one hint: the last id given.
+  std::string twin = added.front();
+  twin.back() = twin.back() == '0' ? '1' : '0';
+  fingerprints.Add(twin, ObjectIdOf(99'999));
+  EXPECT_EQ(fingerprints.TokenIdHint(added.front()), ObjectIdOf(99'999));
+  EXPECT_EQ(fingerprints.size(), added.size()) << "one fingerprint still";
+}
+
+TEST(SecretFingerprintsTest, OnlyObjectIdsBecomeHintsAndOthersKeepTheLastOne) {
+  SecretFingerprints fingerprints;
+  const std::string hash = RandomHash();
+  fingerprints.Add(hash);
+  EXPECT_EQ(fingerprints.TokenIdHint(hash), std::nullopt) << "added without an id";
+  fingerprints.Add(hash, "ffffffffffffffffffffffff");
+  EXPECT_EQ(fingerprints.TokenIdHint(hash), "ffffffffffffffffffffffff");
+  for (const char* not_an_object_id :
+       {"", "legacy-id-1", "65F0A1B2000000000000000A", "65f0a1b20000000000000000a", "65f0a1b2"}) {
+    fingerprints.Add(hash, not_an_object_id);
+    EXPECT_EQ(fingerprints.TokenIdHint(hash), "ffffffffffffffffffffffff") << not_an_object_id;
+  }
+  fingerprints.Add(hash, ObjectIdOf(7));
+  EXPECT_EQ(fingerprints.TokenIdHint(hash), ObjectIdOf(7));
+  EXPECT_EQ(fingerprints.TokenIdHint("short"), std::nullopt);
+  EXPECT_EQ(fingerprints.TokenIdHint(std::string(64, 'z')), std::nullopt);
 }
 
 TEST(SecretFingerprintsTest, ConcurrentAddsAndLookupsNeverDenyAnAddedHash) {

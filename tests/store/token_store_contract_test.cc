@@ -1032,6 +1032,64 @@ TEST_P(TokenStoreContractTest, LookupSecretOfATokenInItsOverlapReturnsItsRetired
   }
 }
 
+// The tests above give every token a hash with the same first 64 bits; here
+// they differ, as real hashes do, except for one pair that shares them: a
+// backend may route a lookup by that prefix, but never answer from it.
+TEST_P(TokenStoreContractTest, LookupSecretAnswersByTheWholeHashWhateverPrefixesShare) {
+  auto with_hash = [](Token token, std::string hash) {
+    token.secret_hash = std::move(hash);
+    return token;
+  };
+  const std::string prefix_twin_hash = core::HashSecret(core::GenerateSecret(TokenType::kUser));
+  std::string twin_hash = prefix_twin_hash;
+  twin_hash.back() = twin_hash.back() == '0' ? '1' : '0';
+  const Token old = with_hash(MakeToken(1, TokenType::kUser, "u1"),
+                              core::HashSecret(core::GenerateSecret(TokenType::kUser)));
+  const Token first = with_hash(MakeToken(3, TokenType::kUser, "u1"), prefix_twin_hash);
+  const Token twin = with_hash(MakeToken(4, TokenType::kUser, "u1"), twin_hash);
+  InsertAll({old, first, twin});
+  Rotation kept = RotationOf(old, 2, /*keep_old=*/true, kBase + 100);
+  kept.new_token.secret_hash = core::HashSecret(core::GenerateSecret(TokenType::kUser));
+  ASSERT_TRUE(store_->Rotate(kept).ok());
+
+  Result<SecretLookup> both = store_->LookupSecret(old.secret_hash);
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  ASSERT_TRUE(both->token);
+  EXPECT_EQ(both->token->rotated_to, kept.new_token.id);
+  ASSERT_TRUE(both->retired) << "a token rotated away is answered with its retired record";
+  EXPECT_EQ(*both->retired, *kept.retired);
+  for (const Token& current : {kept.new_token, first, twin}) {
+    Result<SecretLookup> found = store_->LookupSecret(current.secret_hash);
+    ASSERT_TRUE(found.ok()) << found.status().ToString();
+    ASSERT_TRUE(found->token) << current.id;
+    EXPECT_EQ(*found->token, current);
+    EXPECT_FALSE(found->retired);
+  }
+
+  ASSERT_TRUE(store_->Delete(twin.id, {}).ok());
+  std::string never_held = prefix_twin_hash;
+  never_held.back() = never_held.back() == 'a' ? 'b' : 'a';
+  for (const std::string& hash : {twin.secret_hash, never_held}) {
+    Result<SecretLookup> none = store_->LookupSecret(hash);
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_FALSE(none->token) << hash;
+    EXPECT_FALSE(none->retired) << hash;
+  }
+  Result<SecretLookup> survivor = store_->LookupSecret(first.secret_hash);
+  ASSERT_TRUE(survivor.ok() && survivor->token);
+  EXPECT_EQ(*survivor->token, first) << "its twin's deletion leaves it found";
+
+  // Without keeping the old token: its secret is retired alone.
+  Rotation replaced = RotationOf(first, 5, /*keep_old=*/false);
+  replaced.new_token.secret_hash = core::HashSecret(core::GenerateSecret(TokenType::kUser));
+  ASSERT_TRUE(store_->Rotate(replaced).ok());
+  Result<SecretLookup> retired = store_->LookupSecret(first.secret_hash);
+  ASSERT_TRUE(retired.ok()) << retired.status().ToString();
+  EXPECT_FALSE(retired->token);
+  ASSERT_TRUE(retired->retired);
+  EXPECT_EQ(retired->retired->token_id, first.id);
+}
+
 TEST_P(TokenStoreContractTest, RotateRefusesAnAbsentOrRotatingTokenAndChangesNothing) {
   RecordingListener listener;
   const Token old = MakeToken(1, TokenType::kTeam, "t1");

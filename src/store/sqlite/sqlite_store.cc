@@ -171,6 +171,16 @@ constexpr const char* kLookupSecretSql =
     "LEFT JOIN (SELECT token_id, family_id, overlap_end, forget_after, reuse_detected_at, "
     "token_type, principal, name FROM retired_secrets WHERE secret_hash = ?1) AS r ON 1=1";
 
+// A secret's token read by the id its fingerprint names (a hint, see
+// SecretFingerprints): one descent of the primary key instead of the
+// secret-hash index's and then the primary key's. The hash is checked in the
+// row itself (as `+secret_hash`, which keeps the planner from taking the
+// secret-hash index for it), so a stale hint finds nothing. A token not rotated away has no
+// retired record (Rotate writes one in the transaction that sets the old
+// token's rotated_to or deletes it), so its row alone is the whole answer.
+constexpr const char* kLookupByIdHintSql =
+    "SELECT " TOKEND_TOKEN_COLUMNS " FROM tokens WHERE id = ?1 AND +secret_hash = ?2";
+
 // Events (API 8). Each event row, its outbox rows and its chain's end are
 // written by the writer in the transaction of the change they record.
 constexpr const char* kInsertEventSql =
@@ -633,6 +643,11 @@ class SqliteStore final : public TokenStore {
   void EndIdleKeptReads();
   void Release(Connection* connection);
   Result<SecretLookup> LookupSecretOn(Connection& connection, std::string_view secret_hash);
+  // The lookup through the fingerprint's id hint: nullopt when the hint names
+  // no row holding `secret_hash`, or a token rotated away (the full lookup
+  // answers then).
+  Result<std::optional<SecretLookup>> LookupByIdHint(Connection& connection, std::string_view id,
+                                                     std::string_view secret_hash);
 
   Status Submit(WriteOp& op);
   void WriterLoop();
@@ -823,13 +838,16 @@ void SqliteStore::FillFingerprints() {
   // tokens it reads the whole hash index).
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kFillNiceness);
   Lease lease = Acquire();
-  // Covering scans of the two unique indexes on secret_hash.
+  // Covering scans of the two unique indexes on secret_hash (the tokens'
+  // one holds the primary key, the id, too). Retired secrets come first, so
+  // that a hash held by both (a rotated token in its overlap) keeps the
+  // token's id as its hint.
   Result<Statement> stmt = lease->Prepare(
-      "SELECT secret_hash FROM tokens UNION ALL SELECT secret_hash FROM retired_secrets");
+      "SELECT secret_hash, NULL FROM retired_secrets UNION ALL SELECT secret_hash, id FROM tokens");
   if (!stmt.ok()) return;
   int rc = SQLITE_ROW;
   while (!closing_.load(std::memory_order_relaxed) && (rc = stmt->Step()) == SQLITE_ROW) {
-    fingerprints_.Add(stmt->ColumnText(0));
+    fingerprints_.Add(stmt->ColumnText(0), stmt->ColumnText(1));
   }
   if (rc == SQLITE_DONE) fingerprints_.MarkComplete();
 }
@@ -1224,7 +1242,7 @@ Status SqliteStore::SyncWal() {
 Status SqliteStore::InsertOne(Connection& connection, const TokenRow& row) {
   // Before the row is written, so that no reader can find the row while
   // MayHoldSecret still denies it (a failed insert leaves a harmless extra).
-  fingerprints_.Add(row.secret_hash);
+  fingerprints_.Add(row.secret_hash, row.id);
   Result<Statement> stmt = connection.Prepare(kInsertSql);
   if (!stmt.ok()) return stmt.status();
   BindRow(*stmt, row);
@@ -1730,6 +1748,11 @@ std::optional<Result<SecretLookup>> SqliteStore::TryLookupSecret(std::string_vie
 Result<SecretLookup> SqliteStore::LookupSecretOn(Connection& connection,
                                                  std::string_view secret_hash) {
   if (Status status = KeepReadForLookup(connection); !status.ok()) return status;
+  if (std::optional<std::string> id = fingerprints_.TokenIdHint(secret_hash)) {
+    Result<std::optional<SecretLookup>> hinted = LookupByIdHint(connection, *id, secret_hash);
+    if (!hinted.ok()) return hinted.status();
+    if (*hinted) return std::move(**hinted);
+  }
   Result<Statement> stmt = connection.Prepare(kLookupSecretSql);
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, secret_hash);
@@ -1762,6 +1785,30 @@ Result<SecretLookup> SqliteStore::LookupSecretOn(Connection& connection,
     lookup.retired = std::move(retired);
   }
   return lookup;
+}
+
+Result<std::optional<SecretLookup>> SqliteStore::LookupByIdHint(Connection& connection,
+                                                                std::string_view id,
+                                                                std::string_view secret_hash) {
+  Result<Statement> stmt = connection.Prepare(kLookupByIdHintSql);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, id);
+  stmt->Bind(2, secret_hash);
+  const int rc = stmt->Step();
+  if (rc == SQLITE_DONE) return std::optional<SecretLookup>();
+  if (rc != SQLITE_ROW) {
+    Status failed = StatusFromSqlite(rc, connection.db(), "reading " + display_);
+    EndKeptRead(connection);
+    return failed;
+  }
+  Result<core::Token> token = ReadToken(*stmt);
+  if (!token.ok()) return token.status();
+  // A token rotated away may have a retired record for this secret: the
+  // full lookup reads both.
+  if (token->rotated_to) return std::optional<SecretLookup>();
+  SecretLookup lookup;
+  lookup.token = std::move(token).value();
+  return std::optional<SecretLookup>(std::move(lookup));
 }
 
 Result<core::Token> SqliteStore::FindOne(const char* sql, std::string_view key) {
@@ -1927,7 +1974,7 @@ Status SqliteStore::InsertAbsentRows(Connection& connection, WriteOp& op, ChainA
   const std::string sql = std::string(kInsertSql) + " ON CONFLICT DO NOTHING";
   op.inserted = 0;
   for (std::size_t i = 0; i < op.rows.size(); ++i) {
-    fingerprints_.Add(op.rows[i].secret_hash);  // before the row, as in InsertOne
+    fingerprints_.Add(op.rows[i].secret_hash, op.rows[i].id);  // before the row, as in InsertOne
     Result<Statement> stmt = connection.Prepare(sql);
     if (!stmt.ok()) return stmt.status();
     BindRow(*stmt, op.rows[i]);
