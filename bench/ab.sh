@@ -22,7 +22,8 @@
 # bench/wrk/introspect_stream.lua, the same slice for A and B, slices
 # disjoint across rounds so that no secret repeats; then, on the same
 # process, the hot figure with the same script cycling over the 32 known
-# secrets; the RSS after each cold walk is reported too. Seed enough tokens
+# secrets, once the cold walk's last uses are written (at least 6 s after
+# it); the RSS after each cold walk is reported too. Seed enough tokens
 # that a slice outlasts AB_SECONDS (e.g. AB_TOKENS=300000 AB_ROUNDS=6
 # AB_SECONDS=2: about 46,000 secrets a round); a run that ran out of its
 # slice warns that it repeated secrets. Before each
@@ -168,6 +169,11 @@ if [[ ${AB_SCENARIO} == cold ]]; then
       measure "${name}" "${WORK}/${name}.cold" "${stream}" "${WORK}/slice.txt" 2
       pid=PID_${name}
       awk '/^VmRSS:/ {print $2}' "/proc/${!pid}/status" >>"${WORK}/${name}.rss"
+      # The walk's last uses are written every --last-used-resolution (5 s):
+      # that work is the walk's, not the hot run's, and the side that walked
+      # further would pay more of it there.
+      sleep 6
+      settle "${name}"
       measure "${name}" "${WORK}/${name}.hot" "${stream}" "${WORK}/hot.txt" 2 cycle
     done
   done

@@ -36,10 +36,11 @@
 //
 // Owning the file also means seeing every write to it: the store keeps the
 // fingerprint of every secret hash it holds (SecretFingerprints), so that
-// MayHoldSecret answers a secret it never held without a lookup. The writer
-// adds a row's fingerprint before the row is written; a thread started with
-// the store adds what the file held at start, and until it is done every
-// secret goes to the store.
+// MayHoldSecret answers a secret it never held without a lookup, and a
+// lookup of one it holds reads the token by the id its fingerprint names
+// (kLookupByIdHintSql). The writer adds a row's fingerprint before the row is
+// written; a thread started with the store adds what the file held at start,
+// and until it is done every secret goes to the store.
 #include "store/sqlite/sqlite_store.h"
 
 #include <fcntl.h>
