@@ -176,9 +176,10 @@ constexpr const char* kLookupSecretSql =
 // SecretFingerprints): one descent of the primary key instead of the
 // secret-hash index's and then the primary key's. The hash is checked in the
 // row itself (as `+secret_hash`, which keeps the planner from taking the
-// secret-hash index for it), so a stale hint finds nothing. A token not rotated away has no
-// retired record (Rotate writes one in the transaction that sets the old
-// token's rotated_to or deletes it), so its row alone is the whole answer.
+// secret-hash index for it), so a stale hint finds nothing. A token not
+// rotated away has no retired record (Rotate writes one in the transaction
+// that sets the old token's rotated_to or deletes it), so its row alone is
+// the whole answer.
 constexpr const char* kLookupByIdHintSql =
     "SELECT " TOKEND_TOKEN_COLUMNS " FROM tokens WHERE id = ?1 AND +secret_hash = ?2";
 
@@ -840,11 +841,9 @@ void SqliteStore::FillFingerprints() {
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kFillNiceness);
   Lease lease = Acquire();
   // Covering scans of the two unique indexes on secret_hash (the tokens'
-  // one holds the primary key, the id, too). Retired secrets come first, so
-  // that a hash held by both (a rotated token in its overlap) keeps the
-  // token's id as its hint.
+  // one holds the primary key, the id, too).
   Result<Statement> stmt = lease->Prepare(
-      "SELECT secret_hash, NULL FROM retired_secrets UNION ALL SELECT secret_hash, id FROM tokens");
+      "SELECT secret_hash, id FROM tokens UNION ALL SELECT secret_hash, NULL FROM retired_secrets");
   if (!stmt.ok()) return;
   int rc = SQLITE_ROW;
   while (!closing_.load(std::memory_order_relaxed) && (rc = stmt->Step()) == SQLITE_ROW) {
@@ -1243,12 +1242,15 @@ Status SqliteStore::SyncWal() {
 Status SqliteStore::InsertOne(Connection& connection, const TokenRow& row) {
   // Before the row is written, so that no reader can find the row while
   // MayHoldSecret still denies it (a failed insert leaves a harmless extra).
-  fingerprints_.Add(row.secret_hash, row.id);
+  // Its id becomes the fingerprint's hint once the row is written: a refused
+  // row's id would send every lookup of the hash that holds it the long way.
+  fingerprints_.Add(row.secret_hash);
   Result<Statement> stmt = connection.Prepare(kInsertSql);
   if (!stmt.ok()) return stmt.status();
   BindRow(*stmt, row);
   const int rc = stmt->Step();
   if (rc == SQLITE_DONE) {
+    fingerprints_.Add(row.secret_hash, row.id);
     Count(row.type, row.principal, 1);
     return Status::Ok();
   }
@@ -1975,7 +1977,7 @@ Status SqliteStore::InsertAbsentRows(Connection& connection, WriteOp& op, ChainA
   const std::string sql = std::string(kInsertSql) + " ON CONFLICT DO NOTHING";
   op.inserted = 0;
   for (std::size_t i = 0; i < op.rows.size(); ++i) {
-    fingerprints_.Add(op.rows[i].secret_hash, op.rows[i].id);  // before the row, as in InsertOne
+    fingerprints_.Add(op.rows[i].secret_hash);  // before the row, as in InsertOne
     Result<Statement> stmt = connection.Prepare(sql);
     if (!stmt.ok()) return stmt.status();
     BindRow(*stmt, op.rows[i]);
@@ -1984,7 +1986,10 @@ Status SqliteStore::InsertAbsentRows(Connection& connection, WriteOp& op, ChainA
       return StatusFromSqlite(rc, connection.db(), "inserting into " + display_);
     const int stored = sqlite3_changes(connection.db());
     op.inserted += stored;
-    if (stored > 0) Count(op.rows[i].type, op.rows[i].principal, 1);
+    if (stored > 0) {
+      fingerprints_.Add(op.rows[i].secret_hash, op.rows[i].id);
+      Count(op.rows[i].type, op.rows[i].principal, 1);
+    }
     if (stored > 0 && i < op.events.size()) {
       if (Status status = WriteEvents(connection, chain, op.events.subspan(i, 1)); !status.ok()) {
         return status;
