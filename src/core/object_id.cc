@@ -50,23 +50,16 @@ std::string NewObjectId(EpochMillis now) {
   const std::uint32_t count = Counter().fetch_add(1, std::memory_order_relaxed) & 0xffffff;
   const ProcessIdentity& identity = Identity();
 
-  std::array<unsigned char, 12> bytes;
-  bytes[0] = static_cast<unsigned char>(time >> 24);
-  bytes[1] = static_cast<unsigned char>(time >> 16);
-  bytes[2] = static_cast<unsigned char>(time >> 8);
-  bytes[3] = static_cast<unsigned char>(time);
+  ObjectIdBytes bytes;
+  bytes[0] = static_cast<std::uint8_t>(time >> 24);
+  bytes[1] = static_cast<std::uint8_t>(time >> 16);
+  bytes[2] = static_cast<std::uint8_t>(time >> 8);
+  bytes[3] = static_cast<std::uint8_t>(time);
   std::copy(identity.random.begin(), identity.random.end(), bytes.begin() + 4);
-  bytes[9] = static_cast<unsigned char>(count >> 16);
-  bytes[10] = static_cast<unsigned char>(count >> 8);
-  bytes[11] = static_cast<unsigned char>(count);
-
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(24, '\0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    id[2 * i] = kHex[bytes[i] >> 4];
-    id[2 * i + 1] = kHex[bytes[i] & 0x0f];
-  }
-  return id;
+  bytes[9] = static_cast<std::uint8_t>(count >> 16);
+  bytes[10] = static_cast<std::uint8_t>(count >> 8);
+  bytes[11] = static_cast<std::uint8_t>(count);
+  return ObjectIdText(bytes);
 }
 
 bool IsObjectId(std::string_view text) {
@@ -75,6 +68,26 @@ bool IsObjectId(std::string_view text) {
     if (!IsLowerHex(c)) return false;
   }
   return true;
+}
+
+std::optional<ObjectIdBytes> ParseObjectId(std::string_view text) {
+  if (!IsObjectId(text)) return std::nullopt;
+  auto digit = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  ObjectIdBytes bytes;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<std::uint8_t>(digit(text[2 * i]) * 16 + digit(text[2 * i + 1]));
+  }
+  return bytes;
+}
+
+std::string ObjectIdText(const ObjectIdBytes& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(2 * bytes.size(), '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    id[2 * i] = kHex[bytes[i] >> 4];
+    id[2 * i + 1] = kHex[bytes[i] & 0x0f];
+  }
+  return id;
 }
 
 }  // namespace tokend::core

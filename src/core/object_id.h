@@ -3,6 +3,9 @@
 // random value; rendered as 24 lowercase hex characters.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,5 +18,14 @@ std::string NewObjectId(EpochMillis now);
 
 // 24 lowercase hex characters.
 bool IsObjectId(std::string_view text);
+
+// An ObjectId's 12 bytes, for holding many compactly.
+using ObjectIdBytes = std::array<std::uint8_t, 12>;
+
+// The bytes of `text`, or nullopt when it is not an ObjectId.
+std::optional<ObjectIdBytes> ParseObjectId(std::string_view text);
+
+// The 24 lowercase hex characters of `bytes`.
+std::string ObjectIdText(const ObjectIdBytes& bytes);
 
 }  // namespace tokend::core

@@ -18,28 +18,6 @@ int HexValue(char c) {
   return -1;
 }
 
-// An ObjectId's 12 bytes (24 lowercase hex digits), or nullopt for any other
-// id (imported ones may differ): such a token gets no hint.
-std::optional<std::array<std::uint8_t, 12>> IdBytesOf(std::string_view token_id) {
-  if (!core::IsObjectId(token_id)) return std::nullopt;
-  std::array<std::uint8_t, 12> bytes{};
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    bytes[i] =
-        static_cast<std::uint8_t>(HexValue(token_id[2 * i]) * 16 + HexValue(token_id[2 * i + 1]));
-  }
-  return bytes;
-}
-
-std::string IdText(const std::array<std::uint8_t, 12>& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string text(2 * bytes.size(), '0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    text[2 * i] = kDigits[bytes[i] >> 4];
-    text[2 * i + 1] = kDigits[bytes[i] & 0xf];
-  }
-  return text;
-}
-
 }  // namespace
 
 std::optional<std::uint64_t> SecretFingerprints::Fingerprint(std::string_view secret_hash) {
@@ -67,7 +45,8 @@ std::size_t SecretFingerprints::SlotOf(const std::vector<std::uint64_t>& slots,
 void SecretFingerprints::Add(std::string_view secret_hash, std::string_view token_id) {
   const std::optional<std::uint64_t> fingerprint = Fingerprint(secret_hash);
   if (!fingerprint) return;
-  const std::optional<IdBytes> id = IdBytesOf(token_id);
+  // Any other id (imported ones may differ) gives no hint.
+  const std::optional<IdBytes> id = core::ParseObjectId(token_id);
   Shard& shard = ShardFor(*fingerprint);
   std::unique_lock lock(shard.mutex);
   if (shard.slots.empty()) {
@@ -103,7 +82,7 @@ std::optional<std::string> SecretFingerprints::TokenIdHint(std::string_view secr
   if (shard.slots.empty()) return std::nullopt;
   const std::size_t i = SlotOf(shard.slots, *fingerprint);
   if (shard.slots[i] == 0 || shard.ids[i] == IdBytes{}) return std::nullopt;
-  return IdText(shard.ids[i]);
+  return core::ObjectIdText(shard.ids[i]);
 }
 
 bool SecretFingerprints::MayContain(std::string_view secret_hash) const {

@@ -33,6 +33,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/object_id.h"
+
 namespace tokend::store {
 
 class SecretFingerprints {
@@ -60,8 +62,8 @@ class SecretFingerprints {
   static constexpr std::size_t kShards = 16;
   static constexpr std::size_t kInitialSlots = 1024;  // per shard, a power of two
 
-  // An ObjectId's 12 bytes; all zero: no hint.
-  using IdBytes = std::array<std::uint8_t, 12>;
+  // All zero: no hint.
+  using IdBytes = core::ObjectIdBytes;
 
   struct Shard {
     mutable std::shared_mutex mutex;

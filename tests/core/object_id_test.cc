@@ -60,5 +60,20 @@ TEST(ObjectIdTest, IsObjectIdRejectsOtherText) {
   EXPECT_FALSE(IsObjectId(""));
 }
 
+TEST(ObjectIdTest, BytesRoundTripAndOnlyObjectIdsParse) {
+  const std::string id = NewObjectId(1'770'000'000'123);
+  const std::optional<ObjectIdBytes> bytes = ParseObjectId(id);
+  ASSERT_TRUE(bytes.has_value());
+  EXPECT_EQ(ObjectIdText(*bytes), id);
+  EXPECT_EQ((*bytes)[0], 0x69) << "the seconds, big-endian, come first";
+  EXPECT_EQ(ObjectIdText(ObjectIdBytes{0x00, 0x01, 0x7f, 0x80, 0xab, 0xcd, 0xef, 0x10, 0x32, 0x54,
+                                       0x76, 0xff}),
+            "00017f80abcdef10325476ff");
+  for (const char* other : {"", "65F0A1B2000000000000000A", "65f0a1b20000000000000000a",
+                            "65f0a1b2000000000000000g", "legacy-id-1"}) {
+    EXPECT_FALSE(ParseObjectId(other).has_value()) << other;
+  }
+}
+
 }  // namespace
 }  // namespace tokend::core
