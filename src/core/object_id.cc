@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "core/text.h"
+
 namespace tokend::core {
 namespace {
 
@@ -80,14 +82,12 @@ std::optional<ObjectIdBytes> ParseObjectId(std::string_view text) {
   return bytes;
 }
 
-std::string ObjectIdText(const ObjectIdBytes& bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(2 * bytes.size(), '\0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    id[2 * i] = kHex[bytes[i] >> 4];
-    id[2 * i + 1] = kHex[bytes[i] & 0x0f];
-  }
-  return id;
+std::string ObjectIdText(const ObjectIdBytes& bytes) { return LowerHex(bytes); }
+
+ObjectIdChars ObjectIdCharsOf(const ObjectIdBytes& bytes) {
+  ObjectIdChars chars;
+  WriteLowerHex(bytes, chars);
+  return chars;
 }
 
 }  // namespace tokend::core

@@ -28,4 +28,9 @@ std::optional<ObjectIdBytes> ParseObjectId(std::string_view text);
 // The 24 lowercase hex characters of `bytes`.
 std::string ObjectIdText(const ObjectIdBytes& bytes);
 
+// The same characters in a fixed buffer, for callers that must not allocate
+// (24 characters are past std::string's inline capacity).
+using ObjectIdChars = std::array<char, 24>;
+ObjectIdChars ObjectIdCharsOf(const ObjectIdBytes& bytes);
+
 }  // namespace tokend::core

@@ -8,6 +8,9 @@
 #include <array>
 #include <cstdlib>
 #include <memory>
+#include <span>
+
+#include "core/text.h"
 
 namespace tokend::core {
 namespace {
@@ -142,11 +145,7 @@ void HashSecretInto(std::string_view secret, std::span<char, kSecretHashLength> 
     // compare garbage hashes.
     std::abort();
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned int i = 0; i < digest_length; ++i) {
-    hex[2 * i] = kHex[digest[i] >> 4];
-    hex[2 * i + 1] = kHex[digest[i] & 0x0f];
-  }
+  WriteLowerHex(std::span<const unsigned char>(digest, digest_length), hex);
 }
 
 std::string HashSecret(std::string_view secret) {

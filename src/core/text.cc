@@ -192,4 +192,18 @@ std::optional<std::int64_t> ParseInt64(std::string_view text) {
   return -value;
 }
 
+void WriteLowerHex(std::span<const unsigned char> bytes, std::span<char> out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 0x0f];
+  }
+}
+
+std::string LowerHex(std::span<const unsigned char> bytes) {
+  std::string hex(2 * bytes.size(), '\0');
+  WriteLowerHex(bytes, hex);
+  return hex;
+}
+
 }  // namespace tokend::core

@@ -1,11 +1,12 @@
 // Small text helpers shared by the validators in core and the JSON codec:
 // UTF-8 validation, quoting of client input for error messages,
-// percent-decoding and integer parsing. Pure functions.
+// percent-decoding, integer parsing and hex. Pure functions.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -78,5 +79,16 @@ std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_spa
 
 // An optional '-' then decimal digits, within int64; nullopt otherwise.
 std::optional<std::int64_t> ParseInt64(std::string_view text);
+
+// ---------------------------------------------------------------------------
+// Hex
+
+// Writes the lowercase hex of `bytes` into `out`, two characters a byte;
+// `out` holds exactly 2 * bytes.size() characters. For callers that must not
+// allocate (a secret's hash on the introspection path).
+void WriteLowerHex(std::span<const unsigned char> bytes, std::span<char> out);
+
+// The lowercase hex of `bytes`.
+std::string LowerHex(std::span<const unsigned char> bytes);
 
 }  // namespace tokend::core

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "core/text.h"
+
 namespace tokend::http {
 namespace {
 
@@ -25,12 +27,7 @@ const std::string& ProcessPrefix() {
         bytes[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(now) >> (8 * i));
       }
     }
-    std::string text;
-    for (const unsigned char byte : bytes) {
-      text.push_back(kHex[byte >> 4]);
-      text.push_back(kHex[byte & 0xF]);
-    }
-    return text;
+    return core::LowerHex(bytes);
   }();
   return prefix;
 }

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/object_id.h"
+#include "core/text.h"
 #include "store/audit_json.h"
 
 namespace tokend::store {
@@ -22,14 +23,7 @@ std::string NewWriterInstanceId() {
       bytes[i] = static_cast<unsigned char>(mixed >> (8 * i));
     }
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  id.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    id += kHex[byte >> 4];
-    id += kHex[byte & 0x0f];
-  }
-  return id;
+  return core::LowerHex(bytes);
 }
 
 core::EventSubject SubjectFromColumns(std::string id, std::string_view type,

@@ -74,7 +74,8 @@ void SecretFingerprints::Add(std::string_view secret_hash, std::string_view toke
   if (id) shard.ids[i] = *id;
 }
 
-std::optional<std::string> SecretFingerprints::TokenIdHint(std::string_view secret_hash) const {
+std::optional<core::ObjectIdBytes> SecretFingerprints::TokenIdHint(
+    std::string_view secret_hash) const {
   const std::optional<std::uint64_t> fingerprint = Fingerprint(secret_hash);
   if (!fingerprint) return std::nullopt;
   const Shard& shard = ShardFor(*fingerprint);
@@ -82,7 +83,7 @@ std::optional<std::string> SecretFingerprints::TokenIdHint(std::string_view secr
   if (shard.slots.empty()) return std::nullopt;
   const std::size_t i = SlotOf(shard.slots, *fingerprint);
   if (shard.slots[i] == 0 || shard.ids[i] == IdBytes{}) return std::nullopt;
-  return core::ObjectIdText(shard.ids[i]);
+  return shard.ids[i];
 }
 
 bool SecretFingerprints::MayContain(std::string_view secret_hash) const {

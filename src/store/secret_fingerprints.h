@@ -50,7 +50,7 @@ class SecretFingerprints {
 
   // The id last added with `secret_hash`'s fingerprint, if any: a hint to
   // verify (see above), available before the fill is complete too.
-  std::optional<std::string> TokenIdHint(std::string_view secret_hash) const;
+  std::optional<core::ObjectIdBytes> TokenIdHint(std::string_view secret_hash) const;
 
   // Called once everything held at start has been added.
   void MarkComplete() { complete_.store(true, std::memory_order_release); }

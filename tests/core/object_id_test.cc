@@ -65,6 +65,8 @@ TEST(ObjectIdTest, BytesRoundTripAndOnlyObjectIdsParse) {
   const std::optional<ObjectIdBytes> bytes = ParseObjectId(id);
   ASSERT_TRUE(bytes.has_value());
   EXPECT_EQ(ObjectIdText(*bytes), id);
+  const ObjectIdChars chars = ObjectIdCharsOf(*bytes);
+  EXPECT_EQ(std::string_view(chars.data(), chars.size()), id);
   EXPECT_EQ((*bytes)[0], 0x69) << "the seconds, big-endian, come first";
   EXPECT_EQ(ObjectIdText(ObjectIdBytes{0x00, 0x01, 0x7f, 0x80, 0xab, 0xcd, 0xef, 0x10, 0x32, 0x54,
                                        0x76, 0xff}),

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <limits>
 
@@ -123,6 +124,15 @@ TEST(ParseInt64Test, RefusesEverythingElse) {
                           "-9223372036854775809", "99999999999999999999"}) {
     EXPECT_FALSE(ParseInt64(bad).has_value()) << bad;
   }
+}
+
+TEST(LowerHexTest, WritesTwoLowercaseDigitsPerByteHighNibbleFirst) {
+  const std::array<unsigned char, 6> bytes{0x00, 0x0f, 0xf0, 0xff, 0xab, 0x09};
+  EXPECT_EQ(LowerHex(bytes), "000ff0ffab09");
+  EXPECT_EQ(LowerHex({}), "");
+  std::array<char, 12> out{};
+  WriteLowerHex(bytes, out);
+  EXPECT_EQ(std::string_view(out.data(), out.size()), "000ff0ffab09");
 }
 
 }  // namespace

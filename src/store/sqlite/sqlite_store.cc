@@ -1751,8 +1751,10 @@ std::optional<Result<SecretLookup>> SqliteStore::TryLookupSecret(std::string_vie
 Result<SecretLookup> SqliteStore::LookupSecretOn(Connection& connection,
                                                  std::string_view secret_hash) {
   if (Status status = KeepReadForLookup(connection); !status.ok()) return status;
-  if (std::optional<std::string> id = fingerprints_.TokenIdHint(secret_hash)) {
-    Result<std::optional<SecretLookup>> hinted = LookupByIdHint(connection, *id, secret_hash);
+  if (const std::optional<core::ObjectIdBytes> id = fingerprints_.TokenIdHint(secret_hash)) {
+    const core::ObjectIdChars id_text = core::ObjectIdCharsOf(*id);
+    Result<std::optional<SecretLookup>> hinted =
+        LookupByIdHint(connection, std::string_view(id_text.data(), id_text.size()), secret_hash);
     if (!hinted.ok()) return hinted.status();
     if (*hinted) return std::move(**hinted);
   }
