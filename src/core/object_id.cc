@@ -74,10 +74,9 @@ bool IsObjectId(std::string_view text) {
 
 std::optional<ObjectIdBytes> ParseObjectId(std::string_view text) {
   if (!IsObjectId(text)) return std::nullopt;
-  auto digit = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
   ObjectIdBytes bytes;
   for (std::size_t i = 0; i < bytes.size(); ++i) {
-    bytes[i] = static_cast<std::uint8_t>(digit(text[2 * i]) * 16 + digit(text[2 * i + 1]));
+    bytes[i] = static_cast<std::uint8_t>(HexValue(text[2 * i]) * 16 + HexValue(text[2 * i + 1]));
   }
   return bytes;
 }

@@ -83,6 +83,10 @@ std::optional<std::int64_t> ParseInt64(std::string_view text);
 // ---------------------------------------------------------------------------
 // Hex
 
+// The value (0 to 15) of the hex digit `c`, either case; -1 for any other
+// character.
+int HexValue(char c);
+
 // Writes the lowercase hex of `bytes` into `out`, two characters a byte;
 // `out` holds exactly 2 * bytes.size() characters. For callers that must not
 // allocate (a secret's hash on the introspection path).

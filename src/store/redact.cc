@@ -6,6 +6,8 @@
 #include <optional>
 #include <utility>
 
+#include "core/text.h"
+
 namespace tokend::store {
 namespace {
 
@@ -22,25 +24,14 @@ struct Span {
 
 char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // %XX escapes decoded; a malformed escape is kept as written.
 std::string PercentDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 2 < text.size()) {
-      const int high = HexValue(text[i + 1]);
-      const int low = HexValue(text[i + 2]);
+      const int high = core::HexValue(text[i + 1]);
+      const int low = core::HexValue(text[i + 2]);
       if (high >= 0 && low >= 0) {
         out += static_cast<char>(high * 16 + low);
         i += 2;
@@ -141,7 +132,7 @@ std::size_t ConninfoValueEnd(std::string_view text, std::size_t pos) {
     }
     return text.size();
   }
-  while (pos < text.size() && !IsSpace(text[pos])) pos += text[pos] == '\\' ? 2 : 1;
+  while (pos < text.size() && !core::IsAsciiSpace(text[pos])) pos += text[pos] == '\\' ? 2 : 1;
   return std::min(pos, text.size());
 }
 
@@ -152,14 +143,14 @@ void UrlSpans(std::string_view text, std::size_t offset, std::vector<Span>& span
 void ConninfoSpans(std::string_view text, std::vector<Span>& spans) {
   std::size_t pos = 0;
   while (pos < text.size()) {
-    while (pos < text.size() && IsSpace(text[pos])) ++pos;
+    while (pos < text.size() && core::IsAsciiSpace(text[pos])) ++pos;
     const std::size_t key_begin = pos;
-    while (pos < text.size() && !IsSpace(text[pos]) && text[pos] != '=') ++pos;
+    while (pos < text.size() && !core::IsAsciiSpace(text[pos]) && text[pos] != '=') ++pos;
     const std::string_view key = text.substr(key_begin, pos - key_begin);
-    while (pos < text.size() && IsSpace(text[pos])) ++pos;
+    while (pos < text.size() && core::IsAsciiSpace(text[pos])) ++pos;
     if (pos >= text.size() || text[pos] != '=' || key.empty()) return;  // not conninfo
     ++pos;
-    while (pos < text.size() && IsSpace(text[pos])) ++pos;
+    while (pos < text.size() && core::IsAsciiSpace(text[pos])) ++pos;
     const std::size_t value_begin = pos;
     pos = ConninfoValueEnd(text, pos);
     if (pos == value_begin) continue;
@@ -180,10 +171,10 @@ void LooseSpans(std::string_view text, std::vector<Span>& spans) {
   for (std::size_t found = lower.find(kPasswordWord); found != std::string::npos;
        found = lower.find(kPasswordWord, found + 1)) {
     std::size_t pos = found + kPasswordWord.size();
-    while (pos < text.size() && IsSpace(text[pos])) ++pos;
+    while (pos < text.size() && core::IsAsciiSpace(text[pos])) ++pos;
     if (pos >= text.size() || text[pos] != '=') continue;
     ++pos;
-    while (pos < text.size() && IsSpace(text[pos])) ++pos;
+    while (pos < text.size() && core::IsAsciiSpace(text[pos])) ++pos;
     std::size_t end = ConninfoValueEnd(text, pos);
     if (pos < text.size() && text[pos] != '\'') end = std::min(end, ValueEnd(text, pos));
     if (end > pos) spans.push_back({pos, end});

@@ -5,18 +5,12 @@
 #include <utility>
 
 #include "core/object_id.h"
+#include "core/text.h"
 
 namespace tokend::store {
 namespace {
 
 constexpr std::size_t kFingerprintDigits = 16;
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -24,7 +18,7 @@ std::optional<std::uint64_t> SecretFingerprints::Fingerprint(std::string_view se
   if (secret_hash.size() < kFingerprintDigits) return std::nullopt;
   std::uint64_t value = 0;
   for (std::size_t i = 0; i < kFingerprintDigits; ++i) {
-    const int digit = HexValue(secret_hash[i]);
+    const int digit = core::HexValue(secret_hash[i]);
     if (digit < 0) return std::nullopt;
     value = (value << 4) | static_cast<std::uint64_t>(digit);
   }

@@ -126,6 +126,16 @@ TEST(ParseInt64Test, RefusesEverythingElse) {
   }
 }
 
+TEST(HexValueTest, ReadsDigitsOfEitherCaseAndRefusesTheRest) {
+  EXPECT_EQ(HexValue('0'), 0);
+  EXPECT_EQ(HexValue('9'), 9);
+  EXPECT_EQ(HexValue('a'), 10);
+  EXPECT_EQ(HexValue('F'), 15);
+  for (const char other : {'g', 'G', '/', ':', '@', '`', ' ', '\0'}) {
+    EXPECT_EQ(HexValue(other), -1) << static_cast<int>(other);
+  }
+}
+
 TEST(LowerHexTest, WritesTwoLowercaseDigitsPerByteHighNibbleFirst) {
   const std::array<unsigned char, 6> bytes{0x00, 0x0f, 0xf0, 0xff, 0xab, 0x09};
   EXPECT_EQ(LowerHex(bytes), "000ff0ffab09");
