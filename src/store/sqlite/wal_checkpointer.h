@@ -15,6 +15,12 @@
 // the write after it restarts the WAL: the WAL stays near the threshold, and
 // the writer copies only what it wrote during the pass.
 //
+// SQLite syncs the database file only in a pass that copies the WAL to its
+// end, which is the writer's: left alone, that sync would write out every
+// page the background pass copied too, and every write would wait tens of
+// milliseconds behind it. So the thread syncs the database file after each
+// of its passes, and the writer's sync finds only its own few pages to write.
+//
 // Depends on SQLite alone, so that the grouped-insert baseline can run its
 // checkpoints the same way.
 #pragma once
@@ -53,6 +59,9 @@ class WalCheckpointer {
   // The writer's WAL hook: after each commit, with the WAL's size in pages.
   static int OnCommit(void* self, sqlite3* writer, const char* schema, int wal_pages);
   void Loop();
+  // Syncs the database file, so that the pages a pass copied are on the
+  // disk before the writer's pass syncs it.
+  void FlushDatabaseFile();
 
   sqlite3* const db_;
   sqlite3* const writer_;
