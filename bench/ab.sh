@@ -128,9 +128,10 @@ start b "${B}"
 
 # measure NAME OUT_FILE SCRIPT [SCRIPT_ARGS...]: one wrk run against NAME
 # (secrets file first among the script's arguments), appending
-# "req/s CPU-µs-per-request" to OUT_FILE; warns when a stream ran out.
+# "req/s CPU-µs-per-request p90-µs p99-µs" to OUT_FILE; warns when a
+# stream ran out.
 measure() {
-  local name=$1 out=$2 script=$3 port pid before requests repeats
+  local name=$1 out=$2 script=$3 port pid before requests repeats p90 p99
   shift 3
   port=PORT_${name}
   pid=PID_${name}
@@ -139,19 +140,25 @@ measure() {
     "${SCHEME}://127.0.0.1:${!port}" -- "${WORK}/secrets-${name}.txt" "$@" >"${WORK}/out" 2>&1
   requests=$(sed -n 's/^BENCH requests=\([0-9]*\).*/\1/p' "${WORK}/out")
   repeats=$(sed -n 's/^BENCH .* repeats=\([0-9]*\).*/\1/p' "${WORK}/out")
+  p90=$(sed -n 's/^BENCH .* p90_us=\([0-9]*\).*/\1/p' "${WORK}/out")
+  p99=$(sed -n 's/^BENCH .* p99_us=\([0-9]*\).*/\1/p' "${WORK}/out")
   [[ -z ${repeats} || ${repeats} == 0 ]] || echo "warning: ${name} repeated ${repeats} secrets" >&2
   awk -v n="${requests}" -v s="${AB_SECONDS}" -v t="$(( $(cpu_ticks "${!pid}") - before ))" \
-    -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f %.2f\n", n / s, t * 1e6 / hz / n }' \
+    -v hz="$(getconf CLK_TCK)" -v p90="${p90:-0}" -v p99="${p99:-0}" \
+    'BEGIN { printf "%.0f %.2f %d %d\n", n / s, t * 1e6 / hz / n, p90, p99 }' \
     >>"${out}"
 }
 
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 # summary NAME LABEL ROUNDS_FILE: the medians of one series.
 summary() {
-  local rps cpu
+  local rps cpu p90 p99
   rps=$(cut -d' ' -f1 "$3" | median)
   cpu=$(cut -d' ' -f2 "$3" | median)
-  echo "$1 $2: median ${rps} req/s, ${cpu} CPU us/request (rounds: $(cut -d' ' -f1 "$3" | paste -sd' '))"
+  p90=$(cut -d' ' -f3 "$3" | median)
+  p99=$(cut -d' ' -f4 "$3" | median)
+  echo "$1 $2: median ${rps} req/s, ${cpu} CPU us/request, latency p90 ${p90} us, p99 ${p99} us" \
+    "(rounds: $(cut -d' ' -f1 "$3" | paste -sd' '))"
 }
 
 if [[ ${AB_SCENARIO} == cold ]]; then
@@ -185,7 +192,7 @@ if [[ ${AB_SCENARIO} == cold ]]; then
     echo "${name} RSS after the cold walk: median $(median <"${WORK}/${name}.rss") kB"
     # The ratio of the medians of each round's cold / hot.
     paste -d' ' "${WORK}/${name}.cold" "${WORK}/${name}.hot" |
-      awk '{print $1 / $3}' | median | awk -v n="${name}" '{printf "%s cold/hot: median %.2fx\n", n, $1}'
+      awk '{print $1 / $5}' | median | awk -v n="${name}" '{printf "%s cold/hot: median %.2fx\n", n, $1}'
   done
   exit 0
 fi
