@@ -105,7 +105,7 @@ TEST(SqliteStoreTest, RecordedUsesPersistAcrossReopen) {
 }
 
 // Every version in src/store/migrations/sqlite/, each applied exactly once.
-constexpr const char* kAllMigrations = "1,2,3,4,5,6,7";
+constexpr const char* kAllMigrations = "1,2,3,4,5,6,7,8";
 
 // Writes four times the WAL's checkpoint threshold into a new store at
 // `path` (rows of about 16 KB, 100 per commit: enough for background passes,
@@ -251,6 +251,35 @@ TEST(SqliteStoreTest, TheRotationSweepReadsOnlyRotatedTokens) {
                                      "principal",
                                      /*column=*/3);
   EXPECT_NE(plan.find("tokens_rotated_by_expiration"), std::string::npos) << plan;
+}
+
+// A scoped caller's page (one principal, the types it may see, newest first)
+// walks one principal-led index in order and checks the type in it: no sort,
+// and no table row read for the entries a deep page skips.
+TEST(SqliteStoreTest, APrincipalsPageByCreationDateWalksOneIndexCheckingTypesInIt) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  {
+    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+    ASSERT_NE(store, nullptr);
+    std::vector<Token> tokens;
+    for (int i = 0; i < 300; ++i) {
+      tokens.push_back(MakeToken(i, i % 3 == 0 ? TokenType::kUser : TokenType::kTeam));
+      tokens.back().principal = "team-" + std::to_string(i % 7);
+    }
+    ASSERT_TRUE(store->InsertMany(tokens).ok());
+  }
+  // The page's ids, as the SQLite store selects them for one type or for a
+  // caller's visibility.
+  for (const char* types : {"type IN ('team')", "+type IN ('team')", "+type IN ('team','user')"}) {
+    const std::string plan = QueryFile(
+        path,
+        std::string("EXPLAIN QUERY PLAN SELECT id FROM tokens WHERE 1=1 AND ") + types +
+            " AND principal = 'team-3' ORDER BY creation_date DESC, id DESC LIMIT 20 OFFSET 40",
+        /*column=*/3);
+    EXPECT_NE(plan.find("COVERING INDEX tokens_by_principal_creation_type"), std::string::npos)
+        << types << ": " << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << types << ": " << plan;
+  }
 }
 
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {

@@ -349,30 +349,9 @@ struct SqlWithParams {
   }
 };
 
-// "WHERE 1=1 AND ..." for the filters of `query` and `visibility` on tokens.
-//
-// Type has five values, so "type IN (...)" rarely narrows much, but without
-// statistics the planner takes any equality for a selective one: it would
-// seek the type index and sort every match (100+ ms over 100k rows) instead
-// of walking the sort index and stopping after one page. "+type" keeps the
-// term a filter. The type index leads only when it also gives the order: one
-// type, sorted by creation date or type, and no (selective) principal term;
-// or one type and one principal sorted by creation date, which the
-// (principal, type, creation_date) index serves in order.
-bool SingleTypeAndPrincipal(const core::TokenQuery& query, const core::Visibility& visibility) {
-  if (visibility.everything) return query.types.size() == 1 && query.principals.size() == 1;
-  const bool one_type = visibility.types.size() == 1
-                            ? query.types.empty() || query.types == visibility.types
-                            : query.types.size() == 1;
-  const bool one_principal =
-      query.principals.empty() ||
-      (query.principals.size() == 1 && query.principals.front() == visibility.principal);
-  return one_type && one_principal;
-}
-
 // lifetimeBeyondPolicy: per type with a maximum, no expiry or a longer
 // lifetime; without any maximum, nothing matches. "+type" keeps the term a
-// filter (see above).
+// filter (see TokenFilter).
 void AppendBeyondPolicy(SqlWithParams& filter,
                         const std::vector<std::pair<core::TokenType, std::int64_t>>& maxima) {
   filter.sql += " AND (0=1";
@@ -385,13 +364,20 @@ void AppendBeyondPolicy(SqlWithParams& filter,
   filter.sql += ")";
 }
 
+// "WHERE 1=1 AND ..." for the filters of `query` and `visibility` on tokens.
+//
+// Type has five values, so "type IN (...)" rarely narrows much, but without
+// statistics the planner takes any equality for a selective one: it would
+// seek the type index and sort every match (100+ ms over 100k rows) instead
+// of walking the sort index and stopping after one page. "+type" keeps the
+// term a filter. The type index leads only when it also gives the order: one
+// type, sorted by creation date or type, and no principal term. Under a
+// principal term, (principal, creation_date, id, type) gives the order and
+// checks the type in the index.
 SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility& visibility) {
-  const bool single_type_and_principal =
-      query.sort == core::SortField::kCreationDate && SingleTypeAndPrincipal(query, visibility);
   const bool type_leads =
-      single_type_and_principal ||
-      (query.types.size() == 1 && query.principals.empty() && visibility.everything &&
-       (query.sort == core::SortField::kCreationDate || query.sort == core::SortField::kType));
+      query.types.size() == 1 && query.principals.empty() && visibility.everything &&
+      (query.sort == core::SortField::kCreationDate || query.sort == core::SortField::kType);
   SqlWithParams filter;
   filter.sql = "WHERE 1=1";
   if (!query.types.empty()) filter.AppendTypes(type_leads ? "type" : "+type", query.types);
@@ -414,7 +400,7 @@ SqlWithParams TokenFilter(const core::TokenQuery& query, const core::Visibility&
     filter.params.emplace_back(*query.last_used_after);
   }
   if (!visibility.everything) {
-    filter.AppendTypes(single_type_and_principal ? "type" : "+type", visibility.types);
+    filter.AppendTypes("+type", visibility.types);
     filter.sql += " AND principal = ?";
     filter.params.emplace_back(visibility.principal);
   }
