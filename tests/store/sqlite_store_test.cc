@@ -282,6 +282,58 @@ TEST(SqliteStoreTest, APrincipalsPageByCreationDateWalksOneIndexCheckingTypesInI
   }
 }
 
+// A file written before migration 8 (two principal-led indexes by creation
+// date) gets the one index at its next open and answers the same pages.
+TEST(SqliteStoreTest, AStoreFromBeforeTheMergedPrincipalIndexAnswersTheSamePagesAfterIt) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  core::Visibility scoped;
+  scoped.everything = false;
+  scoped.types = {TokenType::kTeam, TokenType::kUser};
+  scoped.principal = "team-3";
+  core::TokenQuery newest_first;
+  newest_first.order = core::SortOrder::kDesc;
+  std::vector<std::string> before;
+  {
+    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+    ASSERT_NE(store, nullptr);
+    std::vector<Token> tokens;
+    for (int i = 0; i < 120; ++i) {
+      tokens.push_back(MakeToken(i, i % 3 == 0 ? TokenType::kUser : TokenType::kTeam));
+      tokens.back().principal = "team-" + std::to_string(i % 7);
+    }
+    ASSERT_TRUE(store->InsertMany(tokens).ok());
+    Result<TokenPage> page = store->Query(newest_first, scoped, 5, 5, true);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (const Token& token : page->tokens) before.push_back(token.id);
+    EXPECT_EQ(page->total, 17);
+  }
+  // The schema as migration 7 left it.
+  for (const char* sql :
+       {"DROP INDEX tokens_by_principal_creation_type",
+        "CREATE INDEX tokens_by_principal_creation ON tokens (principal, creation_date, id)",
+        "CREATE INDEX tokens_by_principal_type_creation "
+        "ON tokens (principal, type, creation_date, id)",
+        "DELETE FROM schema_migrations WHERE version = 8"}) {
+    QueryFile(path, sql);
+  }
+  ASSERT_EQ(QueryFile(path, "SELECT group_concat(version) FROM schema_migrations"),
+            "1,2,3,4,5,6,7");
+
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(QueryFile(path,
+                      "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema "
+                      "WHERE type = 'index' AND name LIKE 'tokens_by_principal%' ORDER BY name)"),
+            "tokens_by_principal,tokens_by_principal_creation_type");
+  Result<TokenPage> page = store->Query(newest_first, scoped, 5, 5, true);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  std::vector<std::string> after;
+  for (const Token& token : page->tokens) after.push_back(token.id);
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(before.size(), 5u);
+  EXPECT_EQ(page->total, 17);
+}
+
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
   const std::string path = NewTempDir() + "/tokend.db";
   for (int open = 0; open < 3; ++open) {
