@@ -40,6 +40,7 @@
 #include "core/time.h"
 #include "core/token.h"
 #include "store/sqlite/batched_wal_vfs.h"
+#include "store/sqlite/sqlite_connection.h"
 #include "store/sqlite/wal_checkpointer.h"
 
 namespace {
@@ -74,6 +75,8 @@ CREATE INDEX tokens_by_principal_type_creation ON tokens (principal, type, creat
 
 int Run(const std::string& path, const std::vector<std::string>& schema_paths, int group,
         double seconds, bool checkpointer_thread, bool batched_wal) {
+  // The library as tokend sets it up, in every variant.
+  tokend::store::sqlite::ConfigureSqliteLibrary();
   std::stringstream schema;
   if (schema_paths.empty()) schema << kPhysicalSchema;
   for (const std::string& schema_path : schema_paths) {

@@ -334,6 +334,16 @@ TEST(SqliteStoreTest, AStoreFromBeforeTheMergedPrincipalIndexAnswersTheSamePages
   EXPECT_EQ(page->total, 17);
 }
 
+// SQLite's memory statistics cost every allocation a process-wide mutex;
+// the store turns them off before its first use of the library (each test
+// runs in a process of its own, so this one is that first use).
+TEST(SqliteStoreTest, TheStoreRunsSqliteWithoutMemoryStatistics) {
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + NewTempDir() + "/tokend.db");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Insert(MakeToken(1), {}).ok());
+  EXPECT_EQ(sqlite3_memory_used(), 0) << "memory statistics are being kept";
+}
+
 TEST(SqliteStoreTest, MigrationsAreAppliedOnceWhateverTheNumberOfOpens) {
   const std::string path = NewTempDir() + "/tokend.db";
   for (int open = 0; open < 3; ++open) {

@@ -10,6 +10,8 @@
 #include <new>
 #include <vector>
 
+#include "store/sqlite/sqlite_connection.h"
+
 namespace tokend::store::sqlite {
 namespace {
 
@@ -241,6 +243,7 @@ const char* BatchedWalVfs() {
   static std::once_flag registered;
   static const char* name = nullptr;
   std::call_once(registered, [] {
+    ConfigureSqliteLibrary();
     root = sqlite3_vfs_find(nullptr);
     // Version 2 methods are what the forwarding needs.
     if (root == nullptr || root->iVersion < 2) return;

@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_connection.h"
 
+#include <mutex>
 #include <utility>
 
 namespace tokend::store::sqlite {
@@ -126,9 +127,15 @@ std::optional<std::int64_t> Statement::ColumnOptionalInt64(int column) const {
   return sqlite3_column_int64(stmt_, column);
 }
 
+void ConfigureSqliteLibrary() {
+  static std::once_flag configured;
+  std::call_once(configured, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& filename, int flags,
                                                      std::string display, int busy_timeout_ms,
                                                      const char* vfs) {
+  ConfigureSqliteLibrary();
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(filename.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
   if (rc != SQLITE_OK) {

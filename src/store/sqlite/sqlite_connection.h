@@ -61,6 +61,13 @@ class Statement {
   int bind_error_ = SQLITE_OK;
 };
 
+// Sets the SQLite library's process-wide options, once, before its first use
+// (afterwards SQLite refuses them and they stay as they were): memory
+// statistics off. They take one process-wide mutex on every allocation of
+// every connection, readers' and writer's alike, and nothing reads them.
+// Called by Connection::Open and BatchedWalVfs.
+void ConfigureSqliteLibrary();
+
 // One sqlite3 connection. Used by one thread at a time (opened with
 // SQLITE_OPEN_NOMUTEX); the owner serializes access.
 class Connection {
