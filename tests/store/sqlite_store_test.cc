@@ -253,6 +253,17 @@ TEST(SqliteStoreTest, TheRotationSweepReadsOnlyRotatedTokens) {
   EXPECT_NE(plan.find("tokens_rotated_by_expiration"), std::string::npos) << plan;
 }
 
+// `count` tokens over seven principals (team-0 to team-6), a third of
+// them user tokens and the rest team tokens.
+std::vector<Token> TeamsOfMixedTypes(int count) {
+  std::vector<Token> tokens;
+  for (int i = 0; i < count; ++i) {
+    tokens.push_back(MakeToken(i, i % 3 == 0 ? TokenType::kUser : TokenType::kTeam));
+    tokens.back().principal = "team-" + std::to_string(i % 7);
+  }
+  return tokens;
+}
+
 // A scoped caller's page (one principal, the types it may see, newest first)
 // walks one principal-led index in order and checks the type in it: no sort,
 // and no table row read for the entries a deep page skips.
@@ -261,12 +272,7 @@ TEST(SqliteStoreTest, APrincipalsPageByCreationDateWalksOneIndexCheckingTypesInI
   {
     std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
     ASSERT_NE(store, nullptr);
-    std::vector<Token> tokens;
-    for (int i = 0; i < 300; ++i) {
-      tokens.push_back(MakeToken(i, i % 3 == 0 ? TokenType::kUser : TokenType::kTeam));
-      tokens.back().principal = "team-" + std::to_string(i % 7);
-    }
-    ASSERT_TRUE(store->InsertMany(tokens).ok());
+    ASSERT_TRUE(store->InsertMany(TeamsOfMixedTypes(300)).ok());
   }
   // The page's ids, as the SQLite store selects them for one type or for a
   // caller's visibility.
@@ -296,12 +302,7 @@ TEST(SqliteStoreTest, AStoreFromBeforeTheMergedPrincipalIndexAnswersTheSamePages
   {
     std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
     ASSERT_NE(store, nullptr);
-    std::vector<Token> tokens;
-    for (int i = 0; i < 120; ++i) {
-      tokens.push_back(MakeToken(i, i % 3 == 0 ? TokenType::kUser : TokenType::kTeam));
-      tokens.back().principal = "team-" + std::to_string(i % 7);
-    }
-    ASSERT_TRUE(store->InsertMany(tokens).ok());
+    ASSERT_TRUE(store->InsertMany(TeamsOfMixedTypes(120)).ok());
     Result<TokenPage> page = store->Query(newest_first, scoped, 5, 5, true);
     ASSERT_TRUE(page.ok()) << page.status().ToString();
     for (const Token& token : page->tokens) before.push_back(token.id);
