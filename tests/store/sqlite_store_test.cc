@@ -25,7 +25,9 @@ namespace {
 
 using core::Token;
 using core::TokenType;
+using testing::Ids;
 using testing::NewTempDir;
+using testing::Only;
 
 Token MakeToken(int n, TokenType type = TokenType::kTeam) {
   Token token;
@@ -292,10 +294,7 @@ TEST(SqliteStoreTest, APrincipalsPageByCreationDateWalksOneIndexCheckingTypesInI
 // date) gets the one index at its next open and answers the same pages.
 TEST(SqliteStoreTest, AStoreFromBeforeTheMergedPrincipalIndexAnswersTheSamePagesAfterIt) {
   const std::string path = NewTempDir() + "/tokend.db";
-  core::Visibility scoped;
-  scoped.everything = false;
-  scoped.types = {TokenType::kTeam, TokenType::kUser};
-  scoped.principal = "team-3";
+  const core::Visibility scoped = Only({TokenType::kTeam, TokenType::kUser}, "team-3");
   core::TokenQuery newest_first;
   newest_first.order = core::SortOrder::kDesc;
   std::vector<std::string> before;
@@ -305,7 +304,7 @@ TEST(SqliteStoreTest, AStoreFromBeforeTheMergedPrincipalIndexAnswersTheSamePages
     ASSERT_TRUE(store->InsertMany(TeamsOfMixedTypes(120)).ok());
     Result<TokenPage> page = store->Query(newest_first, scoped, 5, 5, true);
     ASSERT_TRUE(page.ok()) << page.status().ToString();
-    for (const Token& token : page->tokens) before.push_back(token.id);
+    before = Ids(page->tokens);
     EXPECT_EQ(page->total, 17);
   }
   // The schema as migration 7 left it.
@@ -328,9 +327,7 @@ TEST(SqliteStoreTest, AStoreFromBeforeTheMergedPrincipalIndexAnswersTheSamePages
             "tokens_by_principal,tokens_by_principal_creation_type");
   Result<TokenPage> page = store->Query(newest_first, scoped, 5, 5, true);
   ASSERT_TRUE(page.ok()) << page.status().ToString();
-  std::vector<std::string> after;
-  for (const Token& token : page->tokens) after.push_back(token.id);
-  EXPECT_EQ(after, before);
+  EXPECT_EQ(Ids(page->tokens), before);
   EXPECT_EQ(before.size(), 5u);
   EXPECT_EQ(page->total, 17);
 }

@@ -156,6 +156,20 @@ ScopedPostgresDatabase::~ScopedPostgresDatabase() {
   }
 }
 
+std::vector<std::string> Ids(const std::vector<core::Token>& tokens) {
+  std::vector<std::string> ids;
+  for (const core::Token& token : tokens) ids.push_back(token.id);
+  return ids;
+}
+
+core::Visibility Only(std::vector<core::TokenType> types, std::string principal) {
+  core::Visibility visibility;
+  visibility.everything = false;
+  visibility.types = std::move(types);
+  visibility.principal = std::move(principal);
+  return visibility;
+}
+
 std::string NewTempDir() {
   static std::atomic<int> counter{0};
   const std::filesystem::path dir =

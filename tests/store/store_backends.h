@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/authz.h"
+#include "core/token.h"
 #include "store/token_store.h"
 
 namespace tokend::store::testing {
@@ -71,6 +73,12 @@ std::string GetEnv(const char* name);
 // Runs `pg_ctl -D $TOKEND_TEST_PG_DATA ARGS` from $TOKEND_TEST_PG_BIN as the
 // user owning the test cluster (scripts/with-postgres.sh); its exit status.
 int PgCtl(const std::string& args);
+
+// The ids of `tokens`, in order.
+std::vector<std::string> Ids(const std::vector<core::Token>& tokens);
+
+// What a caller sees who may see tokens of `types` held by `principal`.
+core::Visibility Only(std::vector<core::TokenType> types, std::string principal);
 
 // A new, empty directory under the system temp dir, removed (with its
 // contents) at process exit. Thread-safe.

@@ -33,6 +33,8 @@ using core::TokenType;
 using core::Visibility;
 using testing::AllBackends;
 using testing::BackendCase;
+using testing::Ids;
+using testing::Only;
 
 constexpr std::int64_t kBase = 1'770'000'000'000;  // a creation date in 2026
 
@@ -61,21 +63,7 @@ Token MakeToken(int n, TokenType type, std::optional<std::string> principal,
   return token;
 }
 
-std::vector<std::string> Ids(const std::vector<Token>& tokens) {
-  std::vector<std::string> ids;
-  for (const Token& token : tokens) ids.push_back(token.id);
-  return ids;
-}
-
 Visibility Everything() { return Visibility{}; }
-
-Visibility Only(std::vector<TokenType> types, std::string principal) {
-  Visibility visibility;
-  visibility.everything = false;
-  visibility.types = std::move(types);
-  visibility.principal = std::move(principal);
-  return visibility;
-}
 
 TokenQuery SortedBy(SortField field, SortOrder order) {
   TokenQuery query;
