@@ -5,7 +5,8 @@
 // concurrent creates into shared commits.
 //
 //   sqlite_group_insert --db FILE --physical [--group 64] [--seconds 10]
-//   sqlite_group_insert --db FILE --schema 0001_init.sql 0002_....sql [--group 64] [--seconds 10]
+//   sqlite_group_insert --db FILE --schema 0001_init.sql 0002_....sql [--with-events] [--group 64]
+//                       [--seconds 10]
 //
 // --physical (the baseline of the create ratio) creates the bare table a
 // token needs: its columns, the id as primary key, a unique index on the
@@ -13,7 +14,11 @@
 // type, creation date). Everything tokend's schema adds (counter triggers,
 // the indexes of the other sort orders) is then paid from tokend's budget.
 // --schema applies the given files in order instead (tokend's migrations:
-// the same indexes and counters as tokend, kept as context).
+// the same indexes and counters as tokend, kept as context). --with-events,
+// with --schema, also writes each row's audit event as tokend's schema holds
+// it (an audit_events row of the same shape, the chain's end moved once per
+// commit), without computing anything the rows carry: what SQLite itself
+// sustains for everything a tokend create writes.
 //
 // --checkpointer moves WAL checkpoints off the inserting thread, to a thread
 // and connection of their own (WalCheckpointer, as tokend runs them); without
@@ -73,8 +78,68 @@ CREATE INDEX tokens_by_creation ON tokens (creation_date, id);
 CREATE INDEX tokens_by_principal_type_creation ON tokens (principal, type, creation_date, id);
 )sql";
 
+// A created token's audit event, shaped as tokend writes it: the served JSON
+// body (about 300 bytes) and 64-hex chain hashes.
+struct EventStatements {
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_stmt* move_chain_end = nullptr;
+  long long seq = 0;
+
+  bool Prepare(sqlite3* db) {
+    return sqlite3_prepare_v2(db,
+                              "INSERT INTO audit_events (id, writer, seq, time, action, "
+                              "subject_id, subject_type, subject_principal, body, prev_hash, "
+                              "hash) VALUES (?, 'fb5f5b44e302b66e', ?, ?, 'token.created', ?, "
+                              "'user', ?, ?, ?, ?)",
+                              -1, &insert, nullptr) == SQLITE_OK &&
+           sqlite3_prepare_v2(db,
+                              "INSERT INTO audit_chains (writer, first_seq, first_prev_hash, "
+                              "last_seq, last_hash) VALUES ('fb5f5b44e302b66e', 1, ?1, ?2, ?1) "
+                              "ON CONFLICT (writer) DO UPDATE SET last_seq = excluded.last_seq, "
+                              "last_hash = excluded.last_hash",
+                              -1, &move_chain_end, nullptr) == SQLITE_OK;
+  }
+
+  bool Write(const std::string& token_id, const std::string& principal, const std::string& hash,
+             tokend::core::EpochMillis now) {
+    const std::string id = tokend::core::NewObjectId(now);
+    const std::string body =
+        R"({"id":")" + id + R"(","time":"2026-12-04T16:02:01.344+00:00","action":)" +
+        R"("token.created","subject":{"id":")" + token_id + R"(","type":"user","principal":")" +
+        principal + R"(","name":"bench"},"actor":{"id":"6b12e3c19ae4d83c8f54cf98","type":)" +
+        R"("global","principal":null},"remoteAddress":"127.0.0.1"})";
+    sqlite3_bind_text(insert, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(insert, 2, ++seq);
+    sqlite3_bind_int64(insert, 3, now);
+    sqlite3_bind_text(insert, 4, token_id.data(), static_cast<int>(token_id.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 5, principal.data(), static_cast<int>(principal.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 6, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 7, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 8, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+    const bool written = sqlite3_step(insert) == SQLITE_DONE;
+    sqlite3_reset(insert);
+    return written;
+  }
+
+  bool MoveChainEnd(const std::string& hash) {
+    sqlite3_bind_text(move_chain_end, 1, hash.data(), static_cast<int>(hash.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(move_chain_end, 2, seq);
+    const bool written = sqlite3_step(move_chain_end) == SQLITE_DONE;
+    sqlite3_reset(move_chain_end);
+    return written;
+  }
+
+  ~EventStatements() {
+    sqlite3_finalize(insert);
+    sqlite3_finalize(move_chain_end);
+  }
+};
+
 int Run(const std::string& path, const std::vector<std::string>& schema_paths, int group,
-        double seconds, bool checkpointer_thread, bool batched_wal) {
+        double seconds, bool checkpointer_thread, bool batched_wal, bool with_events) {
   // The library as tokend sets it up, in every variant.
   tokend::store::sqlite::ConfigureSqliteLibrary();
   std::stringstream schema;
@@ -121,6 +186,14 @@ int Run(const std::string& path, const std::vector<std::string>& schema_paths, i
   sqlite3_stmt* commit = nullptr;
   sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, nullptr);
   sqlite3_prepare_v2(db, "COMMIT", -1, &commit, nullptr);
+  std::unique_ptr<EventStatements> events;
+  if (with_events) {
+    events = std::make_unique<EventStatements>();
+    if (!events->Prepare(db)) {
+      std::fprintf(stderr, "sqlite_group_insert: events: %s\n", sqlite3_errmsg(db));
+      return 1;
+    }
+  }
 
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> principal(0, 999);
@@ -131,6 +204,7 @@ int Run(const std::string& path, const std::vector<std::string>& schema_paths, i
   while (std::chrono::steady_clock::now() < deadline) {
     sqlite3_step(begin);
     sqlite3_reset(begin);
+    std::string last_hash;
     for (int i = 0; i < group; ++i) {
       const tokend::core::EpochMillis now = tokend::core::NowMillis();
       const std::string id = tokend::core::NewObjectId(now);
@@ -151,6 +225,15 @@ int Run(const std::string& path, const std::vector<std::string>& schema_paths, i
         return 1;
       }
       sqlite3_reset(insert);
+      if (events != nullptr && !events->Write(id, who, hash, now)) {
+        std::fprintf(stderr, "sqlite_group_insert: event: %s\n", sqlite3_errmsg(db));
+        return 1;
+      }
+      last_hash = hash;
+    }
+    if (events != nullptr && !events->MoveChainEnd(last_hash)) {
+      std::fprintf(stderr, "sqlite_group_insert: chain: %s\n", sqlite3_errmsg(db));
+      return 1;
     }
     if (sqlite3_step(commit) != SQLITE_DONE) {
       std::fprintf(stderr, "sqlite_group_insert: commit: %s\n", sqlite3_errmsg(db));
@@ -165,6 +248,7 @@ int Run(const std::string& path, const std::vector<std::string>& schema_paths, i
   sqlite3_finalize(insert);
   sqlite3_finalize(begin);
   sqlite3_finalize(commit);
+  events.reset();
   checkpointer.reset();
   sqlite3_close(db);
   std::printf("BENCH rows=%lld seconds=%.2f rows_per_s=%.1f commits_per_s=%.1f\n", rows, elapsed,
@@ -192,6 +276,10 @@ int main(int argc, char** argv) {
   bool checkpointer = false;
   cli.add_flag("--checkpointer", checkpointer,
                "Checkpoint on a thread and connection of its own, not the inserting one");
+  bool with_events = false;
+  cli.add_flag("--with-events", with_events,
+               "With --schema: also each row's audit event, as tokend's schema holds it")
+      ->needs(schema_option);
   bool batched_wal = false;
   cli.add_flag("--batched-wal", batched_wal,
                "Write each commit's WAL frames in a few calls (tokend's writer VFS)");
@@ -200,5 +288,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sqlite_group_insert: give --physical or --schema FILES\n");
     return 2;
   }
-  return Run(db, schema, group, seconds, checkpointer, batched_wal);
+  return Run(db, schema, group, seconds, checkpointer, batched_wal, with_events);
 }
