@@ -304,6 +304,14 @@ if [[ ${MODE} == __pg-phase ]]; then
   "${PG_GROUP_INSERT}" --url "${TOKEND_TEST_PG_URL}" --group 64 --seconds "${BENCH_SECONDS}" \
     >"${WORK}/create-pg-baseline.out" 2>&1 || true
   grep '^BENCH ' "${WORK}/create-pg-baseline.out" >&2 || cat "${WORK}/create-pg-baseline.out" >&2
+  # As context: the same with tokend's migrations and each row's audit event
+  # (everything a tokend create writes), in a schema of its own.
+  log "pg_group_insert with tokend's migrations and audit events: transactions of 64 rows for ${BENCH_SECONDS}s"
+  "${PG_GROUP_INSERT}" --url "${TOKEND_TEST_PG_URL}" --group 64 --seconds "${BENCH_SECONDS}" \
+    --schema "${ROOT}"/src/store/migrations/postgres/*.sql --with-events \
+    >"${WORK}/create-pg-baseline-events.out" 2>&1 || true
+  grep '^BENCH ' "${WORK}/create-pg-baseline-events.out" >&2 ||
+    cat "${WORK}/create-pg-baseline-events.out" >&2
   BENCH_WARMUP=0 run_wrk create-pg 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/create.lua" \
     "http://127.0.0.1:${port}" "${WORK}/pg-secrets.txt"
   stop_all
@@ -654,6 +662,9 @@ r_unknown=$(ratio "${unknown_rps}" "${hot_stream_rps}")
 pg_create_rps=$(field "${WORK}/create-pg.out" rps)
 pg_baseline_rows=$(field "${WORK}/create-pg-baseline.out" rows_per_s)
 r_pg_create=$(ratio "${pg_create_rps}" "${pg_baseline_rows}")
+pg_events_baseline_rows=$(field "${WORK}/create-pg-baseline-events.out" rows_per_s)
+r_pg_create_events=$(ratio "${pg_create_rps}" "${pg_events_baseline_rows}")
+r_pg_events_physical=$(ratio "${pg_events_baseline_rows}" "${pg_baseline_rows}")
 # repeats NAME: " (N repeated secrets)" when a stream run ran out of secrets.
 repeats() {
   local n
@@ -721,6 +732,10 @@ echo "Without the secret cache (--cache-capacity 0), introspect runs at $(fmt_ra
 echo "Durable creates against sqlite_group_insert with tokend's own migrations (counters, every index): $(fmt_rate "${schema_baseline_rows}") rows/s, ratio ${r_create_schema}x."
 echo "The same with each row's audit event (everything a create writes): $(fmt_rate "${events_baseline_rows}") rows/s, ratio ${r_create_events}x;" \
   "that ceiling is ${r_events_physical}x of the physical one."
+if [[ -f ${WORK}/create-pg-baseline-events.out ]]; then
+  echo "PostgreSQL creates against pg_group_insert with tokend's migrations and each row's audit event: $(fmt_rate "${pg_events_baseline_rows}") rows/s, ratio ${r_pg_create_events}x;" \
+    "that ceiling is ${r_pg_events_physical}x of the bare table's."
+fi
 echo "Cold run: $(field "${WORK}/introspect-cold.out" requests) requests in ${cold_seconds} s over $(wc -l <"${WORK}/stream.txt") distinct live secrets;" \
   "unknown run: ${unknown_seconds} s over $(wc -l <"${WORK}/unknown.txt") secrets;" \
   "CPU per request: cold $(num "$(cat "${WORK}/introspect-cold.cpu" 2>/dev/null || true)") µs" \
