@@ -37,6 +37,7 @@
 #include "core/secret.h"
 #include "core/time.h"
 #include "core/token.h"
+#include "created_event.h"
 
 namespace {
 
@@ -112,7 +113,9 @@ std::string InsertSql(const std::string& table, int group, bool with_events) {
   const int events_first = group * kColumns + 1;
   std::string events =
       "INSERT INTO audit_events (id, writer, seq, time, action, subject_id, subject_type, "
-      "subject_principal, body, prev_hash, hash) SELECT id, 'fb5f5b44e302b66e', seq, time, "
+      "subject_principal, body, prev_hash, hash) SELECT id, '" +
+      std::string(tokend::bench::kEventWriter) +
+      "', seq, time, "
       "'token.created', subject_id, 'user', subject_principal, body, prev_hash, hash FROM "
       "(VALUES ";
   for (int row = 0; row < group; ++row) {
@@ -123,9 +126,9 @@ std::string InsertSql(const std::string& table, int group, bool with_events) {
   const std::string last = std::to_string(events_first + group * kEventColumns);
   return "WITH created AS (" + sql + " RETURNING 1), events AS (" + events +
          " RETURNING 1) INSERT INTO audit_chains (writer, first_seq, first_prev_hash, last_seq, "
-         "last_hash) VALUES ('fb5f5b44e302b66e', 1, $" +
-         last + ", $" + std::to_string(events_first + group * kEventColumns + 1) + "::bigint, $" +
-         last +
+         "last_hash) VALUES ('" +
+         std::string(tokend::bench::kEventWriter) + "', 1, $" + last + ", $" +
+         std::to_string(events_first + group * kEventColumns + 1) + "::bigint, $" + last +
          ") ON CONFLICT (writer) DO UPDATE SET last_seq = EXCLUDED.last_seq, "
          "last_hash = EXCLUDED.last_hash";
 }
@@ -202,10 +205,7 @@ int Run(const std::string& url, const std::vector<std::string>& schema_paths, bo
         e[2] = v[5];
         e[3] = v[0];
         e[4] = v[4];
-        e[5] = R"({"id":")" + e[0] + R"(","time":"2026-12-04T16:02:01.344+00:00","action":)" +
-               R"("token.created","subject":{"id":")" + v[0] + R"(","type":"user","principal":")" +
-               v[4] + R"(","name":"bench"},"actor":{"id":"6b12e3c19ae4d83c8f54cf98","type":)" +
-               R"("global","principal":null},"remoteAddress":"127.0.0.1"})";
+        e[5] = tokend::bench::CreatedEventBody(e[0], v[0], v[4]);
         e[6] = v[8];
         e[7] = v[8];
       }

@@ -44,6 +44,7 @@
 #include "core/secret.h"
 #include "core/time.h"
 #include "core/token.h"
+#include "created_event.h"
 #include "store/sqlite/batched_wal_vfs.h"
 #include "store/sqlite/sqlite_connection.h"
 #include "store/sqlite/wal_checkpointer.h"
@@ -78,36 +79,37 @@ CREATE INDEX tokens_by_creation ON tokens (creation_date, id);
 CREATE INDEX tokens_by_principal_type_creation ON tokens (principal, type, creation_date, id);
 )sql";
 
-// A created token's audit event, shaped as tokend writes it: the served JSON
-// body (about 300 bytes) and 64-hex chain hashes.
+// A created token's audit event, shaped as tokend writes it
+// (bench/created_event.h), with 64-hex chain hashes.
 struct EventStatements {
   sqlite3_stmt* insert = nullptr;
   sqlite3_stmt* move_chain_end = nullptr;
   long long seq = 0;
 
   bool Prepare(sqlite3* db) {
-    return sqlite3_prepare_v2(db,
-                              "INSERT INTO audit_events (id, writer, seq, time, action, "
-                              "subject_id, subject_type, subject_principal, body, prev_hash, "
-                              "hash) VALUES (?, 'fb5f5b44e302b66e', ?, ?, 'token.created', ?, "
-                              "'user', ?, ?, ?, ?)",
-                              -1, &insert, nullptr) == SQLITE_OK &&
-           sqlite3_prepare_v2(db,
-                              "INSERT INTO audit_chains (writer, first_seq, first_prev_hash, "
-                              "last_seq, last_hash) VALUES ('fb5f5b44e302b66e', 1, ?1, ?2, ?1) "
-                              "ON CONFLICT (writer) DO UPDATE SET last_seq = excluded.last_seq, "
-                              "last_hash = excluded.last_hash",
-                              -1, &move_chain_end, nullptr) == SQLITE_OK;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO audit_events (id, writer, seq, time, action, subject_id, "
+                           "subject_type, subject_principal, body, prev_hash, hash) VALUES (?1, "
+                           "?9, ?2, ?3, 'token.created', ?4, 'user', ?5, ?6, ?7, ?8)",
+                           -1, &insert, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO audit_chains (writer, first_seq, first_prev_hash, "
+                           "last_seq, last_hash) VALUES (?3, 1, ?1, ?2, ?1) "
+                           "ON CONFLICT (writer) DO UPDATE SET last_seq = excluded.last_seq, "
+                           "last_hash = excluded.last_hash",
+                           -1, &move_chain_end, nullptr) != SQLITE_OK) {
+      return false;
+    }
+    // Kept across resets: one chain for the whole run.
+    sqlite3_bind_text(insert, 9, tokend::bench::kEventWriter, -1, SQLITE_STATIC);
+    sqlite3_bind_text(move_chain_end, 3, tokend::bench::kEventWriter, -1, SQLITE_STATIC);
+    return true;
   }
 
   bool Write(const std::string& token_id, const std::string& principal, const std::string& hash,
              tokend::core::EpochMillis now) {
     const std::string id = tokend::core::NewObjectId(now);
-    const std::string body =
-        R"({"id":")" + id + R"(","time":"2026-12-04T16:02:01.344+00:00","action":)" +
-        R"("token.created","subject":{"id":")" + token_id + R"(","type":"user","principal":")" +
-        principal + R"(","name":"bench"},"actor":{"id":"6b12e3c19ae4d83c8f54cf98","type":)" +
-        R"("global","principal":null},"remoteAddress":"127.0.0.1"})";
+    const std::string body = tokend::bench::CreatedEventBody(id, token_id, principal);
     sqlite3_bind_text(insert, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
     sqlite3_bind_int64(insert, 2, ++seq);
     sqlite3_bind_int64(insert, 3, now);
