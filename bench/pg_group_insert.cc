@@ -27,9 +27,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -38,6 +36,7 @@
 #include "core/time.h"
 #include "core/token.h"
 #include "created_event.h"
+#include "schema_files.h"
 
 namespace {
 
@@ -68,22 +67,6 @@ bool Exec(PGconn* conn, const char* sql) {
   if (!ok) std::fprintf(stderr, "pg_group_insert: %s\n", PQerrorMessage(conn));
   PQclear(result);
   return ok;
-}
-
-// Every file's text, in order; false when one cannot be read.
-bool ReadFiles(const std::vector<std::string>& paths, std::string& text) {
-  for (const std::string& path : paths) {
-    std::ifstream file(path);
-    if (!file) {
-      std::fprintf(stderr, "pg_group_insert: cannot read %s\n", path.c_str());
-      return false;
-    }
-    std::stringstream content;
-    content << file.rdbuf();
-    text += content.str();
-    text += '\n';
-  }
-  return true;
 }
 
 // "$first, $first+1, ..." for one row of `columns` parameters, with the
@@ -148,7 +131,7 @@ int Run(const std::string& url, const std::vector<std::string>& schema_paths, bo
     schema =
         "DROP SCHEMA IF EXISTS group_insert CASCADE; CREATE SCHEMA group_insert; "
         "SET search_path TO group_insert;\n";
-    if (!ReadFiles(schema_paths, schema)) {
+    if (!tokend::bench::AppendSchemaFiles("pg_group_insert", schema_paths, schema)) {
       PQfinish(conn);
       return 1;
     }

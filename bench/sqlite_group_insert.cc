@@ -33,10 +33,8 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -45,6 +43,7 @@
 #include "core/time.h"
 #include "core/token.h"
 #include "created_event.h"
+#include "schema_files.h"
 #include "store/sqlite/batched_wal_vfs.h"
 #include "store/sqlite/sqlite_connection.h"
 #include "store/sqlite/wal_checkpointer.h"
@@ -144,16 +143,9 @@ int Run(const std::string& path, const std::vector<std::string>& schema_paths, i
         double seconds, bool checkpointer_thread, bool batched_wal, bool with_events) {
   // The library as tokend sets it up, in every variant.
   tokend::store::sqlite::ConfigureSqliteLibrary();
-  std::stringstream schema;
-  if (schema_paths.empty()) schema << kPhysicalSchema;
-  for (const std::string& schema_path : schema_paths) {
-    std::ifstream schema_file(schema_path);
-    if (!schema_file) {
-      std::fprintf(stderr, "sqlite_group_insert: cannot read %s\n", schema_path.c_str());
-      return 1;
-    }
-    schema << schema_file.rdbuf() << '\n';
-  }
+  std::string schema;
+  if (schema_paths.empty()) schema = kPhysicalSchema;
+  if (!tokend::bench::AppendSchemaFiles("sqlite_group_insert", schema_paths, schema)) return 1;
 
   std::remove(path.c_str());
   std::remove((path + "-wal").c_str());
@@ -166,7 +158,7 @@ int Run(const std::string& path, const std::vector<std::string>& schema_paths, i
     return 1;
   }
   if (!Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA mmap_size=268435456;") ||
-      !Exec(db, schema.str())) {
+      !Exec(db, schema)) {
     sqlite3_close(db);
     return 1;
   }
