@@ -30,8 +30,9 @@ run: deps
 
 # Every test: the Release build and an AddressSanitizer + UBSan build, each
 # against SQLite and a throwaway PostgreSQL cluster started for the run, after
-# a short run of every fuzzer (FUZZ_SECONDS per target; 0 skips it).
-FUZZ_SECONDS ?= 10
+# a short run of every fuzzer (FUZZ_SECONDS per target; 0 skips it), built in
+# the sanitizer tree.
+FUZZ_SECONDS ?= 20
 test: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/run-tests.sh $(BUILD_DIR) $(ASAN_DIR)
 

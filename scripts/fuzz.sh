@@ -28,8 +28,12 @@ targets=("$@")
 ((${#targets[@]})) || targets=("${all_targets[@]}")
 
 echo "== building $build" >&2
-CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DTOKEND_BUILD_FUZZ=ON -DTOKEND_BUILD_TESTS=OFF >/dev/null
+# A tree already configured for fuzzing (make test's sanitizer tree, which
+# also holds the tests) is built as it is configured.
+if ! grep -qs '^TOKEND_BUILD_FUZZ:BOOL=ON$' "$build/CMakeCache.txt"; then
+  CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DTOKEND_BUILD_FUZZ=ON -DTOKEND_BUILD_TESTS=OFF >/dev/null
+fi
 cmake --build "$build" --target fuzzers -j "$(nproc)"
 
 # fuzz_request_handler_auth shares the seeds and dictionary of

@@ -18,9 +18,16 @@ namespace {
 constexpr const char* kTokendTunables =
     "glibc.malloc.arena_max=1:glibc.malloc.hugetlb=1:glibc.malloc.tcache_count=1024";
 
+// GCC announces a sanitizer with a macro, clang through __has_feature.
 bool UnderSanitizer() {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+  return true;
+#else
+  return false;
+#endif
 #else
   return false;
 #endif
