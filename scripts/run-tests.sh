@@ -41,12 +41,14 @@ if [[ "${FUZZ_SECONDS:-0}" -gt 0 ]]; then
   FUZZ_BUILD_DIR=${sanitized_dir:-build-fuzz} bash scripts/fuzz.sh "$FUZZ_SECONDS"
 fi
 
+# Runs in the shell that with-postgres.sh starts, where this script's
+# variables are unset: it counts the cores itself.
 run_ctest() {
   local status=0
   for dir in "$@"; do
     echo "== testing $dir" >&2
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 300 || status=1
+      ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 300 || status=1
   done
   return $status
 }
