@@ -16,8 +16,8 @@ if ! clang-format --dry-run --Werror $(git ls-files '*.cc' '*.h') >/dev/null 2>&
   exit 1
 fi
 
-# The sanitizer tree is built with clang, which compiles it in about two
-# thirds of GCC's time, and holds the libFuzzer targets too: one instrumented
+# The sanitizer tree is built with clang, which compiles it at -O0 in about
+# half of GCC's time, and holds the libFuzzer targets too: one instrumented
 # build of the libraries serves both the tests and the fuzzers.
 sanitized_dir=
 for dir in "$@"; do

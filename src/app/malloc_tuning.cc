@@ -19,21 +19,6 @@ namespace {
 constexpr std::string_view kTunables =
     "glibc.malloc.arena_max=1:glibc.malloc.hugetlb=1:glibc.malloc.tcache_count=1024";
 
-bool UnderSanitizer() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-  return true;
-#else
-  return false;
-#endif
-#else
-  return false;
-#endif
-}
-
 // The kernel names a process after the file it executes, and that file is
 // /proc/self/exe here: without this, ps, top, pgrep and the journal would
 // show the server as "exe". It takes the name it was started under instead,
@@ -61,7 +46,7 @@ std::string TunedGlibcTunables(std::string_view existing) {
 }
 
 void ReexecWithTunedMalloc(char** argv) {
-  if (UnderSanitizer()) return;
+  if (kUnderSanitizer) return;
   if (std::getenv(kMallocTunedVariable) != nullptr) {
     KeepTheNameStartedUnder(argv[0]);
     return;

@@ -14,6 +14,22 @@
 
 namespace tokend::app {
 
+// Whether this build runs under a sanitizer, which brings its own allocator
+// (ReexecWithTunedMalloc then leaves it alone). GCC announces a sanitizer
+// with a macro, clang through __has_feature.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kUnderSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+inline constexpr bool kUnderSanitizer = true;
+#else
+inline constexpr bool kUnderSanitizer = false;
+#endif
+#else
+inline constexpr bool kUnderSanitizer = false;
+#endif
+
 // Set in the environment of the re-executed tokend; when present (any
 // value), tokend runs with the allocator settings it was given.
 inline constexpr const char* kMallocTunedVariable = "TOKEND_MALLOC_TUNED";

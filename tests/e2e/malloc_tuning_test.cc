@@ -1,6 +1,8 @@
 // `tokend` runs under the allocator settings it chose for itself (one arena
 // grown in transparent huge pages, larger per-thread caches), unless the
 // operator says otherwise; see app/malloc_tuning.h.
+#include "app/malloc_tuning.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -17,21 +19,6 @@ namespace {
 
 constexpr const char* kTokendTunables =
     "glibc.malloc.arena_max=1:glibc.malloc.hugetlb=1:glibc.malloc.tcache_count=1024";
-
-// GCC announces a sanitizer with a macro, clang through __has_feature.
-bool UnderSanitizer() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-  return true;
-#else
-  return false;
-#endif
-#else
-  return false;
-#endif
-}
 
 // The environment block the running process `pid` was executed with, each
 // NUL turned into ':'. ld.so may split GLIBC_TUNABLES at its colons in place
@@ -82,7 +69,7 @@ std::unique_ptr<TokendProcess> StartServer(const TempDir& dir) {
 }
 
 TEST(MallocTuningTest, TheServerRunsUnderTokendsAllocatorSettings) {
-  if (UnderSanitizer()) GTEST_SKIP() << "a sanitizer brings its own allocator";
+  if (app::kUnderSanitizer) GTEST_SKIP() << "a sanitizer brings its own allocator";
   ScopedVariable marker("TOKEND_MALLOC_TUNED", std::nullopt);
   ScopedVariable tunables("GLIBC_TUNABLES", std::nullopt);
   TempDir dir;
@@ -119,7 +106,7 @@ TEST(MallocTuningTest, TheServerKeepsItsNameAfterTheReexecution) {
 }
 
 TEST(MallocTuningTest, AnOperatorsOwnSettingsComeLastAndWin) {
-  if (UnderSanitizer()) GTEST_SKIP() << "a sanitizer brings its own allocator";
+  if (app::kUnderSanitizer) GTEST_SKIP() << "a sanitizer brings its own allocator";
   ScopedVariable marker("TOKEND_MALLOC_TUNED", std::nullopt);
   ScopedVariable tunables("GLIBC_TUNABLES", "glibc.malloc.arena_max=4");
   TempDir dir;
