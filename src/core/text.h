@@ -84,8 +84,14 @@ std::optional<std::int64_t> ParseInt64(std::string_view text);
 // Hex
 
 // The value (0 to 15) of the hex digit `c`, either case; -1 for any other
-// character.
-int HexValue(char c);
+// character. Inline: parsing a hash or an id calls it once a digit, and the
+// start-up fill of the secret fingerprints parses every stored one.
+inline int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
 // Writes the lowercase hex of `bytes` into `out`, two characters a byte;
 // `out` holds exactly 2 * bytes.size() characters. For callers that must not

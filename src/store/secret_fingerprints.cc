@@ -1,5 +1,7 @@
 #include "store/secret_fingerprints.h"
 
+#include <algorithm>
+#include <bit>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -36,6 +38,29 @@ std::size_t SecretFingerprints::SlotOf(const std::vector<std::uint64_t>& slots,
   return i;
 }
 
+void SecretFingerprints::GrowTo(Shard& shard, std::size_t slot_count) {
+  std::vector<std::uint64_t> grown(slot_count, 0);
+  std::vector<IdBytes> grown_ids(slot_count, IdBytes{});
+  for (std::size_t i = 0; i < shard.slots.size(); ++i) {
+    if (shard.slots[i] == 0) continue;
+    const std::size_t to = SlotOf(grown, shard.slots[i]);
+    grown[to] = shard.slots[i];
+    grown_ids[to] = shard.ids[i];
+  }
+  shard.slots = std::move(grown);
+  shard.ids = std::move(grown_ids);
+}
+
+void SecretFingerprints::Reserve(std::size_t hashes) {
+  // At most half full once `hashes` are in, spread evenly over the shards.
+  const std::size_t per_shard =
+      std::bit_ceil(std::max<std::size_t>(kInitialSlots, 2 * ((hashes + kShards - 1) / kShards)));
+  for (Shard& shard : shards_) {
+    std::unique_lock lock(shard.mutex);
+    if (shard.slots.size() < per_shard) GrowTo(shard, per_shard);
+  }
+}
+
 void SecretFingerprints::Add(std::string_view secret_hash, std::string_view token_id) {
   const std::optional<std::uint64_t> fingerprint = Fingerprint(secret_hash);
   if (!fingerprint) return;
@@ -43,23 +68,9 @@ void SecretFingerprints::Add(std::string_view secret_hash, std::string_view toke
   const std::optional<IdBytes> id = core::ParseObjectId(token_id);
   Shard& shard = ShardFor(*fingerprint);
   std::unique_lock lock(shard.mutex);
-  if (shard.slots.empty()) {
-    shard.slots.assign(kInitialSlots, 0);
-    shard.ids.assign(kInitialSlots, IdBytes{});
-  }
+  if (shard.slots.empty()) GrowTo(shard, kInitialSlots);
   // At most half full, so that probes stay short.
-  if ((shard.used + 1) * 2 > shard.slots.size()) {
-    std::vector<std::uint64_t> grown(shard.slots.size() * 2, 0);
-    std::vector<IdBytes> grown_ids(grown.size(), IdBytes{});
-    for (std::size_t i = 0; i < shard.slots.size(); ++i) {
-      if (shard.slots[i] == 0) continue;
-      const std::size_t to = SlotOf(grown, shard.slots[i]);
-      grown[to] = shard.slots[i];
-      grown_ids[to] = shard.ids[i];
-    }
-    shard.slots = std::move(grown);
-    shard.ids = std::move(grown_ids);
-  }
+  if ((shard.used + 1) * 2 > shard.slots.size()) GrowTo(shard, shard.slots.size() * 2);
   const std::size_t i = SlotOf(shard.slots, *fingerprint);
   if (shard.slots[i] == 0) {
     shard.slots[i] = *fingerprint;

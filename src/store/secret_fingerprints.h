@@ -45,6 +45,10 @@ class SecretFingerprints {
   // stays.
   void Add(std::string_view secret_hash, std::string_view token_id = {});
 
+  // Makes room for `hashes` fingerprints in all, so that a fill of known
+  // size grows each shard once instead of doubling it over and over.
+  void Reserve(std::size_t hashes);
+
   // False only when the fill is complete and `secret_hash` was never added.
   bool MayContain(std::string_view secret_hash) const;
 
@@ -75,6 +79,9 @@ class SecretFingerprints {
   // The first 16 hex digits of `secret_hash` (never 0), or nullopt when they
   // are not hex digits.
   static std::optional<std::uint64_t> Fingerprint(std::string_view secret_hash);
+  // Rehashes `shard` into `slot_count` slots (a power of two, more than it
+  // holds). The caller holds the shard's lock.
+  static void GrowTo(Shard& shard, std::size_t slot_count);
   // Where `fingerprint` is in `slots`, or the empty slot it would take.
   static std::size_t SlotOf(const std::vector<std::uint64_t>& slots, std::uint64_t fingerprint);
   Shard& ShardFor(std::uint64_t fingerprint) { return shards_[fingerprint >> 60]; }

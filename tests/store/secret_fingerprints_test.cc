@@ -84,6 +84,36 @@ TEST(SecretFingerprintsTest, EachHashHintsTheIdLastAddedWithItsFingerprintAcross
   EXPECT_EQ(fingerprints.size(), added.size()) << "one fingerprint still";
 }
 
+TEST(SecretFingerprintsTest, ReservingKeepsEveryHashAndHintWhateverItsSize) {
+  SecretFingerprints fingerprints;
+  std::vector<std::string> added;
+  auto add = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      added.push_back(RandomHash());
+      fingerprints.Add(added.back(), ObjectIdOf(static_cast<int>(added.size())));
+    }
+  };
+  auto expect_all_held = [&](const char* when) {
+    for (std::size_t i = 0; i < added.size(); ++i) {
+      ASSERT_EQ(HintText(fingerprints, added[i]), ObjectIdOf(static_cast<int>(i + 1))) << when;
+    }
+    EXPECT_EQ(fingerprints.size(), added.size()) << when;
+  };
+  add(5'000);
+  fingerprints.Reserve(200'000);
+  expect_all_held("after growing to the reserved size");
+  add(20'000);
+  expect_all_held("after adds into the reserved room");
+  fingerprints.Reserve(10);
+  expect_all_held("a smaller reserve shrinks nothing");
+  add(30'000);
+  fingerprints.MarkComplete();
+  expect_all_held("after outgrowing the reserve");
+  int denied = 0;
+  for (int i = 0; i < 1'000; ++i) denied += fingerprints.MayContain(RandomHash()) ? 0 : 1;
+  EXPECT_EQ(denied, 1'000);
+}
+
 TEST(SecretFingerprintsTest, OnlyObjectIdsBecomeHintsAndOthersKeepTheLastOne) {
   SecretFingerprints fingerprints;
   const std::string hash = RandomHash();

@@ -823,13 +823,26 @@ Status SqliteStore::Start(const std::string& target, const StoreOptions& options
 void SqliteStore::FillFingerprints() {
   // The lowest priority: the fill only saves later lookups, and must not
   // take the CPU from the start-up and the first requests (on a million
-  // tokens it reads the whole hash index).
+  // tokens it reads the whole token table).
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kFillNiceness);
   Lease lease = Acquire();
-  // Covering scans of the two unique indexes on secret_hash (the tokens'
-  // one holds the primary key, the id, too).
+  // Room for what the file holds, made once (the counters are exact): the
+  // shards then grow only for tokens created during the fill.
+  if (Result<Statement> count =
+          lease->Prepare("SELECT (SELECT coalesce(sum(n), 0) FROM type_counts) + "
+                         "(SELECT count(*) FROM retired_secrets)");
+      count.ok() && count->Step() == SQLITE_ROW) {
+    fingerprints_.Reserve(
+        static_cast<std::size_t>(std::max<std::int64_t>(0, count->ColumnInt64(0))));
+  }
+  // The tokens in the order of their primary key: one pass over the table's
+  // own b-tree. Left to itself, SQLite's planner walks a secondary index and
+  // seeks every row by its id (it does not count the id, which a `WITHOUT
+  // ROWID` table's indexes carry, as covered): 1.3 s against 0.55 s for a
+  // million tokens, measured with the sqlite3 shell.
   Result<Statement> stmt = lease->Prepare(
-      "SELECT secret_hash, id FROM tokens UNION ALL SELECT secret_hash, NULL FROM retired_secrets");
+      "SELECT secret_hash, id FROM (SELECT secret_hash, id FROM tokens ORDER BY id) "
+      "UNION ALL SELECT secret_hash, NULL FROM retired_secrets");
   if (!stmt.ok()) return;
   int rc = SQLITE_ROW;
   while (!closing_.load(std::memory_order_relaxed) && (rc = stmt->Step()) == SQLITE_ROW) {
