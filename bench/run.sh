@@ -212,14 +212,15 @@ cpu_ticks() {
                    END { print t + 0 }'
 }
 
-# settle_tokend PID: waits until tokend has written the uses the last run
-# recorded (they are written every --last-used-resolution, 5 s by default)
-# and its CPU time has stopped growing (three 0.2 s windows of at most one
-# tick in a row; at most 30 s), then prints the ticks it spent meanwhile.
+# settle_tokend PID [SECONDS]: waits SECONDS (6: long enough for tokend to
+# write the uses the last run recorded, every --last-used-resolution, 5 s by
+# default), then until its CPU time has stopped growing (three 0.2 s windows
+# of at most one tick in a row; at most 30 s), then prints the ticks it spent
+# meanwhile.
 settle_tokend() {
   local pid=$1 start quiet=0 before after
   start=$(cpu_ticks "${pid}")
-  sleep 6
+  sleep "${2:-6}"
   for _ in $(seq 120); do
     before=$(cpu_ticks "${pid}")
     sleep 0.2
@@ -373,6 +374,10 @@ check_fixed_answer nginx "${NGINX_PORT}"
 # tokend on the seeded SQLite store.
 TOKEND_PORT=$(free_port)
 start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-sqlite.log"
+# Its start-up work (the background fill of the secret fingerprints, about
+# 1 s of CPU at a million tokens) ends before any load: it would take from
+# the baselines' runs as much as from its own.
+settle_tokend "${TOKEND_PID}" 1 >/dev/null
 BASE=http://127.0.0.1:${TOKEND_PORT}
 ADMIN=$(sed -n 's/^admin //p' "${WORK}/secrets.txt")
 FIRST_TOKEN=$(sed -n 's/^token //p' "${WORK}/secrets.txt" | head -n1)
@@ -497,6 +502,7 @@ stop_all
 # read from the store (--cache-capacity 0).
 TOKEND_PORT=$(free_port)
 start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-nocache.log" --cache-capacity 0
+settle_tokend "${TOKEND_PID}" 1 >/dev/null
 run_wrk introspect-nocache 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/introspect.lua" \
   "http://127.0.0.1:${TOKEND_PORT}" "${WORK}/secrets.txt"
 stop_all
@@ -522,6 +528,7 @@ else
   TOKEND_PORT=$(free_port)
   SCHEME=https start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-tls.log" \
     --tls-cert "${WORK}/tls/cert.pem" --tls-key "${WORK}/tls/key.pem"
+  settle_tokend "${TOKEND_PID}" 1 >/dev/null
   CPU_PID=${TOKEND_PID} run_wrk introspect-tls 2 "${BENCH_CONNECTIONS}" \
     "${WRK_DIR}/introspect.lua" "https://127.0.0.1:${TOKEND_PORT}" "${WORK}/secrets.txt"
   stop_all
@@ -597,6 +604,7 @@ run_wrk gateway-nginx 2 "${BENCH_CONNECTIONS}" "${WRK_DIR}/gateway.lua" \
 stop_all
 TOKEND_PORT=$(free_port)
 start_tokend "sqlite:${DB}" "${TOKEND_PORT}" "${WORK}/tokend-gateway.log"
+settle_tokend "${TOKEND_PID}" 1 >/dev/null
 GATEWAY_PORT=$(free_port)
 UPSTREAM_PORT=$(free_port)
 start_gateway "${GATEWAY_PORT}" "${UPSTREAM_PORT}" "${TOKEND_PORT}"
