@@ -670,6 +670,38 @@ TEST(SqliteStoreTest, SecretsHeldAtStartAreNeverDeniedAndOthersAreOnceFilled) {
   EXPECT_TRUE(store->MayHoldSecret("not hex"));
 }
 
+// The fill makes room for as many fingerprints as the counters say the file
+// holds: a damaged counter, however large or negative, must not make it ask
+// for memory the file could never need (that would end the process).
+TEST(SqliteStoreTest, TheFillSurvivesDamagedCounters) {
+  for (const char* damage : {"UPDATE type_counts SET n = 1000000000000000",
+                             "UPDATE type_counts SET n = -1000000000000000"}) {
+    const std::string path = NewTempDir() + "/tokend.db";
+    std::vector<Token> tokens;
+    for (int i = 0; i < 50; ++i) {
+      Token token = MakeToken(i);
+      token.secret_hash = core::HashSecret(core::GenerateSecret(token.type));
+      tokens.push_back(token);
+    }
+    {
+      std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+      ASSERT_NE(store, nullptr);
+      ASSERT_TRUE(store->InsertMany(tokens).ok());
+    }
+    QueryFile(path, damage);
+    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+    ASSERT_NE(store, nullptr) << damage;
+    const std::string never_held = core::HashSecret(core::GenerateSecret(TokenType::kUser));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (store->MayHoldSecret(never_held) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_FALSE(store->MayHoldSecret(never_held)) << damage << ": the fill did not complete";
+    for (const Token& token : tokens)
+      EXPECT_TRUE(store->MayHoldSecret(token.secret_hash)) << damage;
+  }
+}
+
 }  // namespace
 }  // namespace tokend::store
 

@@ -827,10 +827,14 @@ void SqliteStore::FillFingerprints() {
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kFillNiceness);
   Lease lease = Acquire();
   // Room for what the file holds, made once (the counters are exact): the
-  // shards then grow only for tokens created during the fill.
+  // shards then grow only for tokens created during the fill. Never more
+  // than the file could hold (a row with its 64-digit hash takes at least 64
+  // bytes), so that a damaged counter cannot ask for any amount of memory.
   if (Result<Statement> count =
-          lease->Prepare("SELECT (SELECT coalesce(sum(n), 0) FROM type_counts) + "
-                         "(SELECT count(*) FROM retired_secrets)");
+          lease->Prepare("SELECT min((SELECT coalesce(sum(n), 0) FROM type_counts) + "
+                         "(SELECT count(*) FROM retired_secrets), "
+                         "(SELECT page_count FROM pragma_page_count()) * "
+                         "(SELECT page_size FROM pragma_page_size()) / 64)");
       count.ok() && count->Step() == SQLITE_ROW) {
     fingerprints_.Reserve(
         static_cast<std::size_t>(std::max<std::int64_t>(0, count->ColumnInt64(0))));
