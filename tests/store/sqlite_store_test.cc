@@ -614,18 +614,35 @@ TEST(TokenStoreOpenTest, UnknownSchemeIsInvalidArgumentWithoutThePassword) {
   }
 }
 
+// `count` tokens, each with a secret hash of its own.
+std::vector<Token> TokensWithSecrets(int count) {
+  std::vector<Token> tokens;
+  for (int i = 0; i < count; ++i) {
+    Token token = MakeToken(i);
+    token.secret_hash = core::HashSecret(core::GenerateSecret(token.type));
+    tokens.push_back(token);
+  }
+  return tokens;
+}
+
+// Waits (10 s at most) for the background fill of `store`'s fingerprints to
+// complete, seen as a secret never held being denied; true once it is.
+bool FillCompletes(const TokenStore& store) {
+  const std::string never_held = core::HashSecret(core::GenerateSecret(TokenType::kUser));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (store.MayHoldSecret(never_held) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return !store.MayHoldSecret(never_held);
+}
+
 // The fingerprints of what the file held at start are filled in the
 // background: until then every secret may be held; afterwards a secret never
 // held is denied without a lookup, and tokens, retired secrets and new
 // inserts are never denied.
 TEST(SqliteStoreTest, SecretsHeldAtStartAreNeverDeniedAndOthersAreOnceFilled) {
   const std::string path = NewTempDir() + "/tokend.db";
-  std::vector<Token> tokens;
-  for (int i = 0; i < 2000; ++i) {
-    Token token = MakeToken(i);
-    token.secret_hash = core::HashSecret(core::GenerateSecret(token.type));
-    tokens.push_back(token);
-  }
+  const std::vector<Token> tokens = TokensWithSecrets(2000);
   Rotation rotation;
   rotation.new_token = MakeToken(5000);
   rotation.new_token.secret_hash = core::HashSecret(core::GenerateSecret(TokenType::kTeam));
@@ -650,12 +667,7 @@ TEST(SqliteStoreTest, SecretsHeldAtStartAreNeverDeniedAndOthersAreOnceFilled) {
   fresh.secret_hash = core::HashSecret(core::GenerateSecret(TokenType::kTeam));
   ASSERT_TRUE(store->Insert(fresh, {}).ok());
 
-  const std::string never_held = core::HashSecret(core::GenerateSecret(TokenType::kUser));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (store->MayHoldSecret(never_held) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_FALSE(store->MayHoldSecret(never_held)) << "the fill did not complete";
+  EXPECT_TRUE(FillCompletes(*store)) << "the fill did not complete";
   for (const Token& token : tokens) EXPECT_TRUE(store->MayHoldSecret(token.secret_hash));
   EXPECT_TRUE(store->MayHoldSecret(tokens[0].secret_hash)) << "retired secret";
   EXPECT_TRUE(store->MayHoldSecret(rotation.new_token.secret_hash));
@@ -677,12 +689,7 @@ TEST(SqliteStoreTest, TheFillSurvivesDamagedCounters) {
   for (const char* damage : {"UPDATE type_counts SET n = 1000000000000000",
                              "UPDATE type_counts SET n = -1000000000000000"}) {
     const std::string path = NewTempDir() + "/tokend.db";
-    std::vector<Token> tokens;
-    for (int i = 0; i < 50; ++i) {
-      Token token = MakeToken(i);
-      token.secret_hash = core::HashSecret(core::GenerateSecret(token.type));
-      tokens.push_back(token);
-    }
+    const std::vector<Token> tokens = TokensWithSecrets(50);
     {
       std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
       ASSERT_NE(store, nullptr);
@@ -691,12 +698,7 @@ TEST(SqliteStoreTest, TheFillSurvivesDamagedCounters) {
     QueryFile(path, damage);
     std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
     ASSERT_NE(store, nullptr) << damage;
-    const std::string never_held = core::HashSecret(core::GenerateSecret(TokenType::kUser));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (store->MayHoldSecret(never_held) && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    EXPECT_FALSE(store->MayHoldSecret(never_held)) << damage << ": the fill did not complete";
+    EXPECT_TRUE(FillCompletes(*store)) << damage << ": the fill did not complete";
     for (const Token& token : tokens)
       EXPECT_TRUE(store->MayHoldSecret(token.secret_hash)) << damage;
   }
