@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/postgres/prepared_statements.h"
 #include "store/store_backends.h"
 #include "store/token_store.h"
 
@@ -421,6 +422,63 @@ TEST_F(PostgresStoreTest, NewestUseWinsAcrossInstances) {
     ASSERT_TRUE(seen_by_b.ok()) << seen_by_b.status().ToString();
     EXPECT_EQ(seen_by_b->last_used_date, kBase + n + 1000) << n;
   }
+}
+
+// The statements prepared on `conn`, by a query of the session's own view.
+int PreparedOn(PGconn* conn) {
+  pg::ResultPtr result(PQexec(conn, "SELECT count(*) FROM pg_prepared_statements"));
+  if (!pg::Succeeded(result.get(), PGRES_TUPLES_OK)) return -1;
+  return std::atoi(PQgetvalue(result.get(), 0, 0));
+}
+
+// The first value of a run of PreparedStatements::Exec, or the error.
+std::string FirstValue(pg::PreparedStatements& prepared, PGconn* conn, const std::string& sql,
+                       const std::vector<const char*>& params) {
+  pg::ResultPtr result = prepared.Exec(conn, sql, params);
+  if (!pg::Succeeded(result.get(), PGRES_TUPLES_OK)) {
+    return std::string("error: ") + PQresultErrorMessage(result.get());
+  }
+  return PQgetisnull(result.get(), 0, 0) ? "null" : PQgetvalue(result.get(), 0, 0);
+}
+
+TEST_F(PostgresStoreTest, StatementsArePreparedOncePerTextUpToTheCapacity) {
+  pg::ConnPtr conn(PQconnectdb(database_->url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  pg::PreparedStatements prepared(2);
+  const std::string add = "SELECT ($1::int + $2::int)::text";
+  const std::string twice = "SELECT repeat($1, 2)";
+  const std::string third = "SELECT upper($1)";
+
+  EXPECT_EQ(FirstValue(prepared, conn.get(), add, {"1", "2"}), "3");
+  EXPECT_EQ(FirstValue(prepared, conn.get(), add, {"40", "2"}), "42");
+  EXPECT_EQ(prepared.size(), 1u);
+  EXPECT_EQ(PreparedOn(conn.get()), 1);
+  EXPECT_EQ(FirstValue(prepared, conn.get(), twice, {"ab"}), "abab");
+  EXPECT_EQ(FirstValue(prepared, conn.get(), twice, {nullptr}), "null");
+  EXPECT_EQ(PreparedOn(conn.get()), 2);
+
+  // Over the capacity: run unnamed, with its own values, nothing prepared.
+  EXPECT_EQ(FirstValue(prepared, conn.get(), third, {"x"}), "X");
+  EXPECT_EQ(FirstValue(prepared, conn.get(), third, {"y"}), "Y");
+  EXPECT_EQ(prepared.size(), 2u);
+  EXPECT_EQ(PreparedOn(conn.get()), 2);
+  EXPECT_EQ(FirstValue(prepared, conn.get(), add, {"2", "2"}), "4");
+}
+
+TEST_F(PostgresStoreTest, AFailedPrepareIsReportedAndTriedAgain) {
+  pg::ConnPtr conn(PQconnectdb(database_->url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  pg::PreparedStatements prepared;
+  const std::string sql = "SELECT count(*)::text FROM later_table WHERE n > $1::int";
+  EXPECT_NE(FirstValue(prepared, conn.get(), sql, {"0"}).find("later_table"), std::string::npos);
+  EXPECT_EQ(prepared.size(), 0u);
+  pg::ResultPtr made(PQexec(conn.get(),
+                            "CREATE TABLE later_table (n int); "
+                            "INSERT INTO later_table VALUES (1), (2), (3)"));
+  ASSERT_TRUE(pg::Succeeded(made.get(), PGRES_COMMAND_OK)) << PQerrorMessage(conn.get());
+  EXPECT_EQ(FirstValue(prepared, conn.get(), sql, {"1"}), "2");
+  EXPECT_EQ(prepared.size(), 1u);
+  EXPECT_EQ(PreparedOn(conn.get()), 1);
 }
 
 TEST(PostgresStoreOpenTest, NoServerIsUnavailableQuicklyAndHidesThePassword) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -571,6 +572,68 @@ TEST_P(TokenStoreContractTest, FiltersAndTotalsMatchTheRules) {
     EXPECT_TRUE(beyond.tokens.empty());
     EXPECT_EQ(beyond.total, static_cast<std::int64_t>(expected.size()));
     EXPECT_EQ(MustQuery(c.query, c.visibility, 1, 0, /*count_total=*/false).total, -1);
+  }
+}
+
+// A store may keep what it learnt from one run of a query's shape (PostgreSQL
+// keeps a plan per statement on a connection); every later run, with other
+// principals, types, orders and offsets, still answers for its own values.
+TEST_P(TokenStoreContractTest, RepeatedQueryShapesAnswerEachValueExactly) {
+  std::vector<Token> tokens;
+  int n = 0;
+  auto add = [&](int count, TokenType type, const std::string& principal) {
+    for (int i = 0; i < count; ++i, ++n) {
+      tokens.push_back(MakeToken(n, type, principal, kBase + (n % 17) * 1000));
+    }
+  };
+  add(45, TokenType::kTeam, "crowd");
+  add(6, TokenType::kUser, "crowd");
+  add(2, TokenType::kTeam, "pair");
+  add(1, TokenType::kWorkflow, "single");
+  InsertAll(tokens);
+  struct Shape {
+    std::string label;
+    std::function<TokenQuery(const std::string&)> query;
+    std::function<Visibility(const std::string&)> visibility;
+  };
+  auto everything = [](const std::string&) { return Everything(); };
+  const std::vector<Shape> shapes = {
+      {"principal", [](const std::string& p) { return TokenQuery{.principals = {p}}; }, everything},
+      {"type and principal",
+       [](const std::string& p) {
+         return TokenQuery{.types = {TokenType::kTeam}, .principals = {p}};
+       },
+       everything},
+      {"seen by a caller of one type", [](const std::string&) { return TokenQuery{}; },
+       [](const std::string& p) { return Only({TokenType::kTeam}, p); }},
+      {"seen by a caller of two types", [](const std::string&) { return TokenQuery{}; },
+       [](const std::string& p) {
+         return Only({TokenType::kTeam, TokenType::kUser}, p);
+       }},
+      {"nothing but the sort", [](const std::string&) { return TokenQuery{}; }, everything},
+  };
+  for (int round = 0; round < 3; ++round) {
+    for (const Shape& shape : shapes) {
+      for (const std::string principal : {"crowd", "pair", "nobody", "single"}) {
+        for (SortOrder order : {SortOrder::kAsc, SortOrder::kDesc}) {
+          for (std::int64_t offset : {0, 3, 42}) {
+            SCOPED_TRACE(shape.label + ", " + principal + ", " +
+                         std::string(core::ToString(order)) + ", offset " + std::to_string(offset));
+            TokenQuery query = shape.query(principal);
+            query.sort = SortField::kCreationDate;
+            query.order = order;
+            const Visibility visibility = shape.visibility(principal);
+            const std::vector<std::string> matching = ExpectedIds(tokens, query, visibility);
+            const auto from = std::min<std::size_t>(offset, matching.size());
+            const auto to = std::min<std::size_t>(offset + 3, matching.size());
+            const TokenPage page = MustQuery(query, visibility, 3, offset);
+            EXPECT_EQ(Ids(page.tokens),
+                      std::vector<std::string>(matching.begin() + from, matching.begin() + to));
+            EXPECT_EQ(page.total, static_cast<std::int64_t>(matching.size()));
+          }
+        }
+      }
+    }
   }
 }
 

@@ -14,7 +14,7 @@ ConnectionPool::ConnectionPool(ConnectionConfig config, int size, std::chrono::m
 ConnectionPool::~ConnectionPool() = default;
 
 ConnectionPool::Lease::~Lease() {
-  if (conn_ != nullptr) pool_->Release(std::move(conn_));
+  if (pooled_.conn != nullptr) pool_->Release(std::move(pooled_));
 }
 
 Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
@@ -22,12 +22,12 @@ Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
   std::unique_lock lock(mu_);
   while (true) {
     while (!idle_.empty()) {
-      ConnPtr conn = std::move(idle_.back());
+      Pooled pooled = std::move(idle_.back());
       idle_.pop_back();
       lock.unlock();
-      const bool dead = IdleConnectionIsDead(conn.get());
-      if (!dead) return Lease(this, std::move(conn), true);
-      conn.reset();
+      const bool dead = IdleConnectionIsDead(pooled.conn.get());
+      if (!dead) return Lease(this, std::move(pooled), true);
+      pooled.conn.reset();
       lock.lock();
       --open_;
     }
@@ -57,20 +57,20 @@ Result<ConnectionPool::Lease> ConnectionPool::OpenCounted() {
   Result<ConnPtr> conn = config_.Connect(nullptr);
   Status status = conn.status();
   if (status.ok() && set_up_) status = set_up_(conn->get());
-  if (status.ok()) return Lease(this, std::move(conn).value(), false);
+  if (status.ok()) return Lease(this, Pooled{std::move(conn).value(), PreparedStatements()}, false);
   std::lock_guard lock(mu_);
   --open_;
   freed_.notify_one();
   return status;
 }
 
-void ConnectionPool::Release(ConnPtr conn) {
-  const bool healthy =
-      PQstatus(conn.get()) == CONNECTION_OK && PQtransactionStatus(conn.get()) == PQTRANS_IDLE;
-  if (!healthy) conn.reset();  // closed outside the lock
+void ConnectionPool::Release(Pooled pooled) {
+  PGconn* conn = pooled.conn.get();
+  const bool healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+  if (!healthy) pooled.conn.reset();  // closed outside the lock
   std::lock_guard lock(mu_);
   if (healthy) {
-    idle_.push_back(std::move(conn));
+    idle_.push_back(std::move(pooled));
   } else {
     --open_;
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "store/postgres/pg_common.h"
+#include "store/postgres/prepared_statements.h"
 
 namespace tokend::store::pg {
 
@@ -29,25 +30,34 @@ class ConnectionPool {
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
+  // A connection and the statements prepared on it since it was opened.
+  struct Pooled {
+    ConnPtr conn;
+    PreparedStatements prepared;
+  };
+
   // Exclusive use of one connection, returned to the pool on destruction
   // (or closed, when it broke or was left inside a transaction).
   class Lease {
    public:
     Lease(Lease&& other) noexcept
-        : pool_(other.pool_), conn_(std::move(other.conn_)), reused_(other.reused_) {}
+        : pool_(other.pool_), pooled_(std::move(other.pooled_)), reused_(other.reused_) {}
     Lease& operator=(Lease&&) = delete;
     ~Lease();
-    PGconn* get() const { return conn_.get(); }
+    PGconn* get() const { return pooled_.conn.get(); }
+    // The statements this connection has prepared on demand (they live as
+    // long as the connection).
+    PreparedStatements& prepared() { return pooled_.prepared; }
     // True when the connection served earlier leases (so it may have gone
     // stale since); false for a connection opened for this lease.
     bool reused() const { return reused_; }
 
    private:
     friend class ConnectionPool;
-    Lease(ConnectionPool* pool, ConnPtr conn, bool reused)
-        : pool_(pool), conn_(std::move(conn)), reused_(reused) {}
+    Lease(ConnectionPool* pool, Pooled pooled, bool reused)
+        : pool_(pool), pooled_(std::move(pooled)), reused_(reused) {}
     ConnectionPool* pool_;
-    ConnPtr conn_;
+    Pooled pooled_;
     bool reused_;
   };
 
@@ -63,7 +73,7 @@ class ConnectionPool {
   const ConnectionConfig& config() const { return config_; }
 
  private:
-  void Release(ConnPtr conn);
+  void Release(Pooled pooled);
   // Opens and sets up a connection counted in open_ already (uncounted
   // again when that fails).
   Result<Lease> OpenCounted();
@@ -75,8 +85,8 @@ class ConnectionPool {
 
   std::mutex mu_;
   std::condition_variable freed_;
-  std::vector<ConnPtr> idle_;  // guarded by mu_
-  int open_ = 0;               // idle + leased + being opened; guarded by mu_
+  std::vector<Pooled> idle_;  // guarded by mu_
+  int open_ = 0;              // idle + leased + being opened; guarded by mu_
 };
 
 }  // namespace tokend::store::pg

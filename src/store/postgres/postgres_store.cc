@@ -441,6 +441,10 @@ struct Filter {
   std::string counts_where;
   bool matches_nothing = false;
   bool has_dates = false;  // a filter token_counts cannot answer: count rows
+  // The columns compared with "= $n", and whether any condition is of
+  // another kind (ANY, a range, a policy).
+  std::unordered_set<std::string_view> equal_columns;
+  bool only_equalities = true;
 
   std::string Param(std::string value) {
     params.push_back(std::move(value));
@@ -459,8 +463,28 @@ struct Filter {
 // so a one-value filter with ANY would sort every match to find a page.
 std::string MatchAnyOf(Filter& filter, std::string_view column,
                        const std::vector<std::optional<std::string>>& values) {
-  if (values.size() == 1) return std::string(column) + " = " + filter.Param(*values.front());
+  if (values.size() == 1) {
+    filter.equal_columns.insert(column);
+    return std::string(column) + " = " + filter.Param(*values.front());
+  }
+  filter.only_equalities = false;
   return std::string(column) + " = ANY(" + filter.Param(pg::ArrayLiteral(values)) + "::text[])";
+}
+
+// True when one index serves a page of `filter` in `sort` order the same
+// way whatever the values compared: every condition an equality on one
+// value, over none, the principal, or the type and the principal, which
+// lead an index that continues with the creation date. PostgreSQL may then
+// keep one plan for the statement on a connection (a generic plan) with no
+// value it serves worse. Under any other filter the best plan depends on
+// how many rows the values match (a principal with three tokens or with a
+// hundred thousand), so the statement is planned for its values each time.
+bool OneIndexServesEveryValue(const Filter& filter, core::SortField sort) {
+  if (!filter.only_equalities || sort != core::SortField::kCreationDate) return false;
+  const auto& columns = filter.equal_columns;
+  if (columns.empty()) return true;
+  if (!columns.contains("principal")) return false;
+  return columns.size() == 1 || (columns.size() == 2 && columns.contains("type"));
 }
 
 Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibility) {
@@ -477,6 +501,7 @@ Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibi
     }
     const std::string type_condition = MatchAnyOf(filter, "type", TypeNames(visibility.types));
     const std::string principal = filter.Param(visibility.principal);
+    filter.equal_columns.insert("principal");
     filter.Add(type_condition + " AND principal = " + principal,
                type_condition + " AND NOT principal_null AND principal = " + principal);
   }
@@ -494,11 +519,13 @@ Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibi
   }
   if (query.from_date) {
     filter.has_dates = true;
+    filter.only_equalities = false;
     const std::string p = filter.Param(std::to_string(*query.from_date));
     filter.Add("creation_date >= " + p, "");
   }
   if (query.to_date) {
     filter.has_dates = true;
+    filter.only_equalities = false;
     const std::string p = filter.Param(std::to_string(*query.to_date));
     filter.Add("creation_date < " + p, "");
   }
@@ -510,6 +537,7 @@ Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibi
       return filter;
     }
     filter.has_dates = true;
+    filter.only_equalities = false;
     std::string condition = "(";
     for (const auto& [type, max_millis] : query.policy_max_lifetimes) {
       const std::string t = filter.Param(std::string(core::ToString(type)));
@@ -523,11 +551,13 @@ Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibi
   }
   if (query.last_used_before) {
     filter.has_dates = true;
+    filter.only_equalities = false;
     const std::string p = filter.Param(std::to_string(*query.last_used_before));
     filter.Add("(last_used_date IS NULL OR last_used_date < " + p + "::bigint)", "");
   }
   if (query.last_used_after) {
     filter.has_dates = true;
+    filter.only_equalities = false;
     const std::string p = filter.Param(std::to_string(*query.last_used_after));
     filter.Add("last_used_date >= " + p + "::bigint", "");
   }
@@ -861,10 +891,14 @@ class PostgresStore final : public TokenStore {
             ? "SELECT count(*) FROM tokens" + filter.tokens_where
             : "SELECT coalesce(sum(n), 0)::bigint FROM token_counts" + filter.counts_where;
 
-    Status status = WithConnection(true, [&](PGconn* conn) -> Status {
+    // The count reads token_counts by its key whatever the values.
+    const bool prepare_select = OneIndexServesEveryValue(filter, query.sort);
+    const bool prepare_count = !filter.has_dates;
+    Status status = WithLease(true, [&](pg::ConnectionPool::Lease& lease) -> Status {
       page = TokenPage();
-      return ReadPage(conn, "query", {select, limit != 0}, {count, count_total}, filter.params,
-                      filter_params, page.total, [&](const PGresult* rows, int row) -> Status {
+      return ReadPage(lease, "query", {select, limit != 0, prepare_select},
+                      {count, count_total, prepare_count}, filter.params, filter_params, page.total,
+                      [&](const PGresult* rows, int row) -> Status {
                         Result<core::Token> token = RowToToken(rows, row);
                         if (!token.ok()) return token.status();
                         page.tokens.push_back(std::move(token).value());
@@ -1228,9 +1262,9 @@ class PostgresStore final : public TokenStore {
     if (limit >= 0) select += " LIMIT " + filter.Param(std::to_string(limit));
     if (offset > 0) select += " OFFSET " + filter.Param(std::to_string(offset));
     const std::string count = "SELECT count(*) FROM audit_events" + filter.tokens_where;
-    Status status = WithConnection(true, [&](PGconn* conn) -> Status {
+    Status status = WithLease(true, [&](pg::ConnectionPool::Lease& lease) -> Status {
       page = AuditPage();
-      return ReadPage(conn, "audit query", {select, limit != 0}, {count, count_total},
+      return ReadPage(lease, "audit query", {select, limit != 0}, {count, count_total},
                       filter.params, filter_params, page.total,
                       [&](const PGresult* rows, int row) -> Status {
                         page.events.push_back(
@@ -1623,19 +1657,30 @@ class PostgresStore final : public TokenStore {
     });
   }
 
-  // One statement of a page read: its SQL, and whether it is run at all.
+  // One statement of a page read: its SQL, whether it is run at all, and
+  // whether it is prepared on the connection (see PreparedStatements) or
+  // planned for its values each time.
   struct PageStatement {
     const std::string& sql;
     bool run;
+    bool prepare = false;
   };
 
   // Reads a page's rows (each given to `take_row`, which may refuse one)
   // and its total (`count` with the first `count_params` of `params`),
   // both from one snapshot when both are read.
-  Status ReadPage(PGconn* conn, std::string_view what, PageStatement select, PageStatement count,
-                  const std::vector<std::string>& params, std::size_t count_params,
-                  std::int64_t& total,
+  Status ReadPage(pg::ConnectionPool::Lease& lease, std::string_view what, PageStatement select,
+                  PageStatement count, const std::vector<std::string>& params,
+                  std::size_t count_params, std::int64_t& total,
                   const std::function<Status(const PGresult*, int)>& take_row) {
+    PGconn* conn = lease.get();
+    auto run = [&](const PageStatement& statement, std::size_t param_count) {
+      if (!statement.prepare) return ExecSql(conn, statement.sql, params, param_count);
+      std::vector<const char*> values;
+      values.reserve(param_count);
+      for (std::size_t i = 0; i < param_count; ++i) values.push_back(params[i].c_str());
+      return lease.prepared().Exec(conn, statement.sql, values);
+    };
     const bool snapshot = select.run && count.run;
     auto fail = [&](Status failure) {
       if (snapshot) ResultPtr rollback(PQexec(conn, "ROLLBACK"));
@@ -1649,14 +1694,14 @@ class PostgresStore final : public TokenStore {
       if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return failed(begin.get());
     }
     if (select.run) {
-      ResultPtr rows = ExecSql(conn, select.sql, params, params.size());
+      ResultPtr rows = run(select, params.size());
       if (!Succeeded(rows.get(), PGRES_TUPLES_OK)) return failed(rows.get());
       for (int row = 0; row < PQntuples(rows.get()); ++row) {
         if (Status taken = take_row(rows.get(), row); !taken.ok()) return fail(taken);
       }
     }
     if (count.run) {
-      ResultPtr counted = ExecSql(conn, count.sql, params, count_params);
+      ResultPtr counted = run(count, count_params);
       if (!Succeeded(counted.get(), PGRES_TUPLES_OK) || PQntuples(counted.get()) != 1) {
         return failed(counted.get());
       }
@@ -1784,10 +1829,17 @@ class PostgresStore final : public TokenStore {
   // failed because a reused connection turned out dead (e.g. the server
   // restarted since) runs once more on a fresh connection.
   Status WithConnection(bool retry_if_stale, const std::function<Status(PGconn*)>& body) {
+    return WithLease(retry_if_stale,
+                     [&](pg::ConnectionPool::Lease& lease) { return body(lease.get()); });
+  }
+
+  // WithConnection, giving `body` the lease (for its prepared statements).
+  Status WithLease(bool retry_if_stale,
+                   const std::function<Status(pg::ConnectionPool::Lease&)>& body) {
     for (int attempt = 0;; ++attempt) {
       Result<pg::ConnectionPool::Lease> lease = pool_.Acquire();
       if (!lease.ok()) return lease.status();
-      Status status = body(lease->get());
+      Status status = body(*lease);
       if (status.ok() || !retry_if_stale || attempt > 0 || !lease->reused() ||
           PQstatus(lease->get()) == CONNECTION_OK) {
         return status;
