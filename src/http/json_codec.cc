@@ -1,8 +1,10 @@
 #include "http/json_codec.h"
 
+#include <array>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <exception>
 #include <limits>
@@ -35,36 +37,71 @@ constexpr double kMaxExactDouble = 9007199254740992.0;
 // ---------------------------------------------------------------------------
 // Writing
 
-// Appends `text` as a JSON string literal. Quotes, backslashes and control
-// characters are escaped (the short forms Jackson uses where JSON has them,
-// \u00XX otherwise); valid UTF-8 passes through unchanged, and a byte that is
-// not part of a valid sequence becomes U+FFFD so the output is always valid.
-void AppendString(std::string& out, std::string_view text) {
+// Whether any of the eight bytes of `word` needs more than a copy in a JSON
+// string: a control character, a quote, a backslash, or a byte of 0x80 and
+// up (UTF-8 beyond ASCII, checked a sequence at a time by the caller). Each
+// byte's test is exact: the high bits are cleared before the additions, so
+// no byte carries into the next.
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+
+bool WordNeedsCare(std::uint64_t word) {
+  const std::uint64_t high = word & kHighBits;
+  const std::uint64_t low7 = word & ~kHighBits;
+  const std::uint64_t control = (low7 + (kOnes * (0x80 - 0x20))) & kHighBits;  // >= 0x20?
+  const std::uint64_t quote = ((low7 ^ (kOnes * '"')) + (kOnes * 0x7F)) & kHighBits;
+  const std::uint64_t backslash = ((low7 ^ (kOnes * '\\')) + (kOnes * 0x7F)) & kHighBits;
+  return (high | (control ^ kHighBits) | (quote ^ kHighBits) | (backslash ^ kHighBits)) != 0;
+}
+
+// Bytes a JSON string holds as they are: printable ASCII but the quote and
+// the backslash.
+constexpr std::array<bool, 256> kPlainByte = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[c] = c != '"' && c != '\\';
+  return plain;
+}();
+
+// The length of the prefix of [p, end) made of plain bytes, eight at a time.
+std::size_t PlainPrefix(const unsigned char* p, const unsigned char* end) {
+  const unsigned char* start = p;
+  while (end - p >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    if (WordNeedsCare(word)) break;
+    p += 8;
+  }
+  while (p < end && kPlainByte[*p]) ++p;
+  return static_cast<std::size_t>(p - start);
+}
+
+// Appends `text` escaped for the inside of a JSON string literal. Quotes,
+// backslashes and control characters are escaped (the short forms Jackson
+// uses where JSON has them, \u00XX otherwise); valid UTF-8 passes through
+// unchanged, and a byte that is not part of a valid sequence becomes U+FFFD
+// so the output is always valid.
+void AppendEscaped(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const auto* end = p + text.size();
-  const auto* run = p;
-  auto flush = [&] { out.append(reinterpret_cast<const char*>(run), p - run); };
-  while (p < end) {
+  for (;;) {
+    const std::size_t plain = PlainPrefix(p, end);
+    out.append(reinterpret_cast<const char*>(p), plain);
+    p += plain;
+    if (p == end) return;
     const unsigned char c = *p;
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      ++p;
-      continue;
-    }
     if (c >= 0x80) {
       const std::size_t n = core::Utf8SequenceLength(
           std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(end - p)));
       if (n != 0) {
+        out.append(reinterpret_cast<const char*>(p), n);
         p += n;
-        continue;
+      } else {
+        out.append("\\ufffd");
+        ++p;
       }
-      flush();
-      out.append("\\ufffd");
-      run = ++p;
       continue;
     }
-    flush();
     switch (c) {
       case '"':
         out.append("\\\"");
@@ -92,10 +129,15 @@ void AppendString(std::string& out, std::string_view text) {
         out.append(escape, sizeof escape);
       }
     }
-    run = ++p;
+    ++p;
   }
-  flush();
-  out.push_back('"');
+}
+
+// Appends `text` as a JSON string literal (see AppendEscaped).
+void AppendString(std::string& out, std::string_view text) {
+  out += '"';
+  AppendEscaped(out, text);
+  out += '"';
 }
 
 void AppendInt(std::string& out, std::int64_t value) {
@@ -187,22 +229,19 @@ std::int64_t FloorSeconds(core::EpochMillis millis) {
   return millis >= 0 ? millis / 1000 : -((-millis + 999) / 1000);
 }
 
-std::string JoinedScope(const std::vector<std::string>& actions) {
-  std::string scope;
-  for (const std::string& action : actions) {
-    if (!scope.empty()) scope.push_back(' ');
-    scope.append(action);
-  }
-  return scope;
-}
-
 // RFC 7662 section 2.2's members, so that resource servers and gateways
 // that know only the standard read the answer unchanged: the permissions as
 // a space-separated `scope`, the principal as `sub`, seconds since the epoch
 // (rounded down) for `iat` and `exp`.
 void AppendRfc7662Members(std::string& out, const core::Token& token) {
-  out.append(",\"scope\":");
-  AppendString(out, JoinedScope(token.actions));
+  // The actions joined by spaces; escaping each one is escaping the whole,
+  // since a space cannot end or begin an escape or a UTF-8 sequence.
+  out.append(",\"scope\":\"");
+  for (std::size_t i = 0; i < token.actions.size(); ++i) {
+    if (i != 0) out += ' ';
+    AppendEscaped(out, token.actions[i]);
+  }
+  out += '"';
   if (token.principal) {
     out.append(",\"sub\":");
     AppendString(out, *token.principal);

@@ -460,6 +460,43 @@ TEST(SerializeTokenTest, EscapesStrings) {
             "p\"1");
 }
 
+// Strings are scanned eight bytes at a time, then byte by byte: every byte
+// that needs care is tried at every offset of strings long enough to fill
+// two words and a tail.
+TEST(SerializeTokenTest, EscapesEveryByteThatNeedsItWhereverItStands) {
+  struct Case {
+    std::string raw;
+    std::string written;
+  };
+  const std::vector<Case> cases = {
+      {"\"", "\\\""},          {"\\", "\\\\"},           {std::string(1, '\0'), "\\u0000"},
+      {"\x01", "\\u0001"},      {"\x1F", "\\u001f"},        {"\n", "\\n"},
+      {"\x7F", "\x7F"},          {"\x80", "\\ufffd"},        {"\xFF", "\\ufffd"},
+      {"\xC3\xA9", "\xC3\xA9"}, {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},
+  };
+  core::Token token = SampleToken();
+  for (const Case& c : cases) {
+    for (std::size_t length = 0; length <= 20; ++length) {
+      for (std::size_t at = 0; at <= length; ++at) {
+        token.name = std::string(at, 'a') + c.raw + std::string(length - at, 'z');
+        const std::string expected =
+            "\"name\":\"" + std::string(at, 'a') + c.written + std::string(length - at, 'z') + "\"";
+        const std::string text = SerializeToken(token, kMarch1);
+        EXPECT_NE(text.find(expected), std::string::npos) << text;
+      }
+    }
+  }
+}
+
+TEST(SerializeIntrospectionTest, ScopeEscapesEachActionAndJoinsThemBySpaces) {
+  core::Token token = SampleToken();
+  token.actions = {"a\"b", "c\\d", "e"};
+  const json::object object = ParseBack(SerializeIntrospection(&token, kMarch1)).as_object();
+  EXPECT_EQ(object.at("scope"), "a\"b c\\d e");
+  token.actions = {};
+  EXPECT_EQ(ParseBack(SerializeIntrospection(&token, kMarch1)).as_object().at("scope"), "");
+}
+
 TEST(SerializeTokenTest, InvalidUtf8BecomesReplacementCharacter) {
   core::Token token = SampleToken();
   token.name = std::string(
