@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 namespace tokend::core {
 namespace {
 
@@ -57,6 +61,49 @@ TEST(PermissionTest, InvalidPermissions) {
       std::string_view("token/read\0", 11),
   };
   for (std::string_view p : kInvalid) EXPECT_FALSE(IsValidPermission(p)) << p;
+}
+
+// Every resource with every action, and every near miss of each name: one
+// character changed, one dropped, one added (names that turn into another
+// name excepted).
+TEST(PermissionTest, EveryResourceAndActionAndNoNearMiss) {
+  const std::vector<std::string> resources = {
+      "system", "workflow", "workflowrun", "workflowtemplate", "taskrun",  "task",
+      "action", "user",     "team",        "token",            "parameter", "schedule",
+      "insights", "integration", "webhook", "**"};
+  const std::vector<std::string> actions = {"**", "read", "write", "action", "delete"};
+  for (const std::string& resource : resources) {
+    for (const std::string& action : actions) {
+      EXPECT_TRUE(IsValidPermission(resource + "/" + action)) << resource << "/" << action;
+    }
+  }
+  auto near_misses = [](const std::string& name) {
+    std::vector<std::string> misses;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      std::string changed = name;
+      changed[i] = changed[i] == 'x' ? 'y' : 'x';
+      misses.push_back(changed);
+      misses.push_back(name.substr(0, i) + name.substr(i + 1));
+    }
+    misses.push_back(name + "s");
+    misses.push_back("x" + name);
+    return misses;
+  };
+  auto contains = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  for (const std::string& resource : resources) {
+    for (const std::string& miss : near_misses(resource)) {
+      if (contains(resources, miss)) continue;
+      EXPECT_FALSE(IsValidPermission(miss + "/read")) << miss;
+    }
+  }
+  for (const std::string& action : actions) {
+    for (const std::string& miss : near_misses(action)) {
+      if (contains(actions, miss)) continue;
+      EXPECT_FALSE(IsValidPermission("token/" + miss)) << miss;
+    }
+  }
 }
 
 TEST(PermissionTest, RoleExpansion) {
