@@ -81,19 +81,18 @@ core::Result<std::optional<std::string>> QueryCredential(std::string_view raw_qu
 
 }  // namespace
 
-core::Result<std::optional<std::string_view>> PresentedSecret(const Request& req,
+core::Result<std::optional<std::string_view>> PresentedSecret(const RequestHeaders& headers,
                                                               std::string_view raw_query,
                                                               std::string& storage) {
   std::optional<std::string_view> from_header;
-  const auto headers = req.equal_range(beast_http::field::authorization);
-  for (auto it = headers.first; it != headers.second; ++it) {
-    if (from_header) {
-      return core::Status::InvalidArgument("The Authorization header is given more than once.");
-    }
-    const auto credential = BearerCredential(it->value());
+  if (headers.authorization) {
+    const auto credential = BearerCredential(*headers.authorization);
     if (!credential) {
       return core::Status::Unauthenticated(
           "The Authorization header must be of the form: Bearer <token>.");
+    }
+    if (headers.authorization_count > 1) {
+      return core::Status::InvalidArgument("The Authorization header is given more than once.");
     }
     from_header = *credential;
   }
@@ -174,7 +173,7 @@ const SharedAuthenticated& Unrestricted() {
 // Authentication off: everyone is unrestricted, and a valid presented token
 // is still the caller's own (GET /self names it).
 service::Outcome<AuthResult> AuthenticationOff(const HandlerEnv& env, Exchange& ex) {
-  auto presented = PresentedSecret(ex.req, ex.credential_query, ex.decoded_credential);
+  auto presented = PresentedSecret(ex.headers, ex.credential_query, ex.decoded_credential);
   if (!presented.ok() || !presented->has_value()) return AuthResult(Unrestricted());
   return env.service.Resolve(core::HashedSecret::Of(**presented), ex.now)
       .Then([](service::Resolution resolved) -> service::Outcome<AuthResult> {
@@ -188,7 +187,7 @@ service::Outcome<AuthResult> AuthenticationOff(const HandlerEnv& env, Exchange& 
 
 service::Outcome<AuthResult> Authenticate(const HandlerEnv& env, Exchange& ex) {
   if (!env.service.auth_required()) return AuthenticationOff(env, ex);
-  auto presented = PresentedSecret(ex.req, ex.credential_query, ex.decoded_credential);
+  auto presented = PresentedSecret(ex.headers, ex.credential_query, ex.decoded_credential);
   if (!presented.ok()) {
     env.metrics.RecordAuthFailure("malformed");
     return AuthResult(presented.status());

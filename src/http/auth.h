@@ -49,7 +49,7 @@ class BearerMemo {
 // a usable Bearer credential. `raw_query` is the target's text after '?'. The
 // secret is a view of the request, or of `storage` when it came
 // percent-decoded from the query.
-core::Result<std::optional<std::string_view>> PresentedSecret(const Request& req,
+core::Result<std::optional<std::string_view>> PresentedSecret(const RequestHeaders& headers,
                                                               std::string_view raw_query,
                                                               std::string& storage);
 

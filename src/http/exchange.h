@@ -9,6 +9,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -56,16 +57,31 @@ using SharedAuthenticated = std::shared_ptr<const Authenticated>;
 // The label of requests no route answers (404, 405, malformed requests).
 inline constexpr std::string_view kUnmatchedRoute = "unmatched";
 
+// The header fields read while answering every request, found in one pass
+// over the request's fields: Beast finds a field by name with a tree search
+// of case-insensitive comparisons, once for each field read.
+struct RequestHeaders {
+  // Of the fields below, the first of each name (as Beast's lookups by name
+  // give), and how many Authorization fields there are.
+  static RequestHeaders Of(const Request& req);
+
+  std::string_view content_type;               // empty when there is none
+  std::optional<std::string_view> authorization;
+  int authorization_count = 0;
+  std::optional<std::string_view> request_id;  // X-Request-Id
+};
+
 // One request, owned by its session until the response is written: every
 // view below points into `req` or into this object, and the continuations of
 // a Step may refer to it.
 struct Exchange {
   Exchange(const Request& request, BearerMemo* connection_memo)
-      : req(request), memo(connection_memo) {}
+      : req(request), headers(RequestHeaders::Of(request)), memo(connection_memo) {}
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
   const Request& req;
+  const RequestHeaders headers;
   BearerMemo* const memo;  // the connection's; null when it keeps none
   const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   // The request's instant: expiry and "valid" are judged at it.

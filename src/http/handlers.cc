@@ -44,8 +44,8 @@ Response NoStore(Response res) {
 
 // True when the media type of the request body (case-insensitive, blanks
 // ignored, parameters after ';' ignored) is `expected` (lowercase).
-bool MediaTypeIs(const Request& req, std::string_view expected) {
-  std::string_view value = req[field::content_type];
+bool MediaTypeIs(const Exchange& ex, std::string_view expected) {
+  std::string_view value = ex.headers.content_type;
   value = value.substr(0, value.find(';'));
   std::size_t matched = 0;
   for (char c : value) {
@@ -124,12 +124,12 @@ std::variant<std::string_view, Response> FormSecret(Exchange& ex) {
 // stands in the body or, when it had to be decoded, in ex.decoded_secret;
 // or the error response.
 std::variant<std::string_view, Response> IntrospectedSecret(Exchange& ex) {
-  if (MediaTypeIs(ex.req, kJson)) {
+  if (MediaTypeIs(ex, kJson)) {
     auto parsed = ParseIntrospectJson(ex.req.body(), ex.decoded_secret);
     if (!parsed.ok()) return ErrorResponse(parsed.status());
     return *parsed;
   }
-  if (!MediaTypeIs(ex.req, kForm)) {
+  if (!MediaTypeIs(ex, kForm)) {
     return UnsupportedMediaType(std::string(kJson) + " or " + std::string(kForm));
   }
   return FormSecret(ex);
@@ -137,8 +137,8 @@ std::variant<std::string_view, Response> IntrospectedSecret(Exchange& ex) {
 
 // The rotate routes' optional body: empty, or JSON; else the error response.
 std::variant<core::RotateRequest, Response> RotateBody(const Exchange& ex) {
-  if (ex.req.body().empty() && ex.req[field::content_type].empty()) return core::RotateRequest();
-  if (!MediaTypeIs(ex.req, kJson)) return UnsupportedMediaType(kJson);
+  if (ex.req.body().empty() && ex.headers.content_type.empty()) return core::RotateRequest();
+  if (!MediaTypeIs(ex, kJson)) return UnsupportedMediaType(kJson);
   auto request = ParseRotateRequest(ex.req.body());
   if (!request.ok()) return ErrorResponse(request.status());
   return *request;
@@ -152,7 +152,7 @@ Step RotatedAnswer(core::Result<service::CreatedToken> created) {
 }  // namespace
 
 Step CreateToken(const HandlerEnv& env, Exchange& ex) {
-  if (!MediaTypeIs(ex.req, kJson)) return UnsupportedMediaType(kJson);
+  if (!MediaTypeIs(ex, kJson)) return UnsupportedMediaType(kJson);
   auto request = ParseCreateTokenRequest(ex.req.body());
   if (!request.ok()) return ErrorResponse(request.status());
   return env.service.CreateOutcome(ex.ActingCaller(), *request)
@@ -258,11 +258,11 @@ Step RotateSelfToken(const HandlerEnv& env, Exchange& ex) {
 // Anonymous (router.cc): ex.auth is null here; nothing may ask for a caller.
 Step RevokeTokens(const HandlerEnv& env, Exchange& ex) {
   RevokeBody body;
-  if (MediaTypeIs(ex.req, kJson)) {
+  if (MediaTypeIs(ex, kJson)) {
     auto parsed = ParseRevokeJson(ex.req.body());
     if (!parsed.ok()) return ErrorResponse(parsed.status());
     body = std::move(parsed).value();
-  } else if (MediaTypeIs(ex.req, kForm)) {
+  } else if (MediaTypeIs(ex, kForm)) {
     auto secret = FormSecret(ex);
     if (auto* answer = std::get_if<Response>(&secret)) return std::move(*answer);
     body.secrets.emplace_back(std::get<std::string_view>(secret));

@@ -113,7 +113,7 @@ Step Dispatch(const HandlerEnv& env, Exchange& ex, RouteMatch& match) {
 }  // namespace
 
 Step RequestHandler::Handle(Exchange& ex) const {
-  ex.request_id = RequestIdFor(ex.req);
+  ex.request_id = RequestIdFor(ex.headers.request_id);
   return Guarded(ex, [&] { return Route(ex); });
 }
 

@@ -83,12 +83,15 @@ std::string NewRequestId() {
   return id;
 }
 
+std::string RequestIdFor(std::optional<std::string_view> presented) {
+  if (presented && IsAcceptableRequestId(*presented)) return std::string(*presented);
+  return NewRequestId();
+}
+
 std::string RequestIdFor(const Request& req) {
   const auto field = req.find(kRequestIdHeader);
-  if (field != req.end() && IsAcceptableRequestId(field->value())) {
-    return std::string(field->value());
-  }
-  return NewRequestId();
+  return RequestIdFor(field != req.end() ? std::optional<std::string_view>(field->value())
+                                         : std::nullopt);
 }
 
 AccessLog::AccessLog(bool enabled, bool json) : json_(json) {

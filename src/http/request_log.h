@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,8 @@ std::string NewRequestId();
 
 // The request's id: its X-Request-Id when acceptable, else a new one.
 std::string RequestIdFor(const Request& req);
+// The same, from the X-Request-Id found (RequestHeaders::request_id).
+std::string RequestIdFor(std::optional<std::string_view> presented);
 
 // Writes access lines through the spdlog logger named "access" (see
 // app/logging), text or JSON members.

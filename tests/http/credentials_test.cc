@@ -140,6 +140,27 @@ TEST_F(CredentialsTest, PlainAndEncodedNamesWithDifferentTokensAre400) {
 }
 
 // Names are decoded once: a doubly encoded name is some other parameter.
+// Two Authorization fields: the first decides when it is not a Bearer
+// credential (401), else the repetition is refused (400), whatever the second.
+TEST_F(CredentialsTest, ARepeatedAuthorizationHeaderIsRefused) {
+  auto client = Connect();
+  const std::string bearer = "Bearer " + reader_.secret;
+  const std::vector<std::tuple<std::string, std::string, int>> cases = {
+      {bearer, bearer, 400},
+      {bearer, "Basic abc", 400},
+      {"Basic abc", bearer, 401},
+  };
+  for (const auto& [first, second, status] : cases) {
+    auto res = client->Request("GET", "/api/v2/token/query",
+                               {{"Authorization", first}, {"authorization", second}});
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, status) << first << " then " << second << ": " << res->body;
+  }
+  auto once = client->Request("GET", "/api/v2/token/query", {{"authorization", bearer}});
+  ASSERT_TRUE(once);
+  EXPECT_EQ(once->status, 200) << once->body;
+}
+
 TEST_F(CredentialsTest, DoublyEncodedNameIsNoCredential) {
   auto client = Connect();
   for (const std::string& name : {std::string("access%255Ftoken"), std::string("%2561ccess_token"),

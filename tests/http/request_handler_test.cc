@@ -22,6 +22,32 @@
 namespace tokend::http {
 namespace {
 
+// The fields read on every request are found in one pass, as Beast's
+// lookups by name would find them: the first of each name, names compared
+// without regard to case.
+TEST(RequestHeadersTest, FindsTheFirstOfEachNameWhateverItsCase) {
+  Request req{beast_http::verb::post, "/api/v2/token/introspect", 11};
+  req.insert("x-request-ID", "first-id");
+  req.insert("content-type", "application/json");
+  req.insert("AUTHORIZATION", "Bearer one");
+  req.insert(beast_http::field::content_type, "text/plain");
+  req.insert(beast_http::field::authorization, "Bearer two");
+  req.insert("X-Request-Id", "second-id");
+  req.insert("X-Request-Ids", "not-it");
+  const RequestHeaders headers = RequestHeaders::Of(req);
+  EXPECT_EQ(headers.content_type, req[beast_http::field::content_type]);
+  EXPECT_EQ(headers.content_type, "application/json");
+  EXPECT_EQ(headers.authorization, "Bearer one");
+  EXPECT_EQ(headers.authorization_count, 2);
+  EXPECT_EQ(headers.request_id, "first-id");
+
+  const RequestHeaders none = RequestHeaders::Of(Request{beast_http::verb::get, "/", 11});
+  EXPECT_EQ(none.content_type, "");
+  EXPECT_FALSE(none.authorization);
+  EXPECT_EQ(none.authorization_count, 0);
+  EXPECT_FALSE(none.request_id);
+}
+
 // AppendWireResponse must write exactly what Beast's serializer writes.
 TEST(AppendWireResponseTest, MatchesBeastsSerializer) {
   std::vector<Response> responses;

@@ -1,0 +1,33 @@
+#include "http/exchange.h"
+
+#include <boost/beast/core/string.hpp>
+
+#include "http/request_log.h"
+
+namespace tokend::http {
+
+RequestHeaders RequestHeaders::Of(const Request& req) {
+  RequestHeaders headers;
+  bool has_content_type = false;
+  for (const auto& field : req) {
+    switch (field.name()) {
+      case beast_http::field::content_type:
+        if (!has_content_type) headers.content_type = field.value();
+        has_content_type = true;
+        break;
+      case beast_http::field::authorization:
+        if (headers.authorization_count++ == 0) headers.authorization = field.value();
+        break;
+      case beast_http::field::unknown:
+        if (!headers.request_id && boost::beast::iequals(field.name_string(), kRequestIdHeader)) {
+          headers.request_id = field.value();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return headers;
+}
+
+}  // namespace tokend::http
