@@ -65,7 +65,7 @@ struct RequestHeaders {
   // give), and how many Authorization fields there are.
   static RequestHeaders Of(const Request& req);
 
-  std::string_view content_type;               // empty when there is none
+  std::string_view content_type;  // empty when there is none
   std::optional<std::string_view> authorization;
   int authorization_count = 0;
   std::optional<std::string_view> request_id;  // X-Request-Id

@@ -68,9 +68,10 @@ TEST(PermissionTest, InvalidPermissions) {
 // name excepted).
 TEST(PermissionTest, EveryResourceAndActionAndNoNearMiss) {
   const std::vector<std::string> resources = {
-      "system", "workflow", "workflowrun", "workflowtemplate", "taskrun",  "task",
-      "action", "user",     "team",        "token",            "parameter", "schedule",
-      "insights", "integration", "webhook", "**"};
+      "system",   "workflow",    "workflowrun", "workflowtemplate",
+      "taskrun",  "task",        "action",      "user",
+      "team",     "token",       "parameter",   "schedule",
+      "insights", "integration", "webhook",     "**"};
   const std::vector<std::string> actions = {"**", "read", "write", "action", "delete"};
   for (const std::string& resource : resources) {
     for (const std::string& action : actions) {

@@ -469,10 +469,17 @@ TEST(SerializeTokenTest, EscapesEveryByteThatNeedsItWhereverItStands) {
     std::string written;
   };
   const std::vector<Case> cases = {
-      {"\"", "\\\""},          {"\\", "\\\\"},           {std::string(1, '\0'), "\\u0000"},
-      {"\x01", "\\u0001"},      {"\x1F", "\\u001f"},        {"\n", "\\n"},
-      {"\x7F", "\x7F"},          {"\x80", "\\ufffd"},        {"\xFF", "\\ufffd"},
-      {"\xC3\xA9", "\xC3\xA9"}, {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},
+      {"\"", "\\\""},
+      {"\\", "\\\\"},
+      {std::string(1, '\0'), "\\u0000"},
+      {"\x01", "\\u0001"},
+      {"\x1F", "\\u001f"},
+      {"\n", "\\n"},
+      {"\x7F", "\x7F"},
+      {"\x80", "\\ufffd"},
+      {"\xFF", "\\ufffd"},
+      {"\xC3\xA9", "\xC3\xA9"},
+      {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},
   };
   core::Token token = SampleToken();
   for (const Case& c : cases) {
