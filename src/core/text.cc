@@ -1,6 +1,7 @@
 #include "core/text.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 
@@ -182,10 +183,20 @@ std::optional<std::int64_t> ParseInt64(std::string_view text) {
 }
 
 void WriteLowerHex(std::span<const unsigned char> bytes, std::span<char> out) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 0x0f];
+  // Both digits of every byte value, so that each byte is one copy.
+  static constexpr std::array<char, 512> kPairs = [] {
+    constexpr char kDigits[] = "0123456789abcdef";
+    std::array<char, 512> pairs{};
+    for (std::size_t value = 0; value < 256; ++value) {
+      pairs[2 * value] = kDigits[value >> 4];
+      pairs[2 * value + 1] = kDigits[value & 0x0f];
+    }
+    return pairs;
+  }();
+  char* to = out.data();
+  for (const unsigned char byte : bytes) {
+    std::memcpy(to, &kPairs[2 * std::size_t{byte}], 2);
+    to += 2;
   }
 }
 

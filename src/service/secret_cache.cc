@@ -8,12 +8,24 @@ namespace tokend::service {
 SecretCache::SecretCache(std::size_t capacity)
     : shard_capacity_(capacity == 0 ? 0 : std::max<std::size_t>(capacity / kShards, 1)) {}
 
+namespace {
+
+// The characters that choose a secret hash's shard (see SecretHashHasher).
+std::size_t ShardHash(std::string_view secret_hash, std::size_t hashed_characters) {
+  if (secret_hash.size() >= 2 * hashed_characters) {
+    secret_hash = secret_hash.substr(hashed_characters, hashed_characters);
+  }
+  return std::hash<std::string_view>{}(secret_hash);
+}
+
+}  // namespace
+
 SecretCache::Shard& SecretCache::ShardFor(std::string_view secret_hash) {
-  return shards_[std::hash<std::string_view>{}(secret_hash) % kShards];
+  return shards_[ShardHash(secret_hash, kHashedCharacters) % kShards];
 }
 
 const SecretCache::Shard& SecretCache::ShardFor(std::string_view secret_hash) const {
-  return shards_[std::hash<std::string_view>{}(secret_hash) % kShards];
+  return shards_[ShardHash(secret_hash, kHashedCharacters) % kShards];
 }
 
 core::SharedToken SecretCache::Find(std::string_view secret_hash) const {

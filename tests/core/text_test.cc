@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 
 namespace tokend::core {
@@ -86,6 +87,18 @@ TEST(TextTest, QuoteOfHostileInputIsShortPrintableUtf8) {
   // The worst case: every code point takes the longest escape.
   const std::string worst = QuoteForMessage(std::string(8192, '\x01'));
   EXPECT_EQ(worst.size(), kMaxQuotedBytes);
+}
+
+TEST(LowerHexTest, EveryByteValueAsPrintfWritesIt) {
+  std::array<unsigned char, 256> bytes{};
+  std::string expected;
+  for (std::size_t value = 0; value < bytes.size(); ++value) {
+    bytes[value] = static_cast<unsigned char>(value);
+    char digits[3];
+    std::snprintf(digits, sizeof digits, "%02x", static_cast<unsigned>(value));
+    expected += digits;
+  }
+  EXPECT_EQ(LowerHex(bytes), expected);
 }
 
 }  // namespace

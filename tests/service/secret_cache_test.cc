@@ -29,6 +29,30 @@ TEST(SecretCacheTest, FindsWhatWasInserted) {
   EXPECT_FALSE((cache.Find("hash2") != nullptr));
 }
 
+// Keys are hashed on part of their characters: keys of every length, and
+// hashes that share those characters, are each found, and only themselves.
+TEST(SecretCacheTest, FindsKeysOfEveryLengthAndKeysThatShareTheirHashedPart) {
+  SecretCache cache(10'000);
+  std::vector<std::string> keys;
+  for (std::size_t length = 1; length <= 64; ++length) keys.push_back(std::string(length, 'a'));
+  const std::string shared_prefix(32, '7');
+  for (int i = 0; i < 500; ++i) {
+    std::string key = shared_prefix + std::to_string(1'000'000 + i);
+    key.resize(64, 'f');
+    keys.push_back(key);
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    cache.Insert(MakeToken("id" + std::to_string(i), keys[i]), cache.epoch());
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const auto found = cache.Find(keys[i]);
+    ASSERT_NE(found, nullptr) << keys[i];
+    EXPECT_EQ(found->id, "id" + std::to_string(i));
+  }
+  EXPECT_EQ(cache.Find(shared_prefix + std::string(32, 'e')), nullptr);
+  EXPECT_EQ(cache.Find(std::string(65, 'a')), nullptr);
+}
+
 TEST(SecretCacheTest, EraseByIdRemovesTheEntry) {
   SecretCache cache(100);
   cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
