@@ -9,7 +9,7 @@
 #   bash bench/instructions.sh TOKEND [TOKEND_B ...] [-- SEED_BINARY]
 #
 # Each binary serves its own copy of one seeded SQLite store under
-# callgrind, is warmed up with INSTR_WARMUP seconds of
+# callgrind, is left to finish its start-up work, is warmed up with INSTR_WARMUP seconds of
 # bench/wrk/introspect.lua (one wrk thread, INSTR_CONNECTIONS connections),
 # then its counters are zeroed, INSTR_SECONDS more of the same load run, and
 # the counters are dumped. Printed: instructions over the requests wrk
@@ -57,6 +57,21 @@ free_port() { bash "${ROOT}/scripts/free-port.sh"; }
 "${SEED}" --store "sqlite:${WORK}/seed.db" --count "${INSTR_TOKENS}" \
   --secrets-out "${WORK}/secrets.txt" >/dev/null 2>&1
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# settle PID: waits (at most 120 s: Valgrind runs tokend tens of times
+# slower) until the server's CPU time stops growing, so that its start-up
+# work (the background fill of the secret fingerprints) is not counted.
+settle() {
+  local before after
+  for _ in $(seq 240); do
+    before=$(cpu_ticks "$1")
+    sleep 0.5
+    after=$(cpu_ticks "$1")
+    ((after - before <= 1)) && return
+  done
+}
+
 load() {  # load URL SECONDS: wrk's BENCH line
   wrk -t1 -c"${INSTR_CONNECTIONS}" -d"$2s" -s "${ROOT}/bench/wrk/introspect.lua" "$1" \
     -- "${WORK}/secrets.txt" | grep '^BENCH '
@@ -82,6 +97,7 @@ for bin in "${BINARIES[@]}"; do
     sleep 0.1
   done
   url=http://127.0.0.1:${port}
+  settle "${PID}"
   load "${url}" "${INSTR_WARMUP}" >/dev/null
   callgrind_control --zero "${PID}" >/dev/null 2>&1
   line=$(load "${url}" "${INSTR_SECONDS}")
