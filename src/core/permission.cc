@@ -14,7 +14,7 @@ constexpr std::string_view kWildcard = "**";
 template <std::size_t N>
 bool IsOneOf(std::string_view word, const std::string_view (&names)[N]) {
   for (const std::string_view name : names) {
-    if (name.size() == word.size() && name == word) return true;
+    if (name == word) return true;
   }
   return false;
 }

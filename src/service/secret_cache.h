@@ -71,10 +71,10 @@ class SecretCache {
   // dropped before (or with) the entry that holds the token.
   //
   // Every secret hash cached is the SHA-256 (in hex) of a secret that was
-  // presented, as evenly spread as a hash function's output and chosen by
-  // nobody: 16 of its characters serve as the key's hash, the first 16 for
-  // the map and the next 16 for the shard, a quarter of hashing all 64 each
-  // time. Shorter keys are hashed whole.
+  // presented or that tokend generated, as evenly spread as a hash
+  // function's output and chosen by nobody: 16 of its characters serve as
+  // the key's hash, the first 16 for the map and the next 16 for the shard,
+  // a quarter of hashing all 64 each time. Shorter keys are hashed whole.
   struct SecretHashHasher {
     std::size_t operator()(std::string_view secret_hash) const {
       return std::hash<std::string_view>{}(secret_hash.substr(0, kHashedCharacters));
