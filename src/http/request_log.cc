@@ -88,12 +88,6 @@ std::string RequestIdFor(std::optional<std::string_view> presented) {
   return NewRequestId();
 }
 
-std::string RequestIdFor(const Request& req) {
-  const auto field = req.find(kRequestIdHeader);
-  return RequestIdFor(field != req.end() ? std::optional<std::string_view>(field->value())
-                                         : std::nullopt);
-}
-
 AccessLog::AccessLog(bool enabled, bool json) : json_(json) {
   if (enabled) logger_ = spdlog::get("access");
 }

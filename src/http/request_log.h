@@ -26,9 +26,8 @@ bool IsAcceptableRequestId(std::string_view id);
 // random prefix drawn at start, across processes: "<16 hex>-<counter hex>".
 std::string NewRequestId();
 
-// The request's id: its X-Request-Id when acceptable, else a new one.
-std::string RequestIdFor(const Request& req);
-// The same, from the X-Request-Id found (RequestHeaders::request_id).
+// The request's id: its X-Request-Id (RequestHeaders::request_id) when
+// acceptable, else a new one.
 std::string RequestIdFor(std::optional<std::string_view> presented);
 
 // Writes access lines through the spdlog logger named "access" (see

@@ -413,8 +413,9 @@ asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::stri
   Response res = ErrorResponse(error, std::move(message));
   FinishResponse(res, 11, /*keep_alive=*/false);
   // The request's own id when its header was read, as for any answer.
-  res.set(kRequestIdHeader,
-          parser_ && parser_->is_header_done() ? RequestIdFor(parser_->get()) : NewRequestId());
+  res.set(kRequestIdHeader, parser_ && parser_->is_header_done()
+                                ? RequestIdFor(RequestHeaders::Of(parser_->get()).request_id)
+                                : NewRequestId());
   listener_.server().metrics.RecordRequest(kUnmatchedRoute, res.result_int(), 0.0);
   if (co_await Write(res)) co_await LingeringClose();
 }
