@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -87,6 +88,22 @@ TEST_F(UseRecorderTest, NothingPendingMeansNoWrite) {
   UseRecorder recorder(*store_, std::chrono::hours(1));
   ASSERT_TRUE(recorder.Flush().ok());
   EXPECT_EQ(store_->Calls(FailingStore::kRecordUses), 0);
+}
+
+TEST_F(UseRecorderTest, AFlushPassesItsUsesInIdOrder) {
+  UseRecorder recorder(*store_, std::chrono::hours(1));
+  // Enough ids that the shards' hash order is all but certain to differ
+  // from theirs, recorded from the highest down.
+  std::vector<std::string> ids;
+  for (int n = 999; n >= 100; --n) ids.push_back("65f0a1b2000000000000" + std::to_string(n) + "0");
+  for (const std::string& id : ids) recorder.Record(id, kBase);
+  ASSERT_TRUE(recorder.Flush().ok());  // ids with no token are no error
+
+  std::vector<std::string> passed = store_->LastRecordedIds();
+  ASSERT_EQ(passed.size(), ids.size());
+  EXPECT_TRUE(std::is_sorted(passed.begin(), passed.end()));
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(passed, ids) << "each id once";
 }
 
 TEST_F(UseRecorderTest, AFailedFlushKeepsTheUsesAndMergesNewerOnes) {

@@ -18,6 +18,11 @@ int IndexOf(FailingStore::Methods method) { return std::countr_zero(method); }
 
 }  // namespace
 
+std::vector<std::string> FailingStore::LastRecordedIds() const {
+  std::lock_guard lock(recorded_mu_);
+  return last_recorded_ids_;
+}
+
 FailingStore::FailingStore(std::unique_ptr<store::TokenStore> inner)
     : ForwardingStore(std::move(inner)) {}
 
@@ -134,6 +139,11 @@ core::Status FailingStore::Ping() {
 }
 
 core::Status FailingStore::RecordUses(std::span<const store::TokenUse> uses) {
+  {
+    std::lock_guard lock(recorded_mu_);
+    last_recorded_ids_.clear();
+    for (const store::TokenUse& use : uses) last_recorded_ids_.push_back(use.id);
+  }
   if (auto failure = Injected(kRecordUses)) return *failure;
   return ForwardingStore::RecordUses(uses);
 }

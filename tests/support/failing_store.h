@@ -23,7 +23,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "support/forwarding_store.h"
 
@@ -79,6 +81,8 @@ class FailingStore final : public ForwardingStore {
   // Calls of `method` (one bit) so far, failed or not / failed only.
   int Calls(Methods method) const;
   int Failures(Methods method) const;
+  // The ids of the last RecordUses call, in the order they were passed.
+  std::vector<std::string> LastRecordedIds() const;
 
   core::Status Insert(const core::Token& token, std::span<const core::AuditEvent> events) override;
   // Counted and failed as Insert (kInsert).
@@ -133,6 +137,8 @@ class FailingStore final : public ForwardingStore {
   std::array<std::atomic<int>, kMethodCount> failures_{};
   mutable std::mutex failure_mu_;
   std::optional<core::Status> failure_;  // guarded by failure_mu_; nullopt: the default
+  mutable std::mutex recorded_mu_;
+  std::vector<std::string> last_recorded_ids_;  // guarded by recorded_mu_
 };
 
 }  // namespace tokend::testing
