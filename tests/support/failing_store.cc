@@ -18,11 +18,6 @@ int IndexOf(FailingStore::Methods method) { return std::countr_zero(method); }
 
 }  // namespace
 
-std::vector<std::string> FailingStore::LastRecordedIds() const {
-  std::lock_guard lock(recorded_mu_);
-  return last_recorded_ids_;
-}
-
 FailingStore::FailingStore(std::unique_ptr<store::TokenStore> inner)
     : ForwardingStore(std::move(inner)) {}
 
@@ -59,6 +54,11 @@ void FailingStore::SetFailure(core::Status status) {
 int FailingStore::Calls(Methods method) const { return calls_[IndexOf(method)].load(); }
 
 int FailingStore::Failures(Methods method) const { return failures_[IndexOf(method)].load(); }
+
+std::vector<std::string> FailingStore::LastRecordedIds() const {
+  std::lock_guard lock(recorded_mu_);
+  return last_recorded_ids_;
+}
 
 std::optional<core::Status> FailingStore::Injected(Methods method) {
   const int index = IndexOf(method);

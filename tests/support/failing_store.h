@@ -11,6 +11,7 @@
 // A failing call does not reach the real store and returns the failure
 // status (Unavailable, naming the method, unless SetFailure chose another);
 // every other call is forwarded unchanged, listener registration included.
+// The ids the last RecordUses call passed are kept, to check their order.
 //
 // Thread safety: every method, toggles included, may be called from any
 // thread while calls are in flight; a toggle applies to calls that start
