@@ -552,6 +552,13 @@ asio::awaitable<Session::error_code> Session::ReadWhenReady() {
   error_code ec;
   std::size_t n = 0;
   if (tls_) {
+    // ReadNow found the socket empty (or knew it was) and OpenSSL holds no
+    // byte: a read now would only fail with EAGAIN, a system call per
+    // request, so the wait comes first. The wait re-arms epoll, which
+    // reports bytes that came in meanwhile as ready.
+    if (drained_ && tls_->want() == TlsConnection::Want::kRead && !tls_->HasPending()) {
+      if ((ec = co_await WaitForTls())) co_return ec;
+    }
     ec = co_await UntilTlsDone([&] { return tls_->Read(buffer_.prepare(size).data(), size, n); });
   } else {
     std::tie(ec, n) = co_await socket_.async_read_some(buffer_.prepare(size), kNoThrow);

@@ -4,10 +4,13 @@
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <thread>
 
 #include "server_fixture.h"
 #include "tls_test_client.h"
@@ -117,6 +120,65 @@ TEST_F(TlsTest, ServesLargeAndPipelinedRequestsAndSurvivesClientsThatLeave) {
   auto health = after.Request("GET", "/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
+}
+
+// read(2) calls made so far by every thread of this process but the calling
+// one (the server's, when the test's client runs on the calling thread).
+long ReadCallsOfOtherThreads() {
+  long total = 0;
+  const std::string own = std::to_string(::gettid());
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    if (task.path().filename() == own) continue;
+    std::ifstream io(task.path() / "io");
+    std::string key;
+    long value = 0;
+    while (io >> key >> value) {
+      if (key == "syscr:") total += value;
+    }
+  }
+  return total;
+}
+
+// A kept-alive connection whose client waits for each answer, and a moment
+// more: the server finds the socket empty after each one and waits for the
+// next request without first trying a read that can only fail. So one read
+// a request, where a first try would make two.
+TEST_F(TlsTest, AKeptConnectionCostsTheServerOneReadARequest) {
+  StartTls(/*auth_required=*/false);
+  TlsTestClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  auto warm = client.Request("GET", "/health");  // the handshake's reads are behind
+  ASSERT_TRUE(warm);
+  constexpr int kRequests = 100;
+  const long before = ReadCallsOfOtherThreads();
+  for (int i = 0; i < kRequests; ++i) {
+    // So that the server has finished the last answer and waits.
+    std::this_thread::sleep_for(1ms);
+    auto res = client.Request("GET", "/health");
+    ASSERT_TRUE(res) << "request " << i;
+    ASSERT_EQ(res->status, 200);
+  }
+  const double per_request = static_cast<double>(ReadCallsOfOtherThreads() - before) / kRequests;
+  EXPECT_GE(per_request, 1.0) << "each request is read";
+  EXPECT_LT(per_request, 1.25) << "reads that found nothing";
+}
+
+// A request whose bytes come in several records, some while the server
+// waits and some before it does: each is read once it is there.
+TEST_F(TlsTest, ARequestInPiecesIsAnsweredWhateverTheirTiming) {
+  StartTls(/*auth_required=*/false);
+  TlsTestClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  const std::string request = "GET /health HTTP/1.1\r\nHost: a\r\nX-Piece: yes\r\n\r\n";
+  for (const auto pause : {0ms, 1ms, 30ms}) {
+    for (std::size_t at = 0; at < request.size(); at += 7) {
+      ASSERT_TRUE(client.Send(request.substr(at, 7)));
+      std::this_thread::sleep_for(pause);
+    }
+    auto res = client.ReadResponse();
+    ASSERT_TRUE(res) << "pieces " << pause.count() << " ms apart";
+    EXPECT_EQ(res->status, 200);
+  }
 }
 
 TEST_F(TlsTest, ServesTls12And13AndRefusesOlderVersions) {
