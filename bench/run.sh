@@ -17,7 +17,8 @@
 # --stream-out and --unknown-out files), against the hot figure of the same
 # script. Creates are compared with the physical ceiling (sqlite_group_insert
 # --physical, a bare token table) and, on PostgreSQL, with pg_group_insert.
-# Query latency (pages 0 and 1000) is measured on both stores.
+# Query latency (pages 0 and 1000, and BENCH_QUERY_PAGES for its growth
+# with the page number) is measured on both stores.
 #
 #   bash bench/run.sh          full run (10 s per scenario, 1,000,000 tokens)
 #   bash bench/run.sh quick    3 s per scenario, 100,000 tokens
@@ -61,8 +62,11 @@ fi
 : "${BENCH_THREADS:=$(nproc)}"
 : "${BENCH_CONNECTIONS:=64}"
 : "${BENCH_BUILD_DIR:=${ROOT}/build-bench}"
+# Pages (limit 10) measured besides 0 and 1000. At a million tokens the six
+# query groups hold 21,236 tokens or more, so page 2000 is inside each.
+: "${BENCH_QUERY_PAGES:=10 100 2000}"
 export BENCH_SECONDS BENCH_WARMUP BENCH_TOKENS BENCH_PG_TOKENS BENCH_THREADS \
-  BENCH_CONNECTIONS BENCH_BUILD_DIR BENCH_COLD_SECONDS BENCH_UNKNOWN
+  BENCH_CONNECTIONS BENCH_BUILD_DIR BENCH_COLD_SECONDS BENCH_UNKNOWN BENCH_QUERY_PAGES
 
 TOKEND=${BENCH_TOKEND:-${BENCH_BUILD_DIR}/tokend}
 SEED=${BENCH_BUILD_DIR}/bench/tokend_seed
@@ -299,6 +303,10 @@ if [[ ${MODE} == __pg-phase ]]; then
     "${WORK}/pg-secrets.txt" 0 10
   run_wrk query-pg-page1000 2 4 "${WRK_DIR}/query.lua" "http://127.0.0.1:${port}" \
     "${WORK}/pg-secrets.txt" 1000 10
+  for page in ${BENCH_QUERY_PAGES}; do
+    run_wrk "query-pg-page${page}" 2 4 "${WRK_DIR}/query.lua" "http://127.0.0.1:${port}" \
+      "${WORK}/pg-secrets.txt" "${page}" 10
+  done
   # Durable creates: PostgreSQL's own grouped-insert ceiling through libpq
   # on this server (a bare table), then tokend's creates on the same server.
   log "pg_group_insert: transactions of 64 rows for ${BENCH_SECONDS}s"
@@ -409,6 +417,10 @@ check=$(curl -s -H "Authorization: Bearer ${ADMIN}" "${BASE}/api/v2/token/query?
 query_groups=$(sed -n 's/^query \([^ ]*\) \([^ ]*\) \([0-9]*\)/\1:\2=\3/p' "${WORK}/secrets.txt" | paste -sd' ')
 run_wrk query-page0 2 4 "${WRK_DIR}/query.lua" "${BASE}" "${WORK}/secrets.txt" 0 10
 run_wrk query-page1000 2 4 "${WRK_DIR}/query.lua" "${BASE}" "${WORK}/secrets.txt" 1000 10
+# The latency's growth with the page number: the pages between, and one past.
+for page in ${BENCH_QUERY_PAGES}; do
+  run_wrk "query-page${page}" 2 4 "${WRK_DIR}/query.lua" "${BASE}" "${WORK}/secrets.txt" "${page}" 10
+done
 
 # 3. Resident memory after the query scenario.
 rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/${TOKEND_PID}/status" 2>/dev/null || echo 0)
@@ -734,7 +746,21 @@ if [[ -z ${pg_note} ]]; then
 else
   echo "| introspect req/s, PostgreSQL | ${pg_note} | — | — | >= 0.7x | n/a |"
 fi
+# query_curve PREFIX: "page N p50 / p99 ms" for every page measured.
+query_curve() {
+  local page out
+  for page in $(printf '%s\n' 0 1000 ${BENCH_QUERY_PAGES} | sort -n -u); do
+    out=${WORK}/$1${page}.out
+    [[ -f ${out} ]] || continue
+    printf '; page %s %s / %s' "${page}" "$(ms "$(field "${out}" p50_us)")" "$(ms "$(field "${out}" p99_us)")"
+  done
+}
 echo
+echo "Query latency against the page number (limit 10, type+principal, exact total, -c4; p50 / p99 ms):" \
+  "SQLite: $(query_curve query-page | sed 's/^; //')."
+if [[ -z ${pg_note} ]]; then
+  echo "The same on PostgreSQL: $(query_curve query-pg-page | sed 's/^; //')."
+fi
 echo "Without the secret cache (--cache-capacity 0), introspect runs at $(fmt_rate "${nocache_rps}") req/s$(errors introspect-nocache):" \
   "${r_nocache}x of the cached SQLite figure."
 echo "Durable creates against sqlite_group_insert with tokend's own migrations (counters, every index): $(fmt_rate "${schema_baseline_rows}") rows/s, ratio ${r_create_schema}x."
