@@ -54,7 +54,7 @@ TokenService::TokenService(store::TokenStore& store, const ServiceOptions& optio
       cache_(std::make_unique<SecretCache>(options.cache_capacity)),
       uses_(std::make_unique<UseRecorder>(
           store, std::chrono::seconds(options.last_used_resolution_seconds))),
-      next_overlap_end_(kNoOverlapEnd) {
+      next_overlap_end_(0) {
   store_.SetChangeListener(this);
   uses_->Start();
   if (options_.rotation_sweep_interval.count() > 0) {
@@ -419,6 +419,8 @@ Result<std::int64_t> TokenService::RevokeMatching(const core::Caller& caller,
   if (Status allowed = core::CheckOperation(caller, core::TokenOperation::kDelete); !allowed.ok()) {
     return allowed;
   }
+  // Matches what a query would list: not the tokens whose overlap ended.
+  SweepIfOverlapEnded(core::NowMillis());
   const core::TokenQuery filters = WithPolicy(requested);
   const core::Visibility visibility = core::Visibility::Of(caller);
   if (dry_run) {
@@ -540,6 +542,9 @@ Result<store::SweepCounts> TokenService::SweepRotations() {
   if (!swept.ok()) return swept;
   std::lock_guard lock(overlaps_mu_);
   overlap_ends_.erase(overlap_ends_.begin(), overlap_ends_.upper_bound(now));
+  if (swept->next_overlap_end && *swept->next_overlap_end > now) {
+    overlap_ends_.insert(*swept->next_overlap_end);
+  }
   next_overlap_end_.store(overlap_ends_.empty() ? kNoOverlapEnd : *overlap_ends_.begin(),
                           std::memory_order_release);
   return swept;

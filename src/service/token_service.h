@@ -300,10 +300,12 @@ class TokenService final : public store::ChangeListener {
   std::atomic<std::uint64_t> unknown_legacy_{0};
   std::atomic<std::uint64_t> reuse_detected_{0};
 
-  // The ends of the overlaps this service started and has not swept yet;
-  // next_overlap_end_ is the earliest (INT64_MAX: none), read without a lock.
+  // The ends of the overlaps not swept yet: those this service started, and
+  // the earliest the store held at the last sweep (started before a restart,
+  // or by another instance). next_overlap_end_ is the earliest (INT64_MAX:
+  // none; 0 until the first sweep, which learns it), read without a lock.
   std::mutex overlaps_mu_;
-  std::multiset<core::EpochMillis> overlap_ends_;  // guarded by overlaps_mu_
+  std::set<core::EpochMillis> overlap_ends_;  // guarded by overlaps_mu_
   std::atomic<core::EpochMillis> next_overlap_end_;
 
   std::mutex sweep_mu_;

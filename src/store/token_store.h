@@ -105,6 +105,9 @@ struct FamilyRevocation {
 struct SweepCounts {
   std::int64_t tokens = 0;   // old tokens whose overlap ended
   std::int64_t retired = 0;  // retired secrets past their retention
+  // The earliest end of an overlap still running after the sweep (whoever
+  // started it), if any: when the next sweep has work to do.
+  std::optional<core::EpochMillis> next_overlap_end;
 };
 
 // The audit query's filters (limit and page are ignored: the caller passes

@@ -338,6 +338,49 @@ TEST_F(RotationServiceTest, QueryNoLongerListsATokenWhoseOverlapEnded) {
   EXPECT_EQ(after->tokens.front().id, rotated.token.id);
 }
 
+// A restarted service knows no overlap it did not start: its first read
+// sweeps, and learns from the store when the next overlap ends.
+TEST_F(RotationServiceTest, AfterARestartQueryNoLongerListsATokenWhoseOverlapEndedMeanwhile) {
+  const CreatedToken old = MustCreate();
+  const CreatedToken rotated = MustRotate(old.token.id, Overlap(1));
+  Restart(ServiceOptions{});
+  SleepPast(std::chrono::milliseconds(1100));
+  auto after = service_->Query(admin_, core::TokenQuery{});
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->total, 1);
+  EXPECT_EQ(after->tokens.front().id, rotated.token.id);
+}
+
+TEST_F(RotationServiceTest, AfterARestartQueryNoLongerListsATokenWhoseOverlapEndsLater) {
+  const CreatedToken old = MustCreate();
+  const CreatedToken rotated = MustRotate(old.token.id, Overlap(1));
+  Restart(ServiceOptions{});
+  auto during = service_->Query(admin_, core::TokenQuery{});
+  ASSERT_TRUE(during.ok());
+  EXPECT_EQ(during->total, 2);
+  SleepPast(std::chrono::milliseconds(1100));
+  auto after = service_->Query(admin_, core::TokenQuery{});
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->total, 1);
+  EXPECT_EQ(after->tokens.front().id, rotated.token.id);
+}
+
+// Bulk revocation revokes what the same query lists: a token whose overlap
+// ended is gone already, so it is neither counted nor revoked again.
+TEST_F(RotationServiceTest, BulkRevocationLeavesOutATokenWhoseOverlapEnded) {
+  const CreatedToken old = MustCreate();
+  MustRotate(old.token.id, Overlap(1));
+  SleepPast(std::chrono::milliseconds(1100));
+  core::TokenQuery team;
+  team.principals = {"team-a"};
+  auto matched = service_->RevokeMatching(admin_, team, /*dry_run=*/true);
+  ASSERT_TRUE(matched.ok()) << matched.status().ToString();
+  EXPECT_EQ(*matched, 1);
+  auto revoked = service_->RevokeMatching(admin_, team, /*dry_run=*/false);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(*revoked, 1);
+}
+
 TEST_F(RotationServiceTest, RevocationByValueOfARetiredSecretIsNotReuse) {
   const CreatedToken old = MustCreate();
   const CreatedToken rotated = MustRotate(old.token.id);

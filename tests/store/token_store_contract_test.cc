@@ -1241,10 +1241,12 @@ TEST_P(TokenStoreContractTest, SweepRemovesEndedOverlapsAndForgottenSecrets) {
   ASSERT_TRUE(swept.ok()) << swept.status().ToString();
   EXPECT_EQ(swept->tokens, 0);
   EXPECT_EQ(swept->retired, 0);
+  EXPECT_EQ(swept->next_overlap_end, kBase + 1000) << "when the next sweep has work";
 
   swept = store_->SweepRotations(kBase + 1000);
   ASSERT_TRUE(swept.ok());
   EXPECT_EQ(swept->tokens, 1);
+  EXPECT_EQ(swept->next_overlap_end, kBase + 2000);
   EXPECT_EQ(listener.deleted(), std::vector<std::string>{early.id});
   EXPECT_TRUE(store_->FindById(early.id).status().IsNotFound());
   EXPECT_TRUE(store_->FindById(late.id).ok());
@@ -1256,6 +1258,7 @@ TEST_P(TokenStoreContractTest, SweepRemovesEndedOverlapsAndForgottenSecrets) {
   EXPECT_EQ(swept->retired, 1);
   EXPECT_FALSE(store_->LookupSecret(early.secret_hash)->retired);
   EXPECT_TRUE(store_->LookupSecret(late.secret_hash)->retired);
+  EXPECT_EQ(swept->next_overlap_end, std::nullopt) << "no overlap left";
   EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 3) << "the new tokens and the expired one";
   store_->SetChangeListener(nullptr);
 }

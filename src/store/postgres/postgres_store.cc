@@ -139,6 +139,10 @@ constexpr Statement kSweepTokens = {
     "AND expiration_date <= $1::bigint RETURNING id) "
     "SELECT deleted.id, pg_notify('tokend_token_deleted', deleted.id) FROM deleted",
     1};
+// Through tokens_rotated_by_expiration: the first entry of a short index.
+constexpr Statement kNextOverlapEnd = {
+    "tokend_next_overlap_end",
+    "SELECT min(expiration_date) FROM tokens WHERE rotated_to IS NOT NULL", 0};
 constexpr Statement kSweepRetired = {
     "tokend_sweep_retired", "DELETE FROM retired_secrets WHERE forget_after <= $1::bigint", 1};
 // The token and the retired secret of one hash in one round trip: one row,
@@ -264,15 +268,15 @@ constexpr Statement kOutboxStats = {
     0};
 
 constexpr const Statement* kPrepared[] = {
-    &kFindById,        &kFindBySecretHash, &kInsert,        &kInsertMany,
-    &kDelete,          &kCountByType,      &kPing,          &kInsertAbsent,
-    &kRecordUses,      &kRotationState,    &kKeepRotated,   &kInsertRetired,
-    &kRevokeFamily,    &kSweepTokens,      &kSweepRetired,  &kLookupSecret,
-    &kWriteEvents,     &kNoticeProgress,   &kNoticeStart,   &kNoticeClaim,
-    &kNoticeTokens,    &kChainWriters,     &kLockChain,     &kUnrecordedWriter,
-    &kChainEvents,     &kPruneFirstKept,   &kPruneEvents,   &kPruneChain,
-    &kClaimDeliveries, &kDelivered,        &kRetryDelivery, &kFailDelivery,
-    &kOutboxStats};
+    &kFindById,         &kFindBySecretHash, &kInsert,         &kInsertMany,
+    &kDelete,           &kCountByType,      &kPing,           &kInsertAbsent,
+    &kRecordUses,       &kRotationState,    &kKeepRotated,    &kInsertRetired,
+    &kRevokeFamily,     &kSweepTokens,      &kSweepRetired,   &kNextOverlapEnd,
+    &kLookupSecret,     &kWriteEvents,      &kNoticeProgress, &kNoticeStart,
+    &kNoticeClaim,      &kNoticeTokens,     &kChainWriters,   &kLockChain,
+    &kUnrecordedWriter, &kChainEvents,      &kPruneFirstKept, &kPruneEvents,
+    &kPruneChain,       &kClaimDeliveries,  &kDelivered,      &kRetryDelivery,
+    &kFailDelivery,     &kOutboxStats};
 
 ResultPtr Exec(PGconn* conn, const Statement& statement, const std::vector<const char*>& params) {
   return ResultPtr(PQexecPrepared(conn, statement.name, static_cast<int>(params.size()),
@@ -1151,6 +1155,11 @@ class PostgresStore final : public TokenStore {
         return pg::TranslateError(config_, conn, retired.get(), "sweep");
       }
       counts.retired = ParseInt64(PQcmdTuples(retired.get())).value_or(0);
+      ResultPtr next = Exec(conn, kNextOverlapEnd, {});
+      if (!Succeeded(next.get(), PGRES_TUPLES_OK) || PQntuples(next.get()) != 1) {
+        return pg::TranslateError(config_, conn, next.get(), "sweep");
+      }
+      counts.next_overlap_end = ParseInt64(PQgetvalue(next.get(), 0, 0));
       return Status::Ok();
     });
     // The tokens' statement commits on its own, so its deletions stand even

@@ -162,6 +162,9 @@ constexpr const char* kSweepTokensSql =
     "DELETE FROM tokens WHERE rotated_to IS NOT NULL AND expiration_date <= ?1 "
     "RETURNING id, type, principal";
 constexpr const char* kSweepRetiredSql = "DELETE FROM retired_secrets WHERE forget_after <= ?1";
+// Through tokens_rotated_by_expiration: the first entry of a short index.
+constexpr const char* kNextOverlapEndSql =
+    "SELECT min(expiration_date) FROM tokens WHERE rotated_to IS NOT NULL";
 // The token and the retired secret of one hash, from one snapshot; one row,
 // whose token columns are null when there is no token and whose retired
 // columns (from kTokenColumnCount on) are null when the secret is not retired.
@@ -545,6 +548,7 @@ class SqliteStore final : public TokenStore {
     core::EpochMillis now = 0;              // kRevokeFamily, kSweep
     bool first_detection = false;           // kRevokeFamily
     std::int64_t retired_swept = 0;         // kSweep
+    std::optional<core::EpochMillis> next_overlap_end;  // kSweep
     // kInsert, kDelete: the events of the change; kInsertAbsent: one per row
     // (or none).
     std::span<const core::AuditEvent> events;
@@ -1711,6 +1715,12 @@ Status SqliteStore::RunSweep(Connection& connection, WriteOp& op) {
     return StatusFromSqlite(rc, connection.db(), "sweeping " + display_);
   }
   op.retired_swept = sqlite3_changes(connection.db());
+  Result<Statement> next = connection.Prepare(kNextOverlapEndSql);
+  if (!next.ok()) return next.status();
+  if (const int rc = next->Step(); rc != SQLITE_ROW) {
+    return StatusFromSqlite(rc, connection.db(), "sweeping " + display_);
+  }
+  op.next_overlap_end = next->ColumnOptionalInt64(0);
   op.result = Status::Ok();
   return Status::Ok();
 }
@@ -1737,7 +1747,8 @@ Result<SweepCounts> SqliteStore::SweepRotations(core::EpochMillis now) {
   WriteOp op(WriteOp::Kind::kSweep, {}, {});
   op.now = now;
   if (Status status = Submit(op); !status.ok()) return status;
-  return SweepCounts{static_cast<std::int64_t>(op.deleted.size()), op.retired_swept};
+  return SweepCounts{static_cast<std::int64_t>(op.deleted.size()), op.retired_swept,
+                     op.next_overlap_end};
 }
 
 Result<SecretLookup> SqliteStore::LookupSecret(std::string_view secret_hash) {
