@@ -86,13 +86,15 @@ core::Result<std::optional<std::string_view>> PresentedSecret(const RequestHeade
                                                               std::string& storage) {
   std::optional<std::string_view> from_header;
   if (headers.authorization) {
+    // Before the first one is read: two of them are a 400 whichever comes
+    // first and whatever either holds.
+    if (headers.authorization_count > 1) {
+      return core::Status::InvalidArgument("The Authorization header is given more than once.");
+    }
     const auto credential = BearerCredential(*headers.authorization);
     if (!credential) {
       return core::Status::Unauthenticated(
           "The Authorization header must be of the form: Bearer <token>.");
-    }
-    if (headers.authorization_count > 1) {
-      return core::Status::InvalidArgument("The Authorization header is given more than once.");
     }
     from_header = *credential;
   }

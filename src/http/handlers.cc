@@ -314,8 +314,10 @@ Step CheckToken(const HandlerEnv& env, Exchange& ex) {
 
 Step Health(const HandlerEnv& env, Exchange& ex) {
   return OnStore([&env] { return env.service.Ping(); }).Then([](core::Status ping) -> Step {
-    Response res = ping.ok() ? JsonResponse(status::ok, R"({"status":"UP"})")
-                             : JsonResponse(status::service_unavailable, R"({"status":"DOWN"})");
+    if (ping.ok()) return NoStore(JsonResponse(status::ok, R"({"status":"UP"})"));
+    Response res = JsonResponse(status::service_unavailable, R"({"status":"DOWN"})");
+    // As every 503: the store may be back in a moment.
+    res.set(field::retry_after, "1");
     return NoStore(std::move(res));
   });
 }

@@ -96,7 +96,11 @@ void AccessLog::Write(const Exchange& ex, int status) const {
   if (!logger_) return;
   const std::chrono::duration<double, std::milli> elapsed =
       std::chrono::steady_clock::now() - ex.start;
-  const std::string_view method = ex.req.method_string();
+  // A method Beast does not know is the client's free text, of any length
+  // below the header limit: a log line names it no further.
+  const std::string_view method = ex.req.method() == beast_http::verb::unknown
+                                      ? std::string_view("UNKNOWN")
+                                      : std::string_view(ex.req.method_string());
   // The label is "METHOD /template"; the line has the method on its own.
   std::string_view route = ex.label;
   if (const auto space = route.find(' '); space != std::string_view::npos) {
@@ -131,8 +135,6 @@ void AccessLog::Write(const Exchange& ex, int status) const {
     line.append("access ");
     line.append(ex.remote.empty() ? std::string_view("-") : ex.remote);
     line.push_back(' ');
-    // A method Beast does not know is shown as it came, within its grammar
-    // (a token of visible characters), so it cannot break the line.
     line.append(method);
     line.push_back(' ');
     line.append(route);

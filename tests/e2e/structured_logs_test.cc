@@ -116,6 +116,10 @@ TEST_F(StructuredLogsTest, TextAccessLinesAndNoneWithoutTheFlag) {
   TestClient client(tokend->port());
   auto health = client.Request("GET", "/health?secret=hidden", {{"X-Request-Id", "r1"}});
   ASSERT_TRUE(health);
+  // A method of the client's own text is not written out.
+  auto odd = client.Request("HIDDENMETHODTEXT", "/health", {{"X-Request-Id", "r2"}});
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->status, 405);
   tokend->Signal(SIGTERM);
   ASSERT_EQ(tokend->WaitExit(15s), 0);
   const std::string log = tokend->Log();
@@ -123,7 +127,11 @@ TEST_F(StructuredLogsTest, TextAccessLinesAndNoneWithoutTheFlag) {
       log,
       std::regex(R"( info access 127\.0\.0\.1:\d+ GET /health 200 \d+\.\d{3}ms id=r1 token=-)")))
       << log;
+  EXPECT_TRUE(std::regex_search(
+      log, std::regex(R"( info access 127\.0\.0\.1:\d+ UNKNOWN \S+ 405 .* id=r2 )")))
+      << log;
   EXPECT_EQ(log.find("hidden"), std::string::npos);
+  EXPECT_EQ(log.find("HIDDENMETHODTEXT"), std::string::npos);
 
   TempDir quiet_dir;
   auto quiet = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store",

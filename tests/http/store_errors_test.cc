@@ -272,6 +272,7 @@ class StoreErrorsTest : public ::testing::Test {
     ASSERT_TRUE(health);
     EXPECT_EQ(health->status, 503);
     EXPECT_EQ(health->body, R"({"status":"DOWN"})");
+    EXPECT_EQ(health->Header("Retry-After"), "1") << "as every 503";
     ExpectNoDetail(*health, "health");
     auto metrics = client.Request("GET", "/metrics");
     ASSERT_TRUE(metrics);
