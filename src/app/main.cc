@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -274,6 +275,17 @@ int Bootstrap(const BootstrapConfig& config) {
 // naming the first broken event, 2 when the store cannot be read.
 int VerifyAudit(const AuditVerifyConfig& config) {
   SetUpLogging("warn", LogFormat::kText);
+  // Opening a SQLite path creates the file: a mistyped one would verify as
+  // an empty, intact trail.
+  constexpr std::string_view kSqlitePrefix = "sqlite:";
+  if (const std::string_view url = config.store;
+      url.starts_with(kSqlitePrefix) && url.substr(kSqlitePrefix.size()) != ":memory:") {
+    std::error_code error;
+    if (!std::filesystem::exists(std::string(url.substr(kSqlitePrefix.size())), error)) {
+      spdlog::error("cannot open the store {}: no such file", RedactStoreUrl(config.store));
+      return kExitUsage;
+    }
+  }
   auto store = OpenStore(config.store);
   if (!store.ok()) {
     spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),

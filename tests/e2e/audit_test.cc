@@ -158,6 +158,11 @@ TEST(AuditCommandTest, RefusesAStoreItCannotOpen) {
   TempDir dir;
   RunResult refused = RunTokend({"audit", "verify", "--store", "mysql://x"}, 30s);
   EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  // A mistyped path is no empty trail: nothing is created there.
+  refused = RunTokend({"audit", "verify", "--store", "sqlite:" + dir.File("missing/x.db")}, 30s);
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("no such file"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.File("missing"))) << "created by the verification";
   RunResult bad = RunTokend({"serve", "--listen", "127.0.0.1:0", "--store",
                              "sqlite:" + dir.File("x.db"), "--expiry-notice", "7"},
                             30s);
