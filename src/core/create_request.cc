@@ -154,6 +154,13 @@ Result<std::vector<std::string>> ResolveActions(const CreateTokenRequest& reques
   if (request.permissions) {
     for (const std::string& action : *request.permissions) add(action);
   }
+  // The bound is on what the token holds, which every authorization check
+  // walks: a role adds to the listed permissions.
+  if (actions.size() > kMaxPermissions) {
+    return InvalidRequest(
+        "The token's permissions (its role's and the listed ones) must be at most " +
+        std::to_string(kMaxPermissions) + ".");
+  }
   if (type == TokenType::kUser && actions.empty()) {
     // A user token without permissions acts as its user.
     actions.push_back("**/**");

@@ -241,6 +241,39 @@ TEST(CreateRequestTest, UserWithPermissionsKeepsThem) {
   EXPECT_EQ(result->actions, std::vector<std::string>{"workflow/read"});
 }
 
+// `count` distinct valid permissions (at most 75), none of them **/something.
+std::vector<std::string> DistinctPermissions(std::size_t count) {
+  std::vector<std::string> permissions;
+  for (const char* resource :
+       {"system", "workflow", "workflowrun", "workflowtemplate", "taskrun", "task", "action",
+        "user", "team", "token", "parameter", "schedule", "insights", "integration", "webhook"}) {
+    for (const char* action : {"read", "write", "action", "delete", "**"}) {
+      if (permissions.size() < count) permissions.push_back(std::string(resource) + "/" + action);
+    }
+  }
+  return permissions;
+}
+
+// The bound is on the token's permissions: a role's count with the listed ones.
+TEST(CreateRequestTest, ARoleAndItsListedPermissionsTogetherHaveTheBound) {
+  CreateTokenRequest request = TeamRequest();
+  request.role = "editor";  // **/read **/write **/action
+  request.permissions = DistinctPermissions(kMaxPermissions - 3);
+  Result<NewTokenSpec> result = ValidateCreate(request, kNow);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->actions.size(), kMaxPermissions);
+
+  request.permissions = DistinctPermissions(kMaxPermissions - 2);
+  result = ValidateCreate(request, kNow);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().api_error(), ApiError::kTokenInvalidRequest);
+  EXPECT_NE(result.status().message().find("at most 64"), std::string::npos)
+      << result.status().message();
+  // A listed permission the role already holds counts once.
+  request.permissions->back() = "**/read";
+  EXPECT_TRUE(ValidateCreate(request, kNow).ok());
+}
+
 TEST(CreateRequestTest, MaxPermissionsIsAllowed) {
   CreateTokenRequest request = TeamRequest();
   request.permissions = std::vector<std::string>(kMaxPermissions, "token/read");
