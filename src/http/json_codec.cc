@@ -588,9 +588,9 @@ std::optional<std::string_view> CanonicalIntrospectSecret(std::string_view body)
 Result<std::string_view> ParseIntrospectJson(std::string_view body, std::string& storage) {
   if (const auto secret = CanonicalIntrospectSecret(body)) return *secret;
   BodyParser parser;
-  if (!parser.ParseObject(body).ok()) {
-    return Status::InvalidArgument(std::string(kIntrospectShape));
-  }
+  // What is wrong with the JSON itself (its syntax, depth, UTF-8, a string's
+  // length), named as for every body; never a byte of it.
+  if (Status parsed = parser.ParseObject(body); !parsed.ok()) return parsed;
   const json::value* token = parser.object().if_contains("token");
   if (token == nullptr || !token->is_string()) {
     return Status::InvalidArgument(std::string(kIntrospectShape));

@@ -334,14 +334,37 @@ TEST(ParseIntrospectJsonTest, CanonicalAndNearCanonicalBodiesAgree) {
 }
 
 TEST(ParseIntrospectJsonTest, RejectsOtherShapesWithoutEchoing) {
-  for (const std::string body :
-       {"", "{}", "[\"bfg_hush\"]", "\"bfg_hush\"", "{\"token\":null}", "{\"token\":5}",
-        "{\"token\":[\"bfg_hush\"]}", "{\"Token\":\"bfg_hush\"}", "{\"token\":\"bfg_hush\"",
-        "token=bfg_hush", "{\"token\":\"bfg_hush\xFF\"}"}) {
+  for (const std::string body : {"{}", "{\"token\":null}", "{\"token\":5}",
+                                 "{\"token\":[\"bfg_hush\"]}", "{\"Token\":\"bfg_hush\"}"}) {
     auto result = ParseIntrospectJson(body);
     ASSERT_FALSE(result.ok()) << body;
     EXPECT_EQ(result.status().api_error(), ApiError::kRequestInvalidParams);
     EXPECT_EQ(result.status().message(), "Introspection body must be {\"token\": \"<secret>\"}.");
+  }
+}
+
+// A body that is no JSON object says what is wrong with it, as for every
+// body, and never echoes it.
+TEST(ParseIntrospectJsonTest, NamesWhatIsWrongWithTheJsonWithoutEchoing) {
+  const std::string deep = std::string(17, '[') + std::string(17, ']');
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "it is empty"},
+      {"[\"bfg_hush\"]", "JSON object"},
+      {"\"bfg_hush\"", "JSON object"},
+      {"{\"token\":\"bfg_hush\"", "not valid JSON"},
+      {"token=bfg_hush", "not valid JSON"},
+      {"{\"token\":\"bfg_hush\xFF\"}", "not valid UTF-8"},
+      {"{\"x\":" + deep + ",\"token\":\"bfg_hush\"}", "nested deeper than"},
+      {"{\"token\":\"bfg_hush" + std::string(kMaxJsonStringBytes, 'a') + "\"}", "longer than"},
+  };
+  for (const auto& [body, named] : cases) {
+    auto result = ParseIntrospectJson(body);
+    ASSERT_FALSE(result.ok()) << body.substr(0, 40);
+    EXPECT_EQ(result.status().api_error(), ApiError::kRequestInvalidParams);
+    EXPECT_NE(result.status().message().find(named), std::string::npos)
+        << body.substr(0, 40) << ": " << result.status().message();
+    EXPECT_EQ(result.status().message().find("hush"), std::string::npos)
+        << result.status().message();
   }
 }
 
