@@ -41,6 +41,11 @@ EventOrigin EventOrigin::Of(const Caller& caller) {
     std::optional<std::string> principal;
     if (caller.scope != TokenType::kGlobal) principal = caller.principal;
     origin.actor = EventActor{caller.token_id, caller.scope, std::move(principal)};
+  } else if (caller.presented) {
+    const Token& token = *caller.presented;
+    std::optional<std::string> principal;
+    if (token.type != TokenType::kGlobal) principal = token.principal;
+    origin.actor = EventActor{token.id, token.type, std::move(principal)};
   }
   origin.remote_address = caller.remote_address;
   return origin;

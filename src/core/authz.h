@@ -26,6 +26,10 @@ struct Caller {
   // The TCP peer the request came from, for audit events; null when the
   // caller is not a request (first start, commands).
   std::optional<std::string> remote_address;
+  // `--auth off`: the valid token the request presented, if any. It grants
+  // nothing (the caller is unrestricted) but is named as the actor of the
+  // changes the request makes.
+  SharedToken presented;
 
   // The caller a token acts as.
   static Caller FromToken(const Token& token);

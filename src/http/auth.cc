@@ -180,8 +180,10 @@ service::Outcome<AuthResult> AuthenticationOff(const HandlerEnv& env, Exchange& 
   return env.service.Resolve(core::HashedSecret::Of(**presented), ex.now)
       .Then([](service::Resolution resolved) -> service::Outcome<AuthResult> {
         if (!resolved.ok() || *resolved == nullptr) return AuthResult(Unrestricted());
+        core::Caller caller = core::Caller::Unrestricted();
+        caller.presented = *resolved;
         return AuthResult(std::make_shared<const Authenticated>(
-            Authenticated{core::Caller::Unrestricted(), std::move(*resolved)}));
+            Authenticated{std::move(caller), std::move(*resolved)}));
       });
 }
 

@@ -49,6 +49,23 @@ TEST(EventOriginTest, ACallersTokenIsTheActorAndTheUnrestrictedCallerNone) {
   EXPECT_EQ(EventOrigin::System(), EventOrigin{});
 }
 
+// --auth off: the unrestricted caller names the valid token it presented.
+TEST(EventOriginTest, AnUnrestrictedCallersPresentedTokenIsTheActor) {
+  Caller caller = Caller::Unrestricted();
+  Token token;
+  token.id = "65f0a1b2c3d4e5f60123bbbb";
+  token.type = TokenType::kUser;
+  token.principal = "alice";
+  caller.presented = std::make_shared<const Token>(token);
+  ASSERT_TRUE(EventOrigin::Of(caller).actor);
+  EXPECT_EQ(*EventOrigin::Of(caller).actor, (EventActor{token.id, TokenType::kUser, "alice"}));
+  token.type = TokenType::kGlobal;
+  token.principal.reset();
+  caller.presented = std::make_shared<const Token>(token);
+  EXPECT_EQ(*EventOrigin::Of(caller).actor,
+            (EventActor{token.id, TokenType::kGlobal, std::nullopt}));
+}
+
 TEST(ChainHashTest, IsTheSha256OfThePreviousHashAndTheText) {
   EXPECT_EQ(ChainHash(kChainGenesis, "{}"), HashSecret(std::string(kChainGenesis) + "{}"));
   EXPECT_NE(ChainHash(kChainGenesis, "{}"), ChainHash(ChainHash(kChainGenesis, "{}"), "{}"));

@@ -4,6 +4,7 @@
 // /api/v2/token/self still needs a presented, valid token.
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <cstdio>
 #include <string>
 #include <tuple>
@@ -260,6 +261,41 @@ TEST_F(AuthOffSelfTest, AnswersThePresentedValidToken) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(JsonField(res->body, "id"), first_.id);
+}
+
+// A change made with a valid token under --auth off names that token as
+// its actor; without one, the event has none.
+TEST_F(AuthOffSelfTest, TheActorOfAChangeIsThePresentedValidToken) {
+  auto client = Connect();
+  const auto create = [&client](std::string_view name, Headers headers) {
+    headers.emplace_back("Content-Type", "application/json");
+    auto res = client->Request("POST", "/api/v2/token", headers,
+                               R"({"type":"team","name":")" + std::string(name) +
+                                   R"(","principal":"t1","permissions":["token/read"]})");
+    EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    return res ? JsonField(res->body, "id") : std::string();
+  };
+  const std::string with = create("with", Bearer(first_.secret));
+  const std::string without = create("without", {});
+  auto res = client->Request("GET", "/api/v2/token/audit?actions=token.created");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const boost::json::value page = boost::json::parse(res->body);
+  int seen = 0;
+  for (const boost::json::value& event : page.at("content").as_array()) {
+    const boost::json::object& object = event.as_object();
+    const auto id = object.at("subject").at("id").as_string();
+    if (id == with) {
+      ++seen;
+      ASSERT_TRUE(object.contains("actor")) << event;
+      EXPECT_EQ(object.at("actor").at("id").as_string(), first_.id) << event;
+      EXPECT_EQ(object.at("actor").at("principal").as_string(), "t1") << event;
+    } else if (id == without) {
+      ++seen;
+      EXPECT_FALSE(object.contains("actor")) << event;
+    }
+  }
+  EXPECT_EQ(seen, 2) << res->body;
 }
 
 TEST_F(AuthOffSelfTest, NoOrAnInvalidTokenIs401) {
