@@ -68,7 +68,12 @@ function failed(error) {
 
 // Puts a screen in place and moves focus to its heading, so keyboard and
 // screen reader users start at the top of the new screen.
+// Each screen put in place (or begun, by loading) has a number: a screen
+// whose data arrives after another took its place leaves that one alone.
+let screen = 0;
+
 function show(title, ...content) {
+  screen += 1;
   const heading = h('h1', { tabindex: '-1', class: 'screen-title' }, title);
   replace(view, heading, ...content);
   document.title = `${title} · tokend console`;
@@ -76,8 +81,16 @@ function show(title, ...content) {
   return heading;
 }
 
+// Begins a screen whose data is on its way; returns its number, to check
+// with stillShown once the data is there.
 function loading(title) {
+  screen += 1;
   replace(view, h('h1', { class: 'screen-title' }, title), h('p', { class: 'muted' }, 'Loading…'));
+  return screen;
+}
+
+function stillShown(ticket) {
+  return ticket === screen;
 }
 
 // ---- session -------------------------------------------------------------
@@ -171,7 +184,7 @@ function selectField(label, options, value, onChange, extra = {}) {
 
 async function renderList() {
   const list = state.list;
-  loading('Tokens');
+  const ticket = loading('Tokens');
   const query = { limit: list.size, page: list.page, sort: list.sort, order: list.order };
   if (list.type) query.types = list.type;
   if (list.principal) query.principals = list.principal;
@@ -181,10 +194,12 @@ async function renderList() {
   try {
     page = await api.query(query);
   } catch (error) {
+    if (!stillShown(ticket)) return;
     show('Tokens', h('p', { class: 'empty' }, 'The tokens could not be loaded.'));
     failed(error);
     return;
   }
+  if (!stillShown(ticket)) return;
   if (page.totalPages > 0 && list.page >= page.totalPages) {
     list.page = page.totalPages - 1;
     renderList();
@@ -299,15 +314,17 @@ async function renderList() {
 // ---- create --------------------------------------------------------------
 
 async function renderCreate() {
-  loading('Create token');
+  const ticket = loading('Create token');
   let limits;
   try {
     limits = await policy();
   } catch (error) {
+    if (!stillShown(ticket)) return;
     show('Create token', h('p', { class: 'empty' }, 'The expiry policy could not be loaded, so no token can be created now.'));
     failed(error);
     return;
   }
+  if (!stillShown(ticket)) return;
   const form = h('form', { class: 'card', novalidate: true });
   const ids = { type: uid('f'), name: uid('f'), principal: uid('f'), description: uid('f'), expires: uid('f'), role: uid('f') };
   const type = h('select', { id: ids.type, class: 'input' }, CREATE_TYPES.map((t) => h('option', { value: t }, t)));
@@ -591,11 +608,12 @@ function openDialog(title, description, confirmLabel, extra, onConfirm) {
 }
 
 async function renderDetails(id) {
-  loading('Token');
+  const ticket = loading('Token');
   let token;
   try {
     token = await api.get(id);
   } catch (error) {
+    if (!stillShown(ticket)) return;
     if (error instanceof ApiError && error.status === 404) {
       show('Token not found', h('p', { class: 'empty' },
         'This token does not exist any more (it was revoked, deleted or rotated away), or you may not see it. ',
@@ -612,9 +630,10 @@ async function renderDetails(id) {
   try {
     [chain, audit] = await Promise.all([chainOf(token).catch(() => null), auditSection(token)]);
   } catch (error) {
-    failed(error);
+    if (stillShown(ticket)) failed(error);
     return;
   }
+  if (!stillShown(ticket)) return;
   const facts = [
     ['Id', h('code', {}, token.id)],
     ['State', stateBadge(token)],

@@ -483,6 +483,26 @@ test('the console', async (t) => {
     await page.getByRole('table').waitFor();
   });
 
+  await t.test('a screen left before its data came is not put back', async () => {
+    const slowQueries = async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await route.continue();
+    };
+    await page.route('**/api/v2/token/query**', slowQueries);
+    await page.evaluate(() => { location.hash = '#/create'; });
+    await page.getByLabel('Name').waitFor();
+    // The list begins to load, then the person goes to create a token
+    // before its tokens arrive.
+    await page.evaluate(() => { location.hash = '#/tokens'; });
+    await page.evaluate(() => { location.hash = '#/create'; });
+    await page.getByLabel('Name').waitFor();
+    await page.waitForTimeout(2500);
+    assert.equal(await page.getByLabel('Name').count(), 1, 'the create form is still shown');
+    await page.unroute('**/api/v2/token/query**', slowQueries);
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    await page.getByRole('table').waitFor();
+  });
+
   await t.test('sign-out forgets the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Token').waitFor();
