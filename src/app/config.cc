@@ -52,11 +52,17 @@ core::Result<ListenAddress> ParseListenAddress(std::string_view text) {
   return address;
 }
 
-std::optional<std::string> SqliteParentDir(std::string_view store_url) {
+std::optional<std::string> SqliteFile(std::string_view store_url) {
   if (!store_url.starts_with(kSqlitePrefix)) return std::nullopt;
   const std::string_view path = store_url.substr(kSqlitePrefix.size());
   if (path.empty() || path == ":memory:") return std::nullopt;
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  return std::string(path);
+}
+
+std::optional<std::string> SqliteParentDir(std::string_view store_url) {
+  const std::optional<std::string> file = SqliteFile(store_url);
+  if (!file) return std::nullopt;
+  std::filesystem::path parent = std::filesystem::path(*file).parent_path();
   return parent.empty() ? std::string(".") : parent.string();
 }
 

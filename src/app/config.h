@@ -97,6 +97,10 @@ core::Result<ListenAddress> ParseListenAddress(std::string_view text);
 // --data-dir, else the SQLite file's folder, else "./data".
 std::string DataDirFor(const ServeConfig& config);
 
+// For "sqlite:PATH": PATH; nullopt for other stores, for ":memory:" and for
+// no path.
+std::optional<std::string> SqliteFile(std::string_view store_url);
+
 // For "sqlite:PATH": the folder PATH lives in (to create it); nullopt for
 // other stores and for ":memory:".
 std::optional<std::string> SqliteParentDir(std::string_view store_url);

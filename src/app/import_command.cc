@@ -25,7 +25,6 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
-constexpr std::string_view kSqlitePrefix = "sqlite:";
 
 // One line on stderr, prefixed like every message of the command.
 __attribute__((format(printf, 1, 2))) void Note(const char* format, ...) {
@@ -55,15 +54,6 @@ std::optional<std::string> ReadWholeFile(const std::string& path, std::string& e
     return std::nullopt;
   }
   return std::move(content).str();
-}
-
-// The SQLite file a "sqlite:PATH" URL names; nullopt for other stores and
-// for ":memory:".
-std::optional<std::string> SqliteFile(std::string_view url) {
-  if (!url.starts_with(kSqlitePrefix)) return std::nullopt;
-  const std::string_view path = url.substr(kSqlitePrefix.size());
-  if (path.empty() || path == ":memory:") return std::nullopt;
-  return std::string(path);
 }
 
 core::Result<std::unique_ptr<store::TokenStore>> OpenStore(const std::string& url) {

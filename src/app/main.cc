@@ -277,14 +277,11 @@ int VerifyAudit(const AuditVerifyConfig& config) {
   SetUpLogging("warn", LogFormat::kText);
   // Opening a SQLite path creates the file: a mistyped one would verify as
   // an empty, intact trail.
-  constexpr std::string_view kSqlitePrefix = "sqlite:";
-  if (const std::string_view url = config.store;
-      url.starts_with(kSqlitePrefix) && url.substr(kSqlitePrefix.size()) != ":memory:") {
-    std::error_code error;
-    if (!std::filesystem::exists(std::string(url.substr(kSqlitePrefix.size())), error)) {
-      spdlog::error("cannot open the store {}: no such file", RedactStoreUrl(config.store));
-      return kExitUsage;
-    }
+  std::error_code error;
+  if (const std::optional<std::string> file = SqliteFile(config.store);
+      file && !std::filesystem::exists(*file, error)) {
+    spdlog::error("cannot open the store {}: no such file", RedactStoreUrl(config.store));
+    return kExitUsage;
   }
   auto store = OpenStore(config.store);
   if (!store.ok()) {
