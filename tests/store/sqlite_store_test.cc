@@ -267,16 +267,19 @@ std::vector<Token> TeamsOfMixedTypes(int count) {
   return tokens;
 }
 
+// A new store file at `path` holding TeamsOfMixedTypes(count), closed.
+void WriteMixedTypes(const std::string& path, int count) {
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->InsertMany(TeamsOfMixedTypes(count)).ok());
+}
+
 // A scoped caller's page (one principal, the types it may see, newest first)
 // walks one principal-led index in order and checks the type in it: no sort,
 // and no table row read for the entries a deep page skips.
 TEST(SqliteStoreTest, APrincipalsPageByCreationDateWalksOneIndexCheckingTypesInIt) {
   const std::string path = NewTempDir() + "/tokend.db";
-  {
-    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
-    ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(store->InsertMany(TeamsOfMixedTypes(300)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMixedTypes(path, 300));
   // The page's ids, as the SQLite store selects them for one type or for a
   // caller's visibility.
   for (const char* types : {"type IN ('team')", "+type IN ('team')", "+type IN ('team','user')"}) {
@@ -359,11 +362,7 @@ bool ReadsOnlyIndex(const std::string& plan, const std::string& index) {
 // last, that was a row read for nearly every token in the store.
 TEST(SqliteStoreTest, ATypeFilteredPageChecksTheTypeInTheIndexOfItsSortField) {
   const std::string path = NewTempDir() + "/tokend.db";
-  {
-    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
-    ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(store->InsertMany(TeamsOfMixedTypes(300)).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMixedTypes(path, 300));
   // The page's ids, as the SQLite store selects them under a type filter.
   for (const auto& [column, index] : kSortIndexes) {
     for (const char* order : {"ASC", "DESC"}) {
