@@ -170,8 +170,12 @@ Result<std::vector<std::string>> ResolveActions(const CreateTokenRequest& reques
 
 }  // namespace
 
+bool AsksForSessionToken(const CreateTokenRequest& request) {
+  return request.type && *request.type == ToString(TokenType::kSession);
+}
+
 Result<NewTokenSpec> ValidateCreate(const CreateTokenRequest& request, EpochMillis now) {
-  if (request.type && *request.type == ToString(TokenType::kSession)) {
+  if (AsksForSessionToken(request)) {
     return Status::InvalidArgument(
         "Invalid Token request. Session tokens are created by sign-in, not through this API.",
         ApiError::kTokenInvalidSessionRequest);

@@ -48,6 +48,11 @@ inline constexpr std::size_t kMaxPermissions = 64;
 // responses can write with a four-digit year.
 inline constexpr EpochMillis kMaxExpirationDate = 253402300799999;
 
+// Whether `request` names the session type, which ValidateCreate refuses
+// before any other rule (1011): a decoder that meets a wrong-typed member
+// leaves that rule to it.
+bool AsksForSessionToken(const CreateTokenRequest& request);
+
 // Applies, in Boomerang's order: session type (1011); required fields, blank
 // name/principal, lengths, NUL characters, past expiration, unknown type
 // (1010); permission grammar and unknown roles (1012). Messages name the field

@@ -515,8 +515,10 @@ Result<core::CreateTokenRequest> ParseCreateTokenRequest(std::string_view body) 
   if (Status status = parser.ParseObject(body); !status.ok()) return status;
 
   // Boost.JSON keeps one member per key (the last value given), so reading
-  // members in order implements "last one wins".
+  // members in order implements "last one wins". A wrong-typed member is
+  // answered after the session rule, which comes first (1011).
   core::CreateTokenRequest request;
+  Status first_problem;
   for (const json::key_value_pair& member : parser.object()) {
     const std::string_view key = member.key();
     const json::value& value = member.value();
@@ -536,8 +538,9 @@ Result<core::CreateTokenRequest> ParseCreateTokenRequest(std::string_view body) 
     } else if (key == "role") {
       status = ReadOptionalString(value, key, &request.role);
     }
-    if (!status.ok()) return status;
+    if (first_problem.ok() && !status.ok()) first_problem = std::move(status);
   }
+  if (!first_problem.ok() && !core::AsksForSessionToken(request)) return first_problem;
   return request;
 }
 
