@@ -388,8 +388,11 @@ class TokenStore {
   // Webhook outbox (API 8.2). Claims up to `max` deliveries due at `now`
   // (not failed, retry time reached, not claimed by anyone until now) for
   // `lease_millis`: no other instance claims them meanwhile. Oldest first.
-  virtual Result<std::vector<Delivery>> ClaimDeliveries(core::EpochMillis now,
-                                                        std::int64_t lease_millis, int max) = 0;
+  // Deliveries to `skipped_urls` stay where they are, for a later claim (the
+  // caller's tries to those receivers are at their limit).
+  virtual Result<std::vector<Delivery>> ClaimDeliveries(
+      core::EpochMillis now, std::int64_t lease_millis, int max,
+      const std::vector<std::string>& skipped_urls) = 0;
 
   // Ends a claimed try: delivered (removed from the outbox), retry later
   // (attempts + 1, released until retry_at) or failed (kept, never claimed

@@ -35,31 +35,60 @@ std::string DescribeAnswer(int status) {
 
 }  // namespace
 
-// What the deliverer knows of each receiver URL: once a try to it failed,
-// its other due deliveries wait for the same retry time instead of each
-// costing a thread up to the timeout, and then a single try (the probe)
-// finds out whether it is back. A receiver that hangs or fails so delays only
-// its own deliveries.
+// What the deliverer knows of each receiver URL.
+// - Tries in flight: a receiver takes one try at a time until it has
+//   answered 2xx (since the start or its last failure), and then up to all
+//   threads but one. Claims skip the receivers at their limit, so a receiver
+//   that hangs holds one thread, or all but one, and never delays another
+//   receiver's deliveries by its timeout.
+// - Failures: once a try failed, the receiver's other due deliveries wait
+//   for the same retry time instead of each costing a thread up to the
+//   timeout; the next claim of one is the single try that finds out whether
+//   it is back.
 class Deliverer::Receivers {
  public:
-  // 0: try now. Otherwise the time to put the delivery off to.
-  core::EpochMillis Admit(const std::string& url, core::EpochMillis now,
-                          std::int64_t probe_wait_millis) {
+  explicit Receivers(int threads) : answering_limit_(std::max(threads - 1, 1)) {}
+
+  // The URLs a claim skips: those at their limit of tries in flight.
+  std::vector<std::string> AtTheirLimit() const {
     std::lock_guard lock(mutex_);
-    auto found = states_.find(url);
-    if (found == states_.end()) return 0;
-    State& state = found->second;
-    if (now < state.blocked_until) return state.blocked_until;
-    if (state.probing) return now + probe_wait_millis;
-    state.probing = true;
-    return 0;
+    std::vector<std::string> urls;
+    for (const auto& [url, state] : states_) {
+      if (state.in_flight >= (state.answering ? answering_limit_ : 1)) urls.push_back(url);
+    }
+    return urls;
   }
 
-  // A try failed: the receiver's count of failures in a row.
+  // A claimed delivery to `url` is ours until Ended(url).
+  void Started(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    ++states_[url].in_flight;
+  }
+
+  void Ended(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    auto found = states_.find(url);
+    if (found == states_.end()) return;
+    --found->second.in_flight;
+    if (found->second.in_flight == 0 && found->second.failures == 0 && !found->second.answering) {
+      states_.erase(found);
+    }
+  }
+
+  // 0: try now. Otherwise the time to put the delivery off to.
+  core::EpochMillis Admit(const std::string& url, core::EpochMillis now) const {
+    std::lock_guard lock(mutex_);
+    auto found = states_.find(url);
+    if (found == states_.end() || now >= found->second.blocked_until) return 0;
+    return found->second.blocked_until;
+  }
+
+  // A try failed: the receiver's count of failures in a row. From now on it
+  // takes one try at a time.
   int Failed(const std::string& url) {
     std::lock_guard lock(mutex_);
     State& state = states_[url];
-    state.probing = false;
+    state.answering = false;
     return ++state.failures;
   }
 
@@ -70,21 +99,21 @@ class Deliverer::Receivers {
 
   void Succeeded(const std::string& url) {
     std::lock_guard lock(mutex_);
-    states_.erase(url);
-  }
-
-  void Abandoned(const std::string& url) {
-    std::lock_guard lock(mutex_);
-    if (auto found = states_.find(url); found != states_.end()) found->second.probing = false;
+    State& state = states_[url];
+    state.answering = true;
+    state.failures = 0;
+    state.blocked_until = 0;
   }
 
  private:
   struct State {
-    int failures = 0;
+    int in_flight = 0;
+    bool answering = false;  // its last try was answered 2xx
+    int failures = 0;        // in a row
     core::EpochMillis blocked_until = 0;
-    bool probing = false;
   };
-  std::mutex mutex_;
+  const int answering_limit_;
+  mutable std::mutex mutex_;
   std::map<std::string, State> states_;
 };
 
@@ -94,7 +123,7 @@ Deliverer::Deliverer(store::TokenStore& store, const HttpClient& client, core::W
       client_(client),
       secret_(std::move(secret)),
       options_(std::move(options)),
-      receivers_(std::make_unique<Receivers>()) {}
+      receivers_(std::make_unique<Receivers>(std::max(options_.threads, 1))) {}
 
 Deliverer::~Deliverer() { Stop(); }
 
@@ -121,9 +150,7 @@ void Deliverer::Run(std::stop_token stop, int thread_index) {
   Pause(stop, options_.idle_poll * thread_index / std::max(options_.threads, 1));
   bool store_failing = false;
   while (!stop.stop_requested()) {
-    // One delivery a claim: a slow receiver never holds up another's
-    // delivery claimed alongside it.
-    auto claimed = store_.ClaimDeliveries(core::NowMillis(), options_.lease.count(), 1);
+    auto claimed = Claim();
     if (!claimed.ok()) {
       if (!store_failing) {
         spdlog::warn("webhooks: cannot claim deliveries from the store: {}",
@@ -138,11 +165,21 @@ void Deliverer::Run(std::stop_token stop, int thread_index) {
       Pause(stop, options_.idle_poll);
       continue;
     }
-    for (const store::Delivery& delivery : *claimed) {
-      if (stop.stop_requested()) return;  // left to its lease
-      Deliver(delivery, stop);
-    }
+    const store::Delivery& delivery = claimed->front();
+    Deliver(delivery, stop);
+    receivers_->Ended(delivery.url);
   }
+}
+
+// One delivery a claim, so that a slow receiver never holds up another's
+// delivery claimed alongside it. Claims are made one at a time: each sees the
+// tries the others started.
+core::Result<std::vector<store::Delivery>> Deliverer::Claim() {
+  std::lock_guard claiming(claim_mutex_);
+  auto claimed = store_.ClaimDeliveries(core::NowMillis(), options_.lease.count(), 1,
+                                        receivers_->AtTheirLimit());
+  if (claimed.ok() && !claimed->empty()) receivers_->Started(claimed->front().url);
+  return claimed;
 }
 
 // Counters move after Finish: whoever reads a count then finds the outcome in
@@ -169,8 +206,7 @@ void Deliverer::Deliver(const store::Delivery& delivery, std::stop_token stop) {
   }
 
   const core::EpochMillis admitted_at = core::NowMillis();
-  if (const core::EpochMillis wait_until =
-          receivers_->Admit(delivery.url, admitted_at, policy.base_delay_millis)) {
+  if (const core::EpochMillis wait_until = receivers_->Admit(delivery.url, admitted_at)) {
     const core::EpochMillis retry_at =
         wait_until + static_cast<std::int64_t>(static_cast<double>(policy.base_delay_millis) *
                                                policy.jitter_fraction * RandomUnit());
@@ -190,10 +226,7 @@ void Deliverer::Deliver(const store::Delivery& delivery, std::stop_token stop) {
       {"webhook-signature", secret_.Sign(delivery.event_id, timestamp_seconds, delivery.payload)},
   };
   const PostResult result = client_.Post(*url, headers, delivery.payload, stop);
-  if (result.status == 0 && stop.stop_requested()) {
-    receivers_->Abandoned(delivery.url);
-    return;  // left to its lease
-  }
+  if (result.status == 0 && stop.stop_requested()) return;  // left to its lease
   if (core::IsWebhookDelivered(result.status)) {
     receivers_->Succeeded(delivery.url);
     Finish(delivery, {store::DeliveryOutcome::Kind::kDelivered, 0, {}});

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,8 +22,8 @@
 namespace tokend::webhooks {
 
 struct DelivererOptions {
-  // Threads posting at once; a receiver that hangs holds at most one of them
-  // (per attempt window) while it keeps failing.
+  // Threads posting at once. A receiver takes one of them until it answers
+  // 2xx, then up to all but one: one that hangs never holds them all.
   int threads = 4;
   // How long a claimed delivery is ours: no other instance claims it
   // meanwhile; a try abandoned by a stop or a crash is retried after it.
@@ -58,6 +59,7 @@ class Deliverer {
  private:
   class Receivers;
   void Run(std::stop_token stop, int thread_index);
+  core::Result<std::vector<store::Delivery>> Claim();
   void Deliver(const store::Delivery& delivery, std::stop_token stop);
   void Finish(const store::Delivery& delivery, const store::DeliveryOutcome& outcome);
 
@@ -66,6 +68,7 @@ class Deliverer {
   const core::WebhookSecret secret_;
   const DelivererOptions options_;
   std::unique_ptr<Receivers> receivers_;
+  std::mutex claim_mutex_;
   std::vector<std::jthread> threads_;
   std::atomic<std::uint64_t> delivered_{0};
   std::atomic<std::uint64_t> retried_{0};

@@ -631,7 +631,7 @@ TEST_F(PostgresStoreTest, TwoInstancesNeverClaimTheSameDelivery) {
   std::atomic<int> errors{0};
   auto claim_all = [&](TokenStore& store) {
     for (;;) {
-      Result<std::vector<Delivery>> batch = store.ClaimDeliveries(kAt + 1, 60'000, 7);
+      Result<std::vector<Delivery>> batch = store.ClaimDeliveries(kAt + 1, 60'000, 7, {});
       if (!batch.ok()) {
         ++errors;
         return;

@@ -1676,7 +1676,7 @@ TEST_P(EventStoreContractTest, InsertWritesItsEventsAndAFailedInsertNone) {
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->waiting, 2);
   EXPECT_EQ(stats->oldest_waiting, kBase);
-  Result<std::vector<Delivery>> claimed = store_->ClaimDeliveries(kBase, 10'000, 10);
+  Result<std::vector<Delivery>> claimed = store_->ClaimDeliveries(kBase, 10'000, 10, {});
   ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
   ASSERT_EQ(claimed->size(), 2u);
   for (const Delivery& delivery : *claimed) {
@@ -2010,19 +2010,19 @@ TEST_P(EventStoreContractTest, OutboxClaimsLeasesRetriesAndFails) {
   const Token token = MakeToken(1, TokenType::kUser, "u1");
   const core::AuditEvent event = Event(core::AuditAction::kCreated, token, kBase);
   ASSERT_TRUE(store_->Insert(token, std::span(&event, 1)).ok());
-  Result<std::vector<Delivery>> claimed = store_->ClaimDeliveries(kBase + 1, 10'000, 1);
+  Result<std::vector<Delivery>> claimed = store_->ClaimDeliveries(kBase + 1, 10'000, 1, {});
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->size(), 1u);
   const Delivery first = claimed->front();
   // Leased: the other URL only, then nothing until the lease ends.
-  claimed = store_->ClaimDeliveries(kBase + 2, 10'000, 10);
+  claimed = store_->ClaimDeliveries(kBase + 2, 10'000, 10, {});
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->size(), 1u);
   const Delivery second = claimed->front();
   EXPECT_NE(first.url, second.url);
-  EXPECT_TRUE(store_->ClaimDeliveries(kBase + 3, 10'000, 10)->empty());
+  EXPECT_TRUE(store_->ClaimDeliveries(kBase + 3, 10'000, 10, {})->empty());
   // Lease over: claimed again.
-  claimed = store_->ClaimDeliveries(kBase + 20'000, 10'000, 10);
+  claimed = store_->ClaimDeliveries(kBase + 20'000, 10'000, 10, {});
   ASSERT_TRUE(claimed.ok());
   EXPECT_EQ(claimed->size(), 2u);
 
@@ -2034,8 +2034,8 @@ TEST_P(EventStoreContractTest, OutboxClaimsLeasesRetriesAndFails) {
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->waiting, 1);
   EXPECT_EQ(stats->failed, 0);
-  EXPECT_TRUE(store_->ClaimDeliveries(kBase + 59'999, 10'000, 10)->empty());
-  claimed = store_->ClaimDeliveries(kBase + 60'000, 10'000, 10);
+  EXPECT_TRUE(store_->ClaimDeliveries(kBase + 59'999, 10'000, 10, {})->empty());
+  claimed = store_->ClaimDeliveries(kBase + 60'000, 10'000, 10, {});
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->size(), 1u);
   EXPECT_EQ(claimed->front().attempts, 1);
@@ -2049,7 +2049,30 @@ TEST_P(EventStoreContractTest, OutboxClaimsLeasesRetriesAndFails) {
   EXPECT_EQ(stats->waiting, 0);
   EXPECT_EQ(stats->failed, 1);
   EXPECT_FALSE(stats->oldest_waiting.has_value());
-  EXPECT_TRUE(store_->ClaimDeliveries(kBase + 10'000'000, 10'000, 10)->empty());
+  EXPECT_TRUE(store_->ClaimDeliveries(kBase + 10'000'000, 10'000, 10, {})->empty());
+}
+
+TEST_P(EventStoreContractTest, AClaimLeavesTheDeliveriesToSkippedUrlsWhereTheyAre) {
+  for (int n = 1; n <= 3; ++n) {
+    const Token token = MakeToken(n, TokenType::kUser, "u1");
+    const core::AuditEvent event = Event(core::AuditAction::kCreated, token, kBase + n);
+    ASSERT_TRUE(store_->Insert(token, std::span(&event, 1)).ok());
+  }
+  Result<std::vector<Delivery>> claimed = store_->ClaimDeliveries(kBase + 10, 10'000, 10, {kHookA});
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 3u);
+  for (const Delivery& delivery : *claimed) EXPECT_EQ(delivery.url, kHookB);
+  // Skipping both leaves everything; skipping none then takes the rest.
+  EXPECT_TRUE(store_->ClaimDeliveries(kBase + 11, 10'000, 10, {kHookB, kHookA})->empty());
+  claimed = store_->ClaimDeliveries(kBase + 12, 10'000, 10, {});
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 3u);
+  for (const Delivery& delivery : *claimed) EXPECT_EQ(delivery.url, kHookA);
+  // A URL no delivery has, and one with a quote, skip nothing.
+  claimed = store_->ClaimDeliveries(kBase + 20'000, 10'000, 10,
+                                    {"https://elsewhere.example/\"x\"", "https://x.example/"});
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_EQ(claimed->size(), 6u);
 }
 
 TEST_P(EventStoreContractTest, ExpiryNoticesFollowTheirRules) {

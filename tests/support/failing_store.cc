@@ -199,11 +199,11 @@ core::Result<store::ChainReport> FailingStore::VerifyAudit() {
   return ForwardingStore::VerifyAudit();
 }
 
-core::Result<std::vector<store::Delivery>> FailingStore::ClaimDeliveries(core::EpochMillis now,
-                                                                         std::int64_t lease_millis,
-                                                                         int max) {
+core::Result<std::vector<store::Delivery>> FailingStore::ClaimDeliveries(
+    core::EpochMillis now, std::int64_t lease_millis, int max,
+    const std::vector<std::string>& skipped_urls) {
   if (auto failure = Injected(kClaimDeliveries)) return *failure;
-  return ForwardingStore::ClaimDeliveries(now, lease_millis, max);
+  return ForwardingStore::ClaimDeliveries(now, lease_millis, max, skipped_urls);
 }
 
 core::Status FailingStore::FinishDelivery(const store::Delivery& delivery,

@@ -119,9 +119,9 @@ class FailingStore final : public ForwardingStore {
                                             std::int64_t offset, bool count_total) override;
   core::Result<std::int64_t> PruneAudit(core::EpochMillis before) override;
   core::Result<store::ChainReport> VerifyAudit() override;
-  core::Result<std::vector<store::Delivery>> ClaimDeliveries(core::EpochMillis now,
-                                                             std::int64_t lease_millis,
-                                                             int max) override;
+  core::Result<std::vector<store::Delivery>> ClaimDeliveries(
+      core::EpochMillis now, std::int64_t lease_millis, int max,
+      const std::vector<std::string>& skipped_urls) override;
   core::Status FinishDelivery(const store::Delivery& delivery,
                               const store::DeliveryOutcome& outcome) override;
   core::Result<store::OutboxStats> GetOutboxStats() override;

@@ -96,10 +96,10 @@ class ForwardingStore : public store::TokenStore {
     return inner_->PruneAudit(before);
   }
   core::Result<store::ChainReport> VerifyAudit() override { return inner_->VerifyAudit(); }
-  core::Result<std::vector<store::Delivery>> ClaimDeliveries(core::EpochMillis now,
-                                                             std::int64_t lease_millis,
-                                                             int max) override {
-    return inner_->ClaimDeliveries(now, lease_millis, max);
+  core::Result<std::vector<store::Delivery>> ClaimDeliveries(
+      core::EpochMillis now, std::int64_t lease_millis, int max,
+      const std::vector<std::string>& skipped_urls) override {
+    return inner_->ClaimDeliveries(now, lease_millis, max, skipped_urls);
   }
   core::Status FinishDelivery(const store::Delivery& delivery,
                               const store::DeliveryOutcome& outcome) override {

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/audit.h"
 #include "core/time.h"
@@ -33,14 +35,23 @@ class DelivererTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    OpenStore({receiver_->Url()});
+    UseClientTimeout(1s);
+  }
+
+  void OpenStore(std::vector<std::string> webhook_urls) {
+    store_.reset();
     store::StoreOptions options;
-    options.webhook_urls = {receiver_->Url()};
+    options.webhook_urls = std::move(webhook_urls);
     auto opened = store::TokenStore::Open("sqlite:" + (dir_ / "tokend.db").string(), options);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(*opened);
-    ClientOptions client_options;
-    client_options.timeout = 1s;
-    auto client = HttpClient::Create(client_options);
+  }
+
+  void UseClientTimeout(std::chrono::milliseconds timeout) {
+    ClientOptions options;
+    options.timeout = timeout;
+    auto client = HttpClient::Create(options);
     ASSERT_TRUE(client.ok());
     client_ = std::move(*client);
   }
@@ -158,9 +169,7 @@ TEST_F(DelivererTest, GivesUpAfterTheRetryWindowAndCountsTheFailure) {
 }
 
 TEST_F(DelivererTest, StopsAtOnceWhileAReceiverHangs) {
-  ClientOptions slow;
-  slow.timeout = 30s;
-  client_ = HttpClient::Create(slow).value();
+  UseClientTimeout(30s);
   StartDeliverer();
   receiver_->SetMode(ReceiverMode::kHang);
   CreateWithEvent(4);
@@ -168,6 +177,26 @@ TEST_F(DelivererTest, StopsAtOnceWhileAReceiverHangs) {
   const auto start = std::chrono::steady_clock::now();
   deliverer_->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+TEST_F(DelivererTest, AHangingReceiverHoldsOneThreadWhileAnotherGetsItsEventsAtOnce) {
+  auto hanging = WebhookReceiver::Start();
+  ASSERT_NE(hanging, nullptr);
+  hanging->SetMode(ReceiverMode::kHang);
+  OpenStore({hanging->Url(), receiver_->Url()});
+  UseClientTimeout(20s);
+  constexpr int kEvents = 8;
+  std::vector<std::string> event_ids;
+  for (int n = 0; n < kEvents; ++n) event_ids.push_back(CreateWithEvent(10 + n));
+  const auto start = std::chrono::steady_clock::now();
+  StartDeliverer();
+  for (const std::string& event_id : event_ids) ASSERT_TRUE(WaitAccepted(event_id, 8s));
+  // Well before the hanging receiver's first try times out.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  // It never answered, so it took one try at a time.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(hanging->Requests().size(), 1u);
+  deliverer_->Stop();
 }
 
 }  // namespace

@@ -245,9 +245,10 @@ constexpr Statement kClaimDeliveries = {
     "UPDATE webhook_outbox SET claimed_until = $2::bigint WHERE (event_id, url) IN ("
     "SELECT event_id, url FROM webhook_outbox WHERE NOT failed "
     "AND next_attempt_at <= $1::bigint AND (claimed_until IS NULL OR claimed_until <= $1::bigint) "
+    "AND url <> ALL($4::text[]) "
     "ORDER BY queued_at, event_id, url LIMIT $3::bigint FOR UPDATE SKIP LOCKED) "
     "RETURNING event_id, url, payload, attempts, queued_at",
-    3};
+    4};
 constexpr Statement kDelivered = {"tokend_delivered",
                                   "DELETE FROM webhook_outbox WHERE event_id = $1 AND url = $2", 2};
 constexpr Statement kRetryDelivery = {
@@ -1438,16 +1439,20 @@ class PostgresStore final : public TokenStore {
     return report;
   }
 
-  Result<std::vector<Delivery>> ClaimDeliveries(core::EpochMillis now, std::int64_t lease_millis,
-                                                int max) override {
+  Result<std::vector<Delivery>> ClaimDeliveries(
+      core::EpochMillis now, std::int64_t lease_millis, int max,
+      const std::vector<std::string>& skipped_urls) override {
     std::vector<Delivery> claimed;
     if (max <= 0) return claimed;
     const std::string due = std::to_string(now);
     const std::string until = std::to_string(now + lease_millis);
     const std::string limit = std::to_string(max);
+    const std::string skipped = pg::ArrayLiteral(
+        std::vector<std::optional<std::string>>(skipped_urls.begin(), skipped_urls.end()));
     Status status = WithConnection(false, [&](PGconn* conn) -> Status {
       claimed.clear();
-      ResultPtr result = Exec(conn, kClaimDeliveries, {due.c_str(), until.c_str(), limit.c_str()});
+      ResultPtr result = Exec(conn, kClaimDeliveries,
+                              {due.c_str(), until.c_str(), limit.c_str(), skipped.c_str()});
       if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
         return pg::TranslateError(config_, conn, result.get(), "claim deliveries");
       }

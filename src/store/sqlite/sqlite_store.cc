@@ -230,13 +230,15 @@ constexpr const char* kPruneFirstKeptSql =
 constexpr const char* kPruneEventsSql = "DELETE FROM audit_events WHERE writer = ?1 AND seq < ?2";
 constexpr const char* kPruneChainSql =
     "UPDATE audit_chains SET first_seq = ?2, first_prev_hash = ?3 WHERE writer = ?1";
-// Due: not failed, retry time reached, no lease running. Oldest first; the
-// RETURNING rows come in no set order, so the caller sorts them.
-constexpr const char* kClaimSql =
+// Due: not failed, retry time reached, no lease running, not to a skipped
+// URL (bound from ?4 on, see ClaimSql). Oldest first; the RETURNING rows come
+// in no set order, so the caller sorts them.
+constexpr std::string_view kClaimSqlHead =
     "UPDATE webhook_outbox SET claimed_until = ?2 WHERE (event_id, url) IN ("
     "SELECT event_id, url FROM webhook_outbox WHERE failed = 0 AND next_attempt_at <= ?1 "
-    "AND (claimed_until IS NULL OR claimed_until <= ?1) "
-    "ORDER BY queued_at, event_id, url LIMIT ?3) "
+    "AND (claimed_until IS NULL OR claimed_until <= ?1)";
+constexpr std::string_view kClaimSqlTail =
+    " ORDER BY queued_at, event_id, url LIMIT ?3) "
     "RETURNING event_id, url, payload, attempts, queued_at";
 constexpr const char* kDeliveredSql = "DELETE FROM webhook_outbox WHERE event_id = ?1 AND url = ?2";
 constexpr const char* kRetrySql =
@@ -511,8 +513,9 @@ class SqliteStore final : public TokenStore {
                                std::int64_t limit, std::int64_t offset, bool count_total) override;
   Result<std::int64_t> PruneAudit(core::EpochMillis before) override;
   Result<ChainReport> VerifyAudit() override;
-  Result<std::vector<Delivery>> ClaimDeliveries(core::EpochMillis now, std::int64_t lease_millis,
-                                                int max) override;
+  Result<std::vector<Delivery>> ClaimDeliveries(
+      core::EpochMillis now, std::int64_t lease_millis, int max,
+      const std::vector<std::string>& skipped_urls) override;
   Status FinishDelivery(const Delivery& delivery, const DeliveryOutcome& outcome) override;
   Result<OutboxStats> GetOutboxStats() override;
 
@@ -557,9 +560,10 @@ class SqliteStore final : public TokenStore {
     std::int64_t count = 0;                     // kNotices: events; kPruneAudit: removed
     std::int64_t lease_millis = 0;              // kClaim (with now)
     int max = 0;                                // kClaim
-    std::vector<Delivery> claimed;              // kClaim
-    const Delivery* delivery = nullptr;         // kFinishDelivery
-    const DeliveryOutcome* outcome = nullptr;   // kFinishDelivery
+    const std::vector<std::string>* skipped_urls = nullptr;  // kClaim
+    std::vector<Delivery> claimed;                           // kClaim
+    const Delivery* delivery = nullptr;                      // kFinishDelivery
+    const DeliveryOutcome* outcome = nullptr;                // kFinishDelivery
     Status result;
     bool done = false;
     // Set when no caller waits (SubmitInsert): called with the result once
@@ -2214,12 +2218,32 @@ Status SqliteStore::RunPruneAudit(Connection& connection, WriteOp& op) {
   return Status::Ok();
 }
 
+// The claim with one parameter per skipped URL: a few texts, one per count
+// of skipped receivers, each prepared once.
+std::string ClaimSql(std::size_t skipped) {
+  std::string sql(kClaimSqlHead);
+  if (skipped > 0) {
+    sql += " AND url NOT IN (";
+    for (std::size_t i = 0; i < skipped; ++i) {
+      if (i > 0) sql += ',';
+      sql += '?' + std::to_string(4 + i);
+    }
+    sql += ')';
+  }
+  sql += kClaimSqlTail;
+  return sql;
+}
+
 Status SqliteStore::RunClaim(Connection& connection, WriteOp& op) {
-  Result<Statement> claim = connection.Prepare(kClaimSql);
+  const std::vector<std::string>& skipped = *op.skipped_urls;
+  Result<Statement> claim = connection.Prepare(ClaimSql(skipped.size()));
   if (!claim.ok()) return claim.status();
   claim->Bind(1, std::int64_t{op.now});
   claim->Bind(2, std::int64_t{op.now + op.lease_millis});
   claim->Bind(3, std::int64_t{op.max});
+  for (std::size_t i = 0; i < skipped.size(); ++i) {
+    claim->Bind(static_cast<int>(4 + i), std::string_view(skipped[i]));
+  }
   op.claimed.clear();
   for (;;) {
     const int rc = claim->Step();
@@ -2279,13 +2303,15 @@ Result<std::int64_t> SqliteStore::PruneAudit(core::EpochMillis before) {
   return op.count;
 }
 
-Result<std::vector<Delivery>> SqliteStore::ClaimDeliveries(core::EpochMillis now,
-                                                           std::int64_t lease_millis, int max) {
+Result<std::vector<Delivery>> SqliteStore::ClaimDeliveries(
+    core::EpochMillis now, std::int64_t lease_millis, int max,
+    const std::vector<std::string>& skipped_urls) {
   if (max <= 0) return std::vector<Delivery>();
   WriteOp op(WriteOp::Kind::kClaim, {}, {});
   op.now = now;
   op.lease_millis = lease_millis;
   op.max = max;
+  op.skipped_urls = &skipped_urls;
   if (Status status = Submit(op); !status.ok()) return status;
   return std::move(op.claimed);
 }
