@@ -9,7 +9,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -27,8 +26,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// What the coroutine of one POST leaves behind: the status as soon as the
-// answer's header is read (a receiver that then stalls on its body keeps it).
+// What the coroutine of one POST leaves behind.
 struct Attempt {
   std::optional<int> status;
   std::string error;
@@ -39,20 +37,18 @@ std::string Describe(const boost::system::error_code& error, std::string_view st
   return std::string(step) + ": " + error.message();
 }
 
+// The answer's status line and headers decide; its body is never read, so
+// that neither its size nor its pace holds a delivery thread (the request
+// said Connection: close).
 template <typename Stream>
 asio::awaitable<void> Exchange(Stream& stream, const http::request<http::string_body>& request,
-                               std::size_t max_body, Attempt& attempt) {
+                               Attempt& attempt) {
   co_await http::async_write(stream, request, asio::use_awaitable);
   beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(max_body);
+  http::response_parser<http::empty_body> parser;
+  parser.body_limit(boost::none);  // a declared length is no reason to refuse the status
   co_await http::async_read_header(stream, buffer, parser, asio::use_awaitable);
   attempt.status = static_cast<int>(parser.get().result_int());
-  // Read (and drop) a bounded body, so that a receiver writing it is not cut
-  // off mid-answer; its errors no longer matter once the status is known.
-  boost::system::error_code ignored;
-  co_await http::async_read(stream, buffer, parser,
-                            asio::redirect_error(asio::use_awaitable, ignored));
 }
 
 }  // namespace
@@ -73,7 +69,7 @@ struct HttpClient::Impl {
         beast::tcp_stream stream(io);
         co_await stream.async_connect(endpoints, asio::use_awaitable);
         step = "sending or reading the answer";
-        co_await Exchange(stream, request, options.max_answer_body, attempt);
+        co_await Exchange(stream, request, attempt);
       } else {
         beast::ssl_stream<beast::tcp_stream> stream(io, tls);
         if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
@@ -87,9 +83,7 @@ struct HttpClient::Impl {
         step = "TLS handshake";
         co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
         step = "sending or reading the answer";
-        co_await Exchange(stream, request, options.max_answer_body, attempt);
-        boost::system::error_code ignored;
-        beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+        co_await Exchange(stream, request, attempt);
       }
     } catch (const boost::system::system_error& error) {
       attempt.error = Describe(error.code(), step);

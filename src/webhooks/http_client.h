@@ -24,8 +24,6 @@ struct ClientOptions {
   // PEM certificates trusted for https receivers in addition to the system's
   // store (empty: the system's store only).
   std::string ca_file;
-  // The answer's body is read up to this many bytes, then dropped.
-  std::size_t max_answer_body = 64 * 1024;
   std::string user_agent = "tokend";
 };
 

@@ -88,6 +88,19 @@ TEST(WebhookHttpClientTest, ReportsFailuresWithoutFollowingRedirects) {
   EXPECT_FALSE(reset.error.empty());
 }
 
+TEST(WebhookHttpClientTest, AStatusIsEnoughWhateverTheBodysLengthOrPace) {
+  auto receiver = WebhookReceiver::Start();
+  ASSERT_NE(receiver, nullptr);
+  auto client = MakeClient(5s);
+  for (ReceiverMode mode : {ReceiverMode::kBigBody, ReceiverMode::kSlowBody}) {
+    receiver->SetMode(mode);
+    const auto start = std::chrono::steady_clock::now();
+    const PostResult result = client->Post(UrlOf(receiver->Url()), {}, "{}");
+    EXPECT_EQ(result.status, 200) << result.error;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  }
+}
+
 TEST(WebhookHttpClientTest, GivesUpOnAReceiverThatNeverAnswersAtTheDeadline) {
   auto receiver = WebhookReceiver::Start();
   ASSERT_NE(receiver, nullptr);

@@ -32,7 +32,8 @@ struct Connection {
     if (ssl) {
       SSL_write(ssl, data.data(), static_cast<int>(data.size()));
     } else {
-      (void)!::write(fd, data.data(), data.size());
+      // A client that reads only the header closes early: no SIGPIPE for it.
+      (void)!::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     }
   }
 };
@@ -224,6 +225,18 @@ void WebhookReceiver::Serve(int fd) {
       case ReceiverMode::kReset: {
         const linger abort_on_close{1, 0};
         ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+        break;
+      }
+      case ReceiverMode::kBigBody: {
+        constexpr std::size_t kBody = 1 << 20;
+        connection.Write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kBody) +
+                         "\r\nConnection: close\r\n\r\n" + std::string(kBody, 'x'));
+        break;
+      }
+      case ReceiverMode::kSlowBody: {
+        connection.Write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\nx");
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [this] { return stopping_; });
         break;
       }
     }

@@ -1,6 +1,6 @@
 // A webhook receiver for tests: a real HTTP(S) server on 127.0.0.1 that
 // records every request and answers as the test tells it to (2xx, 500, a
-// redirect, never, or a connection reset).
+// redirect, never, a connection reset, or 200 with a large or stalled body).
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -26,6 +26,8 @@ enum class ReceiverMode {
   kRedirect,  // 307 to /elsewhere on the same receiver
   kHang,      // reads the request, never answers (until Stop)
   kReset,     // reads the request, then resets the connection
+  kBigBody,   // 200 with a 1 MiB body
+  kSlowBody,  // 200 and its header at once, then a byte of its body (until Stop)
 };
 
 struct ReceivedRequest {
