@@ -81,7 +81,28 @@ bool IsValidUtf8(std::string_view text) { return ScanUtf8(text).valid(); }
 
 std::size_t CountCodePoints(std::string_view text) { return ScanUtf8(text).code_points; }
 
+bool HoldsSecretShapedText(std::string_view text) {
+  constexpr std::size_t kPrefix = 3;
+  constexpr std::size_t kBody = 36;
+  if (text.size() < kPrefix + 1 + kBody) return false;
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  auto body = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-';
+  };
+  for (std::size_t underscore = kPrefix; underscore + kBody < text.size(); ++underscore) {
+    if (text[underscore] != '_' || !lower(text[underscore - 1]) || !lower(text[underscore - 2]) ||
+        !lower(text[underscore - 3])) {
+      continue;
+    }
+    std::size_t run = 0;
+    while (run < kBody && body(text[underscore + 1 + run])) ++run;
+    if (run == kBody) return true;
+  }
+  return false;
+}
+
 std::string QuoteForMessage(std::string_view input) {
+  if (HoldsSecretShapedText(input)) return std::string(kSecretShapedValue);
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   // Most input is short printable text: one allocation covers it.

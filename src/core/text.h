@@ -60,9 +60,20 @@ inline constexpr std::size_t kMaxQuotedBytes = 2 + 6 * kMaxEchoCodePoints + 3;
 //   C1 controls              -> \u0080 to \u009F
 //   U+2028, U+2029           -> \u2028, \u2029 (line breaks to some readers)
 //   a byte of invalid UTF-8  -> \xNN, counted as one code point
-// Every error message that names a value a client sent goes through this;
-// secrets are never passed to it.
+// A value that holds secret-shaped text (HoldsSecretShapedText) is not
+// echoed at all: the result is kSecretShapedValue. Every error message that
+// names a value a client sent goes through this, so a secret sent in the
+// wrong place never comes back in an answer or a log.
 std::string QuoteForMessage(std::string_view input);
+
+// What QuoteForMessage gives for a value holding secret-shaped text.
+inline constexpr std::string_view kSecretShapedValue = "(a value shaped like a secret, not shown)";
+
+// True when `text` contains three lowercase letters, '_' and 36 characters of
+// [0-9A-Za-z-]: the shape of every tokend secret (new and legacy Boomerang
+// ones, whose checksums are not checked here) and of many other services'
+// keys. Cheap enough for every echoed value.
+bool HoldsSecretShapedText(std::string_view text);
 
 // ---------------------------------------------------------------------------
 // Parsing

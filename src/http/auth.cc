@@ -48,7 +48,8 @@ std::optional<std::string_view> BearerCredential(std::string_view header) {
   return credential;
 }
 
-// The access_token parameter of a raw query string (empty counts as absent).
+// The access_token parameter of a raw query string (an empty occurrence counts
+// as absent, beside another or alone).
 // Each parameter is decoded on its own, so that a malformed parameter of
 // another name neither hides a credential nor keeps one from being seen (the
 // route reports it); a malformed access_token value, or two different ones,
@@ -69,13 +70,13 @@ core::Result<std::optional<std::string>> QueryCredential(std::string_view raw_qu
       return core::Status::InvalidArgument("The access_token parameter is malformed.",
                                            core::ApiError::kQueryInvalidFilters);
     }
+    if (value->empty()) continue;  // an empty occurrence counts as absent
     if (credential && *credential != *value) {
       return core::Status::InvalidArgument(
           "The access_token parameter is given more than once with different values.");
     }
     credential = std::move(*value);
   }
-  if (credential && credential->empty()) credential.reset();
   return credential;
 }
 

@@ -24,6 +24,24 @@ TEST(TextTest, QuoteShortValueAsIs) {
   EXPECT_EQ(QuoteForMessage("caf\xC3\xA9 \xF0\x9F\x98\x80"), "'caf\xC3\xA9 \xF0\x9F\x98\x80'");
 }
 
+TEST(TextTest, QuoteNeverEchoesSecretShapedText) {
+  const std::string secret = "bfg_" + std::string(30, 'a') + "0Zz9-x";
+  const std::string legacy = "bft_0f8fad5b-d9cb-469f-a165-70867728950e";
+  for (const std::string& value : {secret, legacy, "team," + secret, secret + "/read",
+                                   "x" + secret + "tail", "ghp_" + secret.substr(4)}) {
+    EXPECT_TRUE(HoldsSecretShapedText(value)) << value;
+    EXPECT_EQ(QuoteForMessage(value), kSecretShapedValue) << value;
+  }
+  // Near misses are echoed: one character short, a prefix of two letters or
+  // in capitals, a character outside the alphabets.
+  for (const std::string& value :
+       {secret.substr(0, 39), "bf_" + secret.substr(3), "BFG_" + secret.substr(4),
+        "bfg_" + std::string(20, 'a') + "." + std::string(15, 'a'), std::string(45, 'a')}) {
+    EXPECT_FALSE(HoldsSecretShapedText(value)) << value;
+    EXPECT_EQ(QuoteForMessage(value).front(), '\'') << value;
+  }
+}
+
 TEST(TextTest, QuoteCutsLongValueAt64CodePoints) {
   EXPECT_EQ(QuoteForMessage(std::string(64, 'x')), "'" + std::string(64, 'x') + "'");
   EXPECT_EQ(QuoteForMessage(std::string(65, 'x')), "'" + std::string(64, 'x') + "'...");

@@ -140,6 +140,69 @@ TEST_F(CredentialsTest, PlainAndEncodedNamesWithDifferentTokensAre400) {
   }
 }
 
+// An empty occurrence counts as absent beside a real one, in either order,
+// on the API and on the forward-auth check (its own query and the original URI's).
+TEST_F(CredentialsTest, AnEmptyAccessTokenBesideAnotherCountsAsAbsent) {
+  auto client = Connect();
+  for (const std::string& query :
+       {"access_token=" + reader_.secret + "&access_token=",
+        "access_token=&access_token=" + reader_.secret,
+        "access_token=&access_token=" + reader_.secret + "&access_token"}) {
+    SCOPED_TRACE(query);
+    auto res = client->Request("GET", "/api/v2/token/self?" + query);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(JsonField(res->body, "id"), reader_.id) << res->body;
+    res = client->Request("GET", "/api/v2/token/check?" + query);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 204) << res->body;
+    res = client->Request("GET", "/api/v2/token/check", {{"X-Original-URI", "/app?" + query}});
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 204) << res->body;
+  }
+}
+
+// A secret sent where no secret belongs is never part of the answer, in the
+// body (the error message) or in a header (the request id passed back).
+TEST_F(CredentialsTest, ASecretInAnyOtherPlaceIsNeverEchoed) {
+  const std::string secret = reader_.secret;
+  const std::string legacy = "bft_0f8fad5b-d9cb-469f-a165-70867728950e";
+  auto client = Connect();
+  for (const std::string& value : {secret, legacy, "team," + secret, secret + "/read"}) {
+    SCOPED_TRACE(value);
+    std::vector<std::tuple<std::string, std::string, std::string>> requests;
+    for (const char* parameter : {"types", "sort", "order", "limit", "page", "fromDate",
+                                  "lastUsedBefore", "lifetimeBeyondPolicy"}) {
+      requests.emplace_back("GET", "/api/v2/token/query?" + std::string(parameter) + "=" + value,
+                            "");
+    }
+    requests.emplace_back("GET", "/api/v2/token/audit?actions=" + value, "");
+    for (const char* field : {"type", "role", "expirationDate"}) {
+      requests.emplace_back(
+          "POST", "/api/v2/token",
+          R"({"type":"team","name":"n","principal":"t1","permissions":["token/read"],")" +
+              std::string(field) + R"(":")" + value + R"("})");
+    }
+    requests.emplace_back(
+        "POST", "/api/v2/token",
+        R"({"type":"team","name":"n","principal":"t1","permissions":[")" + value + R"("]})");
+    requests.emplace_back("POST", "/api/v2/token/" + reader_.id + "/rotate",
+                          R"({"expirationDate":")" + value + R"("})");
+    for (const auto& [method, target, body] : requests) {
+      Headers headers = Admin();
+      headers.emplace_back("X-Request-Id", value);
+      if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+      auto res = client->Request(method, target, headers, body);
+      ASSERT_TRUE(res);
+      EXPECT_EQ(res->status, 400) << target << " " << body << ": " << res->body;
+      for (const std::string& shown : {secret, legacy}) {
+        EXPECT_EQ(res->body.find(shown), std::string::npos) << target << ": " << res->body;
+        EXPECT_NE(res->Header("X-Request-Id"), shown);
+      }
+    }
+  }
+}
+
 // Names are decoded once: a doubly encoded name is some other parameter.
 // Two Authorization fields are refused (400), whichever comes first and
 // whatever either holds.
