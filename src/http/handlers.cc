@@ -136,13 +136,12 @@ std::variant<std::string_view, Response> IntrospectedSecret(Exchange& ex) {
   return FormSecret(ex);
 }
 
-// The rotate routes' optional body: empty, or JSON; else the error response.
-std::variant<core::RotateRequest, Response> RotateBody(const Exchange& ex) {
+// The rotate routes' optional body: empty, or JSON, read or not (what is
+// wrong with it is answered after the token is found); a 415 otherwise.
+std::variant<core::Result<core::RotateRequest>, Response> RotateBody(const Exchange& ex) {
   if (ex.req.body().empty() && ex.headers.content_type.empty()) return core::RotateRequest();
   if (!MediaTypeIs(ex, kJson)) return UnsupportedMediaType(kJson);
-  auto request = ParseRotateRequest(ex.req.body());
-  if (!request.ok()) return ErrorResponse(request.status());
-  return *request;
+  return ParseRotateRequest(ex.req.body());
 }
 
 Step RotatedAnswer(core::Result<service::CreatedToken> created) {
@@ -235,7 +234,7 @@ Step TokenPolicy(const HandlerEnv& env, Exchange& ex) {
 Step RotateToken(const HandlerEnv& env, Exchange& ex) {
   auto body = RotateBody(ex);
   if (auto* answer = std::get_if<Response>(&body)) return std::move(*answer);
-  return OnStore([&env, &ex, request = std::get<core::RotateRequest>(body)] {
+  return OnStore([&env, &ex, request = std::get<core::Result<core::RotateRequest>>(body)] {
            return env.service.Rotate(ex.ActingCaller(), ex.id, request);
          })
       .Then(RotatedAnswer);
@@ -250,7 +249,9 @@ Step RotateSelfToken(const HandlerEnv& env, Exchange& ex) {
   }
   auto body = RotateBody(ex);
   if (auto* answer = std::get_if<Response>(&body)) return std::move(*answer);
-  return OnStore([&env, &ex, request = std::get<core::RotateRequest>(body)] {
+  auto request = std::get<core::Result<core::RotateRequest>>(std::move(body));
+  if (!request.ok()) return ErrorResponse(request.status());
+  return OnStore([&env, &ex, request = *std::move(request)] {
            return env.service.RotateSelf(ex.ActingCaller(), *ex.auth->token, request);
          })
       .Then(RotatedAnswer);

@@ -439,15 +439,16 @@ Result<std::int64_t> TokenService::RevokeMatching(const core::Caller& caller,
 }
 
 Result<CreatedToken> TokenService::Rotate(const core::Caller& caller, std::string_view id,
-                                          const core::RotateRequest& request) {
+                                          const Result<core::RotateRequest>& request) {
   for (core::TokenOperation needed :
        {core::TokenOperation::kCreate, core::TokenOperation::kDelete}) {
     if (Status allowed = core::CheckOperation(caller, needed); !allowed.ok()) return allowed;
   }
   Result<core::Token> old = FindVisible(caller, core::TokenOperation::kDelete, id);
   if (!old.ok()) return old.status();
+  if (!request.ok()) return request.status();
   const core::EpochMillis now = core::NowMillis();
-  Result<core::RotationPlan> plan = core::PlanRotation(*old, request, options_.expiry_policy, now);
+  Result<core::RotationPlan> plan = core::PlanRotation(*old, *request, options_.expiry_policy, now);
   if (!plan.ok()) return plan.status();
   if (Status allowed = core::CheckCreate(caller, plan->spec); !allowed.ok()) return allowed;
   return ApplyRotation(*old, *plan, core::EventOrigin::Of(caller), now);

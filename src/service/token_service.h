@@ -192,12 +192,13 @@ class TokenService final : public store::ChangeListener {
   // May block. POST /api/v2/token/{id}/rotate (API 7.3): needs token/write
   // and token/delete (PermissionDenied otherwise), the one NotFound of Get
   // for an id the caller does not cover (a token whose overlap ended is
-  // gone), the errors of core::PlanRotation (400, 409), then CheckCreate of
-  // the new token against the caller (no escalation). The new token's
-  // rotated_from is the old id. The old token's cached resolution is dropped
-  // before this returns.
+  // gone), then the error of `request` when its body could not be read, the
+  // errors of core::PlanRotation (400, 409), then CheckCreate of the new
+  // token against the caller (no escalation). The new token's rotated_from
+  // is the old id. The old token's cached resolution is dropped before this
+  // returns.
   Result<CreatedToken> Rotate(const core::Caller& caller, std::string_view id,
-                              const core::RotateRequest& request);
+                              const Result<core::RotateRequest>& request);
 
   // May block. POST /api/v2/token/self/rotate: rotates `own`, the caller's
   // own token as authentication resolved it, with no permission needed; the

@@ -90,6 +90,8 @@ TEST_F(RotationHttpTest, WithAnOverlapTheOldTokenShowsRotatedTo) {
 TEST_F(RotationHttpTest, BadBodiesAreRefusedNamingTheField) {
   auto client = Connect();
   const Created old = CreateToken(*client, TeamToken("t1", R"("workflow/read")"));
+  const Created uncovering =
+      CreateToken(*client, TeamToken("t2", R"("token/write","token/delete","workflow/read")"));
   struct Case {
     std::string body;
     std::string field;
@@ -105,6 +107,13 @@ TEST_F(RotationHttpTest, BadBodiesAreRefusedNamingTheField) {
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 400) << c.body << " -> " << res->body;
     EXPECT_NE(res->body.find(c.field), std::string::npos) << res->body;
+    // The token is found first: a missing or uncovered one is the one 404.
+    EXPECT_EQ(Status(*client, "POST", RotatePath("65f0a1b2c3d4e5f607182930"), AdminJson(), c.body),
+              404)
+        << c.body;
+    Headers other_team = Bearer(uncovering.secret);
+    other_team.emplace_back("Content-Type", "application/json");
+    EXPECT_EQ(Status(*client, "POST", RotatePath(old.id), other_team, c.body), 404) << c.body;
   }
   auto plain = client->Request(
       "POST", RotatePath(old.id),

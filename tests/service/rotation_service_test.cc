@@ -201,7 +201,7 @@ TEST_F(RotationServiceTest, OverlapOutsideItsRangeIsRefusedNamingTheField) {
 TEST_F(RotationServiceTest, ARotatingOrExpiredTokenIsAConflict) {
   const CreatedToken old = MustCreate();
   const CreatedToken rotated = MustRotate(old.token.id, Overlap(60));
-  auto again = service_->Rotate(admin_, old.token.id, {});
+  auto again = service_->Rotate(admin_, old.token.id, RotateRequest());
   EXPECT_EQ(again.status().api_error(), ApiError::kRotationPending) << again.status().ToString();
   // The newest token of the family may always be rotated.
   const CreatedToken newest = MustRotate(rotated.token.id);
@@ -216,7 +216,7 @@ TEST_F(RotationServiceTest, ARotatingOrExpiredTokenIsAConflict) {
   expired.expiration_date = core::NowMillis() - kDayMillis;
   expired.secret_hash = core::HashSecret(core::GenerateSecret(core::TokenType::kTeam));
   ASSERT_TRUE(store_->Insert(expired, {}).ok());
-  auto refused = service_->Rotate(admin_, expired.id, {});
+  auto refused = service_->Rotate(admin_, expired.id, RotateRequest());
   EXPECT_EQ(refused.status().api_error(), ApiError::kTokenExpired) << refused.status().ToString();
 }
 
@@ -234,16 +234,16 @@ TEST_F(RotationServiceTest, RotationNeedsWriteDeleteCoverageAndNoEscalation) {
   core::Caller weaker = scoped;
   weaker.actions = {"token/write", "token/delete", "workflow/read"};
 
-  EXPECT_EQ(service_->Rotate(no_delete, target.token.id, {}).status().code(),
+  EXPECT_EQ(service_->Rotate(no_delete, target.token.id, RotateRequest()).status().code(),
             StatusCode::kPermissionDenied);
-  EXPECT_EQ(service_->Rotate(other_team, target.token.id, {}).status().api_error(),
+  EXPECT_EQ(service_->Rotate(other_team, target.token.id, RotateRequest()).status().api_error(),
             ApiError::kTokenNotFound)
       << "uncovered: the one 404 of get";
-  EXPECT_EQ(service_->Rotate(weaker, target.token.id, {}).status().code(),
+  EXPECT_EQ(service_->Rotate(weaker, target.token.id, RotateRequest()).status().code(),
             StatusCode::kPermissionDenied)
       << "the new token would hold workflow/action, which the caller lacks";
   EXPECT_TRUE(Exists(target.token.id));
-  auto rotated = service_->Rotate(scoped, target.token.id, {});
+  auto rotated = service_->Rotate(scoped, target.token.id, RotateRequest());
   EXPECT_TRUE(rotated.ok()) << rotated.status().ToString();
 }
 
