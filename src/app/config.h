@@ -57,6 +57,8 @@ struct ServeConfig {
 // `tokend audit verify`.
 struct AuditVerifyConfig {
   std::string store = std::string(kDefaultStoreUrl);
+  // As serve's: events older than this may be missing from a chain's head.
+  std::string audit_retention = "365d";
 };
 
 struct BootstrapConfig {

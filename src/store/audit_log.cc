@@ -7,6 +7,7 @@
 
 #include "core/object_id.h"
 #include "core/text.h"
+#include "core/time.h"
 #include "store/audit_json.h"
 
 namespace tokend::store {
@@ -97,11 +98,37 @@ EventRow ChainAppender::Append(const core::AuditEvent& event) {
   return row;
 }
 
-ChainChecker::ChainChecker(std::string writer, std::optional<ChainRecord> record)
+ChainChecker::ChainChecker(std::string writer, std::optional<ChainRecord> record,
+                           core::EpochMillis removable_before)
     : writer_(std::move(writer)), record_(std::move(record)) {
   if (record_) {
     expected_seq_ = record_->first_seq;
     expected_prev_ = record_->first_prev_hash;
+    CheckRemovedHead(removable_before);
+  }
+}
+
+// Retention removes a chain's head in the same way as a hand with write
+// access can: the record of the last event removed tells them apart, since
+// its hash is the one the kept chain links to and no other text has it.
+void ChainChecker::CheckRemovedHead(core::EpochMillis removable_before) {
+  if (record_->first_seq <= 1) return;  // nothing removed
+  if (!record_->last_removed_body || !record_->last_removed_prev_hash) {
+    Break("", "the chain's first events were removed with no record of the last one removed");
+    return;
+  }
+  const std::optional<EventColumns> removed = ReadEventColumns(*record_->last_removed_body);
+  if (!removed || core::ChainHash(*record_->last_removed_prev_hash, *record_->last_removed_body) !=
+                      record_->first_prev_hash) {
+    Break("", "the chain's record of its last removed event does not match the chain");
+    return;
+  }
+  const std::optional<core::EpochMillis> time = core::ParseDateString(removed->time);
+  if (!time || *time >= removable_before) {
+    Break(removed->id,
+          "the chain's first events up to this one were removed before the "
+          "retention period ended (by hand, or by a shorter --audit-retention than "
+          "the one verified with)");
   }
 }
 

@@ -92,13 +92,25 @@ class ChainAppender {
   std::string first_prev_hash_;
 };
 
-// An audit_chains row.
+// An audit_chains row. Once retention has removed the chain's first events,
+// the record keeps the last event it removed (its canonical JSON and the
+// hash it linked to): that event's hash is first_prev_hash, so its time is
+// proof of when the removed events were made.
 struct ChainRecord {
   std::string writer;
   std::int64_t first_seq = 1;
   std::string first_prev_hash;
   std::int64_t last_seq = 0;
   std::string last_hash;
+  std::optional<std::string> last_removed_body;
+  std::optional<std::string> last_removed_prev_hash;
+};
+
+// What a retention pass records about the events it removes from the head
+// of a chain: the last of them.
+struct RemovedHead {
+  std::string body;
+  std::string prev_hash;
 };
 
 // An audit_events row as stored.
@@ -120,8 +132,12 @@ struct StoredEvent {
 class ChainChecker {
  public:
   // `record`: the chain's audit_chains row; nullopt for events whose writer
-  // has none (which is itself a break).
-  ChainChecker(std::string writer, std::optional<ChainRecord> record);
+  // has none (which is itself a break). `removable_before`: events older
+  // than this may have been removed by retention; a chain whose first events
+  // are gone must show, by its record of the last one removed, that they all
+  // were older.
+  ChainChecker(std::string writer, std::optional<ChainRecord> record,
+               core::EpochMillis removable_before);
 
   bool Add(const StoredEvent& event);
   // After the last event: checks that the chain ends where its record says.
@@ -134,6 +150,7 @@ class ChainChecker {
 
  private:
   void Break(std::string event_id, std::string_view why);
+  void CheckRemovedHead(core::EpochMillis removable_before);
 
   std::string writer_;
   std::optional<ChainRecord> record_;

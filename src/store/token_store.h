@@ -382,8 +382,10 @@ class TokenStore {
   // verifiable. Returns how many were removed.
   virtual Result<std::int64_t> PruneAudit(core::EpochMillis before) = 0;
 
-  // Walks every writer's chain (`tokend audit verify`).
-  virtual Result<ChainReport> VerifyAudit() = 0;
+  // Walks every writer's chain (`tokend audit verify`). Events older than
+  // `removable_before` may be missing from the head of a chain (retention);
+  // a younger one missing is a break.
+  virtual Result<ChainReport> VerifyAudit(core::EpochMillis removable_before) = 0;
 
   // Webhook outbox (API 8.2). Claims up to `max` deliveries due at `now`
   // (not failed, retry time reached, not claimed by anyone until now) for

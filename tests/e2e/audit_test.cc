@@ -154,6 +154,55 @@ TEST_F(AuditVerifyTest, FindsRemovedEventsInTheMiddleAtTheEndAndAtTheStart) {
   }
 }
 
+// Removing a chain's first events, or all of them, and moving its record's
+// head over them with values the store already holds: what retention does,
+// found because the removed events are younger than the retention period.
+TEST_F(AuditVerifyTest, FindsTheHeadOrAWholeChainRemovedAsRetentionWould) {
+  // The longest chain (the server's; a first start's bootstrap has its own).
+  const std::string writer =
+      QuerySqlite(store_path_, "SELECT writer FROM audit_chains ORDER BY last_seq DESC LIMIT 1");
+  ASSERT_GE(std::stoi(QuerySqlite(store_path_, "SELECT max(last_seq) FROM audit_chains")), 3);
+  auto of_second_event = [&](const std::string& column) {
+    return "(SELECT " + column + " FROM audit_events WHERE writer = '" + writer + "' AND seq = 2)";
+  };
+  const std::string remove_head =
+      "DELETE FROM audit_events WHERE writer = '" + writer + "' AND seq <= 2";
+  const std::map<std::string, std::vector<std::string>> removals = {
+      {"emptied.db",
+       {"UPDATE audit_chains SET last_removed_body = (SELECT body FROM audit_events e WHERE "
+        "e.writer = audit_chains.writer AND e.seq = audit_chains.last_seq), "
+        "last_removed_prev_hash = (SELECT prev_hash FROM audit_events e WHERE e.writer = "
+        "audit_chains.writer AND e.seq = audit_chains.last_seq), first_seq = last_seq + 1, "
+        "first_prev_hash = last_hash",
+        "DELETE FROM audit_events"}},
+      {"head-recorded.db",
+       {"UPDATE audit_chains SET first_seq = 3, first_prev_hash = " + of_second_event("hash") +
+            ", last_removed_body = " + of_second_event("body") + ", last_removed_prev_hash = " +
+            of_second_event("prev_hash") + " WHERE writer = '" + writer + "'",
+        remove_head}},
+      {"head-unrecorded.db",
+       {"UPDATE audit_chains SET first_seq = 3, first_prev_hash = " + of_second_event("hash") +
+            " WHERE writer = '" + writer + "'",
+        remove_head}},
+  };
+  for (const auto& [name, statements] : removals) {
+    const std::string path = Copy(name);
+    for (const std::string& sql : statements) ASSERT_EQ(ExecSqlite(path, sql), "") << name;
+    RunResult verified = Verify(path);
+    EXPECT_EQ(verified.exit_code, 1) << name << ": " << verified.out << verified.err;
+    EXPECT_NE(verified.out.find("broken"), std::string::npos) << name << ": " << verified.out;
+    EXPECT_EQ(verified.out.find("broken at event :"), std::string::npos) << verified.out;
+  }
+  // Had the retention been shorter than the events' age, the recorded head
+  // is retention's own work: verified with that period, the trail is whole.
+  std::this_thread::sleep_for(1100ms);
+  RunResult verified =
+      RunTokend({"audit", "verify", "--store", "sqlite:" + dir_.File("head-recorded.db"),
+                 "--audit-retention", "1s"},
+                30s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+}
+
 TEST(AuditCommandTest, RefusesAStoreItCannotOpen) {
   TempDir dir;
   RunResult refused = RunTokend({"audit", "verify", "--store", "mysql://x"}, 30s);

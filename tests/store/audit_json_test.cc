@@ -90,8 +90,8 @@ TEST(AuditChainTest, AppendedEventsLinkAndTheCheckerAcceptsThem) {
   EXPECT_EQ(chain.first_prev_hash(), core::kChainGenesis);
   EXPECT_EQ(rows[1].prev_hash, rows[0].hash);
   EXPECT_EQ(chain.tail().seq, 3);
-  ChainChecker checker("w1",
-                       ChainRecord{"w1", 1, std::string(core::kChainGenesis), 3, rows[2].hash});
+  ChainChecker checker(
+      "w1", ChainRecord{"w1", 1, std::string(core::kChainGenesis), 3, rows[2].hash, {}, {}}, 0);
   for (const EventRow& row : rows) {
     EXPECT_TRUE(checker.Add(StoredEvent{row.id, row.seq, row.time, row.action, row.subject_id,
                                         row.subject_type, row.subject_principal, row.body,

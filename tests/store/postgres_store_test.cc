@@ -393,7 +393,7 @@ TEST_F(PostgresStoreTest, ConcurrentOpensOnAnEmptyDatabaseAllSucceed) {
   for (int i = 0; i < kStores; ++i) {
     EXPECT_TRUE(results[i]->ok()) << "store " << i << ": " << results[i]->ToString();
   }
-  EXPECT_EQ(QueryValue(database_->url(), "SELECT count(*) FROM schema_migrations"), "7");
+  EXPECT_EQ(QueryValue(database_->url(), "SELECT count(*) FROM schema_migrations"), "8");
   ASSERT_NE(stores[0], nullptr);
   ASSERT_TRUE(stores[0]->Insert(MakeToken(1), {}).ok());
   ASSERT_NE(stores[kStores - 1], nullptr);
@@ -650,7 +650,7 @@ TEST_F(PostgresStoreTest, TwoInstancesNeverClaimTheSameDelivery) {
   EXPECT_EQ(std::adjacent_find(claimed.begin(), claimed.end()), claimed.end())
       << "a delivery was claimed twice";
   // Both instances wrote chains of their own; all verify.
-  Result<ChainReport> report = a->VerifyAudit();
+  Result<ChainReport> report = a->VerifyAudit(core::NowMillis());
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok()) << report->problem;
   EXPECT_EQ(report->events, kEvents);

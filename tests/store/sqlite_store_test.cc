@@ -108,7 +108,7 @@ TEST(SqliteStoreTest, RecordedUsesPersistAcrossReopen) {
 }
 
 // Every version in src/store/migrations/sqlite/, each applied exactly once.
-constexpr const char* kAllMigrations = "1,2,3,4,5,6,7,8,9";
+constexpr const char* kAllMigrations = "1,2,3,4,5,6,7,8,9,10";
 
 // Writes four times the WAL's checkpoint threshold into a new store at
 // `path` (rows of about 16 KB, 100 per commit: enough for background passes,
@@ -317,6 +317,8 @@ TEST(SqliteStoreTest, AStoreFromBeforeTheMergedPrincipalIndexAnswersTheSamePages
         "CREATE INDEX tokens_by_principal_creation ON tokens (principal, creation_date, id)",
         "CREATE INDEX tokens_by_principal_type_creation "
         "ON tokens (principal, type, creation_date, id)",
+        "ALTER TABLE audit_chains DROP COLUMN last_removed_body",
+        "ALTER TABLE audit_chains DROP COLUMN last_removed_prev_hash",
         "DELETE FROM schema_migrations WHERE version >= 8"}) {
     QueryFile(path, sql);
   }
@@ -417,7 +419,9 @@ TEST(SqliteStoreTest, AStoreFromBeforeTheTypedSortIndexesAnswersTheSamePagesAfte
     QueryFile(path, std::string("DROP INDEX ") + index);
     QueryFile(path, std::string("CREATE INDEX ") + index + " ON tokens (" + column + ", id)");
   }
-  QueryFile(path, "DELETE FROM schema_migrations WHERE version = 9");
+  QueryFile(path, "ALTER TABLE audit_chains DROP COLUMN last_removed_body");
+  QueryFile(path, "ALTER TABLE audit_chains DROP COLUMN last_removed_prev_hash");
+  QueryFile(path, "DELETE FROM schema_migrations WHERE version >= 9");
   ASSERT_EQ(QueryFile(path, "SELECT group_concat(version) FROM schema_migrations"),
             "1,2,3,4,5,6,7,8");
 
@@ -829,7 +833,7 @@ TEST(SqliteStoreTest, EachOpenWritesAChainOfItsOwn) {
   }
   std::unique_ptr<TokenStore> store = MustOpen(url);
   ASSERT_NE(store, nullptr);
-  Result<ChainReport> report = store->VerifyAudit();
+  Result<ChainReport> report = store->VerifyAudit(core::NowMillis());
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_TRUE(report->ok()) << report->problem;
   EXPECT_EQ(report->chains, 2);

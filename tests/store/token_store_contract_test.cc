@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -1637,8 +1638,11 @@ class EventStoreContractTest : public ::testing::TestWithParam<BackendCase> {
     return actions;
   }
 
-  ChainReport MustVerify() {
-    Result<ChainReport> report = store_->VerifyAudit();
+  // `removable_before`: by default, any event may have been removed by
+  // retention.
+  ChainReport MustVerify(
+      core::EpochMillis removable_before = std::numeric_limits<core::EpochMillis>::max()) {
+    Result<ChainReport> report = store_->VerifyAudit(removable_before);
     EXPECT_TRUE(report.ok()) << report.status().ToString();
     return report.ok() ? *report : ChainReport{};
   }
@@ -1974,6 +1978,93 @@ TEST_P(EventStoreContractTest, VerifyFindsEveryKindOfTampering) {
   const ChainReport report = MustVerify();
   EXPECT_FALSE(report.ok());
   EXPECT_EQ(report.broken_event_id, ids[0]);
+}
+
+// Removing a chain's first events and moving its record's head, as retention
+// does, is found unless the record proves (by the last removed event, whose
+// hash the kept chain links to) that every removed event was old enough.
+TEST_P(EventStoreContractTest, VerifyTellsARemovalOfTheHeadByHandFromRetention) {
+  if (!raw_sql_) GTEST_SKIP() << "nothing outside this store reaches its database";
+  // Events 0..4 at kBase + 0..4. Removes events 0..last_removed, moving the
+  // record's head past them; with `record` the last removed one is copied
+  // into the record, as retention does.
+  auto remove_head = [&](const std::vector<std::string>& ids, int last_removed, bool record) {
+    const std::string first_kept_prev =
+        last_removed + 1 < 5
+            ? "(SELECT prev_hash FROM audit_events WHERE id = '" + ids[last_removed + 1] + "')"
+            : "last_hash";
+    std::string sql = "UPDATE audit_chains SET first_seq = " + std::to_string(last_removed + 2) +
+                      ", first_prev_hash = " + first_kept_prev;
+    if (record) {
+      const std::string removed = "FROM audit_events WHERE id = '" + ids[last_removed] + "')";
+      sql += ", last_removed_body = (SELECT body " + removed +
+             ", last_removed_prev_hash = (SELECT prev_hash " + removed;
+    }
+    ASSERT_EQ(raw_sql_(sql), "");
+    ASSERT_EQ(raw_sql_("DELETE FROM audit_events WHERE id IN ('" + ids[0] + "'" +
+                       [&] {
+                         std::string more;
+                         for (int i = 1; i <= last_removed; ++i) more += ",'" + ids[i] + "'";
+                         return more;
+                       }() +
+                       ")"),
+              "");
+  };
+  {
+    SCOPED_TRACE("the first two removed, no record of them");
+    Reopen();
+    const std::vector<std::string> ids = WriteFiveEvents(*store_);
+    remove_head(ids, 1, false);
+    const ChainReport report = MustVerify();
+    EXPECT_FALSE(report.ok());
+    EXPECT_NE(report.problem.find("no record"), std::string::npos) << report.problem;
+  }
+  {
+    SCOPED_TRACE("the first two removed and recorded, younger than the retention");
+    Reopen();
+    const std::vector<std::string> ids = WriteFiveEvents(*store_);
+    remove_head(ids, 1, true);
+    ChainReport report = MustVerify(kBase + 1);
+    EXPECT_FALSE(report.ok());
+    EXPECT_EQ(report.broken_event_id, ids[1]) << report.problem;
+    EXPECT_NE(report.problem.find("retention"), std::string::npos) << report.problem;
+    // Older than the retention: what retention itself leaves.
+    report = MustVerify(kBase + 2);
+    EXPECT_TRUE(report.ok()) << report.problem;
+    EXPECT_EQ(report.events, 3);
+  }
+  {
+    SCOPED_TRACE("every event removed and the last recorded");
+    Reopen();
+    const std::vector<std::string> ids = WriteFiveEvents(*store_);
+    remove_head(ids, 4, true);
+    ChainReport report = MustVerify(kBase + 4);
+    EXPECT_FALSE(report.ok());
+    EXPECT_EQ(report.broken_event_id, ids[4]) << report.problem;
+    EXPECT_TRUE(MustVerify(kBase + 5).ok());
+  }
+  {
+    SCOPED_TRACE("a record of another event than the last removed");
+    Reopen();
+    const std::vector<std::string> ids = WriteFiveEvents(*store_);
+    remove_head(ids, 2, true);
+    ASSERT_EQ(raw_sql_("UPDATE audit_chains SET last_removed_body = replace(last_removed_body, "
+                       "'token 2', 'token 0')"),
+              "");
+    const ChainReport report = MustVerify();
+    EXPECT_FALSE(report.ok());
+    EXPECT_NE(report.problem.find("does not match"), std::string::npos) << report.problem;
+  }
+  {
+    SCOPED_TRACE("retention itself, verified with a shorter and a longer period");
+    Reopen();
+    const std::vector<std::string> ids = WriteFiveEvents(*store_);
+    ASSERT_EQ(*store_->PruneAudit(kBase + 3), 3);
+    EXPECT_TRUE(MustVerify(kBase + 3).ok());
+    const ChainReport report = MustVerify(kBase + 2);
+    EXPECT_FALSE(report.ok());
+    EXPECT_EQ(report.broken_event_id, ids[2]) << report.problem;
+  }
 }
 
 TEST_P(EventStoreContractTest, PruneRemovesOldEventsAndKeepsChainsVerifiable) {

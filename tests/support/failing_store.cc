@@ -194,9 +194,9 @@ core::Result<std::int64_t> FailingStore::PruneAudit(core::EpochMillis before) {
   return ForwardingStore::PruneAudit(before);
 }
 
-core::Result<store::ChainReport> FailingStore::VerifyAudit() {
+core::Result<store::ChainReport> FailingStore::VerifyAudit(core::EpochMillis removable_before) {
   if (auto failure = Injected(kVerifyAudit)) return *failure;
-  return ForwardingStore::VerifyAudit();
+  return ForwardingStore::VerifyAudit(removable_before);
 }
 
 core::Result<std::vector<store::Delivery>> FailingStore::ClaimDeliveries(

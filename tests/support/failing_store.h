@@ -118,7 +118,7 @@ class FailingStore final : public ForwardingStore {
                                             const core::Visibility& visibility, std::int64_t limit,
                                             std::int64_t offset, bool count_total) override;
   core::Result<std::int64_t> PruneAudit(core::EpochMillis before) override;
-  core::Result<store::ChainReport> VerifyAudit() override;
+  core::Result<store::ChainReport> VerifyAudit(core::EpochMillis removable_before) override;
   core::Result<std::vector<store::Delivery>> ClaimDeliveries(
       core::EpochMillis now, std::int64_t lease_millis, int max,
       const std::vector<std::string>& skipped_urls) override;

@@ -95,7 +95,9 @@ class ForwardingStore : public store::TokenStore {
   core::Result<std::int64_t> PruneAudit(core::EpochMillis before) override {
     return inner_->PruneAudit(before);
   }
-  core::Result<store::ChainReport> VerifyAudit() override { return inner_->VerifyAudit(); }
+  core::Result<store::ChainReport> VerifyAudit(core::EpochMillis removable_before) override {
+    return inner_->VerifyAudit(removable_before);
+  }
   core::Result<std::vector<store::Delivery>> ClaimDeliveries(
       core::EpochMillis now, std::int64_t lease_millis, int max,
       const std::vector<std::string>& skipped_urls) override {

@@ -207,7 +207,8 @@ constexpr Statement kNoticeTokens = {
     6};
 constexpr Statement kChainWriters = {
     "tokend_chain_writers",
-    "SELECT writer, first_seq, first_prev_hash, last_seq, last_hash FROM audit_chains "
+    "SELECT writer, first_seq, first_prev_hash, last_seq, last_hash, last_removed_body, "
+    "last_removed_prev_hash FROM audit_chains "
     "WHERE writer > $1 ORDER BY writer LIMIT 100",
     1};
 constexpr Statement kLockChain = {
@@ -231,11 +232,16 @@ constexpr Statement kPruneFirstKept = {
     "SELECT seq, prev_hash FROM audit_events WHERE writer = $1 AND time >= $2::bigint "
     "ORDER BY seq LIMIT 1",
     2};
+constexpr Statement kPruneLastRemoved = {
+    "tokend_prune_last_removed",
+    "SELECT body, prev_hash FROM audit_events WHERE writer = $1 AND seq = $2::bigint", 2};
 constexpr Statement kPruneEvents = {
     "tokend_prune_events", "DELETE FROM audit_events WHERE writer = $1 AND seq < $2::bigint", 2};
 constexpr Statement kPruneChain = {
     "tokend_prune_chain",
-    "UPDATE audit_chains SET first_seq = $2::bigint, first_prev_hash = $3 WHERE writer = $1", 3};
+    "UPDATE audit_chains SET first_seq = $2::bigint, first_prev_hash = $3, "
+    "last_removed_body = $4, last_removed_prev_hash = $5 WHERE writer = $1",
+    5};
 // Due deliveries, oldest first; rows another instance is claiming right now
 // are skipped, and a row it claimed meanwhile fails the recheck of the
 // WHERE clause after its lock is released. RETURNING has no order: the
@@ -268,16 +274,41 @@ constexpr Statement kOutboxStats = {
     "(SELECT min(queued_at) FROM webhook_outbox WHERE NOT failed)",
     0};
 
-constexpr const Statement* kPrepared[] = {
-    &kFindById,         &kFindBySecretHash, &kInsert,         &kInsertMany,
-    &kDelete,           &kCountByType,      &kPing,           &kInsertAbsent,
-    &kRecordUses,       &kRotationState,    &kKeepRotated,    &kInsertRetired,
-    &kRevokeFamily,     &kSweepTokens,      &kSweepRetired,   &kNextOverlapEnd,
-    &kLookupSecret,     &kWriteEvents,      &kNoticeProgress, &kNoticeStart,
-    &kNoticeClaim,      &kNoticeTokens,     &kChainWriters,   &kLockChain,
-    &kUnrecordedWriter, &kChainEvents,      &kPruneFirstKept, &kPruneEvents,
-    &kPruneChain,       &kClaimDeliveries,  &kDelivered,      &kRetryDelivery,
-    &kFailDelivery,     &kOutboxStats};
+constexpr const Statement* kPrepared[] = {&kFindById,
+                                          &kFindBySecretHash,
+                                          &kInsert,
+                                          &kInsertMany,
+                                          &kDelete,
+                                          &kCountByType,
+                                          &kPing,
+                                          &kInsertAbsent,
+                                          &kRecordUses,
+                                          &kRotationState,
+                                          &kKeepRotated,
+                                          &kInsertRetired,
+                                          &kRevokeFamily,
+                                          &kSweepTokens,
+                                          &kSweepRetired,
+                                          &kNextOverlapEnd,
+                                          &kLookupSecret,
+                                          &kWriteEvents,
+                                          &kNoticeProgress,
+                                          &kNoticeStart,
+                                          &kNoticeClaim,
+                                          &kNoticeTokens,
+                                          &kChainWriters,
+                                          &kLockChain,
+                                          &kUnrecordedWriter,
+                                          &kChainEvents,
+                                          &kPruneFirstKept,
+                                          &kPruneLastRemoved,
+                                          &kPruneEvents,
+                                          &kPruneChain,
+                                          &kClaimDeliveries,
+                                          &kDelivered,
+                                          &kRetryDelivery,
+                                          &kFailDelivery,
+                                          &kOutboxStats};
 
 ResultPtr Exec(PGconn* conn, const Statement& statement, const std::vector<const char*>& params) {
   return ResultPtr(PQexecPrepared(conn, statement.name, static_cast<int>(params.size()),
@@ -1333,12 +1364,22 @@ class PostgresStore final : public TokenStore {
               cut = PQgetvalue(first.get(), 0, 0);
               head = PQgetvalue(first.get(), 0, 1);
             }
-            if (ParseInt64(cut.c_str()).value_or(0) > first_seq) {
+            const std::int64_t cut_seq = ParseInt64(cut.c_str()).value_or(0);
+            if (cut_seq > first_seq) {
+              // The last event removed, kept in the record: its time shows
+              // that the removal was retention's (ChainChecker).
+              const std::string last_seq = std::to_string(cut_seq - 1);
+              ResultPtr last = Exec(conn, kPruneLastRemoved, {writer.c_str(), last_seq.c_str()});
+              if (!Succeeded(last.get(), PGRES_TUPLES_OK)) return fail(last.get());
+              const bool found = PQntuples(last.get()) == 1;
+              const char* removed_body = found ? PQgetvalue(last.get(), 0, 0) : nullptr;
+              const char* removed_prev_hash = found ? PQgetvalue(last.get(), 0, 1) : nullptr;
               ResultPtr gone = Exec(conn, kPruneEvents, {writer.c_str(), cut.c_str()});
               if (!Succeeded(gone.get(), PGRES_COMMAND_OK)) return fail(gone.get());
               removed += ParseInt64(PQcmdTuples(gone.get())).value_or(0);
-              ResultPtr moved =
-                  Exec(conn, kPruneChain, {writer.c_str(), cut.c_str(), head.c_str()});
+              ResultPtr moved = Exec(
+                  conn, kPruneChain,
+                  {writer.c_str(), cut.c_str(), head.c_str(), removed_body, removed_prev_hash});
               if (!Succeeded(moved.get(), PGRES_COMMAND_OK)) return fail(moved.get());
             }
           }
@@ -1352,7 +1393,7 @@ class PostgresStore final : public TokenStore {
     return removed;
   }
 
-  Result<ChainReport> VerifyAudit() override {
+  Result<ChainReport> VerifyAudit(core::EpochMillis removable_before) override {
     ChainReport report;
     Status status = WithConnection(true, [&](PGconn* conn) -> Status {
       report = ChainReport();
@@ -1414,13 +1455,15 @@ class PostgresStore final : public TokenStore {
                                        ParseInt64(PQgetvalue(list.get(), row, 1)).value_or(0),
                                        *OptionalText(list.get(), row, 2),
                                        ParseInt64(PQgetvalue(list.get(), row, 3)).value_or(0),
-                                       *OptionalText(list.get(), row, 4)});
+                                       *OptionalText(list.get(), row, 4),
+                                       OptionalText(list.get(), row, 5),
+                                       OptionalText(list.get(), row, 6)});
         }
         if (chains.empty()) break;
         after_writer = chains.back().writer;
         for (ChainRecord& record : chains) {
           const std::string writer = record.writer;
-          ChainChecker checker(writer, std::move(record));
+          ChainChecker checker(writer, std::move(record), removable_before);
           if (Status walked = walk(checker, writer); !walked.ok()) return walked;
           if (conclude(checker)) return finish();
         }
@@ -1429,7 +1472,7 @@ class PostgresStore final : public TokenStore {
       if (!Succeeded(orphan.get(), PGRES_TUPLES_OK)) return fail(orphan.get());
       if (PQntuples(orphan.get()) == 1) {
         const std::string writer = *OptionalText(orphan.get(), 0, 0);
-        ChainChecker checker(writer, std::nullopt);
+        ChainChecker checker(writer, std::nullopt, removable_before);
         if (Status walked = walk(checker, writer); !walked.ok()) return walked;
         conclude(checker);
       }

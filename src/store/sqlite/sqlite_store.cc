@@ -216,7 +216,8 @@ constexpr const char* kNoticeTokensSql =
     "AND rotated_to IS NULL AND (?4 = 0 OR (creation_date < expiration_date - ?3 "
     "AND expiration_date - ?6 > ?5)) ORDER BY expiration_date, id";
 constexpr const char* kChainWritersSql =
-    "SELECT writer, first_seq, first_prev_hash, last_seq, last_hash FROM audit_chains "
+    "SELECT writer, first_seq, first_prev_hash, last_seq, last_hash, last_removed_body, "
+    "last_removed_prev_hash FROM audit_chains "
     "WHERE writer > ?1 ORDER BY writer LIMIT 100";
 constexpr const char* kUnrecordedWriterSql =
     "SELECT writer FROM audit_events WHERE writer NOT IN (SELECT writer FROM audit_chains) "
@@ -227,9 +228,20 @@ constexpr const char* kChainEventsSql =
 constexpr const char* kPruneFirstKeptSql =
     "SELECT seq, prev_hash FROM audit_events WHERE writer = ?1 AND time >= ?2 "
     "ORDER BY seq LIMIT 1";
+// A row of kChainWritersSql.
+ChainRecord ReadChainRecord(const Statement& row) {
+  return ChainRecord{std::string(row.ColumnText(0)), row.ColumnInt64(1),
+                     std::string(row.ColumnText(2)), row.ColumnInt64(3),
+                     std::string(row.ColumnText(4)), row.ColumnOptionalText(5),
+                     row.ColumnOptionalText(6)};
+}
+
+constexpr const char* kPruneLastRemovedSql =
+    "SELECT body, prev_hash FROM audit_events WHERE writer = ?1 AND seq = ?2";
 constexpr const char* kPruneEventsSql = "DELETE FROM audit_events WHERE writer = ?1 AND seq < ?2";
 constexpr const char* kPruneChainSql =
-    "UPDATE audit_chains SET first_seq = ?2, first_prev_hash = ?3 WHERE writer = ?1";
+    "UPDATE audit_chains SET first_seq = ?2, first_prev_hash = ?3, last_removed_body = ?4, "
+    "last_removed_prev_hash = ?5 WHERE writer = ?1";
 // Due: not failed, retry time reached, no lease running, not to a skipped
 // URL (bound from ?4 on, see ClaimSql). Oldest first; the RETURNING rows come
 // in no set order, so the caller sorts them.
@@ -512,7 +524,7 @@ class SqliteStore final : public TokenStore {
   Result<AuditPage> QueryAudit(const AuditQuery& query, const core::Visibility& visibility,
                                std::int64_t limit, std::int64_t offset, bool count_total) override;
   Result<std::int64_t> PruneAudit(core::EpochMillis before) override;
-  Result<ChainReport> VerifyAudit() override;
+  Result<ChainReport> VerifyAudit(core::EpochMillis removable_before) override;
   Result<std::vector<Delivery>> ClaimDeliveries(
       core::EpochMillis now, std::int64_t lease_millis, int max,
       const std::vector<std::string>& skipped_urls) override;
@@ -2171,9 +2183,7 @@ Status SqliteStore::RunPruneAudit(Connection& connection, WriteOp& op) {
       const int rc = list->Step();
       if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), context);
-      chains.push_back(ChainRecord{std::string(list->ColumnText(0)), list->ColumnInt64(1),
-                                   std::string(list->ColumnText(2)), list->ColumnInt64(3),
-                                   std::string(list->ColumnText(4))});
+      chains.push_back(ReadChainRecord(*list));
     }
     if (chains.size() == before) break;
     after = chains.back().writer;
@@ -2197,6 +2207,23 @@ Status SqliteStore::RunPruneAudit(Connection& connection, WriteOp& op) {
       }
     }
     if (cut <= record.first_seq) continue;
+    // The last event removed, kept in the record: its time shows that the
+    // removal was retention's (ChainChecker).
+    std::optional<std::string> removed_body;
+    std::optional<std::string> removed_prev_hash;
+    {
+      Result<Statement> last = connection.Prepare(kPruneLastRemovedSql);
+      if (!last.ok()) return last.status();
+      last->Bind(1, std::string_view(record.writer));
+      last->Bind(2, cut - 1);
+      const int rc = last->Step();
+      if (rc == SQLITE_ROW) {
+        removed_body = std::string(last->ColumnText(0));
+        removed_prev_hash = std::string(last->ColumnText(1));
+      } else if (rc != SQLITE_DONE) {
+        return StatusFromSqlite(rc, connection.db(), context);
+      }
+    }
     Result<Statement> remove = connection.Prepare(kPruneEventsSql);
     if (!remove.ok()) return remove.status();
     remove->Bind(1, std::string_view(record.writer));
@@ -2210,6 +2237,8 @@ Status SqliteStore::RunPruneAudit(Connection& connection, WriteOp& op) {
     update->Bind(1, std::string_view(record.writer));
     update->Bind(2, cut);
     update->Bind(3, std::string_view(head));
+    update->Bind(4, removed_body);
+    update->Bind(5, removed_prev_hash);
     if (const int rc = update->Step(); rc != SQLITE_DONE) {
       return StatusFromSqlite(rc, connection.db(), context);
     }
@@ -2407,7 +2436,7 @@ Result<AuditPage> SqliteStore::QueryAudit(const AuditQuery& query,
   return page;
 }
 
-Result<ChainReport> SqliteStore::VerifyAudit() {
+Result<ChainReport> SqliteStore::VerifyAudit(core::EpochMillis removable_before) {
   Lease lease = Acquire();
   const std::string context = "verifying the audit trail of " + display_;
   // One snapshot: the chains and their events as one commit left them.
@@ -2466,16 +2495,14 @@ Result<ChainReport> SqliteStore::VerifyAudit() {
         const int rc = list->Step();
         if (rc == SQLITE_DONE) break;
         if (rc != SQLITE_ROW) return StatusFromSqlite(rc, lease->db(), context);
-        chains.push_back(ChainRecord{std::string(list->ColumnText(0)), list->ColumnInt64(1),
-                                     std::string(list->ColumnText(2)), list->ColumnInt64(3),
-                                     std::string(list->ColumnText(4))});
+        chains.push_back(ReadChainRecord(*list));
       }
     }
     if (chains.empty()) break;
     after_writer = chains.back().writer;
     for (ChainRecord& record : chains) {
       const std::string writer = record.writer;
-      ChainChecker checker(writer, std::move(record));
+      ChainChecker checker(writer, std::move(record), removable_before);
       if (Status status = walk(checker, writer); !status.ok()) return status;
       if (conclude(checker)) return report;
     }
@@ -2486,7 +2513,7 @@ Result<ChainReport> SqliteStore::VerifyAudit() {
   const int rc = orphan->Step();
   if (rc == SQLITE_ROW) {
     const std::string writer(orphan->ColumnText(0));
-    ChainChecker checker(writer, std::nullopt);
+    ChainChecker checker(writer, std::nullopt, removable_before);
     if (Status status = walk(checker, writer); !status.ok()) return status;
     conclude(checker);
   } else if (rc != SQLITE_DONE) {
