@@ -350,16 +350,74 @@ void ReadArray(std::string_view text, BoomerangExport& result) {
   }
 }
 
-void ReadLines(std::string_view text, BoomerangExport& result) {
+std::size_t NewlinesIn(std::string_view text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// Where reading resumes after a document starting at `start` broke: the first
+// later line that starts with '{', or the end. Only an unindented '{' counts,
+// because a pretty-printed document starts there while the objects nested in
+// it (the permissions) are indented; a one-line document's next line is the
+// next document either way.
+std::size_t NextDocumentStart(std::string_view text, std::size_t start) {
+  std::size_t newline = text.find('\n', start);
+  while (newline != std::string_view::npos) {
+    if (newline + 1 < text.size() && text[newline + 1] == '{') return newline + 1;
+    newline = text.find('\n', newline + 1);
+  }
+  return text.size();
+}
+
+// Why the document starting at `start` (on `line`) is rejected, when the
+// parser stopped `used` bytes into it and reading resumes at `next`. Names the
+// line where it broke and the lines skipped, so that nothing is lost unseen.
+std::string BrokenDocumentReason(std::string_view text, std::size_t start, std::size_t line,
+                                 std::size_t used, std::size_t next,
+                                 const boost::system::error_code& ec) {
+  std::string reason = "the document is not valid JSON";
+  const std::size_t broken_line = line + NewlinesIn(text.substr(start, used));
+  if (broken_line != line) reason += " at line " + std::to_string(broken_line);
+  reason += ": " + ec.message();
+  std::size_t last = next;
+  while (last > start && core::IsAsciiSpace(text[last - 1])) --last;
+  const std::size_t last_line = line + NewlinesIn(text.substr(start, last - start));
+  if (last_line != line) {
+    reason += "; lines " + std::to_string(line) + " to " + std::to_string(last_line) +
+              " are skipped (reading resumes at the next line that starts with '{')";
+  }
+  return reason;
+}
+
+// JSON documents one after another, as mongoexport writes them without
+// --jsonArray: one per line, or each over several lines with --pretty; several
+// on one line are read too.
+void ReadDocuments(std::string_view text, BoomerangExport& result) {
   ExportBuilder builder(result);
-  std::size_t line_number = 0;
-  while (!text.empty()) {
-    const std::size_t newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
-    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
-    ++line_number;
-    if (core::TrimAsciiSpace(line).empty()) continue;
-    builder.Add("line " + std::to_string(line_number), ParseBoomerangToken(line));
+  json::parser parser;
+  std::size_t offset = 0;
+  std::size_t line = 1;  // the line holding `offset`
+  while (true) {
+    while (offset < text.size() && core::IsAsciiSpace(text[offset])) {
+      if (text[offset] == '\n') ++line;
+      ++offset;
+    }
+    if (offset == text.size()) return;
+    std::string where = "line " + std::to_string(line);
+    parser.reset();
+    boost::system::error_code ec;
+    // write_some() stops after one complete value and says how far it read.
+    const std::size_t used = parser.write_some(text.data() + offset, text.size() - offset, ec);
+    if (!ec) {
+      builder.Add(std::move(where), TokenOfValue(parser.release()));
+      line += NewlinesIn(text.substr(offset, used));
+      offset += used;
+      continue;
+    }
+    const std::size_t next = NextDocumentStart(text, offset);
+    builder.Add(std::move(where),
+                Status::InvalidArgument(BrokenDocumentReason(text, offset, line, used, next, ec)));
+    line += NewlinesIn(text.substr(offset, next - offset));
+    offset = next;
   }
 }
 
@@ -374,11 +432,15 @@ Result<core::Token> ParseBoomerangToken(std::string_view document) {
 
 BoomerangExport ParseBoomerangExport(std::string_view text) {
   BoomerangExport result;
+  // Editors save one; it is not JSON and holds no newline, so lines keep
+  // their numbers.
+  constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
+  if (text.starts_with(kUtf8ByteOrderMark)) text.remove_prefix(kUtf8ByteOrderMark.size());
   const std::string_view content = core::TrimAsciiSpace(text);
   if (!content.empty() && content.front() == '[') {
     ReadArray(text, result);
   } else {
-    ReadLines(text, result);
+    ReadDocuments(text, result);
   }
   return result;
 }

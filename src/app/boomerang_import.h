@@ -33,8 +33,10 @@ namespace tokend::app {
 core::Result<core::Token> ParseBoomerangToken(std::string_view document);
 
 struct BoomerangRejection {
-  std::string where;   // "line 12" (JSON lines) or "document 3" (JSON array)
-  std::string reason;  // what ParseBoomerangToken said
+  // "line 12" (the line a document of a sequence starts on) or "document 3"
+  // (the position in a JSON array).
+  std::string where;
+  std::string reason;  // a field rule broken, or where the JSON broke
 };
 
 struct BoomerangExport {
@@ -47,11 +49,15 @@ struct BoomerangExport {
   std::vector<BoomerangRejection> rejected;
 };
 
-// Reads a whole export. When its first non-blank character is '[' it is one
-// JSON array (`mongoexport --jsonArray`, pretty-printed or not) whose
-// documents are numbered from 1 by position; otherwise one document per line
-// (`mongoexport`'s default), numbered by line, blank lines skipped. An array
-// that does not parse is one rejection naming the line where it broke.
+// Reads a whole export, after a UTF-8 byte order mark if there is one. When
+// its first non-blank character is '[' it is one JSON array (`mongoexport
+// --jsonArray`, pretty-printed or not) whose documents are numbered from 1 by
+// position; an array that does not parse is one rejection naming the line
+// where it broke. Otherwise it is JSON documents one after another
+// (`mongoexport`'s default of one per line, or `--pretty`'s several lines
+// each), each named by the line it starts on, blank lines skipped. A document
+// that does not parse is one rejection, whose reason names the line where it
+// broke; reading resumes at the next line that starts with '{'.
 BoomerangExport ParseBoomerangExport(std::string_view text);
 
 }  // namespace tokend::app

@@ -122,7 +122,8 @@ CLI::App* AddImportCommand(CLI::App& cli, ImportConfig& config) {
   CLI::App* boomerang = import_cmd->add_subcommand(
       "boomerang",
       "Import a mongoexport of Boomerang Flow's tokens collection (JSON lines or --jsonArray, "
-      "relaxed or canonical Extended JSON); every Boomerang secret keeps working");
+      "--pretty or not, relaxed or canonical Extended JSON); every Boomerang secret keeps "
+      "working");
   config.store = std::string(kDefaultStoreUrl);
   boomerang->add_option("FILE", config.file, "The mongoexport output")->required();
   boomerang->add_option("--store", config.store, "Store URL, as for serve")

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "core/secret.h"
@@ -344,6 +345,150 @@ TEST(BoomerangExportTest, ABrokenArrayIsOneRejectionAtItsLine) {
   EXPECT_EQ(parsed.rejected[0].where, "line 3");
   EXPECT_NE(parsed.rejected[0].reason.find("does not parse"), std::string::npos);
   EXPECT_EQ(ParseBoomerangExport("[1] trailing").rejected.size(), 1u);
+}
+
+// --- documents one after another, each over several lines ------------------
+
+// The id and hash of the `n`th user (0 to 9) of a generated export.
+std::string NumberedId(int n) { return "64a1f0c2e4b0d1a2b3c4d60" + std::to_string(n); }
+std::string NumberedHash(int n) { return core::HashSecret("bfu_" + std::to_string(n)); }
+
+// UserDocument(NumberedId(n), NumberedHash(n)) as `mongoexport --pretty`
+// writes it without --jsonArray: a tab per level, one member a line, the
+// permission an indented '{' of its own, a newline after the closing brace.
+// `canonical` writes the date as --jsonFormat=canonical does.
+std::string PrettyUserDocument(int n, bool canonical = false) {
+  const std::string date =
+      canonical ? "{\n\t\t\"$date\": {\n\t\t\t\"$numberLong\": \"1677646800000\"\n\t\t}\n\t}"
+                : "{\n\t\t\"$date\": \"2023-03-01T05:00:00.000Z\"\n\t}";
+  return "{\n\t\"_id\": {\n\t\t\"$oid\": \"" + NumberedId(n) +
+         "\"\n\t},\n\t\"type\": \"user\",\n\t\"name\": \"u\",\n\t\"creationDate\": " + date +
+         ",\n\t\"principal\": \"user-1\",\n\t\"permissions\": [\n\t\t{\n\t\t\t\"scope\": "
+         "\"user\",\n\t\t\t\"principal\": \"user-1\",\n\t\t\t\"actions\": [\n\t\t\t\t\"**/**\"\n"
+         "\t\t\t]\n\t\t}\n\t],\n\t\"token\": \"" +
+         NumberedHash(n) + "\"\n}\n";
+}
+
+std::size_t LineCount(std::string_view text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST(BoomerangExportTest, PrettyDocumentsOneAfterAnotherAreRead) {
+  for (const bool canonical : {false, true}) {
+    SCOPED_TRACE(canonical ? "canonical" : "relaxed");
+    std::string text;
+    for (int n = 0; n < 3; ++n) text += PrettyUserDocument(n, canonical);
+    const BoomerangExport parsed = ParseBoomerangExport(text);
+    EXPECT_FALSE(parsed.json_array);
+    EXPECT_EQ(parsed.documents, 3u);
+    EXPECT_TRUE(parsed.rejected.empty())
+        << parsed.rejected.front().where << ": " << parsed.rejected.front().reason;
+    ASSERT_EQ(parsed.tokens.size(), 3u);
+    for (int n = 0; n < 3; ++n) {
+      EXPECT_EQ(parsed.tokens[n], MustParse(UserDocument(NumberedId(n), NumberedHash(n))));
+    }
+  }
+}
+
+TEST(BoomerangExportTest, PrettyDocumentsAreNamedByTheLineTheyStartOn) {
+  // The second has a field tokend refuses; a blank line precedes the third.
+  std::string second = PrettyUserDocument(1);
+  second.replace(second.find("\"type\": \"user\""), 14, "\"type\": \"robot\"");
+  const std::string text = PrettyUserDocument(0) + second + "\n" + PrettyUserDocument(2);
+  const BoomerangExport parsed = ParseBoomerangExport(text);
+  EXPECT_EQ(parsed.documents, 3u);
+  EXPECT_EQ(parsed.tokens.size(), 2u);
+  ASSERT_EQ(parsed.rejected.size(), 1u);
+  EXPECT_EQ(parsed.rejected[0].where,
+            "line " + std::to_string(1 + LineCount(PrettyUserDocument(0))));
+  EXPECT_NE(parsed.rejected[0].reason.find("field 'type'"), std::string::npos);
+}
+
+TEST(BoomerangExportTest, SeveralDocumentsOnOneLineAreEachRead) {
+  const std::string text = UserDocument(NumberedId(0), NumberedHash(0)) +
+                           UserDocument(NumberedId(1), NumberedHash(1)) + " " +
+                           R"({"type":"team"})" + "\n" + TeamDocument() + "\n";
+  const BoomerangExport parsed = ParseBoomerangExport(text);
+  EXPECT_EQ(parsed.documents, 4u);
+  ASSERT_EQ(parsed.tokens.size(), 3u);
+  EXPECT_EQ(parsed.tokens[1].id, NumberedId(1));
+  EXPECT_EQ(parsed.tokens[2], ExpectedTeamToken());
+  ASSERT_EQ(parsed.rejected.size(), 1u);
+  EXPECT_EQ(parsed.rejected[0].where, "line 1");
+}
+
+TEST(BoomerangExportTest, AByteOrderMarkAtTheStartIsSkipped) {
+  constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+  const std::string lines = std::string(kByteOrderMark) + TeamDocument() + "\n" +
+                            UserDocument(kOtherId, OtherHash()) + "\n";
+  BoomerangExport parsed = ParseBoomerangExport(lines);
+  EXPECT_FALSE(parsed.json_array);
+  EXPECT_EQ(parsed.tokens.size(), 2u);
+  EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().reason;
+
+  parsed = ParseBoomerangExport(std::string(kByteOrderMark) + PrettyUserDocument(0));
+  EXPECT_EQ(parsed.tokens.size(), 1u);
+  EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().reason;
+
+  parsed = ParseBoomerangExport(std::string(kByteOrderMark) + "[" + TeamDocument() + "]\n");
+  EXPECT_TRUE(parsed.json_array);
+  EXPECT_EQ(parsed.tokens.size(), 1u);
+  EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().reason;
+
+  // Only at the very start: elsewhere it is not JSON.
+  parsed = ParseBoomerangExport(TeamDocument() + "\n" + std::string(kByteOrderMark) +
+                                UserDocument(kOtherId, OtherHash()) + "\n");
+  EXPECT_EQ(parsed.tokens.size(), 1u);
+  ASSERT_EQ(parsed.rejected.size(), 1u);
+  EXPECT_EQ(parsed.rejected[0].where, "line 2");
+}
+
+TEST(BoomerangExportTest, ABrokenPrettyDocumentIsOneRejectionAndTheOthersAreRead) {
+  // The second lacks the comma after its type (line 5 of it), so it breaks
+  // where the next member starts (line 6).
+  std::string broken = PrettyUserDocument(1);
+  broken.erase(broken.find("\"type\": \"user\",") + 14, 1);
+  const std::string text =
+      PrettyUserDocument(0) + broken + PrettyUserDocument(2) + PrettyUserDocument(3);
+  const BoomerangExport parsed = ParseBoomerangExport(text);
+  EXPECT_EQ(parsed.documents, 4u);
+  ASSERT_EQ(parsed.tokens.size(), 3u);
+  EXPECT_EQ(parsed.tokens[0].id, NumberedId(0));
+  EXPECT_EQ(parsed.tokens[1].id, NumberedId(2));
+  EXPECT_EQ(parsed.tokens[2].id, NumberedId(3));
+  ASSERT_EQ(parsed.rejected.size(), 1u);
+  const std::size_t first_line = 1 + LineCount(PrettyUserDocument(0));
+  EXPECT_EQ(parsed.rejected[0].where, "line " + std::to_string(first_line));
+  const std::string& reason = parsed.rejected[0].reason;
+  EXPECT_NE(reason.find("not valid JSON at line " + std::to_string(first_line + 5)),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("lines " + std::to_string(first_line) + " to " +
+                        std::to_string(first_line + LineCount(broken) - 1) + " are skipped"),
+            std::string::npos)
+      << reason;
+}
+
+TEST(BoomerangExportTest, AnUnfinishedDocumentDoesNotTakeTheNextOne) {
+  // Line 2 ends early, so the parser reads line 3 as its `_id` and breaks on
+  // line 4; line 3 is read again as a document of its own.
+  const std::string text = TeamDocument() + "\n" + R"({"_id": )" + "\n" +
+                           UserDocument(kOtherId, OtherHash()) + "\nnot json\n" +
+                           UserDocument(NumberedId(0), NumberedHash(0)) + "\n" +
+                           PrettyUserDocument(1).substr(0, 40);
+  const BoomerangExport parsed = ParseBoomerangExport(text);
+  EXPECT_EQ(parsed.documents, 6u);
+  ASSERT_EQ(parsed.tokens.size(), 3u);
+  EXPECT_EQ(parsed.tokens[1].id, kOtherId);
+  EXPECT_EQ(parsed.tokens[2].id, NumberedId(0));
+  ASSERT_EQ(parsed.rejected.size(), 3u);
+  EXPECT_EQ(parsed.rejected[0].where, "line 2");
+  EXPECT_NE(parsed.rejected[0].reason.find("not valid JSON at line 4"), std::string::npos)
+      << parsed.rejected[0].reason;
+  EXPECT_EQ(parsed.rejected[1].where, "line 4");
+  EXPECT_EQ(parsed.rejected[1].reason.find("skipped"), std::string::npos)
+      << "one line, nothing more: " << parsed.rejected[1].reason;
+  EXPECT_EQ(parsed.rejected[2].where, "line 6");
 }
 
 TEST(BoomerangExportTest, AnEmptyFileHoldsNothing) {

@@ -5,6 +5,7 @@
 // TOKEND_TEST_PG_URL (scripts/with-postgres.sh).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -98,10 +99,18 @@ std::vector<Fixture> Fixtures() {
   };
 }
 
-enum class Format { kRelaxedLines, kCanonicalLines, kRelaxedArray, kCanonicalPrettyArray };
+enum class Format {
+  kRelaxedLines,
+  kCanonicalLines,
+  kRelaxedArray,
+  kCanonicalPrettyArray,
+  kRelaxedPretty,    // --pretty without --jsonArray: documents one after another
+  kCanonicalPretty,  // the same with --jsonFormat=canonical
+};
 
 bool IsCanonical(Format format) {
-  return format == Format::kCanonicalLines || format == Format::kCanonicalPrettyArray;
+  return format == Format::kCanonicalLines || format == Format::kCanonicalPrettyArray ||
+         format == Format::kCanonicalPretty;
 }
 
 std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
@@ -140,7 +149,45 @@ std::string Document(const Fixture& fixture, Format format) {
   return document;
 }
 
+// A compact `document` as mongoexport --pretty writes it without --jsonArray:
+// one member or element a line, a tab per level of nesting, "[]" kept whole.
+std::string Pretty(std::string_view document) {
+  std::string pretty;
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  bool opened = false;  // the last character opened an object or array
+  const auto new_line = [&] {
+    pretty += '\n';
+    pretty.append(static_cast<std::size_t>(depth), '\t');
+  };
+  for (const char c : document) {
+    if (in_string) {
+      pretty += c;
+      in_string = escaped || c != '"';
+      escaped = !escaped && c == '\\';
+      continue;
+    }
+    const bool closing = c == '}' || c == ']';
+    if (opened && !closing) new_line();
+    if (closing) --depth;
+    if (closing && !opened) new_line();
+    opened = c == '{' || c == '[';
+    if (opened) ++depth;
+    pretty += c;
+    if (c == '"') in_string = true;
+    if (c == ',') new_line();
+    if (c == ':') pretty += ' ';
+  }
+  return pretty + "\n";
+}
+
 std::string Export(const std::vector<Fixture>& fixtures, Format format) {
+  if (format == Format::kRelaxedPretty || format == Format::kCanonicalPretty) {
+    std::string text;
+    for (const Fixture& fixture : fixtures) text += Pretty(Document(fixture, format));
+    return text;
+  }
   std::string text;
   const bool array = format == Format::kRelaxedArray || format == Format::kCanonicalPrettyArray;
   const bool pretty = format == Format::kCanonicalPrettyArray;
@@ -268,7 +315,8 @@ TEST_P(ImportFormatTest, EverySecretWorksAfterImportIntoSqlite) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, ImportFormatTest,
                          ::testing::Values(Format::kRelaxedLines, Format::kCanonicalLines,
-                                           Format::kRelaxedArray, Format::kCanonicalPrettyArray),
+                                           Format::kRelaxedArray, Format::kCanonicalPrettyArray,
+                                           Format::kRelaxedPretty, Format::kCanonicalPretty),
                          [](const ::testing::TestParamInfo<Format>& info) {
                            switch (info.param) {
                              case Format::kRelaxedLines:
@@ -279,6 +327,10 @@ INSTANTIATE_TEST_SUITE_P(Formats, ImportFormatTest,
                                return "RelaxedArray";
                              case Format::kCanonicalPrettyArray:
                                return "CanonicalPrettyArray";
+                             case Format::kRelaxedPretty:
+                               return "RelaxedPretty";
+                             case Format::kCanonicalPretty:
+                               return "CanonicalPretty";
                            }
                            return "Unknown";
                          });
@@ -371,6 +423,62 @@ TEST(ImportTest, RejectedArrayDocumentsAreNamedByIndex) {
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.out, Summary(5, 0, 1));
   EXPECT_NE(run.err.find("document 4: rejected: field 'principal'"), std::string::npos) << run.err;
+}
+
+TEST(ImportTest, ABrokenPrettyDocumentIsNamedByItsFirstLineAndTheRestImported) {
+  TempDir dir;
+  std::vector<Fixture> fixtures = Fixtures();
+  std::string text;
+  std::size_t broken_line = 0;
+  for (std::size_t i = 0; i < fixtures.size(); ++i) {
+    std::string document = Pretty(Document(fixtures[i], Format::kRelaxedPretty));
+    if (i == 2) {
+      broken_line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+      document.erase(document.find(R"("type": "workflow",)") + 18, 1);  // a missing comma
+    }
+    text += document;
+  }
+  const std::string file = WriteFile(dir, "tokens.json", text);
+  const std::string store = "sqlite:" + dir.File("tokend.db");
+
+  RunResult run = Import(file, store);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.out, Summary(5, 0, 1));
+  EXPECT_NE(run.err.find("line " + std::to_string(broken_line) +
+                         ": rejected: the document is not valid JSON"),
+            std::string::npos)
+      << run.err;
+  ExpectNoSecrets(run, fixtures);
+
+  fixtures.erase(fixtures.begin() + 2);
+  ExpectEverySecretWorks(store, fixtures);
+}
+
+TEST(ImportTest, SeveralDocumentsOnOneLineAreEachImported) {
+  TempDir dir;
+  const std::vector<Fixture> fixtures = Fixtures();
+  std::string text;
+  for (const Fixture& fixture : fixtures) text += Document(fixture, Format::kRelaxedLines);
+  const std::string file = WriteFile(dir, "tokens.json", text + "\n");
+  RunResult run = Import(file, "sqlite:" + dir.File("tokend.db"));
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, Summary(6, 0, 0));
+}
+
+TEST(ImportTest, AByteOrderMarkAtTheStartIsSkipped) {
+  TempDir dir;
+  const std::vector<Fixture> fixtures = Fixtures();
+  const std::string store = "sqlite:" + dir.File("tokend.db");
+  const std::string lines =
+      WriteFile(dir, "lines.json", "\xEF\xBB\xBF" + Export(fixtures, Format::kRelaxedLines));
+  const std::string array = WriteFile(
+      dir, "array.json", "\xEF\xBB\xBF" + Export(fixtures, Format::kCanonicalPrettyArray));
+  RunResult run = Import(lines, store);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, Summary(6, 0, 0));
+  run = Import(array, store);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, Summary(0, 6, 0));
 }
 
 TEST(ImportTest, ProgressLinesOnFilesOfSeveralBatches) {
