@@ -64,6 +64,9 @@ struct AuditVerifyConfig {
 struct BootstrapConfig {
   std::string store = std::string(kDefaultStoreUrl);
   std::string log_level = "warn";
+  // As serve's: the new token's token.created event is queued for each, and
+  // delivered by serve.
+  std::vector<std::string> webhook_urls;
 };
 
 // The webhook secret file's name in the data folder, beside the bootstrap

@@ -16,6 +16,7 @@
 #include "app/malloc_tuning.h"
 #include "core/audit.h"
 #include "core/expiry_policy.h"
+#include "core/webhook_url.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "service/token_service.h"
@@ -253,7 +254,16 @@ int Serve(const ServeConfig& config) {
 
 int Bootstrap(const BootstrapConfig& config) {
   SetUpLogging(config.log_level, LogFormat::kText);
-  auto store = OpenStore(config.store);
+  for (const std::string& text : config.webhook_urls) {
+    if (auto url = core::ParseWebhookUrl(text); !url.ok()) {
+      spdlog::error("bad --webhook-url {}: {}", core::RedactWebhookUrl(text),
+                    url.status().message());
+      return kExitUsage;
+    }
+  }
+  store::StoreOptions store_options;
+  store_options.webhook_urls = config.webhook_urls;
+  auto store = OpenStore(config.store, store_options);
   if (!store.ok()) {
     spdlog::error("cannot open the store {}: {}", RedactStoreUrl(config.store),
                   RedactStoreSecrets(config.store, store.status().message()));
@@ -447,6 +457,12 @@ int Main(int argc, char** argv) {
   bootstrap_cmd->add_option("--store", bootstrap.store, "Store URL, as for serve")
       ->envname("TOKEND_STORE")
       ->capture_default_str();
+  bootstrap_cmd
+      ->add_option("--webhook-url", bootstrap.webhook_urls,
+                   "As for serve: the new token's token.created event is queued for each URL, "
+                   "for serve to deliver; repeatable")
+      ->envname("TOKEND_WEBHOOK_URL")
+      ->delimiter(',');
   bootstrap_cmd->add_option("--log-level", bootstrap.log_level, "Logging level (stderr)")
       ->envname("TOKEND_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

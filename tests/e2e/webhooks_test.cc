@@ -226,6 +226,37 @@ TEST(WebhooksE2eTest, FailingReceiversNeitherSlowCreatesNorLoseEvents) {
   }
 }
 
+// `tokend bootstrap` queues its token's token.created for the URLs it is
+// given, as serve does for every change; serve then delivers it.
+TEST(WebhooksE2eTest, ATokenMadeByTheBootstrapCommandIsAnnouncedToo) {
+  TempDir dir;
+  auto receiver = WebhookReceiver::Start();
+  ASSERT_NE(receiver, nullptr);
+  const std::string store = "sqlite:" + dir.File("tokend.db");
+  RunResult refused = RunTokend({"bootstrap", "--store", store, "--webhook-url", "ftp://x"}, 30s);
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("--webhook-url"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.File("tokend.db")));
+  RunResult made =
+      RunTokend({"bootstrap", "--store", store, "--webhook-url", receiver->Url()}, 30s);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto tokend = TokendProcess::Start(ServeArgs(store, dir.path().string(), {receiver->Url()}));
+  ASSERT_NE(tokend, nullptr);
+  ASSERT_TRUE(receiver->WaitUntil(
+      [](const std::vector<ReceivedRequest>& requests) {
+        for (const ReceivedRequest& request : requests) {
+          boost::json::value body = ParseJson(request.body);
+          if (body.is_object() && body.at("type") == "token.created" &&
+              body.at("data").at("subject").at("type") == "global") {
+            return true;
+          }
+        }
+        return false;
+      },
+      30s))
+      << tokend->Log();
+}
+
 TEST(WebhooksE2eTest, EventsWaitingWhenKilledAreDeliveredAfterARestart) {
   TempDir dir;
   auto receiver = WebhookReceiver::Start();
