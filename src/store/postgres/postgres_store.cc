@@ -119,18 +119,20 @@ constexpr Statement kInsertRetired = {
 // go together, and nothing is deleted when the reuse was marked before.
 // Columns: whether it was marked now, a deleted token's id, (its
 // announcement), type, principal and name, then the retired secret's
-// subject columns.
+// subject columns, then whether the deleted token's overlap had ended (it was
+// gone already; the sweep had not removed it yet).
 constexpr Statement kRevokeFamily = {
     "tokend_revoke_family",
     "WITH marked AS (UPDATE retired_secrets SET reuse_detected_at = $3::bigint "
     "WHERE secret_hash = $2 AND reuse_detected_at IS NULL "
     "RETURNING token_id, token_type, principal, name), "
     "deleted AS (DELETE FROM tokens WHERE (id = $1 OR family_id = $1) "
-    "AND EXISTS (SELECT 1 FROM marked) RETURNING id, type, principal, name) "
+    "AND EXISTS (SELECT 1 FROM marked) RETURNING id, type, principal, name, "
+    "rotated_to IS NOT NULL AND expiration_date <= $3::bigint AS ended) "
     "SELECT (SELECT count(*) FROM marked), deleted.id, "
     "CASE WHEN deleted.id IS NOT NULL THEN pg_notify('tokend_token_deleted', deleted.id) END, "
     "deleted.type, deleted.principal, deleted.name, "
-    "m.token_id, m.token_type, m.principal, m.name "
+    "m.token_id, m.token_type, m.principal, m.name, deleted.ended "
     "FROM (SELECT 1) AS k LEFT JOIN deleted ON true LEFT JOIN marked AS m ON true",
     3};
 constexpr Statement kSweepTokens = {
@@ -1156,7 +1158,10 @@ class PostgresStore final : public TokenStore {
         }
         if (!PQgetisnull(result.get(), row, 1)) {
           revocation.deleted.push_back(*OptionalText(result.get(), row, 1));
-          members.push_back(ReadSubject(result.get(), row, 1, 3));
+          // One whose overlap ended is removed as the sweep would, with no event.
+          if (OptionalText(result.get(), row, 10) != "t") {
+            members.push_back(ReadSubject(result.get(), row, 1, 3));
+          }
         }
       }
       if (!revocation.first_detection) return Status::Ok();

@@ -156,8 +156,11 @@ constexpr const char* kRetiredSubjectSql =
 constexpr const char* kMarkReuseSql =
     "UPDATE retired_secrets SET reuse_detected_at = ?2 "
     "WHERE secret_hash = ?1 AND reuse_detected_at IS NULL";
+// The last column: an old token whose overlap ended, gone already (the sweep
+// had not removed it yet).
 constexpr const char* kDeleteFamilySql =
-    "DELETE FROM tokens WHERE id = ?1 OR family_id = ?1 RETURNING id, type, principal, name";
+    "DELETE FROM tokens WHERE id = ?1 OR family_id = ?1 RETURNING id, type, principal, name, "
+    "rotated_to IS NOT NULL AND expiration_date <= ?2";
 constexpr const char* kSweepTokensSql =
     "DELETE FROM tokens WHERE rotated_to IS NOT NULL AND expiration_date <= ?1 "
     "RETURNING id, type, principal";
@@ -1695,6 +1698,9 @@ Status SqliteStore::RunRevokeFamily(Connection& connection, WriteOp& op, ChainAp
     Result<Statement> revoke = connection.Prepare(kDeleteFamilySql);
     if (!revoke.ok()) return revoke.status();
     revoke->Bind(1, op.id);
+    revoke->Bind(2, op.now);
+    // Revoked members; one whose overlap ended is removed as the sweep would,
+    // with no event.
     std::vector<core::EventSubject> members;
     for (;;) {
       const int rc = revoke->Step();
@@ -1703,7 +1709,7 @@ Status SqliteStore::RunRevokeFamily(Connection& connection, WriteOp& op, ChainAp
         return StatusFromSqlite(rc, connection.db(), "deleting from " + display_);
       op.deleted.emplace_back(revoke->ColumnText(0));
       Count(revoke->ColumnText(1), revoke->ColumnOptionalText(2), -1);
-      members.push_back(ReadSubject(*revoke, 0));
+      if (revoke->ColumnInt64(4) == 0) members.push_back(ReadSubject(*revoke, 0));
     }
     const std::vector<core::AuditEvent> events = ReuseEvents(retired, members, op.now);
     if (Status status = WriteEvents(connection, chain, events); !status.ok()) return status;
