@@ -106,7 +106,9 @@ bool IsApiPath(std::string_view path) {
          (path.size() == kApi.size() || path[kApi.size()] == '/');
 }
 
-RouteMatch MatchRoute(beast_http::verb method, std::string_view path) {
+namespace {
+
+RouteMatch MatchExactly(beast_http::verb method, std::string_view path) {
   RouteMatch match;
   // A path equal to a literal pattern of its method is that route's: no
   // pattern with {id} can beat it. (The hot routes are all literal.)
@@ -158,6 +160,20 @@ RouteMatch MatchRoute(beast_http::verb method, std::string_view path) {
   for (std::size_t i = 0; i < allowed_count; ++i) {
     if (!match.allow.empty()) match.allow += ", ";
     match.allow += beast_http::to_string(allowed[i]);
+  }
+  return match;
+}
+
+}  // namespace
+
+RouteMatch MatchRoute(beast_http::verb method, std::string_view path) {
+  RouteMatch match = MatchExactly(method, path);
+  // Spring MVC 5, which Boomerang runs on, matches a path ending in one slash
+  // as the path without it, and its clients may send one; never two. Only on
+  // the API: the console's files are named exactly.
+  if (match.route == nullptr && match.allow.empty() && IsApiPath(path) && path.back() == '/' &&
+      path[path.size() - 2] != '/') {
+    return MatchExactly(method, path.substr(0, path.size() - 1));
   }
   return match;
 }

@@ -61,13 +61,37 @@ TEST_F(ServerTest, DeleteOfQueryIsAnIdLookup) {
 TEST_F(ServerTest, UnknownPathIs404) {
   ASSERT_NO_FATAL_FAILURE(StartServer(false));
   auto client = Connect();
-  for (const char* target : {"/", "/nothing", "/api/v2/token/", "/api/v2/tokens"}) {
+  for (const char* target :
+       {"/", "/nothing", "/api/v2/token//", "/api/v2/tokens", "/api/v2/tokens/", "/health/"}) {
     auto res = client->Request("GET", target);
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 404) << target;
     EXPECT_EQ(CodeOf(*res), 9002) << target;
     EXPECT_EQ(res->Header("Content-Type"), "application/json");
   }
+}
+
+// Spring's trailing-slash match, which Boomerang clients may rely on: one
+// slash at the end of an API path is the path without it.
+TEST_F(ServerTest, OneTrailingSlashOnTheApiIsThePathWithoutIt) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(true));
+  auto client = Connect();
+  auto created = client->Request(
+      "POST", "/api/v2/token/", AdminJson(),
+      R"({"type":"team","name":"slash","principal":"t1","permissions":["workflow/read"]})");
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 200) << created->body;
+  const std::string id = JsonField(created->body, "id");
+  auto got = client->Request("GET", "/api/v2/token/" + id + "/", Admin());
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200) << got->body;
+  auto listed = client->Request("GET", "/api/v2/token/query/?principals=t1", Admin());
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->status, 200) << listed->body;
+  EXPECT_NE(listed->body.find(id), std::string::npos);
+  auto deleted = client->Request("DELETE", "/api/v2/token/" + id + "/", Admin());
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->status, 200) << deleted->body;
 }
 
 TEST_F(ServerTest, CreateNeedsJsonContentType) {

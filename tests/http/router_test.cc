@@ -53,10 +53,24 @@ TEST(RouterTest, WrongMethodListsTheAllowedOnes) {
   EXPECT_EQ(MatchRoute(verb::post, "/health").allow, "GET");
 }
 
+TEST(RouterTest, OneTrailingSlashIsThePathWithoutIt) {
+  EXPECT_EQ(MatchRoute(verb::post, "/api/v2/token/").route->label, "POST /api/v2/token");
+  EXPECT_EQ(MatchRoute(verb::get, "/api/v2/token/query/").route->label, "GET /api/v2/token/query");
+  const RouteMatch get = MatchRoute(verb::get, "/api/v2/token/65f0a1b2c3d4e5f607182930/");
+  ASSERT_NE(get.route, nullptr);
+  EXPECT_EQ(get.route->label, "GET /api/v2/token/{id}");
+  EXPECT_EQ(get.id, "65f0a1b2c3d4e5f607182930");
+  EXPECT_EQ(MatchRoute(verb::get, "/api/v2/token/").allow, "POST");
+  // Only on the API; a path served with its slash keeps it.
+  EXPECT_EQ(MatchRoute(verb::get, "/health/").route, nullptr);
+  EXPECT_EQ(MatchRoute(verb::get, "/console/app.js/").route, nullptr);
+  EXPECT_EQ(MatchRoute(verb::get, "/console/").route->label, "GET /console/");
+}
+
 TEST(RouterTest, UnknownPathsMatchNothing) {
   for (const char* path :
-       {"/", "/api", "/api/v2", "/api/v2/token/", "/api/v2/token//", "/api/v2/token/a/b",
-        "/health/", "/nothing", "//health", "/api/v2/token/a/b/c/d/e/f/g/h",
+       {"/", "/api", "/api/v2", "/api/v2/token//", "/api/v2/token/a/b", "/api/v2/token/a/b/",
+        "/health/", "/nothing", "/nothing/", "//health", "/api/v2/token/a/b/c/d/e/f/g/h",
         "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p", "/health////////////////"}) {
     const RouteMatch match = MatchRoute(verb::get, path);
     EXPECT_EQ(match.route, nullptr) << path;
