@@ -50,17 +50,29 @@ std::optional<Target> ParseTarget(std::string_view target) {
 
 // The query of the original request a gateway forwards for checking
 // (nginx's X-Original-URI, Traefik's and Caddy's X-Forwarded-Uri), fragment
-// excluded; nullopt when neither header is present.
-std::optional<std::string_view> ForwardedQuery(const Request& req) {
-  for (std::string_view name : {"X-Original-URI", "X-Forwarded-Uri"}) {
-    const auto field = req.find(name);
-    if (field == req.end()) continue;
-    std::string_view uri = field->value();
+// excluded; nullopt when neither header is present. Both, or one repeated,
+// with different queries are refused: which credential the gateway meant
+// cannot be known, and a guess could check the wrong one.
+core::Result<std::optional<std::string_view>> ForwardedQuery(const Request& req) {
+  std::optional<std::string_view> query;
+  for (const auto& field : req) {
+    const std::string_view name = field.name_string();
+    if (!boost::beast::iequals(name, "X-Original-URI") &&
+        !boost::beast::iequals(name, "X-Forwarded-Uri")) {
+      continue;
+    }
+    std::string_view uri = field.value();
     uri = uri.substr(0, uri.find('#'));
     const auto question = uri.find('?');
-    return question == std::string_view::npos ? std::string_view{} : uri.substr(question + 1);
+    const std::string_view this_query =
+        question == std::string_view::npos ? std::string_view{} : uri.substr(question + 1);
+    if (query && *query != this_query) {
+      return core::Status::InvalidArgument(
+          "X-Original-URI and X-Forwarded-Uri are given more than once with different queries.");
+    }
+    query = this_query;
   }
-  return std::nullopt;
+  return query;
 }
 
 // The answer for a request no route takes (404, 405).
@@ -127,11 +139,14 @@ Step RequestHandler::Route(Exchange& ex) const {
   ex.query = target->query;
   ex.credential_query = target->query;
   RouteMatch match = MatchRoute(ex.req.method(), ex.path);
+  if (match.forward_auth_path) ex.bodiless = true;
   if (match.route != nullptr) {
     ex.label = match.route->label;
     if (match.route->forward_auth) {
       ex.bodiless = true;
-      if (auto original = ForwardedQuery(ex.req)) ex.credential_query = *original;
+      auto original = ForwardedQuery(ex.req);
+      if (!original.ok()) return ErrorResponse(original.status());
+      if (*original) ex.credential_query = **original;
     }
   }
   // On /api/v2, authentication comes first: an unauthenticated caller learns

@@ -134,6 +134,9 @@ RouteMatch MatchExactly(beast_http::verb method, std::string_view path) {
     std::string_view id;
     const int score = MatchPattern(patterns[r], segments, &id);
     if (score < 0) continue;
+    if (route.forward_auth && route.pattern.find(kIdSegment) == std::string_view::npos) {
+      match.forward_auth_path = true;
+    }
     if (route.method == method) {
       if (score > best) {
         best = score;

@@ -50,6 +50,9 @@ struct RouteMatch {
   // An {id} segment with an invalid percent escape (400, answered after the
   // route's permission is checked; `route` is still set).
   core::Status error;
+  // The path is a forward-auth route's, whatever the method: no answer on it
+  // has a body (405s included).
+  bool forward_auth_path = false;
 };
 
 // Literal segments win over {id} (GET /api/v2/token/query is the search),

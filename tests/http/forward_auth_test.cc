@@ -110,6 +110,27 @@ TEST_F(ForwardAuthTest, TheCredentialMayComeFromTheOriginalUri) {
   EXPECT_EQ(Check(kCheck, {{"X-Original-URI", "/orders/42?x=1"}}).status, 401);
 }
 
+// Two forwarded URIs with different queries: which credential the gateway
+// meant cannot be known. The same query twice is one.
+TEST_F(ForwardAuthTest, ForwardedUrisWithDifferentQueriesAre400) {
+  const Created other = CreateToken(*client_, R"({"type":"team","name":"other",
+      "principal":"team-8","permissions":["workflow/read"]})");
+  const std::string mine = "/orders/42?access_token=" + team_.secret;
+  const std::string theirs = "/orders/42?access_token=" + other.secret;
+  for (const Headers& headers :
+       {Headers{{"X-Original-URI", mine}, {"X-Original-URI", theirs}},
+        Headers{{"X-Original-URI", mine}, {"X-Forwarded-Uri", theirs}},
+        Headers{{"X-Forwarded-Uri", theirs}, {"X-Original-URI", mine}},
+        Headers{{"X-Original-URI", mine}, {"X-Forwarded-Uri", "/orders/42"}}}) {
+    const HttpResponse res = Check(kCheck, headers);
+    EXPECT_EQ(res.status, 400) << headers[0].second << " / " << headers[1].second;
+    EXPECT_TRUE(res.body.empty());
+  }
+  const HttpResponse same = Check(kCheck, {{"X-Original-URI", mine}, {"X-Forwarded-Uri", mine}});
+  EXPECT_EQ(same.status, 204);
+  EXPECT_EQ(same.Header("Tokend-Token-Id"), team_.id);
+}
+
 TEST_F(ForwardAuthTest, ARevokedTokenIsCutOffOnTheNextCheck) {
   ASSERT_EQ(Check(kCheck, BearerOf(team_.secret)).status, 204);
   auto deleted = client_->Request("DELETE", "/api/v2/token/" + team_.id, Admin());
@@ -134,6 +155,8 @@ TEST_F(ForwardAuthTest, OtherMethodsAre405) {
   EXPECT_EQ(res->status, 405);
   // DELETE stays allowed: /api/v2/token/check also reads as /api/v2/token/{id}.
   EXPECT_EQ(res->Header("Allow"), "GET, DELETE");
+  // No answer on the check's path has a body, a 405 included.
+  EXPECT_TRUE(res->body.empty()) << res->body;
 }
 
 }  // namespace
