@@ -63,14 +63,17 @@ bool ReadFixed(std::string_view text, std::size_t pos, std::size_t width, int* o
   return true;
 }
 
-// Parses "+HH:MM", "-HH:MM", "+HHMM", "Z" or "" into seconds east of UTC.
+// Parses "+HH:MM", "-HH:MM", "+HHMM", "+HH", "Z" or "" into seconds east of
+// UTC.
 std::optional<int> ParseOffsetSeconds(std::string_view text) {
   if (text.empty() || text == "Z") return 0;
   if (text.front() != '+' && text.front() != '-') return std::nullopt;
   const int sign = text.front() == '-' ? -1 : 1;
   int hours = 0;
   int minutes = 0;
-  if (text.size() == 6 && text[3] == ':') {
+  if (text.size() == 3) {
+    if (!ReadFixed(text, 1, 2, &hours)) return std::nullopt;
+  } else if (text.size() == 6 && text[3] == ':') {
     if (!ReadFixed(text, 1, 2, &hours) || !ReadFixed(text, 4, 2, &minutes)) return std::nullopt;
   } else if (text.size() == 5) {
     if (!ReadFixed(text, 1, 2, &hours) || !ReadFixed(text, 3, 2, &minutes)) return std::nullopt;
@@ -81,23 +84,34 @@ std::optional<int> ParseOffsetSeconds(std::string_view text) {
   return sign * (hours * 3600 + minutes * 60);
 }
 
+// The forms Jackson's StdDateFormat reads (Boomerang's dates): "YYYY-MM-DD"
+// (midnight UTC), or "YYYY-MM-DDTHH:MM" with optional ":SS", a fraction after
+// the seconds and an offset.
 std::optional<EpochMillis> ParseIso(std::string_view text) {
-  // "YYYY-MM-DDTHH:MM:SS" is 19 characters.
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (text.size() < 19 || !ReadFixed(text, 0, 4, &year) || text[4] != '-' ||
-      !ReadFixed(text, 5, 2, &month) || text[7] != '-' || !ReadFixed(text, 8, 2, &day) ||
-      text[10] != 'T' || !ReadFixed(text, 11, 2, &hour) || text[13] != ':' ||
-      !ReadFixed(text, 14, 2, &minute) || text[16] != ':' || !ReadFixed(text, 17, 2, &second)) {
+  if (text.size() < 10 || !ReadFixed(text, 0, 4, &year) || text[4] != '-' ||
+      !ReadFixed(text, 5, 2, &month) || text[7] != '-' || !ReadFixed(text, 8, 2, &day)) {
     return std::nullopt;
+  }
+  std::size_t pos = 10;
+  if (text.size() > pos) {
+    if (text.size() < 16 || text[10] != 'T' || !ReadFixed(text, 11, 2, &hour) || text[13] != ':' ||
+        !ReadFixed(text, 14, 2, &minute)) {
+      return std::nullopt;
+    }
+    pos = 16;
+    if (pos < text.size() && text[pos] == ':') {
+      if (!ReadFixed(text, 17, 2, &second)) return std::nullopt;
+      pos = 19;
+    }
   }
   if (year < 1 || month < 1 || month > 12 || day < 1 ||
       static_cast<unsigned>(day) > DaysInMonth(year, static_cast<unsigned>(month)) || hour > 23 ||
       minute > 59 || second > 59) {
     return std::nullopt;
   }
-  std::size_t pos = 19;
   std::int64_t millis = 0;
-  if (pos < text.size() && text[pos] == '.') {
+  if (pos == 19 && pos < text.size() && text[pos] == '.') {
     ++pos;
     const std::size_t start = pos;
     int scale = 100;
