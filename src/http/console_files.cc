@@ -11,26 +11,16 @@ using beast_http::field;
 using beast_http::status;
 
 // The console runs only its own files: no inline script or style, no other
-// origin, never framed. Every console answer carries these headers.
+// origin, never framed.
 constexpr std::string_view kContentSecurityPolicy =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
-Response WithConsoleHeaders(Response res) {
-  res.set("Content-Security-Policy", kContentSecurityPolicy);
-  res.set("X-Content-Type-Options", "nosniff");
-  res.set("Referrer-Policy", "no-referrer");
-  res.set("X-Frame-Options", "DENY");
-  // Revalidated on every load: a new tokend serves its own console at once.
-  res.set(field::cache_control, "no-cache");
-  return res;
-}
 
 Response FileResponse(const ConsoleFile& file) {
   Response res{status::ok, 11};
   res.set(field::content_type, ConsoleContentType(file.name));
   res.body() = std::string(file.body);
-  return WithConsoleHeaders(std::move(res));
+  return res;
 }
 
 bool EndsWith(std::string_view text, std::string_view suffix) {
@@ -38,6 +28,21 @@ bool EndsWith(std::string_view text, std::string_view suffix) {
 }
 
 }  // namespace
+
+bool IsConsolePath(std::string_view path) {
+  constexpr std::string_view kConsole = "/console";
+  return path.starts_with(kConsole) &&
+         (path.size() == kConsole.size() || path[kConsole.size()] == '/');
+}
+
+void SetConsoleHeaders(Response& res) {
+  res.set("Content-Security-Policy", kContentSecurityPolicy);
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("Referrer-Policy", "no-referrer");
+  res.set("X-Frame-Options", "DENY");
+  // Revalidated on every load: a new tokend serves its own console at once.
+  res.set(field::cache_control, "no-cache");
+}
 
 const ConsoleFile* FindConsoleFile(std::string_view name) {
   for (const ConsoleFile& file : ConsoleFiles()) {
@@ -60,14 +65,13 @@ Step ConsoleRedirect(const HandlerEnv& /*env*/, Exchange& /*ex*/) {
   res.set(field::location, "/console/");
   res.set(field::content_type, "text/plain; charset=utf-8");
   res.body() = "The console is at /console/.\n";
-  return WithConsoleHeaders(std::move(res));
+  return res;
 }
 
 Step ConsoleIndex(const HandlerEnv& /*env*/, Exchange& /*ex*/) {
   const ConsoleFile* index = FindConsoleFile("index.html");
   if (index == nullptr) {
-    return WithConsoleHeaders(
-        ErrorResponse(core::ApiError::kRouteNotFound, "This build has no console."));
+    return ErrorResponse(core::ApiError::kRouteNotFound, "This build has no console.");
   }
   return FileResponse(*index);
 }
@@ -75,8 +79,7 @@ Step ConsoleIndex(const HandlerEnv& /*env*/, Exchange& /*ex*/) {
 Step ConsoleAsset(const HandlerEnv& /*env*/, Exchange& ex) {
   const ConsoleFile* file = FindConsoleFile(ex.id);
   if (file == nullptr) {
-    return WithConsoleHeaders(
-        ErrorResponse(core::ApiError::kRouteNotFound, "The console has no file by this name."));
+    return ErrorResponse(core::ApiError::kRouteNotFound, "The console has no file by this name.");
   }
   return FileResponse(*file);
 }

@@ -10,6 +10,7 @@
 
 #include "core/time.h"
 #include "http/auth.h"
+#include "http/console_files.h"
 #include "http/error_response.h"
 #include "http/metrics.h"
 #include "http/router.h"
@@ -221,6 +222,7 @@ void RequestHandler::Finish(const Exchange& ex, Response& res) const {
     res.set(kTokenExpirationHeader, core::FormatSpringDate(*ex.auth->token->expiration_date));
   }
   res.set(kRequestIdHeader, ex.request_id);
+  if (IsConsolePath(ex.path)) SetConsoleHeaders(res);
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - ex.start;
   env_.metrics.RecordRequest(ex.label, res.result_int(), elapsed.count());
   access_log_.Write(ex, res.result_int());

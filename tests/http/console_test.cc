@@ -108,11 +108,15 @@ TEST_F(ConsoleTest, UnknownFilesAndTraversalAre404) {
            "/console/sub/app.js",
            "/console/APP.JS",
            "/console/%61pp.js%2f",
+           "/console/a/b",
+           "/console//",
        }) {
     auto res = client->Request("GET", target);
     ASSERT_TRUE(res) << target;
     EXPECT_EQ(res->status, 404) << target;
     EXPECT_EQ(res->body.find("root:"), std::string::npos) << target;
+    SCOPED_TRACE(target);
+    ExpectConsoleHeaders(*res);
   }
 }
 
@@ -129,6 +133,16 @@ TEST_F(ConsoleTest, OtherMethodsAreNotAllowed) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 405);
   EXPECT_EQ(res->Header("Allow"), "GET");
+  // Every answer on a console path carries the console's headers.
+  for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS", "PATCH"}) {
+    for (const char* target : {"/console", "/console/", "/console/app.js", "/console/a/b"}) {
+      auto other = client->Request(method, target, {}, "");
+      ASSERT_TRUE(other);
+      SCOPED_TRACE(std::string(method) + " " + target);
+      EXPECT_GE(other->status, 400);
+      ExpectConsoleHeaders(*other);
+    }
+  }
 }
 
 }  // namespace
