@@ -1,5 +1,7 @@
 #include "core/authz.h"
 
+#include <algorithm>
+
 #include "core/permission.h"
 #include "core/text.h"
 
@@ -92,6 +94,23 @@ Status CheckCreate(const Caller& caller, const NewTokenSpec& spec) {
           "The new token's expirationDate is later than the creating token's own (" +
           FormatSpringDate(*caller.expiration_date) + ").");
     }
+  }
+  return Status::Ok();
+}
+
+Status CheckSelfRotation(const Token& own, const NewTokenSpec& spec, EpochMillis now) {
+  if (!own.expiration_date) return Status::Ok();
+  const EpochMillis lifetime = std::max<EpochMillis>(0, *own.expiration_date - own.creation_date);
+  const EpochMillis latest = std::min(now + lifetime, kMaxExpirationDate);
+  if (!spec.expiration_date) {
+    return Status::PermissionDenied(
+        "The token expires, so rotating itself may not make a token that never expires.");
+  }
+  if (*spec.expiration_date > latest) {
+    return Status::PermissionDenied(
+        "A token rotating itself may not get a longer life than its own: the new "
+        "expirationDate may be at most " +
+        FormatSpringDate(latest) + " (now plus the token's lifetime).");
   }
   return Status::Ok();
 }

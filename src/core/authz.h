@@ -69,6 +69,15 @@ Status CheckAccess(const Caller& caller, TokenOperation operation, const Token& 
 // would outlive the caller (no expiry, or a later one). Never narrows.
 Status CheckCreate(const Caller& caller, const NewTokenSpec& spec);
 
+// Self-rotation (API 7.3) needs no permission, and its new token has the
+// bearer's own type, principal and permissions; what it may not have is a
+// longer life than the bearer was given. For a bearer that expires, the new
+// token must expire too, at most its lifetime (expirationDate - creationDate)
+// from `now`: the inherited default. PermissionDenied naming the bound
+// otherwise. So a leaked token that rotates itself never outlives the
+// lifetime its creator chose for it.
+Status CheckSelfRotation(const Token& own, const NewTokenSpec& spec, EpochMillis now);
+
 // What a caller may see, for filtering inside the store query.
 struct Visibility {
   bool everything = true;

@@ -459,6 +459,9 @@ Result<CreatedToken> TokenService::RotateSelf(const core::Caller& caller, const 
   const core::EpochMillis now = core::NowMillis();
   Result<core::RotationPlan> plan = core::PlanRotation(own, request, options_.expiry_policy, now);
   if (!plan.ok()) return plan.status();
+  if (Status allowed = core::CheckSelfRotation(own, plan->spec, now); !allowed.ok()) {
+    return allowed;
+  }
   return ApplyRotation(own, *plan, core::EventOrigin::Of(caller), now);
 }
 

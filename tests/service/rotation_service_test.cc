@@ -258,6 +258,43 @@ TEST_F(RotationServiceTest, SelfRotationNeedsNoPermission) {
   EXPECT_TRUE(Active(rotated->secret));
 }
 
+// A token rotating itself may renew its lifetime, never lengthen it: a leaked
+// short-lived token cannot make itself (nearly) permanent.
+TEST_F(RotationServiceTest, SelfRotationNeverGivesALongerLifeThanTheTokensOwn) {
+  const core::EpochMillis now = core::NowMillis();
+  constexpr core::EpochMillis kTenMinutes = 600'000;
+  const CreatedToken own = MustCreate(TeamRequest(now + kTenMinutes));
+  const core::Caller caller = core::Caller::FromToken(own.token);
+  const core::EpochMillis lifetime = *own.token.expiration_date - own.token.creation_date;
+  for (const core::EpochMillis asked :
+       {core::EpochMillis{253402300799999}, now + lifetime + 60'000, now + 2 * lifetime}) {
+    RotateRequest request;
+    request.expiration_date = asked;
+    auto refused = service_->RotateSelf(caller, own.token, request);
+    ASSERT_FALSE(refused.ok()) << asked;
+    EXPECT_EQ(refused.status().code(), core::StatusCode::kPermissionDenied);
+    EXPECT_NE(refused.status().message().find("longer life"), std::string::npos);
+  }
+  EXPECT_TRUE(Active(own.secret)) << "a refused rotation changes nothing";
+  // A shorter life, and the inherited one (the default), are fine.
+  RotateRequest shorter;
+  shorter.expiration_date = now + kTenMinutes / 2;
+  auto rotated = service_->RotateSelf(caller, own.token, shorter);
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  auto renewed = service_->RotateSelf(core::Caller::FromToken(rotated->token), rotated->token, {});
+  ASSERT_TRUE(renewed.ok()) << renewed.status().ToString();
+  const core::EpochMillis renewed_lifetime =
+      *renewed->token.expiration_date - renewed->token.creation_date;
+  EXPECT_LE(renewed_lifetime,
+            *rotated->token.expiration_date - rotated->token.creation_date + 1000);
+  // A token without expiry keeps the freedom it has.
+  const CreatedToken forever = MustCreate(TeamRequest());
+  RotateRequest dated;
+  dated.expiration_date = core::EpochMillis{253402300799999};
+  EXPECT_TRUE(
+      service_->RotateSelf(core::Caller::FromToken(forever.token), forever.token, dated).ok());
+}
+
 TEST_F(RotationServiceTest, ASecretRotatedAwayAndPresentedRevokesItsWholeFamily) {
   // Three rotations: A -> B -> C -> D, then an unrelated token.
   const CreatedToken a = MustCreate();
