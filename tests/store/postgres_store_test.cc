@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -341,6 +342,37 @@ TEST_F(PostgresStoreTest, RacingDeletesOfOneTokenAreHeardByBothInstances) {
   }
   a->SetChangeListener(nullptr);
   b->SetChangeListener(nullptr);
+}
+
+// A server that stops answering (here the pool's backend, frozen) is noticed
+// neither by its own statement_timeout nor by TCP: the call deadline fails
+// the call as a lost connection, so a request answers 503 instead of waiting
+// for the server to come back.
+TEST_F(PostgresStoreTest, AServerThatStopsAnsweringFailsTheCallAtTheDeadline) {
+  StoreOptions options;
+  options.pool_size = 1;
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  const Token token = MakeToken(1);
+  ASSERT_TRUE(store->Insert(token, {}).ok());
+  const std::string pid = QueryValue(database_->url(),
+                                     "SELECT pid FROM pg_stat_activity WHERE datname = "
+                                     "current_database() AND application_name = 'tokend'");
+  ASSERT_FALSE(pid.empty());
+  if (::kill(std::stoi(pid), SIGSTOP) != 0) GTEST_SKIP() << "cannot signal the server's backend";
+  const auto start = Clock::now();
+  auto found = store->FindById(token.id);
+  const auto took = Clock::now() - start;
+  ::kill(std::stoi(pid), SIGCONT);
+  // Not retried on another connection: a server that stopped answering
+  // would be waited for again.
+  ASSERT_FALSE(found.ok());
+  EXPECT_TRUE(found.status().IsUnavailable()) << found.status().ToString();
+  EXPECT_GE(took, std::chrono::seconds(5));
+  EXPECT_LT(took, std::chrono::seconds(10));
+  // The broken connection is dropped: the next call opens a fresh one.
+  auto again = store->FindById(token.id);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
 }
 
 TEST_F(PostgresStoreTest, FeedReportsOutageAndRecoversAfterItsConnectionIsKilled) {

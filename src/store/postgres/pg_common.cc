@@ -1,8 +1,14 @@
 #include "store/postgres/pg_common.h"
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include "store/redact.h"
 
@@ -106,9 +112,97 @@ ConnPtr ConnectionConfig::StartConnect(const char* application_name) const {
   return conn;
 }
 
+namespace {
+
+// One thread for every CallDeadline of the process: it sleeps until the
+// earliest deadline and shuts down the sockets of calls still running then.
+// Each call watches its own duplicate of the connection's socket, so a socket
+// libpq closes (and whose number is reused) during the call is never touched.
+class DeadlineWatch {
+ public:
+  static DeadlineWatch& Get() {
+    // Never destroyed: calls may end while the process exits.
+    static DeadlineWatch* watch = new DeadlineWatch();
+    return *watch;
+  }
+
+  std::uint64_t Add(int socket, std::chrono::steady_clock::time_point deadline) {
+    std::lock_guard lock(mutex_);
+    const std::uint64_t ticket = ++last_ticket_;
+    calls_.emplace(ticket, Call{socket, deadline});
+    if (!thread_started_) {
+      std::thread([this] { Run(); }).detach();
+      thread_started_ = true;
+    }
+    changed_.notify_one();
+    return ticket;
+  }
+
+  // The duplicate socket of `ticket`, to close.
+  int Remove(std::uint64_t ticket) {
+    std::lock_guard lock(mutex_);
+    auto found = calls_.find(ticket);
+    const int socket = found->second.socket;
+    calls_.erase(found);
+    return socket;
+  }
+
+ private:
+  struct Call {
+    int socket;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  void Run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      auto next = std::chrono::steady_clock::time_point::max();
+      const auto now = std::chrono::steady_clock::now();
+      for (auto& [ticket, call] : calls_) {
+        if (call.deadline <= now) {
+          ::shutdown(call.socket, SHUT_RDWR);
+          call.deadline = std::chrono::steady_clock::time_point::max();  // once
+        } else {
+          next = std::min(next, call.deadline);
+        }
+      }
+      if (next == std::chrono::steady_clock::time_point::max()) {
+        changed_.wait(lock);
+      } else {
+        changed_.wait_until(lock, next);
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::uint64_t, Call> calls_;
+  std::uint64_t last_ticket_ = 0;
+  bool thread_started_ = false;
+};
+
+}  // namespace
+
+CallDeadline::CallDeadline(PGconn* conn, std::chrono::milliseconds limit) {
+  const int socket = PQsocket(conn);
+  if (socket < 0) return;
+  const int watched = ::dup(socket);
+  if (watched < 0) return;
+  ticket_ = DeadlineWatch::Get().Add(watched, std::chrono::steady_clock::now() + limit);
+}
+
+CallDeadline::~CallDeadline() {
+  if (ticket_ != 0) ::close(DeadlineWatch::Get().Remove(ticket_));
+}
+
+ResultPtr ExecBounded(PGconn* conn, const char* sql) {
+  const CallDeadline deadline(conn);
+  return ResultPtr(PQexec(conn, sql));
+}
+
 Status SetUpSession(PGconn* conn, const ConnectionConfig& config) {
   const std::string sql = "SET statement_timeout = " + std::to_string(kStatementTimeoutMillis);
-  ResultPtr result(PQexec(conn, sql.c_str()));
+  ResultPtr result = ExecBounded(conn, sql.c_str());
   if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
     return TranslateError(config, conn, result.get(), "session setup");
   }

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,33 @@ using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
 // Every server-side statement is cancelled after this long.
 inline constexpr int kStatementTimeoutMillis = 5000;
+
+// A blocking libpq call on a connection gives up after this long: a second
+// past the server's own statement timeout, so that a live server always
+// answers first (its error keeps the connection usable).
+inline constexpr std::chrono::milliseconds kCallDeadline{kStatementTimeoutMillis + 1000};
+
+// Bounds the blocking libpq calls made on `conn` while it lives: past
+// `limit`, another thread shuts the connection's socket down, and the call
+// returns as a lost connection (Unavailable; the pool then drops it). A
+// server that stopped answering (a frozen process, a network path that drops
+// every packet) is noticed neither by statement_timeout, which it runs
+// itself, nor by TCP, whose kernel still acknowledges; without this, every
+// request holding such a connection, /health's included, waited for it.
+// Not for work allowed to run longer (migrations, VACUUM).
+class CallDeadline {
+ public:
+  explicit CallDeadline(PGconn* conn, std::chrono::milliseconds limit = kCallDeadline);
+  ~CallDeadline();
+  CallDeadline(const CallDeadline&) = delete;
+  CallDeadline& operator=(const CallDeadline&) = delete;
+
+ private:
+  std::uint64_t ticket_ = 0;  // 0: nothing to watch (no socket)
+};
+
+// PQexec under a CallDeadline.
+ResultPtr ExecBounded(PGconn* conn, const char* sql);
 
 // How to reach the server. Holds the URL (which may carry a password) and
 // knows how to keep that password out of every message.

@@ -313,6 +313,7 @@ constexpr const Statement* kPrepared[] = {&kFindById,
                                           &kOutboxStats};
 
 ResultPtr Exec(PGconn* conn, const Statement& statement, const std::vector<const char*>& params) {
+  const pg::CallDeadline deadline(conn);
   return ResultPtr(PQexecPrepared(conn, statement.name, static_cast<int>(params.size()),
                                   params.data(), nullptr, nullptr, 0));
 }
@@ -322,6 +323,7 @@ ResultPtr ExecSql(PGconn* conn, const std::string& sql, const std::vector<std::s
   std::vector<const char*> values;
   values.reserve(count);
   for (std::size_t i = 0; i < count; ++i) values.push_back(params[i].c_str());
+  const pg::CallDeadline deadline(conn);
   return ResultPtr(PQexecParams(conn, sql.c_str(), static_cast<int>(count), nullptr, values.data(),
                                 nullptr, nullptr, 0));
 }
@@ -605,7 +607,7 @@ Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibi
 Status Migrate(PGconn* conn, const pg::ConnectionConfig& config) {
   auto fail = [&](const PGresult* result, std::string_view what) {
     Status status = pg::TranslateError(config, conn, result, what);
-    ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+    ResultPtr rollback = pg::ExecBounded(conn, "ROLLBACK");
     return status;
   };
   auto run = [&](const std::string& sql, ExecStatusType expected, std::string_view what,
@@ -647,7 +649,7 @@ Status Migrate(PGconn* conn, const pg::ConnectionConfig& config) {
     std::int64_t version = 0;
     auto [ptr, ec] = std::from_chars(base.data(), base.data() + base.size(), version);
     if (ec != std::errc() || ptr == base.data()) {
-      ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+      ResultPtr rollback = pg::ExecBounded(conn, "ROLLBACK");
       return Status::Internal("PostgreSQL migration file without a version: " +
                               std::string(file.name));
     }
@@ -763,10 +765,10 @@ class PostgresStore final : public TokenStore {
     return WithConnection(false, [&](PGconn* conn) {
       auto fail = [&](const PGresult* result, std::string_view what) {
         Status status = pg::TranslateError(config_, conn, result, what);
-        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        ResultPtr rollback = pg::ExecBounded(conn, "ROLLBACK");
         return status;
       };
-      ResultPtr begin(PQexec(conn, "BEGIN"));
+      ResultPtr begin = pg::ExecBounded(conn, "BEGIN");
       if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get(), "insert");
       for (std::size_t start = 0; start < rows.size(); start += kInsertBatch) {
         const std::size_t end = std::min(rows.size(), start + kInsertBatch);
@@ -777,7 +779,7 @@ class PostgresStore final : public TokenStore {
         ResultPtr result = Exec(conn, kInsertMany, params);
         if (!Succeeded(result.get(), PGRES_COMMAND_OK)) return fail(result.get(), "insert");
       }
-      ResultPtr commit(PQexec(conn, "COMMIT"));
+      ResultPtr commit = pg::ExecBounded(conn, "COMMIT");
       if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get(), "insert commit");
       return Status::Ok();
     });
@@ -1348,10 +1350,10 @@ class PostgresStore final : public TokenStore {
         Status pruned = WithConnection(false, [&](PGconn* conn) -> Status {
           auto fail = [&](const PGresult* result) {
             Status failure = pg::TranslateError(config_, conn, result, "audit retention");
-            ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+            ResultPtr rollback = pg::ExecBounded(conn, "ROLLBACK");
             return failure;
           };
-          ResultPtr begin(PQexec(conn, "BEGIN"));
+          ResultPtr begin = pg::ExecBounded(conn, "BEGIN");
           if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get());
           ResultPtr locked = Exec(conn, kLockChain, {writer.c_str()});
           if (!Succeeded(locked.get(), PGRES_TUPLES_OK)) return fail(locked.get());
@@ -1388,7 +1390,7 @@ class PostgresStore final : public TokenStore {
               if (!Succeeded(moved.get(), PGRES_COMMAND_OK)) return fail(moved.get());
             }
           }
-          ResultPtr commit(PQexec(conn, "COMMIT"));
+          ResultPtr commit = pg::ExecBounded(conn, "COMMIT");
           if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get());
           return Status::Ok();
         });
@@ -1404,11 +1406,11 @@ class PostgresStore final : public TokenStore {
       report = ChainReport();
       auto fail = [&](const PGresult* result) {
         Status failure = pg::TranslateError(config_, conn, result, "audit verify");
-        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        ResultPtr rollback = pg::ExecBounded(conn, "ROLLBACK");
         return failure;
       };
       // One snapshot: the chains and their events as committed together.
-      ResultPtr begin(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+      ResultPtr begin = pg::ExecBounded(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return fail(begin.get());
       // Walks one chain page by page; a failed read is returned.
       auto walk = [&](ChainChecker& checker, const std::string& writer) -> Status {
@@ -1446,7 +1448,7 @@ class PostgresStore final : public TokenStore {
         return true;
       };
       auto finish = [&]() -> Status {
-        ResultPtr commit(PQexec(conn, "COMMIT"));
+        ResultPtr commit = pg::ExecBounded(conn, "COMMIT");
         if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return fail(commit.get());
         return Status::Ok();
       };
@@ -1745,14 +1747,14 @@ class PostgresStore final : public TokenStore {
     };
     const bool snapshot = select.run && count.run;
     auto fail = [&](Status failure) {
-      if (snapshot) ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+      if (snapshot) ResultPtr rollback = pg::ExecBounded(conn, "ROLLBACK");
       return failure;
     };
     auto failed = [&](const PGresult* result) {
       return fail(pg::TranslateError(config_, conn, result, what));
     };
     if (snapshot) {
-      ResultPtr begin(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+      ResultPtr begin = pg::ExecBounded(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) return failed(begin.get());
     }
     if (select.run) {
@@ -1770,7 +1772,7 @@ class PostgresStore final : public TokenStore {
       total = ParseInt64(PQgetvalue(counted.get(), 0, 0)).value_or(0);
     }
     if (snapshot) {
-      ResultPtr commit(PQexec(conn, "COMMIT"));
+      ResultPtr commit = pg::ExecBounded(conn, "COMMIT");
       if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) return failed(commit.get());
     }
     return Status::Ok();
@@ -1804,16 +1806,16 @@ class PostgresStore final : public TokenStore {
     ChainTail next = tail;
     Status status = WithConnection(false, [&](PGconn* conn) -> Status {
       ChainAppender chain(tail);
-      ResultPtr begin(PQexec(conn, "BEGIN"));
+      ResultPtr begin = pg::ExecBounded(conn, "BEGIN");
       if (!Succeeded(begin.get(), PGRES_COMMAND_OK)) {
         return pg::TranslateError(config_, conn, begin.get(), what);
       }
       Status done = body(conn, chain);
       if (!done.ok()) {
-        ResultPtr rollback(PQexec(conn, "ROLLBACK"));
+        ResultPtr rollback = pg::ExecBounded(conn, "ROLLBACK");
         return done;
       }
-      ResultPtr commit(PQexec(conn, "COMMIT"));
+      ResultPtr commit = pg::ExecBounded(conn, "COMMIT");
       if (!Succeeded(commit.get(), PGRES_COMMAND_OK)) {
         if (!chain.empty()) keep_chain = false;
         return pg::TranslateError(config_, conn, commit.get(), what);
@@ -1878,6 +1880,7 @@ class PostgresStore final : public TokenStore {
 
   Status Prepare(PGconn* conn) {
     for (const Statement* statement : kPrepared) {
+      const pg::CallDeadline deadline(conn);
       ResultPtr result(
           PQprepare(conn, statement->name, statement->sql, statement->params, nullptr));
       if (!Succeeded(result.get(), PGRES_COMMAND_OK)) {
@@ -1889,7 +1892,8 @@ class PostgresStore final : public TokenStore {
 
   // Runs `body` on a pooled connection. With `retry_if_stale`, a body that
   // failed because a reused connection turned out dead (e.g. the server
-  // restarted since) runs once more on a fresh connection.
+  // restarted since) runs once more on a fresh connection; not one the call
+  // deadline cut (the server stopped answering: a retry would wait again).
   Status WithConnection(bool retry_if_stale, const std::function<Status(PGconn*)>& body) {
     return WithLease(retry_if_stale,
                      [&](pg::ConnectionPool::Lease& lease) { return body(lease.get()); });
@@ -1901,9 +1905,11 @@ class PostgresStore final : public TokenStore {
     for (int attempt = 0;; ++attempt) {
       Result<pg::ConnectionPool::Lease> lease = pool_.Acquire();
       if (!lease.ok()) return lease.status();
+      const auto started = std::chrono::steady_clock::now();
       Status status = body(*lease);
       if (status.ok() || !retry_if_stale || attempt > 0 || !lease->reused() ||
-          PQstatus(lease->get()) == CONNECTION_OK) {
+          PQstatus(lease->get()) == CONNECTION_OK ||
+          std::chrono::steady_clock::now() - started >= pg::kCallDeadline) {
         return status;
       }
     }

@@ -5,6 +5,7 @@ namespace tokend::store::pg {
 ResultPtr PreparedStatements::Exec(PGconn* conn, const std::string& sql,
                                    const std::vector<const char*>& params) {
   const int count = static_cast<int>(params.size());
+  const CallDeadline deadline(conn);
   auto known = names_.find(sql);
   if (known == names_.end()) {
     if (names_.size() >= capacity_) {
