@@ -1,6 +1,7 @@
 // tokend: wiring only. Parses the command line, opens the store, builds the
 // service and the HTTP server, and hands control to them.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -107,6 +108,25 @@ core::Result<ServePlan> PlanServe(const ServeConfig& config) {
   return plan;
 }
 
+// Raises the soft limit on open descriptors to the hard one, as a server
+// that holds a descriptor per connection must (systemd's default soft limit,
+// 1024, is far below the 10,000 connections served). Logs what it leaves.
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < 10'240) {
+    spdlog::warn(
+        "at most {} open file descriptors (RLIMIT_NOFILE): fewer connections than the 10000 "
+        "allowed can be served; raise LimitNOFILE",
+        static_cast<unsigned long long>(limit.rlim_cur));
+  }
+}
+
 int Serve(const ServeConfig& config) {
   SetUpLogging(config.log_level, config.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   auto plan = PlanServe(config);
@@ -118,6 +138,7 @@ int Serve(const ServeConfig& config) {
     std::fputs("configuration ok\n", stdout);
     return kExitOk;
   }
+  RaiseDescriptorLimit();
   const bool auth_required = config.auth == "required";
   if (!auth_required) {
     spdlog::warn(

@@ -1,18 +1,28 @@
 #include "http/listener.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <csignal>
+#include <filesystem>
+#include <limits>
 #include <typeinfo>
 #include <vector>
 
+#include "http/error_response.h"
 #include "http/session.h"
 #include "http/tls_context.h"
+#include "http/wire.h"
 
 namespace tokend::http {
 namespace {
@@ -22,7 +32,85 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
+int OpenSpareDescriptor() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+// How many connections the descriptor limit leaves room for: the soft
+// RLIMIT_NOFILE, less what the process held when it first asked (the store,
+// the log, the listeners) and a margin for what it opens later (PostgreSQL
+// and webhook connections, SQLite's journal files, connections closing).
+// Over it, a connection is answered 503 (9016) like one over
+// max_connections, rather than accept failing for want of descriptors. The
+// limit is read again at most once a second: it can change while running.
+std::size_t DescriptorRoomForConnections() {
+  constexpr std::size_t kMargin = 64;
+  static const std::size_t held_at_start = [] {
+    std::size_t count = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      ++count;
+    }
+    return count;
+  }();
+  static std::atomic<std::size_t> room{0};
+  static std::atomic<std::int64_t> read_at{std::numeric_limits<std::int64_t>::min()};
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  if (read_at.load(std::memory_order_relaxed) != now) {
+    read_at.store(now, std::memory_order_relaxed);
+    rlimit limit{};
+    std::size_t fresh = std::numeric_limits<std::size_t>::max();
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+      const auto soft = static_cast<std::size_t>(limit.rlim_cur);
+      fresh = soft > held_at_start + kMargin ? soft - held_at_start - kMargin : 0;
+    }
+    room.store(fresh, std::memory_order_relaxed);
+  }
+  return room.load(std::memory_order_relaxed);
+}
+
+// The 503 a connection shed for want of descriptors gets on plain HTTP,
+// written without a session (none can be set up).
+const std::string& OutOfDescriptorsAnswer() {
+  static const std::string answer = [] {
+    Response res = ErrorResponse(core::ApiError::kTooManyConnections,
+                                 "The server has no room for another connection; retry later.");
+    FinishResponse(res, 11, /*keep_alive=*/false);
+    std::string wire;
+    AppendWireResponse(res, wire);
+    return wire;
+  }();
+  return answer;
+}
+
 }  // namespace
+
+Listener::Listener(const ServerContext& server)
+    : server_(server), spare_fd_(OpenSpareDescriptor()) {}
+
+Listener::~Listener() {
+  destroyed_ = true;
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+}
+
+bool Listener::ShedOneConnection() {
+  if (spare_fd_ < 0) spare_fd_ = OpenSpareDescriptor();
+  if (spare_fd_ < 0) return false;
+  ::close(spare_fd_);
+  spare_fd_ = -1;
+  const int fd =
+      ::accept4(acceptor_->native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    if (server_.tls == nullptr) {
+      const std::string& answer = OutOfDescriptorsAnswer();
+      (void)!::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    ::close(fd);
+  }
+  spare_fd_ = OpenSpareDescriptor();
+  return fd >= 0;
+}
 
 error_code Listener::Bind(const tcp::endpoint& endpoint, std::uint16_t& bound_port) {
   error_code ec;
@@ -79,15 +167,33 @@ asio::awaitable<void> Listener::Accept() {
     if (draining_ || !acceptor_->is_open()) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
-      // Out of descriptors or a connection reset before accept: back off.
-      spdlog::warn("accept failed: {}", ec.message());
+      const bool out_of_descriptors = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+      if (out_of_descriptors) {
+        // Once a minute at most, for every listener together: the condition
+        // lasts while connections do.
+        static std::atomic<std::int64_t> last_warning{std::numeric_limits<std::int64_t>::min()};
+        const std::int64_t minute = std::chrono::duration_cast<std::chrono::minutes>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count();
+        if (last_warning.exchange(minute) != minute) {
+          spdlog::warn(
+              "out of file descriptors ({}): new connections are closed at once; raise the "
+              "process's limit (LimitNOFILE)",
+              ec.message());
+        }
+        if (ShedOneConnection()) continue;
+      } else {
+        spdlog::warn("accept failed: {}", ec.message());
+      }
+      // Nothing taken (or a connection reset before accept): back off.
       asio::steady_timer pause(ctx_, std::chrono::milliseconds(50));
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    const bool admitted = server_.connections.fetch_add(1) < server_.options.max_connections;
+    const bool admitted = server_.connections.fetch_add(1) <
+                          std::min(server_.options.max_connections, DescriptorRoomForConnections());
     if (!admitted) server_.connections.fetch_sub(1);
     Session::Start(*this, std::move(socket), admitted,
                    server_.tls ? server_.tls->Current() : nullptr);

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -40,8 +41,8 @@ struct ServerContext {
 // begun, except through Post.
 class Listener {
  public:
-  explicit Listener(const ServerContext& server) : server_(server) {}
-  ~Listener() { destroyed_ = true; }
+  explicit Listener(const ServerContext& server);
+  ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
@@ -69,6 +70,11 @@ class Listener {
 
  private:
   boost::asio::awaitable<void> Accept();
+  // With no descriptor left, takes one waiting connection with the spare
+  // descriptor and closes it at once (answered 503 first on plain HTTP),
+  // instead of leaving it unanswered in the backlog. False when none could
+  // be taken.
+  bool ShedOneConnection();
   void WaitForReload();
   void Finish();
 
@@ -77,6 +83,8 @@ class Listener {
   std::unordered_set<Session*> sessions_;
   bool draining_ = false;
   boost::asio::io_context ctx_{1};
+  // A descriptor held in reserve for ShedOneConnection (-1: none).
+  int spare_fd_ = -1;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   boost::asio::steady_timer drain_timer_{ctx_};

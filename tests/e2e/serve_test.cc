@@ -1,7 +1,20 @@
 // `tokend serve` as a process: the seed routes with --auth off, start-up
 // errors, and SIGTERM.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "e2e_helpers.h"
 #include "tokend_process.h"
@@ -124,6 +137,84 @@ TEST(ServeTest, PortInUseFailsClearly) {
                              "--store", "sqlite:" + dir.File("b.db"), "--auth", "off"});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.err.find("already in use"), std::string::npos) << run.err;
+}
+
+// A connected socket to 127.0.0.1:`port` with `request` sent; -1 on failure.
+int SendOn(std::uint16_t port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// What the server sent on `fd` within `timeout` ("" for a close without an
+// answer), or nullopt when it neither answered nor closed.
+std::optional<std::string> AnswerOn(int fd, std::chrono::milliseconds timeout) {
+  pollfd waiting{fd, POLLIN, 0};
+  if (::poll(&waiting, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+  char buffer[512];
+  const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+}
+
+// Out of file descriptors, a new connection is closed at once (answered 503
+// on plain HTTP), never left waiting unanswered; the connections already open
+// are served, and so is everyone once descriptors are free again.
+TEST(ServeTest, OutOfDescriptorsNewConnectionsAreClosedAtOnce) {
+  TempDir dir;
+  auto tokend = TokendProcess::Start(
+      {"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + dir.File("tokend.db")});
+  ASSERT_NE(tokend, nullptr);
+  const std::string health = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  // Room for about a dozen connections past what the server holds now and
+  // the 64 it keeps for its own use.
+  const auto open_now = std::distance(
+      std::filesystem::directory_iterator("/proc/" + std::to_string(tokend->pid()) + "/fd"),
+      std::filesystem::directory_iterator());
+  const rlimit tight{static_cast<rlim_t>(open_now + 76), static_cast<rlim_t>(open_now + 76)};
+  ASSERT_EQ(::prlimit(tokend->pid(), RLIMIT_NOFILE, &tight, nullptr), 0);
+
+  std::vector<int> sockets;
+  int served = 0;
+  int refused = 0;
+  for (int i = 0; i < 120; ++i) {
+    const int fd = SendOn(tokend->port(), health);
+    ASSERT_GE(fd, 0);
+    sockets.push_back(fd);
+    const std::optional<std::string> answer = AnswerOn(fd, 5s);
+    ASSERT_TRUE(answer.has_value()) << "connection " << i << " left unanswered";
+    if (answer->starts_with("HTTP/1.1 200")) {
+      ++served;
+    } else {
+      EXPECT_TRUE(answer->empty() || answer->starts_with("HTTP/1.1 503")) << *answer;
+      if (!answer->empty()) {
+        EXPECT_NE(answer->find("\"code\":9016"), std::string::npos) << *answer;
+      }
+      ++refused;
+    }
+  }
+  EXPECT_GT(served, 0);
+  EXPECT_GT(refused, 0);
+  for (const int fd : sockets) ::close(fd);
+  // Descriptors free again: served as before.
+  std::this_thread::sleep_for(500ms);
+  const int fd = SendOn(tokend->port(), health);
+  ASSERT_GE(fd, 0);
+  const std::optional<std::string> answer = AnswerOn(fd, 5s);
+  ::close(fd);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_TRUE(answer->starts_with("HTTP/1.1 200")) << *answer;
+  const std::string log = tokend->Log();
+  EXPECT_NE(log.find("out of file descriptors"), std::string::npos) << log;
+  EXPECT_EQ(log.find("out of file descriptors"), log.rfind("out of file descriptors"))
+      << "warned once a minute at most: " << log;
 }
 
 }  // namespace
