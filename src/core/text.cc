@@ -81,22 +81,49 @@ bool IsValidUtf8(std::string_view text) { return ScanUtf8(text).valid(); }
 
 std::size_t CountCodePoints(std::string_view text) { return ScanUtf8(text).code_points; }
 
+namespace {
+
+bool IsBase62(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+constexpr std::size_t kSecretRandomChars = 30;
+constexpr std::size_t kUuidChars = 36;
+
+// Whether the text from `pos` starts a run of at least kSecretRandomChars
+// base62 characters, or of kUuidChars base62 characters and hyphens.
+bool SecretRunAt(std::string_view text, std::size_t pos) {
+  std::size_t base62 = 0;
+  while (pos + base62 < text.size() && IsBase62(text[pos + base62])) ++base62;
+  if (base62 >= kSecretRandomChars) return true;
+  std::size_t with_hyphens = 0;
+  while (pos + with_hyphens < text.size() &&
+         (IsBase62(text[pos + with_hyphens]) || text[pos + with_hyphens] == '-')) {
+    ++with_hyphens;
+  }
+  return with_hyphens >= kUuidChars;
+}
+
+bool IsLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+}  // namespace
+
 bool HoldsSecretShapedText(std::string_view text) {
-  constexpr std::size_t kPrefix = 3;
-  constexpr std::size_t kBody = 36;
-  if (text.size() < kPrefix + 1 + kBody) return false;
-  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
-  auto body = [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-';
-  };
-  for (std::size_t underscore = kPrefix; underscore + kBody < text.size(); ++underscore) {
-    if (text[underscore] != '_' || !lower(text[underscore - 1]) || !lower(text[underscore - 2]) ||
-        !lower(text[underscore - 3])) {
-      continue;
+  for (std::size_t pos = 0; pos < text.size(); ++pos) {
+    // Only where a run starts: each run is looked at once.
+    if (pos > 0 && (IsBase62(text[pos - 1]) || text[pos - 1] == '-')) continue;
+    if (SecretRunAt(text, pos)) return true;
+  }
+  return false;
+}
+
+bool HoldsPrefixedSecretText(std::string_view text) {
+  for (std::size_t underscore = 3; underscore + 1 < text.size(); ++underscore) {
+    if (text[underscore] == '_' && IsLetter(text[underscore - 1]) &&
+        IsLetter(text[underscore - 2]) && IsLetter(text[underscore - 3]) &&
+        SecretRunAt(text, underscore + 1)) {
+      return true;
     }
-    std::size_t run = 0;
-    while (run < kBody && body(text[underscore + 1 + run])) ++run;
-    if (run == kBody) return true;
   }
   return false;
 }

@@ -69,11 +69,19 @@ std::string QuoteForMessage(std::string_view input);
 // What QuoteForMessage gives for a value holding secret-shaped text.
 inline constexpr std::string_view kSecretShapedValue = "(a value shaped like a secret, not shown)";
 
-// True when `text` contains three lowercase letters, '_' and 36 characters of
-// [0-9A-Za-z-]: the shape of every tokend secret (new and legacy Boomerang
-// ones, whose checksums are not checked here) and of many other services'
-// keys. Cheap enough for every echoed value.
+// True when `text` contains a run of 30 or more characters of [0-9A-Za-z], or
+// of 36 or more of [0-9A-Za-z-]. A tokend secret is a prefix, '_', 30 random
+// characters and a checksum anyone can compute, so its random part alone
+// gives it back, whatever was cut, recased or put around it; a legacy
+// Boomerang secret's UUID is the second run. Many other services' keys have
+// such runs too. Cheap enough for every echoed value.
 bool HoldsSecretShapedText(std::string_view text);
+
+// The narrower test for identifiers passed through (request ids, which are
+// often 32 hex digits or a UUID): three letters, '_', then 30 or more
+// characters of [0-9A-Za-z] or 36 of [0-9A-Za-z-]: a secret with its prefix,
+// in any case, cut or not.
+bool HoldsPrefixedSecretText(std::string_view text);
 
 // ---------------------------------------------------------------------------
 // Parsing

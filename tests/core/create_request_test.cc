@@ -147,12 +147,12 @@ TEST(CreateRequestTest, RejectsEveryBrokenRule) {
 
 TEST(CreateRequestTest, LongPermissionIsCutInTheMessage) {
   CreateTokenRequest request = TeamRequest();
-  request.permissions = std::vector<std::string>{std::string(500, 'x')};
+  request.permissions = std::vector<std::string>{std::string(500, '~')};
   const Result<NewTokenSpec> result = ValidateCreate(request, kNow);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().api_error(), ApiError::kTokenInvalidPermission);
-  EXPECT_EQ(result.status().message().find(std::string(65, 'x')), std::string::npos);
-  EXPECT_NE(result.status().message().find(std::string(64, 'x')), std::string::npos);
+  EXPECT_EQ(result.status().message().find(std::string(65, '~')), std::string::npos);
+  EXPECT_NE(result.status().message().find(std::string(64, '~')), std::string::npos);
 }
 
 TEST(CreateRequestTest, AcceptsTeamRequestAsGiven) {

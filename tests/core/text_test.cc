@@ -25,33 +25,54 @@ TEST(TextTest, QuoteShortValueAsIs) {
 }
 
 TEST(TextTest, QuoteNeverEchoesSecretShapedText) {
-  const std::string secret = "bfg_" + std::string(30, 'a') + "0Zz9-x";
+  const std::string secret = "bfg_" + std::string(28, 'a') + "Zz09AbcD12";
   const std::string legacy = "bft_0f8fad5b-d9cb-469f-a165-70867728950e";
-  for (const std::string& value : {secret, legacy, "team," + secret, secret + "/read",
-                                   "x" + secret + "tail", "ghp_" + secret.substr(4)}) {
+  // A secret cut to its prefix and random part, recased, another separator,
+  // without its prefix: each gives the secret back (the checksum is public).
+  for (const std::string& value :
+       {secret, legacy, "team," + secret, secret + "/read", "x" + secret + "tail",
+        secret.substr(0, 34), "BFG_" + secret.substr(4), "bfg-" + secret.substr(4),
+        "bfg " + secret.substr(4), secret.substr(4, 30), legacy.substr(4), std::string(45, 'a')}) {
     EXPECT_TRUE(HoldsSecretShapedText(value)) << value;
     EXPECT_EQ(QuoteForMessage(value), kSecretShapedValue) << value;
   }
-  // Near misses are echoed: one character short, a prefix of two letters or
-  // in capitals, a character outside the alphabets.
+  // Shorter runs are echoed.
   for (const std::string& value :
-       {secret.substr(0, 39), "bf_" + secret.substr(3), "BFG_" + secret.substr(4),
-        "bfg_" + std::string(20, 'a') + "." + std::string(15, 'a'), std::string(45, 'a')}) {
+       {secret.substr(0, 33), "bfg_" + std::string(20, 'a') + "." + std::string(15, 'a'),
+        std::string(29, 'a'), std::string("0f8fad5b-d9cb-469f-a165-70867728950"),
+        std::string("workflow/read")}) {
     EXPECT_FALSE(HoldsSecretShapedText(value)) << value;
     EXPECT_EQ(QuoteForMessage(value).front(), '\'') << value;
   }
 }
 
+// What a request id may not hold: a secret with its prefix, cut or not, in
+// any case; request ids of 32 hex digits or a UUID pass.
+TEST(TextTest, PrefixedSecretText) {
+  const std::string secret = "bfg_" + std::string(28, 'a') + "Zz09AbcD12";
+  for (const std::string& value :
+       {secret, secret.substr(0, 34), "BFG_" + secret.substr(4), "req." + secret,
+        std::string("bft_0f8fad5b-d9cb-469f-a165-70867728950e")}) {
+    EXPECT_TRUE(HoldsPrefixedSecretText(value)) << value;
+  }
+  for (const std::string& value :
+       {std::string("0123456789abcdef0123456789abcdef"),
+        std::string("0f8fad5b-d9cb-469f-a165-70867728950e"), secret.substr(4),
+        std::string("bfg-") + secret.substr(4), secret.substr(0, 33)}) {
+    EXPECT_FALSE(HoldsPrefixedSecretText(value)) << value;
+  }
+}
+
 TEST(TextTest, QuoteCutsLongValueAt64CodePoints) {
-  EXPECT_EQ(QuoteForMessage(std::string(64, 'x')), "'" + std::string(64, 'x') + "'");
-  EXPECT_EQ(QuoteForMessage(std::string(65, 'x')), "'" + std::string(64, 'x') + "'...");
-  EXPECT_EQ(QuoteForMessage(std::string(100, 'x')), "'" + std::string(64, 'x') + "'...");
+  EXPECT_EQ(QuoteForMessage(std::string(64, '.')), "'" + std::string(64, '.') + "'");
+  EXPECT_EQ(QuoteForMessage(std::string(65, '.')), "'" + std::string(64, '.') + "'...");
+  EXPECT_EQ(QuoteForMessage(std::string(100, '.')), "'" + std::string(64, '.') + "'...");
 }
 
 TEST(TextTest, QuoteCountsCodePointsNotBytes) {
   // 63 ASCII bytes then a 2-byte character: 64 code points, kept whole.
-  const std::string value = std::string(63, 'x') + "\xC3\xA9" + "tail";
-  EXPECT_EQ(QuoteForMessage(value), "'" + std::string(63, 'x') + "\xC3\xA9'...");
+  const std::string value = std::string(63, '.') + "\xC3\xA9" + "tail";
+  EXPECT_EQ(QuoteForMessage(value), "'" + std::string(63, '.') + "\xC3\xA9'...");
   std::string emoji;
   for (int i = 0; i < 70; ++i) emoji += "\xF0\x9F\x98\x80";
   EXPECT_EQ(QuoteForMessage(emoji), "'" + emoji.substr(0, 64 * 4) + "'...");

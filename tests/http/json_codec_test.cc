@@ -182,10 +182,10 @@ TEST(ParseCreateTokenRequestTest, ExpirationDateIsEchoedQuoted) {
 }
 
 TEST(ParseCreateTokenRequestTest, ExpirationDateLongGarbageIsCut) {
-  const std::string garbage(8192, 'x');
+  const std::string garbage(8192, '~');
   const core::Status status = ParseError("{\"expirationDate\":\"" + garbage + "\"}");
   EXPECT_EQ(status.api_error(), ApiError::kTokenInvalidRequest);
-  EXPECT_NE(status.message().find("'" + std::string(64, 'x') + "'... is not a date"),
+  EXPECT_NE(status.message().find("'" + std::string(64, '~') + "'... is not a date"),
             std::string::npos)
       << status.message();
   EXPECT_LT(status.message().size(), 512u);
