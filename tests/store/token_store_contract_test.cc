@@ -1198,11 +1198,23 @@ TEST_P(TokenStoreContractTest, RevokeFamilyDeletesTheWholeChainOnce) {
 
   RecordingListener listener;
   store_->SetChangeListener(&listener);
+  // The ids the listener heard of besides A and E: the rotations' own
+  // deletions of those may still arrive, and a deletion may be heard twice
+  // (PostgreSQL's feed is asynchronous; hearing is at least once).
+  auto heard_of_revocation = [&] {
+    std::vector<std::string> heard;
+    for (const std::string& id : listener.deleted()) {
+      if (id != a.id && id != e.id) heard.push_back(id);
+    }
+    heard = Sorted(heard);
+    heard.erase(std::unique(heard.begin(), heard.end()), heard.end());
+    return heard;
+  };
   Result<FamilyRevocation> revoked = store_->RevokeFamily(a.id, a.secret_hash, kBase + 500);
   ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
   EXPECT_TRUE(revoked->first_detection);
   EXPECT_EQ(Sorted(revoked->deleted), Sorted({IdOf(2), IdOf(3)}));
-  EXPECT_EQ(Sorted(listener.deleted()), Sorted({IdOf(2), IdOf(3)}));
+  EXPECT_EQ(heard_of_revocation(), Sorted({IdOf(2), IdOf(3)}));
   for (int n : {2, 3}) EXPECT_TRUE(store_->FindById(IdOf(n)).status().IsNotFound()) << n;
   for (int n : {4, 6}) EXPECT_TRUE(store_->FindById(IdOf(n)).ok()) << n;
   EXPECT_EQ(store_->LookupSecret(a.secret_hash)->retired->reuse_detected_at, kBase + 500);
@@ -1218,7 +1230,7 @@ TEST_P(TokenStoreContractTest, RevokeFamilyDeletesTheWholeChainOnce) {
   ASSERT_TRUE(revoked.ok());
   EXPECT_FALSE(revoked->first_detection);
   EXPECT_TRUE(store_->FindById(IdOf(6)).ok());
-  EXPECT_EQ(listener.deleted().size(), 2u);
+  EXPECT_EQ(heard_of_revocation(), Sorted({IdOf(2), IdOf(3)}));
   EXPECT_EQ(MustQuery({}, Everything(), 10, 0).total, 2);
   store_->SetChangeListener(nullptr);
 }
