@@ -51,6 +51,9 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // How long a closing connection keeps reading (and discarding) what the
 // client still sends, so that the last response is not lost to a reset.
 constexpr std::chrono::seconds kLingerTime{2};
+// What a request line holds besides its target: the method, two spaces,
+// "HTTP/1.1" and the line end, with room for a long method.
+constexpr std::size_t kMaxLineFraming = 64;
 constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 constexpr std::size_t kReadChunk = 16 * 1024;
 // A write buffer grown beyond this by one large response is released.
@@ -585,6 +588,14 @@ Session::error_code Session::ParseNow(bool whole_message, std::size_t& total) {
       buffer_.consume(used);
       if (ec && ec != beast_http::error::need_more) return ec;
       if (!ec && used > 0) continue;
+      // A request line that cannot end within the target limit is refused
+      // now (414), not once the whole header limit is read or times out.
+      if (parser.get().target().empty() &&
+          buffer_.size() > options_.max_target_bytes + kMaxLineFraming) {
+        const auto data = buffer_.data();
+        const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+        if (bytes.find('\n') == std::string_view::npos) return beast_http::error::header_limit;
+      }
     }
     const error_code ec = ReadNow();
     if (ec == asio::error::eof) return OnEndOfStream();

@@ -221,6 +221,14 @@ TEST_F(ServerTest, TargetOverTheLimitIs414) {
   res = second->Request("GET", "/health?x=" + std::string(40000, 'a'));
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 414);
+  // A request line still unfinished past the target limit: 414 at once, not
+  // the header timeout's 408.
+  auto third = Connect();
+  ASSERT_TRUE(third->WriteRaw("GET /health?x=" + std::string(9000, 'a')));
+  const auto start = std::chrono::steady_clock::now();
+  const std::string answer = third->ReadUntil("\r\n\r\n");
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 414") << answer;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST_F(ServerTest, ExpectContinue) {
