@@ -287,6 +287,11 @@ Result<AuditQuery> ParseAuditQuery(const QueryParams& params) {
 }
 
 Result<RevokeQuery> ParseRevokeQuery(const QueryParams& params) {
+  // Every other route ignores a parameter it does not know; this one revokes,
+  // so a misspelled switch (dryrun=true) must not pass for absent.
+  static constexpr std::string_view kKnown[] = {
+      "types",         "principals",           "fromDate", "toDate", "lastUsedBefore",
+      "lastUsedAfter", "lifetimeBeyondPolicy", "all",      "dryRun", "access_token"};
   std::optional<std::string_view> all;
   std::optional<std::string_view> dry_run;
   for (const auto& [name, value] : params) {
@@ -294,6 +299,12 @@ Result<RevokeQuery> ParseRevokeQuery(const QueryParams& params) {
       return InvalidParam(name,
                           "not allowed here: a bulk revocation applies to every matching token, "
                           "without pages or order.");
+    }
+    if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown)) {
+      return InvalidParam(name,
+                          "unknown here: a bulk revocation takes types, principals, fromDate, "
+                          "toDate, lastUsedBefore, lastUsedAfter, lifetimeBeyondPolicy, all and "
+                          "dryRun, and refuses anything else rather than revoke without it.");
     }
     std::optional<std::string_view>* slot =
         name == "all" ? &all : (name == "dryRun" ? &dry_run : nullptr);

@@ -88,7 +88,8 @@ struct RevokeQuery {
 
 // The query's filter rules (ParseTokenQuery), plus: `limit`, `page`, `order`
 // and `sort` are refused whenever they appear, even empty (a bulk revocation
-// has no pages and no order); `all` and `dryRun` take `true` or `false`
+// has no pages and no order), and so is any parameter not named above but
+// `access_token` (a misspelled `dryRun` must not revoke); `all` and `dryRun` take `true` or `false`
 // (case-insensitive; empty counts as absent; twice is refused); at least one
 // filter (lifetimeBeyondPolicy=true counts as one), or all=true, is
 // required. Every refusal is InvalidArgument (1001) naming the parameter.

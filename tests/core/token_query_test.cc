@@ -207,6 +207,21 @@ TEST(RevokeQueryTest, TakesTheQueryFiltersAndItsSwitches) {
   EXPECT_TRUE(ParseRevoke("toDate=0").ok());
 }
 
+// This route revokes: a parameter it does not know (a misspelled dryRun,
+// say) is refused, never taken for absent.
+TEST(RevokeQueryTest, AnUnknownParameterIsRefusedNamingIt) {
+  for (std::string_view raw : {"all=true&dryrun=true", "types=team&dry_run=true",
+                               "principals=p&force=1", "all=true&tokenId=x"}) {
+    const Result<RevokeQuery> revoke = ParseRevoke(raw);
+    ASSERT_FALSE(revoke.ok()) << raw;
+    EXPECT_EQ(revoke.status().api_error(), ApiError::kQueryInvalidFilters) << raw;
+    EXPECT_NE(revoke.status().message().find("unknown here"), std::string::npos)
+        << revoke.status().message();
+  }
+  // The credential parameter is the caller's, not the route's.
+  EXPECT_TRUE(ParseRevoke("all=true&access_token=x").ok());
+}
+
 TEST(TokenQueryLastUsedTest, ParsesBothFiltersAndTheSort) {
   const Result<TokenQuery> query =
       Parse("lastUsedBefore=1770000000000&lastUsedAfter=-5&sort=lastUsedDate&order=desc");
