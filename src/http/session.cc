@@ -72,6 +72,25 @@ bool RequestLineTooLong(const beast_http::request_parser<beast_http::string_body
   return end == std::string_view::npos || end > max_target;
 }
 
+// Whether the header at the start of `buffer` (up to its blank line, or all
+// of it while incomplete) continues a field on a line that starts with a
+// space or a tab (obs-fold). Refused (400), as RFC 9112 section 5.2 allows: a
+// proxy in front that joins or splits folded lines differently would frame
+// the request otherwise (a folded Transfer-Encoding, say).
+bool HoldsFoldedHeaderLine(const beast::flat_buffer& buffer) {
+  const auto data = buffer.data();
+  const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+  // Line by line, up to the blank line that ends the header: a body may
+  // follow in the buffer, and is not a header.
+  for (std::size_t at = bytes.find('\n'); at != std::string_view::npos && at + 1 < bytes.size();
+       at = bytes.find('\n', at + 1)) {
+    const char next = bytes[at + 1];
+    if (next == ' ' || next == '\t') return true;
+    if (next == '\r' || next == '\n') return false;
+  }
+  return false;
+}
+
 // Why a request's body framing is refused, or nullopt. tokend reads bodies
 // framed by Content-Length or by exactly `Transfer-Encoding: chunked`; any
 // other transfer coding, or a coding together with a Content-Length, could be
@@ -582,6 +601,9 @@ Session::error_code Session::ParseNow(bool whole_message, std::size_t& total) {
   for (;;) {
     if (whole_message ? parser.is_done() : parser.is_header_done()) return {};
     if (buffer_.size() > 0) {
+      if (!parser.is_header_done() && HoldsFoldedHeaderLine(buffer_)) {
+        return beast_http::error::bad_field;
+      }
       error_code ec;
       const std::size_t used = parser.put(buffer_.data(), ec);
       total += used;
