@@ -15,8 +15,9 @@ export function forgetSecret() {
   sessionStorage.removeItem(STORAGE_KEY);
 }
 
-// A failed call: `status` is the HTTP status (0 when the server could not be
-// reached), `message` is written for people.
+// A failed call: `status` is the HTTP status (0 when no answer came: the
+// server could not be reached, or the request could not even be made),
+// `message` is written for people.
 export class ApiError extends Error {
   constructor(status, message, code) {
     super(message);
@@ -43,9 +44,20 @@ async function call(method, path, { body, secret, query } = {}) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
+  // Building the request first tells a request the browser refuses to make
+  // (a header value outside ISO-8859-1, which only the token can bring) from
+  // a network failure: fetch rejects both with the same TypeError.
+  let request;
+  try {
+    request = new Request(url, init);
+  } catch {
+    throw new ApiError(0,
+      'The token could not be sent: it holds a character no tokend token has. ' +
+      'Sign out, then sign in with the token exactly as it was shown.', 'unsendable');
+  }
   let response;
   try {
-    response = await fetch(url, init);
+    response = await fetch(request);
   } catch {
     throw new ApiError(0, 'The server could not be reached. Check that tokend is running, then try again.');
   }

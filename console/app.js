@@ -130,10 +130,20 @@ function renderSignIn(note) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearMessages();
-    const secret = input.value.trim();
+    const secret = input.value.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '');
     if (!secret) {
       showError('Paste a token into the Token field to sign in.');
       input.focus();
+      return;
+    }
+    // A tokend secret is printable ASCII. Anything else (an accent, a
+    // non-breaking or zero-width space picked up by a copy) cannot be one,
+    // and most such characters the browser would not even put in a header.
+    if (/[^\x21-\x7e]/.test(secret)) {
+      showError('This is not a tokend token: it holds a space, an accented, invisible or other character ' +
+        'outside printable ASCII, which no token has. Paste the token exactly as it was shown.');
+      input.focus();
+      input.select();
       return;
     }
     try {

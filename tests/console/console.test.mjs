@@ -513,6 +513,37 @@ test('the console', async (t) => {
     assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
   });
 
+  await t.test('sign-in: a paste holding a character no token has is refused without a request', async () => {
+    await page.getByLabel('Token').waitFor();
+    for (const pasted of [`${admin}\u200b`, 'bfg_\u20acabc', `${admin.slice(0, 8)} ${admin.slice(8)}`]) {
+      const before = requests.length;
+      await signIn(pasted);
+      await page.waitForFunction(() => /not a tokend token/i.test(document.querySelector('[role=alert]')?.textContent ?? ''));
+      assert.doesNotMatch(await alertBox().innerText(), /could not be reached/i);
+      assert.equal(requests.slice(before).filter((r) => r.url.includes('/api/')).length, 0, 'no request was sent');
+      assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    }
+    // The API client tells a token the browser cannot send from a network
+    // failure.
+    const message = await page.evaluate(async () => {
+      const { api } = await import('./api.js');
+      try {
+        await api.self('bfg_\u20acabc');
+        return 'accepted';
+      } catch (error) {
+        return error.message;
+      }
+    });
+    assert.match(message, /could not be sent/i);
+    assert.doesNotMatch(message, /could not be reached/i);
+    // Spaces, tabs and line breaks around a token are trimmed.
+    await signIn(`\t ${admin}  `);
+    await page.getByRole('table').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tokend.console.token')), admin);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Token').waitFor();
+  });
+
   await t.test('an expired token: back to sign-in with a message, then refused', async () => {
     // Long enough to sign in on a loaded machine, short enough to wait out.
     const short = await createViaApi({ type: 'team', name: 'short lived', principal: 'team-a', permissions: ['token/read'], expirationDate: Date.now() + 5000 });
