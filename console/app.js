@@ -24,6 +24,7 @@ const ROLES = {
 };
 const PAGE_SIZES = [10, 20, 50, 100];
 const OVERLAPS = [0, 300, 3600, 86400, 604800];
+const TOKEN_ID = /^[0-9a-f]{24}$/;
 
 const view = document.getElementById('view');
 const alertBox = document.getElementById('alert');
@@ -617,6 +618,13 @@ function openDialog(title, description, confirmLabel, extra, onConfirm) {
   return dialog;
 }
 
+function renderNotFound(message) {
+  show('Token not found', h('p', { class: 'empty' },
+    'This token does not exist any more (it was revoked, deleted or rotated away), or you may not see it. ',
+    h('a', { href: '#/tokens' }, 'Back to the tokens')));
+  showError(message);
+}
+
 async function renderDetails(id) {
   const ticket = loading('Token');
   let token;
@@ -625,10 +633,7 @@ async function renderDetails(id) {
   } catch (error) {
     if (!stillShown(ticket)) return;
     if (error instanceof ApiError && error.status === 404) {
-      show('Token not found', h('p', { class: 'empty' },
-        'This token does not exist any more (it was revoked, deleted or rotated away), or you may not see it. ',
-        h('a', { href: '#/tokens' }, 'Back to the tokens')));
-      showError('No token with this id exists or is visible to you.');
+      renderNotFound('No token with this id exists or is visible to you.');
     } else {
       show('Token', h('p', { class: 'empty' }, 'The token could not be loaded.'));
       failed(error);
@@ -711,10 +716,25 @@ function renderRoute() {
   if (hash === '#/create') {
     renderCreate();
   } else if (hash.startsWith('#/token/')) {
-    renderDetails(decodeURIComponent(hash.slice('#/token/'.length)));
+    const id = tokenIdOf(hash.slice('#/token/'.length));
+    if (id) renderDetails(id);
+    else renderNotFound('This address names no token: a token id is 24 characters 0-9 and a-f.');
   } else {
     renderList();
   }
+}
+
+// The id in a #/token/<id> URL, or null when it is none: a malformed
+// escape, or anything but 24 lowercase hex digits (such as "query", which
+// the API would answer as another route).
+function tokenIdOf(text) {
+  let id;
+  try {
+    id = decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+  return TOKEN_ID.test(id) ? id : null;
 }
 
 window.addEventListener('hashchange', () => {

@@ -503,6 +503,27 @@ test('the console', async (t) => {
     await page.getByRole('table').waitFor();
   });
 
+  await t.test('a token URL with a malformed escape or no token id shows "not found"', async () => {
+    const notFound = page.getByRole('heading', { name: 'Token not found', level: 1 });
+    for (const hash of ['#/token/%E0%A4%A', '#/token/query', '#/token/audit', '#/token/policy', '#/token/0123456789ABCDEF01234567']) {
+      await page.evaluate((h) => { location.hash = h; }, hash);
+      await notFound.waitFor();
+      assert.match(await alertBox().innerText(), /no token/i, hash);
+      assert.ok(!/undefined/.test(await page.title()), hash);
+      await page.getByRole('link', { name: 'Tokens', exact: true }).click();
+      await page.getByRole('table').waitFor();
+    }
+    // Loaded from the start, too: still signed in, on the same screen.
+    await page.evaluate(() => { location.hash = '#/token/%E0%A4%A'; });
+    await notFound.waitFor();
+    await page.reload();
+    await notFound.waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    assert.equal(await page.getByLabel('Token').count(), 0, 'no sign-in form');
+    await page.getByRole('link', { name: 'Tokens', exact: true }).click();
+    await page.getByRole('table').waitFor();
+  });
+
   await t.test('sign-out forgets the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Token').waitFor();
