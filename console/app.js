@@ -230,7 +230,20 @@ async function renderList() {
     placeholder: 'any',
   });
   const applyPrincipal = () => {
-    if (principal.value.trim() !== list.principal) reload({ principal: principal.value.trim(), page: 0 }, 'principal');
+    const value = principal.value.trim();
+    // The API splits `principals` at every comma and has no escape, so a
+    // principal holding one would silently match others.
+    if (value.includes(',')) {
+      showError('Principal: a principal containing a comma cannot be filtered; the list is unchanged.');
+      principal.setAttribute('aria-invalid', 'true');
+      principal.focus();
+      return;
+    }
+    if (principal.hasAttribute('aria-invalid')) {
+      principal.removeAttribute('aria-invalid');
+      clearMessages();
+    }
+    if (value !== list.principal) reload({ principal: value, page: 0 }, 'principal');
   };
   principal.addEventListener('change', applyPrincipal);
   principal.addEventListener('keydown', (event) => {

@@ -524,6 +524,24 @@ test('the console', async (t) => {
     await page.getByRole('table').waitFor();
   });
 
+  await t.test('filters: a principal containing a comma is refused, not split', async () => {
+    await waitTotal(await total());
+    const before = requests.length;
+    const principal = page.getByLabel('Principal');
+    await principal.fill('wf-build,observability');
+    await principal.press('Enter');
+    await page.waitForFunction(() => /comma/i.test(document.querySelector('[role=alert]')?.textContent ?? ''));
+    assert.match(await alertBox().innerText(), /Principal/);
+    await page.waitForTimeout(300);
+    const queries = requests.slice(before).filter((r) => new URL(r.url).pathname === '/api/v2/token/query');
+    assert.deepEqual(queries.map((r) => r.url), [], 'no query was sent');
+    await waitTotal(await total());
+    // Cleared, the filter is usable again and the error goes.
+    await principal.fill('');
+    await principal.press('Enter');
+    assert.equal(await alertBox().count(), 0);
+  });
+
   await t.test('sign-out forgets the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Token').waitFor();
