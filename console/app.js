@@ -25,6 +25,9 @@ const ROLES = {
 const PAGE_SIZES = [10, 20, 50, 100];
 const OVERLAPS = [0, 300, 3600, 86400, 604800];
 const TOKEN_ID = /^[0-9a-f]{24}$/;
+// The API's limits, in Unicode code points.
+const NAME_LIMIT = 256;
+const DESCRIPTION_LIMIT = 1024;
 
 const view = document.getElementById('view');
 const alertBox = document.getElementById('alert');
@@ -352,10 +355,10 @@ async function renderCreate() {
   const form = h('form', { class: 'card', novalidate: true });
   const ids = { type: uid('f'), name: uid('f'), principal: uid('f'), description: uid('f'), expires: uid('f'), role: uid('f') };
   const type = h('select', { id: ids.type, class: 'input' }, CREATE_TYPES.map((t) => h('option', { value: t }, t)));
-  const name = h('input', { id: ids.name, class: 'input', type: 'text', autocomplete: 'off', maxlength: '256' });
+  const name = h('input', { id: ids.name, class: 'input', type: 'text', autocomplete: 'off' });
   const principal = h('input', { id: ids.principal, class: 'input', type: 'text', autocomplete: 'off', 'aria-describedby': `${ids.principal}-hint` });
   const principalHint = h('p', { class: 'hint', id: `${ids.principal}-hint` });
-  const description = h('textarea', { id: ids.description, class: 'input', rows: '2', maxlength: '1024' });
+  const description = h('textarea', { id: ids.description, class: 'input', rows: '2' });
   const expires = h('input', { id: ids.expires, class: 'input', type: 'date', 'aria-describedby': `${ids.expires}-hint` });
   const expiresHint = h('p', { class: 'hint', id: `${ids.expires}-hint` });
   const role = h('select', { id: ids.role, class: 'input' });
@@ -425,6 +428,18 @@ async function renderCreate() {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearMessages();
+    for (const field of [name, description]) field.removeAttribute('aria-invalid');
+    // Checked here rather than with maxlength, which counts UTF-16 units and
+    // cuts a paste short without a word; the API counts code points.
+    for (const [field, label, limit] of [[name, 'Name', NAME_LIMIT], [description, 'Description', DESCRIPTION_LIMIT]]) {
+      const length = [...field.value].length;
+      if (length > limit) {
+        showError(`${label}: at most ${limit} characters; this one has ${length}.`);
+        field.setAttribute('aria-invalid', 'true');
+        field.focus();
+        return;
+      }
+    }
     const request = { type: type.value, name: name.value };
     if (type.value !== 'global') request.principal = principal.value;
     if (description.value) request.description = description.value;

@@ -186,7 +186,7 @@ before(async () => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   page = await context.newPage();
   page.setDefaultTimeout(10000);
-  page.on('request', (request) => requests.push({ url: request.url(), headers: request.headers() }));
+  page.on('request', (request) => requests.push({ method: request.method(), url: request.url(), headers: request.headers() }));
   // Script errors fail the run at the end; they are printed as they come.
   page.on('pageerror', (error) => {
     pageErrors.push(error.message);
@@ -540,6 +540,41 @@ test('the console', async (t) => {
     await principal.fill('');
     await principal.press('Enter');
     assert.equal(await alertBox().count(), 0);
+  });
+
+  await t.test('create: Name and Description are counted in code points, never cut short', async () => {
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByLabel('Type').selectOption('team');
+    await page.getByLabel('Principal').fill('team-c');
+    await page.getByRole('checkbox', { name: 'token/read' }).check();
+    const before = requests.length;
+    const create = page.getByRole('button', { name: 'Create', exact: true });
+    await page.getByLabel('Name').fill('n'.repeat(257));
+    await create.click();
+    await page.waitForFunction(() => /Name: at most 256 characters/.test(document.querySelector('[role=alert]')?.textContent ?? ''));
+    await page.getByLabel('Name').fill('fits');
+    await page.getByLabel('Description').fill('d'.repeat(1025));
+    await create.click();
+    await page.waitForFunction(() => /Description: at most 1024 characters/.test(document.querySelector('[role=alert]')?.textContent ?? ''));
+    assert.equal(requests.slice(before).filter((r) => r.method === 'POST').length, 0, 'nothing was sent');
+    // Pasted text longer than the limits in UTF-16 units but not in code
+    // points is kept whole, and the API takes it.
+    const name = '\u{1F511}'.repeat(200);
+    const description = '\u{1F4DC}'.repeat(1000);
+    for (const [label, text] of [['Name', name], ['Description', description]]) {
+      await page.getByLabel(label).fill('');
+      await page.getByLabel(label).focus();
+      await page.keyboard.insertText(text);
+      assert.equal(await page.getByLabel(label).inputValue(), text, `${label} was cut short`);
+    }
+    await create.click();
+    await page.getByLabel('Secret').waitFor();
+    secrets.add(await page.getByLabel('Secret').inputValue());
+    const [token] = await findByName(name);
+    assert.ok(token, 'the token exists under its whole name');
+    assert.equal(token.description, description);
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('table').waitFor();
   });
 
   await t.test('sign-out forgets the token', async () => {
