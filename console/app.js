@@ -492,8 +492,10 @@ function renderSecret(created, title) {
     secret.value = '';
     replace(view);
     clearMessages();
-    location.hash = '#/tokens';
+    // A hash change renders the list; only when the hash is already there
+    // (no change, no event) is it rendered here.
     if (location.hash === '#/tokens') renderRoute();
+    else location.hash = '#/tokens';
   });
   const details = [
     ['Id', created.id],

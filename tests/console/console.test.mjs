@@ -577,6 +577,24 @@ test('the console', async (t) => {
     await page.getByRole('table').waitFor();
   });
 
+  await t.test('Done on the secret screen loads the list once', async () => {
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByLabel('Type').selectOption('team');
+    await page.getByLabel('Name').fill('loaded once');
+    await page.getByLabel('Principal').fill('team-c');
+    await page.getByRole('checkbox', { name: 'token/read' }).check();
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByLabel('Secret').waitFor();
+    secrets.add(await page.getByLabel('Secret').inputValue());
+    const before = requests.length;
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('table').waitFor();
+    await waitTotal(await total());
+    await page.waitForTimeout(500);
+    const queries = requests.slice(before).filter((r) => new URL(r.url).pathname === '/api/v2/token/query');
+    assert.equal(queries.length, 1, queries.map((r) => r.url).join('\n'));
+  });
+
   await t.test('sign-out forgets the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Token').waitFor();
