@@ -382,21 +382,34 @@ async function renderCreate() {
   const update = () => {
     const t = type.value;
     const limit = (limits.types ?? {})[t] ?? {};
+    // A chosen day means 00:00 UTC of it: the first allowed is tomorrow,
+    // the last the day of now + the maximum. A maximum ending before the
+    // next midnight allows no day at all.
     const now = Date.now();
-    expires.min = dayOf(now + 86400000);
-    if (limit.maxLifetimeSeconds) {
-      expires.max = dayOf(now + limit.maxLifetimeSeconds * 1000);
-      if (expires.max < expires.min) expires.min = expires.max;
-    } else {
+    const first = dayOf(now + 86400000);
+    const last = limit.maxLifetimeSeconds ? dayOf(now + limit.maxLifetimeSeconds * 1000) : null;
+    const noDay = last !== null && last < first;
+    expires.disabled = noDay;
+    if (noDay) {
+      expires.value = '';
+      expires.removeAttribute('min');
       expires.removeAttribute('max');
+    } else {
+      expires.min = first;
+      if (last) expires.max = last;
+      else expires.removeAttribute('max');
+      if (expires.value && last && expires.value > last) expires.value = last;
     }
-    if (expires.value && expires.max && expires.value > expires.max) expires.value = expires.max;
     const parts = [];
-    if (limit.maxLifetimeSeconds) parts.push(`At most ${duration(limit.maxLifetimeSeconds)} for ${t} tokens: ${expires.max} at the latest.`);
+    if (noDay) {
+      parts.push(`At most ${duration(limit.maxLifetimeSeconds)} for ${t} tokens, which ends before tomorrow: no day can be chosen, leave the field empty.`);
+    } else if (last) {
+      parts.push(`At most ${duration(limit.maxLifetimeSeconds)} for ${t} tokens: ${last} at the latest.`);
+    }
     if (limit.defaultLifetimeSeconds) parts.push(`Left empty: expires in ${duration(limit.defaultLifetimeSeconds)}.`);
     else if (limit.maxLifetimeSeconds) parts.push(`Left empty: expires in ${duration(limit.maxLifetimeSeconds)}.`);
     else parts.push('Left empty: never expires.');
-    parts.push('The token expires at 00:00 UTC of the chosen day.');
+    if (!noDay) parts.push('The token expires at 00:00 UTC of the chosen day.');
     expiresHint.textContent = parts.join(' ');
     principal.disabled = t === 'global';
     principalHint.textContent = t === 'global'

@@ -595,6 +595,32 @@ test('the console', async (t) => {
     assert.equal(queries.length, 1, queries.map((r) => r.url).join('\n'));
   });
 
+  await t.test('create: Expires offers no day when the type\'s maximum ends before tomorrow', async () => {
+    // A policy whose user tokens live at most a minute: no midnight falls
+    // within it (bar the last minute of a UTC day).
+    const policy = (await apiCall('GET', '/api/v2/token/policy')).body;
+    policy.types.user = { maxLifetimeSeconds: 60 };
+    const shortUsers = (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(policy) });
+    await page.route('**/api/v2/token/policy', shortUsers);
+    // The console reads the policy once per load.
+    await page.evaluate(() => { location.hash = '#/create'; });
+    await page.reload();
+    await page.getByLabel('Type').selectOption('user');
+    const expires = page.getByLabel('Expires');
+    assert.ok(await expires.isDisabled(), 'no day is offered');
+    assert.equal(await expires.inputValue(), '');
+    const hint = await page.locator(`#${await expires.getAttribute('aria-describedby')}`).innerText();
+    assert.match(hint, /no day can be chosen/i);
+    assert.match(hint, /Left empty: expires in 1 minute/);
+    // A type whose maximum reaches past tomorrow offers tomorrow onwards.
+    await page.getByLabel('Type').selectOption('team');
+    assert.ok(await expires.isEnabled());
+    assert.equal(await expires.getAttribute('min'), new Date(Date.now() + DAY).toISOString().slice(0, 10));
+    await page.unroute('**/api/v2/token/policy', shortUsers);
+    await page.getByRole('link', { name: 'Tokens', exact: true }).click();
+    await page.getByRole('table').waitFor();
+  });
+
   await t.test('sign-out forgets the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Token').waitFor();
