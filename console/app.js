@@ -617,7 +617,12 @@ async function auditSection(token) {
   return section;
 }
 
+// The one confirmation dialog open, if any: a second click (a double
+// click, a click while the first dialog's data loads) opens no second one.
+let openedDialog = null;
+
 function openDialog(title, description, confirmLabel, extra, onConfirm) {
+  if (openedDialog) return openedDialog;
   const titleId = uid('dialog');
   const confirm = h('button', { type: 'button', class: `button ${confirmLabel === 'Revoke' ? 'danger' : 'primary'}` }, confirmLabel);
   const cancel = h('button', { type: 'button', class: 'button' }, 'Cancel');
@@ -628,16 +633,20 @@ function openDialog(title, description, confirmLabel, extra, onConfirm) {
   // The page behind a modal dialog is inert for the keyboard already; hide it
   // from assistive technology too, so that "Revoke" names one button only.
   const behind = [document.querySelector('.topbar'), document.querySelector('.messages'), view];
-  const restore = () => {
-    for (const element of behind) element.removeAttribute('aria-hidden');
+  // The page comes back when this, the only dialog, is gone: at once when
+  // Cancel or its action closes it, on the close event after Escape.
+  const gone = () => {
+    if (openedDialog !== dialog) return;
+    openedDialog = null;
     dialog.remove();
+    for (const element of behind) element.removeAttribute('aria-hidden');
   };
+  dialog.addEventListener('close', gone);
   const close = () => {
     dialog.close();
-    restore();
+    gone();
   };
   cancel.addEventListener('click', close);
-  dialog.addEventListener('cancel', restore);
   confirm.addEventListener('click', async () => {
     confirm.disabled = true;
     try {
@@ -655,6 +664,7 @@ function openDialog(title, description, confirmLabel, extra, onConfirm) {
     }
   });
   document.body.append(dialog);
+  openedDialog = dialog;
   dialog.showModal();
   for (const element of behind) element.setAttribute('aria-hidden', 'true');
   cancel.focus();
@@ -708,14 +718,23 @@ async function renderDetails(id) {
 
   const rotate = h('button', { type: 'button', class: 'button' }, 'Rotate');
   const revoke = h('button', { type: 'button', class: 'button danger' }, 'Revoke');
+  // Set while the policy loads, so that a second click waits for the one
+  // dialog instead of opening another. (Not `disabled`, which would take
+  // the focus away from the button, and not give it back.)
+  let opening = false;
   rotate.addEventListener('click', async () => {
+    if (openedDialog || opening) return;
+    opening = true;
     let maxOverlap = 604800;
     try {
       maxOverlap = (await policy()).maxRotationOverlapSeconds ?? maxOverlap;
     } catch (error) {
       failed(error);
       return;
+    } finally {
+      opening = false;
     }
+    if (!rotate.isConnected) return;
     const overlapId = uid('overlap');
     const overlap = h('select', { id: overlapId, class: 'input', 'aria-describedby': `${overlapId}-hint` },
       OVERLAPS.filter((s) => s <= maxOverlap).map((s) =>
@@ -731,6 +750,7 @@ async function renderDetails(id) {
       });
   });
   revoke.addEventListener('click', () => {
+    if (openedDialog) return;
     openDialog('Revoke token',
       `“${token.name}” stops working at once, everywhere. This cannot be undone.`,
       'Revoke', null,

@@ -621,6 +621,43 @@ test('the console', async (t) => {
     await page.getByRole('table').waitFor();
   });
 
+  await t.test('a double click on Rotate or Revoke opens one dialog', async () => {
+    const hiddenBehind = () => page.evaluate(() =>
+      ['.topbar', '.messages', 'main'].filter((s) => document.querySelector(s).hasAttribute('aria-hidden')));
+    await page.getByRole('link', { name: 'build step 23' }).click();
+    await page.getByRole('heading', { name: 'build step 23', level: 1 }).waitFor();
+    // A fresh load with a slow policy: the Rotate dialog waits for it.
+    await page.reload();
+    await page.getByRole('heading', { name: 'build step 23', level: 1 }).waitFor();
+    const slowPolicy = async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      await route.continue();
+    };
+    await page.route('**/api/v2/token/policy', slowPolicy);
+    await page.getByRole('button', { name: 'Rotate' }).dblclick();
+    await page.getByRole('dialog').waitFor();
+    await page.waitForTimeout(1200);
+    assert.equal(await page.locator('dialog').count(), 1, 'one Rotate dialog');
+    await page.unroute('**/api/v2/token/policy', slowPolicy);
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    assert.equal(await page.locator('dialog').count(), 0);
+    assert.deepEqual(await hiddenBehind(), [], 'the page is back for assistive technology');
+    // Two clicks in a row on Revoke.
+    await page.evaluate(() => {
+      const revoke = [...document.querySelectorAll('main button')].find((b) => b.textContent === 'Revoke');
+      revoke.click();
+      revoke.click();
+    });
+    await page.getByRole('dialog').waitFor();
+    assert.equal(await page.locator('dialog').count(), 1, 'one Revoke dialog');
+    assert.equal((await hiddenBehind()).length, 3);
+    await page.keyboard.press('Escape');
+    await page.locator('dialog').waitFor({ state: 'detached' });
+    assert.deepEqual(await hiddenBehind(), []);
+    await page.getByRole('link', { name: 'Tokens', exact: true }).click();
+    await page.getByRole('table').waitFor();
+  });
+
   await t.test('sign-out forgets the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Token').waitFor();
