@@ -775,6 +775,10 @@ function renderRoute() {
     renderSignIn();
     return;
   }
+  if (!state.self) {
+    resume();
+    return;
+  }
   const hash = location.hash;
   if (hash === '#/create') {
     renderCreate();
@@ -815,19 +819,39 @@ document.getElementById('sign-out').addEventListener('click', () => {
   announce('You are signed out. The token was forgotten.');
 });
 
-async function start() {
-  const secret = storedSecret();
-  if (!secret) {
-    renderSignIn();
+// A token kept from before (a reload, or a check that failed) is checked
+// with /self before any screen. A 401 ends the session; any other failure
+// keeps it, signed in with its navigation (Sign out included), and offers
+// to try again: the token may be fine and tokend briefly unavailable.
+async function resume() {
+  const ticket = loading('Signing in');
+  let self;
+  try {
+    self = await api.self();
+  } catch (error) {
+    if (!stillShown(ticket)) return;
+    if (error instanceof ApiError && error.status === 401) {
+      failed(error);
+      return;
+    }
+    nav.hidden = false;
+    whoami.textContent = 'Signed in (the token could not be checked)';
+    const retry = h('button', { type: 'button', class: 'button primary' }, 'Retry');
+    retry.addEventListener('click', () => {
+      clearMessages();
+      resume();
+    });
+    show('Could not check your token',
+      h('p', { class: 'empty' },
+        'Your session is kept, but nothing can be shown until tokend answers for your token. ',
+        'Try again, or sign out.'),
+      h('div', { class: 'actions' }, retry));
+    failed(error);
     return;
   }
-  try {
-    signedIn(await api.self());
-    renderRoute();
-  } catch (error) {
-    failed(error);
-    if (!(error instanceof ApiError && error.status === 401)) renderSignIn();
-  }
+  if (!stillShown(ticket)) return;
+  signedIn(self);
+  renderRoute();
 }
 
-start();
+renderRoute();

@@ -658,6 +658,35 @@ test('the console', async (t) => {
     await page.getByRole('table').waitFor();
   });
 
+  await t.test('a failed token check at load keeps the session, its navigation and a retry', async () => {
+    const unavailable = (route) => route.fulfill({
+      status: 503, contentType: 'application/json',
+      body: JSON.stringify({ message: 'The store is unavailable; try again.' }),
+    });
+    await page.route('**/api/v2/token/self', unavailable);
+    await page.evaluate(() => { location.hash = '#/create'; });
+    await page.getByLabel('Name').waitFor();
+    await page.reload();
+    const retry = page.getByRole('button', { name: 'Retry' });
+    await retry.waitFor();
+    assert.match(await alertBox().innerText(), /store is unavailable/);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 1, 'the session is kept');
+    assert.equal(await page.getByLabel('Token').count(), 0, 'no sign-in form');
+    // The brand link leads to the check again, never to a list without
+    // its navigation.
+    await page.locator('a.brand').click();
+    await page.waitForFunction(() => location.hash === '#/tokens');
+    await retry.waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    assert.equal(await page.getByRole('table').count(), 0);
+    await page.unroute('**/api/v2/token/self', unavailable);
+    await retry.click();
+    await page.getByRole('table').waitFor();
+    assert.match(await page.locator('#whoami').innerText(), /^Signed in as /);
+    assert.equal(await alertBox().count(), 0);
+  });
+
   await t.test('sign-out forgets the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Token').waitFor();
