@@ -4,7 +4,7 @@
 // only in sessionStorage and travels only in the Authorization header.
 
 import { api, ApiError, forgetSecret, storeSecret, storedSecret } from './api.js';
-import { h, replace, uid } from './dom.js';
+import { h, plainText, replace, uid, user } from './dom.js';
 import { dayOf, duration, formatDate, relative, startOfDay, tokenState } from './format.js';
 
 const RESOURCES = [
@@ -56,8 +56,9 @@ function clearMessages() {
   statusBox.textContent = '';
 }
 
-function announce(message) {
-  statusBox.textContent = message;
+// `parts`: text, and user strings made with user().
+function announce(...parts) {
+  replace(statusBox, ...parts);
 }
 
 // A call failed: a token that is no longer accepted ends the session,
@@ -71,7 +72,8 @@ function failed(error) {
 }
 
 // Puts a screen in place and moves focus to its heading, so keyboard and
-// screen reader users start at the top of the new screen.
+// screen reader users start at the top of the new screen. `title` is text,
+// or an array of text and user strings made with user().
 // Each screen put in place (or begun, by loading) has a number: a screen
 // whose data arrives after another took its place leaves that one alone.
 let screen = 0;
@@ -80,7 +82,7 @@ function show(title, ...content) {
   screen += 1;
   const heading = h('h1', { tabindex: '-1', class: 'screen-title' }, title);
   replace(view, heading, ...content);
-  document.title = `${title} · tokend console`;
+  document.title = `${plainText(title)} · tokend console`;
   heading.focus();
   return heading;
 }
@@ -102,8 +104,8 @@ function stillShown(ticket) {
 function signedIn(self) {
   state.self = self;
   nav.hidden = false;
-  const who = self.principal ? `${self.name} (${self.type}: ${self.principal})` : `${self.name} (${self.type})`;
-  whoami.textContent = `Signed in as ${who}`;
+  replace(whoami, 'Signed in as ', user(self.name),
+    ` (${self.type}`, self.principal ? [': ', user(self.principal)] : null, ')');
 }
 
 function signOut(message) {
@@ -297,9 +299,9 @@ async function renderList() {
           ['Name', 'Type', 'Principal', 'State', 'Expires', 'Last used', 'Created'].map((name) =>
             h('th', { scope: 'col' }, name)))),
         h('tbody', {}, page.content.map((token) => h('tr', {},
-          h('th', { scope: 'row', class: 'name' }, h('a', { href: `#/token/${encodeURIComponent(token.id)}` }, token.name)),
+          h('th', { scope: 'row', class: 'name' }, h('a', { href: `#/token/${encodeURIComponent(token.id)}` }, user(token.name))),
           h('td', { 'data-label': 'Type' }, token.type),
-          h('td', { 'data-label': 'Principal' }, token.principal ?? '—'),
+          h('td', { 'data-label': 'Principal' }, token.principal == null ? '—' : user(token.principal)),
           h('td', { 'data-label': 'State' }, stateBadge(token)),
           h('td', { 'data-label': 'Expires' }, token.expirationDate
             ? h('time', { datetime: token.expirationDate, title: formatDate(token.expirationDate) }, relative(token.expirationDate))
@@ -471,7 +473,7 @@ async function renderCreate() {
     submit.disabled = true;
     try {
       const created = await api.create(request);
-      renderSecret(created, `Token “${request.name}” created`);
+      renderSecret(created, ['Token “', user(request.name), '” created']);
     } catch (error) {
       submit.disabled = false;
       failed(error);
@@ -531,7 +533,7 @@ function renderSecret(created, title) {
 
 function permissionsText(token) {
   return (token.permissions ?? []).map((p) =>
-    h('li', {}, h('span', { class: 'muted' }, `${p.scope}${p.principal ? ` ${p.principal}` : ''}: `),
+    h('li', {}, h('span', { class: 'muted' }, p.scope, p.principal ? [' ', user(p.principal)] : null, ': '),
       (p.actions ?? []).map((a) => h('code', { class: 'perm' }, a))));
 }
 
@@ -577,7 +579,7 @@ function chainSection(token, chain) {
     return section;
   }
   const item = (t, current) => h('li', { class: current ? 'current' : '' },
-    current ? h('strong', {}, `${t.name} (this token)`) : h('a', { href: `#/token/${encodeURIComponent(t.id)}` }, t.name),
+    current ? h('strong', {}, user(t.name), ' (this token)') : h('a', { href: `#/token/${encodeURIComponent(t.id)}` }, user(t.name)),
     ' ', stateBadge(t), ' ', h('span', { class: 'muted' }, `created ${formatDate(t.creationDate)}`));
   section.append(h('ol', { class: 'chain' },
     chain.missingOlder ? h('li', { class: 'muted' }, 'Older tokens of this chain are gone (rotated away or revoked).') : null,
@@ -599,7 +601,7 @@ async function auditSection(token) {
         h('tbody', {}, events.map((e) => h('tr', {},
           h('td', {}, formatDate(e.time)),
           h('td', {}, h('code', {}, e.action)),
-          h('td', {}, e.actor ? `${e.actor.type}${e.actor.principal ? ` ${e.actor.principal}` : ''}` : 'tokend'),
+          h('td', {}, e.actor ? [e.actor.type, e.actor.principal ? [' ', user(e.actor.principal)] : null] : 'tokend'),
           h('td', {}, e.remoteAddress ?? '—'),
           h('td', {}, e.reason ?? '')))))));
     }
@@ -706,8 +708,8 @@ async function renderDetails(id) {
     ['Id', h('code', {}, token.id)],
     ['State', stateBadge(token)],
     ['Type', token.type],
-    ['Principal', token.principal ?? '—'],
-    ['Description', token.description || h('span', { class: 'muted' }, 'None')],
+    ['Principal', token.principal == null ? '—' : user(token.principal)],
+    ['Description', token.description ? user(token.description) : h('span', { class: 'muted' }, 'None')],
     ['Created', formatDate(token.creationDate)],
     ['Expires', token.expirationDate ? `${formatDate(token.expirationDate)} (${relative(token.expirationDate)})` : 'Never'],
     ['Last used', token.lastUsedDate ? `${formatDate(token.lastUsedDate)} (${relative(token.lastUsedDate)})` : 'Never'],
@@ -740,27 +742,27 @@ async function renderDetails(id) {
       OVERLAPS.filter((s) => s <= maxOverlap).map((s) =>
         h('option', { value: String(s) }, s === 0 ? 'None: the old token stops at once' : `${duration(s)}: the old token keeps working meanwhile`)));
     openDialog('Rotate token',
-      `A new token with the same type, principal and permissions replaces “${token.name}”. Its secret is shown once.`,
+      ['A new token with the same type, principal and permissions replaces “', user(token.name), '”. Its secret is shown once.'],
       'Rotate',
       h('div', { class: 'field' }, h('label', { for: overlapId }, 'Overlap'), overlap,
         h('p', { class: 'hint', id: `${overlapId}-hint` }, 'How long the old secret keeps working, so that clients can switch.')),
       async () => {
         const rotated = await api.rotate(token.id, { overlapSeconds: Number(overlap.value) });
-        renderSecret(rotated, `Token “${token.name}” rotated`);
+        renderSecret(rotated, ['Token “', user(token.name), '” rotated']);
       });
   });
   revoke.addEventListener('click', () => {
     if (openedDialog) return;
     openDialog('Revoke token',
-      `“${token.name}” stops working at once, everywhere. This cannot be undone.`,
+      ['“', user(token.name), '” stops working at once, everywhere. This cannot be undone.'],
       'Revoke', null,
       async () => {
         await api.revoke(token.id);
         location.hash = '#/tokens';
-        announce(`Token “${token.name}” was revoked.`);
+        announce('Token “', user(token.name), '” was revoked.');
       });
   });
-  show(token.name,
+  show([user(token.name)],
     h('div', { class: 'toolbar' }, rotate, revoke),
     h('section', { class: 'card', 'aria-label': 'Details' },
       h('dl', { class: 'facts' }, facts.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]))),
@@ -805,12 +807,13 @@ function tokenIdOf(text) {
 }
 
 window.addEventListener('hashchange', () => {
-  const keepStatus = statusBox.textContent;
+  const kept = [...statusBox.childNodes];
+  const keptText = statusBox.textContent;
   alertBox.hidden = true;
   alertBox.textContent = '';
   renderRoute();
-  statusBox.textContent = keepStatus;
-  setTimeout(() => { if (statusBox.textContent === keepStatus) statusBox.textContent = ''; }, 6000);
+  replace(statusBox, ...kept);
+  setTimeout(() => { if (statusBox.textContent === keptText) statusBox.textContent = ''; }, 6000);
 });
 
 document.getElementById('sign-out').addEventListener('click', () => {

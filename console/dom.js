@@ -45,3 +45,37 @@ export function uid(prefix) {
   nextId += 1;
   return `${prefix}-${nextId}`;
 }
+
+// A user-supplied string (a token's name, principal, description), isolated
+// from the console's own text around it: a name holding bidirectional
+// controls such as U+202E cannot reorder the words beside it.
+export function user(text) {
+  return h('bdi', {}, text);
+}
+
+const FSI = '\u2068';
+const PDI = '\u2069';
+
+// The text of parts made with h() and user(), for places that take text
+// only (document.title). Each user string is isolated as <bdi> would be:
+// inside U+2068 FIRST STRONG ISOLATE ... U+2069 POP DIRECTIONAL ISOLATE,
+// with any isolate control of its own removed, since a stray U+2069 would
+// end the isolation early.
+export function plainText(...parts) {
+  let text = '';
+  for (const part of parts) {
+    if (part === undefined || part === null || part === false) continue;
+    if (Array.isArray(part)) {
+      text += plainText(...part);
+    } else if (part instanceof Element && part.tagName === 'BDI') {
+      text += FSI + part.textContent.replace(/[\u2066-\u2069]/g, '') + PDI;
+    } else if (part instanceof Element) {
+      text += plainText(...part.childNodes);
+    } else if (part instanceof Node) {
+      text += part.textContent;
+    } else {
+      text += String(part);
+    }
+  }
+  return text;
+}

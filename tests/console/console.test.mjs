@@ -687,6 +687,51 @@ test('the console', async (t) => {
     assert.equal(await alertBox().count(), 0);
   });
 
+  await t.test('bidirectional controls in a name or principal reorder none of the console\'s text', async () => {
+    const name = 'invoice \u202Efdp.exe';
+    const principal = 'wf-\u202Emirror';
+    const mirror = await createViaApi({ type: 'workflow', name, principal, permissions: ['token/read', 'token/write', 'token/delete'] });
+    // Every text node holding a bidi control is the whole content of an
+    // isolating element of its own.
+    const unisolated = async (least) => {
+      const { count, found } = await page.evaluate(() => {
+        const leaks = [];
+        let seen = 0;
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+          if (!/[\u202A-\u202E\u2066-\u2069]/.test(node.data)) continue;
+          seen += 1;
+          const parent = node.parentElement;
+          const isolating = parent.tagName === 'BDI' || parent.getAttribute('dir') === 'auto';
+          if (!isolating || parent.textContent !== node.data) leaks.push(parent.textContent);
+        }
+        return { count: seen, found: leaks };
+      });
+      assert.deepEqual(found, [], 'user text shares an element with the console\'s');
+      assert.ok(count >= least, `${count} user strings shown, ${least} expected`);
+    };
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(mirror.token);
+    await page.getByRole('table').waitFor();
+    await unisolated(4); // "Signed in as" with name and principal, the row's name and principal
+    await page.getByRole('link', { name }).click();
+    await page.getByRole('heading', { name, level: 1 }).waitFor();
+    await unisolated(4); // "Signed in as", the heading, the principal
+    assert.equal(await page.title(), `\u2068${name}\u2069 · tokend console`);
+    for (const button of ['Rotate', 'Revoke']) {
+      await page.getByRole('button', { name: button }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      assert.match(await dialog.innerText(), /invoice/);
+      await unisolated(5);
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'detached' });
+    }
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(admin);
+    await page.getByRole('table').waitFor();
+  });
+
   await t.test('sign-out forgets the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Token').waitFor();
