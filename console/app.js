@@ -485,8 +485,9 @@ async function renderCreate() {
 // ---- the one-time secret ---------------------------------------------------
 
 // Shows a new secret once. It exists only in this screen's field: Done
-// removes the field, and nothing else keeps it.
-function renderSecret(created, title) {
+// removes the field, and nothing else keeps it, except the session's
+// storage when it succeeds the signed-in token (`note` then says so).
+function renderSecret(created, title, note) {
   const fieldId = uid('secret');
   const secret = h('input', {
     id: fieldId, class: 'input mono secret', type: 'text', readonly: true, value: created.token,
@@ -522,6 +523,7 @@ function renderSecret(created, title) {
     h('div', { class: 'card secret-card' },
       h('p', { class: 'warning', id: `${fieldId}-hint` },
         'Copy this secret now. It is shown only once: tokend keeps only a hash of it.'),
+      note ? h('p', { class: 'note' }, note) : null,
       h('div', { class: 'field' }, h('label', { for: fieldId }, 'Secret'),
         h('div', { class: 'secret-row' }, secret, copy)),
       h('dl', { class: 'facts' }, details.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])),
@@ -748,7 +750,17 @@ async function renderDetails(id) {
         h('p', { class: 'hint', id: `${overlapId}-hint` }, 'How long the old secret keeps working, so that clients can switch.')),
       async () => {
         const rotated = await api.rotate(token.id, { overlapSeconds: Number(overlap.value) });
-        renderSecret(rotated, ['Token “', user(token.name), '” rotated']);
+        // The signed-in token was rotated: its successor becomes the
+        // session's token before any other call. The old secret, presented
+        // once it stops working, would be taken for a leak and revoke the
+        // whole family, the new token with it.
+        const own = state.self?.id === token.id;
+        if (own) {
+          storeSecret(rotated.token);
+          state.self = { ...state.self, id: rotated.id, expirationDate: rotated.expirationDate ?? null, rotatedFrom: token.id };
+        }
+        renderSecret(rotated, ['Token “', user(token.name), '” rotated'],
+          own ? 'You rotated the token you are signed in with; the console now uses the new one.' : null);
       });
   });
   revoke.addEventListener('click', () => {

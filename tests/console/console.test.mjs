@@ -773,6 +773,51 @@ test('the console', async (t) => {
     await page.getByLabel('Token').waitFor();
   });
 
+  await t.test('rotating the signed-in token: the console uses the new secret at once', async () => {
+    const own = await createViaApi({ type: 'workflow', name: 'console self', principal: 'wf-self', permissions: ['token/read', 'token/write', 'token/delete'] });
+    await signIn(own.token);
+    await page.getByRole('table').waitFor();
+    let current = own;
+    for (const overlap of ['0', '300']) {
+      await page.locator(`a[href="#/token/${current.id}"]`).click();
+      await page.getByRole('heading', { name: 'console self', level: 1 }).waitFor();
+      await page.getByRole('button', { name: 'Rotate' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      await page.getByLabel('Overlap').selectOption(overlap);
+      const before = requests.length;
+      await dialog.getByRole('button', { name: 'Rotate' }).click();
+      const secretField = page.getByLabel('Secret');
+      await secretField.waitFor();
+      const secret = await secretField.inputValue();
+      secrets.add(secret);
+      assert.match(await page.locator('main').innerText(),
+        /You rotated the token you are signed in with; the console now uses the new one/);
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('tokend.console.token')), secret);
+      await page.getByRole('button', { name: 'Done' }).click();
+      await page.getByRole('table').waitFor();
+      // After the rotation, no request presented the old secret.
+      const later = requests.slice(before).filter((r) => new URL(r.url).pathname.startsWith('/api/'));
+      assert.equal(later[0].method, 'POST', 'the rotation comes first');
+      for (const request of later.slice(1)) {
+        assert.equal(request.headers.authorization, `Bearer ${secret}`, request.url);
+      }
+      // The new secret is active, from the old token.
+      const introspected = await apiCall('POST', '/api/v2/token/introspect', { body: { token: secret } });
+      assert.equal(introspected.status, 200);
+      assert.equal(introspected.body.active, true, 'the new token still works');
+      assert.equal(introspected.body.rotatedFrom, current.id);
+      current = introspected.body;
+      await page.locator(`a[href="#/token/${current.id}"]`).waitFor();
+      assert.match(await page.locator('#whoami').innerText(), /console self/);
+    }
+    const reuse = await apiCall('GET', '/api/v2/token/audit?actions=token.reuse_detected');
+    assert.equal(reuse.status, 200, JSON.stringify(reuse.body));
+    assert.deepEqual(reuse.body.content, [], 'no reuse was detected');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Token').waitFor();
+  });
+
   await t.test('an expired token: back to sign-in with a message, then refused', async () => {
     // Long enough to sign in on a loaded machine, short enough to wait out.
     const short = await createViaApi({ type: 'team', name: 'short lived', principal: 'team-a', permissions: ['token/read'], expirationDate: Date.now() + 5000 });
