@@ -79,6 +79,11 @@ Status CheckRequiredFields(const CreateTokenRequest& request, TokenType type, Ep
     if (IsBlank(*request.principal)) {
       return InvalidRequest("Field 'principal' must not be blank.");
     }
+    // What a global token's permissions name as their principal: on another
+    // type it would read as "every principal" to whoever consumes it.
+    if (*request.principal == kGlobalPrincipal) {
+      return InvalidRequest("Field 'principal' '**' is for global tokens only.");
+    }
   }
 
   if (request.description) {

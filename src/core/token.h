@@ -24,6 +24,10 @@ std::optional<TokenType> ParseTokenType(std::string_view text);
 // "bfg", "bft", "bfw", "bfu", "bfs" (without the underscore).
 std::string_view SecretPrefix(TokenType type);
 
+// The principal a global token's permissions name: every principal. No other
+// type may have it as its principal.
+inline constexpr std::string_view kGlobalPrincipal = "**";
+
 // Boomerang's ResolvedPermissions: what a token may do, and over what.
 struct ResolvedPermissions {
   TokenType scope;

@@ -56,6 +56,14 @@ TEST(CreateRequestTest, RejectsEveryBrokenRule) {
        "'principal'"},
       {"principal blank", [](auto& r) { r.principal = "  "; }, ApiError::kTokenInvalidRequest,
        "'principal'"},
+      {"principal of a global token on a team token", [](auto& r) { r.principal = "**"; },
+       ApiError::kTokenInvalidRequest, "global tokens only"},
+      {"principal of a global token on a user token",
+       [](auto& r) {
+         r.type = "user";
+         r.principal = "**";
+       },
+       ApiError::kTokenInvalidRequest, "global tokens only"},
       {"principal not a string",
        [](auto& r) {
          r.principal.reset();
