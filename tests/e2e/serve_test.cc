@@ -139,18 +139,20 @@ TEST(ServeTest, PortInUseFailsClearly) {
   EXPECT_NE(run.err.find("already in use"), std::string::npos) << run.err;
 }
 
-// A connected socket to 127.0.0.1:`port` with `request` sent; -1 on failure.
+// A socket connected to 127.0.0.1:`port` with `request` sent; -1 when it
+// cannot connect. A send that fails (the server closed the connection at
+// once) leaves the socket for AnswerOn to find closed.
 int SendOn(std::uint16_t port, const std::string& request) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) < 0) {
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
     return -1;
   }
+  (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   return fd;
 }
 
@@ -160,7 +162,7 @@ std::optional<std::string> AnswerOn(int fd, std::chrono::milliseconds timeout) {
   pollfd waiting{fd, POLLIN, 0};
   if (::poll(&waiting, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
   char buffer[512];
-  const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+  const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);  // -1: reset, closed at once
   return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
 }
 
