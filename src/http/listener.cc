@@ -16,6 +16,7 @@
 #include <csignal>
 #include <filesystem>
 #include <limits>
+#include <system_error>
 #include <typeinfo>
 #include <vector>
 
@@ -33,6 +34,13 @@ using error_code = boost::system::error_code;
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 int OpenSpareDescriptor() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+// An accept error's text. accept fails with errno values; their text comes
+// from the standard library's system category, not from the error_code's
+// category object, which the sanitizer build cannot check.
+std::string SystemErrorText(const error_code& ec) {
+  return std::system_category().message(ec.value());
+}
 
 // How many connections the descriptor limit leaves room for: the soft
 // RLIMIT_NOFILE, less what the process held when it first asked (the store,
@@ -179,11 +187,11 @@ asio::awaitable<void> Listener::Accept() {
           spdlog::warn(
               "out of file descriptors ({}): new connections are closed at once; raise the "
               "process's limit (LimitNOFILE)",
-              ec.message());
+              SystemErrorText(ec));
         }
         if (ShedOneConnection()) continue;
       } else {
-        spdlog::warn("accept failed: {}", ec.message());
+        spdlog::warn("accept failed: {}", SystemErrorText(ec));
       }
       // Nothing taken (or a connection reset before accept): back off.
       asio::steady_timer pause(ctx_, std::chrono::milliseconds(50));
