@@ -14,9 +14,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <limits>
-#include <system_error>
 #include <typeinfo>
 #include <vector>
 
@@ -35,11 +35,11 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 
 int OpenSpareDescriptor() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
-// An accept error's text. accept fails with errno values; their text comes
-// from the standard library's system category, not from the error_code's
-// category object, which the sanitizer build cannot check.
+// An accept error's text, from its errno value alone: no call on an error
+// category object (whose dynamic type the sanitizer build cannot check).
 std::string SystemErrorText(const error_code& ec) {
-  return std::system_category().message(ec.value());
+  char buffer[128];
+  return ::strerror_r(ec.value(), buffer, sizeof buffer);
 }
 
 // How many connections the descriptor limit leaves room for: the soft
