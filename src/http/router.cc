@@ -170,15 +170,16 @@ RouteMatch MatchExactly(beast_http::verb method, std::string_view path) {
 }  // namespace
 
 RouteMatch MatchRoute(beast_http::verb method, std::string_view path) {
-  RouteMatch match = MatchExactly(method, path);
   // Spring MVC 5, which Boomerang runs on, matches a path ending in one slash
   // as the path without it, and its clients may send one; never two. Only on
-  // the API: the console's files are named exactly.
-  if (match.route == nullptr && match.allow.empty() && IsApiPath(path) && path.back() == '/' &&
-      path[path.size() - 2] != '/') {
-    return MatchExactly(method, path.substr(0, path.size() - 1));
-  }
-  return match;
+  // the API: the console's files are named exactly. Other paths (every hot
+  // route) are matched once, the match built in place.
+  const bool one_trailing_slash =
+      IsApiPath(path) && path.back() == '/' && path[path.size() - 2] != '/';
+  if (!one_trailing_slash) return MatchExactly(method, path);
+  RouteMatch match = MatchExactly(method, path);
+  if (match.route != nullptr || !match.allow.empty()) return match;
+  return MatchExactly(method, path.substr(0, path.size() - 1));
 }
 
 }  // namespace tokend::http
