@@ -60,20 +60,28 @@ std::size_t DescriptorRoomForConnections() {
     }
     return count;
   }();
-  static std::atomic<std::size_t> room{0};
-  static std::atomic<std::int64_t> read_at{std::numeric_limits<std::int64_t>::min()};
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
+  const auto read_room = [] {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+      return std::numeric_limits<std::size_t>::max();
+    }
+    const auto soft = static_cast<std::size_t>(limit.rlim_cur);
+    return soft > held_at_start + kMargin ? soft - held_at_start - kMargin : std::size_t{0};
+  };
+  const auto this_second = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  // Both start from a first reading made under the static initialisation's
+  // lock: an I/O thread accepting while another reads the limit for the
+  // first time must never see a room of zero.
+  static std::atomic<std::size_t> room{read_room()};
+  static std::atomic<std::int64_t> read_at{this_second()};
+  const std::int64_t now = this_second();
   if (read_at.load(std::memory_order_relaxed) != now) {
     read_at.store(now, std::memory_order_relaxed);
-    rlimit limit{};
-    std::size_t fresh = std::numeric_limits<std::size_t>::max();
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-      const auto soft = static_cast<std::size_t>(limit.rlim_cur);
-      fresh = soft > held_at_start + kMargin ? soft - held_at_start - kMargin : 0;
-    }
-    room.store(fresh, std::memory_order_relaxed);
+    room.store(read_room(), std::memory_order_relaxed);
   }
   return room.load(std::memory_order_relaxed);
 }

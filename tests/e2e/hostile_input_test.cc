@@ -535,6 +535,39 @@ TEST(HostileInputTest, SilentConnectionsDoNotBlockNewClients) {
   ExpectHealthy(tokend->port(), "silent connections");
 }
 
+// Connections that arrive together on a fresh server, spread over its I/O
+// threads, are all admitted: the first reading of the descriptor limit, made
+// by one thread, is never seen half-done (a room of zero) by another.
+TEST(HostileInputTest, ConnectionsArrivingTogetherAtStartAreAllAdmitted) {
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    TempDir dir;
+    auto args = ServeArgs(dir, "off");
+    args.insert(args.end(), {"--threads", "4"});
+    auto tokend = TokendProcess::Start(args);
+    ASSERT_NE(tokend, nullptr);
+
+    // Four clients connect at once, so that the threads accept together.
+    std::vector<std::unique_ptr<RawSocket>> waiting(64);
+    std::vector<std::thread> clients;
+    for (std::size_t client = 0; client < 4; ++client) {
+      clients.emplace_back([&, client] {
+        for (std::size_t i = client; i < waiting.size(); i += 4) {
+          waiting[i] = std::make_unique<RawSocket>(tokend->port());
+        }
+      });
+    }
+    for (std::thread& client : clients) client.join();
+    for (std::size_t i = 0; i < waiting.size(); ++i) ASSERT_TRUE(waiting[i]->connected()) << i;
+    std::this_thread::sleep_for(300ms);
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+      EXPECT_FALSE(waiting[i]->Readable(0ms))
+          << "connection " << i
+          << " was answered before it sent a byte: " << waiting[i]->ReadToEnd(100ms);
+    }
+  }
+}
+
 // 50 bodies of 60 KiB on parallel connections: every one answered, the server
 // healthy after.
 TEST(HostileInputTest, FloodOfLargeBodiesIsAnswered) {
