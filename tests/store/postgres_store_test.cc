@@ -432,6 +432,28 @@ TEST_F(PostgresStoreTest, ConcurrentOpensOnAnEmptyDatabaseAllSucceed) {
   EXPECT_TRUE(stores[kStores - 1]->FindById(MakeToken(1).id).ok());
 }
 
+// Migrations run without the requests' statement timeout: an instance that
+// starts while another migrates a large store (here: holds the migration lock
+// for longer than the timeout) waits for it, and opens.
+TEST_F(PostgresStoreTest, AnOpenWaitsForAMigrationLongerThanTheStatementTimeout) {
+  pg::ConnPtr migrating(PQconnectdb(database_->url().c_str()));
+  ASSERT_EQ(PQstatus(migrating.get()), CONNECTION_OK);
+  pg::ResultPtr begun(PQexec(migrating.get(), "BEGIN"));
+  ASSERT_EQ(PQresultStatus(begun.get()), PGRES_COMMAND_OK);
+  pg::ResultPtr locked(
+      PQexec(migrating.get(), "SELECT pg_advisory_xact_lock(x'746f6b656e64'::bigint)"));
+  ASSERT_EQ(PQresultStatus(locked.get()), PGRES_TUPLES_OK) << PQerrorMessage(migrating.get());
+
+  std::optional<Status> opened;
+  std::thread opener([&] { opened = TokenStore::Open(database_->url()).status(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(pg::kStatementTimeoutMillis + 1000));
+  pg::ResultPtr committed(PQexec(migrating.get(), "COMMIT"));
+  ASSERT_EQ(PQresultStatus(committed.get()), PGRES_COMMAND_OK);
+  opener.join();
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_TRUE(opened->ok()) << opened->ToString();
+}
+
 TEST_F(PostgresStoreTest, ConcurrentWritersShareASmallPool) {
   StoreOptions options;
   options.pool_size = 2;

@@ -619,6 +619,13 @@ Status Migrate(PGconn* conn, const pg::ConnectionConfig& config) {
   };
 
   if (Status s = run("BEGIN", PGRES_COMMAND_OK, "migration", nullptr); !s.ok()) return s;
+  // No statement timeout while migrating: an index built over a million
+  // tokens takes longer than a request may, and an instance starting beside
+  // one that migrates waits for its lock as long as that takes.
+  if (Status s = run("SET LOCAL statement_timeout = 0", PGRES_COMMAND_OK, "migration", nullptr);
+      !s.ok()) {
+    return s;
+  }
   if (Status s = run("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")",
                      PGRES_TUPLES_OK, "migration lock", nullptr);
       !s.ok()) {
