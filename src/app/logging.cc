@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/text.h"
+#include "log/fields.h"
 
 namespace tokend::app {
 namespace {
@@ -71,9 +72,18 @@ class JsonFormatter final : public spdlog::formatter {
     dest.append(level.data(), level.data() + level.size());
     Append(dest, "\",\"message\":");
     const std::string_view payload(msg.payload.data(), msg.payload.size());
-    if (std::string_view(msg.logger_name.data(), msg.logger_name.size()) == kAccessLogger) {
+    const std::string_view logger(msg.logger_name.data(), msg.logger_name.size());
+    if (logger == kAccessLogger) {
       Append(dest, "\"request\",");
       Append(dest, payload);
+    } else if (const auto line = logger == log::kLoggerName ? log::Decode(payload) : std::nullopt) {
+      AppendJsonString(dest, line->message);
+      for (const log::DecodedField& field : line->fields) {
+        dest.push_back(',');
+        AppendJsonString(dest, field.name);
+        dest.push_back(':');
+        AppendJsonString(dest, field.value);
+      }
     } else {
       AppendJsonString(dest, payload);
     }
@@ -82,6 +92,27 @@ class JsonFormatter final : public spdlog::formatter {
 
   std::unique_ptr<spdlog::formatter> clone() const override {
     return std::make_unique<JsonFormatter>();
+  }
+};
+
+// The text pattern's %*: the message, followed by its fields as name=value
+// on the fields logger.
+class TextMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    const std::string_view logger(msg.logger_name.data(), msg.logger_name.size());
+    if (const auto line = logger == log::kLoggerName ? log::Decode(payload) : std::nullopt) {
+      Append(dest, line->message);
+      Append(dest, log::TextFields(line->fields));
+      return;
+    }
+    Append(dest, payload);
+  }
+
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<TextMessage>();
   }
 };
 
@@ -96,14 +127,18 @@ void SetUpLogging(const std::string& level, LogFormat format) {
     sink->set_formatter(std::make_unique<JsonFormatter>());
   } else {
     sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    sink->set_formatter(
-        std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v"));
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<TextMessage>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %*");
+    sink->set_formatter(std::move(formatter));
   }
   spdlog::drop_all();
   auto logger = std::make_shared<spdlog::logger>("tokend", sink);
   logger->set_level(spdlog::level::from_str(level));
   spdlog::register_logger(logger);
   spdlog::set_default_logger(logger);
+  auto fields = std::make_shared<spdlog::logger>(std::string(log::kLoggerName), sink);
+  fields->set_level(logger->level());
+  spdlog::register_logger(fields);
   auto access = std::make_shared<spdlog::logger>(std::string(kAccessLogger), sink);
   access->set_level(spdlog::level::info);
   spdlog::register_logger(access);

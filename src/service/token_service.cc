@@ -10,6 +10,7 @@
 #include "core/object_id.h"
 #include "core/secret.h"
 #include "core/time.h"
+#include "log/fields.h"
 #include "service/secret_cache.h"
 #include "service/use_recorder.h"
 
@@ -184,10 +185,10 @@ Resolution TokenService::OnSecretReuse(const store::RetiredSecret& retired, core
 
 void TokenService::LogReuseDetected(const store::RetiredSecret& retired,
                                     const std::vector<std::string>& revoked) {
-  spdlog::warn(
-      "reuse of the retired secret of token {} (rotation family {}): {} token(s) of the "
-      "family revoked",
-      retired.token_id, retired.family_id, revoked.size());
+  log::Warn("reuse of a retired secret: its rotation family revoked",
+            {{"token_id", retired.token_id},
+             {"family_id", retired.family_id},
+             {"revoked", std::to_string(revoked.size())}});
 }
 
 std::optional<std::uint64_t> TokenService::ResolutionStamp() const {

@@ -10,6 +10,7 @@
 
 #include "core/time.h"
 #include "core/webhook_url.h"
+#include "log/fields.h"
 
 namespace tokend::webhooks {
 namespace {
@@ -187,8 +188,8 @@ core::Result<std::vector<store::Delivery>> Deliverer::Claim() {
 void Deliverer::Finish(const store::Delivery& delivery, const store::DeliveryOutcome& outcome) {
   if (core::Status status = store_.FinishDelivery(delivery, outcome); !status.ok()) {
     // The lease runs out and the delivery is tried again: at least once.
-    spdlog::warn("webhooks: cannot record the outcome of event {}: {}", delivery.event_id,
-                 status.message());
+    log::Warn("webhooks: cannot record a delivery's outcome",
+              {{"event_id", delivery.event_id}, {"error", std::string(status.message())}});
   }
 }
 
@@ -197,9 +198,11 @@ void Deliverer::Deliver(const store::Delivery& delivery, std::stop_token stop) {
   auto url = core::ParseWebhookUrl(delivery.url);
   if (!url.ok()) {
     // Only a store written by hand can hold one: it will never work.
-    spdlog::warn("webhook event {} to {} failed after {} attempts: unusable URL: {}",
-                 delivery.event_id, core::RedactWebhookUrl(delivery.url), delivery.attempts,
-                 url.status().message());
+    log::Warn("webhooks: delivery failed for good: unusable URL",
+              {{"event_id", delivery.event_id},
+               {"url", core::RedactWebhookUrl(delivery.url)},
+               {"attempts", std::to_string(delivery.attempts)},
+               {"error", std::string(url.status().message())}});
     Finish(delivery, {store::DeliveryOutcome::Kind::kFailed, 0, url.status().message()});
     failed_.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -249,8 +252,10 @@ void Deliverer::Deliver(const store::Delivery& delivery, std::stop_token stop) {
     retried_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  spdlog::warn("webhook event {} to {} failed after {} attempts: {}", delivery.event_id,
-               url->ForLogs(), attempts, error);
+  log::Warn("webhooks: delivery failed for good", {{"event_id", delivery.event_id},
+                                                   {"url", url->ForLogs()},
+                                                   {"attempts", std::to_string(attempts)},
+                                                   {"error", error}});
   Finish(delivery, {store::DeliveryOutcome::Kind::kFailed, 0, error});
   failed_.fetch_add(1, std::memory_order_relaxed);
 }

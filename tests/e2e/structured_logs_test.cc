@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -176,6 +177,59 @@ TEST_F(StructuredLogsTest, RequestIdsAreKeptOnlyWithinTheirGrammar) {
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 400);
   EXPECT_EQ(refused->Header("X-Request-Id"), "dup");
+}
+
+// Reuse detection's warning carries the token and its family as fields: JSON
+// members beside "message", or name=value after the text line's message.
+TEST_F(StructuredLogsTest, ApplicationLinesCarryTheirIdsAsFields) {
+  for (const std::string format : {"json", "text"}) {
+    SCOPED_TRACE(format);
+    TempDir dir;
+    auto tokend = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store",
+                                        "sqlite:" + dir.File("tokend.db"), "--log-format", format});
+    ASSERT_NE(tokend, nullptr);
+    const std::string admin = AdminSecret(dir);
+    TestClient client(tokend->port());
+    auto created = CreateToken(
+        client, admin,
+        R"({"type":"team","name":"n","principal":"p","permissions":["workflow/read"]})");
+    ASSERT_TRUE(created);
+    const std::string old_secret = std::string(created->at("token").as_string());
+    const std::string old_id = std::string(created->at("id").as_string());
+    auto rotated = client.Request("POST", "/api/v2/token/" + old_id + "/rotate",
+                                  JsonWithBearer(admin), R"({"overlapSeconds":0})");
+    ASSERT_TRUE(rotated);
+    ASSERT_EQ(rotated->status, 200) << rotated->body;
+    const std::string new_id = std::string(ParseJson(rotated->body).at("id").as_string());
+    auto reused =
+        client.Request("GET", "/api/v2/token/self", {{"Authorization", "Bearer " + old_secret}});
+    ASSERT_TRUE(reused);
+    EXPECT_EQ(reused->status, 401);
+    tokend->Signal(SIGTERM);
+    ASSERT_EQ(tokend->WaitExit(15s), 0);
+
+    const std::string log = tokend->Log();
+    std::optional<std::string> warning;
+    for (const std::string& line : Lines(log)) {
+      if (line.find("reuse of a retired secret") != std::string::npos) warning = line;
+    }
+    ASSERT_TRUE(warning) << log;
+    if (format == "json") {
+      const boost::json::object line = ParseJson(*warning).as_object();
+      EXPECT_EQ(line.at("level"), "warning");
+      EXPECT_EQ(line.at("message"), "reuse of a retired secret: its rotation family revoked");
+      EXPECT_EQ(std::string(line.at("token_id").as_string()), old_id);
+      EXPECT_TRUE(line.at("family_id").is_string());
+      EXPECT_EQ(line.at("revoked"), "1") << "the successor " << new_id;
+    } else {
+      EXPECT_TRUE(std::regex_search(
+          *warning, std::regex(" warning reuse of a retired secret: its rotation family revoked "
+                               "token_id=" +
+                               old_id + " family_id=[0-9a-f]+ revoked=1$")))
+          << *warning;
+    }
+    EXPECT_EQ(log.find(old_secret), std::string::npos);
+  }
 }
 
 TEST_F(StructuredLogsTest, CheckConfigRefusesAnUnknownLogFormat) {
