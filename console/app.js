@@ -765,11 +765,24 @@ async function renderDetails(id) {
   });
   revoke.addEventListener('click', () => {
     if (openedDialog) return;
+    // Revoking the signed-in token ends the session: said before, and after
+    // in words of its own, not as a session that ended by surprise.
+    const own = state.self?.id === token.id;
     openDialog('Revoke token',
-      ['“', user(token.name), '” stops working at once, everywhere. This cannot be undone.'],
+      own
+        ? ['“', user(token.name), '” is the token you are signed in with. It stops working at once, everywhere, and you will be signed out. This cannot be undone.']
+        : ['“', user(token.name), '” stops working at once, everywhere. This cannot be undone.'],
       'Revoke', null,
       async () => {
         await api.revoke(token.id);
+        if (own) {
+          // Once the dialog is closed, so that the sign-in field keeps the focus.
+          setTimeout(() => {
+            signOut();
+            announce('You revoked “', user(token.name), '”, the token you were signed in with, and were signed out. Sign in with another token.');
+          }, 0);
+          return;
+        }
         location.hash = '#/tokens';
         announce('Token “', user(token.name), '” was revoked.');
       });

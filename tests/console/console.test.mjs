@@ -818,6 +818,25 @@ test('the console', async (t) => {
     await page.getByLabel('Token').waitFor();
   });
 
+  await t.test('revoking the signed-in token signs out with a message of its own', async () => {
+    const own = await createViaApi({ type: 'team', name: 'console own revoke', principal: 'team-own', permissions: ['token/read', 'token/delete'] });
+    await signIn(own.token);
+    await page.getByRole('table').waitFor();
+    await page.locator(`a[href="#/token/${own.id}"]`).click();
+    await page.getByRole('heading', { name: 'console own revoke', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /the token you are signed in with/);
+    await dialog.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByLabel('Token').waitFor();
+    await page.waitForFunction(() => /you were signed in with, and were signed out/.test(document.querySelector('#status')?.textContent ?? ''));
+    assert.equal(await alertBox().isVisible(), false, 'no error: the sign-out was asked for');
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.equal(await page.evaluate(() => document.activeElement?.name), 'token');
+    assert.equal((await apiCall('GET', '/api/v2/token/self', { secret: own.token })).status, 401);
+  });
+
   await t.test('an expired token: back to sign-in with a message, then refused', async () => {
     // Long enough to sign in on a loaded machine, short enough to wait out.
     const short = await createViaApi({ type: 'team', name: 'short lived', principal: 'team-a', permissions: ['token/read'], expirationDate: Date.now() + 5000 });
