@@ -13,10 +13,13 @@
 #include <span>
 #include <sstream>
 #include <string_view>
+#include <vector>
 
 #include "app/boomerang_import.h"
 #include "app/config.h"
 #include "app/files.h"
+#include "core/audit.h"
+#include "core/time.h"
 #include "store/token_store.h"
 
 namespace tokend::app {
@@ -84,6 +87,20 @@ core::Result<bool> IsPresent(store::TokenStore& store, const core::Token& token)
   return false;
 }
 
+// One token.created per token, written with the token if it is stored: a
+// system event (the import has no caller) saying where the token came from.
+std::vector<core::AuditEvent> CreationEvents(std::span<const core::Token> batch) {
+  const core::EpochMillis now = core::NowMillis();
+  std::vector<core::AuditEvent> events;
+  events.reserve(batch.size());
+  for (const core::Token& token : batch) {
+    events.push_back(
+        core::MakeEvent(core::AuditAction::kCreated, token, core::EventOrigin::System(), now));
+    events.back().details.push_back({"importedFrom", std::string("boomerang")});
+  }
+  return events;
+}
+
 // Writes (or, for a dry run, only looks up) `tokens` batch by batch, adding
 // to `counts`. Stops at the first store error, which it returns.
 core::Status WriteBatches(store::TokenStore* store, std::span<const core::Token> tokens,
@@ -100,7 +117,7 @@ core::Status WriteBatches(store::TokenStore* store, std::span<const core::Token>
         ++(*present ? counts.skipped : counts.imported);
       }
     } else {
-      core::Result<std::int64_t> inserted = store->InsertAbsent(batch, {});
+      core::Result<std::int64_t> inserted = store->InsertAbsent(batch, CreationEvents(batch));
       if (!inserted.ok()) return inserted.status();
       const auto stored = static_cast<std::size_t>(*inserted);
       counts.imported += stored;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -350,6 +351,44 @@ TEST(ImportTest, ReimportSkipsEverythingInAnyFormat) {
   again = Import(array, store, {"--jsonArray"});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(again.out, Summary(0, 6, 0));
+}
+
+// Every imported token has its token.created, a system event saying where it
+// came from, written with it: once, however often the file is imported, and
+// in chains that verify.
+TEST(ImportTest, EachImportedTokenIsRecordedOnceInTheAuditTrail) {
+  TempDir dir;
+  const std::vector<Fixture> fixtures = Fixtures();
+  const std::string store = "sqlite:" + dir.File("tokend.db");
+  const std::string file = WriteFile(dir, "lines.json", Export(fixtures, Format::kRelaxedLines));
+  ASSERT_EQ(Import(file, store).out, Summary(6, 0, 0));
+  ASSERT_EQ(Import(file, store).out, Summary(0, 6, 0));
+  ASSERT_EQ(Import(file, store, {"--dry-run"}).exit_code, 0);
+
+  RunResult verified = RunTokend({"audit", "verify", "--store", store}, std::chrono::seconds(60));
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+
+  auto tokend = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store", store});
+  ASSERT_NE(tokend, nullptr);
+  TestClient client(tokend->port());
+  auto page = client.Request("GET", "/api/v2/token/audit?limit=100",
+                             JsonWithBearer(fixtures.front().secret));
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->status, 200) << page->body;
+  const boost::json::value answer = ParseJson(page->body);
+  std::set<std::string> subjects;
+  for (const boost::json::value& item : answer.at("content").as_array()) {
+    const boost::json::object& event = item.as_object();
+    EXPECT_EQ(event.at("action"), "token.created");
+    EXPECT_FALSE(event.contains("actor")) << "a system event";
+    EXPECT_FALSE(event.contains("remoteAddress"));
+    EXPECT_EQ(event.at("details").at("importedFrom"), "boomerang");
+    subjects.insert(std::string(event.at("subject").at("id").as_string()));
+  }
+  EXPECT_EQ(subjects.size(), fixtures.size());
+  for (const Fixture& fixture : fixtures) EXPECT_EQ(subjects.count(fixture.id), 1u) << fixture.id;
+  EXPECT_EQ(answer.at("totalElements").to_number<std::int64_t>(),
+            static_cast<std::int64_t>(fixtures.size()));
 }
 
 TEST(ImportTest, DocumentsRepeatedInTheFileAreSkipped) {
