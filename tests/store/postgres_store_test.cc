@@ -454,6 +454,83 @@ TEST_F(PostgresStoreTest, AnOpenWaitsForAMigrationLongerThanTheStatementTimeout)
   EXPECT_TRUE(opened->ok()) << opened->ToString();
 }
 
+// The rotation of `old` to MakeToken(n), its secret retired.
+Rotation RotationOf(const Token& old, int n, bool keep_old, core::EpochMillis now) {
+  Rotation rotation;
+  rotation.new_token = MakeToken(n, old.type, old.principal);
+  rotation.new_token.rotated_from = old.id;
+  rotation.new_token.family_id = old.Family();
+  rotation.old_id = old.id;
+  rotation.keep_old = keep_old;
+  if (keep_old) rotation.old_expiration = now + 60'000;
+  rotation.retired = RetiredSecret{.secret_hash = old.secret_hash,
+                                   .token_id = old.id,
+                                   .token_type = old.type,
+                                   .principal = old.principal,
+                                   .name = old.name,
+                                   .family_id = old.Family(),
+                                   .overlap_end = keep_old ? now + 60'000 : now,
+                                   .forget_after = now + 3'600'000};
+  return rotation;
+}
+
+// Waits until `count` sessions of the database wait for a lock.
+bool SessionsWaitForALock(const std::string& url, int count) {
+  for (int i = 0; i < 500; ++i) {
+    if (QueryValue(url,
+                   "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND datname = current_database()") == std::to_string(count)) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Reuse detection revokes a family while one of its tokens is being rotated
+// (on another instance, say): the revocation waits for the rotation, and
+// revokes the new token too. Here the rotation is held at the old token's
+// row (another session locks it) when the revocation starts; without the
+// wait, the revocation's snapshot missed the new token, which stayed live.
+TEST_F(PostgresStoreTest, ARevokedFamilyKeepsNoTokenARacingRotationMade) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  const core::EpochMillis now = core::NowMillis();
+  const Token first = MakeToken(1);
+  ASSERT_TRUE(store->Insert(first, {}).ok());
+  const Rotation to_second = RotationOf(first, 2, /*keep_old=*/false, now);
+  ASSERT_TRUE(store->Rotate(to_second).ok());
+  const Token& second = to_second.new_token;
+
+  pg::ConnPtr holder(PQconnectdb(database_->url().c_str()));
+  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK);
+  pg::ResultPtr begun(PQexec(holder.get(), "BEGIN"));
+  const std::string lock_row = "SELECT 1 FROM tokens WHERE id = '" + second.id + "' FOR UPDATE";
+  pg::ResultPtr locked(PQexec(holder.get(), lock_row.c_str()));
+  ASSERT_EQ(PQresultStatus(locked.get()), PGRES_TUPLES_OK) << PQerrorMessage(holder.get());
+
+  const Rotation to_third = RotationOf(second, 3, /*keep_old=*/true, now);
+  std::optional<Status> rotated;
+  std::thread rotating([&] { rotated = store->Rotate(to_third); });
+  ASSERT_TRUE(SessionsWaitForALock(database_->url(), 1));
+  std::optional<Result<FamilyRevocation>> revoked;
+  std::thread revoking(
+      [&] { revoked = store->RevokeFamily(first.Family(), first.secret_hash, now + 1); });
+  const bool both_waiting = SessionsWaitForALock(database_->url(), 2);
+  pg::ResultPtr committed(PQexec(holder.get(), "COMMIT"));
+  rotating.join();
+  revoking.join();
+  ASSERT_TRUE(both_waiting);
+
+  ASSERT_TRUE(rotated.has_value());
+  EXPECT_TRUE(rotated->ok()) << rotated->ToString();
+  ASSERT_TRUE(revoked.has_value() && revoked->ok());
+  EXPECT_TRUE((*revoked)->first_detection);
+  for (const Token* token : {&second, &to_third.new_token}) {
+    EXPECT_TRUE(store->FindById(token->id).status().IsNotFound()) << token->name << " is live";
+  }
+}
+
 TEST_F(PostgresStoreTest, ConcurrentWritersShareASmallPool) {
   StoreOptions options;
   options.pool_size = 2;

@@ -93,6 +93,16 @@ constexpr Statement kRecordUses = {
     "WHERE t.id = u.id AND (t.last_used_date IS NULL OR t.last_used_date < u.at)",
     2};
 
+// A rotation family's lock, held to the end of the transaction by every
+// rotation in the family and by the family's revocation: a revocation that
+// starts while a rotation of one of the family's tokens is under way waits
+// for it, and its DELETE's snapshot (taken after the wait) holds the new
+// token. Without it, READ COMMITTED let the revocation miss a token a racing
+// rotation inserted and committed after the DELETE began. The two-key form
+// ("tokf" and the family id's hash) shares no key with the migration lock;
+// two families with one hash only wait for each other.
+constexpr Statement kLockFamily = {"tokend_lock_family",
+                                   "SELECT pg_advisory_xact_lock(1953459046, hashtext($1))", 1};
 // Rotation. The old token's row is locked for the rotation's transaction, so
 // two rotations of one token cannot both pass the rotated_to check.
 constexpr Statement kRotationState = {"tokend_rotation_state",
@@ -276,41 +286,16 @@ constexpr Statement kOutboxStats = {
     "(SELECT min(queued_at) FROM webhook_outbox WHERE NOT failed)",
     0};
 
-constexpr const Statement* kPrepared[] = {&kFindById,
-                                          &kFindBySecretHash,
-                                          &kInsert,
-                                          &kInsertMany,
-                                          &kDelete,
-                                          &kCountByType,
-                                          &kPing,
-                                          &kInsertAbsent,
-                                          &kRecordUses,
-                                          &kRotationState,
-                                          &kKeepRotated,
-                                          &kInsertRetired,
-                                          &kRevokeFamily,
-                                          &kSweepTokens,
-                                          &kSweepRetired,
-                                          &kNextOverlapEnd,
-                                          &kLookupSecret,
-                                          &kWriteEvents,
-                                          &kNoticeProgress,
-                                          &kNoticeStart,
-                                          &kNoticeClaim,
-                                          &kNoticeTokens,
-                                          &kChainWriters,
-                                          &kLockChain,
-                                          &kUnrecordedWriter,
-                                          &kChainEvents,
-                                          &kPruneFirstKept,
-                                          &kPruneLastRemoved,
-                                          &kPruneEvents,
-                                          &kPruneChain,
-                                          &kClaimDeliveries,
-                                          &kDelivered,
-                                          &kRetryDelivery,
-                                          &kFailDelivery,
-                                          &kOutboxStats};
+constexpr const Statement* kPrepared[] = {
+    &kFindById,         &kFindBySecretHash, &kInsert,        &kInsertMany,
+    &kDelete,           &kCountByType,      &kPing,          &kInsertAbsent,
+    &kRecordUses,       &kLockFamily,       &kRotationState, &kKeepRotated,
+    &kInsertRetired,    &kRevokeFamily,     &kSweepTokens,   &kSweepRetired,
+    &kNextOverlapEnd,   &kLookupSecret,     &kWriteEvents,   &kNoticeProgress,
+    &kNoticeStart,      &kNoticeClaim,      &kNoticeTokens,  &kChainWriters,
+    &kLockChain,        &kUnrecordedWriter, &kChainEvents,   &kPruneFirstKept,
+    &kPruneLastRemoved, &kPruneEvents,      &kPruneChain,    &kClaimDeliveries,
+    &kDelivered,        &kRetryDelivery,    &kFailDelivery,  &kOutboxStats};
 
 ResultPtr Exec(PGconn* conn, const Statement& statement, const std::vector<const char*>& params) {
   const pg::CallDeadline deadline(conn);
@@ -1036,6 +1021,15 @@ class PostgresStore final : public TokenStore {
     });
   }
 
+  // kLockFamily, in the caller's transaction.
+  Status LockFamily(PGconn* conn, const std::string& family_id) {
+    ResultPtr locked = Exec(conn, kLockFamily, {family_id.c_str()});
+    if (!Succeeded(locked.get(), PGRES_TUPLES_OK)) {
+      return pg::TranslateError(config_, conn, locked.get(), "rotation family lock");
+    }
+    return Status::Ok();
+  }
+
   Status Rotate(const Rotation& rotation) override {
     Result<TokenRow> row = EncodeTokenRow(rotation.new_token);
     if (!row.ok()) return row.status();
@@ -1050,6 +1044,9 @@ class PostgresStore final : public TokenStore {
     // Not retried: a lost reply leaves the outcome unknown.
     Status status = Transact("rotate", [&](PGconn* conn, ChainAppender& chain) -> Status {
       changed = false;
+      if (Status locked = LockFamily(conn, rotation.new_token.Family()); !locked.ok()) {
+        return locked;
+      }
       ResultPtr state = Exec(conn, kRotationState, {rotation.old_id.c_str()});
       if (!Succeeded(state.get(), PGRES_TUPLES_OK)) {
         return pg::TranslateError(config_, conn, state.get(), "rotate");
@@ -1149,6 +1146,7 @@ class PostgresStore final : public TokenStore {
     // One transaction: the mark, the deletions and their events.
     Status status = Transact("revoke family", [&](PGconn* conn, ChainAppender& chain) -> Status {
       revocation = FamilyRevocation();
+      if (Status locked = LockFamily(conn, family); !locked.ok()) return locked;
       ResultPtr result = Exec(conn, kRevokeFamily, {family.c_str(), hash.c_str(), when.c_str()});
       if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
         return pg::TranslateError(config_, conn, result.get(), "revoke family");
