@@ -40,6 +40,14 @@ core::Status CheckReadable(const std::string& what, const std::string& file) {
   return core::Status::Ok();
 }
 
+// OpenSSL's passphrase callback: notes that the key asked for one and gives
+// none. Without it OpenSSL prompts on the terminal, which at start waited for
+// a passphrase and on a reload held an I/O thread (and the shutdown) forever.
+int RefusePassphrase(char* /*buffer*/, int /*size*/, int /*writing*/, void* asked) {
+  *static_cast<bool*>(asked) = true;
+  return 0;
+}
+
 }  // namespace
 
 core::Result<TlsContextPtr> LoadTlsContext(const std::string& cert_file,
@@ -53,6 +61,15 @@ core::Result<TlsContextPtr> LoadTlsContext(const std::string& cert_file,
   SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION);
   SSL_CTX_set_options(
       native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Asio's context deletes a callback it finds in the userdata when it is
+  // destroyed: ours is taken back on every path out of here.
+  bool passphrase_asked = false;
+  SSL_CTX_set_default_passwd_cb(native, RefusePassphrase);
+  SSL_CTX_set_default_passwd_cb_userdata(native, &passphrase_asked);
+  struct TakeBack {
+    SSL_CTX* native;
+    ~TakeBack() { SSL_CTX_set_default_passwd_cb_userdata(native, nullptr); }
+  } take_back{native};
   boost::system::error_code ec;
   context->use_certificate_chain_file(cert_file, ec);
   if (ec) {
@@ -60,6 +77,13 @@ core::Result<TlsContextPtr> LoadTlsContext(const std::string& cert_file,
                                          "': " + OpenSslReason(ec));
   }
   context->use_private_key_file(key_file, ssl::context::pem, ec);
+  if (passphrase_asked) {
+    ERR_clear_error();
+    return core::Status::InvalidArgument("the TLS key file '" + key_file +
+                                         "' is encrypted: tokend needs the key unencrypted "
+                                         "(openssl pkey -in ENCRYPTED -out KEY), readable by "
+                                         "tokend alone");
+  }
   if (ec) {
     return core::Status::InvalidArgument("cannot load the TLS key file '" + key_file +
                                          "': " + OpenSslReason(ec));

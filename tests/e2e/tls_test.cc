@@ -3,10 +3,13 @@
 // files, and the warning for plain HTTP on a non-loopback address.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "tls_test_client.h"
@@ -158,6 +161,56 @@ TEST(TlsE2eTest, CheckConfigLoadsTheTlsFiles) {
     EXPECT_EQ(run.out.find("configuration ok"), std::string::npos);
   }
   EXPECT_FALSE(std::filesystem::exists(dir.File("data")));
+}
+
+// An encrypted key is refused, naming the file and saying why, and never
+// asks for a passphrase: not at start under a terminal (where OpenSSL's
+// prompt waited for one), not on a reload (where it held an I/O thread and
+// the shutdown forever).
+TEST(TlsE2eTest, AnEncryptedKeyIsRefusedWithoutAPassphrasePrompt) {
+  TempDir dir;
+  const std::string cert = dir.File("cert.pem");
+  const std::string key = dir.File("key.pem");
+  const std::string encrypted = dir.File("encrypted.pem");
+  ASSERT_TRUE(MakeCertificate(cert, key));
+  const std::string encrypt = "openssl pkey -in '" + key +
+                              "' -aes256 -passout pass:secret1 -out '" + encrypted +
+                              "' 2>/dev/null && chmod 600 '" + encrypted + "'";
+  ASSERT_EQ(std::system(encrypt.c_str()), 0);
+
+  // Under a terminal of its own (script), as when started by hand.
+  const std::string output = dir.File("check.out");
+  const std::string under_terminal =
+      "timeout 20 script -qec \"'" + TokendBinary() + "' serve --check-config --store sqlite:'" +
+      dir.File("data/tokend.db") + "' --tls-cert '" + cert + "' --tls-key '" + encrypted +
+      "'\" /dev/null </dev/null >'" + output + "' 2>&1";
+  const int status = std::system(under_terminal.c_str());
+  std::ifstream file(output);
+  const std::string printed((std::istreambuf_iterator<char>(file)), {});
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2) << printed;
+  EXPECT_NE(printed.find("is encrypted"), std::string::npos) << printed;
+  EXPECT_NE(printed.find(encrypted), std::string::npos) << printed;
+  EXPECT_EQ(printed.find("pass phrase"), std::string::npos) << printed;
+
+  // On a reload: the current certificate is kept, and the server stops on
+  // SIGTERM as usual.
+  std::vector<std::string> args = ServeArgs(dir);
+  args.insert(args.end(), {"--tls-cert", cert, "--tls-key", key});
+  auto tokend = TokendProcess::Start(args);
+  ASSERT_NE(tokend, nullptr);
+  std::filesystem::copy_file(encrypted, key, std::filesystem::copy_options::overwrite_existing);
+  tokend->Signal(SIGHUP);
+  ASSERT_TRUE(LogShows(*tokend, "keeping the current certificate")) << tokend->Log();
+  EXPECT_NE(tokend->Log().find("is encrypted"), std::string::npos) << tokend->Log();
+  EXPECT_EQ(tokend->Log().find("pass phrase"), std::string::npos) << tokend->Log();
+  TlsTestClient client(tokend->port());
+  ASSERT_TRUE(client.connected());
+  auto health = client.Request("GET", "/health");
+  ASSERT_TRUE(health.has_value());
+  EXPECT_EQ(health->status, 200);
+  tokend->Signal(SIGTERM);
+  EXPECT_EQ(tokend->WaitExit(15s), 0);
 }
 
 }  // namespace
