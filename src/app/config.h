@@ -72,6 +72,8 @@ struct BootstrapConfig {
 // The webhook secret file's name in the data folder, beside the bootstrap
 // token.
 inline constexpr std::string_view kWebhookSecretFileName = "webhook-secret";
+// The first start's admin secret, in the data folder.
+inline constexpr char kBootstrapTokenFile[] = "bootstrap-token";
 
 // --webhook-secret-file, else DATA_DIR/webhook-secret.
 std::string WebhookSecretFileFor(const ServeConfig& config);

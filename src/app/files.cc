@@ -58,6 +58,30 @@ core::Status CreatePrivateDirectories(const std::string& dir) {
   return core::Status::Ok();
 }
 
+core::Status CheckPrivateFileSpot(const std::string& dir, const std::string& name) {
+  const std::filesystem::path path = std::filesystem::path(dir) / name;
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    return core::Status::InvalidArgument("'" + path.string() +
+                                         "' is a folder: tokend cannot write its file there");
+  }
+  std::filesystem::path folder =
+      dir.empty() ? std::filesystem::path(".") : std::filesystem::path(dir);
+  while (::stat(folder.c_str(), &info) != 0) {
+    if (errno != ENOENT || !folder.has_relative_path() || folder.parent_path() == folder) break;
+    folder = folder.parent_path().empty() ? std::filesystem::path(".") : folder.parent_path();
+  }
+  if (::stat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    return core::Status::InvalidArgument("'" + folder.string() + "' is not a folder (for '" +
+                                         path.string() + "')");
+  }
+  if (::access(folder.c_str(), W_OK | X_OK) != 0) {
+    return core::Status::InvalidArgument("cannot write in the folder '" + folder.string() +
+                                         "' (for '" + path.string() + "'): " + ErrnoText(errno));
+  }
+  return core::Status::Ok();
+}
+
 core::Result<std::string> WritePrivateFile(const std::string& dir, const std::string& name,
                                            std::string_view content) {
   if (core::Status status = CreatePrivateDirectories(dir); !status.ok()) return status;

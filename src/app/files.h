@@ -24,4 +24,10 @@ core::Status CreatePrivateDirectories(const std::string& dir);
 core::Result<std::string> WritePrivateFile(const std::string& dir, const std::string& name,
                                            std::string_view content);
 
+// Whether WritePrivateFile(dir, name, ...) can succeed, creating nothing:
+// `dir`, or the nearest folder above it that exists, is a folder this
+// process may write in, and DIR/NAME is absent or something a rename can
+// replace (not a folder). InvalidArgument naming the path otherwise.
+core::Status CheckPrivateFileSpot(const std::string& dir, const std::string& name);
+
 }  // namespace tokend::app

@@ -105,6 +105,20 @@ core::Result<ServePlan> PlanServe(const ServeConfig& config) {
     return core::Status::InvalidArgument("cannot open the store " + RedactStoreUrl(config.store) +
                                          ": " + RedactStoreSecrets(config.store, store.message()));
   }
+  // A SQLite store not created yet gets its admin token at the first start,
+  // and the token's secret goes to the data folder: that folder must take it.
+  // (Whether another store is empty is not known without opening it.)
+  if (config.auth == "required") {
+    const std::optional<std::string> file = SqliteFile(config.store);
+    std::error_code ec;
+    if (file && *file != ":memory:" && !std::filesystem::exists(*file, ec)) {
+      if (core::Status spot = CheckPrivateFileSpot(DataDirFor(config), kBootstrapTokenFile);
+          !spot.ok()) {
+        return core::Status::InvalidArgument("the first start's bootstrap token: " +
+                                             spot.message());
+      }
+    }
+  }
   return plan;
 }
 
@@ -179,15 +193,27 @@ int Serve(const ServeConfig& config) {
       return kExitFailure;
     }
     if (*empty) {
+      // The token and its secret's file go together: a token whose secret
+      // nobody could read would keep the store non-empty, and no later start
+      // would mint another.
+      const std::string data_dir = DataDirFor(config);
+      if (core::Status spot = CheckPrivateFileSpot(data_dir, kBootstrapTokenFile); !spot.ok()) {
+        spdlog::error("cannot write the bootstrap token's secret: {}", spot.message());
+        return kExitFailure;
+      }
       auto admin = service.CreateBootstrapAdmin();
       if (!admin.ok()) {
         spdlog::error("cannot create the bootstrap token: {}",
                       RedactStoreSecrets(config.store, admin.status().message()));
         return kExitFailure;
       }
-      auto path = WritePrivateFile(DataDirFor(config), "bootstrap-token", admin->secret + "\n");
+      auto path = WritePrivateFile(data_dir, kBootstrapTokenFile, admin->secret + "\n");
       if (!path.ok()) {
         spdlog::error("{}", path.status().message());
+        if (core::Status discarded = service.DiscardBootstrapAdmin(admin->token); !discarded.ok()) {
+          spdlog::error("cannot remove the bootstrap token {} whose secret was not written: {}",
+                        admin->token.id, RedactStoreSecrets(config.store, discarded.message()));
+        }
         return kExitFailure;
       }
       spdlog::info("empty store: created a global admin token (id {}); its secret is in {}",

@@ -640,6 +640,14 @@ Result<CreatedToken> TokenService::CreateBootstrapAdmin() {
   return Mint(spec, core::EventOrigin::System(), core::NowMillis());
 }
 
+Status TokenService::DiscardBootstrapAdmin(const core::Token& token) {
+  const core::AuditEvent event = core::MakeEvent(core::AuditAction::kDeleted, token,
+                                                 core::EventOrigin::System(), core::NowMillis());
+  Status deleted = store_.Delete(token.id, std::span(&event, 1));
+  cache_->EraseById(token.id);
+  return deleted;
+}
+
 Result<bool> TokenService::StoreIsEmpty() {
   auto counts = store_.CountByType();
   if (!counts.ok()) return counts.status();

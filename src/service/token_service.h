@@ -228,6 +228,9 @@ class TokenService final : public store::ChangeListener {
   // and `tokend bootstrap`). The expiry policy does not apply: the bootstrap
   // token never expires.
   Result<CreatedToken> CreateBootstrapAdmin();
+  // May block. Deletes that token again (a system token.deleted), when its
+  // secret could not be handed over.
+  Status DiscardBootstrapAdmin(const core::Token& token);
 
   // May block. True when the store holds no token at all.
   Result<bool> StoreIsEmpty();

@@ -101,6 +101,63 @@ TEST(BootstrapTest, PlantedSymlinksAreNotFollowed) {
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(path + ".tmp")));
 }
 
+// The admin token and its secret's file go together. A data folder that
+// cannot take the file is reported by --check-config (for a SQLite store
+// still to be created) and stops serve before any token is made; a write that
+// fails anyway removes the token again. Either way the next start, once the
+// folder is fixed, finds an empty store and mints an admin whose secret works.
+TEST(BootstrapTest, ASecretThatCannotBeWrittenLeavesNoTokenBehind) {
+  TempDir dir;
+  const std::string data = dir.File("data");
+  const std::string db = dir.File("tokend.db");
+  const std::vector<std::string> serve = {"serve",        "--listen",   "127.0.0.1:0", "--store",
+                                          "sqlite:" + db, "--data-dir", data};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = serve;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const std::string path = data + "/bootstrap-token";
+
+  // A folder where the file goes.
+  std::filesystem::create_directories(path);
+  RunResult check = RunTokend(with({"--check-config"}));
+  EXPECT_EQ(check.exit_code, 2) << check.err;
+  EXPECT_NE(check.err.find(path), std::string::npos) << check.err;
+  RunResult refused = RunTokend(serve, 30s);
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find(path), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(db)) << "stopped before the store was made";
+  std::filesystem::remove(path);
+
+  // A folder where the temporary file goes: the token is made, then removed.
+  std::filesystem::create_directories(path + ".tmp");
+  RunResult failed = RunTokend(serve, 30s);
+  EXPECT_EQ(failed.exit_code, 1) << failed.err;
+  EXPECT_NE(failed.err.find(path + ".tmp"), std::string::npos) << failed.err;
+  std::filesystem::remove(path + ".tmp");
+  RunResult verified = RunTokend({"audit", "verify", "--store", "sqlite:" + db});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+
+  auto tokend = TokendProcess::Start(serve);
+  ASSERT_NE(tokend, nullptr);
+  const std::string secret = ReadSecretFile(path);
+  ASSERT_TRUE(core::ParseSecret(secret).has_value()) << tokend->Log();
+  TestClient client(tokend->port());
+  auto tokens = client.Request("GET", "/api/v2/token/query", JsonWithBearer(secret));
+  ASSERT_TRUE(tokens.has_value());
+  ASSERT_EQ(tokens->status, 200);
+  EXPECT_EQ(ParseJson(tokens->body).at("totalElements"), 1) << "only the new admin";
+  auto events = client.Request("GET", "/api/v2/token/audit?order=ASC", JsonWithBearer(secret));
+  ASSERT_TRUE(events.has_value());
+  const boost::json::value trail = ParseJson(events->body);
+  std::vector<std::string> actions;
+  for (const auto& event : trail.at("content").as_array()) {
+    actions.emplace_back(event.at("action").as_string());
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"token.created", "token.deleted", "token.created"}));
+}
+
 TEST(BootstrapTest, BootstrapCommandPrintsOneSecretAndNothingElse) {
   TempDir dir;
   const std::string store = "sqlite:" + dir.File("tokend.db");
