@@ -66,6 +66,12 @@ trap cleanup EXIT
 [[ $(stat -c %a /etc/tokend/tokend.env) == 640 ]] || fail "tokend.env is readable by others"
 systemd-analyze verify --man=no /usr/lib/systemd/system/tokend.service \
   || fail "systemd-analyze finds the unit invalid"
+# The check the settings file offers works as written (as root: without sudo).
+hint=$(sed -n "s/^# sudo //p" /etc/tokend/tokend.env)
+[[ $hint == *--check-config* ]] || fail "the settings file offers no check command"
+mkdir -p -m 700 /var/lib/tokend
+checked=$(bash -c "$hint" 2>&1) || fail "the settings file's check command fails: $checked"
+[[ $checked == "configuration ok" ]] || fail "the settings file's check command says: $checked"
 
 if [[ -d /run/systemd/system ]]; then
   # A running systemd: the package started the service.
