@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <string>
 #include <thread>
 
 #include "e2e_helpers.h"
@@ -72,8 +73,35 @@ class Nginx {
   pid_t pid_ = -1;
 };
 
-void WriteNginxConfig(const TempDir& dir, std::uint16_t gateway, std::uint16_t upstream,
-                      std::uint16_t tokend) {
+// The nginx block of docs/OPERATIONS.md, as written there: the lines of the
+// first ```nginx fence after the "Behind a gateway" heading.
+std::string DocumentedGatewayBlock() {
+  std::ifstream doc(std::string(TOKEND_SOURCE_DIR) + "/docs/OPERATIONS.md");
+  std::string line;
+  std::string block;
+  bool in_section = false;
+  bool in_block = false;
+  while (std::getline(doc, line)) {
+    if (line.starts_with("## ")) in_section = line.starts_with("## Behind a gateway");
+    if (!in_section) continue;
+    if (in_block && line == "```") return block;
+    if (in_block) block += line + "\n";
+    if (line == "```nginx") in_block = true;
+  }
+  return {};
+}
+
+// `text` with every `from` replaced by `to`.
+std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos;
+       at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+void WriteNginxConfig(const TempDir& dir, const std::string& gateway_block, std::uint16_t gateway,
+                      std::uint16_t upstream, std::uint16_t tokend) {
   const std::string root = dir.path().string();
   std::ofstream conf(dir.File("nginx.conf"));
   if (::geteuid() == 0) conf << "user root;\n";
@@ -84,20 +112,17 @@ void WriteNginxConfig(const TempDir& dir, std::uint16_t gateway, std::uint16_t u
        << "/proxy;\n  fastcgi_temp_path " << root << "/fastcgi;\n  uwsgi_temp_path " << root
        << "/uwsgi;\n  scgi_temp_path " << root
        << "/scgi;\n"
-       // The upstream: shows which token tokend let through.
+       // The upstream: shows the identity headers it was given.
        << "  server {\n    listen 127.0.0.1:" << upstream << ";\n"
-       << "    location / { return 200 \"upstream saw $http_tokend_token_id\"; }\n  }\n"
-       // The gateway, configured as docs/OPERATIONS.md shows.
+       << "    location / { return 200 \"upstream saw $http_tokend_token_id "
+          "type=$http_tokend_token_type principal=$http_tokend_principal "
+          "permissions=$http_tokend_permissions\"; }\n  }\n"
+       // The gateway: the documented block, its ports changed.
        << "  server {\n    listen 127.0.0.1:" << gateway << ";\n"
-       << "    location = /_tokend_check {\n      internal;\n"
-       << "      proxy_pass http://127.0.0.1:" << tokend
-       << "/api/v2/token/check?permission=workflow/read;\n"
-       << "      proxy_pass_request_body off;\n      proxy_set_header Content-Length \"\";\n"
-       << "      proxy_set_header X-Original-URI $request_uri;\n    }\n"
-       << "    location /api/ {\n      auth_request /_tokend_check;\n"
-       << "      auth_request_set $tokend_token_id $upstream_http_tokend_token_id;\n"
-       << "      proxy_set_header Tokend-Token-Id $tokend_token_id;\n"
-       << "      proxy_pass http://127.0.0.1:" << upstream << ";\n    }\n  }\n}\n";
+       << ReplaceAll(
+              ReplaceAll(gateway_block, "127.0.0.1:7700", "127.0.0.1:" + std::to_string(tokend)),
+              "127.0.0.1:8080", "127.0.0.1:" + std::to_string(upstream))
+       << "  }\n}\n";
 }
 
 bool WaitForPort(std::uint16_t port) {
@@ -128,10 +153,12 @@ TEST(GatewayTest, NginxLetsThroughOnlyTokensHoldingThePermissionUntilRevoked) {
   const std::string reader_id(reader->at("id").as_string());
   const std::string writer_secret(writer->at("token").as_string());
 
+  const std::string block = DocumentedGatewayBlock();
+  ASSERT_NE(block.find("auth_request /_tokend_check;"), std::string::npos) << block;
   TempDir nginx_dir;
   const std::uint16_t gateway = FreePort();
   const std::uint16_t upstream = FreePort();
-  WriteNginxConfig(nginx_dir, gateway, upstream, tokend->port());
+  WriteNginxConfig(nginx_dir, block, gateway, upstream, tokend->port());
   Nginx server(nginx, nginx_dir);
   ASSERT_TRUE(server.started());
   ASSERT_TRUE(WaitForPort(gateway)) << "nginx did not start";
@@ -145,13 +172,27 @@ TEST(GatewayTest, NginxLetsThroughOnlyTokensHoldingThePermissionUntilRevoked) {
   EXPECT_EQ(through({}).status, 401);
   EXPECT_EQ(through(Bearer("bft_not-a-real-secret")).status, 401);
   EXPECT_EQ(through(Bearer(writer_secret)).status, 403);
+  const std::string reader_seen =
+      "upstream saw " + reader_id + " type=team principal=t permissions=workflow/read";
   const HttpResponse allowed = through(Bearer(reader_secret));
   EXPECT_EQ(allowed.status, 200);
-  EXPECT_EQ(allowed.body, "upstream saw " + reader_id);
-  // A client cannot pose as another token: the gateway sets the header.
+  EXPECT_EQ(allowed.body, reader_seen);
+  // A client cannot pose as another token, or add to what it holds: the
+  // gateway replaces every identity header.
   Headers forged = Bearer(reader_secret);
   forged.emplace_back("Tokend-Token-Id", "000000000000000000000000");
-  EXPECT_EQ(through(forged).body, "upstream saw " + reader_id);
+  forged.emplace_back("Tokend-Token-Type", "global");
+  forged.emplace_back("Tokend-Principal", "someone-else");
+  forged.emplace_back("Tokend-Permissions", "**/**");
+  EXPECT_EQ(through(forged).body, reader_seen);
+  // A global token has no principal: a forged one does not pass either.
+  Headers forged_global = Bearer(admin);
+  forged_global.emplace_back("Tokend-Principal", "someone-else");
+  auto admin_self = api.Request("GET", "/api/v2/token/self", Bearer(admin));
+  ASSERT_TRUE(admin_self);
+  const std::string admin_id(ParseJson(admin_self->body).at("id").as_string());
+  EXPECT_EQ(through(forged_global).body,
+            "upstream saw " + admin_id + " type=global principal= permissions=**/**");
   // The credential may travel in the URI, as access_token.
   EXPECT_EQ(through({}, "/api/orders?access_token=" + reader_secret).status, 200);
 
