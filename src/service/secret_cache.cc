@@ -104,8 +104,19 @@ void SecretCache::SetTrusted(bool trusted) {
   if (!trusted) trusted_.store(false, std::memory_order_release);
   epoch_.fetch_add(1, std::memory_order_acq_rel);
   std::lock_guard mutation(mutation_mutex_);
+  feed_down_ = !trusted;
   ClearLocked();
-  if (trusted) trusted_.store(true, std::memory_order_release);
+  trusted_.store(!feed_down_ && !feed_lagging_, std::memory_order_release);
+}
+
+void SecretCache::SetLagging(bool lagging) {
+  if (lagging) trusted_.store(false, std::memory_order_release);
+  // Fills that looked the store up before now are dropped, and memos made
+  // on the epoch before are not reused.
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  std::lock_guard mutation(mutation_mutex_);
+  feed_lagging_ = lagging;
+  trusted_.store(!feed_down_ && !feed_lagging_, std::memory_order_release);
 }
 
 }  // namespace tokend::service

@@ -60,6 +60,11 @@ class SecretCache {
   // false: stop answering and keeping anything (feed down); true: start
   // afresh (everything cached before is dropped).
   void SetTrusted(bool trusted);
+  // true: stop answering and keeping anything, but keep what is cached (the
+  // feed is behind: deletions may have been made that it has not delivered
+  // yet); false: answer again (it has caught up, every deletion it missed
+  // meanwhile already erased). Trusted only while neither down nor lagging.
+  void SetLagging(bool lagging);
 
   std::uint64_t invalidations() const { return invalidations_.load(std::memory_order_relaxed); }
 
@@ -100,7 +105,9 @@ class SecretCache {
   // Token id -> secret hash, both views of a token held in a shard.
   IdIndex id_to_hash_;
   std::atomic<std::uint64_t> epoch_{0};
-  std::atomic<bool> trusted_{true};
+  std::atomic<bool> trusted_{true};  // !feed_down_ && !feed_lagging_
+  bool feed_down_ = false;           // guarded by mutation_mutex_
+  bool feed_lagging_ = false;        // guarded by mutation_mutex_
   std::atomic<std::uint64_t> invalidations_{0};
 };
 

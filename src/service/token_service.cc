@@ -670,4 +670,6 @@ void TokenService::OnTokenDeleted(std::string_view id) { cache_->EraseById(id); 
 
 void TokenService::OnFeedHealthChanged(bool healthy) { cache_->SetTrusted(healthy); }
 
+void TokenService::OnFeedLagging(bool lagging) { cache_->SetLagging(lagging); }
+
 }  // namespace tokend::service

@@ -250,6 +250,7 @@ class TokenService final : public store::ChangeListener {
   // store::ChangeListener
   void OnTokenDeleted(std::string_view id) override;
   void OnFeedHealthChanged(bool healthy) override;
+  void OnFeedLagging(bool lagging) override;
 
  private:
   // CheckOperation, ValidateCreate, the expiry policy and CheckCreate.

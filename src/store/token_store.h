@@ -51,6 +51,11 @@ class ChangeListener {
   // on (notification channel down); true again once they will be heard and
   // everything missed meanwhile must be assumed deleted.
   virtual void OnFeedHealthChanged(bool healthy) = 0;
+  // lagging=true: the feed is up but has not proved for a moment that every
+  // deletion made elsewhere has reached this process (a stalled connection):
+  // answers must not rely on it; false once it has (every deletion before
+  // then delivered through OnTokenDeleted first).
+  virtual void OnFeedLagging(bool lagging) = 0;
 };
 
 // A secret rotated away (API 7.3), remembered by its hash for reuse

@@ -82,6 +82,64 @@ TEST_F(PostgresInstancesTest, DeletionOnOneInstanceIsHeardByTheOther) {
   EXPECT_EQ(refused->status, 401);
 }
 
+// An instance whose notification channel stalls (its listening backend
+// frozen: a stalled connection or a path dropping packets) stops answering
+// from its cache within the feed's freshness, so a deletion made on another
+// instance meanwhile is refused there within about 100 ms, cache and
+// keep-alive memo included; it answers again once the channel does.
+TEST_F(PostgresInstancesTest, AStalledChannelLetsNoDeletedTokenThroughForLong) {
+  auto b = StartInstance();
+  ASSERT_NE(b, nullptr);
+  const std::string listen_pid = store::testing::QueryValue(
+      database_->url(),
+      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+      "application_name = 'tokend-listen'");
+  ASSERT_FALSE(listen_pid.empty());
+  auto a = StartInstance();
+  ASSERT_NE(a, nullptr);
+  TestClient client_a(a->port());
+  TestClient client_b(b->port());
+  auto created = CreateToken(client_a, admin_,
+                             R"({"type":"team","name":"stalled","principal":"team-a",)"
+                             R"("permissions":["workflow/read"]})");
+  ASSERT_TRUE(created.has_value());
+  const std::string id(created->at("id").as_string());
+  const std::string secret(created->at("token").as_string());
+  ASSERT_EQ(IsActive(client_b, admin_, secret), true);
+  auto self = client_b.Request("GET", "/api/v2/token/self", JsonWithBearer(secret));
+  ASSERT_TRUE(self.has_value());
+  ASSERT_EQ(self->status, 200);
+
+  if (::kill(std::stoi(listen_pid), SIGSTOP) != 0) GTEST_SKIP() << "cannot signal the backend";
+  auto deleted = client_a.Request("DELETE", "/api/v2/token/" + id, JsonWithBearer(admin_));
+  const auto done = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::duration> last_accepted;
+  while (std::chrono::steady_clock::now() - done < 600ms) {
+    auto seen = client_b.Request("GET", "/api/v2/token/self", JsonWithBearer(secret));
+    if (seen.has_value() && seen->status == 200) {
+      last_accepted = std::chrono::steady_clock::now() - done;
+    }
+    if (IsActive(client_b, admin_, secret) == true) {
+      last_accepted = std::chrono::steady_clock::now() - done;
+    }
+  }
+  ::kill(std::stoi(listen_pid), SIGCONT);
+  ASSERT_TRUE(deleted.has_value());
+  ASSERT_EQ(deleted->status, 200);
+  if (last_accepted) {
+    // 100 ms by the contract; a loaded test machine gets some slack.
+    EXPECT_LT(*last_accepted, 250ms)
+        << "the deleted token was accepted "
+        << std::chrono::duration_cast<std::chrono::milliseconds>(*last_accepted).count()
+        << " ms after its deletion";
+  }
+  // Back to normal: the deletion arrives, other tokens are served.
+  EXPECT_EQ(IsActive(client_b, admin_, secret), false);
+  auto admin_self = client_b.Request("GET", "/api/v2/token/self", JsonWithBearer(admin_));
+  ASSERT_TRUE(admin_self.has_value());
+  EXPECT_EQ(admin_self->status, 200);
+}
+
 TEST_F(PostgresInstancesTest, BulkRevocationOnOneInstanceIsHeardByTheOther) {
   auto a = StartInstance();
   auto b = StartInstance();

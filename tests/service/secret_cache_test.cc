@@ -84,6 +84,45 @@ TEST(SecretCacheTest, UntrustedCacheAnswersAndKeepsNothing) {
   EXPECT_TRUE((cache.Find("hash3") != nullptr));
 }
 
+// A lagging feed pauses the cache: nothing answered or kept meanwhile, a
+// deletion delivered meanwhile still erases, and what is left answers again
+// once the feed has caught up (no reconnect, so nothing was missed).
+TEST(SecretCacheTest, ALaggingFeedPausesTheCacheWithoutEmptyingIt) {
+  SecretCache cache(100);
+  cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
+  cache.Insert(MakeToken("id2", "hash2"), cache.epoch());
+  const auto epoch_before = cache.TrustedEpoch();
+  ASSERT_TRUE(epoch_before.has_value());
+  cache.SetLagging(true);
+  EXPECT_EQ(cache.Find("hash1"), nullptr);
+  EXPECT_FALSE(cache.TrustedEpoch().has_value());
+  cache.Insert(MakeToken("id3", "hash3"), cache.epoch());
+  cache.EraseById("id2");
+  cache.SetLagging(false);
+  EXPECT_NE(cache.Find("hash1"), nullptr) << "kept through the pause";
+  EXPECT_EQ(cache.Find("hash2"), nullptr) << "erased during the pause";
+  EXPECT_EQ(cache.Find("hash3"), nullptr) << "nothing kept during the pause";
+  ASSERT_TRUE(cache.TrustedEpoch().has_value());
+  EXPECT_NE(*cache.TrustedEpoch(), *epoch_before) << "memos made before the pause are not reused";
+}
+
+// Down and lagging are separate reasons: the cache answers only when
+// neither holds, and a feed back up empties it whatever the lag.
+TEST(SecretCacheTest, TrustedOnlyWhenTheFeedIsNeitherDownNorLagging) {
+  SecretCache cache(100);
+  cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
+  cache.SetLagging(true);
+  cache.SetTrusted(false);
+  cache.SetLagging(false);
+  EXPECT_FALSE(cache.TrustedEpoch().has_value()) << "still down";
+  cache.SetLagging(true);
+  cache.SetTrusted(true);
+  EXPECT_FALSE(cache.TrustedEpoch().has_value()) << "still lagging";
+  cache.SetLagging(false);
+  EXPECT_TRUE(cache.TrustedEpoch().has_value());
+  EXPECT_EQ(cache.Find("hash1"), nullptr) << "emptied when the feed came back";
+}
+
 TEST(SecretCacheTest, CapacityZeroKeepsNothing) {
   SecretCache cache(0);
   cache.Insert(MakeToken("id1", "hash1"), cache.epoch());

@@ -50,6 +50,7 @@ Token MakeToken(int n, TokenType type = TokenType::kTeam,
 class HealthListener : public ChangeListener {
  public:
   void OnTokenDeleted(std::string_view) override {}
+  void OnFeedLagging(bool) override {}
   void OnFeedHealthChanged(bool healthy) override {
     std::lock_guard lock(mu_);
     health_.push_back(healthy);

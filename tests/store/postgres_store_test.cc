@@ -71,6 +71,22 @@ class RecordingListener : public ChangeListener {
     health_.push_back(healthy);
     changed_.notify_all();
   }
+  void OnFeedLagging(bool lagging) override {
+    std::lock_guard lock(mu_);
+    lagging_.push_back({lagging, Clock::now()});
+    changed_.notify_all();
+  }
+
+  // Waits until the lagging events recorded so far end with `lagging`; the
+  // time it was announced.
+  std::optional<Clock::time_point> WaitForLagging(bool lagging, milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    if (!changed_.wait_for(lock, timeout,
+                           [&] { return !lagging_.empty() && lagging_.back().first == lagging; })) {
+      return std::nullopt;
+    }
+    return lagging_.back().second;
+  }
 
   bool WaitForDeleted(const std::string& id, milliseconds timeout) {
     std::unique_lock lock(mu_);
@@ -104,6 +120,7 @@ class RecordingListener : public ChangeListener {
   std::condition_variable changed_;
   std::vector<std::string> deleted_;
   std::vector<bool> health_;
+  std::vector<std::pair<bool, Clock::time_point>> lagging_;
 };
 
 // A TCP port on 127.0.0.1 where nothing listens (bound, then released).
@@ -373,6 +390,36 @@ TEST_F(PostgresStoreTest, AServerThatStopsAnsweringFailsTheCallAtTheDeadline) {
   // The broken connection is dropped: the next call opens a fresh one.
   auto again = store->FindById(token.id);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
+}
+
+// A listening session that stops answering (a frozen backend, a path that
+// drops packets) is reported lagging within the feed's freshness (90 ms)
+// of its last round trip, so that caches stop answering long before the
+// 100 ms a deletion made elsewhere may take; and current again once it
+// answers, without a reconnect (which would empty the caches).
+TEST_F(PostgresStoreTest, AStalledFeedIsReportedLaggingWithinItsFreshness) {
+  RecordingListener listener;
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  store->SetChangeListener(&listener);
+  const std::string pid = QueryValue(database_->url(),
+                                     "SELECT pid FROM pg_stat_activity WHERE datname = "
+                                     "current_database() AND application_name = 'tokend-listen'");
+  ASSERT_FALSE(pid.empty());
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(listener.WaitForLagging(true, milliseconds(0))) << "lagging while healthy";
+
+  if (::kill(std::stoi(pid), SIGSTOP) != 0) GTEST_SKIP() << "cannot signal the server's backend";
+  const auto stopped = Clock::now();
+  const auto lagging = listener.WaitForLagging(true, milliseconds(2000));
+  ::kill(std::stoi(pid), SIGCONT);
+  ASSERT_TRUE(lagging.has_value()) << "a stalled feed was not reported";
+  // The last round trip before the stop was sent at most 20 ms before it;
+  // a loaded machine may wake the feed's thread late.
+  EXPECT_LT(*lagging - stopped, milliseconds(150));
+  EXPECT_TRUE(listener.WaitForLagging(false, milliseconds(2000))) << "not current again";
+  store->SetChangeListener(nullptr);
+  EXPECT_EQ(listener.health(), std::vector<bool>{}) << "the session was kept";
 }
 
 TEST_F(PostgresStoreTest, FeedReportsOutageAndRecoversAfterItsConnectionIsKilled) {

@@ -153,6 +153,7 @@ class RecordingListener : public ChangeListener {
     deleted_.emplace_back(id);
   }
   void OnFeedHealthChanged(bool) override {}
+  void OnFeedLagging(bool) override {}
   std::vector<std::string> deleted() {
     std::lock_guard lock(mu_);
     return deleted_;

@@ -41,6 +41,7 @@ class Listener : public store::ChangeListener {
     deleted_.emplace_back(id);
   }
   void OnFeedHealthChanged(bool) override {}
+  void OnFeedLagging(bool) override {}
   std::vector<std::string> deleted() {
     std::lock_guard lock(mu_);
     return deleted_;

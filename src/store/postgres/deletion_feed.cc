@@ -1,5 +1,7 @@
 #include "store/postgres/deletion_feed.h"
 
+#include <algorithm>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -12,7 +14,8 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kPollSlice{100};       // bounds shutdown latency
 constexpr milliseconds kReconnectDelay{200};  // between failed attempts
-constexpr milliseconds kHeartbeatIdle{1000};  // quiet time before a probe
+constexpr milliseconds kProbeInterval{1000};  // between NOTIFY probes
+// A round trip or a probe unanswered this long: the session is given up.
 constexpr milliseconds kHeartbeatTimeout{3000};
 
 // Channel names are identifiers: lowercase hex keeps them valid unquoted.
@@ -71,35 +74,53 @@ void DeletionFeed::Run() {
 }
 
 void DeletionFeed::Serve(PGconn* conn) {
-  // The heartbeat is a notification to this very session: it proves both
-  // that the server answers and that notifications are still delivered.
+  // Round trips one after the other: each, once complete, proves that the
+  // server answers and that every deletion committed before it was sent has
+  // been delivered (PostgreSQL sends pending notifications ahead of
+  // ReadyForQuery), which keeps the session fresh for kFreshness. Once a
+  // second the round trip is a notification to this very session, which
+  // proves that notifications are still delivered at all.
   const std::string probe = "NOTIFY " + probe_channel_;
-  auto last_traffic = Clock::now();
-  bool probing = false;
-  bool awaiting_result = false;
-  auto probe_deadline = Clock::now();
+  auto fresh_until = listened_at_ + kFreshness;
+  std::optional<Clock::time_point> sent_at;        // the command in flight
+  std::optional<Clock::time_point> probe_sent_at;  // a probe not heard yet
+  auto last_probe = listened_at_;
+  auto next_round_trip = Clock::now();
   while (!stop_) {
-    if (WaitSocket(PQsocket(conn), false, kPollSlice)) {
+    auto now = Clock::now();
+    auto wake = next_round_trip;
+    if (!lagging_) wake = std::min(wake, fresh_until);
+    const auto wait =
+        std::clamp(std::chrono::ceil<milliseconds>(wake - now), milliseconds(1), kPollSlice);
+    if (WaitSocket(PQsocket(conn), false, wait)) {
       if (PQconsumeInput(conn) == 0) return;
-      last_traffic = Clock::now();
-      while (awaiting_result && PQisBusy(conn) == 0) {
+      // Deletions first: a round trip completes only after the notifications
+      // sent ahead of it are handed over.
+      if (DrainNotifications(conn)) probe_sent_at.reset();
+      while (sent_at && PQisBusy(conn) == 0) {
         ResultPtr result(PQgetResult(conn));
         if (result == nullptr) {
-          awaiting_result = false;
+          if (DrainNotifications(conn)) probe_sent_at.reset();
+          fresh_until = std::max(fresh_until, *sent_at + kFreshness);
+          sent_at.reset();
           break;
         }
-        if (!Succeeded(result.get(), PGRES_COMMAND_OK)) return;
+        const ExecStatusType status = PQresultStatus(result.get());
+        if (status != PGRES_COMMAND_OK && status != PGRES_EMPTY_QUERY) return;
       }
-      if (DrainNotifications(conn)) probing = false;
     }
     if (PQstatus(conn) != CONNECTION_OK) return;
-    const auto now = Clock::now();
-    if (probing && now > probe_deadline) return;  // the server or its delivery stopped
-    if (!probing && !awaiting_result && now - last_traffic >= kHeartbeatIdle) {
-      if (PQsendQuery(conn, probe.c_str()) == 0) return;
-      probing = true;
-      awaiting_result = true;
-      probe_deadline = now + kHeartbeatTimeout;
+    now = Clock::now();
+    SetLagging(now >= fresh_until);
+    // The server or its delivery stopped.
+    if (sent_at && now - *sent_at > kHeartbeatTimeout) return;
+    if (probe_sent_at && now - *probe_sent_at > kHeartbeatTimeout) return;
+    if (!sent_at && now >= next_round_trip) {
+      const bool probing = !probe_sent_at && now - last_probe >= kProbeInterval;
+      if (PQsendQuery(conn, probing ? probe.c_str() : "") == 0) return;
+      sent_at = now;
+      next_round_trip = now + kRoundTripInterval;
+      if (probing) probe_sent_at = last_probe = now;
     }
   }
 }
@@ -136,6 +157,7 @@ ConnPtr DeletionFeed::ConnectInterruptibly() {
 bool DeletionFeed::Listen(PGconn* conn) {
   const std::string sql = std::string("LISTEN ") + kDeletionChannel + "; LISTEN " + probe_channel_ +
                           "; NOTIFY " + probe_channel_;
+  listened_at_ = Clock::now();
   ResultPtr result(PQexec(conn, sql.c_str()));
   if (!Succeeded(result.get(), PGRES_COMMAND_OK)) return false;
   const auto deadline = Clock::now() + kHeartbeatTimeout;
@@ -150,6 +172,12 @@ void DeletionFeed::SetHealthy(bool healthy) {
   if (healthy == healthy_) return;
   healthy_ = healthy;
   if (callbacks_.on_health) callbacks_.on_health(healthy);
+}
+
+void DeletionFeed::SetLagging(bool lagging) {
+  if (lagging == lagging_) return;
+  lagging_ = lagging;
+  if (callbacks_.on_lagging) callbacks_.on_lagging(lagging);
 }
 
 void DeletionFeed::SleepFor(milliseconds duration) {

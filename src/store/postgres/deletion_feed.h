@@ -29,7 +29,21 @@ class DeletionFeed {
   struct Callbacks {
     std::function<void(std::string_view id)> on_deleted;
     std::function<void(bool healthy)> on_health;
+    // true once the session has not proved for kFreshness that it is
+    // current (every deletion committed before then delivered); false when
+    // it has again. Only while healthy.
+    std::function<void(bool lagging)> on_lagging;
   };
+
+  // How long a completed round trip on the listening session vouches for
+  // it: every deletion committed before the round trip's command was sent
+  // has been delivered (PostgreSQL sends pending notifications ahead of
+  // ReadyForQuery). So a deletion is heard, or the feed reported lagging,
+  // within this much of its commit.
+  static constexpr std::chrono::milliseconds kFreshness{90};
+  // Round trips (an empty query; a NOTIFY probe once a second) follow each
+  // other this often, so that each renews the freshness well before it ends.
+  static constexpr std::chrono::milliseconds kRoundTripInterval{20};
 
   // Both callbacks run on the feed's thread and must not block.
   DeletionFeed(const ConnectionConfig& config, Callbacks callbacks);
@@ -57,6 +71,7 @@ class DeletionFeed {
   // Hands deletions to the callback; true when the probe came back.
   bool DrainNotifications(PGconn* conn);
   void SetHealthy(bool healthy);
+  void SetLagging(bool lagging);
   void SleepFor(std::chrono::milliseconds duration);
 
   const ConnectionConfig& config_;
@@ -64,6 +79,9 @@ class DeletionFeed {
   const std::string probe_channel_;
   ConnPtr first_conn_;    // handed from Start() to the thread
   bool healthy_ = false;  // only touched by Start() and then the thread
+  bool lagging_ = false;  // the same
+  // When Listen() sent its probe: the first round trip of a session.
+  std::chrono::steady_clock::time_point listened_at_;
 
   std::atomic<bool> stop_{false};
   std::mutex sleep_mu_;

@@ -689,7 +689,8 @@ class PostgresStore final : public TokenStore {
   Status Start() {
     feed_ = std::make_unique<pg::DeletionFeed>(
         config_, pg::DeletionFeed::Callbacks{[this](std::string_view id) { AnnounceDeleted(id); },
-                                             [this](bool healthy) { AnnounceHealth(healthy); }});
+                                             [this](bool healthy) { AnnounceHealth(healthy); },
+                                             [this](bool lagging) { AnnounceLagging(lagging); }});
     Status status = feed_->Start();
     if (!status.ok()) {
       feed_.reset();
@@ -991,6 +992,7 @@ class PostgresStore final : public TokenStore {
     std::lock_guard lock(listener_mu_);
     listener_ = listener;
     if (listener_ != nullptr && !feed_healthy_) listener_->OnFeedHealthChanged(false);
+    if (listener_ != nullptr && feed_lagging_) listener_->OnFeedLagging(true);
   }
 
   bool IsShared() const override { return true; }
@@ -2034,6 +2036,12 @@ class PostgresStore final : public TokenStore {
     if (listener_ != nullptr) listener_->OnFeedHealthChanged(healthy);
   }
 
+  void AnnounceLagging(bool lagging) {
+    std::lock_guard lock(listener_mu_);
+    feed_lagging_ = lagging;
+    if (listener_ != nullptr) listener_->OnFeedLagging(lagging);
+  }
+
   const pg::ConnectionConfig config_;
   const std::vector<std::string> webhook_urls_;
   const int max_insert_groups_;  // creates written at once, each group on its own connection
@@ -2062,6 +2070,7 @@ class PostgresStore final : public TokenStore {
   std::mutex listener_mu_;
   ChangeListener* listener_ = nullptr;                          // guarded by listener_mu_
   bool feed_healthy_ = true;                                    // guarded by listener_mu_
+  bool feed_lagging_ = false;                                   // guarded by listener_mu_
   std::unordered_map<std::string, OwnDeletion> own_deletions_;  // guarded by listener_mu_
   int bulk_in_flight_ = 0;                                      // guarded by listener_mu_
   std::unordered_set<std::string> heard_during_bulk_;           // guarded by listener_mu_
