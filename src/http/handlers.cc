@@ -1,5 +1,6 @@
 #include "http/handlers.h"
 
+#include <boost/beast/core/string.hpp>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -10,6 +11,7 @@
 #include "core/access_demand.h"
 #include "core/query.h"
 #include "core/secret.h"
+#include "core/text.h"
 #include "http/error_response.h"
 #include "http/json_codec.h"
 #include "http/metrics.h"
@@ -22,6 +24,9 @@ using beast_http::field;
 using beast_http::status;
 
 constexpr std::string_view kJson = "application/json";
+// The forward-auth check's demands as request headers (see CheckToken).
+constexpr std::string_view kCheckPermissionHeader = "Tokend-Check-Permission";
+constexpr std::string_view kCheckPrincipalHeader = "Tokend-Check-Principal";
 constexpr std::string_view kForm = "application/x-www-form-urlencoded";
 
 // `call()` on the store pool (see service/outcome.h).
@@ -303,6 +308,25 @@ Step RevokeMatchingTokens(const HandlerEnv& env, Exchange& ex) {
 Step CheckToken(const HandlerEnv& env, Exchange& ex) {
   auto params = core::ParseQueryString(ex.query);
   if (!params.ok()) return ErrorResponse(params.status());
+  // Demands may also come as headers, for a gateway that cannot put them in
+  // the check's query (Envoy's ext_authz sends the original query there):
+  // each Tokend-Check-Permission holds one or more, comma-separated. They
+  // only add to the query's, so a client that sets either can only make its
+  // own check stricter.
+  for (const auto& field : ex.req) {
+    const std::string_view name(field.name_string().data(), field.name_string().size());
+    const std::string_view value(field.value().data(), field.value().size());
+    if (boost::beast::iequals(name, kCheckPermissionHeader)) {
+      for (std::string_view rest = value; !rest.empty();) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view item = core::TrimAsciiSpace(rest.substr(0, comma));
+        if (!item.empty()) params->emplace_back("permission", std::string(item));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+    } else if (boost::beast::iequals(name, kCheckPrincipalHeader)) {
+      params->emplace_back("principal", std::string(core::TrimAsciiSpace(value)));
+    }
+  }
   auto demand = core::ParseAccessDemand(*params);
   if (!demand.ok()) return ErrorResponse(demand.status());
   if (core::Status met = core::CheckDemand(ex.caller(), *demand); !met.ok()) {

@@ -51,6 +51,18 @@ constexpr std::array kRoutes = {
     Route{verb::get, "/console/{id}", "GET /console/{file}", std::nullopt, &ConsoleAsset},
 };
 
+// Envoy's HTTP ext_authz calls its service with the original request's
+// method, at a prefix followed by the original path (and query): the
+// forward-auth check, whatever the method and whatever follows.
+constexpr Route kCheckUnderPrefix{verb::unknown,
+                                  "/api/v2/token/check/{original path}",
+                                  "ANY /api/v2/token/check/{original path}",
+                                  std::nullopt,
+                                  &CheckToken,
+                                  /*anonymous=*/false,
+                                  /*forward_auth=*/true};
+constexpr std::string_view kCheckPrefix = "/api/v2/token/check/";
+
 constexpr std::string_view kIdSegment = "{id}";
 
 // The segments of a path: "/a/b/c" is {"a","b","c"}; "/" is {""}. Only as
@@ -99,6 +111,8 @@ int MatchPattern(const Segments& pattern, const Segments& path, std::string_view
 }  // namespace
 
 std::span<const Route> Routes() { return kRoutes; }
+
+const Route& CheckUnderPrefixRoute() { return kCheckUnderPrefix; }
 
 bool IsApiPath(std::string_view path) {
   constexpr std::string_view kApi = "/api/v2";
@@ -170,6 +184,12 @@ RouteMatch MatchExactly(beast_http::verb method, std::string_view path) {
 }  // namespace
 
 RouteMatch MatchRoute(beast_http::verb method, std::string_view path) {
+  if (path.starts_with(kCheckPrefix)) {
+    RouteMatch match;
+    match.route = &kCheckUnderPrefix;
+    match.forward_auth_path = true;
+    return match;
+  }
   // Spring MVC 5, which Boomerang runs on, matches a path ending in one slash
   // as the path without it, and its clients may send one; never two. Only on
   // the API: the console's files are named exactly. Other paths (every hot

@@ -38,8 +38,12 @@ struct Route {
   bool forward_auth = false;
 };
 
-// Every route tokend serves.
+// Every route tokend serves with a method of its own and a pattern of
+// whole segments.
 std::span<const Route> Routes();
+// And the one that takes any method and anything below its prefix: the
+// forward-auth check as Envoy's HTTP ext_authz calls it.
+const Route& CheckUnderPrefixRoute();
 
 struct RouteMatch {
   const Route* route = nullptr;  // the route for this method and path

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/secret.h"
 #include "server_fixture.h"
@@ -157,6 +159,58 @@ TEST_F(ForwardAuthTest, OtherMethodsAre405) {
   EXPECT_EQ(res->Header("Allow"), "GET, DELETE");
   // No answer on the check's path has a body, a 405 included.
   EXPECT_TRUE(res->body.empty()) << res->body;
+}
+
+// Envoy's HTTP ext_authz: the original method, the original path and query
+// after the check's path, the demands as headers it adds. Every method and
+// every path below the check's is the check.
+TEST_F(ForwardAuthTest, UnderItsPathTheCheckTakesAnyMethodAndDemandsFromHeaders) {
+  const std::string under = std::string(kCheck) + "/orders/42?x=1";
+  const Headers demands = {{"Authorization", "Bearer " + team_.secret},
+                           {"Tokend-Check-Permission", "workflow/read, workflow/action"}};
+  for (std::string_view method : {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"}) {
+    auto res = client_->Request(method, under, demands, "");
+    ASSERT_TRUE(res) << method;
+    EXPECT_EQ(res->status, 204) << method << ": " << res->body;
+    EXPECT_EQ(res->Header("Tokend-Token-Id"), team_.id) << method;
+    EXPECT_TRUE(res->body.empty()) << method;
+  }
+  // A demand header the token does not meet, in either header.
+  Headers missing = BearerOf(team_.secret);
+  missing.emplace_back("Tokend-Check-Permission", "workflow/read");
+  missing.emplace_back("Tokend-Check-Permission", "workflow/delete");
+  auto denied = client_->Request("POST", under, missing, "");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 403);
+  EXPECT_TRUE(denied->body.empty());
+  Headers other_principal = BearerOf(team_.secret);
+  other_principal.emplace_back("Tokend-Check-Principal", "team-8");
+  EXPECT_EQ(Check(under, other_principal).status, 403);
+  other_principal.back().second = "team-7";
+  EXPECT_EQ(Check(under, other_principal).status, 204);
+  // Bad demands are 400; a header never loosens the query's demands.
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"Tokend-Check-Permission", "nope"}, {"Tokend-Check-Principal", ""}}) {
+    Headers bad = BearerOf(team_.secret);
+    bad.emplace_back(name, value);
+    EXPECT_EQ(Check(under, bad).status, 400) << name << ": " << value;
+  }
+  Headers on_plain = BearerOf(team_.secret);
+  on_plain.emplace_back("Tokend-Check-Permission", "workflow/delete");
+  EXPECT_EQ(Check(std::string(kCheck) + "?permission=workflow/read", on_plain).status, 403);
+  EXPECT_EQ(
+      Check(std::string(kCheck) + "/x?permission=workflow/delete", BearerOf(team_.secret)).status,
+      403);
+  // The credential may come in the original query, which follows the path.
+  auto in_uri =
+      client_->Request("PUT", std::string(kCheck) + "/a/b?access_token=" + team_.secret, {}, "");
+  ASSERT_TRUE(in_uri);
+  EXPECT_EQ(in_uri->status, 204);
+  EXPECT_EQ(in_uri->Header("Tokend-Token-Id"), team_.id);
+  auto none = client_->Request("POST", under, {}, "");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  EXPECT_TRUE(none->body.empty());
 }
 
 }  // namespace

@@ -67,6 +67,26 @@ TEST(RouterTest, OneTrailingSlashIsThePathWithoutIt) {
   EXPECT_EQ(MatchRoute(verb::get, "/console/").route->label, "GET /console/");
 }
 
+// Below the check's path, any method and anything is the check (Envoy's
+// HTTP ext_authz appends the original path and keeps the original method).
+TEST(RouterTest, EveryPathBelowTheCheckIsTheCheckForAnyMethod) {
+  for (verb method : {verb::get, verb::post, verb::put, verb::delete_, verb::patch, verb::head,
+                      verb::options, verb::unknown}) {
+    for (const char* path : {"/api/v2/token/check/", "/api/v2/token/check/orders/42",
+                             "/api/v2/token/check//a/b/c/d/e/f/g/h/i/j"}) {
+      const RouteMatch match = MatchRoute(method, path);
+      ASSERT_NE(match.route, nullptr) << path;
+      EXPECT_EQ(match.route->label, "ANY /api/v2/token/check/{original path}") << path;
+      EXPECT_TRUE(match.forward_auth_path) << path;
+      EXPECT_TRUE(match.route->forward_auth);
+    }
+  }
+  // The check itself keeps its one method.
+  EXPECT_EQ(MatchRoute(verb::get, "/api/v2/token/check").route->label, "GET /api/v2/token/check");
+  EXPECT_EQ(MatchRoute(verb::post, "/api/v2/token/check").route, nullptr);
+  EXPECT_EQ(MatchRoute(verb::get, "/api/v2/token/checks/x").route, nullptr);
+}
+
 TEST(RouterTest, UnknownPathsMatchNothing) {
   for (const char* path :
        {"/", "/api", "/api/v2", "/api/v2/token//", "/api/v2/token/a/b", "/api/v2/token/a/b/",
