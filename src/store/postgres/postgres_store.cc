@@ -868,11 +868,12 @@ class PostgresStore final : public TokenStore {
     if (filter.matches_nothing) return deleted;
     // One transaction: the rows go, their announcements are queued and a
     // `token.revoked` event (reason "bulk") per row is written together, or
-    // nothing happens. A notification is delivered only at commit.
+    // nothing happens. A notification is delivered only at commit. The rows
+    // come (and their events are written) in id order, as on SQLite.
     const std::string sql = "WITH deleted AS (DELETE FROM tokens" + filter.tokens_where +
                             " RETURNING id, type, principal, name) SELECT deleted.id, "
                             "pg_notify('tokend_token_deleted', deleted.id), deleted.type, "
-                            "deleted.principal, deleted.name FROM deleted";
+                            "deleted.principal, deleted.name FROM deleted ORDER BY deleted.id";
     StartOwnBulkDeletion();
     Status status = Transact("delete", [&](PGconn* conn, ChainAppender& chain) -> Status {
       deleted.clear();
