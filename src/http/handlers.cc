@@ -24,6 +24,7 @@ using beast_http::field;
 using beast_http::status;
 
 constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kCheckPath = "/api/v2/token/check";
 // The forward-auth check's demands as request headers (see CheckToken).
 constexpr std::string_view kCheckPermissionHeader = "Tokend-Check-Permission";
 constexpr std::string_view kCheckPrincipalHeader = "Tokend-Check-Principal";
@@ -317,11 +318,14 @@ Step CheckToken(const HandlerEnv& env, Exchange& ex) {
     const std::string_view name(field.name_string().data(), field.name_string().size());
     const std::string_view value(field.value().data(), field.value().size());
     if (boost::beast::iequals(name, kCheckPermissionHeader)) {
-      for (std::string_view rest = value; !rest.empty();) {
+      // Every item counts, an empty one too (a 400, as `permission=` is): a
+      // gateway's variable that came out empty must not drop a demand.
+      for (std::string_view rest = value;;) {
         const std::size_t comma = rest.find(',');
-        const std::string_view item = core::TrimAsciiSpace(rest.substr(0, comma));
-        if (!item.empty()) params->emplace_back("permission", std::string(item));
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        params->emplace_back("permission",
+                             std::string(core::TrimAsciiSpace(rest.substr(0, comma))));
+        if (comma == std::string_view::npos) break;
+        rest = rest.substr(comma + 1);
       }
     } else if (boost::beast::iequals(name, kCheckPrincipalHeader)) {
       params->emplace_back("principal", std::string(core::TrimAsciiSpace(value)));
@@ -332,7 +336,11 @@ Step CheckToken(const HandlerEnv& env, Exchange& ex) {
   if (core::Status met = core::CheckDemand(ex.caller(), *demand); !met.ok()) {
     return ErrorResponse(met);
   }
-  Response res{status::no_content, 11};
+  // Envoy's HTTP ext_authz, which calls the paths below the check's, lets a
+  // request through on 200 only; every other gateway takes any 2xx, and the
+  // check itself answers 204 as the contract says. No body either way.
+  const bool under_prefix = ex.path.size() > kCheckPath.size();
+  Response res{under_prefix ? status::ok : status::no_content, 11};
   if (const core::SharedToken& token = ex.auth->token) SetTokenHeaders(*token, res);
   return NoStore(std::move(res));
 }

@@ -147,6 +147,12 @@ Step RequestHandler::Route(Exchange& ex) const {
       ex.bodiless = true;
       auto original = ForwardedQuery(ex.req);
       if (!original.ok()) return ErrorResponse(original.status());
+      // Under the check's path, the check's own query is the original
+      // request's already: a forwarded URI naming another is ambiguous.
+      if (*original && match.route == &CheckUnderPrefixRoute() && **original != ex.query) {
+        return ErrorResponse(core::ApiError::kBadHttpRequest,
+                             "The query after the check's path and the forwarded URI's differ.");
+      }
       if (*original) ex.credential_query = **original;
     }
   }
