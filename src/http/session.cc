@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,10 +12,12 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <tuple>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include "http/error_response.h"
 #include "http/listener.h"
@@ -267,6 +270,17 @@ asio::awaitable<void> Session::Serve() {
       co_return;
     }
     if (!parser_->is_done()) {
+      // A chunked body may end in trailer fields, which Beast adds to the
+      // header's. They are dropped below: a credential or a demand read
+      // from a trailer would pass a proxy in front that checks headers only
+      // (RFC 9110 section 6.5.1: trailers are not header fields).
+      // Beast puts a field next to the others of its name, so the header's
+      // own fields are told apart by identity, not by position.
+      const bool chunked = parser_->chunked();
+      std::vector<const void*> header_fields;
+      if (chunked) {
+        for (const auto& field : parser_->get()) header_fields.push_back(&field);
+      }
       parser_->eager(true);
       std::size_t body_n = 0;
       error_code body_ec = ParseNow(/*whole_message=*/true, body_n);
@@ -282,6 +296,14 @@ asio::awaitable<void> Session::Serve() {
       if (body_ec) {
         co_await OnReadError(body_ec, /*header=*/false);
         co_return;
+      }
+      if (chunked) {
+        Request& req = parser_->get();
+        for (auto field = req.begin(); field != req.end();) {
+          const bool from_header =
+              std::find(header_fields.begin(), header_fields.end(), &*field) != header_fields.end();
+          field = from_header ? std::next(field) : req.erase(field);
+        }
       }
     }
     if (phase_ == Phase::kClosing) co_return;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -160,6 +161,47 @@ TEST_F(ServerTest, ContentLengthOverTheLimitIs413WithoutReadingTheBody) {
   EXPECT_EQ(res->status, 413);
   EXPECT_EQ(CodeOf(*res), 9005);
   EXPECT_TRUE(client->WaitClosed());
+}
+
+// Trailer fields after a chunked body are dropped, never read as header
+// fields: a credential or a check's demand in a trailer counts for nothing.
+TEST_F(ServerTest, TrailerFieldsOfAChunkedBodyAreNotHeaderFields) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(true));
+  auto client = Connect();
+  const std::string body =
+      R"({"type":"team","name":"t","principal":"p","permissions":["workflow/read"]})";
+  auto chunked = [&](std::string_view target, const std::string& headers,
+                     const std::string& payload, const std::string& trailers) {
+    std::ostringstream hex;
+    hex << std::hex << payload.size();
+    std::string raw = "POST " + std::string(target) +
+                      " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + headers +
+                      "Transfer-Encoding: chunked\r\n\r\n";
+    if (!payload.empty()) raw += hex.str() + "\r\n" + payload + "\r\n";
+    raw += "0\r\n" + trailers + "\r\n";
+    auto conn = Connect();
+    EXPECT_TRUE(conn->WriteRaw(raw));
+    auto res = conn->ReadResponse();
+    EXPECT_TRUE(res);
+    return res ? *res : HttpResponse{};
+  };
+  const std::string bearer = "Authorization: Bearer " + admin_secret() + "\r\n";
+  // A create with its credential in a trailer only is unauthenticated.
+  EXPECT_EQ(chunked("/api/v2/token", "", body, bearer).status, 401);
+  EXPECT_EQ(chunked("/api/v2/token", bearer, body, "").status, 200);
+  // A trailer of a header's name leaves the header's own field as it was.
+  EXPECT_EQ(chunked("/api/v2/token", bearer, body, "Content-Type: text/plain\r\n").status, 200);
+  // A check's credential or demand in a trailer counts for nothing.
+  EXPECT_EQ(chunked("/api/v2/token/check/x", "", "", bearer).status, 401);
+  EXPECT_EQ(
+      chunked("/api/v2/token/check/x", bearer, "", "Tokend-Check-Permission: workflow/delete\r\n")
+          .status,
+      200);
+  // A trailer that differs from the header is no conflict: it is not read.
+  EXPECT_EQ(chunked("/api/v2/token/check/x", bearer, "",
+                    "Authorization: Bearer bft_000000000000000000000000000000000000\r\n")
+                .status,
+            200);
 }
 
 TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
