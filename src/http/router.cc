@@ -120,6 +120,10 @@ bool IsApiPath(std::string_view path) {
          (path.size() == kApi.size() || path[kApi.size()] == '/');
 }
 
+bool IsForwardAuthPath(std::string_view path) {
+  return path == kCheckPrefix.substr(0, kCheckPrefix.size() - 1) || path.starts_with(kCheckPrefix);
+}
+
 namespace {
 
 RouteMatch MatchExactly(beast_http::verb method, std::string_view path) {

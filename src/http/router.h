@@ -67,4 +67,9 @@ RouteMatch MatchRoute(beast_http::verb method, std::string_view path);
 // routing there.
 bool IsApiPath(std::string_view path);
 
+// True for the forward-auth check's path and every path below it, where no
+// answer has a body (RouteMatch::forward_auth_path, for answers given
+// before a request could be routed: 408, 413, 414, 431).
+bool IsForwardAuthPath(std::string_view path);
+
 }  // namespace tokend::http

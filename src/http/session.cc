@@ -24,6 +24,7 @@
 #include "http/metrics.h"
 #include "http/request_handler.h"
 #include "http/request_log.h"
+#include "http/router.h"
 #include "http/wire.h"
 
 namespace tokend::http {
@@ -73,6 +74,30 @@ bool RequestLineTooLong(const beast_http::request_parser<beast_http::string_body
   const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
   const auto end = bytes.find("\r\n");
   return end == std::string_view::npos || end > max_target;
+}
+
+// The path of `parser`'s request once its start line is parsed, else of the
+// request at the start of `buffer` as far as it has come: origin form, or
+// the path of an absolute-form target.
+std::string_view RequestPathSoFar(const beast_http::request_parser<beast_http::string_body>& parser,
+                                  const beast::flat_buffer& buffer) {
+  // The start line is kept once parsed, even when the header then fails.
+  std::string_view target = parser.get().target();
+  if (target.empty()) {
+    const auto data = buffer.data();
+    target = std::string_view(static_cast<const char*>(data.data()), data.size());
+    const auto space = target.find(' ');
+    if (space == std::string_view::npos) return {};
+    target.remove_prefix(space + 1);
+    target = target.substr(0, target.find_first_of(" \r\n"));
+  }
+  if (const auto scheme = target.find("://");
+      scheme != std::string_view::npos &&
+      target.substr(0, scheme).find('/') == std::string_view::npos) {
+    const auto path = target.find('/', scheme + 3);
+    target = path == std::string_view::npos ? std::string_view() : target.substr(path);
+  }
+  return target.substr(0, target.find('?'));
 }
 
 // Whether the header at the start of `buffer` (up to its blank line, or all
@@ -455,6 +480,11 @@ asio::awaitable<void> Session::OnReadError(error_code ec, bool header) {
 // Sends an error response, then closes the connection.
 asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::string message) {
   Response res = ErrorResponse(error, std::move(message));
+  // On the forward-auth check's path no answer has a body, these included.
+  if (parser_ && IsForwardAuthPath(RequestPathSoFar(*parser_, buffer_))) {
+    res.body().clear();
+    res.erase(beast_http::field::content_type);
+  }
   FinishResponse(res, 11, /*keep_alive=*/false);
   // The request's own id when its header was read, as for any answer.
   res.set(kRequestIdHeader, parser_ && parser_->is_header_done()

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "server_fixture.h"
 
@@ -202,6 +203,41 @@ TEST_F(ServerTest, TrailerFieldsOfAChunkedBodyAreNotHeaderFields) {
                     "Authorization: Bearer bft_000000000000000000000000000000000000\r\n")
                 .status,
             200);
+}
+
+// Answers given before a request could be routed (413, 414, 431, 408) have
+// no body on the forward-auth check's path either, as every answer there.
+TEST_F(ServerTest, EarlyRefusalsOnTheCheckPathHaveNoBody) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(true, [](ServerOptions& o) { o.max_body_bytes = 1024; }));
+  const std::string long_target(9000, 'a');
+  const std::string long_field(20000, 'b');
+  struct Case {
+    std::string raw;
+    int status;
+  };
+  for (const std::string& path :
+       {std::string("/api/v2/token/check"), std::string("/api/v2/token/check/orders/1"),
+        std::string("http://gw/api/v2/token/check/x")}) {
+    for (const Case& c : std::vector<Case>{
+             {"POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n", 413},
+             {"GET " + path + "?" + long_target + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
+             {"GET " + path + " HTTP/1.1\r\nHost: x\r\nX-Big: " + long_field + "\r\n\r\n", 431}}) {
+      auto client = Connect();
+      ASSERT_TRUE(client->WriteRaw(c.raw));
+      auto res = client->ReadResponse();
+      ASSERT_TRUE(res) << path << " " << c.status;
+      EXPECT_EQ(res->status, c.status) << path;
+      EXPECT_TRUE(res->body.empty()) << path << " " << c.status << ": " << res->body;
+    }
+  }
+  // Elsewhere they keep their error body.
+  auto client = Connect();
+  ASSERT_TRUE(
+      client->WriteRaw("POST /api/v2/token HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n"));
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_FALSE(res->body.empty());
 }
 
 TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
