@@ -61,13 +61,19 @@ core::Status CreatePrivateDirectories(const std::string& dir) {
 core::Status CheckPrivateFileSpot(const std::string& dir, const std::string& name) {
   const std::filesystem::path path = std::filesystem::path(dir) / name;
   struct stat info {};
-  if (::lstat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
-    return core::Status::InvalidArgument("'" + path.string() +
-                                         "' is a folder: tokend cannot write its file there");
+  // The file and the temporary one written first: a folder at either name
+  // cannot be replaced or removed.
+  for (const std::filesystem::path& file : {path, std::filesystem::path(path.string() + ".tmp")}) {
+    if (::lstat(file.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+      return core::Status::InvalidArgument("'" + file.string() +
+                                           "' is a folder: tokend cannot write its file there");
+    }
   }
+  // The nearest entry on the way that exists (a link to nothing included)
+  // must be a folder tokend may write in; the folders below it are made.
   std::filesystem::path folder =
       dir.empty() ? std::filesystem::path(".") : std::filesystem::path(dir);
-  while (::stat(folder.c_str(), &info) != 0) {
+  while (::lstat(folder.c_str(), &info) != 0) {
     if (errno != ENOENT || !folder.has_relative_path() || folder.parent_path() == folder) break;
     folder = folder.parent_path().empty() ? std::filesystem::path(".") : folder.parent_path();
   }

@@ -105,13 +105,15 @@ core::Result<ServePlan> PlanServe(const ServeConfig& config) {
     return core::Status::InvalidArgument("cannot open the store " + RedactStoreUrl(config.store) +
                                          ": " + RedactStoreSecrets(config.store, store.message()));
   }
-  // A SQLite store not created yet gets its admin token at the first start,
-  // and the token's secret goes to the data folder: that folder must take it.
+  // A SQLite store not created yet (or in memory, new at every start) gets
+  // its admin token at the first start, and the token's secret goes to the
+  // data folder: that folder must take it.
   // (Whether another store is empty is not known without opening it.)
   if (config.auth == "required") {
     const std::optional<std::string> file = SqliteFile(config.store);
     std::error_code ec;
-    if (file && *file != ":memory:" && !std::filesystem::exists(*file, ec)) {
+    const bool in_memory = config.store == "sqlite::memory:";
+    if (in_memory || (file && !std::filesystem::exists(*file, ec))) {
       if (core::Status spot = CheckPrivateFileSpot(DataDirFor(config), kBootstrapTokenFile);
           !spot.ok()) {
         return core::Status::InvalidArgument("the first start's bootstrap token: " +

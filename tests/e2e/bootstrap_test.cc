@@ -2,9 +2,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "core/secret.h"
 #include "e2e_helpers.h"
@@ -130,12 +133,39 @@ TEST(BootstrapTest, ASecretThatCannotBeWrittenLeavesNoTokenBehind) {
   EXPECT_FALSE(std::filesystem::exists(db)) << "stopped before the store was made";
   std::filesystem::remove(path);
 
-  // A folder where the temporary file goes: the token is made, then removed.
-  std::filesystem::create_directories(path + ".tmp");
+  // Other spots that cannot take the file, each refused before anything is
+  // made: a link to nothing as the data folder, a folder where the temporary
+  // file goes, and (a store in memory is new at every start) a file as the
+  // data folder.
+  const std::string dangling = dir.File("dangling");
+  std::filesystem::create_directory_symlink(dir.File("nowhere"), dangling);
+  RunResult linked =
+      RunTokend({"serve", "--check-config", "--store", "sqlite:" + db, "--data-dir", dangling});
+  EXPECT_EQ(linked.exit_code, 2) << linked.err;
+  EXPECT_NE(linked.err.find(dangling), std::string::npos) << linked.err;
+  std::filesystem::create_directories(path + ".tmp/inside");
+  check = RunTokend(with({"--check-config"}));
+  EXPECT_EQ(check.exit_code, 2) << check.err;
+  EXPECT_NE(check.err.find(path + ".tmp"), std::string::npos) << check.err;
+  std::filesystem::remove_all(path + ".tmp");
+  const std::string plain_file = dir.File("plain-file");
+  std::ofstream(plain_file) << "x";
+  RunResult in_memory = RunTokend(
+      {"serve", "--check-config", "--store", "sqlite::memory:", "--data-dir", plain_file});
+  EXPECT_EQ(in_memory.exit_code, 2) << in_memory.err;
+  EXPECT_NE(in_memory.err.find(plain_file), std::string::npos) << in_memory.err;
+
+  // A write that fails after every check passed (a full file system): the
+  // token is made, then removed again.
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  std::filesystem::create_directories(data);
+  TmpfsMount full(data, "64k");
+  if (!full.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << full.error() << ")";
+  FillUntilFull(data + "/filler");
   RunResult failed = RunTokend(serve, 30s);
   EXPECT_EQ(failed.exit_code, 1) << failed.err;
-  EXPECT_NE(failed.err.find(path + ".tmp"), std::string::npos) << failed.err;
-  std::filesystem::remove(path + ".tmp");
+  EXPECT_NE(failed.err.find("bootstrap-token"), std::string::npos) << failed.err;
+  std::filesystem::remove(data + "/filler");
   RunResult verified = RunTokend({"audit", "verify", "--store", "sqlite:" + db});
   EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
 

@@ -1,6 +1,13 @@
 #include "e2e_helpers.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
 
 namespace tokend::e2e {
 
@@ -79,6 +86,39 @@ std::string QuerySqlite(const std::string& path, const std::string& sql) {
   }
   sqlite3_close(db);
   return result;
+}
+
+TmpfsMount::TmpfsMount(std::filesystem::path dir, const std::string& size) : dir_(std::move(dir)) {
+  const std::string options = "size=" + size;
+  if (::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) == 0) {
+    mounted_ = true;
+  } else {
+    error_ = errno;
+  }
+}
+
+TmpfsMount::~TmpfsMount() {
+  if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+}
+
+std::string TmpfsMount::error() const { return std::strerror(error_); }
+
+std::size_t FillUntilFull(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return 0;
+  std::size_t total = 0;
+  for (const std::size_t chunk : {std::size_t{64 * 1024}, std::size_t{4096}, std::size_t{1}}) {
+    const std::string bytes(chunk, 'f');
+    // Bounded: the file system is a few MiB.
+    for (int i = 0; i < 10000; ++i) {
+      const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+      if (n <= 0) break;
+      total += static_cast<std::size_t>(n);
+      if (static_cast<std::size_t>(n) < chunk) break;
+    }
+  }
+  ::close(fd);
+  return total;
 }
 
 }  // namespace tokend::e2e

@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,5 +39,28 @@ std::string ExecSqlite(const std::string& path, const std::string& sql);
 std::string QuerySqlite(const std::string& path, const std::string& sql);
 
 std::string IntegrityCheck(const std::string& path);
+
+// A tmpfs mounted on `dir` on construction and detached on destruction, even
+// when the test fails half-way: a real small file system to fill (root
+// ignores file permissions, and RLIMIT_FSIZE would kill the process with
+// SIGXFSZ). Mounting needs root; mounted() says whether it worked.
+class TmpfsMount {
+ public:
+  TmpfsMount(std::filesystem::path dir, const std::string& size);
+  ~TmpfsMount();
+  TmpfsMount(const TmpfsMount&) = delete;
+  TmpfsMount& operator=(const TmpfsMount&) = delete;
+
+  bool mounted() const { return mounted_; }
+  std::string error() const;
+
+ private:
+  std::filesystem::path dir_;
+  bool mounted_ = false;
+  int error_ = 0;
+};
+
+// Writes `path` until the file system refuses (ENOSPC); the bytes written.
+std::size_t FillUntilFull(const std::string& path);
 
 }  // namespace tokend::e2e

@@ -29,52 +29,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A tmpfs mounted on construction and detached on destruction, even when the
-// test fails half-way.
-class TmpfsMount {
- public:
-  TmpfsMount(std::filesystem::path dir, const std::string& size) : dir_(std::move(dir)) {
-    const std::string options = "size=" + size;
-    if (::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) == 0) {
-      mounted_ = true;
-    } else {
-      error_ = errno;
-    }
-  }
-  ~TmpfsMount() {
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  TmpfsMount(const TmpfsMount&) = delete;
-  TmpfsMount& operator=(const TmpfsMount&) = delete;
-
-  bool mounted() const { return mounted_; }
-  std::string error() const { return std::strerror(error_); }
-
- private:
-  std::filesystem::path dir_;
-  bool mounted_ = false;
-  int error_ = 0;
-};
-
-// Writes `path` until the file system refuses (ENOSPC); the bytes written.
-std::size_t FillUntilFull(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return 0;
-  std::size_t total = 0;
-  for (const std::size_t chunk : {std::size_t{64 * 1024}, std::size_t{4096}, std::size_t{1}}) {
-    const std::string bytes(chunk, 'f');
-    // Bounded: the file system is a few MiB.
-    for (int i = 0; i < 10000; ++i) {
-      const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-      if (n <= 0) break;
-      total += static_cast<std::size_t>(n);
-      if (static_cast<std::size_t>(n) < chunk) break;
-    }
-  }
-  ::close(fd);
-  return total;
-}
-
 struct Acknowledged {
   std::string id;
   std::string secret;
