@@ -37,6 +37,27 @@ class PostgresInstancesTest : public ::testing::Test {
     return TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store", database_->url()});
   }
 
+  struct Warm {
+    std::string id;
+    std::string secret;
+  };
+  // A team token created on `a`, then known to `b`'s cache as introspection
+  // target and as a caller (its keep-alive memo included).
+  Warm CreateOnAWarmOnB(TestClient& a, TestClient& b, std::string_view name) {
+    auto created = CreateToken(a, admin_,
+                               R"({"type":"team","name":")" + std::string(name) +
+                                   R"(","principal":"team-a","permissions":["workflow/read"]})");
+    EXPECT_TRUE(created.has_value());
+    if (!created) return {};
+    Warm warm{std::string(created->at("id").as_string()),
+              std::string(created->at("token").as_string())};
+    EXPECT_EQ(IsActive(b, admin_, warm.secret), true);
+    EXPECT_EQ(IsActive(b, admin_, warm.secret), true);
+    auto self = b.Request("GET", "/api/v2/token/self", JsonWithBearer(warm.secret));
+    EXPECT_TRUE(self.has_value() && self->status == 200);
+    return warm;
+  }
+
   std::unique_ptr<ScopedPostgresDatabase> database_;
   std::string admin_;
 };
@@ -49,18 +70,8 @@ TEST_F(PostgresInstancesTest, DeletionOnOneInstanceIsHeardByTheOther) {
   TestClient client_a(a->port());
   TestClient client_b(b->port());
 
-  auto created = CreateToken(client_a, admin_,
-                             R"({"type":"team","name":"warm","principal":"team-a",)"
-                             R"("permissions":["workflow/read"]})");
-  ASSERT_TRUE(created.has_value());
-  const std::string id(created->at("id").as_string());
-  const std::string secret(created->at("token").as_string());
-  // Warm B's cache with the token, both as introspection target and caller.
-  ASSERT_EQ(IsActive(client_b, admin_, secret), true);
-  ASSERT_EQ(IsActive(client_b, admin_, secret), true);
-  auto self = client_b.Request("GET", "/api/v2/token/self", JsonWithBearer(secret));
-  ASSERT_TRUE(self.has_value());
-  ASSERT_EQ(self->status, 200);
+  const auto [id, secret] = CreateOnAWarmOnB(client_a, client_b, "warm");
+  ASSERT_FALSE(::testing::Test::HasFailure());
 
   auto deleted = client_a.Request("DELETE", "/api/v2/token/" + id, JsonWithBearer(admin_));
   ASSERT_TRUE(deleted.has_value());
@@ -99,16 +110,8 @@ TEST_F(PostgresInstancesTest, AStalledChannelLetsNoDeletedTokenThroughForLong) {
   ASSERT_NE(a, nullptr);
   TestClient client_a(a->port());
   TestClient client_b(b->port());
-  auto created = CreateToken(client_a, admin_,
-                             R"({"type":"team","name":"stalled","principal":"team-a",)"
-                             R"("permissions":["workflow/read"]})");
-  ASSERT_TRUE(created.has_value());
-  const std::string id(created->at("id").as_string());
-  const std::string secret(created->at("token").as_string());
-  ASSERT_EQ(IsActive(client_b, admin_, secret), true);
-  auto self = client_b.Request("GET", "/api/v2/token/self", JsonWithBearer(secret));
-  ASSERT_TRUE(self.has_value());
-  ASSERT_EQ(self->status, 200);
+  const auto [id, secret] = CreateOnAWarmOnB(client_a, client_b, "stalled");
+  ASSERT_FALSE(::testing::Test::HasFailure());
 
   if (::kill(std::stoi(listen_pid), SIGSTOP) != 0) GTEST_SKIP() << "cannot signal the backend";
   auto deleted = client_a.Request("DELETE", "/api/v2/token/" + id, JsonWithBearer(admin_));
