@@ -88,7 +88,10 @@ void DeletionFeed::Serve(PGconn* conn) {
   auto next_round_trip = Clock::now();
   while (!stop_) {
     auto now = Clock::now();
-    auto wake = next_round_trip;
+    // Wakes for the next round trip, or while one is in flight for its
+    // timeout; and for the end of the freshness, to report the lag on time.
+    auto wake = sent_at ? *sent_at + kHeartbeatTimeout : next_round_trip;
+    if (probe_sent_at) wake = std::min(wake, *probe_sent_at + kHeartbeatTimeout);
     if (!lagging_) wake = std::min(wake, fresh_until);
     const auto wait =
         std::clamp(std::chrono::ceil<milliseconds>(wake - now), milliseconds(1), kPollSlice);
