@@ -15,6 +15,7 @@
 #include "http/error_response.h"
 #include "http/json_codec.h"
 #include "http/metrics.h"
+#include "http/router.h"
 #include "service/token_service.h"
 
 namespace tokend::http {
@@ -24,7 +25,6 @@ using beast_http::field;
 using beast_http::status;
 
 constexpr std::string_view kJson = "application/json";
-constexpr std::string_view kCheckPath = "/api/v2/token/check";
 // The forward-auth check's demands as request headers (see CheckToken).
 constexpr std::string_view kCheckPermissionHeader = "Tokend-Check-Permission";
 constexpr std::string_view kCheckPrincipalHeader = "Tokend-Check-Principal";
@@ -339,7 +339,7 @@ Step CheckToken(const HandlerEnv& env, Exchange& ex) {
   // Envoy's HTTP ext_authz, which calls the paths below the check's, lets a
   // request through on 200 only; every other gateway takes any 2xx, and the
   // check itself answers 204 as the contract says. No body either way.
-  const bool under_prefix = ex.path.size() > kCheckPath.size();
+  const bool under_prefix = ex.label == CheckUnderPrefixRoute().label;
   Response res{under_prefix ? status::ok : status::no_content, 11};
   if (const core::SharedToken& token = ex.auth->token) SetTokenHeaders(*token, res);
   return NoStore(std::move(res));

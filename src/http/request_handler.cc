@@ -22,33 +22,6 @@ namespace {
 
 constexpr std::string_view kTokenExpirationHeader = "Token-Expiration";
 
-struct Target {
-  std::string_view path;
-  std::string_view query;
-};
-
-// The path and query of a request target; nullopt when it has no absolute
-// path. Absolute-form targets ("http://host/path?q", RFC 9112 section 3.2.2)
-// are taken like their origin form, the authority ignored; an empty path
-// ("http://host?q") is "/".
-std::optional<Target> ParseTarget(std::string_view target) {
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() >= scheme.size() &&
-        boost::beast::iequals(target.substr(0, scheme.size()), scheme)) {
-      target.remove_prefix(scheme.size());
-      const auto path = target.find_first_of("/?");
-      if (path == std::string_view::npos) return Target{"/", {}};
-      if (target[path] == '?') return Target{"/", target.substr(path + 1)};
-      target.remove_prefix(path);
-      break;
-    }
-  }
-  if (target.empty() || target.front() != '/') return std::nullopt;
-  const auto question = target.find('?');
-  if (question == std::string_view::npos) return Target{target, {}};
-  return Target{target.substr(0, question), target.substr(question + 1)};
-}
-
 // The query of the original request a gateway forwards for checking
 // (nginx's X-Original-URI, Traefik's and Caddy's X-Forwarded-Uri), fragment
 // excluded; nullopt when neither header is present. Both, or one repeated,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/beast/core/string.hpp>
 #include <vector>
 
 #include "core/text.h"
@@ -113,6 +114,24 @@ int MatchPattern(const Segments& pattern, const Segments& path, std::string_view
 std::span<const Route> Routes() { return kRoutes; }
 
 const Route& CheckUnderPrefixRoute() { return kCheckUnderPrefix; }
+
+std::optional<Target> ParseTarget(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() >= scheme.size() &&
+        boost::beast::iequals(target.substr(0, scheme.size()), scheme)) {
+      target.remove_prefix(scheme.size());
+      const auto path = target.find_first_of("/?");
+      if (path == std::string_view::npos) return Target{"/", {}};
+      if (target[path] == '?') return Target{"/", target.substr(path + 1)};
+      target.remove_prefix(path);
+      break;
+    }
+  }
+  if (target.empty() || target.front() != '/') return std::nullopt;
+  const auto question = target.find('?');
+  if (question == std::string_view::npos) return Target{target, {}};
+  return Target{target.substr(0, question), target.substr(question + 1)};
+}
 
 bool IsApiPath(std::string_view path) {
   constexpr std::string_view kApi = "/api/v2";

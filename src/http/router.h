@@ -63,6 +63,17 @@ struct RouteMatch {
 // among the routes of the request's method.
 RouteMatch MatchRoute(beast_http::verb method, std::string_view path);
 
+struct Target {
+  std::string_view path;
+  std::string_view query;
+};
+
+// The path and query of a request target; nullopt when it has no absolute
+// path. Absolute-form targets ("http://host/path?q", RFC 9112 section 3.2.2)
+// are taken like their origin form, the authority ignored; an empty path
+// ("http://host?q") is "/".
+std::optional<Target> ParseTarget(std::string_view target);
+
 // True for "/api/v2" and every path under it: authentication comes before
 // routing there.
 bool IsApiPath(std::string_view path);

@@ -77,8 +77,8 @@ bool RequestLineTooLong(const beast_http::request_parser<beast_http::string_body
 }
 
 // The path of `parser`'s request once its start line is parsed, else of the
-// request at the start of `buffer` as far as it has come: origin form, or
-// the path of an absolute-form target.
+// request at the start of `buffer` as far as it has come; empty when there
+// is none yet.
 std::string_view RequestPathSoFar(const beast_http::request_parser<beast_http::string_body>& parser,
                                   const beast::flat_buffer& buffer) {
   // The start line is kept once parsed, even when the header then fails.
@@ -91,13 +91,8 @@ std::string_view RequestPathSoFar(const beast_http::request_parser<beast_http::s
     target.remove_prefix(space + 1);
     target = target.substr(0, target.find_first_of(" \r\n"));
   }
-  if (const auto scheme = target.find("://");
-      scheme != std::string_view::npos &&
-      target.substr(0, scheme).find('/') == std::string_view::npos) {
-    const auto path = target.find('/', scheme + 3);
-    target = path == std::string_view::npos ? std::string_view() : target.substr(path);
-  }
-  return target.substr(0, target.find('?'));
+  const std::optional<Target> parsed = ParseTarget(target);
+  return parsed ? parsed->path : std::string_view();
 }
 
 // Whether the header at the start of `buffer` (up to its blank line, or all
