@@ -266,6 +266,11 @@ Result<core::Token> TokenOf(const json::object& document) {
     if (core::TrimAsciiSpace(**principal).empty()) {
       return FieldError("principal", "must not be blank");
     }
+    if (!core::IsListablePrincipal(**principal)) {
+      return FieldError("principal",
+                        "must not contain a comma nor begin or end with whitespace: a "
+                        "'principals' filter could not name it");
+    }
     token.principal = std::move(principal).value();
   }
 

@@ -16,8 +16,6 @@ constexpr std::string_view kInvalidRequestPrefix =
 
 bool IsBlank(std::string_view text) { return TrimAsciiSpace(text).empty(); }
 
-bool HasNul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
-
 Status InvalidRequest(std::string_view detail) {
   std::string message(kInvalidRequestPrefix);
   message += ' ';
@@ -78,6 +76,11 @@ Status CheckRequiredFields(const CreateTokenRequest& request, TokenType type, Ep
     }
     if (IsBlank(*request.principal)) {
       return InvalidRequest("Field 'principal' must not be blank.");
+    }
+    if (!IsListablePrincipal(*request.principal)) {
+      return InvalidRequest(
+          "Field 'principal' must not contain a comma nor begin or end with whitespace: a "
+          "'principals' filter could not name it.");
     }
     // What a global token's permissions name as their principal: on another
     // type it would read as "every principal" to whoever consumes it.
@@ -174,6 +177,10 @@ Result<std::vector<std::string>> ResolveActions(const CreateTokenRequest& reques
 }
 
 }  // namespace
+
+bool IsListablePrincipal(std::string_view principal) {
+  return principal.find(',') == std::string_view::npos && TrimAsciiSpace(principal) == principal;
+}
 
 bool AsksForSessionToken(const CreateTokenRequest& request) {
   return request.type && *request.type == ToString(TokenType::kSession);

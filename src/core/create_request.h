@@ -48,6 +48,13 @@ inline constexpr std::size_t kMaxPermissions = 64;
 // responses can write with a four-digit year.
 inline constexpr EpochMillis kMaxExpirationDate = 253402300799999;
 
+// Whether a `principals` list (the query's, bulk revocation's, the audit's)
+// can name `principal`: its items are split at commas and trimmed of ASCII
+// whitespace, so a principal with a comma or with whitespace at either end
+// could never be matched, nor revoked by its principal. Create and import
+// refuse such a principal.
+bool IsListablePrincipal(std::string_view principal);
+
 // Whether `request` names the session type, which ValidateCreate refuses
 // before any other rule (1011): a decoder that meets a wrong-typed member
 // leaves that rule to it.

@@ -114,14 +114,12 @@ Result<QueryParams> ParseQueryString(std::string_view raw) {
         eq == std::string_view::npos ? std::string_view() : segment.substr(eq + 1);
     std::optional<std::string> name = PercentDecode(raw_name, /*plus_is_space=*/true);
     if (!name) return InvalidParam(raw_name, "the name has an invalid percent-encoding.");
-    if (!IsValidUtf8(*name) || name->find('\0') != std::string::npos) {
-      return InvalidParam(raw_name, "the name is not valid UTF-8 text.");
-    }
+    if (!IsValidUtf8(*name)) return InvalidParam(raw_name, "the name is not valid UTF-8 text.");
+    if (HasNul(*name)) return InvalidParam(raw_name, "the name contains a NUL character.");
     std::optional<std::string> value = PercentDecode(raw_value, /*plus_is_space=*/true);
     if (!value) return InvalidParam(*name, "the value has an invalid percent-encoding.");
-    if (!IsValidUtf8(*value) || value->find('\0') != std::string::npos) {
-      return InvalidParam(*name, "the value is not valid UTF-8 text.");
-    }
+    if (!IsValidUtf8(*value)) return InvalidParam(*name, "the value is not valid UTF-8 text.");
+    if (HasNul(*value)) return InvalidParam(*name, "the value contains a NUL character.");
     params.emplace_back(std::move(*name), std::move(*value));
   }
   return params;

@@ -36,6 +36,10 @@ Utf8Scan ScanUtf8(std::string_view text);
 // True when `text` is well-formed UTF-8. NUL is well-formed.
 bool IsValidUtf8(std::string_view text);
 
+// True when `text` holds a NUL character (well-formed, but refused in every
+// field and parameter: it truncates strings in logs and C APIs).
+inline bool HasNul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
+
 // Number of code points in `text` (for invalid text: before the first
 // invalid byte, see ScanUtf8).
 std::size_t CountCodePoints(std::string_view text);

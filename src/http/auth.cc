@@ -73,7 +73,8 @@ core::Result<std::optional<std::string>> QueryCredential(std::string_view raw_qu
     if (value->empty()) continue;  // an empty occurrence counts as absent
     if (credential && *credential != *value) {
       return core::Status::InvalidArgument(
-          "The access_token parameter is given more than once with different values.");
+          "The access_token parameter is given more than once with different values.",
+          core::ApiError::kQueryInvalidFilters);
     }
     credential = std::move(*value);
   }
@@ -90,7 +91,8 @@ core::Result<std::optional<std::string_view>> PresentedSecret(const RequestHeade
     // Before the first one is read: two of them are a 400 whichever comes
     // first and whatever either holds.
     if (headers.authorization_count > 1) {
-      return core::Status::InvalidArgument("The Authorization header is given more than once.");
+      return core::Status::InvalidArgument("The Authorization header is given more than once.",
+                                           core::ApiError::kBadHttpRequest);
     }
     const auto credential = BearerCredential(*headers.authorization);
     if (!credential) {
@@ -112,7 +114,8 @@ core::Result<std::optional<std::string_view>> PresentedSecret(const RequestHeade
 
   if (from_header && from_query && *from_header != *from_query) {
     return core::Status::InvalidArgument(
-        "The Authorization header and the access_token parameter present different tokens.");
+        "The Authorization header and the access_token parameter present different tokens.",
+        core::ApiError::kQueryInvalidFilters);
   }
   if (from_header) return from_header;
   if (!from_query) return std::optional<std::string_view>();

@@ -193,6 +193,8 @@ TEST(BoomerangTokenTest, EveryFieldErrorNamesTheField) {
       {R"("description":{})", "'description'"},
       {R"("principal":null)", "'principal'"},
       {R"("principal":" ")", "'principal'"},
+      {R"("principal":"team-7,team-8")", "'principal'"},
+      {R"("principal":" team-7")", "'principal'"},
       {R"("principal":")" + std::string(1025, 'p') + R"(")", "'principal'"},
       {R"("creationDate":null)", "'creationDate'"},
       {R"("creationDate":"yesterday")", "'creationDate'"},

@@ -72,6 +72,12 @@ TEST(CreateRequestTest, RejectsEveryBrokenRule) {
        ApiError::kTokenInvalidRequest, "'principal'"},
       {"principal with NUL", [](auto& r) { r.principal = std::string("t\0", 2); },
        ApiError::kTokenInvalidRequest, "'principal'"},
+      {"principal with a comma", [](auto& r) { r.principal = "c1,c2"; },
+       ApiError::kTokenInvalidRequest, "'principal'"},
+      {"principal with a leading space", [](auto& r) { r.principal = " pw"; },
+       ApiError::kTokenInvalidRequest, "'principal'"},
+      {"principal with a trailing tab", [](auto& r) { r.principal = "pw\t"; },
+       ApiError::kTokenInvalidRequest, "'principal'"},
       {"principal too long",
        [](auto& r) { r.principal = std::string(kMaxPrincipalBytes + 1, 'p'); },
        ApiError::kTokenInvalidRequest, "'principal'"},
@@ -176,6 +182,16 @@ TEST(CreateRequestTest, AcceptsTeamRequestAsGiven) {
   EXPECT_EQ(result->principal, "team-1");
   EXPECT_EQ(result->expiration_date, kNow + 1);
   EXPECT_EQ(result->actions, std::vector<std::string>{"token/read"});
+}
+
+// Inside a principal any character but a comma is kept: only the ends and
+// commas would escape a principals filter.
+TEST(CreateRequestTest, APrincipalWithInnerSpacesAndPunctuationIsKept) {
+  CreateTokenRequest request = TeamRequest();
+  request.principal = "team a/b;c=d";
+  const Result<NewTokenSpec> result = ValidateCreate(request, kNow);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->principal, "team a/b;c=d");
 }
 
 TEST(CreateRequestTest, LimitsCountCodePointsNotBytes) {

@@ -62,5 +62,21 @@ TEST(QueryStringTest, RejectsBadEncodingNamingTheParameter) {
   }
 }
 
+// A NUL is well-formed UTF-8: the message names the NUL, not the encoding.
+TEST(QueryStringTest, NamesANulAsANulNotAsBadUtf8) {
+  for (std::string_view raw : {"principals=%00", "limit=1%00", "na%00me=1"}) {
+    const Result<QueryParams> params = ParseQueryString(raw);
+    ASSERT_FALSE(params.ok()) << raw;
+    EXPECT_EQ(params.status().api_error(), ApiError::kQueryInvalidFilters);
+    EXPECT_NE(params.status().message().find("NUL character"), std::string::npos)
+        << params.status().message();
+    EXPECT_EQ(params.status().message().find("UTF-8"), std::string::npos)
+        << params.status().message();
+  }
+  const Result<QueryParams> bad = ParseQueryString("principals=%FF");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("UTF-8"), std::string::npos) << bad.status().message();
+}
+
 }  // namespace
 }  // namespace tokend::core

@@ -99,7 +99,7 @@ TEST_F(AuthTest, ConflictingCredentialsAre400) {
   auto res = client->Request("GET", "/api/v2/token/query?access_token=bfg_other", Admin());
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400);
-  EXPECT_EQ(CodeOf(*res), 1002);
+  EXPECT_EQ(CodeOf(*res), 1001);
   EXPECT_EQ(res->body.find(admin_secret()), std::string::npos);
   // The same token twice is fine.
   res = client->Request("GET", "/api/v2/token/query?access_token=" + admin_secret(), Admin());

@@ -101,7 +101,7 @@ TEST_F(CredentialsTest, EncodedAccessTokenNameAgainstADifferentBearerIs400) {
                                    Bearer(header));
         ASSERT_TRUE(res);
         EXPECT_EQ(res->status, 400) << target << ": " << res->body;
-        EXPECT_EQ(CodeOf(*res), 1002) << res->body;
+        EXPECT_EQ(CodeOf(*res), 1001) << res->body;
         EXPECT_EQ(res->body.find(header), std::string::npos) << "a secret is echoed";
         EXPECT_EQ(res->body.find(parameter), std::string::npos) << "a secret is echoed";
       }
@@ -133,6 +133,7 @@ TEST_F(CredentialsTest, PlainAndEncodedNamesWithDifferentTokensAre400) {
                                           name + "=" + admin_secret());
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 400) << name << ": " << res->body;
+    EXPECT_EQ(CodeOf(*res), 1001) << res->body;
     res = client->Request("GET", "/api/v2/token/self?access_token=" + reader_.secret + "&" + name +
                                      "=" + reader_.secret);
     ASSERT_TRUE(res);
@@ -218,6 +219,7 @@ TEST_F(CredentialsTest, ARepeatedAuthorizationHeaderIsRefused) {
                                {{"Authorization", first}, {"authorization", second}});
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, status) << first << " then " << second << ": " << res->body;
+    EXPECT_EQ(CodeOf(*res), 9015) << res->body;
   }
   auto once = client->Request("GET", "/api/v2/token/query", {{"authorization", bearer}});
   ASSERT_TRUE(once);
