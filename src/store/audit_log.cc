@@ -189,4 +189,10 @@ void ChainChecker::Finish() {
   }
 }
 
+std::string MissingCreationProblem(std::string_view token_id) {
+  return "token " + std::string(token_id) +
+         " was created within the retention period but no chain holds its token.created "
+         "event: events were removed together with their chain's record";
+}
+
 }  // namespace tokend::store

@@ -162,4 +162,10 @@ class ChainChecker {
   std::string problem_;
 };
 
+// What verify reports when token `token_id`, created within the retention
+// period, has no token.created event in any chain (and is not one of the
+// tokens stored before every token had one): its chain, or that chain's
+// last events, were removed together with their record.
+std::string MissingCreationProblem(std::string_view token_id);
+
 }  // namespace tokend::store

@@ -2042,6 +2042,57 @@ TEST_P(EventStoreContractTest, VerifyFindsEveryKindOfTampering) {
   EXPECT_EQ(report.broken_event_id, ids[0]);
 }
 
+// A chain removed whole, record included, or cut short with its record moved
+// back, leaves whole chains: the tokens whose creation it recorded tell,
+// unless retention may have removed their events, or they were stored before
+// every token had one (audit_unrecorded_tokens).
+TEST_P(EventStoreContractTest, VerifyFindsRemovedEventsByTheTokensTheyCreated) {
+  if (!raw_sql_) GTEST_SKIP() << "nothing outside this store reaches its database";
+  // Events at kBase + 0..4 about tokens 0..4, created at kBase.
+  const core::EpochMillis kept_from = kBase;
+  {
+    SCOPED_TRACE("a whole chain and its record removed");
+    Reopen();
+    WriteFiveEvents(*store_);
+    EXPECT_TRUE(MustVerify(kept_from).ok());
+    ASSERT_EQ(raw_sql_("DELETE FROM audit_events"), "");
+    ASSERT_EQ(raw_sql_("DELETE FROM audit_chains"), "");
+    const ChainReport report = MustVerify(kept_from);
+    EXPECT_FALSE(report.ok());
+    EXPECT_NE(report.problem.find("token " + IdOf(0)), std::string::npos) << report.problem;
+    EXPECT_NE(report.problem.find("token.created"), std::string::npos) << report.problem;
+    // Events older than the retention period may be gone: nothing to tell.
+    EXPECT_TRUE(MustVerify(kBase + 1).ok());
+  }
+  {
+    SCOPED_TRACE("the last two events removed, the record moved back");
+    Reopen();
+    const std::vector<std::string> ids = WriteFiveEvents(*store_);
+    ASSERT_EQ(raw_sql_("UPDATE audit_chains SET last_seq = last_seq - 2, last_hash = (SELECT hash "
+                       "FROM audit_events WHERE id = '" +
+                       ids[2] + "')"),
+              "");
+    ASSERT_EQ(raw_sql_("DELETE FROM audit_events WHERE id IN ('" + ids[3] + "', '" + ids[4] + "')"),
+              "");
+    const ChainReport report = MustVerify(kept_from);
+    EXPECT_FALSE(report.ok());
+    EXPECT_NE(report.problem.find("token " + IdOf(3)), std::string::npos) << report.problem;
+  }
+  {
+    SCOPED_TRACE("a token stored without its event");
+    Reopen();
+    WriteFiveEvents(*store_);
+    const Token bare = MakeToken(7, TokenType::kUser, "u1");
+    ASSERT_TRUE(store_->Insert(bare, {}).ok());
+    const ChainReport report = MustVerify(kept_from);
+    EXPECT_FALSE(report.ok());
+    EXPECT_NE(report.problem.find("token " + IdOf(7)), std::string::npos) << report.problem;
+    // One stored before every token had its event.
+    ASSERT_EQ(raw_sql_("INSERT INTO audit_unrecorded_tokens (id) VALUES ('" + IdOf(7) + "')"), "");
+    EXPECT_TRUE(MustVerify(kept_from).ok());
+  }
+}
+
 // Removing a chain's first events and moving its record's head, as retention
 // does, is found unless the record proves (by the last removed event, whose
 // hash the kept chain links to) that every removed event was old enough.

@@ -233,6 +233,16 @@ constexpr Statement kUnrecordedWriter = {
     "SELECT writer FROM audit_events e WHERE NOT EXISTS "
     "(SELECT 1 FROM audit_chains c WHERE c.writer = e.writer) LIMIT 1",
     0};
+// The first token created at or after $1 with no token.created event, other
+// than those stored before every token had one.
+constexpr Statement kUnrecordedCreation = {
+    "tokend_unrecorded_creation",
+    "SELECT t.id FROM tokens t WHERE t.creation_date >= $1::bigint "
+    "AND NOT EXISTS (SELECT 1 FROM audit_events e "
+    "WHERE e.subject_id = t.id AND e.action = 'token.created') "
+    "AND NOT EXISTS (SELECT 1 FROM audit_unrecorded_tokens u WHERE u.id = t.id) "
+    "ORDER BY t.creation_date, t.id LIMIT 1",
+    1};
 constexpr Statement kChainEvents = {
     "tokend_chain_events",
     "SELECT id, seq, time, action, subject_id, subject_type, subject_principal, body, "
@@ -286,16 +296,43 @@ constexpr Statement kOutboxStats = {
     "(SELECT min(queued_at) FROM webhook_outbox WHERE NOT failed)",
     0};
 
-constexpr const Statement* kPrepared[] = {
-    &kFindById,         &kFindBySecretHash, &kInsert,        &kInsertMany,
-    &kDelete,           &kCountByType,      &kPing,          &kInsertAbsent,
-    &kRecordUses,       &kLockFamily,       &kRotationState, &kKeepRotated,
-    &kInsertRetired,    &kRevokeFamily,     &kSweepTokens,   &kSweepRetired,
-    &kNextOverlapEnd,   &kLookupSecret,     &kWriteEvents,   &kNoticeProgress,
-    &kNoticeStart,      &kNoticeClaim,      &kNoticeTokens,  &kChainWriters,
-    &kLockChain,        &kUnrecordedWriter, &kChainEvents,   &kPruneFirstKept,
-    &kPruneLastRemoved, &kPruneEvents,      &kPruneChain,    &kClaimDeliveries,
-    &kDelivered,        &kRetryDelivery,    &kFailDelivery,  &kOutboxStats};
+constexpr const Statement* kPrepared[] = {&kFindById,
+                                          &kFindBySecretHash,
+                                          &kInsert,
+                                          &kInsertMany,
+                                          &kDelete,
+                                          &kCountByType,
+                                          &kPing,
+                                          &kInsertAbsent,
+                                          &kRecordUses,
+                                          &kLockFamily,
+                                          &kRotationState,
+                                          &kKeepRotated,
+                                          &kInsertRetired,
+                                          &kRevokeFamily,
+                                          &kSweepTokens,
+                                          &kSweepRetired,
+                                          &kNextOverlapEnd,
+                                          &kLookupSecret,
+                                          &kWriteEvents,
+                                          &kNoticeProgress,
+                                          &kNoticeStart,
+                                          &kNoticeClaim,
+                                          &kNoticeTokens,
+                                          &kChainWriters,
+                                          &kLockChain,
+                                          &kUnrecordedWriter,
+                                          &kChainEvents,
+                                          &kPruneFirstKept,
+                                          &kPruneLastRemoved,
+                                          &kPruneEvents,
+                                          &kPruneChain,
+                                          &kClaimDeliveries,
+                                          &kDelivered,
+                                          &kRetryDelivery,
+                                          &kFailDelivery,
+                                          &kOutboxStats,
+                                          &kUnrecordedCreation};
 
 ResultPtr Exec(PGconn* conn, const Statement& statement, const std::vector<const char*>& params) {
   const pg::CallDeadline deadline(conn);
@@ -1489,7 +1526,15 @@ class PostgresStore final : public TokenStore {
         const std::string writer = *OptionalText(orphan.get(), 0, 0);
         ChainChecker checker(writer, std::nullopt, removable_before);
         if (Status walked = walk(checker, writer); !walked.ok()) return walked;
-        conclude(checker);
+        if (conclude(checker)) return finish();
+      }
+      // Whole chains can still have lost their last events, or a whole chain
+      // its record too: the tokens whose creation they recorded tell.
+      const std::string horizon = std::to_string(removable_before);
+      ResultPtr unrecorded = Exec(conn, kUnrecordedCreation, {horizon.c_str()});
+      if (!Succeeded(unrecorded.get(), PGRES_TUPLES_OK)) return fail(unrecorded.get());
+      if (PQntuples(unrecorded.get()) == 1) {
+        report.problem = MissingCreationProblem(*OptionalText(unrecorded.get(), 0, 0));
       }
       return finish();
     });

@@ -225,6 +225,14 @@ constexpr const char* kChainWritersSql =
 constexpr const char* kUnrecordedWriterSql =
     "SELECT writer FROM audit_events WHERE writer NOT IN (SELECT writer FROM audit_chains) "
     "LIMIT 1";
+// The first token created at or after ?1 with no token.created event, other
+// than those stored before every token had one.
+constexpr const char* kUnrecordedCreationSql =
+    "SELECT t.id FROM tokens t WHERE t.creation_date >= ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM audit_events e "
+    "WHERE e.subject_id = t.id AND e.action = 'token.created') "
+    "AND NOT EXISTS (SELECT 1 FROM audit_unrecorded_tokens u WHERE u.id = t.id) "
+    "ORDER BY t.creation_date, t.id LIMIT 1";
 constexpr const char* kChainEventsSql =
     "SELECT id, seq, time, action, subject_id, subject_type, subject_principal, body, "
     "prev_hash, hash FROM audit_events WHERE writer = ?1 AND seq > ?2 ORDER BY seq LIMIT 1000";
@@ -2521,9 +2529,20 @@ Result<ChainReport> SqliteStore::VerifyAudit(core::EpochMillis removable_before)
     const std::string writer(orphan->ColumnText(0));
     ChainChecker checker(writer, std::nullopt, removable_before);
     if (Status status = walk(checker, writer); !status.ok()) return status;
-    conclude(checker);
+    if (conclude(checker)) return report;
   } else if (rc != SQLITE_DONE) {
     return StatusFromSqlite(rc, lease->db(), context);
+  }
+  // Whole chains can still have lost their last events, or a whole chain its
+  // record too: the tokens whose creation they recorded tell.
+  Result<Statement> unrecorded = lease->Prepare(kUnrecordedCreationSql);
+  if (!unrecorded.ok()) return unrecorded.status();
+  unrecorded->Bind(1, removable_before);
+  const int found = unrecorded->Step();
+  if (found == SQLITE_ROW) {
+    report.problem = MissingCreationProblem(unrecorded->ColumnText(0));
+  } else if (found != SQLITE_DONE) {
+    return StatusFromSqlite(found, lease->db(), context);
   }
   return report;
 }
