@@ -328,6 +328,7 @@ asio::awaitable<void> Session::Serve() {
     }
     if (phase_ == Phase::kClosing) co_return;
 
+    const bool head_request = parser_->get().method() == beast_http::verb::head;
     // Answer: at once, or after the Step's blocking work on the store pool.
     std::optional<Response> res;
     {
@@ -348,6 +349,10 @@ asio::awaitable<void> Session::Serve() {
     const bool keep_alive = res->keep_alive();
     out_.clear();
     AppendWireResponse(*res, out_);
+    // An answer to HEAD ends with its header block (RFC 9110 section 9.3.2):
+    // its Content-Length describes a body the client does not read, and
+    // bytes after the header would be taken for the next response.
+    if (head_request) out_.resize(out_.find("\r\n\r\n") + 4);
     res.reset();
     parser_.reset();
     // The response waits for the other connections whose requests are ready

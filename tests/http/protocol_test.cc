@@ -134,6 +134,25 @@ TEST_F(ServerTest, MalformedJsonIs400) {
   EXPECT_EQ(res->status, 200);
 }
 
+// An answer to HEAD has no body, whatever it says (a 405 with its error
+// body on GET, a 401): the next answer on the connection follows its header.
+TEST_F(ServerTest, AnswersToHeadEndWithTheirHeader) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(true));
+  for (std::string_view target : {"/health", "/api/v2/token/query", "/nowhere"}) {
+    SCOPED_TRACE(target);
+    auto client = Connect();
+    ASSERT_TRUE(client->WriteRaw("HEAD " + std::string(target) +
+                                 " HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: "
+                                 "x\r\n\r\n"));
+    const std::string read = client->ReadUntil("HTTP/1.1 200");
+    const std::size_t header_end = read.find("\r\n\r\n");
+    ASSERT_NE(header_end, std::string::npos) << read;
+    EXPECT_EQ(read.substr(0, 9), "HTTP/1.1 ") << read;
+    EXPECT_NE(read.substr(0, 12), "HTTP/1.1 200") << "HEAD is not a route's method: " << read;
+    EXPECT_EQ(read.substr(header_end + 4, 12), "HTTP/1.1 200") << read;
+  }
+}
+
 TEST_F(ServerTest, MalformedHttpIs400AndCloses) {
   ASSERT_NO_FATAL_FAILURE(StartServer(false));
   auto client = Connect();
