@@ -88,48 +88,33 @@ bool IsBase62(char c) {
 }
 
 constexpr std::size_t kSecretRandomChars = 30;
-constexpr std::size_t kUuidChars = 36;
 
-// Whether the text from `pos` starts a run of at least kSecretRandomChars
-// base62 characters, or of kUuidChars base62 characters and hyphens.
-bool SecretRunAt(std::string_view text, std::size_t pos) {
-  std::size_t base62 = 0;
-  while (pos + base62 < text.size() && IsBase62(text[pos + base62])) ++base62;
-  if (base62 >= kSecretRandomChars) return true;
-  std::size_t with_hyphens = 0;
-  while (pos + with_hyphens < text.size() &&
-         (IsBase62(text[pos + with_hyphens]) || text[pos + with_hyphens] == '-')) {
-    ++with_hyphens;
-  }
-  return with_hyphens >= kUuidChars;
+bool IsHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
 }
-
-bool IsLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
 }  // namespace
 
 bool HoldsSecretShapedText(std::string_view text) {
-  for (std::size_t pos = 0; pos < text.size(); ++pos) {
-    // Only where a run starts: each run is looked at once.
-    if (pos > 0 && (IsBase62(text[pos - 1]) || text[pos - 1] == '-')) continue;
-    if (SecretRunAt(text, pos)) return true;
+  std::size_t base62 = 0;
+  for (const char c : text) {
+    if (IsBase62(c) && ++base62 >= kSecretRandomChars) return true;
   }
   return false;
 }
 
-bool HoldsPrefixedSecretText(std::string_view text) {
-  for (std::size_t underscore = 3; underscore + 1 < text.size(); ++underscore) {
-    if (text[underscore] == '_' && IsLetter(text[underscore - 1]) &&
-        IsLetter(text[underscore - 2]) && IsLetter(text[underscore - 3]) &&
-        SecretRunAt(text, underscore + 1)) {
-      return true;
-    }
+bool HoldsNonHexSecretText(std::string_view text) {
+  std::size_t base62 = 0;
+  bool beyond_hex = false;
+  for (const char c : text) {
+    if (!IsBase62(c)) continue;
+    ++base62;
+    beyond_hex = beyond_hex || !IsHexDigit(c);
   }
-  return false;
+  return base62 >= kSecretRandomChars && beyond_hex;
 }
 
 std::string QuoteForMessage(std::string_view input) {
-  if (HoldsSecretShapedText(input)) return std::string(kSecretShapedValue);
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   // Most input is short printable text: one allocation covers it.
@@ -185,6 +170,8 @@ std::string QuoteForMessage(std::string_view input) {
     }
     pos += length;
   }
+  // Judged on what would be shown: past the cut, nothing is.
+  if (HoldsSecretShapedText(input.substr(0, pos))) return std::string(kSecretShapedValue);
   out.push_back('\'');
   // Outside the quotes, so that it cannot be mistaken for input.
   if (pos < input.size()) out.append("...");

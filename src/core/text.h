@@ -64,8 +64,9 @@ inline constexpr std::size_t kMaxQuotedBytes = 2 + 6 * kMaxEchoCodePoints + 3;
 //   C1 controls              -> \u0080 to \u009F
 //   U+2028, U+2029           -> \u2028, \u2029 (line breaks to some readers)
 //   a byte of invalid UTF-8  -> \xNN, counted as one code point
-// A value that holds secret-shaped text (HoldsSecretShapedText) is not
-// echoed at all: the result is kSecretShapedValue. Every error message that
+// A value whose shown part (its first kMaxEchoCodePoints code points) holds
+// secret-shaped text (HoldsSecretShapedText) is not echoed at all: the
+// result is kSecretShapedValue. Every error message that
 // names a value a client sent goes through this, so a secret sent in the
 // wrong place never comes back in an answer or a log.
 std::string QuoteForMessage(std::string_view input);
@@ -73,19 +74,19 @@ std::string QuoteForMessage(std::string_view input);
 // What QuoteForMessage gives for a value holding secret-shaped text.
 inline constexpr std::string_view kSecretShapedValue = "(a value shaped like a secret, not shown)";
 
-// True when `text` contains a run of 30 or more characters of [0-9A-Za-z], or
-// of 36 or more of [0-9A-Za-z-]. A tokend secret is a prefix, '_', 30 random
-// characters and a checksum anyone can compute, so its random part alone
-// gives it back, whatever was cut, recased or put around it; a legacy
-// Boomerang secret's UUID is the second run. Many other services' keys have
-// such runs too. Cheap enough for every echoed value.
+// True when `text` holds 30 or more characters of [0-9A-Za-z] in all. A
+// tokend secret is a prefix, '_', 30 random characters and a checksum anyone
+// can compute, so its random part alone gives it back, however it was cut,
+// recased, wrapped or split by other characters; a legacy Boomerang
+// secret's UUID holds 32. Many other services' keys are as long. Cheap
+// enough for every echoed value.
 bool HoldsSecretShapedText(std::string_view text);
 
-// The narrower test for identifiers passed through (request ids, which are
-// often 32 hex digits or a UUID): three letters, '_', then 30 or more
-// characters of [0-9A-Za-z] or 36 of [0-9A-Za-z-]: a secret with its prefix,
-// in any case, cut or not.
-bool HoldsPrefixedSecretText(std::string_view text);
+// The test for identifiers passed through (request ids, which are often 32
+// hex digits or a UUID): 30 or more characters of [0-9A-Za-z] in all, not
+// every one a hex digit. A secret's 30 random characters are all hex digits
+// by chance once in about 3 * 10^13.
+bool HoldsNonHexSecretText(std::string_view text);
 
 // ---------------------------------------------------------------------------
 // Parsing

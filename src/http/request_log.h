@@ -19,7 +19,7 @@ inline constexpr std::string_view kRequestIdHeader = "X-Request-Id";
 inline constexpr std::size_t kMaxRequestIdBytes = 128;
 
 // True for 1..128 characters of [A-Za-z0-9._-] holding no secret-shaped text
-// (core::HoldsPrefixedSecretText): an id a client or proxy sent that tokend
+// (core::HoldsNonHexSecretText): an id a client or proxy sent that tokend
 // passes back and logs as it is.
 bool IsAcceptableRequestId(std::string_view id);
 

@@ -28,38 +28,47 @@ TEST(TextTest, QuoteNeverEchoesSecretShapedText) {
   const std::string secret = "bfg_" + std::string(28, 'a') + "Zz09AbcD12";
   const std::string legacy = "bft_0f8fad5b-d9cb-469f-a165-70867728950e";
   // A secret cut to its prefix and random part, recased, another separator,
-  // without its prefix: each gives the secret back (the checksum is public).
+  // without its prefix, wrapped or split by any character: each gives the
+  // secret back (the checksum is public).
   for (const std::string& value :
        {secret, legacy, "team," + secret, secret + "/read", "x" + secret + "tail",
         secret.substr(0, 34), "BFG_" + secret.substr(4), "bfg-" + secret.substr(4),
-        "bfg " + secret.substr(4), secret.substr(4, 30), legacy.substr(4), std::string(45, 'a')}) {
+        "bfg " + secret.substr(4), secret.substr(4, 30), legacy.substr(4), std::string(45, 'a'),
+        secret.substr(0, 26) + "\n" + secret.substr(26),
+        secret.substr(0, 20) + "." + secret.substr(20),
+        secret.substr(4, 15) + " " + secret.substr(19, 15),
+        "bfg_" + std::string(20, 'a') + "." + std::string(15, 'a')}) {
     EXPECT_TRUE(HoldsSecretShapedText(value)) << value;
     EXPECT_EQ(QuoteForMessage(value), kSecretShapedValue) << value;
   }
-  // Shorter runs are echoed.
+  // Fewer than 30 letters and digits in all are echoed.
   for (const std::string& value :
-       {secret.substr(0, 33), "bfg_" + std::string(20, 'a') + "." + std::string(15, 'a'),
-        std::string(29, 'a'), std::string("0f8fad5b-d9cb-469f-a165-70867728950"),
-        std::string("workflow/read")}) {
+       {std::string(29, 'a'), "bfg_" + std::string(25, 'a'), std::string("0f8fad5b-d9cb-469f-a165"),
+        std::string("workflow/read, workflowrun/action"),
+        std::string("2026-03-01T05:00:00.000+00:00")}) {
     EXPECT_FALSE(HoldsSecretShapedText(value)) << value;
     EXPECT_EQ(QuoteForMessage(value).front(), '\'') << value;
   }
 }
 
-// What a request id may not hold: a secret with its prefix, cut or not, in
-// any case; request ids of 32 hex digits or a UUID pass.
-TEST(TextTest, PrefixedSecretText) {
+// What a request id may not hold: 30 letters and digits in all that are not
+// all hex digits (a secret, cut, recased or split, with or without its
+// prefix); request ids of 32 hex digits or a UUID pass.
+TEST(TextTest, NonHexSecretText) {
   const std::string secret = "bfg_" + std::string(28, 'a') + "Zz09AbcD12";
   for (const std::string& value :
-       {secret, secret.substr(0, 34), "BFG_" + secret.substr(4), "req." + secret,
+       {secret, secret.substr(0, 34), "BFG_" + secret.substr(4), "req." + secret, secret.substr(4),
+        "bfg-" + secret.substr(4), secret.substr(0, 20) + "." + secret.substr(20),
+        secret.substr(0, 24) + "-" + secret.substr(24),
         std::string("bft_0f8fad5b-d9cb-469f-a165-70867728950e")}) {
-    EXPECT_TRUE(HoldsPrefixedSecretText(value)) << value;
+    EXPECT_TRUE(HoldsNonHexSecretText(value)) << value;
   }
   for (const std::string& value :
        {std::string("0123456789abcdef0123456789abcdef"),
-        std::string("0f8fad5b-d9cb-469f-a165-70867728950e"), secret.substr(4),
-        std::string("bfg-") + secret.substr(4), secret.substr(0, 33)}) {
-    EXPECT_FALSE(HoldsPrefixedSecretText(value)) << value;
+        std::string("0f8fad5b-d9cb-469f-a165-70867728950e"),
+        std::string("0F8FAD5B-D9CB-469F-A165-70867728950E.0123456789abcdef"),
+        std::string("req-") + std::string(25, 'z'), secret.substr(0, 33 - 4)}) {
+    EXPECT_FALSE(HoldsNonHexSecretText(value)) << value;
   }
 }
 
