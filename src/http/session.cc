@@ -58,6 +58,10 @@ constexpr std::chrono::seconds kLingerTime{2};
 // What a request line holds besides its target: the method, two spaces,
 // "HTTP/1.1" and the line end, with room for a long method.
 constexpr std::size_t kMaxLineFraming = 64;
+// Empty lines before a request line are skipped (RFC 9112 section 2.2: a
+// client may end a body with an extra CRLF), up to this many bytes of them;
+// more are a malformed request.
+constexpr std::size_t kMaxLeadingEmptyLineBytes = 16;
 constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 constexpr std::size_t kReadChunk = 16 * 1024;
 // A write buffer grown beyond this by one large response is released.
@@ -652,7 +656,20 @@ Session::error_code Session::ParseNow(bool whole_message, std::size_t& total) {
   auto& parser = *parser_;
   for (;;) {
     if (whole_message ? parser.is_done() : parser.is_header_done()) return {};
-    if (buffer_.size() > 0) {
+    if (buffer_.size() > 0 && !parser.got_some() && total < kMaxLeadingEmptyLineBytes) {
+      const auto data = buffer_.data();
+      const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+      std::size_t empty = 0;
+      while (total + empty < kMaxLeadingEmptyLineBytes && bytes.substr(empty, 2) == "\r\n") {
+        empty += 2;
+      }
+      total += empty;
+      buffer_.consume(empty);
+    }
+    // A CR alone may start one more empty line: the next byte decides.
+    const bool lone_cr_first = !parser.got_some() && buffer_.size() == 1 &&
+                               *static_cast<const char*>(buffer_.data().data()) == '\r';
+    if (buffer_.size() > 0 && !lone_cr_first) {
       if (!parser.is_header_done() && HoldsFoldedHeaderLine(buffer_)) {
         return beast_http::error::bad_field;
       }

@@ -284,8 +284,10 @@ std::vector<Case> Cases() {
        "Content-Length: 16\r\n\r\n{\r\n \"token\":\"x\"}",
        200, false},
       {"bare LF line endings", "GET /health HTTP/1.1\nHost: x\n\n", kAny4xx, true},
-      // The contract is silent on an empty request line.
-      {"empty request line", "\r\n\r\n", kAny4xx, true},
+      // A few empty lines before a request line are skipped (RFC 9112
+      // section 2.2); more than a request may begin with are malformed.
+      {"empty lines only, past what is skipped", "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n", 400, true,
+       9015},
       {"request line without method", " /health HTTP/1.1\r\n\r\n", 400, true, 9015},
   };
   return cases;

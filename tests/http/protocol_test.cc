@@ -153,6 +153,32 @@ TEST_F(ServerTest, AnswersToHeadEndWithTheirHeader) {
   }
 }
 
+// RFC 9112 section 2.2: empty lines before a request line are ignored (a
+// few; more are malformed), also when they arrive on their own.
+TEST_F(ServerTest, EmptyLinesBeforeARequestAreSkipped) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  ASSERT_TRUE(client->WriteRaw("\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  ASSERT_TRUE(client->WriteRaw("\r"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(client->WriteRaw("\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+
+  auto flooded = Connect();
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += "\r\n";
+  ASSERT_TRUE(flooded->WriteRaw(many + "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  res = flooded->ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(CodeOf(*res), 9015);
+}
+
 TEST_F(ServerTest, MalformedHttpIs400AndCloses) {
   ASSERT_NO_FATAL_FAILURE(StartServer(false));
   auto client = Connect();
