@@ -2256,6 +2256,41 @@ TEST_P(EventStoreContractTest, OutboxClaimsLeasesRetriesAndFails) {
   EXPECT_TRUE(store_->ClaimDeliveries(kBase + 10'000'000, 10'000, 10, {})->empty());
 }
 
+// A claim takes at most `max` deliveries, however the store plans it: on
+// PostgreSQL, after its statistics found the outbox empty and its claim's
+// plan was made for that, a burst of events was once taken in one claim.
+TEST_P(EventStoreContractTest, AClaimOfOneTakesOneAfterTheOutboxWasEmpty) {
+  const Token first = MakeToken(1, TokenType::kUser, "u1");
+  const core::AuditEvent event = Event(core::AuditAction::kCreated, first, kBase);
+  ASSERT_TRUE(store_->Insert(first, std::span(&event, 1)).ok());
+  for (int i = 0; i < 2; ++i) {
+    Result<std::vector<Delivery>> claimed = store_->ClaimDeliveries(kBase, 10'000, 1, {});
+    ASSERT_TRUE(claimed.ok());
+    ASSERT_EQ(claimed->size(), 1u);
+    ASSERT_TRUE(
+        store_->FinishDelivery(claimed->front(), {DeliveryOutcome::Kind::kDelivered, 0, ""}).ok());
+  }
+  if (raw_sql_) ASSERT_EQ(raw_sql_("ANALYZE webhook_outbox"), "");
+  // Enough empty claims for every pooled connection to settle on a plan.
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(store_->ClaimDeliveries(kBase, 10'000, 1, {})->empty());
+  }
+  for (int n = 2; n < 52; ++n) {
+    const Token token = MakeToken(n, TokenType::kUser, "u1");
+    const core::AuditEvent created = Event(core::AuditAction::kCreated, token, kBase + n);
+    ASSERT_TRUE(store_->Insert(token, std::span(&created, 1)).ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    Result<std::vector<Delivery>> claimed = store_->ClaimDeliveries(kBase + 100, 10'000, 1, {});
+    ASSERT_TRUE(claimed.ok());
+    EXPECT_EQ(claimed->size(), 1u);
+  }
+  // The other 97 (50 events, two URLs) are still there to claim.
+  Result<std::vector<Delivery>> rest = store_->ClaimDeliveries(kBase + 100, 10'000, 1000, {});
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->size(), 97u);
+}
+
 TEST_P(EventStoreContractTest, AClaimLeavesTheDeliveriesToSkippedUrlsWhereTheyAre) {
   for (int n = 1; n <= 3; ++n) {
     const Token token = MakeToken(n, TokenType::kUser, "u1");

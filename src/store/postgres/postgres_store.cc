@@ -267,15 +267,19 @@ constexpr Statement kPruneChain = {
 // Due deliveries, oldest first; rows another instance is claiming right now
 // are skipped, and a row it claimed meanwhile fails the recheck of the
 // WHERE clause after its lock is released. RETURNING has no order: the
-// caller sorts.
+// caller sorts. The rows are picked once, in a materialized CTE: as an IN
+// subquery, a generic plan made while the outbox was empty rescanned it for
+// every row of the outbox, and each rescan skipped the rows this UPDATE had
+// just claimed and locked the next, so one claim took every due row.
 constexpr Statement kClaimDeliveries = {
     "tokend_claim_deliveries",
-    "UPDATE webhook_outbox SET claimed_until = $2::bigint WHERE (event_id, url) IN ("
-    "SELECT event_id, url FROM webhook_outbox WHERE NOT failed "
+    "WITH picked AS MATERIALIZED (SELECT event_id, url FROM webhook_outbox WHERE NOT failed "
     "AND next_attempt_at <= $1::bigint AND (claimed_until IS NULL OR claimed_until <= $1::bigint) "
     "AND url <> ALL($4::text[]) "
     "ORDER BY queued_at, event_id, url LIMIT $3::bigint FOR UPDATE SKIP LOCKED) "
-    "RETURNING event_id, url, payload, attempts, queued_at",
+    "UPDATE webhook_outbox o SET claimed_until = $2::bigint FROM picked "
+    "WHERE o.event_id = picked.event_id AND o.url = picked.url "
+    "RETURNING o.event_id, o.url, o.payload, o.attempts, o.queued_at",
     4};
 constexpr Statement kDelivered = {"tokend_delivered",
                                   "DELETE FROM webhook_outbox WHERE event_id = $1 AND url = $2", 2};
