@@ -63,9 +63,11 @@ std::size_t UserinfoSpans(std::string_view text, std::size_t start, std::vector<
   if (start >= text.size()) return start;
   // The authority normally ends at the first '/', '?' or '#', and userinfo at
   // the last '@' before that. A password holding one of those characters
-  // unencoded moves the last '@' past it: then the last '@' of all is taken,
-  // unless it belongs to a password parameter of the query.
-  const std::size_t delimiter = text.find_first_of("/?#", start);
+  // unencoded moves the last '@' past it, so userinfo is taken to end at the
+  // last '@' before the query (a database name with an unencoded '@' then
+  // hides more than the password: never less). Failing that, the last '@' of
+  // all is taken, unless it belongs to a password parameter of the query.
+  const std::size_t delimiter = text.find_first_of("?#", start);
   const std::size_t limit = delimiter == std::string_view::npos ? text.size() : delimiter;
   std::size_t at = text.substr(0, limit).rfind('@');
   if (at == std::string_view::npos || at < start) {
