@@ -20,6 +20,7 @@
 #include "app/files.h"
 #include "core/audit.h"
 #include "core/time.h"
+#include "core/webhook_url.h"
 #include "store/token_store.h"
 
 namespace tokend::app {
@@ -59,7 +60,8 @@ std::optional<std::string> ReadWholeFile(const std::string& path, std::string& e
   return std::move(content).str();
 }
 
-core::Result<std::unique_ptr<store::TokenStore>> OpenStore(const std::string& url) {
+core::Result<std::unique_ptr<store::TokenStore>> OpenStore(
+    const std::string& url, const std::vector<std::string>& webhook_urls) {
   if (auto parent = SqliteParentDir(url)) {
     if (core::Status status = CreatePrivateDirectories(*parent); !status.ok()) {
       return core::Status::Unavailable(status.message() + " (for the SQLite store)");
@@ -68,6 +70,7 @@ core::Result<std::unique_ptr<store::TokenStore>> OpenStore(const std::string& ur
   // One connection is all the import uses.
   store::StoreOptions options;
   options.pool_size = 1;
+  options.webhook_urls = webhook_urls;
   return store::TokenStore::Open(url, options);
 }
 
@@ -152,6 +155,12 @@ CLI::App* AddImportCommand(CLI::App& cli, ImportConfig& config) {
                       "Accepted for mongoexport's spelling; a file starting with '[' is read as "
                       "a JSON array anyway");
   boomerang
+      ->add_option("--webhook-url", config.webhook_urls,
+                   "As for serve: each imported token's token.created event is queued for each "
+                   "URL, for serve to deliver; repeatable")
+      ->envname("TOKEND_WEBHOOK_URL")
+      ->delimiter(',');
+  boomerang
       ->add_option("--batch-size", config.batch_size,
                    "Tokens written per transaction (a progress line follows each batch)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
@@ -160,6 +169,13 @@ CLI::App* AddImportCommand(CLI::App& cli, ImportConfig& config) {
 }
 
 int RunImport(const ImportConfig& config) {
+  for (const std::string& text : config.webhook_urls) {
+    if (auto url = core::ParseWebhookUrl(text); !url.ok()) {
+      Note("bad --webhook-url %s: %s", core::RedactWebhookUrl(text).c_str(),
+           std::string(url.status().message()).c_str());
+      return kExitUsage;
+    }
+  }
   std::string read_error;
   const std::optional<std::string> text = ReadWholeFile(config.file, read_error);
   if (!text) {
@@ -184,7 +200,7 @@ int RunImport(const ImportConfig& config) {
       config.dry_run && sqlite_file && !std::filesystem::exists(*sqlite_file);
   std::unique_ptr<store::TokenStore> store;
   if (!nothing_to_open) {
-    auto opened = OpenStore(config.store);
+    auto opened = OpenStore(config.store, config.webhook_urls);
     if (!opened.ok()) {
       const core::Status& status = opened.status();
       const std::string message = RedactStoreSecrets(config.store, status.message());

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace tokend::app {
 
@@ -23,6 +24,9 @@ struct ImportConfig {
   bool dry_run = false;
   bool json_array = false;  // accepted for mongoexport's spelling; the file tells
   std::size_t batch_size = 1000;
+  // As for serve: each imported token's token.created is queued for these
+  // URLs, for serve to deliver.
+  std::vector<std::string> webhook_urls;
 };
 
 // Adds `import` with its subcommand `boomerang` to `cli`, filling `config`;

@@ -18,6 +18,7 @@
 #include "core/token.h"
 #include "e2e_helpers.h"
 #include "store/store_backends.h"
+#include "store/token_store.h"
 #include "tokend_process.h"
 
 namespace tokend::e2e {
@@ -389,6 +390,24 @@ TEST(ImportTest, EachImportedTokenIsRecordedOnceInTheAuditTrail) {
   for (const Fixture& fixture : fixtures) EXPECT_EQ(subjects.count(fixture.id), 1u) << fixture.id;
   EXPECT_EQ(answer.at("totalElements").to_number<std::int64_t>(),
             static_cast<std::int64_t>(fixtures.size()));
+}
+
+// Imported tokens' token.created events are queued for the webhook URLs
+// given, as bootstrap's are, for serve to deliver; a bad URL is a usage error.
+TEST(ImportTest, ImportedEventsAreQueuedForTheWebhookUrlsGiven) {
+  TempDir dir;
+  const std::string store = "sqlite:" + dir.File("tokend.db");
+  const std::string file = WriteFile(dir, "lines.json", Export(Fixtures(), Format::kRelaxedLines));
+  RunResult bad = Import(file, store, {"--webhook-url", "ftp://127.0.0.1/hook"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("--webhook-url"), std::string::npos) << bad.err;
+  ASSERT_EQ(Import(file, store, {"--webhook-url", "http://127.0.0.1:9/a,http://127.0.0.1:9/b"}).out,
+            Summary(6, 0, 0));
+  auto opened = store::TokenStore::Open(store, {});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto stats = (*opened)->GetOutboxStats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->waiting, 12) << "six events, two URLs";
 }
 
 TEST(ImportTest, DocumentsRepeatedInTheFileAreSkipped) {
