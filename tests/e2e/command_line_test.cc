@@ -38,6 +38,10 @@ TEST(CommandLineTest, CheckConfigContactsNoPostgresServer) {
   RunResult run = RunTokend(
       {"serve", "--check-config", "--store", "postgresql://tokend:secret@127.0.0.1:1/tokend"}, 15s);
   EXPECT_EQ(run.exit_code, 0) << run.err;
+  // Several hosts, one on the default port.
+  run = RunTokend({"serve", "--check-config", "--store", "postgresql://tokend@h1:5432,h2/tokend"},
+                  15s);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
 }
 
 struct BadConfiguration {
@@ -59,6 +63,10 @@ TEST(CommandLineTest, CheckConfigRefusesEachBadSettingWithExitTwoNamingIt) {
       {{"--max-lifetime", "team=1d", "--default-lifetime", "team=2d"}, "team"},
       {{"--threads", "-1"}, "--threads"},
       {{"--auth", "maybe"}, "--auth"},
+      {{"--store", "postgresql://u@127.0.0.1:notaport/db"}, "port"},
+      {{"--store", "postgresql://u@127.0.0.1:99999/db"}, "port"},
+      {{"--store", "postgresql://u@h1:5432,h2:0/db"}, "port"},
+      {{"--store", "host=h port=54x32 dbname=db"}, "port"},
   };
   for (const BadConfiguration& bad : cases) {
     std::vector<std::string> args = {"serve", "--check-config"};

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <map>
@@ -58,6 +59,25 @@ bool IsUnavailableState(std::string_view state) {
          state == "57P03" || state == "57014" || state == "25006";
 }
 
+// A port, or libpq's comma-separated list of them (one per host; an empty
+// item is the default port): each a number from 1 to 65535.
+bool IsPortList(std::string_view ports) {
+  for (;;) {
+    const std::size_t comma = ports.find(',');
+    const std::string_view item = ports.substr(0, comma);
+    if (!item.empty()) {
+      if (item.size() > 5 ||
+          !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return false;
+      }
+      const int port = std::stoi(std::string(item));
+      if (port < 1 || port > 65535) return false;
+    }
+    if (comma == std::string_view::npos) return true;
+    ports.remove_prefix(comma + 1);
+  }
+}
+
 // Notices (e.g. "already exists, skipping") are not errors; nobody reads
 // them, so they must not reach stderr.
 void IgnoreNotice(void*, const char*) {}
@@ -77,6 +97,15 @@ Result<ConnectionConfig> ConnectionConfig::Parse(std::string_view url,
     return Status::InvalidArgument("invalid PostgreSQL connection URL");
   }
   config.secrets_ = PasswordFragments(config.url_);
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    // libpq takes any port text here and refuses it only when connecting: a
+    // check of the configuration would pass a URL no start can use.
+    if (std::strcmp(o->keyword, "port") == 0 && o->val != nullptr && !IsPortList(o->val)) {
+      PQconninfoFree(options);
+      return Status::InvalidArgument(
+          "invalid PostgreSQL connection URL: a port is not a number from 1 to 65535");
+    }
+  }
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     const bool secret =
         std::strcmp(o->keyword, "password") == 0 || std::strcmp(o->keyword, "sslpassword") == 0;
