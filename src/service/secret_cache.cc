@@ -6,7 +6,15 @@
 namespace tokend::service {
 
 SecretCache::SecretCache(std::size_t capacity)
-    : shard_capacity_(capacity == 0 ? 0 : std::max<std::size_t>(capacity / kShards, 1)) {}
+    : shard_capacity_(capacity == 0 ? 0 : std::max<std::size_t>(capacity / kShards, 1)) {
+  // The tables are sized for the capacity once (up to kReservedEntries, 8
+  // bytes a bucket), so that filling the cache after a start never rehashes
+  // them on the request path, under the mutation lock.
+  const std::size_t reserved = std::min(capacity, kReservedEntries);
+  if (reserved == 0) return;
+  for (Shard& shard : shards_) shard.by_hash.reserve(reserved / kShards + 1);
+  id_to_hash_.reserve(reserved);
+}
 
 namespace {
 

@@ -70,6 +70,9 @@ class SecretCache {
 
  private:
   static constexpr std::size_t kShards = 16;
+  // The most entries the tables are sized for up front (about 16 MB of
+  // buckets); a larger capacity grows them as it fills.
+  static constexpr std::size_t kReservedEntries = 1'000'000;
   // Keys are views of the cached token's own secret_hash (and id, in
   // id_to_hash_): a cached token is immutable and its entry holds it, so
   // caching one costs no copy of its strings. An entry's views must be

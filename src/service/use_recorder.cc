@@ -71,8 +71,16 @@ core::Status UseRecorder::Flush() {
   std::array<UseMap, kShards> taken;
   std::size_t count = 0;
   for (std::size_t i = 0; i < kShards; ++i) {
-    std::lock_guard lock(shards_[i].mu);
-    taken[i].swap(shards_[i].uses);
+    // Each shard starts the next interval sized for as many ids as it took in
+    // the last (sized here, outside its lock), so that a burst of new ids,
+    // after a start or a cold walk, does not rehash it on the request path.
+    UseMap next;
+    next.reserve(last_sizes_[i]);
+    {
+      std::lock_guard lock(shards_[i].mu);
+      taken[i] = std::exchange(shards_[i].uses, std::move(next));
+    }
+    last_sizes_[i] = taken[i].size();
     count += taken[i].size();
   }
   if (count == 0) return core::Status::Ok();

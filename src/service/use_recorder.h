@@ -86,7 +86,8 @@ class UseRecorder {
   const std::uint64_t instance_;
   std::array<Shard, kShards> shards_;
 
-  std::mutex flush_mu_;  // one flush at a time
+  std::mutex flush_mu_;                            // one flush at a time
+  std::array<std::size_t, kShards> last_sizes_{};  // guarded by flush_mu_
 
   std::mutex thread_mu_;  // guards stopping_ and the thread's start and join
   std::condition_variable wake_;
