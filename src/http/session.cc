@@ -99,6 +99,12 @@ std::string_view RequestPathSoFar(const beast_http::request_parser<beast_http::s
   return parsed ? parsed->path : std::string_view();
 }
 
+// Cuts a wire response after its header block: an answer to HEAD ends there
+// (RFC 9110 section 9.3.2). Its Content-Length describes a body the client
+// does not read, and bytes after the header would be taken for the next
+// response.
+void DropBody(std::string& wire) { wire.resize(wire.find("\r\n\r\n") + 4); }
+
 // Whether the header at the start of `buffer` (up to its blank line, or all
 // of it while incomplete) continues a field on a line that starts with a
 // space or a tab (obs-fold). Refused (400), as RFC 9112 section 5.2 allows: a
@@ -262,7 +268,12 @@ asio::awaitable<void> Session::Serve() {
     // Read. The idle time (the header time for the first request) runs
     // until the request's first byte; then the header time, then the body
     // time.
-    if (buffer_.size() == 0) {
+    // Empty lines before a request (RFC 9112 section 2.2: a client may end a
+    // body with an extra CRLF) are skipped here, as idle time: a request
+    // begins with its first other byte.
+    empty_line_bytes_ = 0;
+    DropEmptyLines();
+    while (buffer_.size() == 0 || MayStartAnEmptyLine()) {
       if (listener_.draining()) co_return;
       error_code ec = ReadNow();
       if (ec == asio::error::would_block) {
@@ -273,6 +284,7 @@ asio::awaitable<void> Session::Serve() {
         if (phase_ == Phase::kIdle) phase_ = Phase::kBusy;
       }
       if (ec || phase_ == Phase::kClosing) co_return;
+      DropEmptyLines();
     }
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
@@ -353,10 +365,7 @@ asio::awaitable<void> Session::Serve() {
     const bool keep_alive = res->keep_alive();
     out_.clear();
     AppendWireResponse(*res, out_);
-    // An answer to HEAD ends with its header block (RFC 9110 section 9.3.2):
-    // its Content-Length describes a body the client does not read, and
-    // bytes after the header would be taken for the next response.
-    if (head_request) out_.resize(out_.find("\r\n\r\n") + 4);
+    if (head_request) DropBody(out_);
     res.reset();
     parser_.reset();
     // The response waits for the other connections whose requests are ready
@@ -481,6 +490,16 @@ asio::awaitable<void> Session::OnReadError(error_code ec, bool header) {
   }
 }
 
+// Whether the request being answered is a HEAD, as far as it was read: its
+// parsed method, else the start of its request line (a request refused
+// before its line was whole, for its length).
+bool Session::AnswersHead() const {
+  if (!parser_) return false;
+  if (!parser_->get().target().empty()) return parser_->get().method() == beast_http::verb::head;
+  const auto data = buffer_.data();
+  return std::string_view(static_cast<const char*>(data.data()), data.size()).starts_with("HEAD ");
+}
+
 // Sends an error response, then closes the connection.
 asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::string message) {
   Response res = ErrorResponse(error, std::move(message));
@@ -534,6 +553,7 @@ void Session::TrimWriteBuffer() {
 asio::awaitable<bool> Session::Write(const Response& res) {
   out_.clear();
   AppendWireResponse(res, out_);
+  if (AnswersHead()) DropBody(out_);
   std::string_view rest = out_;
   // Without a coroutine of its own when the socket takes it all at once.
   bool sent = SendNow(rest);
@@ -652,24 +672,33 @@ asio::awaitable<Session::error_code> Session::ReadWhenReady() {
 // parser consumed to `total`. would_block when more bytes must be waited for
 // (ParseWhenReady); otherwise the errors of Beast's http::read_header and
 // http::read.
+// Drops the empty lines (CRLF) at the start of buffer_, up to
+// kMaxLeadingEmptyLineBytes of them before one request; more are left to the
+// parser, which refuses them.
+void Session::DropEmptyLines() {
+  const auto data = buffer_.data();
+  const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+  std::size_t empty = 0;
+  while (empty_line_bytes_ + empty < kMaxLeadingEmptyLineBytes &&
+         bytes.substr(empty, 2) == "\r\n") {
+    empty += 2;
+  }
+  empty_line_bytes_ += empty;
+  buffer_.consume(empty);
+}
+
+// A lone CR, while more empty lines may still be skipped: the next byte
+// tells whether it ends one.
+bool Session::MayStartAnEmptyLine() const {
+  return empty_line_bytes_ < kMaxLeadingEmptyLineBytes && buffer_.size() == 1 &&
+         *static_cast<const char*>(buffer_.data().data()) == '\r';
+}
+
 Session::error_code Session::ParseNow(bool whole_message, std::size_t& total) {
   auto& parser = *parser_;
   for (;;) {
     if (whole_message ? parser.is_done() : parser.is_header_done()) return {};
-    if (buffer_.size() > 0 && !parser.got_some() && total < kMaxLeadingEmptyLineBytes) {
-      const auto data = buffer_.data();
-      const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
-      std::size_t empty = 0;
-      while (total + empty < kMaxLeadingEmptyLineBytes && bytes.substr(empty, 2) == "\r\n") {
-        empty += 2;
-      }
-      total += empty;
-      buffer_.consume(empty);
-    }
-    // A CR alone may start one more empty line: the next byte decides.
-    const bool lone_cr_first = !parser.got_some() && buffer_.size() == 1 &&
-                               *static_cast<const char*>(buffer_.data().data()) == '\r';
-    if (buffer_.size() > 0 && !lone_cr_first) {
+    if (buffer_.size() > 0) {
       if (!parser.is_header_done() && HoldsFoldedHeaderLine(buffer_)) {
         return beast_http::error::bad_field;
       }

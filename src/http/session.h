@@ -98,6 +98,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Reading a request.
   std::optional<std::pair<core::ApiError, std::string>> CheckHeader(std::size_t header_n) const;
+  void DropEmptyLines();
+  bool MayStartAnEmptyLine() const;
+  bool AnswersHead() const;
   boost::asio::awaitable<void> OnReadError(error_code ec, bool header);
   error_code ReadNow();
   boost::asio::awaitable<error_code> ReadWhenReady();
@@ -138,7 +141,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string peer_ip_;  // the peer's address, for audit events
   const bool admitted_;  // false: over max_connections, answered 503
   Phase phase_ = Phase::kBusy;
-  bool drained_ = false;  // the last read emptied the socket (see ReadNow)
+  bool drained_ = false;              // the last read emptied the socket (see ReadNow)
+  std::size_t empty_line_bytes_ = 0;  // skipped before the current request
 };
 
 }  // namespace tokend::http

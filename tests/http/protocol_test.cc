@@ -179,6 +179,64 @@ TEST_F(ServerTest, EmptyLinesBeforeARequestAreSkipped) {
   EXPECT_EQ(CodeOf(*res), 9015);
 }
 
+// An extra CRLF after a body (the case RFC 9112 section 2.2 names) is idle
+// time, not the start of a request that times out: no 408 is sent on a
+// connection kept for the next request.
+TEST_F(ServerTest, AnEmptyLineAfterARequestLeavesTheConnectionIdle) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer(false, [](ServerOptions& o) { o.header_timeout = std::chrono::seconds(1); }));
+  auto client = Connect();
+  ASSERT_TRUE(
+      client->WriteRaw("POST /api/v2/token/introspect HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                       "application/json\r\nContent-Length: 11\r\n\r\n{\"token\":1}\r\n"));
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  res = client->Request("GET", "/health");
+  ASSERT_TRUE(res) << "the connection was closed";
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
+// The header limit counts the header block, not the empty lines before it.
+TEST_F(ServerTest, EmptyLinesBeforeARequestDoNotCountTowardItsHeaderLimit) {
+  constexpr std::size_t kLimit = 1024;
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer(false, [](ServerOptions& o) { o.max_header_bytes = kLimit; }));
+  auto header_of = [](std::size_t size) {
+    const std::string start = "GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+    return start + std::string(size - start.size() - 4, 'p') + "\r\n\r\n";
+  };
+  for (const std::string& lead : {std::string(), std::string("\r\n")}) {
+    auto client = Connect();
+    ASSERT_TRUE(client->WriteRaw(lead + header_of(kLimit)));
+    auto res = client->ReadResponse();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << lead.size() << " bytes before: " << res->body;
+    auto over = Connect();
+    ASSERT_TRUE(over->WriteRaw(lead + header_of(kLimit + 1)));
+    res = over->ReadResponse();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 431);
+  }
+}
+
+// Refusals made before routing end with their header on a HEAD too.
+TEST_F(ServerTest, RefusalsOfAHeadEndWithTheirHeader) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  for (const std::string& raw :
+       {std::string("HEAD /health HTTP/1.1\r\n\r\n"),
+        std::string("HEAD /health HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n"),
+        "HEAD /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n"}) {
+    SCOPED_TRACE(raw.substr(0, 40));
+    auto client = Connect();
+    ASSERT_TRUE(client->WriteRaw(raw));
+    const std::string header = client->ReadUntil("\r\n\r\n");
+    EXPECT_EQ(header.substr(0, 10), "HTTP/1.1 4") << header;
+    EXPECT_NE(header.find("Content-Length"), std::string::npos) << header;
+    EXPECT_EQ(client->ReadUntil("{", std::chrono::milliseconds(500)), "") << "a body follows";
+  }
+}
+
 TEST_F(ServerTest, MalformedHttpIs400AndCloses) {
   ASSERT_NO_FATAL_FAILURE(StartServer(false));
   auto client = Connect();
