@@ -88,30 +88,60 @@ bool IsBase62(char c) {
 }
 
 constexpr std::size_t kSecretRandomChars = 30;
+// The most letters and digits an echo of a value holding a secret's worth may
+// show: fewer than half of a secret's random characters.
+constexpr std::size_t kMaxShownSecretChars = 15;
 
-bool IsHexDigit(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+constexpr std::size_t kUuidChars = 36;
+
+// Whether the text from `pos` starts a run of at least kSecretRandomChars
+// base62 characters, or of kUuidChars base62 characters and hyphens.
+bool SecretRunAt(std::string_view text, std::size_t pos) {
+  std::size_t base62 = 0;
+  while (pos + base62 < text.size() && IsBase62(text[pos + base62])) ++base62;
+  if (base62 >= kSecretRandomChars) return true;
+  std::size_t with_hyphens = 0;
+  while (pos + with_hyphens < text.size() &&
+         (IsBase62(text[pos + with_hyphens]) || text[pos + with_hyphens] == '-')) {
+    ++with_hyphens;
+  }
+  return with_hyphens >= kUuidChars;
+}
+
+bool IsLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+std::size_t CountBase62(std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), IsBase62));
 }
 
 }  // namespace
 
 bool HoldsSecretShapedText(std::string_view text) {
-  std::size_t base62 = 0;
-  for (const char c : text) {
-    if (IsBase62(c) && ++base62 >= kSecretRandomChars) return true;
+  return CountBase62(text) >= kSecretRandomChars;
+}
+
+bool HoldsPrefixedSecretText(std::string_view text) {
+  for (std::size_t underscore = 3; underscore + 1 < text.size(); ++underscore) {
+    if (text[underscore] == '_' && IsLetter(text[underscore - 1]) &&
+        IsLetter(text[underscore - 2]) && IsLetter(text[underscore - 3]) &&
+        SecretRunAt(text, underscore + 1)) {
+      return true;
+    }
   }
   return false;
 }
 
-bool HoldsNonHexSecretText(std::string_view text) {
+bool HoldsMixedCaseSecretText(std::string_view text) {
   std::size_t base62 = 0;
-  bool beyond_hex = false;
+  bool upper = false;
+  bool lower = false;
   for (const char c : text) {
     if (!IsBase62(c)) continue;
     ++base62;
-    beyond_hex = beyond_hex || !IsHexDigit(c);
+    upper = upper || (c >= 'A' && c <= 'Z');
+    lower = lower || (c >= 'a' && c <= 'z');
   }
-  return base62 >= kSecretRandomChars && beyond_hex;
+  return base62 >= kSecretRandomChars && upper && lower;
 }
 
 std::string QuoteForMessage(std::string_view input) {
@@ -170,8 +200,10 @@ std::string QuoteForMessage(std::string_view input) {
     }
     pos += length;
   }
-  // Judged on what would be shown: past the cut, nothing is.
-  if (HoldsSecretShapedText(input.substr(0, pos))) return std::string(kSecretShapedValue);
+  // What is shown may not give back half of a secret the value holds.
+  if (HoldsSecretShapedText(input) && CountBase62(input.substr(0, pos)) >= kMaxShownSecretChars) {
+    return std::string(kSecretShapedValue);
+  }
   out.push_back('\'');
   // Outside the quotes, so that it cannot be mistaken for input.
   if (pos < input.size()) out.append("...");

@@ -64,9 +64,10 @@ inline constexpr std::size_t kMaxQuotedBytes = 2 + 6 * kMaxEchoCodePoints + 3;
 //   C1 controls              -> \u0080 to \u009F
 //   U+2028, U+2029           -> \u2028, \u2029 (line breaks to some readers)
 //   a byte of invalid UTF-8  -> \xNN, counted as one code point
-// A value whose shown part (its first kMaxEchoCodePoints code points) holds
-// secret-shaped text (HoldsSecretShapedText) is not echoed at all: the
-// result is kSecretShapedValue. Every error message that
+// A value that holds secret-shaped text (HoldsSecretShapedText) is not
+// echoed at all when its shown part (its first kMaxEchoCodePoints code
+// points) would hold 15 or more letters and digits, half of a secret's
+// random characters: the result is kSecretShapedValue. Every error message that
 // names a value a client sent goes through this, so a secret sent in the
 // wrong place never comes back in an answer or a log.
 std::string QuoteForMessage(std::string_view input);
@@ -82,11 +83,17 @@ inline constexpr std::string_view kSecretShapedValue = "(a value shaped like a s
 // enough for every echoed value.
 bool HoldsSecretShapedText(std::string_view text);
 
-// The test for identifiers passed through (request ids, which are often 32
-// hex digits or a UUID): 30 or more characters of [0-9A-Za-z] in all, not
-// every one a hex digit. A secret's 30 random characters are all hex digits
-// by chance once in about 3 * 10^13.
-bool HoldsNonHexSecretText(std::string_view text);
+// The test for identifiers passed through (request ids: UUIDs, hex trace
+// ids, ULIDs, prefixed ones such as "req-<uuid>" or "user_<base32>"): 30 or
+// more characters of [0-9A-Za-z] in all, with both upper- and lower-case
+// letters among them. A secret's 30 random characters lack either case once
+// in about 10^7; the identifiers in use are written in one case.
+bool HoldsMixedCaseSecretText(std::string_view text);
+
+// Three letters, '_', then 30 or more characters of [0-9A-Za-z] or 36 of
+// [0-9A-Za-z-]: a secret with its prefix, in any case, cut or not, and a
+// legacy Boomerang secret (its UUID is written in one case).
+bool HoldsPrefixedSecretText(std::string_view text);
 
 // ---------------------------------------------------------------------------
 // Parsing

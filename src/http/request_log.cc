@@ -63,7 +63,7 @@ void AppendJsonString(std::string& out, std::string_view text) {
 bool IsAcceptableRequestId(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
   // Passed back and logged as it is: never a secret a client put there.
-  if (core::HoldsNonHexSecretText(id)) return false;
+  if (core::HoldsPrefixedSecretText(id) || core::HoldsMixedCaseSecretText(id)) return false;
   for (const char c : id) {
     if (!IdCharacter(c)) return false;
   }

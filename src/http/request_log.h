@@ -19,8 +19,8 @@ inline constexpr std::string_view kRequestIdHeader = "X-Request-Id";
 inline constexpr std::size_t kMaxRequestIdBytes = 128;
 
 // True for 1..128 characters of [A-Za-z0-9._-] holding no secret-shaped text
-// (core::HoldsNonHexSecretText): an id a client or proxy sent that tokend
-// passes back and logs as it is.
+// (core::HoldsPrefixedSecretText, core::HoldsMixedCaseSecretText): an id a client or proxy sent
+// that tokend passes back and logs as it is.
 bool IsAcceptableRequestId(std::string_view id);
 
 // A fresh id of the same grammar, unique within this process and, with a

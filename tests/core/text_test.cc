@@ -51,25 +51,57 @@ TEST(TextTest, QuoteNeverEchoesSecretShapedText) {
   }
 }
 
-// What a request id may not hold: 30 letters and digits in all that are not
-// all hex digits (a secret, cut, recased or split, with or without its
-// prefix); request ids of 32 hex digits or a UUID pass.
-TEST(TextTest, NonHexSecretText) {
+// A secret with its prefix, cut or not, in any case; a legacy secret.
+TEST(TextTest, PrefixedSecretText) {
   const std::string secret = "bfg_" + std::string(28, 'a') + "Zz09AbcD12";
   for (const std::string& value :
-       {secret, secret.substr(0, 34), "BFG_" + secret.substr(4), "req." + secret, secret.substr(4),
-        "bfg-" + secret.substr(4), secret.substr(0, 20) + "." + secret.substr(20),
-        secret.substr(0, 24) + "-" + secret.substr(24),
+       {secret, secret.substr(0, 34), "BFG_" + secret.substr(4), "req." + secret,
         std::string("bft_0f8fad5b-d9cb-469f-a165-70867728950e")}) {
-    EXPECT_TRUE(HoldsNonHexSecretText(value)) << value;
+    EXPECT_TRUE(HoldsPrefixedSecretText(value)) << value;
+  }
+  for (const std::string& value :
+       {std::string("0123456789abcdef0123456789abcdef"),
+        std::string("0f8fad5b-d9cb-469f-a165-70867728950e"), secret.substr(4),
+        std::string("bfg-") + secret.substr(4), secret.substr(0, 33)}) {
+    EXPECT_FALSE(HoldsPrefixedSecretText(value)) << value;
+  }
+}
+
+// What a request id may not hold: 30 letters and digits in all, in both
+// cases (a secret, cut, recased or split, with or without its prefix);
+// identifiers written in one case pass, prefixed or not.
+TEST(TextTest, MixedCaseSecretText) {
+  const std::string secret =
+      "bfg_" + std::string(14, 'a') + "Q" + std::string(13, 'b') + "Zz09AbcD12";
+  for (const std::string& value :
+       {secret, secret.substr(0, 34), "req." + secret, secret.substr(4), "bfg-" + secret.substr(4),
+        secret.substr(0, 20) + "." + secret.substr(20),
+        secret.substr(0, 24) + "-" + secret.substr(24)}) {
+    EXPECT_TRUE(HoldsMixedCaseSecretText(value)) << value;
   }
   for (const std::string& value :
        {std::string("0123456789abcdef0123456789abcdef"),
         std::string("0f8fad5b-d9cb-469f-a165-70867728950e"),
-        std::string("0F8FAD5B-D9CB-469F-A165-70867728950E.0123456789abcdef"),
-        std::string("req-") + std::string(25, 'z'), secret.substr(0, 33 - 4)}) {
-    EXPECT_FALSE(HoldsNonHexSecretText(value)) << value;
+        std::string("req-550e8400-e29b-41d4-a716-446655440000"),
+        std::string("trace.550e8400-e29b-41d4-a716-446655440000"),
+        std::string("01ARZ3NDEKTSV4RRFFQ69G5FAV-01ARZ3NDEKTSV4RRFFQ69G5FAW"),
+        std::string("user_2x4y6z8a0b2c4d6e8f0g2h4j6k"),
+        std::string("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        std::string("2NxZLPBVqrWVnA0Fx1WUjDwoQ2k"), secret.substr(0, 29)}) {
+    EXPECT_FALSE(HoldsMixedCaseSecretText(value)) << value;
   }
+}
+
+// A secret a value holds is not half shown, wherever it sits: an echo shows
+// fewer than 15 of its letters and digits or none of the value.
+TEST(TextTest, QuoteShowsLessThanHalfOfASecretWhereverItSits) {
+  const std::string random = std::string(28, 'a') + "Z9";
+  EXPECT_EQ(QuoteForMessage(std::string(35, '-') + random), kSecretShapedValue);
+  EXPECT_EQ(QuoteForMessage(std::string(49, '-') + random), kSecretShapedValue);
+  const std::string far = QuoteForMessage(std::string(50, '-') + random);
+  EXPECT_NE(far, kSecretShapedValue);
+  EXPECT_EQ(far.find(random.substr(0, 15)), std::string::npos) << far;
+  EXPECT_NE(QuoteForMessage(std::string(50, '-') + "abc"), kSecretShapedValue);
 }
 
 TEST(TextTest, QuoteCutsLongValueAt64CodePoints) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "http/metrics.h"
+#include "http/request_log.h"
 #include "http/wire.h"
 #include "service/token_service.h"
 #include "store/token_store.h"
@@ -46,6 +47,29 @@ TEST(RequestHeadersTest, FindsTheFirstOfEachNameWhateverItsCase) {
   EXPECT_FALSE(none.authorization);
   EXPECT_EQ(none.authorization_count, 0);
   EXPECT_FALSE(none.request_id);
+}
+
+// Request ids in the formats in use are passed through, prefixed or not; one
+// that could hold a secret, whole, cut or split, is not.
+TEST(RequestIdTest, CommonFormatsPassAndSecretsDoNot) {
+  const std::string secret =
+      "bfg_" + std::string(14, 'a') + "Q" + std::string(13, 'b') + "Zz09AbcD12";
+  for (const std::string& id :
+       {std::string("550e8400-e29b-41d4-a716-446655440000"),
+        std::string("req-550e8400-e29b-41d4-a716-446655440000"),
+        std::string("trace.550e8400-e29b-41d4-a716-446655440000"),
+        std::string("0af7651916cd43dd8448eb211c80319c"),
+        std::string("01ARZ3NDEKTSV4RRFFQ69G5FAV-01ARZ3NDEKTSV4RRFFQ69G5FAW"),
+        std::string("user_2x4y6z8a0b2c4d6e8f0g2h4j6k"),
+        std::string("2NxZLPBVqrWVnA0Fx1WUjDwoQ2k")}) {
+    EXPECT_TRUE(IsAcceptableRequestId(id)) << id;
+  }
+  for (const std::string& id :
+       {secret, secret.substr(4), secret.substr(0, 20) + "." + secret.substr(20),
+        secret.substr(4, 15) + "-" + secret.substr(19),
+        std::string("bft_0f8fad5b-d9cb-469f-a165-70867728950e")}) {
+    EXPECT_FALSE(IsAcceptableRequestId(id)) << id;
+  }
 }
 
 // AppendWireResponse must write exactly what Beast's serializer writes.
