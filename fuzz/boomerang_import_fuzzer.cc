@@ -18,7 +18,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const tokend::app::BoomerangExport parsed = tokend::app::ParseBoomerangExport(text);
+  const tokend::app::BoomerangExport parsed =
+      tokend::app::ParseBoomerangExport(text, 1'772'341'200'000);
   const std::size_t counted = parsed.tokens.size() + parsed.repeated + parsed.rejected.size();
   // An array that does not parse is one rejection and no document.
   FUZZ_CHECK(counted == parsed.documents || (parsed.documents == 0 && parsed.rejected.size() == 1),

@@ -210,7 +210,7 @@ Result<std::vector<std::string>> ActionsOf(const json::object& document, const c
   return actions;
 }
 
-Result<core::Token> TokenOf(const json::object& document) {
+Result<core::Token> TokenOf(const json::object& document, core::EpochMillis now) {
   core::Token token;
 
   Result<std::string> id = IdOf(document);
@@ -277,6 +277,10 @@ Result<core::Token> TokenOf(const json::object& document) {
   Result<std::optional<core::EpochMillis>> created = OptionalDate(document, "creationDate");
   if (!created.ok()) return created.status();
   if (!*created) return FieldError("creationDate", "is required");
+  // A token cannot have been made after it was exported. Audit verify also
+  // relies on it: a token's token.created, written at the import, is kept
+  // by retention at least as long as the token's own creation date.
+  if (**created > now) return FieldError("creationDate", "is in the future");
   token.creation_date = **created;
 
   // Null or absent: never expires. A date in the past is kept: the token is
@@ -295,9 +299,9 @@ Result<core::Token> TokenOf(const json::object& document) {
   return token;
 }
 
-Result<core::Token> TokenOfValue(const json::value& value) {
+Result<core::Token> TokenOfValue(const json::value& value, core::EpochMillis now) {
   if (!value.is_object()) return Status::InvalidArgument("the document is not a JSON object");
-  return TokenOf(value.get_object());
+  return TokenOf(value.get_object(), now);
 }
 
 // Adds one document's outcome to `result`, skipping repeats within the file.
@@ -332,7 +336,7 @@ std::size_t LineAt(std::string_view text, std::size_t offset) {
   return 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + offset, '\n'));
 }
 
-void ReadArray(std::string_view text, BoomerangExport& result) {
+void ReadArray(std::string_view text, core::EpochMillis now, BoomerangExport& result) {
   result.json_array = true;
   json::parser parser;
   boost::system::error_code ec;
@@ -351,7 +355,7 @@ void ReadArray(std::string_view text, BoomerangExport& result) {
   ExportBuilder builder(result);
   const json::array& documents = value.get_array();
   for (std::size_t i = 0; i < documents.size(); ++i) {
-    builder.Add("document " + std::to_string(i + 1), TokenOfValue(documents[i]));
+    builder.Add("document " + std::to_string(i + 1), TokenOfValue(documents[i], now));
   }
 }
 
@@ -396,7 +400,7 @@ std::string BrokenDocumentReason(std::string_view text, std::size_t start, std::
 // JSON documents one after another, as mongoexport writes them without
 // --jsonArray: one per line, or each over several lines with --pretty; several
 // on one line are read too.
-void ReadDocuments(std::string_view text, BoomerangExport& result) {
+void ReadDocuments(std::string_view text, core::EpochMillis now, BoomerangExport& result) {
   ExportBuilder builder(result);
   json::parser parser;
   std::size_t offset = 0;
@@ -413,7 +417,7 @@ void ReadDocuments(std::string_view text, BoomerangExport& result) {
     // write_some() stops after one complete value and says how far it read.
     const std::size_t used = parser.write_some(text.data() + offset, text.size() - offset, ec);
     if (!ec) {
-      builder.Add(std::move(where), TokenOfValue(parser.release()));
+      builder.Add(std::move(where), TokenOfValue(parser.release(), now));
       line += NewlinesIn(text.substr(offset, used));
       offset += used;
       continue;
@@ -428,14 +432,14 @@ void ReadDocuments(std::string_view text, BoomerangExport& result) {
 
 }  // namespace
 
-Result<core::Token> ParseBoomerangToken(std::string_view document) {
+Result<core::Token> ParseBoomerangToken(std::string_view document, core::EpochMillis now) {
   boost::system::error_code ec;
   const json::value value = json::parse(document, ec);
   if (ec) return Status::InvalidArgument("the document is not valid JSON: " + ec.message());
-  return TokenOfValue(value);
+  return TokenOfValue(value, now);
 }
 
-BoomerangExport ParseBoomerangExport(std::string_view text) {
+BoomerangExport ParseBoomerangExport(std::string_view text, core::EpochMillis now) {
   BoomerangExport result;
   // Editors save one; it is not JSON and holds no newline, so lines keep
   // their numbers.
@@ -443,9 +447,9 @@ BoomerangExport ParseBoomerangExport(std::string_view text) {
   if (text.starts_with(kUtf8ByteOrderMark)) text.remove_prefix(kUtf8ByteOrderMark.size());
   const std::string_view content = core::TrimAsciiSpace(text);
   if (!content.empty() && content.front() == '[') {
-    ReadArray(text, result);
+    ReadArray(text, now, result);
   } else {
-    ReadDocuments(text, result);
+    ReadDocuments(text, now, result);
   }
   return result;
 }

@@ -23,14 +23,16 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/time.h"
 #include "core/token.h"
 
 namespace tokend::app {
 
 // The token one document (the JSON text of one TokenEntity) describes, or
 // InvalidArgument whose message names the field and what is wrong with it.
-// Messages never quote the secret hash.
-core::Result<core::Token> ParseBoomerangToken(std::string_view document);
+// Messages never quote the secret hash. A creationDate after `now` is
+// refused.
+core::Result<core::Token> ParseBoomerangToken(std::string_view document, core::EpochMillis now);
 
 struct BoomerangRejection {
   // "line 12" (the line a document of a sequence starts on) or "document 3"
@@ -58,6 +60,7 @@ struct BoomerangExport {
 // each), each named by the line it starts on, blank lines skipped. A document
 // that does not parse is one rejection, whose reason names the line where it
 // broke; reading resumes at the next line that starts with '{'.
-BoomerangExport ParseBoomerangExport(std::string_view text);
+// `now`: as for ParseBoomerangToken.
+BoomerangExport ParseBoomerangExport(std::string_view text, core::EpochMillis now);
 
 }  // namespace tokend::app

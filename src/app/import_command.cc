@@ -184,7 +184,7 @@ int RunImport(const ImportConfig& config) {
   }
 
   // Every document is checked before anything is written.
-  const BoomerangExport parsed = ParseBoomerangExport(*text);
+  const BoomerangExport parsed = ParseBoomerangExport(*text, core::NowMillis());
   for (const BoomerangRejection& rejection : parsed.rejected) {
     Note("%s: rejected: %s", rejection.where.c_str(), rejection.reason.c_str());
   }

@@ -19,6 +19,8 @@ constexpr std::string_view kOtherId = "64a1f0c2e4b0d1a2b3c4d5e7";
 // 2023-03-01T05:00:00.000Z and 2030-01-01T00:00:00.000Z.
 constexpr std::int64_t kCreated = 1677646800000;
 constexpr std::int64_t kExpires = 1893456000000;
+// The import's own time: after every creation date of the documents below.
+constexpr core::EpochMillis kNow = 1'772'341'200'000;
 
 std::string Hash() { return core::HashSecret("bft_0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"); }
 std::string OtherHash() { return core::HashSecret("bfu_11111111-2222-4333-8444-555555555555"); }
@@ -53,14 +55,14 @@ core::Token ExpectedTeamToken() {
 }
 
 core::Token MustParse(std::string_view document) {
-  core::Result<core::Token> token = ParseBoomerangToken(document);
+  core::Result<core::Token> token = ParseBoomerangToken(document, kNow);
   EXPECT_TRUE(token.ok()) << token.status().ToString() << "\n" << document;
   return token.ok() ? *token : core::Token{};
 }
 
 // The message of the refusal of `document`; fails the test when accepted.
 std::string Refusal(std::string_view document) {
-  core::Result<core::Token> token = ParseBoomerangToken(document);
+  core::Result<core::Token> token = ParseBoomerangToken(document, kNow);
   EXPECT_FALSE(token.ok()) << document;
   if (token.ok()) return "";
   EXPECT_EQ(token.status().code(), core::StatusCode::kInvalidArgument);
@@ -200,6 +202,7 @@ TEST(BoomerangTokenTest, EveryFieldErrorNamesTheField) {
       {R"("creationDate":"yesterday")", "'creationDate'"},
       {R"("creationDate":{"$date":"2023-02-30T00:00:00Z"})", "'creationDate'"},
       {R"("creationDate":{"$date":{"$numberLong":"-1"}})", "'creationDate'"},
+      {R"("creationDate":{"$date":{"$numberLong":"1772341200001"}})", "'creationDate'"},
       {R"("expirationDate":{"$date":{"$numberLong":"253402300800000"}})", "'expirationDate'"},
       {R"("expirationDate":true)", "'expirationDate'"},
       {R"("permissions":{})", "'permissions'"},
@@ -269,7 +272,7 @@ std::string UserDocument(std::string_view id, std::string_view hash) {
 TEST(BoomerangExportTest, JsonLinesAreNumberedByLineAndBlankLinesSkipped) {
   const std::string text = TeamDocument() + "\n\n" + R"({"_id":"x"})" + "\r\n" +
                            UserDocument(kOtherId, OtherHash()) + "\n   \n" + "not json\n";
-  const BoomerangExport parsed = ParseBoomerangExport(text);
+  const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
   EXPECT_FALSE(parsed.json_array);
   EXPECT_EQ(parsed.documents, 4u);
   ASSERT_EQ(parsed.tokens.size(), 2u);
@@ -289,7 +292,7 @@ TEST(BoomerangExportTest, CanonicalJsonLinesReadLikeRelaxedOnes) {
       R"("permissions":[{"scope":"user","principal":"user-1","actions":["**/**"]}],)"
       R"("token":")" +
       OtherHash() + R"(","_class":"io.boomerang.security.entity.TokenEntity"})";
-  const BoomerangExport parsed = ParseBoomerangExport(canonical + "\n");
+  const BoomerangExport parsed = ParseBoomerangExport(canonical + "\n", kNow);
   ASSERT_EQ(parsed.tokens.size(), 1u);
   EXPECT_TRUE(parsed.rejected.empty());
   EXPECT_EQ(parsed.tokens[0].creation_date, kCreated);
@@ -300,7 +303,7 @@ TEST(BoomerangExportTest, RepeatsWithinTheFileAreSkippedNotRejected) {
   const std::string text = TeamDocument() + "\n" + TeamDocument() + "\n" +
                            UserDocument(kId, OtherHash()) + "\n" +  // same id
                            UserDocument(kOtherId, Hash()) + "\n";   // same hash
-  const BoomerangExport parsed = ParseBoomerangExport(text);
+  const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
   EXPECT_EQ(parsed.documents, 4u);
   EXPECT_EQ(parsed.tokens.size(), 1u);
   EXPECT_EQ(parsed.repeated, 3u);
@@ -310,7 +313,7 @@ TEST(BoomerangExportTest, RepeatsWithinTheFileAreSkippedNotRejected) {
 TEST(BoomerangExportTest, JsonArrayDocumentsAreNumberedByIndex) {
   const std::string text = "  \n[" + TeamDocument() + ",\n" + R"({"type":"team"})" + ",\n  " +
                            UserDocument(kOtherId, OtherHash()) + ", 5]\n";
-  const BoomerangExport parsed = ParseBoomerangExport(text);
+  const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
   EXPECT_TRUE(parsed.json_array);
   EXPECT_EQ(parsed.documents, 4u);
   ASSERT_EQ(parsed.tokens.size(), 2u);
@@ -332,7 +335,7 @@ TEST(BoomerangExportTest, PrettyCanonicalJsonArrayIsRead) {
       "\"actions\": [\"workflow/**\"]}],\n"
       "    \"token\": \"" +
       Hash() + "\",\n    \"_class\": \"io.boomerang.security.entity.TokenEntity\"\n  }\n]\n";
-  const BoomerangExport parsed = ParseBoomerangExport(text);
+  const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
   EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().reason;
   ASSERT_EQ(parsed.tokens.size(), 1u);
   EXPECT_EQ(parsed.tokens[0].type, TokenType::kWorkflow);
@@ -341,12 +344,12 @@ TEST(BoomerangExportTest, PrettyCanonicalJsonArrayIsRead) {
 
 TEST(BoomerangExportTest, ABrokenArrayIsOneRejectionAtItsLine) {
   const std::string text = "[\n" + TeamDocument() + ",\n" + R"({"_id": })" + "\n]\n";
-  const BoomerangExport parsed = ParseBoomerangExport(text);
+  const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
   EXPECT_TRUE(parsed.tokens.empty()) << "nothing of a file that does not parse";
   ASSERT_EQ(parsed.rejected.size(), 1u);
   EXPECT_EQ(parsed.rejected[0].where, "line 3");
   EXPECT_NE(parsed.rejected[0].reason.find("does not parse"), std::string::npos);
-  EXPECT_EQ(ParseBoomerangExport("[1] trailing").rejected.size(), 1u);
+  EXPECT_EQ(ParseBoomerangExport("[1] trailing", kNow).rejected.size(), 1u);
 }
 
 // --- documents one after another, each over several lines ------------------
@@ -380,7 +383,7 @@ TEST(BoomerangExportTest, PrettyDocumentsOneAfterAnotherAreRead) {
     SCOPED_TRACE(canonical ? "canonical" : "relaxed");
     std::string text;
     for (int n = 0; n < 3; ++n) text += PrettyUserDocument(n, canonical);
-    const BoomerangExport parsed = ParseBoomerangExport(text);
+    const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
     EXPECT_FALSE(parsed.json_array);
     EXPECT_EQ(parsed.documents, 3u);
     EXPECT_TRUE(parsed.rejected.empty())
@@ -397,7 +400,7 @@ TEST(BoomerangExportTest, PrettyDocumentsAreNamedByTheLineTheyStartOn) {
   std::string second = PrettyUserDocument(1);
   second.replace(second.find("\"type\": \"user\""), 14, "\"type\": \"robot\"");
   const std::string text = PrettyUserDocument(0) + second + "\n" + PrettyUserDocument(2);
-  const BoomerangExport parsed = ParseBoomerangExport(text);
+  const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
   EXPECT_EQ(parsed.documents, 3u);
   EXPECT_EQ(parsed.tokens.size(), 2u);
   ASSERT_EQ(parsed.rejected.size(), 1u);
@@ -410,7 +413,7 @@ TEST(BoomerangExportTest, SeveralDocumentsOnOneLineAreEachRead) {
   const std::string text = UserDocument(NumberedId(0), NumberedHash(0)) +
                            UserDocument(NumberedId(1), NumberedHash(1)) + " " +
                            R"({"type":"team"})" + "\n" + TeamDocument() + "\n";
-  const BoomerangExport parsed = ParseBoomerangExport(text);
+  const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
   EXPECT_EQ(parsed.documents, 4u);
   ASSERT_EQ(parsed.tokens.size(), 3u);
   EXPECT_EQ(parsed.tokens[1].id, NumberedId(1));
@@ -423,23 +426,24 @@ TEST(BoomerangExportTest, AByteOrderMarkAtTheStartIsSkipped) {
   constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
   const std::string lines = std::string(kByteOrderMark) + TeamDocument() + "\n" +
                             UserDocument(kOtherId, OtherHash()) + "\n";
-  BoomerangExport parsed = ParseBoomerangExport(lines);
+  BoomerangExport parsed = ParseBoomerangExport(lines, kNow);
   EXPECT_FALSE(parsed.json_array);
   EXPECT_EQ(parsed.tokens.size(), 2u);
   EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().reason;
 
-  parsed = ParseBoomerangExport(std::string(kByteOrderMark) + PrettyUserDocument(0));
+  parsed = ParseBoomerangExport(std::string(kByteOrderMark) + PrettyUserDocument(0), kNow);
   EXPECT_EQ(parsed.tokens.size(), 1u);
   EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().reason;
 
-  parsed = ParseBoomerangExport(std::string(kByteOrderMark) + "[" + TeamDocument() + "]\n");
+  parsed = ParseBoomerangExport(std::string(kByteOrderMark) + "[" + TeamDocument() + "]\n", kNow);
   EXPECT_TRUE(parsed.json_array);
   EXPECT_EQ(parsed.tokens.size(), 1u);
   EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().reason;
 
   // Only at the very start: elsewhere it is not JSON.
   parsed = ParseBoomerangExport(TeamDocument() + "\n" + std::string(kByteOrderMark) +
-                                UserDocument(kOtherId, OtherHash()) + "\n");
+                                    UserDocument(kOtherId, OtherHash()) + "\n",
+                                kNow);
   EXPECT_EQ(parsed.tokens.size(), 1u);
   ASSERT_EQ(parsed.rejected.size(), 1u);
   EXPECT_EQ(parsed.rejected[0].where, "line 2");
@@ -452,7 +456,7 @@ TEST(BoomerangExportTest, ABrokenPrettyDocumentIsOneRejectionAndTheOthersAreRead
   broken.erase(broken.find("\"type\": \"user\",") + 14, 1);
   const std::string text =
       PrettyUserDocument(0) + broken + PrettyUserDocument(2) + PrettyUserDocument(3);
-  const BoomerangExport parsed = ParseBoomerangExport(text);
+  const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
   EXPECT_EQ(parsed.documents, 4u);
   ASSERT_EQ(parsed.tokens.size(), 3u);
   EXPECT_EQ(parsed.tokens[0].id, NumberedId(0));
@@ -478,7 +482,7 @@ TEST(BoomerangExportTest, AnUnfinishedDocumentDoesNotTakeTheNextOne) {
                            UserDocument(kOtherId, OtherHash()) + "\nnot json\n" +
                            UserDocument(NumberedId(0), NumberedHash(0)) + "\n" +
                            PrettyUserDocument(1).substr(0, 40);
-  const BoomerangExport parsed = ParseBoomerangExport(text);
+  const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
   EXPECT_EQ(parsed.documents, 6u);
   ASSERT_EQ(parsed.tokens.size(), 3u);
   EXPECT_EQ(parsed.tokens[1].id, kOtherId);
@@ -495,7 +499,7 @@ TEST(BoomerangExportTest, AnUnfinishedDocumentDoesNotTakeTheNextOne) {
 
 TEST(BoomerangExportTest, AnEmptyFileHoldsNothing) {
   for (const char* text : {"", "\n\n  \n", "[]", " [ ]\n"}) {
-    const BoomerangExport parsed = ParseBoomerangExport(text);
+    const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
     EXPECT_EQ(parsed.documents, 0u) << text;
     EXPECT_TRUE(parsed.tokens.empty());
     EXPECT_TRUE(parsed.rejected.empty());
