@@ -38,10 +38,13 @@ TEST(CommandLineTest, CheckConfigContactsNoPostgresServer) {
   RunResult run = RunTokend(
       {"serve", "--check-config", "--store", "postgresql://tokend:secret@127.0.0.1:1/tokend"}, 15s);
   EXPECT_EQ(run.exit_code, 0) << run.err;
-  // Several hosts, one on the default port.
-  run = RunTokend({"serve", "--check-config", "--store", "postgresql://tokend@h1:5432,h2/tokend"},
-                  15s);
-  EXPECT_EQ(run.exit_code, 0) << run.err;
+  // Several hosts, one on the default port; spellings libpq reads as ports.
+  for (const char* url :
+       {"postgresql://tokend@h1:5432,h2/tokend", "postgresql://tokend@h:+5432/t",
+        "postgresql://tokend@h:005432/t", "postgresql://tokend@h/t?port=%205432"}) {
+    run = RunTokend({"serve", "--check-config", "--store", url}, 15s);
+    EXPECT_EQ(run.exit_code, 0) << url << ": " << run.err;
+  }
 }
 
 struct BadConfiguration {

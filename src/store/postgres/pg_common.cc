@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <map>
@@ -60,18 +62,24 @@ bool IsUnavailableState(std::string_view state) {
 }
 
 // A port, or libpq's comma-separated list of them (one per host; an empty
-// item is the default port): each a number from 1 to 65535.
+// item is the default port), read as libpq reads each: a decimal number from
+// 1 to 65535, with surrounding whitespace, a '+' and leading zeros allowed.
 bool IsPortList(std::string_view ports) {
   for (;;) {
     const std::size_t comma = ports.find(',');
-    const std::string_view item = ports.substr(0, comma);
+    std::string_view item = ports.substr(0, comma);
+    const auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+    while (!item.empty() && space(item.front())) item.remove_prefix(1);
+    while (!item.empty() && space(item.back())) item.remove_suffix(1);
     if (!item.empty()) {
-      if (item.size() > 5 ||
-          !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      if (item.front() == '+') item.remove_prefix(1);
+      while (item.size() > 1 && item.front() == '0') item.remove_prefix(1);
+      unsigned port = 0;
+      const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), port);
+      if (item.empty() || error != std::errc() || end != item.data() + item.size() || port < 1 ||
+          port > 65535) {
         return false;
       }
-      const int port = std::stoi(std::string(item));
-      if (port < 1 || port > 65535) return false;
     }
     if (comma == std::string_view::npos) return true;
     ports.remove_prefix(comma + 1);
