@@ -320,8 +320,7 @@ TEST(SqliteStoreTest, AStoreFromBeforeTheMergedPrincipalIndexAnswersTheSamePages
         "ON tokens (principal, type, creation_date, id)",
         "ALTER TABLE audit_chains DROP COLUMN last_removed_body",
         "ALTER TABLE audit_chains DROP COLUMN last_removed_prev_hash",
-        "DROP TABLE audit_unrecorded_tokens",
-        "DELETE FROM schema_migrations WHERE version >= 8"}) {
+        "DROP TABLE audit_unrecorded_tokens", "DELETE FROM schema_migrations WHERE version >= 8"}) {
     QueryFile(path, sql);
   }
   ASSERT_EQ(QueryFile(path, "SELECT group_concat(version) FROM schema_migrations"),
