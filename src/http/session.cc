@@ -667,11 +667,6 @@ asio::awaitable<Session::error_code> Session::ReadWhenReady() {
   co_return ec;
 }
 
-// Feeds buffer_ to parser_, reading what the socket holds, until the header
-// (or, with `whole_message`, the whole request) is parsed; adds the bytes the
-// parser consumed to `total`. would_block when more bytes must be waited for
-// (ParseWhenReady); otherwise the errors of Beast's http::read_header and
-// http::read.
 // Drops the empty lines (CRLF) at the start of buffer_, up to
 // kMaxLeadingEmptyLineBytes of them before one request; more are left to the
 // parser, which refuses them.
@@ -694,6 +689,11 @@ bool Session::MayStartAnEmptyLine() const {
          *static_cast<const char*>(buffer_.data().data()) == '\r';
 }
 
+// Feeds buffer_ to parser_, reading what the socket holds, until the header
+// (or, with `whole_message`, the whole request) is parsed; adds the bytes the
+// parser consumed to `total`. would_block when more bytes must be waited for
+// (ParseWhenReady); otherwise the errors of Beast's http::read_header and
+// http::read.
 Session::error_code Session::ParseNow(bool whole_message, std::size_t& total) {
   auto& parser = *parser_;
   for (;;) {
