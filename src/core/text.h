@@ -86,8 +86,8 @@ bool HoldsSecretShapedText(std::string_view text);
 // The test for identifiers passed through (request ids: UUIDs, hex trace
 // ids, ULIDs, prefixed ones such as "req-<uuid>" or "user_<base32>"): 30 or
 // more characters of [0-9A-Za-z] in all, with both upper- and lower-case
-// letters among them. A secret's 30 random characters lack either case once
-// in about 10^7; the identifiers in use are written in one case.
+// letters among them. A secret's 30 random characters lack either case about
+// once in six million; the identifiers in use are written in one case.
 bool HoldsMixedCaseSecretText(std::string_view text);
 
 // Three letters, '_', then 30 or more characters of [0-9A-Za-z] or 36 of
