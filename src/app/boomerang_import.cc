@@ -30,7 +30,7 @@ bool IsAbsent(const json::value* value) { return value == nullptr || value->is_n
 // Text every store keeps unchanged (valid UTF-8 is guaranteed by the JSON
 // parser; NUL can still arrive as \u0000), within `max_code_points`.
 Status CheckText(std::string_view field, std::string_view text, std::size_t max_code_points) {
-  if (text.find('\0') != std::string_view::npos) {
+  if (core::HasNul(text)) {
     return FieldError(field, "must not contain a NUL character");
   }
   if (core::CountCodePoints(text) > max_code_points) {
@@ -267,9 +267,7 @@ Result<core::Token> TokenOf(const json::object& document, core::EpochMillis now)
       return FieldError("principal", "must not be blank");
     }
     if (!core::IsListablePrincipal(**principal)) {
-      return FieldError("principal",
-                        "must not contain a comma nor begin or end with whitespace: a "
-                        "'principals' filter could not name it");
+      return FieldError("principal", core::kUnlistablePrincipal);
     }
     token.principal = std::move(principal).value();
   }

@@ -78,9 +78,7 @@ Status CheckRequiredFields(const CreateTokenRequest& request, TokenType type, Ep
       return InvalidRequest("Field 'principal' must not be blank.");
     }
     if (!IsListablePrincipal(*request.principal)) {
-      return InvalidRequest(
-          "Field 'principal' must not contain a comma nor begin or end with whitespace: a "
-          "'principals' filter could not name it.");
+      return InvalidRequest("Field 'principal' " + std::string(kUnlistablePrincipal) + ".");
     }
     // What a global token's permissions name as their principal: on another
     // type it would read as "every principal" to whoever consumes it.

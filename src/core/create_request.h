@@ -54,6 +54,10 @@ inline constexpr EpochMillis kMaxExpirationDate = 253402300799999;
 // could never be matched, nor revoked by its principal. Create and import
 // refuse such a principal.
 bool IsListablePrincipal(std::string_view principal);
+// What create and import say of a principal IsListablePrincipal refuses.
+inline constexpr std::string_view kUnlistablePrincipal =
+    "must not contain a comma nor begin or end with whitespace: a 'principals' filter could not "
+    "name it";
 
 // Whether `request` names the session type, which ValidateCreate refuses
 // before any other rule (1011): a decoder that meets a wrong-typed member

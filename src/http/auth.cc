@@ -66,7 +66,7 @@ core::Result<std::optional<std::string>> QueryCredential(std::string_view raw_qu
     auto value = core::PercentDecode(
         equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1),
         /*plus_is_space=*/true);
-    if (!value || !core::IsValidUtf8(*value) || value->find('\0') != std::string::npos) {
+    if (!value || !core::IsValidUtf8(*value) || core::HasNul(*value)) {
       return core::Status::InvalidArgument("The access_token parameter is malformed.",
                                            core::ApiError::kQueryInvalidFilters);
     }
