@@ -578,6 +578,49 @@ TEST_F(PostgresStoreTest, ARevokedFamilyKeepsNoTokenARacingRotationMade) {
   }
 }
 
+// "Revoke every token of P" while one of P's tokens is being rotated (on
+// another instance, say): the revocation waits for the rotation and revokes
+// its new token too. Here the rotation is held at the old token's row
+// (another session locks it) when the revocation starts; without the wait,
+// the revocation's snapshot predated the new token and its DELETE found the
+// old one gone, so it revoked nothing and P kept a live token.
+TEST_F(PostgresStoreTest, ARevocationInBulkKeepsNoTokenARacingRotationMade) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  const core::EpochMillis now = core::NowMillis();
+  const Token old = MakeToken(1, TokenType::kTeam, "leaked-team");
+  ASSERT_TRUE(store->Insert(old, {}).ok());
+
+  pg::ConnPtr holder(PQconnectdb(database_->url().c_str()));
+  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK);
+  pg::ResultPtr begun(PQexec(holder.get(), "BEGIN"));
+  const std::string lock_row = "SELECT 1 FROM tokens WHERE id = '" + old.id + "' FOR UPDATE";
+  pg::ResultPtr locked(PQexec(holder.get(), lock_row.c_str()));
+  ASSERT_EQ(PQresultStatus(locked.get()), PGRES_TUPLES_OK) << PQerrorMessage(holder.get());
+
+  const Rotation rotation = RotationOf(old, 2, /*keep_old=*/false, now);
+  std::optional<Status> rotated;
+  std::thread rotating([&] { rotated = store->Rotate(rotation); });
+  ASSERT_TRUE(SessionsWaitForALock(database_->url(), 1));
+  std::optional<Result<std::vector<std::string>>> revoked;
+  std::thread revoking([&] {
+    revoked = store->DeleteMatching({.principals = {"leaked-team"}}, core::Visibility{},
+                                    core::EventOrigin::System(), now + 1);
+  });
+  const bool both_waiting = SessionsWaitForALock(database_->url(), 2);
+  pg::ResultPtr committed(PQexec(holder.get(), "COMMIT"));
+  rotating.join();
+  revoking.join();
+  ASSERT_TRUE(both_waiting);
+
+  ASSERT_TRUE(rotated.has_value());
+  EXPECT_TRUE(rotated->ok()) << rotated->ToString();
+  ASSERT_TRUE(revoked.has_value() && revoked->ok());
+  EXPECT_EQ(**revoked, std::vector<std::string>{rotation.new_token.id});
+  EXPECT_TRUE(store->FindById(rotation.new_token.id).status().IsNotFound())
+      << "the rotation's new token is live";
+}
+
 TEST_F(PostgresStoreTest, ConcurrentWritersShareASmallPool) {
   StoreOptions options;
   options.pool_size = 2;

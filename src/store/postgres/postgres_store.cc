@@ -103,6 +103,20 @@ constexpr Statement kRecordUses = {
 // two families with one hash only wait for each other.
 constexpr Statement kLockFamily = {"tokend_lock_family",
                                    "SELECT pg_advisory_xact_lock(1953459046, hashtext($1))", 1};
+// Revocation in bulk against rotation: every rotation holds this lock
+// shared to the end of its transaction, a bulk revocation exclusively, before
+// its DELETE. A rotation replaces a token the filter matches with one it
+// matches too (same type and principal); under READ COMMITTED a DELETE whose
+// snapshot predates the rotation's commit found the old row gone and never
+// saw the new one, so "revoke every token of P" answered 0 and left P's
+// token live. Now the revocation waits for rotations under way, its DELETE's
+// snapshot (taken after the wait) holds their new tokens, and rotations that
+// start meanwhile wait for it and find their old token revoked. Bulk
+// revocations are rare; rotations never wait for each other on it.
+constexpr Statement kLockForRotation = {"tokend_lock_for_rotation",
+                                        "SELECT pg_advisory_xact_lock_shared(1953459042, 0)", 0};
+constexpr Statement kLockForBulkRevocation = {"tokend_lock_for_bulk_revocation",
+                                              "SELECT pg_advisory_xact_lock(1953459042, 0)", 0};
 // Rotation. The old token's row is locked for the rotation's transaction, so
 // two rotations of one token cannot both pass the rotated_to check.
 constexpr Statement kRotationState = {"tokend_rotation_state",
@@ -310,6 +324,8 @@ constexpr const Statement* kPrepared[] = {&kFindById,
                                           &kInsertAbsent,
                                           &kRecordUses,
                                           &kLockFamily,
+                                          &kLockForRotation,
+                                          &kLockForBulkRevocation,
                                           &kRotationState,
                                           &kKeepRotated,
                                           &kInsertRetired,
@@ -918,6 +934,10 @@ class PostgresStore final : public TokenStore {
     StartOwnBulkDeletion();
     Status status = Transact("delete", [&](PGconn* conn, ChainAppender& chain) -> Status {
       deleted.clear();
+      ResultPtr locked = Exec(conn, kLockForBulkRevocation, {});
+      if (!Succeeded(locked.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, locked.get(), "bulk revocation lock");
+      }
       ResultPtr result = ExecSql(conn, sql, filter.params, filter.params.size());
       if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
         return pg::TranslateError(config_, conn, result.get(), "delete");
@@ -1088,6 +1108,10 @@ class PostgresStore final : public TokenStore {
     // Not retried: a lost reply leaves the outcome unknown.
     Status status = Transact("rotate", [&](PGconn* conn, ChainAppender& chain) -> Status {
       changed = false;
+      ResultPtr shared = Exec(conn, kLockForRotation, {});
+      if (!Succeeded(shared.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, shared.get(), "rotation lock");
+      }
       if (Status locked = LockFamily(conn, rotation.new_token.Family()); !locked.ok()) {
         return locked;
       }
