@@ -5,6 +5,13 @@
 
 namespace tokend::core {
 
+Status RotationPending(std::string_view old_id, std::string_view newer_id) {
+  return Status::Error(ApiError::kRotationPending,
+                       "Token " + std::string(old_id) + " is being replaced by token " +
+                           std::string(newer_id) +
+                           " (its rotation overlap runs); rotate the newer token instead.");
+}
+
 Result<RotationPlan> PlanRotation(const Token& old, const RotateRequest& request,
                                   const ExpiryPolicy& policy, EpochMillis now) {
   const std::int64_t overlap_seconds = request.overlap_seconds.value_or(0);
@@ -16,11 +23,6 @@ Result<RotationPlan> PlanRotation(const Token& old, const RotateRequest& request
   if (!old.IsValidAt(now)) {
     return Status::Error(ApiError::kTokenExpired,
                          "Token " + old.id + " has expired; an expired token cannot be rotated.");
-  }
-  if (old.rotated_to) {
-    return Status::Error(ApiError::kRotationPending,
-                         "Token " + old.id + " is being replaced by token " + *old.rotated_to +
-                             " (its rotation overlap runs); rotate the newer token instead.");
   }
   std::optional<EpochMillis> expiration = request.expiration_date;
   if (expiration) {

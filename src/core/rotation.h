@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "core/create_request.h"
 #include "core/expiry_policy.h"
@@ -35,11 +36,16 @@ struct RotationPlan {
   bool retire_secret = false;
 };
 
-// The plan for rotating `old` at `now`:
+// The refusal to rotate a token that a newer token of its family replaces
+// (409): the store decides it, since only the store knows whether the token
+// rotated_to names, or one after it, still exists.
+Status RotationPending(std::string_view old_id, std::string_view newer_id);
+
+// The plan for rotating `old` at `now` (a pending rotation is the store's
+// to refuse, see RotationPending):
 // - overlapSeconds outside 0..kMaxRotationOverlapSeconds: InvalidArgument
 //   (1010) naming the field;
-// - an expired old token: kTokenExpired (409); one whose overlap runs
-//   (rotated_to set): kRotationPending (409);
+// - an expired old token: kTokenExpired (409);
 // - a given expirationDate not in the future or past kMaxExpirationDate: the
 //   400s of create; beyond the policy's maximum: the 400 of create;
 // - without one, the old token's lifetime (expirationDate - creationDate)

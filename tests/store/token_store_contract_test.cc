@@ -1166,6 +1166,37 @@ TEST_P(TokenStoreContractTest, RotateRefusesAnAbsentOrRotatingTokenAndChangesNot
   store_->SetChangeListener(nullptr);
 }
 
+// "The newest token of a family can always be rotated": once the token a
+// rotation made is revoked during the overlap, the old one is the newest
+// again. While any newer token of the family exists, it is not.
+TEST_P(TokenStoreContractTest, RotateTakesBackATokenWhoseReplacementIsGone) {
+  const Token old = MakeToken(1, TokenType::kTeam, "t1");
+  InsertAll({old});
+  const Rotation to_second = RotationOf(old, 2, true, kBase + 100);
+  ASSERT_TRUE(store_->Rotate(to_second).ok());
+  Token second = to_second.new_token;
+  Rotation to_third = RotationOf(second, 3, /*keep_old=*/false);
+  to_third.new_token.family_id = old.Family();
+  to_third.new_token.creation_date = kBase + 20;
+  ASSERT_TRUE(store_->Rotate(to_third).ok()) << "the newest one";
+  const Status pending = store_->Rotate(RotationOf(old, 4, true, kBase + 200));
+  EXPECT_EQ(pending.api_error(), core::ApiError::kRotationPending) << pending.ToString();
+  EXPECT_NE(pending.message().find(to_third.new_token.id), std::string::npos)
+      << "names the token that replaces it now: " << pending.message();
+
+  ASSERT_TRUE(store_->Delete(to_third.new_token.id, {}).ok());
+  Rotation again = RotationOf(old, 5, true, kBase + 90);
+  again.new_token.creation_date = kBase + 30;
+  const Status rotated = store_->Rotate(again);
+  ASSERT_TRUE(rotated.ok()) << rotated.ToString();
+  Result<Token> kept = store_->FindById(old.id);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->rotated_to, again.new_token.id);
+  EXPECT_EQ(kept->expiration_date, kBase + 90);
+  EXPECT_EQ(store_->Rotate(RotationOf(old, 6, false)).api_error(),
+            core::ApiError::kRotationPending);
+}
+
 TEST_P(TokenStoreContractTest, RotateOntoATakenIdOrHashChangesNothing) {
   const Token old = MakeToken(1, TokenType::kTeam, "t1");
   const Token other = MakeToken(2, TokenType::kTeam, "t1");

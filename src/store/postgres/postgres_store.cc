@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/rotation.h"
 #include "store/audit_json.h"
 #include "store/audit_log.h"
 #include "store/embedded_migrations.h"
@@ -118,9 +119,18 @@ constexpr Statement kLockForRotation = {"tokend_lock_for_rotation",
 constexpr Statement kLockForBulkRevocation = {"tokend_lock_for_bulk_revocation",
                                               "SELECT pg_advisory_xact_lock(1953459042, 0)", 0};
 // Rotation. The old token's row is locked for the rotation's transaction, so
-// two rotations of one token cannot both pass the rotated_to check.
-constexpr Statement kRotationState = {"tokend_rotation_state",
-                                      "SELECT rotated_to FROM tokens WHERE id = $1 FOR UPDATE", 1};
+// two rotations of one token cannot both pass the check. A token is being
+// replaced while a newer token of its family exists: once the one it was
+// rotated to is revoked or deleted (and no later one remains), it is the
+// newest again and may be rotated. The family lock, taken first, keeps
+// another rotation of the family from adding a newer one meanwhile.
+constexpr Statement kRotationState = {
+    "tokend_rotation_state",
+    "SELECT (SELECT h.id FROM tokens AS h WHERE h.family_id = coalesce(t.family_id, t.id) "
+    "AND (h.creation_date, h.id) > (t.creation_date, t.id) "
+    "ORDER BY h.creation_date DESC, h.id DESC LIMIT 1) "
+    "FROM tokens AS t WHERE t.id = $1 FOR UPDATE OF t",
+    1};
 // The old token's change and its announcement commit together; a changed
 // expiry is announced like a deletion (caches drop the entry and re-read it).
 constexpr Statement kKeepRotated = {
@@ -1122,9 +1132,8 @@ class PostgresStore final : public TokenStore {
       if (PQntuples(state.get()) == 0) {
         return Status::NotFound("no token with id " + rotation.old_id);
       }
-      if (!PQgetisnull(state.get(), 0, 0)) {
-        return Status::Error(core::ApiError::kRotationPending,
-                             "token " + rotation.old_id + " is being rotated already");
+      if (const std::optional<std::string> newer = OptionalText(state.get(), 0, 0)) {
+        return core::RotationPending(rotation.old_id, *newer);
       }
       ResultPtr inserted = Exec(conn, kInsert, insert.values);
       if (!Succeeded(inserted.get(), PGRES_COMMAND_OK)) {

@@ -71,6 +71,7 @@
 #include <vector>
 
 #include "core/object_id.h"
+#include "core/rotation.h"
 #include "store/audit_json.h"
 #include "store/audit_log.h"
 #include "store/embedded_migrations.h"
@@ -143,8 +144,15 @@ constexpr const char* kCountByTypeSql = "SELECT type, n FROM type_counts WHERE n
 constexpr const char* kPingSql = "SELECT count(*) FROM type_counts";
 
 // Rotation. The old token's state is read inside the writer's transaction,
-// so the check and the change cannot interleave with another rotation.
-constexpr const char* kRotationStateSql = "SELECT rotated_to FROM tokens WHERE id = ?1";
+// so the check and the change cannot interleave with another rotation. A
+// token is being replaced while a newer token of its family exists: once
+// the one it was rotated to is revoked or deleted (and no later one
+// remains), it is the newest again and may be rotated.
+constexpr const char* kRotationStateSql =
+    "SELECT (SELECT h.id FROM tokens AS h WHERE h.family_id = coalesce(t.family_id, t.id) "
+    "AND (h.creation_date, h.id) > (t.creation_date, t.id) "
+    "ORDER BY h.creation_date DESC, h.id DESC LIMIT 1) "
+    "FROM tokens AS t WHERE t.id = ?1";
 constexpr const char* kKeepRotatedSql =
     "UPDATE tokens SET rotated_to = ?2, expiration_date = ?3 WHERE id = ?1";
 constexpr const char* kInsertRetiredSql =
@@ -1633,9 +1641,8 @@ Status SqliteStore::RunRotate(Connection& connection, WriteOp& op, ChainAppender
       return Status::Ok();
     }
     if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), context);
-    if (state->ColumnOptionalText(0)) {
-      op.result = Status::Error(core::ApiError::kRotationPending,
-                                "token " + rotation.old_id + " is being rotated already");
+    if (const std::optional<std::string> newer = state->ColumnOptionalText(0)) {
+      op.result = core::RotationPending(rotation.old_id, *newer);
       return Status::Ok();
     }
   }
