@@ -96,14 +96,14 @@ Result<WebhookUrl> ParseWebhookUrl(std::string_view text) {
   }
   if (url.host.empty()) return Status::InvalidArgument("it has no host");
   if (!port_text.empty()) {
+    for (char c : port_text) {
+      if (c < '0' || c > '9') return Status::InvalidArgument("its port is not a number");
+    }
+    // RFC 3986 allows any number of digits: leading zeros do not count.
+    while (port_text.size() > 1 && port_text.front() == '0') port_text.remove_prefix(1);
     if (port_text.size() > 5) return Status::InvalidArgument("its port is not 1 to 65535");
     int port = 0;
-    for (char c : port_text) {
-      if (!std::isdigit(static_cast<unsigned char>(c))) {
-        return Status::InvalidArgument("its port is not a number");
-      }
-      port = port * 10 + (c - '0');
-    }
+    for (char c : port_text) port = port * 10 + (c - '0');
     if (port < 1 || port > 65535) return Status::InvalidArgument("its port is not 1 to 65535");
     url.port = static_cast<std::uint16_t>(port);
   } else {

@@ -21,6 +21,12 @@ TEST(WebhookUrlTest, ReadsSchemeHostPortAndTarget) {
   EXPECT_EQ(plain->port, 8080);
   EXPECT_EQ(plain->target, "/");
   EXPECT_EQ(plain->HostHeader(), "127.0.0.1:8080");
+  // Leading zeros do not count (RFC 3986: any number of digits).
+  for (const char* zeros : {"http://127.0.0.1:07821/", "http://127.0.0.1:0000007821/"}) {
+    auto padded = ParseWebhookUrl(zeros);
+    ASSERT_TRUE(padded.ok()) << zeros << ": " << padded.status().message();
+    EXPECT_EQ(padded->port, 7821);
+  }
 
   auto v6 = ParseWebhookUrl("http://[::1]:9000/h");
   ASSERT_TRUE(v6.ok());
@@ -40,6 +46,10 @@ TEST(WebhookUrlTest, RefusesWhatItCannotSendWithTheReason) {
       {"http://:8080/hook", "no host"},
       {"http://host:0/", "1 to 65535"},
       {"http://host:65536/", "1 to 65535"},
+      {"http://host:00000/", "1 to 65535"},
+      {"http://host:0065536/", "1 to 65535"},
+      {"http://host:1000000/", "1 to 65535"},
+      {"http://host:00080a/", "not a number"},
       {"http://host:80a/", "not a number"},
       {"http://host:/", "port is empty"},
       {"https://user:pa55@host/", "userinfo"},

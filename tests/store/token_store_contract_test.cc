@@ -2345,6 +2345,68 @@ TEST_P(EventStoreContractTest, AClaimLeavesTheDeliveriesToSkippedUrlsWhereTheyAr
   EXPECT_EQ(claimed->size(), 6u);
 }
 
+// An imported token keeps its Boomerang dates, so its creation date says
+// nothing of when it entered the store; its token.created does. One that
+// entered after a crossing (or already expired) gets no notice of it.
+TEST_P(EventStoreContractTest, ExpiryNoticesSkipTokensThatEnteredAfterTheirCrossing) {
+  constexpr std::int64_t kDay = 86'400'000;
+  const std::int64_t start = kBase + 100 * kDay;
+  auto insert = [&](int n, std::int64_t expires, std::int64_t entered) {
+    Token token = MakeToken(n, TokenType::kUser, "u1", kBase);
+    token.expiration_date = expires;
+    const core::AuditEvent created = Event(core::AuditAction::kCreated, token, entered);
+    ASSERT_TRUE(store_->Insert(token, std::span(&created, 1)).ok());
+  };
+  NoticeScan seven{7 * 86'400, 86'400, start, start};
+  NoticeScan expired{0, 0, start, start};
+  ASSERT_TRUE(store_->RecordExpiryNotices(seven).ok());
+  ASSERT_TRUE(store_->RecordExpiryNotices(expired).ok());
+  insert(1, start + 7 * kDay + 1000, kBase);         // crosses 7d at start + 1 s
+  insert(2, start + 7 * kDay + 1000, start + 2000);  // imported after that
+  insert(3, start + 500, kBase);                     // expires at start + 0.5 s
+  insert(4, start + 500, start + 2000);              // imported expired
+  for (NoticeScan* scan : {&seven, &expired}) {
+    scan->until = start + 3000;
+    scan->now = start + 5000;
+    Result<std::int64_t> written = store_->RecordExpiryNotices(*scan);
+    ASSERT_TRUE(written.ok()) << written.status().ToString();
+    EXPECT_EQ(*written, 1) << scan->threshold_seconds;
+  }
+  std::vector<std::string> noticed;
+  for (const boost::json::object& event : AllEvents()) {
+    if (event.at("action").as_string() != "token.created") {
+      noticed.emplace_back(event.at("subject").at("id").as_string());
+    }
+  }
+  std::sort(noticed.begin(), noticed.end());
+  EXPECT_EQ(noticed, (std::vector<std::string>{IdOf(1), IdOf(3)}));
+}
+
+// After a pause, a crossing is deferred to the next threshold only when
+// that threshold's scan will see it: not when that threshold is new, since
+// a new threshold starts at its first scan.
+TEST_P(EventStoreContractTest, ACrossingMissedInAPauseIsToldWhenTheNextThresholdIsNew) {
+  constexpr std::int64_t kDay = 86'400'000;
+  const std::int64_t start = kBase + 100 * kDay;
+  NoticeScan seven{7 * 86'400, 86'400, start, start};
+  ASSERT_TRUE(store_->RecordExpiryNotices(seven).ok());
+  Token token = MakeToken(1, TokenType::kUser, "u1", kBase);
+  token.expiration_date = start + 7 * kDay + 1000;  // crosses 7d at start + 1 s
+  ASSERT_TRUE(store_->Insert(token, {}).ok());
+  // The first scan after the pause comes when the token is inside 1d, a
+  // threshold never scanned before: the 7d scan tells it.
+  seven.now = *token.expiration_date - kDay / 2;
+  seven.until = seven.now - 2000;
+  Result<std::int64_t> written = store_->RecordExpiryNotices(seven);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(*written, 1);
+  NoticeScan one{86'400, 0, seven.until, seven.now};
+  ASSERT_TRUE(store_->RecordExpiryNotices(one).ok());
+  const auto events = AllEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].at("details").at("daysRemaining").as_int64(), 0);
+}
+
 TEST_P(EventStoreContractTest, ExpiryNoticesFollowTheirRules) {
   constexpr std::int64_t kDay = 86'400'000;
   const std::int64_t start = kBase + 100 * kDay;

@@ -239,8 +239,12 @@ constexpr Statement kNoticeTokens = {
     " FROM tokens WHERE expiration_date > $1::bigint + $3::bigint "
     "AND expiration_date <= $2::bigint + $3::bigint AND rotated_to IS NULL "
     "AND ($4::int = 0 OR (creation_date < expiration_date - $3::bigint "
-    "AND expiration_date - $6::bigint > $5::bigint)) ORDER BY expiration_date, id",
-    6};
+    "AND (expiration_date - $6::bigint > $5::bigint "
+    "OR expiration_date - $5::bigint <= $7::bigint))) "
+    "AND NOT EXISTS (SELECT 1 FROM audit_events AS e WHERE e.subject_id = tokens.id "
+    "AND e.time > tokens.expiration_date - $3::bigint AND e.action = 'token.created') "
+    "ORDER BY expiration_date, id",
+    7};
 constexpr Statement kChainWriters = {
     "tokend_chain_writers",
     "SELECT writer, first_seq, first_prev_hash, last_seq, last_hash, last_removed_body, "
@@ -1322,9 +1326,17 @@ class PostgresStore final : public TokenStore {
         return pg::TranslateError(config_, conn, claim.get(), "expiry notices");
       }
       if (ParseInt64(PQcmdTuples(claim.get())).value_or(0) == 0) return Status::Ok();
+      // A next threshold never scanned starts at this round's end.
+      const std::string next_threshold = std::to_string(scan.next_threshold_seconds);
+      ResultPtr next = Exec(conn, kNoticeProgress, {next_threshold.c_str()});
+      if (!Succeeded(next.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, next.get(), "expiry notices");
+      }
+      const std::string next_done_until =
+          PQntuples(next.get()) == 0 ? until : std::string(PQgetvalue(next.get(), 0, 0));
       ResultPtr tokens = Exec(conn, kNoticeTokens,
                               {from.c_str(), until.c_str(), threshold_millis.c_str(), with_rules,
-                               next_millis.c_str(), now.c_str()});
+                               next_millis.c_str(), now.c_str(), next_done_until.c_str()});
       if (!Succeeded(tokens.get(), PGRES_TUPLES_OK)) {
         return pg::TranslateError(config_, conn, tokens.get(), "expiry notices");
       }

@@ -220,12 +220,18 @@ constexpr const char* kNoticeClaimSql =
     "UPDATE notice_progress SET done_until = ?3 WHERE threshold_seconds = ?1 AND done_until = ?2";
 // Tokens whose crossing time (expiration_date - ?3 ms) lies in (?1, ?2]: a
 // range of tokens_by_expiration. ?4 = 1 for a threshold > 0: created before
-// the crossing and not yet inside the next threshold (?5 ms) at ?6.
+// the crossing, and either not yet inside the next threshold (?5 ms) at ?6
+// or past that threshold's scan progress (?7), which will then not notice
+// it. Never a token that entered the store after its crossing: its
+// token.created is later (an import keeps the token's Boomerang dates).
 constexpr const char* kNoticeTokensSql =
     "SELECT " TOKEND_TOKEN_COLUMNS
     " FROM tokens WHERE expiration_date > ?1 + ?3 AND expiration_date <= ?2 + ?3 "
     "AND rotated_to IS NULL AND (?4 = 0 OR (creation_date < expiration_date - ?3 "
-    "AND expiration_date - ?6 > ?5)) ORDER BY expiration_date, id";
+    "AND (expiration_date - ?6 > ?5 OR expiration_date - ?5 <= ?7))) "
+    "AND NOT EXISTS (SELECT 1 FROM audit_events AS e WHERE e.subject_id = tokens.id "
+    "AND e.time > tokens.expiration_date - ?3 AND e.action = 'token.created') "
+    "ORDER BY expiration_date, id";
 constexpr const char* kChainWritersSql =
     "SELECT writer, first_seq, first_prev_hash, last_seq, last_hash, last_removed_body, "
     "last_removed_prev_hash FROM audit_chains "
@@ -2131,18 +2137,18 @@ Status SqliteStore::RunNotices(Connection& connection, WriteOp& op, ChainAppende
   const std::string context = "scanning expiry notices in " + display_;
   op.count = 0;
   op.result = Status::Ok();
-  std::optional<std::int64_t> done_until;
-  {
+  auto progress_of = [&](std::int64_t threshold_seconds) -> Result<std::optional<std::int64_t>> {
     Result<Statement> progress = connection.Prepare(kNoticeProgressSql);
     if (!progress.ok()) return progress.status();
-    progress->Bind(1, scan.threshold_seconds);
+    progress->Bind(1, threshold_seconds);
     const int rc = progress->Step();
-    if (rc == SQLITE_ROW) {
-      done_until = progress->ColumnInt64(0);
-    } else if (rc != SQLITE_DONE) {
-      return StatusFromSqlite(rc, connection.db(), context);
-    }
-  }
+    if (rc == SQLITE_ROW) return std::optional<std::int64_t>(progress->ColumnInt64(0));
+    if (rc != SQLITE_DONE) return StatusFromSqlite(rc, connection.db(), context);
+    return std::optional<std::int64_t>();
+  };
+  Result<std::optional<std::int64_t>> progress = progress_of(scan.threshold_seconds);
+  if (!progress.ok()) return progress.status();
+  const std::optional<std::int64_t> done_until = *progress;
   if (!done_until) {
     // A threshold never scanned starts now: nothing before is notified.
     Result<Statement> start = connection.Prepare(kNoticeStartSql);
@@ -2166,6 +2172,10 @@ Status SqliteStore::RunNotices(Connection& connection, WriteOp& op, ChainAppende
     }
     if (sqlite3_changes(connection.db()) == 0) return Status::Ok();
   }
+  // A next threshold never scanned starts at this round's end.
+  Result<std::optional<std::int64_t>> next = progress_of(scan.next_threshold_seconds);
+  if (!next.ok()) return next.status();
+  const std::int64_t next_done_until = next->value_or(scan.until);
   std::vector<core::AuditEvent> events;
   {
     Result<Statement> tokens = connection.Prepare(kNoticeTokensSql);
@@ -2176,6 +2186,7 @@ Status SqliteStore::RunNotices(Connection& connection, WriteOp& op, ChainAppende
     tokens->Bind(4, std::int64_t{scan.threshold_seconds > 0 ? 1 : 0});
     tokens->Bind(5, scan.next_threshold_seconds * 1000);
     tokens->Bind(6, std::int64_t{scan.now});
+    tokens->Bind(7, next_done_until);
     for (;;) {
       const int rc = tokens->Step();
       if (rc == SQLITE_DONE) break;
