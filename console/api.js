@@ -63,11 +63,12 @@ async function call(method, path, { body, secret, query } = {}) {
   }
   const text = await response.text();
   let data = null;
+  let readable = true;
   if (text) {
     try {
       data = JSON.parse(text);
     } catch {
-      data = null;
+      readable = false;
     }
   }
   if (!response.ok) {
@@ -77,18 +78,47 @@ async function call(method, path, { body, secret, query } = {}) {
         : `The server answered ${response.status} ${response.statusText}.`;
     throw new ApiError(response.status, message, data && data.code);
   }
+  // A success that is not JSON (a proxy's or a portal's page answered in
+  // tokend's stead) must fail here, not deep in a screen that reads it.
+  if (!readable) throw unreadable(response.status);
+  return data;
+}
+
+function unreadable(status) {
+  return new ApiError(status,
+    'The server\'s answer could not be read: it is not what tokend sends. ' +
+    'Something between this browser and tokend (a proxy, a login page) may have answered instead.',
+    'unreadable');
+}
+
+const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+const isToken = (value) => isObject(value) && typeof value.id === 'string' && typeof value.type === 'string';
+const isPage = (value) =>
+  isObject(value) && Array.isArray(value.content) && value.content.every(isObject) &&
+  Number.isInteger(value.totalPages) && Number.isInteger(value.totalElements);
+const isSecret = (value) => isToken(value) && typeof value.token === 'string' && value.token !== '';
+
+// Resolves to the answer when it has the shape a screen reads, and fails
+// like an unreadable answer otherwise.
+async function shaped(answer, valid) {
+  const data = await answer;
+  if (!valid(data)) throw unreadable(200);
   return data;
 }
 
 const enc = encodeURIComponent;
 
 export const api = {
-  self: (secret) => call('GET', '/api/v2/token/self', { secret }),
-  policy: () => call('GET', '/api/v2/token/policy'),
-  query: (query) => call('GET', '/api/v2/token/query', { query }),
-  get: (id) => call('GET', `/api/v2/token/${enc(id)}`),
-  create: (request) => call('POST', '/api/v2/token', { body: request }),
+  self: (secret) => shaped(call('GET', '/api/v2/token/self', { secret }), isToken),
+  policy: () => shaped(call('GET', '/api/v2/token/policy'), isObject),
+  query: (query) => shaped(call('GET', '/api/v2/token/query', { query }), isPage),
+  get: (id) => shaped(call('GET', `/api/v2/token/${enc(id)}`), isToken),
+  create: (request) => shaped(call('POST', '/api/v2/token', { body: request }), isSecret),
   revoke: (id) => call('DELETE', `/api/v2/token/${enc(id)}`),
-  rotate: (id, body) => call('POST', `/api/v2/token/${enc(id)}/rotate`, { body }),
-  audit: (query) => call('GET', '/api/v2/token/audit', { query }),
+  rotate: (id, body) => shaped(call('POST', `/api/v2/token/${enc(id)}/rotate`, { body }), isSecret),
+  // The signed-in token's own rotation needs no permission and is bounded
+  // by its own lifetime, where /{id}/rotate holds the new token to the
+  // caller's expiry and permissions like a create.
+  rotateSelf: (body) => shaped(call('POST', '/api/v2/token/self/rotate', { body }), isSecret),
+  audit: (query) => shaped(call('GET', '/api/v2/token/audit', { query }), isPage),
 };

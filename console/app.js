@@ -43,6 +43,13 @@ const state = {
   list: { ...LIST_DEFAULTS },
 };
 
+// Trims what the server itself counts as whitespace (ASCII space, tab, LF,
+// VT, FF, CR) and trims its `principals` items of: a non-breaking or
+// ideographic space at the ends of a principal is part of it.
+function trimAscii(text) {
+  return text.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '');
+}
+
 // ---- messages ------------------------------------------------------------
 
 function showError(message) {
@@ -108,6 +115,32 @@ function signedIn(self) {
     ` (${self.type}`, self.principal ? [': ', user(self.principal)] : null, ')');
 }
 
+// This console's other tabs of the same origin: a duplicated tab holds the
+// same secret in its own sessionStorage, and once this tab rotates that
+// token away the other tab would present the retired secret, which the
+// server takes for reuse, revoking the whole family. A tab takes the
+// successor's secret only when it holds the retired one, so no tab learns
+// a secret whose token it could not already use.
+const otherTabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('tokend.console') : null;
+
+function tellOtherTabs(retired, rotated, from) {
+  otherTabs?.postMessage({
+    kind: 'rotated', retired, secret: rotated.token, id: rotated.id,
+    expirationDate: rotated.expirationDate ?? null, rotatedFrom: from,
+  });
+}
+
+otherTabs?.addEventListener('message', (event) => {
+  const message = event.data;
+  if (message?.kind !== 'rotated' || typeof message.secret !== 'string' || !message.secret) return;
+  if (!message.retired || storedSecret() !== message.retired) return;
+  storeSecret(message.secret);
+  if (state.self) {
+    state.self = { ...state.self, id: message.id, expirationDate: message.expirationDate, rotatedFrom: message.rotatedFrom };
+  }
+  announce('The token you are signed in with was rotated in another tab; this tab now uses the new one.');
+});
+
 function signOut(message) {
   forgetSecret();
   state.self = null;
@@ -136,7 +169,7 @@ function renderSignIn(note) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearMessages();
-    const secret = input.value.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '');
+    const secret = trimAscii(input.value);
     if (!secret) {
       showError('Paste a token into the Token field to sign in.');
       input.focus();
@@ -157,7 +190,9 @@ function renderSignIn(note) {
       storeSecret(secret);
       input.value = '';
       signedIn(self);
-      if (location.hash === '#/tokens' || !location.hash) renderRoute();
+      // The screen the address names (a link opened in a new tab) comes
+      // after the sign-in it asked for; any other address is the list's.
+      if (knownRoute(location.hash)) renderRoute();
       else location.hash = '#/tokens';
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
@@ -198,44 +233,43 @@ function selectField(label, options, value, onChange, extra = {}) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), select);
 }
 
-async function renderList() {
+// A date field typed by keyboard changes its value once per part typed
+// (0002-12-25, 0020-12-25, ... on the way to 2026-12-25): while the field
+// is being typed in, only a day from 1970 on counts as meant.
+function plausibleDay(day) {
+  const millis = startOfDay(day);
+  return millis !== null && millis >= 0;
+}
+
+// The list screen: its heading, toolbar and filters stay in place while
+// the rows and the pager below them reload, so that a filter being edited
+// (a date half typed) is never rebuilt under the person's hands.
+function renderList() {
   const list = state.list;
-  const ticket = loading('Tokens');
-  const query = { limit: list.size, page: list.page, sort: list.sort, order: list.order };
-  if (list.type) query.types = list.type;
-  if (list.principal) query.principals = list.principal;
-  const before = startOfDay(list.lastUsedBefore);
-  if (before !== null) query.lastUsedBefore = before;
-  let page;
-  try {
-    page = await api.query(query);
-  } catch (error) {
-    if (!stillShown(ticket)) return;
-    show('Tokens', h('p', { class: 'empty' }, 'The tokens could not be loaded.'));
-    failed(error);
-    return;
-  }
-  if (!stillShown(ticket)) return;
-  if (page.totalPages > 0 && list.page >= page.totalPages) {
-    list.page = page.totalPages - 1;
-    renderList();
-    return;
-  }
+  const results = h('div', { class: 'results' });
+  // Which page control asked for the load under way, to give it the focus
+  // back once the pager holding it is rebuilt.
+  let focusKey;
+  let loads = 0;
+  let listed = null;
+
   const reload = (change, focus) => {
+    // A field left as another screen replaces this one (blur) changes
+    // nothing there.
+    if (listed !== screen) return;
     Object.assign(list, change);
-    list.focus = focus;
+    focusKey = focus;
     clearMessages();
-    renderList();
+    load();
   };
 
   const principalId = uid('field');
   const principal = h('input', {
     id: principalId, class: 'input', type: 'search', value: list.principal, autocomplete: 'off',
-    'data-focus': 'principal',
     placeholder: 'any',
   });
   const applyPrincipal = () => {
-    const value = principal.value.trim();
+    const value = trimAscii(principal.value);
     // The API splits `principals` at every comma and has no escape, so a
     // principal holding one would silently match others.
     if (value.includes(',')) {
@@ -248,7 +282,7 @@ async function renderList() {
       principal.removeAttribute('aria-invalid');
       clearMessages();
     }
-    if (value !== list.principal) reload({ principal: value, page: 0 }, 'principal');
+    if (value !== list.principal) reload({ principal: value, page: 0 });
   };
   principal.addEventListener('change', applyPrincipal);
   principal.addEventListener('keydown', (event) => {
@@ -259,85 +293,143 @@ async function renderList() {
   });
   const lastUsedId = uid('field');
   const lastUsed = h('input', {
-    id: lastUsedId, class: 'input', type: 'date', value: list.lastUsedBefore, 'data-focus': 'lastUsed',
+    id: lastUsedId, class: 'input', type: 'date', value: list.lastUsedBefore,
     'aria-describedby': `${lastUsedId}-hint`,
   });
-  lastUsed.addEventListener('change', () => reload({ lastUsedBefore: lastUsed.value, page: 0 }, 'lastUsed'));
+  // A change applies an emptied field or a plausible day; leaving the field
+  // or Enter applies any whole day. A field typed in part (badInput) waits.
+  const applyLastUsed = (typing) => {
+    if (lastUsed.validity.badInput) return;
+    const value = lastUsed.value;
+    if (typing && value && !plausibleDay(value)) return;
+    if (value !== list.lastUsedBefore) reload({ lastUsedBefore: value, page: 0 });
+  };
+  lastUsed.addEventListener('change', () => applyLastUsed(true));
+  lastUsed.addEventListener('blur', () => applyLastUsed(false));
   lastUsed.addEventListener('keydown', (event) => {
     if (event.key === 'Enter') {
       event.preventDefault();
-      reload({ lastUsedBefore: lastUsed.value, page: 0 }, 'lastUsed');
+      applyLastUsed(false);
     }
   });
 
   const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter tokens', novalidate: true },
     selectField('Type', [['', 'All types'], ...ALL_TYPES.map((t) => [t, t])], list.type,
-      (value) => reload({ type: value, page: 0 }, 'type'), { 'data-focus': 'type' }),
+      (value) => reload({ type: value, page: 0 })),
     h('div', { class: 'field' }, h('label', { for: principalId }, 'Principal'), principal),
     h('div', { class: 'field' }, h('label', { for: lastUsedId }, 'Last used before'), lastUsed,
       h('p', { class: 'hint', id: `${lastUsedId}-hint` }, 'Includes tokens never used.')),
     selectField('Sort by', [
       ['creationDate', 'Created'], ['expirationDate', 'Expires'], ['lastUsedDate', 'Last used'],
       ['name', 'Name'], ['type', 'Type'], ['principal', 'Principal'],
-    ], list.sort, (value) => reload({ sort: value, page: 0 }, 'sort'), { 'data-focus': 'sort' }),
+    ], list.sort, (value) => reload({ sort: value, page: 0 })),
     selectField('Order', [['DESC', 'Newest / Z first'], ['ASC', 'Oldest / A first']], list.order,
-      (value) => reload({ order: value, page: 0 }, 'order'), { 'data-focus': 'order' }));
+      (value) => reload({ order: value, page: 0 })));
   filters.addEventListener('submit', (event) => event.preventDefault());
 
-  const filtered = list.type || list.principal || list.lastUsedBefore;
-  let body;
-  if (page.content.length === 0) {
-    body = h('div', { class: 'empty' },
-      filtered
-        ? h('p', {}, 'No token matches these filters. Clear a filter to see more.')
-        : h('p', {}, 'There are no tokens you can see yet. Create one to get started.'));
-  } else {
-    body = h('div', { class: 'table-wrap' },
-      h('table', { class: 'tokens' },
-        h('caption', { class: 'visually-hidden' }, 'Tokens'),
-        h('thead', {}, h('tr', {},
-          ['Name', 'Type', 'Principal', 'State', 'Expires', 'Last used', 'Created'].map((name) =>
-            h('th', { scope: 'col' }, name)))),
-        h('tbody', {}, page.content.map((token) => h('tr', {},
-          h('th', { scope: 'row', class: 'name' }, h('a', { href: `#/token/${encodeURIComponent(token.id)}` }, user(token.name))),
-          h('td', { 'data-label': 'Type' }, token.type),
-          h('td', { 'data-label': 'Principal' }, token.principal == null ? '—' : user(token.principal)),
-          h('td', { 'data-label': 'State' }, stateBadge(token)),
-          h('td', { 'data-label': 'Expires' }, token.expirationDate
-            ? h('time', { datetime: token.expirationDate, title: formatDate(token.expirationDate) }, relative(token.expirationDate))
-            : h('span', { class: 'muted' }, 'Never')),
-          h('td', { 'data-label': 'Last used' }, token.lastUsedDate
-            ? h('time', { datetime: token.lastUsedDate, title: formatDate(token.lastUsedDate) }, relative(token.lastUsedDate))
-            : h('span', { class: 'muted' }, 'Never')),
-          h('td', { 'data-label': 'Created' },
-            h('time', { datetime: token.creationDate, title: formatDate(token.creationDate) }, relative(token.creationDate))))))));
-  }
-  const totalPages = Math.max(page.totalPages, 1);
-  const previous = h('button', { type: 'button', class: 'button', disabled: list.page <= 0, 'data-focus': 'previous' }, 'Previous page');
-  const next = h('button', { type: 'button', class: 'button', disabled: list.page + 1 >= totalPages, 'data-focus': 'next' }, 'Next page');
-  previous.addEventListener('click', () => reload({ page: list.page - 1 }, 'previous'));
-  next.addEventListener('click', () => reload({ page: list.page + 1 }, 'next'));
-  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' },
-    previous,
-    h('span', { class: 'pager-text' },
-      `Page ${list.page + 1} of ${totalPages} · ${page.totalElements} token${page.totalElements === 1 ? '' : 's'}`),
-    next,
-    selectField('Rows per page', PAGE_SIZES.map((n) => [String(n), String(n)]), String(list.size),
-      (value) => reload({ size: Number(value), page: 0 }, 'size'), { 'data-focus': 'size' }));
+  // Puts the rows (or the failure) in place; focus that was on a control
+  // of the old rows goes to its successor, or to the heading.
+  const place = (...content) => {
+    const hadFocus = results.contains(document.activeElement);
+    replace(results, ...content);
+    results.removeAttribute('aria-busy');
+    if (!hadFocus) return;
+    let target = focusKey ? results.querySelector(`[data-focus="${focusKey}"]`) : null;
+    if (target && target.disabled) {
+      target = results.querySelector(`[data-focus="${focusKey === 'next' ? 'previous' : 'next'}"]`);
+    }
+    if (!target || target.disabled) target = heading;
+    target.focus();
+  };
+
+  const load = async () => {
+    const shown = screen;
+    loads += 1;
+    const ticket = loads;
+    const current = () => shown === screen && ticket === loads;
+    results.setAttribute('aria-busy', 'true');
+    if (!results.hasChildNodes()) replace(results, h('p', { class: 'muted' }, 'Loading…'));
+    const query = { limit: list.size, page: list.page, sort: list.sort, order: list.order };
+    if (list.type) query.types = list.type;
+    if (list.principal) query.principals = list.principal;
+    const before = startOfDay(list.lastUsedBefore);
+    if (before !== null) query.lastUsedBefore = before;
+    const filtered = list.type || list.principal || list.lastUsedBefore;
+    let page;
+    try {
+      page = await api.query(query);
+    } catch (error) {
+      if (!current()) return;
+      // The filters above stay editable; these undo what may have caused
+      // the failure (a filter the server refuses) or try again as it is.
+      const retry = h('button', { type: 'button', class: 'button primary', 'data-focus': 'retry' }, 'Try again');
+      retry.addEventListener('click', () => reload({}, 'retry'));
+      const reset = h('button', { type: 'button', class: 'button' }, 'Clear the filters');
+      reset.addEventListener('click', () => {
+        clearMessages();
+        Object.assign(list, { type: '', principal: '', lastUsedBefore: '', page: 0 });
+        renderList();
+      });
+      focusKey = 'retry';
+      place(h('div', { class: 'empty' },
+        h('p', {}, 'The tokens could not be loaded.'),
+        h('div', { class: 'actions' }, retry, filtered || list.page > 0 ? reset : null)));
+      failed(error);
+      return;
+    }
+    if (!current()) return;
+    if (page.totalPages > 0 && list.page >= page.totalPages) {
+      list.page = page.totalPages - 1;
+      load();
+      return;
+    }
+    let body;
+    if (page.content.length === 0) {
+      body = h('div', { class: 'empty' },
+        filtered
+          ? h('p', {}, 'No token matches these filters. Clear a filter to see more.')
+          : h('p', {}, 'There are no tokens you can see yet. Create one to get started.'));
+    } else {
+      body = h('div', { class: 'table-wrap' },
+        h('table', { class: 'tokens' },
+          h('caption', { class: 'visually-hidden' }, 'Tokens'),
+          h('thead', {}, h('tr', {},
+            ['Name', 'Type', 'Principal', 'State', 'Expires', 'Last used', 'Created'].map((name) =>
+              h('th', { scope: 'col' }, name)))),
+          h('tbody', {}, page.content.map((token) => h('tr', {},
+            h('th', { scope: 'row', class: 'name' }, h('a', { href: `#/token/${encodeURIComponent(token.id)}` }, user(token.name))),
+            h('td', { 'data-label': 'Type' }, token.type),
+            h('td', { 'data-label': 'Principal' }, token.principal == null ? '—' : user(token.principal)),
+            h('td', { 'data-label': 'State' }, stateBadge(token)),
+            h('td', { 'data-label': 'Expires' }, token.expirationDate
+              ? h('time', { datetime: token.expirationDate, title: formatDate(token.expirationDate) }, relative(token.expirationDate))
+              : h('span', { class: 'muted' }, 'Never')),
+            h('td', { 'data-label': 'Last used' }, token.lastUsedDate
+              ? h('time', { datetime: token.lastUsedDate, title: formatDate(token.lastUsedDate) }, relative(token.lastUsedDate))
+              : h('span', { class: 'muted' }, 'Never')),
+            h('td', { 'data-label': 'Created' },
+              h('time', { datetime: token.creationDate, title: formatDate(token.creationDate) }, relative(token.creationDate))))))));
+    }
+    const totalPages = Math.max(page.totalPages, 1);
+    const previous = h('button', { type: 'button', class: 'button', disabled: list.page <= 0, 'data-focus': 'previous' }, 'Previous page');
+    const next = h('button', { type: 'button', class: 'button', disabled: list.page + 1 >= totalPages, 'data-focus': 'next' }, 'Next page');
+    previous.addEventListener('click', () => reload({ page: list.page - 1 }, 'previous'));
+    next.addEventListener('click', () => reload({ page: list.page + 1 }, 'next'));
+    const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' },
+      previous,
+      h('span', { class: 'pager-text' },
+        `Page ${list.page + 1} of ${totalPages} · ${page.totalElements} token${page.totalElements === 1 ? '' : 's'}`),
+      next,
+      selectField('Rows per page', PAGE_SIZES.map((n) => [String(n), String(n)]), String(list.size),
+        (value) => reload({ size: Number(value), page: 0 }, 'size'), { 'data-focus': 'size' }));
+    place(body, pager);
+  };
 
   const create = h('button', { type: 'button', class: 'button primary' }, 'Create token');
   create.addEventListener('click', () => { location.hash = '#/create'; });
-  const heading = show('Tokens');
-  heading.after(h('div', { class: 'toolbar' }, create));
-  view.append(filters, body, pager);
-  // Keep focus on the control the person just used (a filter, a page
-  // button); a disabled page button hands it to the other one.
-  if (list.focus) {
-    let target = view.querySelector(`[data-focus="${list.focus}"]`);
-    if (target && target.disabled) target = target === next ? previous : next;
-    if (target && !target.disabled) target.focus();
-    list.focus = undefined;
-  }
+  const heading = show('Tokens', h('div', { class: 'toolbar' }, create), filters, results);
+  listed = screen;
+  load();
 }
 
 // ---- create --------------------------------------------------------------
@@ -385,11 +477,15 @@ async function renderCreate() {
     const t = type.value;
     const limit = (limits.types ?? {})[t] ?? {};
     // A chosen day means 00:00 UTC of it: the first allowed is tomorrow,
-    // the last the day of now + the maximum. A maximum ending before the
-    // next midnight allows no day at all.
+    // the last the day of now + the maximum, and no later than the day the
+    // signed-in token itself expires, since a new token may not outlive its
+    // creator. A last day before tomorrow allows no day at all.
     const now = Date.now();
     const first = dayOf(now + 86400000);
-    const last = limit.maxLifetimeSeconds ? dayOf(now + limit.maxLifetimeSeconds * 1000) : null;
+    const policyLast = limit.maxLifetimeSeconds ? dayOf(now + limit.maxLifetimeSeconds * 1000) : null;
+    const own = state.self?.expirationDate ? Date.parse(state.self.expirationDate) : NaN;
+    const ownLast = Number.isNaN(own) ? null : dayOf(own);
+    const last = ownLast !== null && (policyLast === null || ownLast < policyLast) ? ownLast : policyLast;
     const noDay = last !== null && last < first;
     expires.disabled = noDay;
     if (noDay) {
@@ -402,15 +498,32 @@ async function renderCreate() {
       else expires.removeAttribute('max');
       if (expires.value && last && expires.value > last) expires.value = last;
     }
+    // What the server fills in for an empty field, which it then holds
+    // against the signed-in token's own expiry like a chosen day.
+    const filled = limit.defaultLifetimeSeconds ?? limit.maxLifetimeSeconds ?? null;
+    const emptyRefused = ownLast !== null && (filled === null || now + filled * 1000 > own);
     const parts = [];
+    const bound = last === ownLast
+      ? `Your own token expires ${formatDate(own)}, and a new token may not outlive it`
+      : `At most ${duration(limit.maxLifetimeSeconds)} for ${t} tokens`;
     if (noDay) {
-      parts.push(`At most ${duration(limit.maxLifetimeSeconds)} for ${t} tokens, which ends before tomorrow: no day can be chosen, leave the field empty.`);
+      parts.push(emptyRefused
+        ? `${bound}, which ends before tomorrow: no day can be chosen, and no token of this type can be created now.`
+        : `${bound}, which ends before tomorrow: no day can be chosen, leave the field empty.`);
     } else if (last) {
-      parts.push(`At most ${duration(limit.maxLifetimeSeconds)} for ${t} tokens: ${last} at the latest.`);
+      parts.push(`${bound}: ${last} at the latest.`);
     }
-    if (limit.defaultLifetimeSeconds) parts.push(`Left empty: expires in ${duration(limit.defaultLifetimeSeconds)}.`);
-    else if (limit.maxLifetimeSeconds) parts.push(`Left empty: expires in ${duration(limit.maxLifetimeSeconds)}.`);
-    else parts.push('Left empty: never expires.');
+    if (emptyRefused) {
+      if (!noDay) {
+        parts.push(filled === null
+          ? 'Left empty, the token would never expire, which your own token does: choose a day.'
+          : `Left empty, the token would expire in ${duration(filled)}, after your own token: choose a day.`);
+      }
+    } else if (filled !== null) {
+      parts.push(`Left empty: expires in ${duration(filled)}.`);
+    } else {
+      parts.push('Left empty: never expires.');
+    }
     if (!noDay) parts.push('The token expires at 00:00 UTC of the chosen day.');
     expiresHint.textContent = parts.join(' ');
     principal.disabled = t === 'global';
@@ -440,8 +553,12 @@ async function renderCreate() {
     h('div', { class: 'grid-wrap' }, grid),
     h('div', { class: 'actions' }, submit, cancel));
 
+  // Busy rather than `disabled`, which would take the focus from the
+  // button the person pressed and leave it nowhere when the create fails.
+  let busy = false;
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
+    if (busy) return;
     clearMessages();
     for (const field of [name, description]) field.removeAttribute('aria-invalid');
     // Checked here rather than with maxlength, which counts UTF-16 units and
@@ -470,12 +587,14 @@ async function renderCreate() {
     const permissions = [...boxes.values()].filter((box) => box.checked).map((box) => box.value);
     if (permissions.length) request.permissions = permissions;
     if (role.value && !roleField.hidden) request.role = role.value;
-    submit.disabled = true;
+    busy = true;
+    submit.setAttribute('aria-disabled', 'true');
     try {
       const created = await api.create(request);
       renderSecret(created, ['Token “', user(request.name), '” created']);
     } catch (error) {
-      submit.disabled = false;
+      busy = false;
+      submit.removeAttribute('aria-disabled');
       failed(error);
     }
   });
@@ -623,6 +742,8 @@ async function auditSection(token) {
 
 // The one confirmation dialog open, if any: a second click (a double
 // click, a click while the first dialog's data loads) opens no second one.
+// `onConfirm` does the action and may return what to do once the dialog
+// has closed (show the next screen).
 let openedDialog = null;
 
 function openDialog(title, description, confirmLabel, extra, onConfirm) {
@@ -651,13 +772,19 @@ function openDialog(title, description, confirmLabel, extra, onConfirm) {
     gone();
   };
   cancel.addEventListener('click', close);
+  // Busy rather than `disabled`: a disabled button loses the focus, and a
+  // failure would leave it on nothing inside the open dialog.
+  let busy = false;
   confirm.addEventListener('click', async () => {
-    confirm.disabled = true;
+    if (busy) return;
+    busy = true;
+    confirm.setAttribute('aria-disabled', 'true');
+    let then;
     try {
-      await onConfirm();
-      close();
+      then = await onConfirm();
     } catch (failure) {
-      confirm.disabled = false;
+      busy = false;
+      confirm.removeAttribute('aria-disabled');
       if (failure instanceof ApiError && failure.status === 401) {
         close();
         failed(failure);
@@ -665,7 +792,14 @@ function openDialog(title, description, confirmLabel, extra, onConfirm) {
       }
       error.textContent = failure.message;
       error.hidden = false;
+      if (dialog.open && !dialog.contains(document.activeElement)) confirm.focus();
+      return;
     }
+    // The action's next screen comes once the dialog is gone: while it is
+    // open the page behind is inert, and its heading could not take the
+    // focus, which closing would then hand back to a button no longer there.
+    close();
+    if (typeof then === 'function') then();
   });
   document.body.append(dialog);
   openedDialog = dialog;
@@ -749,17 +883,21 @@ async function renderDetails(id) {
       h('div', { class: 'field' }, h('label', { for: overlapId }, 'Overlap'), overlap,
         h('p', { class: 'hint', id: `${overlapId}-hint` }, 'How long the old secret keeps working, so that clients can switch.')),
       async () => {
-        const rotated = await api.rotate(token.id, { overlapSeconds: Number(overlap.value) });
-        // The signed-in token was rotated: its successor becomes the
-        // session's token before any other call. The old secret, presented
-        // once it stops working, would be taken for a leak and revoke the
-        // whole family, the new token with it.
+        const body = { overlapSeconds: Number(overlap.value) };
         const own = state.self?.id === token.id;
+        const rotated = own ? await api.rotateSelf(body) : await api.rotate(token.id, body);
+        // The signed-in token was rotated: its successor becomes the
+        // session's token before any other call, here and in this
+        // console's other tabs holding the same secret. The old secret,
+        // presented once it stops working, would be taken for a leak and
+        // revoke the whole family, the new token with it.
         if (own) {
+          const retired = storedSecret();
           storeSecret(rotated.token);
           state.self = { ...state.self, id: rotated.id, expirationDate: rotated.expirationDate ?? null, rotatedFrom: token.id };
+          tellOtherTabs(retired, rotated, token.id);
         }
-        renderSecret(rotated, ['Token “', user(token.name), '” rotated'],
+        return () => renderSecret(rotated, ['Token “', user(token.name), '” rotated'],
           own ? 'You rotated the token you are signed in with; the console now uses the new one.' : null);
       });
   });
@@ -776,15 +914,15 @@ async function renderDetails(id) {
       async () => {
         await api.revoke(token.id);
         if (own) {
-          // Once the dialog is closed, so that the sign-in field keeps the focus.
-          setTimeout(() => {
+          return () => {
             signOut();
             announce('You revoked “', user(token.name), '”, the token you were signed in with, and were signed out. Sign in with another token.');
-          }, 0);
-          return;
+          };
         }
-        location.hash = '#/tokens';
-        announce('Token “', user(token.name), '” was revoked.');
+        return () => {
+          location.hash = '#/tokens';
+          announce('Token “', user(token.name), '” was revoked.');
+        };
       });
   });
   show([user(token.name)],
@@ -796,6 +934,12 @@ async function renderDetails(id) {
 }
 
 // ---- routing -----------------------------------------------------------------
+
+// Whether the hash names a screen of its own (the list's included), as
+// opposed to none or one that cannot be come back to (#/secret).
+function knownRoute(hash) {
+  return hash === '' || hash === '#/tokens' || hash === '#/create' || hash.startsWith('#/token/');
+}
 
 function renderRoute() {
   if (!storedSecret()) {
@@ -831,7 +975,7 @@ function tokenIdOf(text) {
   return TOKEN_ID.test(id) ? id : null;
 }
 
-window.addEventListener('hashchange', () => {
+function routeChanged() {
   const kept = [...statusBox.childNodes];
   const keptText = statusBox.textContent;
   alertBox.hidden = true;
@@ -839,6 +983,19 @@ window.addEventListener('hashchange', () => {
   renderRoute();
   replace(statusBox, ...kept);
   setTimeout(() => { if (statusBox.textContent === keptText) statusBox.textContent = ''; }, 6000);
+}
+
+window.addEventListener('hashchange', routeChanged);
+
+// A link to the list loads it again even when the address is the list's
+// already (no hashchange then): the way back from a list that failed.
+document.addEventListener('click', (event) => {
+  const link = event.target instanceof Element ? event.target.closest('a[href="#/tokens"]') : null;
+  if (!link || event.defaultPrevented || event.button !== 0) return;
+  if (event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  if (location.hash !== '#/tokens') return;
+  event.preventDefault();
+  routeChanged();
 });
 
 document.getElementById('sign-out').addEventListener('click', () => {

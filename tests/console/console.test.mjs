@@ -870,6 +870,320 @@ test('the console', async (t) => {
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
+  // ---- self rotation, focus, filters, failures, other tabs -------------------
+
+  // Signs out whoever is signed in, then signs in with `secret` and waits
+  // for the list.
+  const switchTo = async (secret) => {
+    if (await page.getByRole('button', { name: 'Sign out' }).isVisible()) {
+      await page.getByRole('button', { name: 'Sign out' }).click();
+    }
+    await page.getByLabel('Token').waitFor();
+    await signIn(secret);
+    await page.getByRole('table').waitFor();
+  };
+  // A second tab of the same browser profile, its errors counted like the
+  // first tab's.
+  const openTab = async () => {
+    const tab = await context.newPage();
+    tab.setDefaultTimeout(10000);
+    tab.on('pageerror', (error) => {
+      pageErrors.push(error.message);
+      console.error(`page error (second tab): ${error.message}`);
+    });
+    return tab;
+  };
+  const apiPath = (request) => new URL(request.url).pathname;
+  // The list afresh, as a load of #/tokens shows it: no filter set.
+  const freshList = async () => {
+    await page.evaluate(() => history.replaceState(null, '', '#/tokens'));
+    await page.reload();
+    await page.getByRole('table').waitFor();
+    await waitTotal(await total());
+  };
+
+  await t.test('rotating the signed-in token uses /self/rotate: no permission, no escalation check', async () => {
+    // token/read only, and an expiry: the inherited lifetime ends after the
+    // token's own expiry, which /{id}/rotate would refuse twice over.
+    const own = await createViaApi({ type: 'team', name: 'console self limited', principal: 'team-limited', permissions: ['token/read'], expirationDate: Date.now() + 10 * DAY });
+    await switchTo(own.token);
+    await page.evaluate((id) => { location.hash = `#/token/${id}`; }, own.id);
+    await page.getByRole('heading', { name: 'console self limited', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Rotate' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await page.getByLabel('Overlap').selectOption('0');
+    const before = requests.length;
+    await dialog.getByRole('button', { name: 'Rotate' }).click();
+    const secretField = page.getByLabel('Secret');
+    await secretField.waitFor();
+    const secret = await secretField.inputValue();
+    secrets.add(secret);
+    const rotations = requests.slice(before).filter((r) => r.method === 'POST');
+    assert.deepEqual(rotations.map(apiPath), ['/api/v2/token/self/rotate']);
+    assert.equal(rotations[0].headers.authorization, `Bearer ${own.token}`);
+    const introspected = await apiCall('POST', '/api/v2/token/introspect', { body: { token: secret } });
+    assert.equal(introspected.body.active, true);
+    assert.equal(introspected.body.rotatedFrom, own.id);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tokend.console.token')), secret);
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('table').waitFor();
+    await switchTo(admin);
+  });
+
+  await t.test('focus: the new secret\'s heading after a rotation; inside the dialog when its action fails', async () => {
+    const target = await createViaApi({ type: 'workflow', name: 'focus target', principal: 'wf-focus', permissions: ['workflowrun/read'] });
+    const focused = () => page.evaluate(() => ({
+      tag: document.activeElement?.tagName,
+      text: document.activeElement?.textContent,
+      inDialog: Boolean(document.querySelector('dialog')?.contains(document.activeElement)),
+    }));
+    await page.evaluate((id) => { location.hash = `#/token/${id}`; }, target.id);
+    await page.getByRole('heading', { name: 'focus target', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Rotate' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Rotate' }).click();
+    await page.getByLabel('Secret').waitFor();
+    secrets.add(await page.getByLabel('Secret').inputValue());
+    assert.deepEqual(await focused(), { tag: 'H1', text: 'Token “focus target” rotated', inDialog: false });
+
+    // The action fails: focus stays on a control of the dialog, by keyboard.
+    const [rotated] = await findByName('focus target');
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('table').waitFor();
+    const refuse = (route) => route.fulfill({
+      status: 409, contentType: 'application/json',
+      body: JSON.stringify({ message: 'The rotation was refused for this test.' }),
+    });
+    await page.route('**/api/v2/token/*/rotate', refuse);
+    await page.evaluate((id) => { location.hash = `#/token/${id}`; }, rotated.id);
+    await page.getByRole('heading', { name: 'focus target', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Rotate' }).click();
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Rotate' }).focus();
+    await page.keyboard.press('Enter');
+    await dialog.getByRole('alert').waitFor();
+    assert.match(await dialog.getByRole('alert').innerText(), /refused for this test/);
+    const after = await focused();
+    assert.notEqual(after.tag, 'BODY', 'the focus is on nothing');
+    assert.ok(after.inDialog, `the focus left the dialog: ${after.tag}`);
+    await page.unroute('**/api/v2/token/*/rotate', refuse);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await page.evaluate(() => { location.hash = '#/tokens'; });
+    await page.getByRole('table').waitFor();
+  });
+
+  await t.test('a day typed into "Last used before" by keyboard is applied once, whole, in the same field', async () => {
+    await freshList();
+    const field = page.getByLabel('Last used before');
+    await field.evaluate((input) => { input.dataset.probe = 'kept'; });
+    // The keys in the order of the locale's date pattern (en-US: month, day, year).
+    const keys = await page.evaluate(() => {
+      const digits = { month: '12', day: '25', year: '2026' };
+      return new Intl.DateTimeFormat(navigator.language, { year: 'numeric', month: '2-digit', day: '2-digit' })
+        .formatToParts(new Date(2026, 11, 25)).filter((p) => p.type in digits).map((p) => digits[p.type]).join('');
+    });
+    const before = requests.length;
+    await field.focus();
+    await page.keyboard.type(keys, { delay: 60 });
+    const cutoff = Date.parse('2026-12-25T00:00:00Z');
+    const expected = await apiCall('GET', `/api/v2/token/query?limit=1&lastUsedBefore=${cutoff}`);
+    await waitTotal(expected.body.totalElements);
+    await page.waitForTimeout(500);
+    assert.equal(await field.inputValue(), '2026-12-25');
+    assert.equal(await field.evaluate((input) => input.dataset.probe), 'kept', 'the field was rebuilt');
+    assert.equal(await field.evaluate((input) => document.activeElement === input), true, 'the field lost the focus');
+    const sent = requests.slice(before).filter((r) => apiPath(r) === '/api/v2/token/query')
+      .map((r) => new URL(r.url).searchParams.get('lastUsedBefore'));
+    assert.deepEqual(sent, [String(cutoff)]);
+    // Leaving the field sends nothing more; emptying it clears the filter.
+    await page.keyboard.press('Tab');
+    await page.waitForTimeout(300);
+    assert.equal(requests.slice(before).filter((r) => apiPath(r) === '/api/v2/token/query').length, 1);
+    await field.fill('');
+    await waitTotal(await total());
+  });
+
+  await t.test('a list that could not be loaded keeps its filters and a way back; the Tokens link reloads it', async () => {
+    await freshList();
+    const unreachable = (route) => route.abort();
+    await page.route('**/api/v2/token/query**', unreachable);
+    await page.getByLabel('Type').selectOption('team');
+    await page.getByText('The tokens could not be loaded.').waitFor();
+    assert.match(await alertBox().innerText(), /could not be reached/);
+    assert.equal(await page.getByLabel('Type').inputValue(), 'team', 'the filters are still there');
+    await page.getByRole('button', { name: 'Try again' }).waitFor();
+    await page.unroute('**/api/v2/token/query**', unreachable);
+    // The address is #/tokens already: the link loads the list all the same.
+    assert.equal(await page.evaluate(() => location.hash), '#/tokens');
+    await page.getByRole('link', { name: 'Tokens', exact: true }).click();
+    await waitTotal(await total('&types=team'));
+    await page.getByLabel('Type').selectOption('');
+    await waitTotal(await total());
+
+    // A filter the server refuses (a URL too long): edit it, or clear them all.
+    const principal = page.getByLabel('Principal');
+    await principal.fill('p'.repeat(9000));
+    await principal.press('Enter');
+    await page.getByText('The tokens could not be loaded.').waitFor();
+    await alertBox().waitFor();
+    await principal.fill('');
+    await principal.press('Enter');
+    await waitTotal(await total());
+    await principal.fill('q'.repeat(9000));
+    await principal.press('Enter');
+    await page.getByText('The tokens could not be loaded.').waitFor();
+    await page.getByRole('button', { name: 'Clear the filters' }).click();
+    await waitTotal(await total());
+    assert.equal(await page.getByLabel('Principal').inputValue(), '');
+    assert.equal(await alertBox().count(), 0);
+  });
+
+  await t.test('an answer that is not JSON, or not shaped as tokend\'s, fails with a message', async () => {
+    await freshList();
+    const proxyPage = (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><p>Sign in to the proxy</p>' });
+    await page.route('**/api/v2/token/query**', proxyPage);
+    await page.getByLabel('Type').selectOption('user');
+    await page.getByText('The tokens could not be loaded.').waitFor();
+    assert.match(await alertBox().innerText(), /could not be read/);
+    await page.unroute('**/api/v2/token/query**', proxyPage);
+    await page.getByLabel('Type').selectOption('');
+    await waitTotal(await total());
+
+    const [token] = await findByName('grafana reader');
+    const empty = (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{}' });
+    await page.route(`**/api/v2/token/${token.id}`, empty);
+    await page.evaluate((id) => { location.hash = `#/token/${id}`; }, token.id);
+    await page.getByText('The token could not be loaded.').waitFor();
+    assert.match(await alertBox().innerText(), /could not be read/);
+    await page.unroute(`**/api/v2/token/${token.id}`, empty);
+
+    // The token check at load: the session is kept, with a retry.
+    await page.route('**/api/v2/token/self', proxyPage);
+    await page.reload();
+    const retry = page.getByRole('button', { name: 'Retry' });
+    await retry.waitFor();
+    assert.match(await alertBox().innerText(), /could not be read/);
+    await page.unroute('**/api/v2/token/self', proxyPage);
+    await retry.click();
+    await page.getByRole('heading', { name: 'grafana reader', level: 1 }).waitFor();
+    await page.evaluate(() => { location.hash = '#/tokens'; });
+    await page.getByRole('table').waitFor();
+  });
+
+  await t.test('the Principal filter keeps non-ASCII spaces at its ends, as the server does', async () => {
+    const principalText = '\u00a0team-nbsp\u3000';
+    await createViaApi({ type: 'team', name: 'nbsp principal', principal: principalText, permissions: ['token/read'] });
+    assert.equal(await total(`&principals=${encodeURIComponent(principalText)}`), 1);
+    await freshList();
+    const before = requests.length;
+    const principal = page.getByLabel('Principal');
+    await principal.fill(` ${principalText}\t`);
+    await principal.press('Enter');
+    await waitTotal(1);
+    await page.getByRole('link', { name: 'nbsp principal' }).waitFor();
+    const sent = requests.slice(before).filter((r) => apiPath(r) === '/api/v2/token/query')
+      .map((r) => new URL(r.url).searchParams.get('principals'));
+    assert.deepEqual(sent, [principalText]);
+    await principal.fill('');
+    await principal.press('Enter');
+    await waitTotal(await total());
+  });
+
+  await t.test('a token link opened in a new tab leads to that token after sign-in', async () => {
+    const [token] = await findByName('grafana reader');
+    const tab = await openTab();
+    try {
+      await tab.goto(`${base}/console/#/token/${token.id}`);
+      await tab.getByLabel('Token').fill(admin);
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByRole('heading', { name: 'grafana reader', level: 1 }).waitFor();
+      assert.equal(new URL(tab.url()).hash, `#/token/${token.id}`);
+    } finally {
+      await tab.close();
+    }
+  });
+
+  await t.test('two tabs of one session: rotating the token in one moves the other to the new secret', async () => {
+    const own = await createViaApi({ type: 'workflow', name: 'two tabs', principal: 'wf-two-tabs', permissions: ['token/read', 'token/write', 'token/delete'] });
+    await switchTo(own.token);
+    // The second tab holds the same secret, as a duplicated tab does.
+    const tab = await openTab();
+    const tabRequests = [];
+    tab.on('request', (request) => tabRequests.push({ url: request.url(), headers: request.headers() }));
+    try {
+      await tab.goto(`${base}/console/`);
+      await tab.getByLabel('Token').fill(own.token);
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.getByRole('table').waitFor();
+
+      await page.evaluate((id) => { location.hash = `#/token/${id}`; }, own.id);
+      await page.getByRole('heading', { name: 'two tabs', level: 1 }).waitFor();
+      await page.getByRole('button', { name: 'Rotate' }).click();
+      await page.getByRole('dialog').waitFor();
+      await page.getByLabel('Overlap').selectOption('0');
+      await page.getByRole('dialog').getByRole('button', { name: 'Rotate' }).click();
+      await page.getByLabel('Secret').waitFor();
+      const secret = await page.getByLabel('Secret').inputValue();
+      secrets.add(secret);
+
+      await tab.waitForFunction((s) => sessionStorage.getItem('tokend.console.token') === s, secret, { timeout: 5000 });
+      await tab.getByText('rotated in another tab').waitFor();
+      const before = tabRequests.length;
+      await tab.getByLabel('Type').selectOption('workflow');
+      await tab.getByRole('link', { name: 'two tabs' }).waitFor();
+      const later = tabRequests.slice(before).filter((r) => new URL(r.url).pathname.startsWith('/api/'));
+      assert.ok(later.length > 0);
+      for (const request of later) assert.equal(request.headers.authorization, `Bearer ${secret}`, request.url);
+      const introspected = await apiCall('POST', '/api/v2/token/introspect', { body: { token: secret } });
+      assert.equal(introspected.body.active, true, 'the new token still works');
+      const reuse = await apiCall('GET', '/api/v2/token/audit?actions=token.reuse_detected');
+      assert.deepEqual(reuse.body.content, [], 'no reuse was detected');
+      for (const request of tabRequests) {
+        assert.equal(new URL(request.url).origin, new URL(base).origin, request.url);
+        for (const known of secrets) assert.ok(!request.url.includes(known), 'a secret in a URL');
+      }
+    } finally {
+      await tab.close();
+    }
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('table').waitFor();
+    await switchTo(admin);
+  });
+
+  await t.test('create: for a signed-in token that expires, Expires ends with it and an empty field is not "never"', async () => {
+    const expiring = Date.now() + 3 * DAY;
+    const own = await createViaApi({ type: 'team', name: 'expiring creator', principal: 'team-e', permissions: ['token/read', 'token/write'], expirationDate: expiring });
+    await switchTo(own.token);
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const expires = page.getByLabel('Expires');
+    const hint = async () => page.locator(`#${await expires.getAttribute('aria-describedby')}`).innerText();
+    const ownDay = new Date(expiring).toISOString().slice(0, 10);
+    // No maximum for workflow tokens: the creator's expiry is the only bound.
+    await page.getByLabel('Type').selectOption('workflow');
+    assert.equal(await expires.getAttribute('max'), ownDay);
+    assert.doesNotMatch(await hint(), /never expires/);
+    assert.match(await hint(), /choose a day/);
+    assert.match(await hint(), new RegExp(`${ownDay} at the latest`));
+    // Team tokens: 90 days at most, 30 by default, both after the creator's.
+    await page.getByLabel('Type').selectOption('team');
+    assert.equal(await expires.getAttribute('max'), ownDay);
+    assert.match(await hint(), /Left empty, the token would expire in 30 days, after your own token/);
+    // The last day offered is one the server takes.
+    await page.getByLabel('Name').fill('made by an expiring token');
+    await page.getByLabel('Principal').fill('team-e');
+    await page.getByRole('checkbox', { name: 'token/read' }).check();
+    await expires.fill(ownDay);
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByLabel('Secret').waitFor();
+    secrets.add(await page.getByLabel('Secret').inputValue());
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('table').waitFor();
+    await switchTo(admin);
+  });
+
   await t.test('no script error happened', () => {
     assert.deepEqual(pageErrors, []);
   });
