@@ -176,12 +176,12 @@ const SharedAuthenticated& Unrestricted() {
   return unrestricted;
 }
 
-// Authentication off: everyone is unrestricted, and a valid presented token
-// is still the caller's own (GET /self names it).
-service::Outcome<AuthResult> AuthenticationOff(const HandlerEnv& env, Exchange& ex) {
-  auto presented = PresentedSecret(ex.headers, ex.credential_query, ex.decoded_credential);
-  if (!presented.ok() || !presented->has_value()) return AuthResult(Unrestricted());
-  return env.service.Resolve(core::HashedSecret::Of(**presented), ex.now)
+// Authentication off: everyone is unrestricted, and a valid `presented`
+// token is still the caller's own (GET /self names it).
+service::Outcome<AuthResult> AuthenticationOff(const HandlerEnv& env, const Exchange& ex,
+                                               std::optional<std::string_view> presented) {
+  if (!presented) return AuthResult(Unrestricted());
+  return env.service.Resolve(core::HashedSecret::Of(*presented), ex.now)
       .Then([](service::Resolution resolved) -> service::Outcome<AuthResult> {
         if (!resolved.ok() || *resolved == nullptr) return AuthResult(Unrestricted());
         core::Caller caller = core::Caller::Unrestricted();
@@ -194,11 +194,19 @@ service::Outcome<AuthResult> AuthenticationOff(const HandlerEnv& env, Exchange& 
 }  // namespace
 
 service::Outcome<AuthResult> Authenticate(const HandlerEnv& env, Exchange& ex) {
-  if (!env.service.auth_required()) return AuthenticationOff(env, ex);
   auto presented = PresentedSecret(ex.headers, ex.credential_query, ex.decoded_credential);
-  if (!presented.ok()) {
+  // Conflicting credentials are refused whatever the mode: which one the
+  // client meant cannot be known, and with authentication off a valid one
+  // still names the caller (GET /self, the actor of a change). An unusable
+  // Authorization header is, with authentication off, no credential at all.
+  const bool required = env.service.auth_required();
+  if (!presented.ok() &&
+      (required || presented.status().code() != core::StatusCode::kUnauthenticated)) {
     env.metrics.RecordAuthFailure("malformed");
     return AuthResult(presented.status());
+  }
+  if (!required) {
+    return AuthenticationOff(env, ex, presented.ok() ? *presented : std::nullopt);
   }
   if (!presented->has_value()) {
     env.metrics.RecordAuthFailure("missing");

@@ -43,12 +43,13 @@ class BearerMemo {
 
 // The secret a request presents: `Authorization: Bearer <secret>` (scheme
 // case-insensitive) or the `access_token` query parameter (its name matched
-// after percent-decoding). nullopt when there is none. InvalidArgument (1002)
-// when both are given and differ, or the access_token parameter is repeated
-// with different values; Unauthenticated when the Authorization header is not
-// a usable Bearer credential. `raw_query` is the target's text after '?'. The
-// secret is a view of the request, or of `storage` when it came
-// percent-decoded from the query.
+// after percent-decoding). nullopt when there is none. InvalidArgument when
+// the Authorization header is given more than once (9015), when it and the
+// parameter present different tokens, or the parameter is repeated with
+// different values or malformed (1001); Unauthenticated when the
+// Authorization header is not a usable Bearer credential. `raw_query` is the target's text after
+// '?'. The secret is a view of the request, or of `storage` when it came percent-decoded from the
+// query.
 core::Result<std::optional<std::string_view>> PresentedSecret(const RequestHeaders& headers,
                                                               std::string_view raw_query,
                                                               std::string& storage);
@@ -60,8 +61,9 @@ using AuthResult = core::Result<SharedAuthenticated>;
 // the unrestricted caller (with the presented token, if it is valid, as its
 // own, for /self). Otherwise Unauthenticated (401) when no secret is
 // presented or it does not resolve to an active token, Unavailable when the
-// store cannot tell, InvalidArgument for conflicting credentials. Records
-// every failure in env.metrics; messages never contain the secret.
+// store cannot tell. In either mode, InvalidArgument for conflicting
+// credentials (PresentedSecret). Records every failure in env.metrics;
+// messages never contain the secret.
 service::Outcome<AuthResult> Authenticate(const HandlerEnv& env, Exchange& ex);
 
 }  // namespace tokend::http

@@ -42,6 +42,11 @@ void SetConsoleHeaders(Response& res) {
   res.set("X-Frame-Options", "DENY");
   // Revalidated on every load: a new tokend serves its own console at once.
   res.set(field::cache_control, "no-cache");
+  // Every console answer names its charset, as its files do; the API's JSON
+  // answers elsewhere keep the plain type their clients already see.
+  if (res[field::content_type] == "application/json") {
+    res.set(field::content_type, "application/json; charset=utf-8");
+  }
 }
 
 const ConsoleFile* FindConsoleFile(std::string_view name) {

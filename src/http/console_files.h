@@ -22,7 +22,8 @@ std::span<const ConsoleFile> ConsoleFiles();
 bool IsConsolePath(std::string_view path);
 
 // Content-Security-Policy (the console's own files only, never framed),
-// nosniff, no referrer, X-Frame-Options DENY, Cache-Control no-cache.
+// nosniff, no referrer, X-Frame-Options DENY, Cache-Control no-cache; and
+// on a JSON answer (an error), Content-Type with charset=utf-8.
 void SetConsoleHeaders(Response& res);
 
 // The file with exactly this name; null for any other name (so "..", "a/b"

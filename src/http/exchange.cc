@@ -1,6 +1,7 @@
 #include "http/exchange.h"
 
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 
 #include "http/request_log.h"
 
@@ -9,8 +10,17 @@ namespace tokend::http {
 RequestHeaders RequestHeaders::Of(const Request& req) {
   RequestHeaders headers;
   bool has_content_type = false;
+  bool close = false;
+  bool keep_alive = false;
   for (const auto& field : req) {
     switch (field.name()) {
+      case beast_http::field::connection: {
+        // Options are case-insensitive tokens (RFC 9110 section 7.6.1).
+        beast_http::token_list options(field.value());
+        close = close || options.exists("close");
+        keep_alive = keep_alive || options.exists("keep-alive");
+        break;
+      }
       case beast_http::field::content_type:
         if (!has_content_type) headers.content_type = field.value();
         has_content_type = true;
@@ -27,6 +37,7 @@ RequestHeaders RequestHeaders::Of(const Request& req) {
         break;
     }
   }
+  headers.keep_alive = !close && (req.version() >= 11 || keep_alive);
   return headers;
 }
 

@@ -62,13 +62,20 @@ inline constexpr std::string_view kUnmatchedRoute = "unmatched";
 // of case-insensitive comparisons, once for each field read.
 struct RequestHeaders {
   // Of the fields below, the first of each name (as Beast's lookups by name
-  // give), and how many Authorization fields there are.
+  // give), and how many Authorization fields there are; keep_alive from
+  // every Connection field.
   static RequestHeaders Of(const Request& req);
 
   std::string_view content_type;  // empty when there is none
   std::optional<std::string_view> authorization;
   int authorization_count = 0;
   std::optional<std::string_view> request_id;  // X-Request-Id
+  // Whether the connection stays open after the answer, as the request's
+  // version and its Connection options ask: HTTP/1.1 unless `close` is among
+  // them, HTTP/1.0 only when `keep-alive` is and `close` is not. All the
+  // Connection fields form one list (RFC 9110 section 5.3), where Beast's
+  // keep_alive() reads the first field only.
+  bool keep_alive = false;
 };
 
 // One request, owned by its session until the response is written: every

@@ -195,7 +195,7 @@ void RequestHandler::Finish(const Exchange& ex, Response& res) const {
     res.body().clear();
     res.erase(beast_http::field::content_type);
   }
-  FinishResponse(res, ex.req.version(), ex.req.keep_alive());
+  FinishResponse(res, ex.req.version(), ex.headers.keep_alive);
   // Authenticated /api/v2 answers tell the caller when its own token expires.
   if (ex.auth && ex.auth->token && ex.auth->token->expiration_date) {
     res.set(kTokenExpirationHeader, core::FormatSpringDate(*ex.auth->token->expiration_date));

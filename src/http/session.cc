@@ -150,6 +150,59 @@ std::optional<std::string> FramingRefusal(const Request& req) {
   return std::nullopt;
 }
 
+// RFC 9112 section 2.3: a request of a later minor version of HTTP/1 is
+// answered as one of HTTP/1.1, the highest tokend speaks. Beast's parser
+// refuses every version but 1.0 and 1.1 (bad_version) before it consumes the
+// request line, so the line at the start of `buffer` is read as HTTP/1.1
+// instead: true when it ends (so far) in " HTTP/1.2" to " HTTP/1.9", which
+// then says " HTTP/1.1". Any other version stays as it is, and refused.
+bool ReadLaterMinorVersionAsHttp11(beast::flat_buffer& buffer) {
+  const auto data = buffer.data();
+  char* const bytes = static_cast<char*>(data.data());
+  const std::string_view text(bytes, data.size());
+  constexpr std::string_view kHttp1 = " HTTP/1.";
+  // The line may not have ended yet: Beast judges the version before it
+  // looks for the line's end.
+  std::size_t end = std::min(text.find('\n'), text.size());
+  if (end > 0 && text[end - 1] == '\r') --end;
+  if (end < kHttp1.size() + 1) return false;
+  const std::size_t minor = end - 1;
+  if (text.substr(minor - kHttp1.size(), kHttp1.size()) != kHttp1 || text[minor] < '2' ||
+      text[minor] > '9') {
+    return false;
+  }
+  bytes[minor] = '1';
+  return true;
+}
+
+// The lines at the start of `buffer` up to the blank line that ends a header,
+// each with its CRLF; nullopt while that blank line has not arrived.
+std::optional<std::string_view> RestOfHeader(const beast::flat_buffer& buffer) {
+  const auto data = buffer.data();
+  const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+  if (bytes.starts_with("\r\n")) return bytes.substr(0, 0);
+  const auto end = bytes.find("\r\n\r\n");
+  if (end == std::string_view::npos) return std::nullopt;
+  return bytes.substr(0, end + 2);
+}
+
+// The value of the first field named `name` (case-insensitive) among
+// `lines`, header lines as RestOfHeader gives them.
+std::optional<std::string_view> FieldAmong(std::string_view lines, std::string_view name) {
+  while (!lines.empty()) {
+    const auto end = lines.find("\r\n");
+    std::string_view line = lines.substr(0, end);
+    lines.remove_prefix(end == std::string_view::npos ? lines.size() : end + 2);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos || !beast::iequals(line.substr(0, colon), name)) continue;
+    line.remove_prefix(colon + 1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    return line;
+  }
+  return std::nullopt;
+}
+
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 bool ExpectsContinue(const Request& req) {
@@ -172,6 +225,9 @@ Session::Session(Listener& listener, tcp::socket socket, bool admitted, TlsConte
       tls_context_(std::move(tls)),
       deadline_(listener.context().get_executor()),
       buffer_(options_.max_header_bytes + kReadChunk),
+      on_chunk_header_([this](std::uint64_t size, beast::string_view extensions, error_code& ec) {
+        OnChunkHeader(size, extensions, ec);
+      }),
       admitted_(admitted) {
   if (tls_context_) tls_.emplace(tls_context_->native_handle(), socket_);
   listener_.SessionStarted(this);
@@ -289,6 +345,8 @@ asio::awaitable<void> Session::Serve() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     parser_->body_limit(options_.max_body_bytes);
+    parser_->on_chunk_header(on_chunk_header_);
+    chunked_bytes_ = 0;
     parser_->eager(false);
     std::size_t header_n = 0;
     error_code header_ec = ParseNow(/*whole_message=*/false, header_n);
@@ -478,7 +536,7 @@ asio::awaitable<void> Session::OnReadError(error_code ec, bool header) {
     co_return;
   }
   if (ec == beast_http::error::body_limit) {
-    co_await SendErrorAndClose(core::ApiError::kPayloadTooLarge, TooLargeMessage());
+    co_await SendErrorAndClose(core::ApiError::kPayloadTooLarge, TooLargeMessage(), ec);
     co_return;
   }
   if (ec == beast_http::error::end_of_stream || ec == beast_http::error::partial_message) {
@@ -486,8 +544,16 @@ asio::awaitable<void> Session::OnReadError(error_code ec, bool header) {
   }
   if (ec.category() == beast_http::make_error_code(beast_http::error::bad_method).category()) {
     co_await SendErrorAndClose(core::ApiError::kBadHttpRequest,
-                               "Malformed HTTP request (" + ec.message() + ").");
+                               "Malformed HTTP request (" + ec.message() + ").", ec);
   }
+}
+
+// A chunk's extensions count toward the body limit with its data: Beast
+// bounds the data only, and would read any amount of extensions on a small
+// body within the body timeout.
+void Session::OnChunkHeader(std::uint64_t size, std::string_view extensions, error_code& ec) {
+  chunked_bytes_ += size + extensions.size();
+  if (chunked_bytes_ > options_.max_body_bytes) ec = beast_http::error::body_limit;
 }
 
 // Whether the request being answered is a HEAD, as far as it was read: its
@@ -500,8 +566,34 @@ bool Session::AnswersHead() const {
   return std::string_view(static_cast<const char*>(data.data()), data.size()).starts_with("HEAD ");
 }
 
+// The X-Request-Id the request presents, as far as its header was read;
+// nullopt when it presents none, or was refused before its header had all
+// arrived or was parsed.
+std::optional<std::string_view> Session::PresentedRequestId(error_code read_ec) const {
+  if (!parser_) return std::nullopt;
+  const Request& req = parser_->get();
+  if (parser_->is_header_done()) return RequestHeaders::Of(req).request_id;
+  // The request line was not parsed: no field was.
+  if (req.target().empty()) return std::nullopt;
+  // Beast compares the Content-Length with the body limit once the blank
+  // line that ends the header is parsed: every field is in req.
+  if (read_ec == beast_http::error::body_limit) return RequestHeaders::Of(req).request_id;
+  // Beast refuses these framing fields as it reads them; the fields before
+  // the refused one are in req, and it and those after it still in buffer_.
+  if (read_ec == beast_http::error::bad_content_length ||
+      read_ec == beast_http::error::multiple_content_length ||
+      read_ec == beast_http::error::bad_transfer_encoding) {
+    const std::optional<std::string_view> rest = RestOfHeader(buffer_);
+    if (!rest) return std::nullopt;
+    if (auto id = RequestHeaders::Of(req).request_id) return id;
+    return FieldAmong(*rest, kRequestIdHeader);
+  }
+  return std::nullopt;
+}
+
 // Sends an error response, then closes the connection.
-asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::string message) {
+asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::string message,
+                                                 error_code read_ec) {
   Response res = ErrorResponse(error, std::move(message));
   // On the forward-auth check's path no answer has a body, these included.
   if (parser_ && IsForwardAuthPath(RequestPathSoFar(*parser_, buffer_))) {
@@ -510,9 +602,7 @@ asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::stri
   }
   FinishResponse(res, 11, /*keep_alive=*/false);
   // The request's own id when its header was read, as for any answer.
-  res.set(kRequestIdHeader, parser_ && parser_->is_header_done()
-                                ? RequestIdFor(RequestHeaders::Of(parser_->get()).request_id)
-                                : NewRequestId());
+  res.set(kRequestIdHeader, RequestIdFor(PresentedRequestId(read_ec)));
   listener_.server().metrics.RecordRequest(kUnmatchedRoute, res.result_int(), 0.0);
   if (co_await Write(res)) co_await LingeringClose();
 }
@@ -706,6 +796,7 @@ Session::error_code Session::ParseNow(bool whole_message, std::size_t& total) {
       const std::size_t used = parser.put(buffer_.data(), ec);
       total += used;
       buffer_.consume(used);
+      if (ec == beast_http::error::bad_version && ReadLaterMinorVersionAsHttp11(buffer_)) continue;
       if (ec && ec != beast_http::error::need_more) return ec;
       if (!ec && used > 0) continue;
       // A request line that cannot end within the target limit is refused

@@ -23,6 +23,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -107,6 +108,7 @@ class Session : public std::enable_shared_from_this<Session> {
   error_code ParseNow(bool whole_message, std::size_t& total);
   boost::asio::awaitable<error_code> ParseWhenReady(bool whole_message, std::size_t& total);
   error_code OnEndOfStream();
+  void OnChunkHeader(std::uint64_t size, std::string_view extensions, error_code& ec);
 
   // Answering it.
   boost::asio::awaitable<Step> CompleteOnStorePool(Exchange& ex, Step step);
@@ -122,7 +124,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // waiting between tries; its last result, or the wait's error.
   boost::asio::awaitable<error_code> UntilTlsDone(const std::function<error_code()>& attempt);
   void TrimWriteBuffer();
-  boost::asio::awaitable<void> SendErrorAndClose(core::ApiError error, std::string message);
+  // `read_ec`: the error the request's read ended with, if any; it tells
+  // how much of the header the parser took (see PresentedRequestId).
+  boost::asio::awaitable<void> SendErrorAndClose(core::ApiError error, std::string message,
+                                                 error_code read_ec = {});
+  std::optional<std::string_view> PresentedRequestId(error_code read_ec) const;
   boost::asio::awaitable<void> LingeringClose();
   std::string TooLargeMessage() const;
 
@@ -134,7 +140,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<TlsConnection> tls_;
   Deadline deadline_;
   boost::beast::flat_buffer buffer_;
+  // Given to each parser_, which keeps a reference: calls OnChunkHeader.
+  std::function<void(std::uint64_t, boost::beast::string_view, error_code&)> on_chunk_header_;
   std::optional<Parser> parser_;
+  // The data and extensions of the current request's chunks so far.
+  std::uint64_t chunked_bytes_ = 0;
   std::string out_;      // the response being written
   BearerMemo memo_;      // the bearer this connection last authenticated
   std::string remote_;   // the peer's "ip:port", kept only for the access log

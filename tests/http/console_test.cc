@@ -5,6 +5,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "http/console_files.h"
 #include "server_fixture.h"
@@ -142,6 +144,24 @@ TEST_F(ConsoleTest, OtherMethodsAreNotAllowed) {
       EXPECT_GE(other->status, 400);
       ExpectConsoleHeaders(*other);
     }
+  }
+}
+
+// The console's JSON error answers name their charset, as its files do.
+TEST_F(ConsoleTest, ErrorAnswersNameTheirCharset) {
+  auto client = Connect();
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/console/nope"},
+           {"GET", "/console/a/b"},
+           {"POST", "/console/"},
+           {"POST", "/console"},
+           {"DELETE", "/console/app.js"},
+       }) {
+    auto res = client->Request(method, target);
+    ASSERT_TRUE(res) << method << " " << target;
+    EXPECT_GE(res->status, 400) << method << " " << target;
+    EXPECT_EQ(res->Header("Content-Type"), "application/json; charset=utf-8")
+        << method << " " << target;
   }
 }
 

@@ -1,13 +1,15 @@
 // Where a credential comes from: the access_token query parameter is
 // recognised by its decoded name (access%5Ftoken, %61ccess_token), alone or
 // against a Bearer header; and with authentication off, GET
-// /api/v2/token/self still needs a presented, valid token.
+// /api/v2/token/self still needs a presented, valid token, and two different
+// credentials are refused as with authentication required.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/secret.h"
@@ -361,6 +363,62 @@ TEST_F(AuthOffSelfTest, TheActorOfAChangeIsThePresentedValidToken) {
     }
   }
   EXPECT_EQ(seen, 2) << res->body;
+}
+
+// Two different credentials in one request are refused as with
+// authentication required: which one was meant cannot be known.
+TEST_F(AuthOffSelfTest, ConflictingCredentialsAre400AsWithAuthRequired) {
+  auto client = Connect();
+  const std::string first = "Bearer " + first_.secret;
+  const std::string second = "Bearer " + second_.secret;
+  struct Case {
+    std::string name;
+    std::string query;
+    Headers headers;
+    int code;
+  };
+  const std::vector<Case> cases = {
+      {"two Authorization fields", "", {{"Authorization", first}, {"Authorization", second}}, 9015},
+      {"the same Authorization twice",
+       "",
+       {{"Authorization", first}, {"authorization", first}},
+       9015},
+      {"a valid and a malformed Authorization",
+       "",
+       {{"Authorization", first}, {"Authorization", "Basic abc"}},
+       9015},
+      {"header and parameter", "access_token=" + second_.secret, {{"Authorization", first}}, 1001},
+      {"header and encoded parameter",
+       "access%5Ftoken=" + second_.secret,
+       {{"Authorization", first}},
+       1001},
+      {"two parameters",
+       "access_token=" + first_.secret + "&access_token=" + second_.secret,
+       {},
+       1001},
+      {"a malformed parameter", "access_token=%ZZ", {}, 1001},
+  };
+  for (const Case& c : cases) {
+    for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+             {"GET", "/api/v2/token/query"},
+             {"GET", "/api/v2/token/self"},
+             {"DELETE", "/api/v2/token/" + first_.id}}) {
+      const std::string target = c.query.empty() ? path : path + "?" + c.query;
+      auto res = client->Request(method, target, c.headers);
+      ASSERT_TRUE(res) << c.name;
+      EXPECT_EQ(res->status, 400) << c.name << ": " << method << " " << path << ": " << res->body;
+      EXPECT_EQ(CodeOf(*res), c.code) << c.name << ": " << res->body;
+    }
+  }
+  auto kept = client->Request("GET", "/api/v2/token/" + first_.id);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->status, 200) << "a DELETE carrying two credentials was run";
+  // One token given both ways is one credential.
+  auto res = client->Request("GET", "/api/v2/token/self?access_token=" + first_.secret,
+                             {{"Authorization", first}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(JsonField(res->body, "id"), first_.id);
 }
 
 TEST_F(AuthOffSelfTest, NoOrAnInvalidTokenIs401) {

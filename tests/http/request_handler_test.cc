@@ -12,6 +12,7 @@
 #include <future>
 #include <memory>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "http/metrics.h"
@@ -47,6 +48,23 @@ TEST(RequestHeadersTest, FindsTheFirstOfEachNameWhateverItsCase) {
   EXPECT_FALSE(none.authorization);
   EXPECT_EQ(none.authorization_count, 0);
   EXPECT_FALSE(none.request_id);
+}
+
+// Every Connection field counts: they form one list of options.
+TEST(RequestHeadersTest, KeepAliveReadsEveryConnectionField) {
+  const auto keep_alive = [](unsigned version, std::vector<std::string> fields) {
+    Request req{beast_http::verb::get, "/health", version};
+    for (const std::string& value : fields) req.insert(beast_http::field::connection, value);
+    return RequestHeaders::Of(req).keep_alive;
+  };
+  EXPECT_TRUE(keep_alive(11, {}));
+  EXPECT_TRUE(keep_alive(11, {"keep-alive", "te"}));
+  EXPECT_FALSE(keep_alive(11, {"keep-alive", "close"}));
+  EXPECT_FALSE(keep_alive(11, {"te", "Upgrade, CLOSE"}));
+  EXPECT_FALSE(keep_alive(10, {}));
+  EXPECT_TRUE(keep_alive(10, {"te", "Keep-Alive"}));
+  EXPECT_FALSE(keep_alive(10, {"keep-alive", "close"}));
+  EXPECT_FALSE(keep_alive(10, {"keep-alive, close"}));
 }
 
 // Request ids in the formats in use are passed through, prefixed or not; one

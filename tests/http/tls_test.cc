@@ -122,6 +122,23 @@ TEST_F(TlsTest, ServesLargeAndPipelinedRequestsAndSurvivesClientsThatLeave) {
   EXPECT_EQ(health->status, 200);
 }
 
+// A close in a later Connection field closes a TLS connection after its
+// answer too: the pipelined request behind it is not answered.
+TEST_F(TlsTest, CloseInALaterConnectionFieldClosesTheConnection) {
+  StartTls(/*auth_required=*/false);
+  TlsTestClient client(port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  ASSERT_TRUE(
+      client.Send("GET /health HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n"
+                  "Connection: close\r\n\r\n"
+                  "GET /health HTTP/1.1\r\nHost: a\r\n\r\n"));
+  auto res = client.ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->Header("Connection"), "close");
+  EXPECT_FALSE(client.ReadResponse()) << "the pipelined request was answered";
+}
+
 // read(2) calls made so far by every thread of this process but the calling
 // one (the server's, when the test's client runs on the calling thread).
 long ReadCallsOfOtherThreads() {
