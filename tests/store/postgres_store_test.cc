@@ -521,6 +521,18 @@ Rotation RotationOf(const Token& old, int n, bool keep_old, core::EpochMillis no
   return rotation;
 }
 
+// A session of its own holding the row of token `id` locked in an open
+// transaction (COMMIT on it releases the row), or null.
+pg::ConnPtr LockRowInOpenTransaction(const std::string& url, const std::string& id) {
+  pg::ConnPtr holder(PQconnectdb(url.c_str()));
+  if (PQstatus(holder.get()) != CONNECTION_OK) return nullptr;
+  pg::ResultPtr begun(PQexec(holder.get(), "BEGIN"));
+  const std::string lock_row = "SELECT 1 FROM tokens WHERE id = '" + id + "' FOR UPDATE";
+  pg::ResultPtr locked(PQexec(holder.get(), lock_row.c_str()));
+  if (PQresultStatus(locked.get()) != PGRES_TUPLES_OK) return nullptr;
+  return holder;
+}
+
 // Waits until `count` sessions of the database wait for a lock.
 bool SessionsWaitForALock(const std::string& url, int count) {
   for (int i = 0; i < 500; ++i) {
@@ -549,12 +561,8 @@ TEST_F(PostgresStoreTest, ARevokedFamilyKeepsNoTokenARacingRotationMade) {
   ASSERT_TRUE(store->Rotate(to_second).ok());
   const Token& second = to_second.new_token;
 
-  pg::ConnPtr holder(PQconnectdb(database_->url().c_str()));
-  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK);
-  pg::ResultPtr begun(PQexec(holder.get(), "BEGIN"));
-  const std::string lock_row = "SELECT 1 FROM tokens WHERE id = '" + second.id + "' FOR UPDATE";
-  pg::ResultPtr locked(PQexec(holder.get(), lock_row.c_str()));
-  ASSERT_EQ(PQresultStatus(locked.get()), PGRES_TUPLES_OK) << PQerrorMessage(holder.get());
+  pg::ConnPtr holder = LockRowInOpenTransaction(database_->url(), second.id);
+  ASSERT_NE(holder, nullptr);
 
   const Rotation to_third = RotationOf(second, 3, /*keep_old=*/true, now);
   std::optional<Status> rotated;
@@ -591,12 +599,8 @@ TEST_F(PostgresStoreTest, ARevocationInBulkKeepsNoTokenARacingRotationMade) {
   const Token old = MakeToken(1, TokenType::kTeam, "leaked-team");
   ASSERT_TRUE(store->Insert(old, {}).ok());
 
-  pg::ConnPtr holder(PQconnectdb(database_->url().c_str()));
-  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK);
-  pg::ResultPtr begun(PQexec(holder.get(), "BEGIN"));
-  const std::string lock_row = "SELECT 1 FROM tokens WHERE id = '" + old.id + "' FOR UPDATE";
-  pg::ResultPtr locked(PQexec(holder.get(), lock_row.c_str()));
-  ASSERT_EQ(PQresultStatus(locked.get()), PGRES_TUPLES_OK) << PQerrorMessage(holder.get());
+  pg::ConnPtr holder = LockRowInOpenTransaction(database_->url(), old.id);
+  ASSERT_NE(holder, nullptr);
 
   const Rotation rotation = RotationOf(old, 2, /*keep_old=*/false, now);
   std::optional<Status> rotated;
