@@ -47,9 +47,9 @@ class BearerMemo {
 // the Authorization header is given more than once (9015), when it and the
 // parameter present different tokens, or the parameter is repeated with
 // different values or malformed (1001); Unauthenticated when the
-// Authorization header is not a usable Bearer credential. `raw_query` is the target's text after
-// '?'. The secret is a view of the request, or of `storage` when it came percent-decoded from the
-// query.
+// Authorization header is not a usable Bearer credential. `raw_query` is
+// the target's text after '?'. The secret is a view of the request, or of
+// `storage` when it came percent-decoded from the query.
 core::Result<std::optional<std::string_view>> PresentedSecret(const RequestHeaders& headers,
                                                               std::string_view raw_query,
                                                               std::string& storage);
