@@ -441,8 +441,9 @@ BoomerangExport ParseBoomerangExport(std::string_view text, core::EpochMillis no
   BoomerangExport result;
   // Editors save one; it is not JSON and holds no newline, so lines keep
   // their numbers.
-  constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
-  if (text.starts_with(kUtf8ByteOrderMark)) text.remove_prefix(kUtf8ByteOrderMark.size());
+  if (text.starts_with(core::kUtf8ByteOrderMark)) {
+    text.remove_prefix(core::kUtf8ByteOrderMark.size());
+  }
   const std::string_view content = core::TrimAsciiSpace(text);
   if (!content.empty() && content.front() == '[') {
     ReadArray(text, now, result);

@@ -44,6 +44,9 @@ inline bool HasNul(std::string_view text) { return text.find('\0') != std::strin
 // invalid byte, see ScanUtf8).
 std::size_t CountCodePoints(std::string_view text);
 
+// What editors put before a UTF-8 file's text; not part of any JSON value.
+inline constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
+
 // ---------------------------------------------------------------------------
 // Error messages
 
