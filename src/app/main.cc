@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -374,6 +375,10 @@ int VerifyAudit(const AuditVerifyConfig& config) {
 }
 
 int Main(int argc, char** argv) {
+  // A log or an output read through a pipe whose reader has gone must not
+  // end the process: its write fails with EPIPE instead, and the service
+  // goes on answering (a log shipper restarts; `| head` reads enough).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App cli{"tokend: API token management service"};
   cli.require_subcommand(1);
   cli.set_version_flag("--version", "tokend " TOKEND_VERSION);

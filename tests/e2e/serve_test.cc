@@ -7,11 +7,13 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +57,61 @@ TEST(ServeTest, AuthOffServesTheSeedRoutesAndStopsOnSigterm) {
 
   tokend->Signal(SIGTERM);
   EXPECT_EQ(tokend->WaitExit(15s), 0);
+}
+
+// A log read through a pipe whose reader has gone (a log shipper that
+// restarts, `| head`) costs the lines written there, never the service.
+TEST(ServeTest, KeepsServingWhenTheReaderOfItsLogIsGone) {
+  TempDir dir;
+  int log_pipe[2];
+  ASSERT_EQ(pipe(log_pipe), 0);
+  const std::string binary = TokendBinary();
+  const std::string store = "sqlite:" + dir.File("tokend.db");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    dup2(log_pipe[1], STDERR_FILENO);
+    close(log_pipe[0]);
+    close(log_pipe[1]);
+    execl(binary.c_str(), binary.c_str(), "serve", "--listen", "127.0.0.1:0", "--store",
+          store.c_str(), "--access-log", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(log_pipe[1]);
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid <= 0) return;
+      kill(pid, SIGKILL);
+      int ignored = 0;
+      waitpid(pid, &ignored, 0);
+    }
+  } reaper{pid};
+
+  static const std::regex kListening(R"(tokend listening on \S+:(\d+))");
+  std::string log;
+  std::smatch match;
+  char chunk[4096];
+  while (!std::regex_search(log, match, kListening)) {
+    const ssize_t n = read(log_pipe[0], chunk, sizeof chunk);
+    if (n <= 0) break;
+    log.append(chunk, static_cast<std::size_t>(n));
+  }
+  close(log_pipe[0]);
+  ASSERT_FALSE(match.empty()) << log;
+
+  TestClient client(static_cast<std::uint16_t>(std::stoi(match[1].str())));
+  for (int i = 0; i < 3; ++i) {  // each answer writes an access line
+    auto health = client.Request("GET", "/health");
+    ASSERT_TRUE(health.has_value()) << "request " << i;
+    EXPECT_EQ(health->status, 200);
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  reaper.pid = -1;
+  EXPECT_FALSE(WIFSIGNALED(status)) << "ended by signal " << WTERMSIG(status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST(ServeTest, DataSurvivesARestart) {
