@@ -60,8 +60,10 @@ std::optional<std::string> ReadWholeFile(const std::string& path, std::string& e
   return std::move(content).str();
 }
 
+// A dry run opens the store as it is (nothing migrated): NotFound when it
+// holds no tokend store yet.
 core::Result<std::unique_ptr<store::TokenStore>> OpenStore(
-    const std::string& url, const std::vector<std::string>& webhook_urls) {
+    const std::string& url, const std::vector<std::string>& webhook_urls, bool dry_run) {
   if (auto parent = SqliteParentDir(url)) {
     if (core::Status status = CreatePrivateDirectories(*parent); !status.ok()) {
       return core::Status::Unavailable(status.message() + " (for the SQLite store)");
@@ -71,6 +73,7 @@ core::Result<std::unique_ptr<store::TokenStore>> OpenStore(
   store::StoreOptions options;
   options.pool_size = 1;
   options.webhook_urls = webhook_urls;
+  options.migrate = !dry_run;
   return store::TokenStore::Open(url, options);
 }
 
@@ -79,7 +82,8 @@ struct Counts {
   std::size_t skipped = 0;  // already present (in the store or earlier in the file)
 };
 
-// Whether the store holds a token with this id or this secret hash.
+// Whether an import would skip this token: the store holds a token with
+// its id or its secret hash, or an earlier import met one.
 core::Result<bool> IsPresent(store::TokenStore& store, const core::Token& token) {
   core::Result<core::Token> by_id = store.FindById(token.id);
   if (by_id.ok()) return true;
@@ -87,7 +91,7 @@ core::Result<bool> IsPresent(store::TokenStore& store, const core::Token& token)
   core::Result<core::Token> by_hash = store.FindBySecretHash(token.secret_hash);
   if (by_hash.ok()) return true;
   if (!by_hash.status().IsNotFound()) return by_hash.status();
-  return false;
+  return store.KnownToImports(token.id, token.secret_hash);
 }
 
 // One token.created per token, written with the token if it is stored: a
@@ -200,8 +204,10 @@ int RunImport(const ImportConfig& config) {
       config.dry_run && sqlite_file && !std::filesystem::exists(*sqlite_file);
   std::unique_ptr<store::TokenStore> store;
   if (!nothing_to_open) {
-    auto opened = OpenStore(config.store, config.webhook_urls);
-    if (!opened.ok()) {
+    auto opened = OpenStore(config.store, config.webhook_urls, config.dry_run);
+    if (config.dry_run && opened.status().IsNotFound()) {
+      // Nothing is present in a store not made yet.
+    } else if (!opened.ok()) {
       const core::Status& status = opened.status();
       const std::string message = RedactStoreSecrets(config.store, status.message());
       const std::string url = RedactStoreUrl(config.store);
@@ -212,8 +218,9 @@ int RunImport(const ImportConfig& config) {
       }
       Note("cannot open the store %s: %s", url.c_str(), message.c_str());
       return status.code() == core::StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+    } else {
+      store = std::move(opened).value();
     }
-    store = std::move(opened).value();
   }
 
   Counts counts;

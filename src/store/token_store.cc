@@ -69,6 +69,13 @@ Status CheckSqlitePath(const std::string& path) {
 
 }  // namespace
 
+Status SchemaOlderThanThisTokend(std::string_view display) {
+  return Status::Unavailable(
+      std::string(display) +
+      " was made by an older tokend; its schema is brought up to date by the next `tokend "
+      "serve`, `tokend bootstrap` or import");
+}
+
 Status TokenStore::CheckUrl(std::string_view url) {
   if (url.starts_with(kSqlitePrefix)) {
     return CheckSqlitePath(std::string(url.substr(kSqlitePrefix.size())));

@@ -187,7 +187,16 @@ struct StoreOptions {
   bool open_pool_at_start = false;
   // Every event written is queued for delivery to each of these URLs.
   std::vector<std::string> webhook_urls;
+  // False: the store is opened as it is, for a look that must change nothing
+  // (an import's dry run). NotFound when the database holds no tokend store
+  // yet; Unavailable (SchemaOlderThanThisTokend) when its schema
+  // lacks a migration this tokend applies.
+  bool migrate = true;
 };
+
+// The refusal of StoreOptions::migrate false for a store made by an older
+// tokend; `display` names the store.
+Status SchemaOlderThanThisTokend(std::string_view display);
 
 class TokenStore {
  public:
@@ -297,8 +306,10 @@ class TokenStore {
   virtual bool IsShared() const = 0;
 
   // Stores each of `tokens` whose id and secret_hash are both unused, by the
-  // store and by the tokens before it in `tokens`, and skips the others (an
-  // import that may meet what it already brought in). One transaction: on any
+  // store, by the tokens before it in `tokens` and by every token an earlier
+  // call met, and skips the others (an import that may meet what it already
+  // brought in; a token it brought in and that was deleted since, revoked or
+  // rotated away, stays gone). Every token it meets is remembered. One transaction: on any
   // error none is stored. Returns how many were stored. InvalidArgument,
   // before anything is written, for a token no row can hold (as for
   // InsertMany); Unavailable as for InsertMany.
@@ -306,6 +317,10 @@ class TokenStore {
   // tokens[i] is stored.
   virtual Result<std::int64_t> InsertAbsent(std::span<const core::Token> tokens,
                                             std::span<const core::AuditEvent> events) = 0;
+  // Whether an earlier InsertAbsent met a token with this id or this secret
+  // hash (stored or skipped), so that it would skip such a token now
+  // whether or not the store still holds it.
+  virtual Result<bool> KnownToImports(std::string_view id, std::string_view secret_hash) = 0;
   // Records uses, in one transaction: each token's last_used_date becomes the
   // newest of its stored value and the uses given for it (an older use never
   // overwrites a newer one, from this process or another sharing the store).

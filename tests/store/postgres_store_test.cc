@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/audit.h"
 #include "store/postgres/prepared_statements.h"
 #include "store/store_backends.h"
 #include "store/token_store.h"
@@ -156,6 +157,43 @@ class PostgresStoreTest : public ::testing::Test {
   std::string admin_url_;
   std::unique_ptr<ScopedPostgresDatabase> database_;
 };
+
+// A store imported into before migration 10 starts its import ledger with
+// the tokens its imports wrote, gone since or not, from their audit events.
+TEST_F(PostgresStoreTest, TheImportLedgerStartsWithWhatEarlierImportsWrote) {
+  const Token kept = MakeToken(1);
+  const Token deleted = MakeToken(2);
+  const Token created_here = MakeToken(3);
+  {
+    std::unique_ptr<TokenStore> store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    std::vector<core::AuditEvent> imported;
+    for (const Token& token : {kept, deleted}) {
+      imported.push_back(
+          core::MakeEvent(core::AuditAction::kCreated, token, core::EventOrigin::System(), 1));
+      imported.back().details.push_back({"importedFrom", std::string("boomerang")});
+    }
+    ASSERT_EQ(*store->InsertAbsent(std::vector<Token>{kept, deleted}, imported), 2);
+    const core::AuditEvent created =
+        core::MakeEvent(core::AuditAction::kCreated, created_here, core::EventOrigin::System(), 1);
+    ASSERT_TRUE(store->Insert(created_here, std::span(&created, 1)).ok());
+    ASSERT_TRUE(store->Delete(deleted.id, {}).ok());
+  }
+  // The database as it was before migration 10.
+  QueryValue(database_->url(), "DROP TABLE import_ledger");
+  QueryValue(database_->url(), "DELETE FROM schema_migrations WHERE version = 10");
+
+  std::unique_ptr<TokenStore> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(QueryValue(database_->url(),
+                       "SELECT string_agg(id || ':' || coalesce(secret_hash, 'null'), ' ' "
+                       "ORDER BY id) FROM import_ledger"),
+            kept.id + ":" + kept.secret_hash + " " + deleted.id + ":null");
+  Result<std::int64_t> inserted = store->InsertAbsent(std::vector<Token>{kept, deleted}, {});
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 0);
+  EXPECT_TRUE(store->FindById(deleted.id).status().IsNotFound());
+}
 
 TEST_F(PostgresStoreTest, IsShared) {
   auto store = OpenStore();
@@ -472,7 +510,7 @@ TEST_F(PostgresStoreTest, ConcurrentOpensOnAnEmptyDatabaseAllSucceed) {
   for (int i = 0; i < kStores; ++i) {
     EXPECT_TRUE(results[i]->ok()) << "store " << i << ": " << results[i]->ToString();
   }
-  EXPECT_EQ(QueryValue(database_->url(), "SELECT count(*) FROM schema_migrations"), "9");
+  EXPECT_EQ(QueryValue(database_->url(), "SELECT count(*) FROM schema_migrations"), "10");
   ASSERT_NE(stores[0], nullptr);
   ASSERT_TRUE(stores[0]->Insert(MakeToken(1), {}).ok());
   ASSERT_NE(stores[kStores - 1], nullptr);

@@ -109,7 +109,7 @@ TEST(SqliteStoreTest, RecordedUsesPersistAcrossReopen) {
 }
 
 // Every version in src/store/migrations/sqlite/, each applied exactly once.
-constexpr const char* kAllMigrations = "1,2,3,4,5,6,7,8,9,10,11";
+constexpr const char* kAllMigrations = "1,2,3,4,5,6,7,8,9,10,11,12";
 
 // Writes four times the WAL's checkpoint threshold into a new store at
 // `path` (rows of about 16 KB, 100 per commit: enough for background passes,
@@ -496,6 +496,44 @@ TEST(SqliteStoreTest, TokensWithoutAnEventBeforeMigration11AreNotTakenForTamperi
   report = store->VerifyAudit(0);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_NE(report->problem.find(later.id), std::string::npos) << report->problem;
+}
+
+// A store imported into before migration 12 starts its import ledger with
+// the tokens its imports wrote, gone since or not, from their audit events.
+TEST(SqliteStoreTest, TheImportLedgerStartsWithWhatEarlierImportsWrote) {
+  const std::string path = NewTempDir() + "/tokend.db";
+  const Token kept = MakeToken(1);
+  const Token deleted = MakeToken(2);
+  const Token created_here = MakeToken(3);
+  {
+    std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+    ASSERT_NE(store, nullptr);
+    std::vector<core::AuditEvent> imported;
+    for (const Token& token : {kept, deleted}) {
+      imported.push_back(
+          core::MakeEvent(core::AuditAction::kCreated, token, core::EventOrigin::System(), 1));
+      imported.back().details.push_back({"importedFrom", std::string("boomerang")});
+    }
+    ASSERT_EQ(*store->InsertAbsent(std::vector<Token>{kept, deleted}, imported), 2);
+    const core::AuditEvent created =
+        core::MakeEvent(core::AuditAction::kCreated, created_here, core::EventOrigin::System(), 1);
+    ASSERT_TRUE(store->Insert(created_here, std::span(&created, 1)).ok());
+    ASSERT_TRUE(store->Delete(deleted.id, {}).ok());
+  }
+  // The store as it was before migration 12.
+  QueryFile(path, "DROP TABLE import_ledger");
+  QueryFile(path, "DELETE FROM schema_migrations WHERE version = 12");
+
+  std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(QueryFile(path,
+                      "SELECT group_concat(id || ':' || coalesce(secret_hash, 'null'), ' ') "
+                      "FROM (SELECT * FROM import_ledger ORDER BY id)"),
+            kept.id + ":" + kept.secret_hash + " " + deleted.id + ":null");
+  Result<std::int64_t> inserted = store->InsertAbsent(std::vector<Token>{kept, deleted}, {});
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 0);
+  EXPECT_TRUE(store->FindById(deleted.id).status().IsNotFound());
 }
 
 // One store per file (two processes could not hear of each other's

@@ -1442,6 +1442,51 @@ TEST_P(TokenStoreContractTest, InsertAbsentStoresOnlyWhatIsNotThereAndCountsIt) 
   EXPECT_EQ(*inserted, 0);
 }
 
+// An import run again (the same export, or another naming the same tokens)
+// must not bring back what was deleted, revoked or rotated away since.
+TEST_P(TokenStoreContractTest, InsertAbsentNeverStoresAgainWhatAnEarlierCallMet) {
+  const Token native = MakeToken(1, TokenType::kTeam, "t");
+  InsertAll({native});
+  const Token kept = MakeToken(2, TokenType::kTeam, "t");
+  const Token deleted = MakeToken(3, TokenType::kTeam, "t");
+  const Token rotated = MakeToken(4, TokenType::kUser, "u");
+  const std::vector<Token> first = {native, kept, deleted, rotated};
+  ASSERT_EQ(*store_->InsertAbsent(first, {}), 3);
+
+  ASSERT_TRUE(store_->Delete(deleted.id, {}).ok());
+  ASSERT_TRUE(store_->Delete(native.id, {}).ok());
+  ASSERT_TRUE(store_->Rotate(RotationOf(rotated, 5, /*keep_old=*/false)).ok());
+
+  Token same_id = MakeToken(10, TokenType::kUser, "u");
+  same_id.id = deleted.id;  // a met id, another hash
+  Token same_hash = MakeToken(11, TokenType::kUser, "u");
+  same_hash.secret_hash = rotated.secret_hash;  // a met hash, another id
+  const Token fresh = MakeToken(12, TokenType::kUser, "u");
+  std::vector<Token> again = first;
+  again.insert(again.end(), {same_id, same_hash, fresh});
+  Result<std::int64_t> inserted = store_->InsertAbsent(again, {});
+  ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
+  EXPECT_EQ(*inserted, 1) << "only the token no call met before";
+  EXPECT_EQ(*store_->FindById(fresh.id), fresh);
+  for (const Token& gone : {native, deleted, rotated}) {
+    EXPECT_TRUE(store_->FindById(gone.id).status().IsNotFound()) << gone.id;
+    EXPECT_TRUE(store_->FindBySecretHash(gone.secret_hash).status().IsNotFound()) << gone.id;
+  }
+  EXPECT_TRUE(store_->FindBySecretHash(same_id.secret_hash).status().IsNotFound());
+  EXPECT_TRUE(store_->FindById(same_hash.id).status().IsNotFound());
+  EXPECT_EQ(*store_->FindById(kept.id), kept);
+  EXPECT_EQ(MustQuery({}, Everything(), 1, 0).total, 3) << "kept, the rotation's, fresh";
+
+  for (const Token& met : {native, kept, deleted, rotated, fresh}) {
+    EXPECT_TRUE(*store_->KnownToImports(met.id, "no such hash")) << met.id;
+    EXPECT_TRUE(*store_->KnownToImports(IdOf(999), met.secret_hash)) << met.id;
+  }
+  const Token never = MakeToken(13, TokenType::kUser, "u");
+  EXPECT_FALSE(*store_->KnownToImports(never.id, never.secret_hash));
+  InsertAll({never});
+  EXPECT_FALSE(*store_->KnownToImports(never.id, never.secret_hash)) << "stored, not imported";
+}
+
 TEST_P(TokenStoreContractTest, InsertAbsentIsAllOrNoneAndTakesLargeBatches) {
   std::vector<Token> big;
   for (int n = 100; n < 1300; ++n) big.push_back(MakeToken(n, TokenType::kWorkflow, "w"));

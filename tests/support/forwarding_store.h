@@ -62,6 +62,9 @@ class ForwardingStore : public store::TokenStore {
                                           std::span<const core::AuditEvent> events) override {
     return inner_->InsertAbsent(tokens, events);
   }
+  core::Result<bool> KnownToImports(std::string_view id, std::string_view secret_hash) override {
+    return inner_->KnownToImports(id, secret_hash);
+  }
   core::Status RecordUses(std::span<const store::TokenUse> uses) override {
     return inner_->RecordUses(uses);
   }

@@ -67,11 +67,22 @@ constexpr Statement kInsert = {"tokend_insert",
   "$10::bigint[], $11::text[], $12::text[], $13::text[])"
 constexpr Statement kInsertMany = {"tokend_insert_many", TOKEND_INSERT_MANY_SQL, 13};
 // Without a conflict target: a row taking an id or a secret_hash already
-// stored, or taken earlier in the same statement, is skipped.
-// The rows stored come back, so that their events are written.
+// stored, or taken earlier in the same statement, is skipped; so is one
+// whose id or secret_hash an earlier import met (import_ledger), and the
+// others are recorded there. Of copies of one row, the first is stored. The
+// rows stored come back, so that their events are written.
 constexpr Statement kInsertAbsent = {
     "tokend_insert_absent",
-    TOKEND_INSERT_MANY_SQL " ON CONFLICT DO NOTHING RETURNING id, secret_hash", 13};
+    "WITH met AS (INSERT INTO import_ledger (id, secret_hash) "
+    "SELECT * FROM unnest($1::text[], $9::text[]) ON CONFLICT DO NOTHING "
+    "RETURNING id, secret_hash) "
+    "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS ") SELECT DISTINCT ON (id) " TOKEND_TOKEN_COLUMNS
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
+    "$7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], "
+    "$13::text[]) WITH ORDINALITY AS r(" TOKEND_TOKEN_COLUMNS
+    ", n) JOIN met USING (id, secret_hash) ORDER BY id, n "
+    "ON CONFLICT DO NOTHING RETURNING id, secret_hash",
+    13};
 // The delete and its announcement commit together (one implicit transaction).
 constexpr Statement kDelete = {"tokend_delete",
                                "WITH deleted AS (DELETE FROM tokens WHERE id = $1 RETURNING id) "
@@ -328,6 +339,10 @@ constexpr Statement kOutboxStats = {
     "(SELECT min(queued_at) FROM webhook_outbox WHERE NOT failed)",
     0};
 
+constexpr Statement kKnownToImports = {
+    "tokend_known_to_imports",
+    "SELECT EXISTS (SELECT 1 FROM import_ledger WHERE id = $1 OR secret_hash = $2)", 2};
+
 constexpr const Statement* kPrepared[] = {&kFindById,
                                           &kFindBySecretHash,
                                           &kInsert,
@@ -336,6 +351,7 @@ constexpr const Statement* kPrepared[] = {&kFindById,
                                           &kCountByType,
                                           &kPing,
                                           &kInsertAbsent,
+                                          &kKnownToImports,
                                           &kRecordUses,
                                           &kLockFamily,
                                           &kLockForRotation,
@@ -660,6 +676,52 @@ Filter BuildFilter(const core::TokenQuery& query, const core::Visibility& visibi
   return filter;
 }
 
+// The migrations whose versions are not among `applied` (one version per
+// row, first column), in version order, each with its SQL.
+Result<std::vector<std::pair<std::int64_t, std::string_view>>> PendingMigrations(
+    const PGresult* applied_rows) {
+  std::vector<std::int64_t> applied;
+  for (int row = 0; row < PQntuples(applied_rows); ++row) {
+    if (auto v = ParseInt64(PQgetvalue(applied_rows, row, 0))) applied.push_back(*v);
+  }
+  std::vector<std::pair<std::int64_t, std::string_view>> pending;
+  for (const EmbeddedFile& file : EmbeddedMigrations()) {
+    if (!file.name.starts_with(kMigrationPrefix)) continue;
+    const std::string_view base = file.name.substr(kMigrationPrefix.size());
+    std::int64_t version = 0;
+    auto [ptr, ec] = std::from_chars(base.data(), base.data() + base.size(), version);
+    if (ec != std::errc() || ptr == base.data()) {
+      return Status::Internal("PostgreSQL migration file without a version: " +
+                              std::string(file.name));
+    }
+    if (std::find(applied.begin(), applied.end(), version) == applied.end()) {
+      pending.emplace_back(version, file.sql);
+    }
+  }
+  std::sort(pending.begin(), pending.end());
+  return pending;
+}
+
+// For StoreOptions::migrate false: reads, changes nothing.
+Status CheckSchemaIsCurrent(PGconn* conn, const pg::ConnectionConfig& config) {
+  ResultPtr exists(PQexec(conn, "SELECT to_regclass('schema_migrations') IS NOT NULL"));
+  if (!Succeeded(exists.get(), PGRES_TUPLES_OK)) {
+    return pg::TranslateError(config, conn, exists.get(), "reading the schema");
+  }
+  if (std::string_view(PQgetvalue(exists.get(), 0, 0)) != "t") {
+    return Status::NotFound("the database holds no tokend store yet");
+  }
+  ResultPtr applied(PQexec(conn, "SELECT version FROM schema_migrations"));
+  if (!Succeeded(applied.get(), PGRES_TUPLES_OK)) {
+    return pg::TranslateError(config, conn, applied.get(), "reading the schema");
+  }
+  Result<std::vector<std::pair<std::int64_t, std::string_view>>> pending =
+      PendingMigrations(applied.get());
+  if (!pending.ok()) return pending.status();
+  if (!pending->empty()) return SchemaOlderThanThisTokend("the database");
+  return Status::Ok();
+}
+
 Status Migrate(PGconn* conn, const pg::ConnectionConfig& config) {
   auto fail = [&](const PGresult* result, std::string_view what) {
     Status status = pg::TranslateError(config, conn, result, what);
@@ -700,28 +762,13 @@ Status Migrate(PGconn* conn, const pg::ConnectionConfig& config) {
       !s.ok()) {
     return s;
   }
-  std::vector<std::int64_t> applied;
-  for (int row = 0; row < PQntuples(applied_rows.get()); ++row) {
-    if (auto v = ParseInt64(PQgetvalue(applied_rows.get(), row, 0))) applied.push_back(*v);
+  Result<std::vector<std::pair<std::int64_t, std::string_view>>> pending =
+      PendingMigrations(applied_rows.get());
+  if (!pending.ok()) {
+    ResultPtr rollback = pg::ExecBounded(conn, "ROLLBACK");
+    return pending.status();
   }
-
-  std::vector<std::pair<std::int64_t, std::string_view>> pending;
-  for (const EmbeddedFile& file : EmbeddedMigrations()) {
-    if (!file.name.starts_with(kMigrationPrefix)) continue;
-    const std::string_view base = file.name.substr(kMigrationPrefix.size());
-    std::int64_t version = 0;
-    auto [ptr, ec] = std::from_chars(base.data(), base.data() + base.size(), version);
-    if (ec != std::errc() || ptr == base.data()) {
-      ResultPtr rollback = pg::ExecBounded(conn, "ROLLBACK");
-      return Status::Internal("PostgreSQL migration file without a version: " +
-                              std::string(file.name));
-    }
-    if (std::find(applied.begin(), applied.end(), version) == applied.end()) {
-      pending.emplace_back(version, file.sql);
-    }
-  }
-  std::sort(pending.begin(), pending.end());
-  for (const auto& [version, sql] : pending) {
+  for (const auto& [version, sql] : *pending) {
     const std::string what = "migration " + std::to_string(version);
     if (Status s = run(std::string(sql), PGRES_COMMAND_OK, what, nullptr); !s.ok()) return s;
     if (Status s =
@@ -909,6 +956,24 @@ class PostgresStore final : public TokenStore {
 
   Result<core::Token> FindBySecretHash(std::string_view secret_hash) override {
     return FindOne(kFindBySecretHash, secret_hash, "token secret hash");
+  }
+
+  Result<bool> KnownToImports(std::string_view id, std::string_view secret_hash) override {
+    // Text PostgreSQL cannot hold is in no row.
+    if (!IsStorableText(id) || !IsStorableText(secret_hash)) return false;
+    const std::string id_value(id);
+    const std::string hash_value(secret_hash);
+    bool known = false;
+    Status status = WithConnection(true, [&](PGconn* conn) {
+      ResultPtr result = Exec(conn, kKnownToImports, {id_value.c_str(), hash_value.c_str()});
+      if (!Succeeded(result.get(), PGRES_TUPLES_OK)) {
+        return pg::TranslateError(config_, conn, result.get(), "lookup");
+      }
+      known = std::string_view(PQgetvalue(result.get(), 0, 0)) == "t";
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return known;
   }
 
   Status Delete(std::string_view id, std::span<const core::AuditEvent> events) override {
@@ -2187,7 +2252,11 @@ Result<std::unique_ptr<TokenStore>> OpenPostgresStore(std::string_view url,
   {
     Result<ConnPtr> conn = config->Connect(nullptr);
     if (!conn.ok()) return conn.status();
-    if (Status s = Migrate(conn->get(), *config); !s.ok()) return s;
+    if (Status s = options.migrate ? Migrate(conn->get(), *config)
+                                   : CheckSchemaIsCurrent(conn->get(), *config);
+        !s.ok()) {
+      return s;
+    }
   }
   auto store = std::make_unique<PostgresStore>(std::move(config).value(), options);
   if (Status s = store->Start(); !s.ok()) return s;

@@ -122,6 +122,9 @@ constexpr const char* kBulkWriterCachePragma = "PRAGMA cache_size=-65536;";
 constexpr const char* kInsertSql =
     "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+// Changes no row when an earlier import met this id or this secret hash.
+constexpr const char* kRecordInImportLedgerSql =
+    "INSERT INTO import_ledger (id, secret_hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 constexpr const char* kDeleteSql = "DELETE FROM tokens WHERE id = ?1 RETURNING type, principal";
 // Newest wins: a use older than the stored one changes nothing, and is not
 // even written (no page is dirtied for it). An id no row has updates nothing.
@@ -499,6 +502,8 @@ constexpr int kFillNiceness = 19;
 
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
+constexpr std::string_view kSqliteMigrationPrefix = "sqlite/";
+
 // "0001_init.sql" -> 1; nullopt when the name does not start with digits.
 std::optional<int> MigrationVersion(std::string_view file_name) {
   int version = 0;
@@ -519,6 +524,7 @@ class SqliteStore final : public TokenStore {
   Status InsertMany(std::span<const core::Token> tokens) override;
   Result<core::Token> FindById(std::string_view id) override;
   Result<core::Token> FindBySecretHash(std::string_view secret_hash) override;
+  Result<bool> KnownToImports(std::string_view id, std::string_view secret_hash) override;
   Status Delete(std::string_view id, std::span<const core::AuditEvent> events) override;
   Result<std::vector<std::string>> DeleteMatching(const core::TokenQuery& query,
                                                   const core::Visibility& visibility,
@@ -650,6 +656,14 @@ class SqliteStore final : public TokenStore {
   Status ConfigureWriter(Connection& connection);
   Status Migrate(Connection& connection);
   Status ApplyMigrations(Connection& connection);
+  struct PendingMigration {
+    int version;
+    const EmbeddedFile* file;
+  };
+  // The migrations not applied yet, in version order.
+  Result<std::vector<PendingMigration>> PendingMigrations(Connection& connection);
+  // For StoreOptions::migrate false: ok only when every migration is applied.
+  Status CheckSchemaIsCurrent(Connection& connection);
 
   // A reader connection, without a kept read transaction unless
   // `for_lookup` (see KeepReadForLookup).
@@ -957,7 +971,10 @@ Status SqliteStore::OpenConnections(const std::string& target, const StoreOption
       target, flags, display_, kBusyTimeoutMs, memory_ ? nullptr : sqlite::BatchedWalVfs());
   if (!first.ok()) return first.status();
   if (Status status = ConfigureWriter(**first); !status.ok()) return status;
-  if (Status status = Migrate(**first); !status.ok()) return status;
+  if (Status status = options.migrate ? Migrate(**first) : CheckSchemaIsCurrent(**first);
+      !status.ok()) {
+    return status;
+  }
 
   if (memory_) {
     idle_.push_back(first->get());
@@ -1053,11 +1070,35 @@ Status SqliteStore::ApplyMigrations(Connection& connection) {
       !status.ok()) {
     return status;
   }
-  constexpr std::string_view kPrefix = "sqlite/";
+  Result<std::vector<PendingMigration>> pending = PendingMigrations(connection);
+  if (!pending.ok()) return pending.status();
+  for (const PendingMigration& migration : *pending) {
+    const std::string sql(migration.file->sql);
+    if (Status status =
+            connection.Exec(sql.c_str(), context + " (" + std::string(migration.file->name) + ")");
+        !status.ok()) {
+      return status;
+    }
+    Result<Statement> record =
+        connection.Prepare("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)");
+    if (!record.ok()) return record.status();
+    record->Bind(1, static_cast<std::int64_t>(migration.version));
+    record->Bind(2, migration.file->name.substr(kSqliteMigrationPrefix.size()));
+    if (const int done = record->Step(); done != SQLITE_DONE) {
+      return StatusFromSqlite(done, connection.db(), context);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<SqliteStore::PendingMigration>> SqliteStore::PendingMigrations(
+    Connection& connection) {
+  const std::string context = "reading the schema of " + display_;
+  std::vector<PendingMigration> pending;
   for (const EmbeddedFile& file : EmbeddedMigrations()) {
-    if (!file.name.starts_with(kPrefix)) continue;
-    const std::string_view file_name = file.name.substr(kPrefix.size());
-    const std::optional<int> version = MigrationVersion(file_name);
+    if (!file.name.starts_with(kSqliteMigrationPrefix)) continue;
+    const std::optional<int> version =
+        MigrationVersion(file.name.substr(kSqliteMigrationPrefix.size()));
     if (!version)
       return Status::Internal("migration " + std::string(file.name) + " has no version");
 
@@ -1068,21 +1109,27 @@ Status SqliteStore::ApplyMigrations(Connection& connection) {
     const int rc = applied->Step();
     if (rc == SQLITE_ROW) continue;
     if (rc != SQLITE_DONE) return StatusFromSqlite(rc, connection.db(), context);
-
-    const std::string sql(file.sql);
-    if (Status status = connection.Exec(sql.c_str(), context + " (" + std::string(file.name) + ")");
-        !status.ok()) {
-      return status;
-    }
-    Result<Statement> record =
-        connection.Prepare("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)");
-    if (!record.ok()) return record.status();
-    record->Bind(1, static_cast<std::int64_t>(*version));
-    record->Bind(2, file_name);
-    if (const int done = record->Step(); done != SQLITE_DONE) {
-      return StatusFromSqlite(done, connection.db(), context);
-    }
+    pending.push_back({*version, &file});
   }
+  return pending;
+}
+
+Status SqliteStore::CheckSchemaIsCurrent(Connection& connection) {
+  const std::string context = "reading the schema of " + display_;
+  Result<std::string> migrated = connection.QueryText(
+      "SELECT count(*) FROM sqlite_schema WHERE name = 'schema_migrations'", context);
+  if (!migrated.ok()) return migrated.status();
+  if (*migrated == "0") {
+    Result<std::string> tables = connection.QueryText(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        context);
+    if (!tables.ok()) return tables.status();
+    if (*tables != "0") return Status::Unavailable(display_ + " is not a tokend database");
+    return Status::NotFound(display_ + " holds no tokend store yet");
+  }
+  Result<std::vector<PendingMigration>> pending = PendingMigrations(connection);
+  if (!pending.ok()) return pending.status();
+  if (!pending->empty()) return SchemaOlderThanThisTokend(display_);
   return Status::Ok();
 }
 
@@ -1891,6 +1938,18 @@ Result<core::Token> SqliteStore::FindById(std::string_view id) {
   return token;
 }
 
+Result<bool> SqliteStore::KnownToImports(std::string_view id, std::string_view secret_hash) {
+  Lease lease = Acquire();
+  Result<Statement> stmt = lease->Prepare(
+      "SELECT EXISTS (SELECT 1 FROM import_ledger WHERE id = ?1 OR secret_hash = ?2)");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, id);
+  stmt->Bind(2, secret_hash);
+  const int rc = stmt->Step();
+  if (rc != SQLITE_ROW) return StatusFromSqlite(rc, lease->db(), "reading " + display_);
+  return stmt->ColumnInt64(0) != 0;
+}
+
 Result<core::Token> SqliteStore::FindBySecretHash(std::string_view secret_hash) {
   static const std::string sql = SelectTokensSql("WHERE secret_hash = ?1");
   return FindOne(sql.c_str(), secret_hash);
@@ -2036,7 +2095,15 @@ Status SqliteStore::InsertAbsentRows(Connection& connection, WriteOp& op, ChainA
   const std::string sql = std::string(kInsertSql) + " ON CONFLICT DO NOTHING";
   op.inserted = 0;
   for (std::size_t i = 0; i < op.rows.size(); ++i) {
-    fingerprints_.Add(op.rows[i].secret_hash);  // before the row, as in InsertOne
+    Result<Statement> ledger = connection.Prepare(kRecordInImportLedgerSql);
+    if (!ledger.ok()) return ledger.status();
+    ledger->Bind(1, std::string_view(op.rows[i].id));
+    ledger->Bind(2, std::string_view(op.rows[i].secret_hash));
+    if (const int rc = ledger->Step(); rc != SQLITE_DONE) {
+      return StatusFromSqlite(rc, connection.db(), "inserting into " + display_);
+    }
+    if (sqlite3_changes(connection.db()) == 0) continue;  // met by an earlier import
+    fingerprints_.Add(op.rows[i].secret_hash);            // before the row, as in InsertOne
     Result<Statement> stmt = connection.Prepare(sql);
     if (!stmt.ok()) return stmt.status();
     BindRow(*stmt, op.rows[i]);
