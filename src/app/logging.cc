@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -46,6 +47,35 @@ void AppendJsonString(spdlog::memory_buf_t& dest, std::string_view text) {
 
 void Append(spdlog::memory_buf_t& dest, std::string_view text) {
   dest.append(text.data(), text.data() + text.size());
+}
+
+bool IsControlByte(char c) {
+  const auto byte = static_cast<unsigned char>(c);
+  return byte < 0x20 || byte == 0x7F;
+}
+
+// `text` kept on its line: each control byte (a line break above all, which
+// would let the rest pass for a line of its own) as \xNN, as log::TextFields
+// writes them in values. Text without one, nearly every message, goes as it
+// is.
+void AppendOnOneLine(spdlog::memory_buf_t& dest, std::string_view text) {
+  const auto control = std::find_if(text.begin(), text.end(), IsControlByte);
+  if (control == text.end()) {
+    Append(dest, text);
+    return;
+  }
+  const std::size_t plain = static_cast<std::size_t>(control - text.begin());
+  Append(dest, text.substr(0, plain));
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (const char c : text.substr(plain)) {
+    if (!IsControlByte(c)) {
+      dest.push_back(c);
+      continue;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    const char escaped[] = {'\\', 'x', kHex[byte >> 4], kHex[byte & 0xF]};
+    dest.append(escaped, escaped + sizeof escaped);
+  }
 }
 
 // {"time":"2026-03-01T05:00:00.000Z","level":"info","message":"..."}; the
@@ -96,7 +126,7 @@ class JsonFormatter final : public spdlog::formatter {
 };
 
 // The text pattern's %*: the message, followed by its fields as name=value
-// on the fields logger.
+// on the fields logger, on one line whatever they hold.
 class TextMessage final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
@@ -104,11 +134,13 @@ class TextMessage final : public spdlog::custom_flag_formatter {
     const std::string_view payload(msg.payload.data(), msg.payload.size());
     const std::string_view logger(msg.logger_name.data(), msg.logger_name.size());
     if (const auto line = logger == log::kLoggerName ? log::Decode(payload) : std::nullopt) {
-      Append(dest, line->message);
+      AppendOnOneLine(dest, line->message);
+      // Values with a control byte are quoted and escaped already; the
+      // names are the code's own.
       Append(dest, log::TextFields(line->fields));
       return;
     }
-    Append(dest, payload);
+    AppendOnOneLine(dest, payload);
   }
 
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -117,6 +149,12 @@ class TextMessage final : public spdlog::custom_flag_formatter {
 };
 
 }  // namespace
+
+std::unique_ptr<spdlog::formatter> TextFormatter() {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<TextMessage>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %*");
+  return formatter;
+}
 
 void SetUpLogging(const std::string& level, LogFormat format) {
   // One sink for both loggers, so that their lines never interleave. Logs go
@@ -127,9 +165,7 @@ void SetUpLogging(const std::string& level, LogFormat format) {
     sink->set_formatter(std::make_unique<JsonFormatter>());
   } else {
     sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    auto formatter = std::make_unique<spdlog::pattern_formatter>();
-    formatter->add_flag<TextMessage>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %*");
-    sink->set_formatter(std::move(formatter));
+    sink->set_formatter(TextFormatter());
   }
   spdlog::drop_all();
   auto logger = std::make_shared<spdlog::logger>("tokend", sink);

@@ -56,8 +56,8 @@ constexpr std::array kRoutes = {
 // method, at a prefix followed by the original path (and query): the
 // forward-auth check, whatever the method and whatever follows.
 constexpr Route kCheckUnderPrefix{verb::unknown,
-                                  "/api/v2/token/check/{original path}",
-                                  "ANY /api/v2/token/check/{original path}",
+                                  "/api/v2/token/check/{path}",
+                                  "ANY /api/v2/token/check/{path}",
                                   std::nullopt,
                                   &CheckToken,
                                   /*anonymous=*/false,

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string_view>
+#include <vector>
+
 namespace tokend::http {
 namespace {
 
@@ -76,7 +79,7 @@ TEST(RouterTest, EveryPathBelowTheCheckIsTheCheckForAnyMethod) {
                              "/api/v2/token/check//a/b/c/d/e/f/g/h/i/j"}) {
       const RouteMatch match = MatchRoute(method, path);
       ASSERT_NE(match.route, nullptr) << path;
-      EXPECT_EQ(match.route->label, "ANY /api/v2/token/check/{original path}") << path;
+      EXPECT_EQ(match.route->label, "ANY /api/v2/token/check/{path}") << path;
       EXPECT_TRUE(match.forward_auth_path) << path;
       EXPECT_TRUE(match.route->forward_auth);
     }
@@ -85,6 +88,25 @@ TEST(RouterTest, EveryPathBelowTheCheckIsTheCheckForAnyMethod) {
   EXPECT_EQ(MatchRoute(verb::get, "/api/v2/token/check").route->label, "GET /api/v2/token/check");
   EXPECT_EQ(MatchRoute(verb::post, "/api/v2/token/check").route, nullptr);
   EXPECT_EQ(MatchRoute(verb::get, "/api/v2/token/checks/x").route, nullptr);
+}
+
+// A route's template is one whitespace-separated field of a text access line
+// and a metrics label value: it holds no space, and its label is its method,
+// one space and the template.
+TEST(RouterTest, NoRouteTemplateHoldsASpace) {
+  std::vector<const Route*> routes;
+  for (const Route& route : Routes()) routes.push_back(&route);
+  routes.push_back(&CheckUnderPrefixRoute());
+  constexpr std::string_view kBlank = " \t\r\n";
+  for (const Route* route : routes) {
+    EXPECT_EQ(route->pattern.find_first_of(kBlank), std::string_view::npos) << route->pattern;
+    const std::size_t space = route->label.find(' ');
+    ASSERT_NE(space, std::string_view::npos) << route->label;
+    EXPECT_NE(space, 0u) << route->label;
+    EXPECT_EQ(route->label.find_first_of(kBlank, space + 1), std::string_view::npos)
+        << route->label;
+  }
+  EXPECT_EQ(kUnmatchedRoute.find_first_of(kBlank), std::string_view::npos);
 }
 
 TEST(RouterTest, UnknownPathsMatchNothing) {
