@@ -4,8 +4,11 @@ include(GNUInstallDirs)
 
 install(TARGETS tokend RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/tokend.service DESTINATION lib/systemd/system)
-# An absolute destination: /etc, not /usr/etc.
-install(FILES ${PROJECT_SOURCE_DIR}/packaging/tokend.env DESTINATION /etc/tokend)
+# An absolute destination: /etc, not /usr/etc. Mode 0640 in the archive: the
+# maintainer scripts leave the file's mode alone, so an administrator's
+# stricter one survives upgrades.
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/tokend.env DESTINATION /etc/tokend
+        PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/API.md
               ${PROJECT_SOURCE_DIR}/docs/OPERATIONS.md ${PROJECT_SOURCE_DIR}/docs/PERFORMANCE.md
               ${PROJECT_SOURCE_DIR}/docs/openapi.json
