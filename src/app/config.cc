@@ -15,6 +15,7 @@
 #include "core/expiry_policy.h"
 #include "core/webhook_url.h"
 #include "store/redact.h"
+#include "store/token_store.h"
 #include "webhooks/http_client.h"
 
 namespace tokend::app {
@@ -57,6 +58,22 @@ std::optional<std::string> SqliteFile(std::string_view store_url) {
   const std::string_view path = store_url.substr(kSqlitePrefix.size());
   if (path.empty() || path == ":memory:") return std::nullopt;
   return std::string(path);
+}
+
+core::Status CheckUrlOfLastingStore(std::string_view store_url) {
+  const std::string url(store_url);
+  if (core::Status status = store::TokenStore::CheckUrl(url); !status.ok()) {
+    return core::Status::InvalidArgument("cannot open the store " + RedactStoreUrl(url) + ": " +
+                                         RedactStoreSecrets(url, status.message()));
+  }
+  if (store_url.starts_with(kSqlitePrefix) &&
+      store_url.substr(kSqlitePrefix.size()) == ":memory:") {
+    return core::Status::InvalidArgument(
+        "the store " + url +
+        " keeps nothing once this command ends; name a SQLite file or a "
+        "PostgreSQL database");
+  }
+  return core::Status::Ok();
 }
 
 std::optional<std::string> SqliteParentDir(std::string_view store_url) {

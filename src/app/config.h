@@ -108,6 +108,11 @@ std::string DataDirFor(const ServeConfig& config);
 // no path.
 std::optional<std::string> SqliteFile(std::string_view store_url);
 
+// Ok for a store URL a command that ends at once can use: one that
+// CheckUrl accepts and that keeps what is written once the process ends
+// (not "sqlite::memory:"). InvalidArgument naming the (redacted) URL.
+core::Status CheckUrlOfLastingStore(std::string_view store_url);
+
 // For "sqlite:PATH": the folder PATH lives in (to create it); nullopt for
 // other stores and for ":memory:".
 std::optional<std::string> SqliteParentDir(std::string_view store_url);

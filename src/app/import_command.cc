@@ -180,6 +180,10 @@ int RunImport(const ImportConfig& config) {
       return kExitUsage;
     }
   }
+  if (core::Status url = CheckUrlOfLastingStore(config.store); !url.ok()) {
+    Note("%s", std::string(url.message()).c_str());
+    return kExitUsage;
+  }
   std::string read_error;
   const std::optional<std::string> text = ReadWholeFile(config.file, read_error);
   if (!text) {

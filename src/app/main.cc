@@ -311,6 +311,10 @@ int Bootstrap(const BootstrapConfig& config) {
       return kExitUsage;
     }
   }
+  if (core::Status url = CheckUrlOfLastingStore(config.store); !url.ok()) {
+    spdlog::error("{}", url.message());
+    return kExitUsage;
+  }
   store::StoreOptions store_options;
   store_options.webhook_urls = config.webhook_urls;
   auto store = OpenStore(config.store, store_options);

@@ -188,6 +188,19 @@ TEST(BootstrapTest, ASecretThatCannotBeWrittenLeavesNoTokenBehind) {
   EXPECT_EQ(actions, (std::vector<std::string>{"token.created", "token.deleted", "token.created"}));
 }
 
+// A store URL that cannot be opened, or one that keeps nothing after the
+// command (a secret minted there could never be used), is a usage error.
+TEST(BootstrapTest, AStoreThatCannotKeepTheTokenIsAUsageError) {
+  for (const std::string store :
+       {"bogus:x", "sqlite:", "postgresql://u:pw@h:99999/db", "sqlite::memory:"}) {
+    RunResult run = RunTokend({"bootstrap", "--store", store});
+    EXPECT_EQ(run.exit_code, 2) << store << ": " << run.err;
+    EXPECT_EQ(run.out, "") << store;
+    EXPECT_NE(run.err.find("store"), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find("pw@"), std::string::npos) << run.err;
+  }
+}
+
 TEST(BootstrapTest, BootstrapCommandPrintsOneSecretAndNothingElse) {
   TempDir dir;
   const std::string store = "sqlite:" + dir.File("tokend.db");

@@ -631,6 +631,10 @@ TEST(ImportTest, UsageErrorsExitTwo) {
   RunResult bad_url = Import(file, "mysql://db/tokens");
   EXPECT_EQ(bad_url.exit_code, 2);
   EXPECT_NE(bad_url.err.find("scheme"), std::string::npos) << bad_url.err;
+  RunResult in_memory = Import(file, "sqlite::memory:");
+  EXPECT_EQ(in_memory.exit_code, 2) << "an import that keeps nothing";
+  EXPECT_NE(in_memory.err.find("keeps nothing"), std::string::npos) << in_memory.err;
+  EXPECT_EQ(in_memory.out, "");
 
   EXPECT_EQ(RunTokend({"import", "boomerang"}).exit_code, 2) << "FILE is required";
   EXPECT_EQ(RunTokend({"import", file}).exit_code, 2) << "the source is required";
