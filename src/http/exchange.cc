@@ -9,7 +9,6 @@ namespace tokend::http {
 
 RequestHeaders RequestHeaders::Of(const Request& req) {
   RequestHeaders headers;
-  bool has_content_type = false;
   bool close = false;
   bool keep_alive = false;
   for (const auto& field : req) {
@@ -22,8 +21,7 @@ RequestHeaders RequestHeaders::Of(const Request& req) {
         break;
       }
       case beast_http::field::content_type:
-        if (!has_content_type) headers.content_type = field.value();
-        has_content_type = true;
+        if (headers.content_type_count++ == 0) headers.content_type = field.value();
         break;
       case beast_http::field::authorization:
         if (headers.authorization_count++ == 0) headers.authorization = field.value();

@@ -62,11 +62,14 @@ inline constexpr std::string_view kUnmatchedRoute = "unmatched";
 // of case-insensitive comparisons, once for each field read.
 struct RequestHeaders {
   // Of the fields below, the first of each name (as Beast's lookups by name
-  // give), and how many Authorization fields there are; keep_alive from
-  // every Connection field.
+  // give), and how many Content-Type and Authorization fields there are;
+  // keep_alive from every Connection field.
   static RequestHeaders Of(const Request& req);
 
   std::string_view content_type;  // empty when there is none
+  // More than one is refused (400) before the body is read (the session's
+  // header checks): which media type the body has would be a guess.
+  int content_type_count = 0;
   std::optional<std::string_view> authorization;
   int authorization_count = 0;
   std::optional<std::string_view> request_id;  // X-Request-Id
@@ -84,6 +87,13 @@ struct RequestHeaders {
 struct Exchange {
   Exchange(const Request& request, BearerMemo* connection_memo)
       : req(request), headers(RequestHeaders::Of(request)), memo(connection_memo) {}
+  // With `found`, RequestHeaders::Of(request) taken before: the session finds
+  // the fields once, when the header is parsed. Its views point into the
+  // request's fields, which stay where they are while the body is read
+  // (Beast allocates each field apart; trailer fields are added and removed
+  // beside them).
+  Exchange(const Request& request, const RequestHeaders& found, BearerMemo* connection_memo)
+      : req(request), headers(found), memo(connection_memo) {}
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 

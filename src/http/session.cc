@@ -359,7 +359,10 @@ asio::awaitable<void> Session::Serve() {
       co_await OnReadError(header_ec, /*header=*/true);
       co_return;
     }
-    if (auto refusal = CheckHeader(header_n)) {
+    // The fields every request reads, found once: the checks below and the
+    // Exchange share them.
+    const RequestHeaders headers = RequestHeaders::Of(parser_->get());
+    if (auto refusal = CheckHeader(header_n, headers)) {
       co_await SendErrorAndClose(refusal->first, std::move(refusal->second));
       co_return;
     }
@@ -406,7 +409,7 @@ asio::awaitable<void> Session::Serve() {
     // Answer: at once, or after the Step's blocking work on the store pool.
     std::optional<Response> res;
     {
-      Exchange ex(parser_->get(), &memo_);
+      Exchange ex(parser_->get(), headers, &memo_);
       ex.remote = remote_;
       ex.peer_ip = peer_ip_;
       Step step = handler.Handle(ex);
@@ -482,7 +485,7 @@ asio::awaitable<Step> Session::CompleteOnStorePool(Exchange& ex, Step step) {
 // What is wrong with a parsed header that Beast's parser lets through: the
 // error to answer (before any body is read), or nullopt.
 std::optional<std::pair<core::ApiError, std::string>> Session::CheckHeader(
-    std::size_t header_n) const {
+    std::size_t header_n, const RequestHeaders& headers) const {
   const auto& req = parser_->get();
   if (req.target().size() > options_.max_target_bytes) {
     return std::pair{core::ApiError::kUriTooLong, "The request target is longer than " +
@@ -501,6 +504,13 @@ std::optional<std::pair<core::ApiError, std::string>> Session::CheckHeader(
     return std::pair{core::ApiError::kBadHttpRequest,
                      std::string("An HTTP/1.1 request must carry exactly one Host header.")};
   }
+  // Content-Type is a singleton field (RFC 9110 section 8.3): of two, which
+  // one describes the body would be a guess, and a proxy in front may guess
+  // otherwise. Refused on every request, as a repeated Authorization is.
+  if (headers.content_type_count > 1) {
+    return std::pair{core::ApiError::kBadHttpRequest,
+                     std::string("The Content-Type header is given more than once.")};
+  }
   if (auto refusal = FramingRefusal(req)) {
     return std::pair{core::ApiError::kBadHttpRequest, std::move(*refusal)};
   }
@@ -514,6 +524,14 @@ std::string Session::TooLargeMessage() const {
   return "The request body is larger than " + std::to_string(options_.max_body_bytes) + " bytes.";
 }
 
+// A chunk line, or the last chunk's trailer section, must be whole in
+// buffer_ to be parsed, after the line end of the chunk before it.
+std::string Session::ChunkLineTooLongMessage() const {
+  return "The request body is larger than " + std::to_string(options_.max_body_bytes) +
+         " bytes, or a chunk line or trailer section in it is longer than " +
+         std::to_string(buffer_.max_size() - 2) + " bytes.";
+}
+
 // Answers what can be answered about a request that could not be read.
 asio::awaitable<void> Session::OnReadError(error_code ec, bool header) {
   if (phase_ == Phase::kClosing) co_return;
@@ -521,6 +539,14 @@ asio::awaitable<void> Session::OnReadError(error_code ec, bool header) {
     co_await SendErrorAndClose(core::ApiError::kRequestTimeout,
                                header ? "The request header was not received in time."
                                       : "The request body was not received in time.");
+    co_return;
+  }
+  // Once the header is parsed, buffer_ fills up only with a chunk line (its
+  // size, however many leading zeros, and extensions) or a trailer section
+  // that does not fit in it. Chunk framing counts toward the body limit
+  // (see OnChunkHeader): a 413, not the header's 431.
+  if (ec == beast_http::error::buffer_overflow && parser_->is_header_done()) {
+    co_await SendErrorAndClose(core::ApiError::kPayloadTooLarge, ChunkLineTooLongMessage(), ec);
     co_return;
   }
   if (ec == beast_http::error::header_limit || ec == beast_http::error::buffer_overflow) {

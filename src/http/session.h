@@ -98,7 +98,8 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::asio::awaitable<void> Serve();
 
   // Reading a request.
-  std::optional<std::pair<core::ApiError, std::string>> CheckHeader(std::size_t header_n) const;
+  std::optional<std::pair<core::ApiError, std::string>> CheckHeader(
+      std::size_t header_n, const RequestHeaders& headers) const;
   void DropEmptyLines();
   bool MayStartAnEmptyLine() const;
   bool AnswersHead() const;
@@ -131,6 +132,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<std::string_view> PresentedRequestId(error_code read_ec) const;
   boost::asio::awaitable<void> LingeringClose();
   std::string TooLargeMessage() const;
+  std::string ChunkLineTooLongMessage() const;
 
   Listener& listener_;
   const ServerOptions& options_;

@@ -256,6 +256,49 @@ TEST_F(ServerTest, MalformedHttpIs400AndCloses) {
   EXPECT_EQ(res->status, 400);
 }
 
+// Content-Type is a singleton field: given twice (in either order, with the
+// same value, or with its name in another case) it is 400 (9015) on every
+// request, whether or not its route reads a body, and the connection is
+// closed before the body is read. One is served as before.
+TEST_F(ServerTest, ARepeatedContentTypeIs400) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  const std::string body = R"({"token":"abc"})";
+  const std::string json = "Content-Type: application/json\r\n";
+  const std::string text = "content-type: text/plain\r\n";
+  auto post = [&](const std::string& fields) {
+    return "POST /api/v2/token/introspect HTTP/1.1\r\nHost: x\r\n" + fields +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  for (const std::string& raw : {
+           post(json + text),
+           post(text + json),
+           post(json + json),
+           post(json + "X-Other: 1\r\n" + json),
+           "GET /health HTTP/1.1\r\nHost: x\r\n" + json + text + "\r\n",
+           "GET /api/v2/token/query HTTP/1.1\r\nHost: x\r\n" + text + text + "\r\n",
+       }) {
+    SCOPED_TRACE(raw);
+    auto client = Connect();
+    ASSERT_TRUE(client->WriteRaw(raw));
+    auto res = client->ReadResponse();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << res->body;
+    EXPECT_EQ(CodeOf(*res), 9015) << res->body;
+    EXPECT_NE(res->body.find("Content-Type header is given more than once"), std::string::npos)
+        << res->body;
+    EXPECT_EQ(res->Header("Connection"), "close");
+    EXPECT_TRUE(client->WaitClosed());
+  }
+  auto client = Connect();
+  for (int i = 0; i < 2; ++i) {  // kept alive
+    ASSERT_TRUE(client->WriteRaw(post(json)));
+    auto res = client->ReadResponse();
+    ASSERT_TRUE(res) << i;
+    EXPECT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(res->body, R"({"active":false})");
+  }
+}
+
 TEST_F(ServerTest, ContentLengthOverTheLimitIs413WithoutReadingTheBody) {
   ASSERT_NO_FATAL_FAILURE(StartServer(false, [](ServerOptions& o) { o.max_body_bytes = 1024; }));
   auto client = Connect();
