@@ -395,6 +395,22 @@ std::string BrokenDocumentReason(std::string_view text, std::size_t start, std::
   return reason;
 }
 
+// After a document, past the blanks and the one comma that may follow it:
+// the items of a JSON array written without its brackets, one per line, are
+// documents one after another too. `line` follows the newlines passed; with
+// no comma there, `offset` is where the next document may start anyway.
+std::size_t AfterOneSeparator(std::string_view text, std::size_t offset, std::size_t& line) {
+  std::size_t at = offset;
+  std::size_t newlines = 0;
+  while (at < text.size() && core::IsAsciiSpace(text[at])) {
+    if (text[at] == '\n') ++newlines;
+    ++at;
+  }
+  if (at == text.size() || text[at] != ',') return offset;
+  line += newlines;
+  return at + 1;
+}
+
 // JSON documents one after another, as mongoexport writes them without
 // --jsonArray: one per line, or each over several lines with --pretty; several
 // on one line are read too.
@@ -418,6 +434,7 @@ void ReadDocuments(std::string_view text, core::EpochMillis now, BoomerangExport
       builder.Add(std::move(where), TokenOfValue(parser.release(), now));
       line += NewlinesIn(text.substr(offset, used));
       offset += used;
+      offset = AfterOneSeparator(text, offset, line);
       continue;
     }
     const std::size_t next = NextDocumentStart(text, offset);

@@ -422,6 +422,27 @@ TEST(BoomerangExportTest, SeveralDocumentsOnOneLineAreEachRead) {
   EXPECT_EQ(parsed.rejected[0].where, "line 1");
 }
 
+// An array's items written one per line without its brackets: the comma
+// after each is a separator, not a document of its own.
+TEST(BoomerangExportTest, OneCommaAfterADocumentSeparatesItFromTheNext) {
+  const std::string text = UserDocument(NumberedId(0), NumberedHash(0)) + ",\n" +
+                           UserDocument(NumberedId(1), NumberedHash(1)) + " ,\r\n" +
+                           TeamDocument() + ",\n";
+  const BoomerangExport parsed = ParseBoomerangExport(text, kNow);
+  EXPECT_EQ(parsed.documents, 3u);
+  ASSERT_EQ(parsed.tokens.size(), 3u);
+  EXPECT_EQ(parsed.tokens[2], ExpectedTeamToken());
+  EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().where;
+
+  // Anything else in a document's place is still one rejection, at its line.
+  const std::string doubled = UserDocument(NumberedId(0), NumberedHash(0)) + ",,\n" +
+                              TeamDocument() + "\n,\n" + UserDocument(kOtherId, OtherHash());
+  const BoomerangExport refused = ParseBoomerangExport(doubled, kNow);
+  EXPECT_EQ(refused.tokens.size(), 3u);
+  ASSERT_EQ(refused.rejected.size(), 1u);
+  EXPECT_EQ(refused.rejected[0].where, "line 1");
+}
+
 TEST(BoomerangExportTest, AByteOrderMarkAtTheStartIsSkipped) {
   constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
   const std::string lines = std::string(kByteOrderMark) + TeamDocument() + "\n" +
