@@ -155,6 +155,13 @@ int Serve(const ServeConfig& config) {
     std::fputs("configuration ok\n", stdout);
     return kExitOk;
   }
+  // A taken or unusable address is found before anything is made: the store,
+  // its admin token, the file of that token's secret.
+  if (core::Status listen = http::CheckListenAddress(plan->listen.host, plan->listen.port);
+      !listen.ok()) {
+    spdlog::error("{}", listen.message());
+    return kExitFailure;
+  }
   RaiseDescriptorLimit();
   const bool auth_required = config.auth == "required";
   if (!auth_required) {

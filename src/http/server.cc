@@ -67,52 +67,80 @@ class Server::Impl {
   std::vector<std::thread> threads_;
 };
 
-core::Result<std::uint16_t> Server::Impl::Listen() {
+namespace {
+
+// The address `host` names: itself when it is an IP address, else the first
+// address it resolves to.
+core::Result<asio::ip::address> ResolveListenHost(asio::io_context& context,
+                                                  const std::string& host) {
   error_code ec;
-  asio::ip::address address = asio::ip::make_address(options_.address, ec);
-  if (ec) {
-    tcp::resolver resolver(listeners_.front()->context());
-    auto results = resolver.resolve(options_.address, "", ec);
-    if (ec || results.empty()) {
-      return core::Status::InvalidArgument("Cannot resolve the listen address '" +
-                                           options_.address + "'.");
-    }
-    address = results.begin()->endpoint().address();
+  asio::ip::address address = asio::ip::make_address(host, ec);
+  if (!ec) return address;
+  tcp::resolver resolver(context);
+  auto results = resolver.resolve(host, "", ec);
+  if (ec || results.empty()) {
+    return core::Status::InvalidArgument("Cannot resolve the listen address '" + host + "'.");
   }
+  return results.begin()->endpoint().address();
+}
+
+core::Status CannotListen(const asio::ip::address& address, std::uint16_t port,
+                          const error_code& ec) {
+  const std::string where =
+      (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+      std::to_string(port);
+  const std::string why =
+      ec == asio::error::address_in_use ? "the address is already in use" : ec.message();
+  return core::Status::Unavailable("Cannot listen on " + where + ": " + why + ".");
+}
+
+// Binds address:port once, without SO_REUSEPORT, and lets go: every
+// acceptor sets SO_REUSEPORT, which would let a second tokend on the same
+// port share it silently; a plain bind tells "in use". Port 0 binds any.
+core::Status ProbeBind(asio::io_context& context, const asio::ip::address& address,
+                       std::uint16_t port) {
+  error_code ec;
+  tcp::acceptor probe(context);
+  const tcp::endpoint endpoint(address, port);
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec) return CannotListen(address, port, ec);
+  return core::Status::Ok();
+}
+
+}  // namespace
+
+core::Status CheckListenAddress(const std::string& host, std::uint16_t port) {
+  asio::io_context context;
+  core::Result<asio::ip::address> address = ResolveListenHost(context, host);
+  if (!address.ok()) return address.status();
+  return ProbeBind(context, *address, port);
+}
+
+core::Result<std::uint16_t> Server::Impl::Listen() {
+  core::Result<asio::ip::address> resolved =
+      ResolveListenHost(listeners_.front()->context(), options_.address);
+  if (!resolved.ok()) return resolved.status();
+  const asio::ip::address address = *resolved;
   if (!tls_ && !address.is_loopback()) {
     spdlog::warn(
         "serving plain HTTP on {}, which is not a loopback address: secrets cross the network "
         "unencrypted; give --tls-cert and --tls-key, or put a TLS proxy in front",
         options_.address);
   }
-  const auto describe = [&](std::uint16_t port) {
-    return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
-           std::to_string(port);
-  };
-  const auto in_use = [&](std::uint16_t port) {
-    return core::Status::Unavailable("Cannot listen on " + describe(port) +
-                                     ": the address is already in use.");
-  };
-
   std::uint16_t port = options_.port;
   if (port != 0) {
-    // Every acceptor sets SO_REUSEPORT, which would let a second tokend on
-    // the same port share it silently; a plain bind first tells "in use".
-    tcp::acceptor probe(listeners_.front()->context());
-    tcp::endpoint endpoint(address, port);
-    probe.open(endpoint.protocol(), ec);
-    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) probe.bind(endpoint, ec);
-    if (ec == asio::error::address_in_use) return in_use(port);
+    if (core::Status probed = ProbeBind(listeners_.front()->context(), address, port);
+        !probed.ok()) {
+      return probed;
+    }
   }
   for (auto& listener : listeners_) {
     // The first listener may have been given an ephemeral port; the others
     // join it.
-    ec = listener->Bind(tcp::endpoint(address, port), port);
-    if (ec == asio::error::address_in_use) return in_use(port);
-    if (ec) {
-      return core::Status::Unavailable("Cannot listen on " + describe(port) + ": " + ec.message() +
-                                       ".");
+    if (const error_code ec = listener->Bind(tcp::endpoint(address, port), port); ec) {
+      return CannotListen(address, port, ec);
     }
   }
   return port;

@@ -23,6 +23,13 @@ namespace tokend::http {
 
 class Metrics;
 
+// Whether `host`:`port` can be listened on now: resolves `host` and binds
+// the address once, then lets it go. InvalidArgument when it does not
+// resolve; Unavailable, with the reason, when it cannot be bound. For a
+// start that must find a taken port before it makes anything (a store, an
+// admin token); Server::Start checks again.
+core::Status CheckListenAddress(const std::string& host, std::uint16_t port);
+
 class Server {
  public:
   // `service` and `metrics` must outlive the server.

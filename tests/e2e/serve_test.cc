@@ -186,15 +186,21 @@ TEST(ServeTest, UnknownStoreSchemeFailsClearly) {
   EXPECT_EQ(run.err.find("hunter2"), std::string::npos) << "the password must not be logged";
 }
 
-TEST(ServeTest, PortInUseFailsClearly) {
+// Found before anything is made: no store, no admin token, no secret file.
+TEST(ServeTest, PortInUseFailsClearlyLeavingNothingBehind) {
   TempDir dir;
   auto first = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store",
                                      "sqlite:" + dir.File("a.db"), "--auth", "off"});
   ASSERT_NE(first, nullptr);
-  RunResult run = RunTokend({"serve", "--listen", "127.0.0.1:" + std::to_string(first->port()),
-                             "--store", "sqlite:" + dir.File("b.db"), "--auth", "off"});
-  EXPECT_EQ(run.exit_code, 1);
-  EXPECT_NE(run.err.find("already in use"), std::string::npos) << run.err;
+  const std::filesystem::path second_dir = dir.path() / "second";
+  for (const std::string& listen : {"127.0.0.1:" + std::to_string(first->port()),
+                                    std::string("192.0.2.1:7700")}) {  // TEST-NET-1: not ours
+    RunResult run = RunTokend(
+        {"serve", "--listen", listen, "--store", "sqlite:" + (second_dir / "b.db").string()});
+    EXPECT_EQ(run.exit_code, 1) << listen;
+    EXPECT_NE(run.err.find("Cannot listen on " + listen), std::string::npos) << run.err;
+    EXPECT_FALSE(std::filesystem::exists(second_dir)) << listen << ": nothing made";
+  }
 }
 
 // A socket connected to 127.0.0.1:`port` with `request` sent; -1 when it
