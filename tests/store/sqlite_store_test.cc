@@ -320,7 +320,8 @@ TEST(SqliteStoreTest, AStoreFromBeforeTheMergedPrincipalIndexAnswersTheSamePages
         "ON tokens (principal, type, creation_date, id)",
         "ALTER TABLE audit_chains DROP COLUMN last_removed_body",
         "ALTER TABLE audit_chains DROP COLUMN last_removed_prev_hash",
-        "DROP TABLE audit_unrecorded_tokens", "DELETE FROM schema_migrations WHERE version >= 8"}) {
+        "DROP TABLE audit_unrecorded_tokens", "DROP TABLE import_ledger",
+        "DELETE FROM schema_migrations WHERE version >= 8"}) {
     QueryFile(path, sql);
   }
   ASSERT_EQ(QueryFile(path, "SELECT group_concat(version) FROM schema_migrations"),
@@ -423,6 +424,7 @@ TEST(SqliteStoreTest, AStoreFromBeforeTheTypedSortIndexesAnswersTheSamePagesAfte
   QueryFile(path, "ALTER TABLE audit_chains DROP COLUMN last_removed_body");
   QueryFile(path, "ALTER TABLE audit_chains DROP COLUMN last_removed_prev_hash");
   QueryFile(path, "DROP TABLE audit_unrecorded_tokens");
+  QueryFile(path, "DROP TABLE import_ledger");
   QueryFile(path, "DELETE FROM schema_migrations WHERE version >= 9");
   ASSERT_EQ(QueryFile(path, "SELECT group_concat(version) FROM schema_migrations"),
             "1,2,3,4,5,6,7,8");
