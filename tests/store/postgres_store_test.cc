@@ -39,6 +39,7 @@ using core::Token;
 using core::TokenType;
 using std::chrono::milliseconds;
 using testing::GetEnv;
+using testing::ImportAsBeforeTheLedger;
 using testing::QueryValue;
 using testing::ScopedPostgresDatabase;
 
@@ -167,17 +168,8 @@ TEST_F(PostgresStoreTest, TheImportLedgerStartsWithWhatEarlierImportsWrote) {
   {
     std::unique_ptr<TokenStore> store = OpenStore();
     ASSERT_NE(store, nullptr);
-    std::vector<core::AuditEvent> imported;
-    for (const Token& token : {kept, deleted}) {
-      imported.push_back(
-          core::MakeEvent(core::AuditAction::kCreated, token, core::EventOrigin::System(), 1));
-      imported.back().details.push_back({"importedFrom", std::string("boomerang")});
-    }
-    ASSERT_EQ(*store->InsertAbsent(std::vector<Token>{kept, deleted}, imported), 2);
-    const core::AuditEvent created =
-        core::MakeEvent(core::AuditAction::kCreated, created_here, core::EventOrigin::System(), 1);
-    ASSERT_TRUE(store->Insert(created_here, std::span(&created, 1)).ok());
-    ASSERT_TRUE(store->Delete(deleted.id, {}).ok());
+    const Status filled = ImportAsBeforeTheLedger(*store, kept, deleted, created_here);
+    ASSERT_TRUE(filled.ok()) << filled.ToString();
   }
   // The database as it was before migration 10.
   QueryValue(database_->url(), "DROP TABLE import_ledger");

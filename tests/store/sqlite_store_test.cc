@@ -28,6 +28,7 @@ namespace {
 using core::Token;
 using core::TokenType;
 using testing::Ids;
+using testing::ImportAsBeforeTheLedger;
 using testing::NewTempDir;
 using testing::Only;
 
@@ -510,17 +511,8 @@ TEST(SqliteStoreTest, TheImportLedgerStartsWithWhatEarlierImportsWrote) {
   {
     std::unique_ptr<TokenStore> store = MustOpen("sqlite:" + path);
     ASSERT_NE(store, nullptr);
-    std::vector<core::AuditEvent> imported;
-    for (const Token& token : {kept, deleted}) {
-      imported.push_back(
-          core::MakeEvent(core::AuditAction::kCreated, token, core::EventOrigin::System(), 1));
-      imported.back().details.push_back({"importedFrom", std::string("boomerang")});
-    }
-    ASSERT_EQ(*store->InsertAbsent(std::vector<Token>{kept, deleted}, imported), 2);
-    const core::AuditEvent created =
-        core::MakeEvent(core::AuditAction::kCreated, created_here, core::EventOrigin::System(), 1);
-    ASSERT_TRUE(store->Insert(created_here, std::span(&created, 1)).ok());
-    ASSERT_TRUE(store->Delete(deleted.id, {}).ok());
+    const Status filled = ImportAsBeforeTheLedger(*store, kept, deleted, created_here);
+    ASSERT_TRUE(filled.ok()) << filled.ToString();
   }
   // The store as it was before migration 12.
   QueryFile(path, "DROP TABLE import_ledger");

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/audit.h"
 #include "support/forwarding_store.h"
 
 namespace tokend::store::testing {
@@ -227,6 +228,26 @@ std::string QueryValue(const std::string& url, const std::string& sql) {
     return std::string("error: ") + PQresultErrorMessage(result.get());
   }
   return PQntuples(result.get()) > 0 ? PQgetvalue(result.get(), 0, 0) : "";
+}
+
+core::Status ImportAsBeforeTheLedger(TokenStore& store, const core::Token& kept,
+                                     const core::Token& deleted, const core::Token& created_here) {
+  const std::vector<core::Token> imported = {kept, deleted};
+  std::vector<core::AuditEvent> events;
+  for (const core::Token& token : imported) {
+    events.push_back(
+        core::MakeEvent(core::AuditAction::kCreated, token, core::EventOrigin::System(), 1));
+    events.back().details.push_back({"importedFrom", std::string("boomerang")});
+  }
+  core::Result<std::int64_t> stored = store.InsertAbsent(imported, events);
+  if (!stored.ok()) return stored.status();
+  if (*stored != 2) return core::Status::Internal("the import stored " + std::to_string(*stored));
+  const core::AuditEvent created =
+      core::MakeEvent(core::AuditAction::kCreated, created_here, core::EventOrigin::System(), 1);
+  if (core::Status status = store.Insert(created_here, std::span(&created, 1)); !status.ok()) {
+    return status;
+  }
+  return store.Delete(deleted.id, {});
 }
 
 std::string GetEnv(const char* name) {

@@ -67,6 +67,12 @@ class ScopedPostgresDatabase {
 // row, or the error text prefixed with "error: ".
 std::string QueryValue(const std::string& url, const std::string& sql);
 
+// Fills `store` as imports did before the import ledger existed: `kept` and
+// `deleted` imported (each with its token.created saying so), `created_here`
+// created with its own event, then `deleted` deleted. Ok, or the first error.
+core::Status ImportAsBeforeTheLedger(TokenStore& store, const core::Token& kept,
+                                     const core::Token& deleted, const core::Token& created_here);
+
 // The environment variable's value, or "" when unset.
 std::string GetEnv(const char* name);
 
