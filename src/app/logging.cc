@@ -49,32 +49,25 @@ void Append(spdlog::memory_buf_t& dest, std::string_view text) {
   dest.append(text.data(), text.data() + text.size());
 }
 
-bool IsControlByte(char c) {
-  const auto byte = static_cast<unsigned char>(c);
-  return byte < 0x20 || byte == 0x7F;
-}
-
 // `text` kept on its line: each control byte (a line break above all, which
 // would let the rest pass for a line of its own) as \xNN, as log::TextFields
 // writes them in values. Text without one, nearly every message, goes as it
 // is.
 void AppendOnOneLine(spdlog::memory_buf_t& dest, std::string_view text) {
-  const auto control = std::find_if(text.begin(), text.end(), IsControlByte);
+  const auto control = std::find_if(text.begin(), text.end(), log::IsControlByte);
   if (control == text.end()) {
     Append(dest, text);
     return;
   }
   const std::size_t plain = static_cast<std::size_t>(control - text.begin());
   Append(dest, text.substr(0, plain));
-  static constexpr char kHex[] = "0123456789abcdef";
   for (const char c : text.substr(plain)) {
-    if (!IsControlByte(c)) {
+    if (!log::IsControlByte(c)) {
       dest.push_back(c);
       continue;
     }
-    const auto byte = static_cast<unsigned char>(c);
-    const char escaped[] = {'\\', 'x', kHex[byte >> 4], kHex[byte & 0xF]};
-    dest.append(escaped, escaped + sizeof escaped);
+    const std::array<char, 4> escape = log::ControlByteEscape(c);
+    dest.append(escape.data(), escape.data() + escape.size());
   }
 }
 

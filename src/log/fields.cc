@@ -82,8 +82,7 @@ std::string TextFields(const std::vector<DecodedField>& fields) {
     out += '=';
     bool quoted = field.value.empty();
     for (const char c : field.value) {
-      const auto byte = static_cast<unsigned char>(c);
-      if (byte <= 0x20 || byte == 0x7F || c == '"' || c == '\\' || c == '=') quoted = true;
+      if (IsControlByte(c) || c == ' ' || c == '"' || c == '\\' || c == '=') quoted = true;
     }
     if (!quoted) {
       out += field.value;
@@ -91,15 +90,12 @@ std::string TextFields(const std::vector<DecodedField>& fields) {
     }
     out += '"';
     for (const char c : field.value) {
-      const auto byte = static_cast<unsigned char>(c);
       if (c == '"' || c == '\\') {
         out += '\\';
         out += c;
-      } else if (byte < 0x20 || byte == 0x7F) {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\x";
-        out += kHex[byte >> 4];
-        out += kHex[byte & 0xF];
+      } else if (IsControlByte(c)) {
+        const std::array<char, 4> escape = ControlByteEscape(c);
+        out.append(escape.data(), escape.size());
       } else {
         out += c;
       }

@@ -3,6 +3,7 @@
 // "message"; in text logs it follows the message as name=value.
 #pragma once
 
+#include <array>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -42,5 +43,20 @@ std::optional<Decoded> Decode(std::string_view payload);
 // " name=value" for each field, the value in double quotes (with \" and \\)
 // when empty or holding a space, a quote, a backslash, '=' or a control byte.
 std::string TextFields(const std::vector<DecodedField>& fields);
+
+// A byte a text line writes as \xNN, so that it can neither end the line nor
+// hide in it: below 0x20, or DEL.
+inline bool IsControlByte(char c) {
+  const auto byte = static_cast<unsigned char>(c);
+  return byte < 0x20 || byte == 0x7F;
+}
+
+// The escape of a control byte `c` in a text line: \x and two lowercase hex
+// digits.
+inline std::array<char, 4> ControlByteEscape(char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto byte = static_cast<unsigned char>(c);
+  return {'\\', 'x', kHex[byte >> 4], kHex[byte & 0xF]};
+}
 
 }  // namespace tokend::log
