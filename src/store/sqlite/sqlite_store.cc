@@ -662,6 +662,9 @@ class SqliteStore final : public TokenStore {
   };
   // The migrations not applied yet, in version order.
   Result<std::vector<PendingMigration>> PendingMigrations(Connection& connection);
+  // Unavailable for a file holding tables but no schema_migrations: another
+  // application's database.
+  Status RefuseAnotherApplicationsDatabase(Connection& connection);
   // For StoreOptions::migrate false: ok only when every migration is applied.
   Status CheckSchemaIsCurrent(Connection& connection);
 
@@ -1055,13 +1058,8 @@ Status SqliteStore::Migrate(Connection& connection) {
 
 Status SqliteStore::ApplyMigrations(Connection& connection) {
   const std::string context = "migrating " + display_;
-  // Someone else's database: refuse it rather than add tables to it.
-  Result<std::string> tables = connection.QueryText(
-      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-      "AND NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'schema_migrations')",
-      context);
-  if (!tables.ok()) return tables.status();
-  if (*tables != "0") return Status::Unavailable(display_ + " is not a tokend database");
+  // Refused rather than given tables of tokend's.
+  if (Status status = RefuseAnotherApplicationsDatabase(connection); !status.ok()) return status;
 
   if (Status status = connection.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
                                       "version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
@@ -1114,19 +1112,23 @@ Result<std::vector<SqliteStore::PendingMigration>> SqliteStore::PendingMigration
   return pending;
 }
 
+Status SqliteStore::RefuseAnotherApplicationsDatabase(Connection& connection) {
+  Result<std::string> tables = connection.QueryText(
+      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+      "AND NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'schema_migrations')",
+      "reading the schema of " + display_);
+  if (!tables.ok()) return tables.status();
+  if (*tables != "0") return Status::Unavailable(display_ + " is not a tokend database");
+  return Status::Ok();
+}
+
 Status SqliteStore::CheckSchemaIsCurrent(Connection& connection) {
   const std::string context = "reading the schema of " + display_;
+  if (Status status = RefuseAnotherApplicationsDatabase(connection); !status.ok()) return status;
   Result<std::string> migrated = connection.QueryText(
       "SELECT count(*) FROM sqlite_schema WHERE name = 'schema_migrations'", context);
   if (!migrated.ok()) return migrated.status();
-  if (*migrated == "0") {
-    Result<std::string> tables = connection.QueryText(
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        context);
-    if (!tables.ok()) return tables.status();
-    if (*tables != "0") return Status::Unavailable(display_ + " is not a tokend database");
-    return Status::NotFound(display_ + " holds no tokend store yet");
-  }
+  if (*migrated == "0") return Status::NotFound(display_ + " holds no tokend store yet");
   Result<std::vector<PendingMigration>> pending = PendingMigrations(connection);
   if (!pending.ok()) return pending.status();
   if (!pending->empty()) return SchemaOlderThanThisTokend(display_);
