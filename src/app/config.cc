@@ -60,12 +60,18 @@ std::optional<std::string> SqliteFile(std::string_view store_url) {
   return std::string(path);
 }
 
-core::Status CheckUrlOfLastingStore(std::string_view store_url) {
+core::Status CheckStoreUrl(std::string_view store_url) {
   const std::string url(store_url);
   if (core::Status status = store::TokenStore::CheckUrl(url); !status.ok()) {
     return core::Status::InvalidArgument("cannot open the store " + RedactStoreUrl(url) + ": " +
                                          RedactStoreSecrets(url, status.message()));
   }
+  return core::Status::Ok();
+}
+
+core::Status CheckUrlOfLastingStore(std::string_view store_url) {
+  if (core::Status status = CheckStoreUrl(store_url); !status.ok()) return status;
+  const std::string url(store_url);
   if (store_url.starts_with(kSqlitePrefix) &&
       store_url.substr(kSqlitePrefix.size()) == ":memory:") {
     return core::Status::InvalidArgument(

@@ -108,8 +108,12 @@ std::string DataDirFor(const ServeConfig& config);
 // no path.
 std::optional<std::string> SqliteFile(std::string_view store_url);
 
+// Ok for a store URL that TokenStore::CheckUrl accepts; InvalidArgument
+// naming the (redacted) URL and what is wrong with it.
+core::Status CheckStoreUrl(std::string_view store_url);
+
 // Ok for a store URL a command that ends at once can use: one that
-// CheckUrl accepts and that keeps what is written once the process ends
+// CheckStoreUrl accepts and that keeps what is written once the process ends
 // (not "sqlite::memory:"). InvalidArgument naming the (redacted) URL.
 core::Status CheckUrlOfLastingStore(std::string_view store_url);
 

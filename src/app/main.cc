@@ -102,10 +102,7 @@ core::Result<ServePlan> PlanServe(const ServeConfig& config) {
   }
   if (core::Status webhooks = CheckWebhookConfig(config); !webhooks.ok()) return webhooks;
   plan.webhook_retry_base_seconds = *core::ParseDurationSeconds(config.webhook_retry_base);
-  if (core::Status store = store::TokenStore::CheckUrl(config.store); !store.ok()) {
-    return core::Status::InvalidArgument("cannot open the store " + RedactStoreUrl(config.store) +
-                                         ": " + RedactStoreSecrets(config.store, store.message()));
-  }
+  if (core::Status store = CheckStoreUrl(config.store); !store.ok()) return store;
   // A SQLite store not created yet (or in memory, new at every start) gets
   // its admin token at the first start, and the token's secret goes to the
   // data folder: that folder must take it.
