@@ -395,20 +395,24 @@ std::string BrokenDocumentReason(std::string_view text, std::size_t start, std::
   return reason;
 }
 
+// Moves `offset` past the blanks there, `line` past their newlines.
+void SkipBlanks(std::string_view text, std::size_t& offset, std::size_t& line) {
+  while (offset < text.size() && core::IsAsciiSpace(text[offset])) {
+    if (text[offset] == '\n') ++line;
+    ++offset;
+  }
+}
+
 // After a document, past the blanks and the one comma that may follow it:
 // the items of a JSON array written without its brackets, one per line, are
-// documents one after another too. `line` follows the newlines passed; with
-// no comma there, `offset` is where the next document may start anyway.
-std::size_t AfterOneSeparator(std::string_view text, std::size_t offset, std::size_t& line) {
+// documents one after another too. With no comma there, nothing moves.
+void SkipOneSeparator(std::string_view text, std::size_t& offset, std::size_t& line) {
   std::size_t at = offset;
-  std::size_t newlines = 0;
-  while (at < text.size() && core::IsAsciiSpace(text[at])) {
-    if (text[at] == '\n') ++newlines;
-    ++at;
-  }
-  if (at == text.size() || text[at] != ',') return offset;
-  line += newlines;
-  return at + 1;
+  std::size_t at_line = line;
+  SkipBlanks(text, at, at_line);
+  if (at == text.size() || text[at] != ',') return;
+  offset = at + 1;
+  line = at_line;
 }
 
 // JSON documents one after another, as mongoexport writes them without
@@ -420,10 +424,7 @@ void ReadDocuments(std::string_view text, core::EpochMillis now, BoomerangExport
   std::size_t offset = 0;
   std::size_t line = 1;  // the line holding `offset`
   while (true) {
-    while (offset < text.size() && core::IsAsciiSpace(text[offset])) {
-      if (text[offset] == '\n') ++line;
-      ++offset;
-    }
+    SkipBlanks(text, offset, line);
     if (offset == text.size()) return;
     std::string where = "line " + std::to_string(line);
     parser.reset();
@@ -434,7 +435,7 @@ void ReadDocuments(std::string_view text, core::EpochMillis now, BoomerangExport
       builder.Add(std::move(where), TokenOfValue(parser.release(), now));
       line += NewlinesIn(text.substr(offset, used));
       offset += used;
-      offset = AfterOneSeparator(text, offset, line);
+      SkipOneSeparator(text, offset, line);
       continue;
     }
     const std::size_t next = NextDocumentStart(text, offset);
