@@ -60,11 +60,12 @@ constexpr Statement kInsert = {"tokend_insert",
                                "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS
                                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                                13};
-#define TOKEND_INSERT_MANY_SQL                                                               \
-  "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS                                                \
-  ") SELECT * FROM unnest($1::text[], $2::text[], "                                          \
-  "$3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], " \
-  "$10::bigint[], $11::text[], $12::text[], $13::text[])"
+// The 13 columns' arrays, in TOKEND_TOKEN_COLUMNS order, for unnest().
+#define TOKEND_TOKEN_ARRAYS                                                                  \
+  "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], " \
+  "$8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], $13::text[]"
+#define TOKEND_INSERT_MANY_SQL \
+  "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS ") SELECT * FROM unnest(" TOKEND_TOKEN_ARRAYS ")"
 constexpr Statement kInsertMany = {"tokend_insert_many", TOKEND_INSERT_MANY_SQL, 13};
 // Without a conflict target: a row taking an id or a secret_hash already
 // stored, or taken earlier in the same statement, is skipped; so is one
@@ -77,9 +78,7 @@ constexpr Statement kInsertAbsent = {
     "SELECT * FROM unnest($1::text[], $9::text[]) ON CONFLICT DO NOTHING "
     "RETURNING id, secret_hash) "
     "INSERT INTO tokens (" TOKEND_TOKEN_COLUMNS ") SELECT DISTINCT ON (id) " TOKEND_TOKEN_COLUMNS
-    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
-    "$7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], "
-    "$13::text[]) WITH ORDINALITY AS r(" TOKEND_TOKEN_COLUMNS
+    " FROM unnest(" TOKEND_TOKEN_ARRAYS ") WITH ORDINALITY AS r(" TOKEND_TOKEN_COLUMNS
     ", n) JOIN met USING (id, secret_hash) ORDER BY id, n "
     "ON CONFLICT DO NOTHING RETURNING id, secret_hash",
     13};
