@@ -96,7 +96,11 @@ core::Result<ServePlan> PlanServe(const ServeConfig& config) {
   }
   plan.audit_retention_seconds = *audit_retention;
   if (!config.tls_cert.empty()) {
-    if (core::Status tls = http::CheckTlsFiles(config.tls_cert, config.tls_key); !tls.ok()) {
+    // A start warns when the server loads them; a check has no other load.
+    const http::TlsFileWarnings warnings =
+        config.check_config ? http::TlsFileWarnings::kLog : http::TlsFileWarnings::kQuiet;
+    if (core::Status tls = http::CheckTlsFiles(config.tls_cert, config.tls_key, warnings);
+        !tls.ok()) {
       return tls;
     }
   }

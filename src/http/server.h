@@ -68,9 +68,14 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
+// Whether CheckTlsFiles logs the warnings a start or a reload logs about
+// usable files (a certificate outside its dates, a key others may read).
+enum class TlsFileWarnings { kQuiet, kLog };
+
 // Loads `cert_file` and `key_file` as the server would (readable, parsed, the
 // key matching the certificate) without serving anything; InvalidArgument
 // naming the file otherwise.
-core::Status CheckTlsFiles(const std::string& cert_file, const std::string& key_file);
+core::Status CheckTlsFiles(const std::string& cert_file, const std::string& key_file,
+                           TlsFileWarnings warnings = TlsFileWarnings::kQuiet);
 
 }  // namespace tokend::http

@@ -31,6 +31,27 @@ bool MakeCertificate(const std::string& cert, const std::string& key) {
   return std::system(command.c_str()) == 0 && ::chmod(key.c_str(), 0600) == 0;
 }
 
+// A P-256 certificate for localhost whose validity ended a day ago, and its
+// key (0600).
+bool MakeExpiredCertificate(const TempDir& dir, const std::string& cert, const std::string& key) {
+  const std::string request = dir.File("expired.csr");
+  const std::string command =
+      "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+      "-subj /CN=localhost -keyout '" +
+      key + "' -out '" + request + "' >/dev/null 2>&1 && openssl x509 -req -in '" + request +
+      "' -signkey '" + key + "' -days -1 -out '" + cert + "' >/dev/null 2>&1";
+  return std::system(command.c_str()) == 0 && ::chmod(key.c_str(), 0600) == 0;
+}
+
+// How many times `text` occurs in `log`.
+std::size_t Occurrences(const std::string& log, const std::string& text) {
+  std::size_t count = 0;
+  for (std::size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 // Waits until the log holds `text` (at most 10 s).
 bool LogShows(const TokendProcess& tokend, const std::string& text) {
   for (int i = 0; i < 200; ++i) {
@@ -139,6 +160,7 @@ TEST(TlsE2eTest, CheckConfigLoadsTheTlsFiles) {
   RunResult ok = check({"--tls-cert", cert, "--tls-key", key});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out, "configuration ok\n");
+  EXPECT_EQ(ok.err.find("warn"), std::string::npos) << ok.err;
 
   struct Case {
     std::vector<std::string> tls;
@@ -161,6 +183,44 @@ TEST(TlsE2eTest, CheckConfigLoadsTheTlsFiles) {
     EXPECT_EQ(run.out.find("configuration ok"), std::string::npos);
   }
   EXPECT_FALSE(std::filesystem::exists(dir.File("data")));
+}
+
+// A certificate past its end still serves (refusing would turn a late
+// renewal into an outage), but the check, the start and every reload say so.
+TEST(TlsE2eTest, AnExpiredCertificateIsServedWithAWarningAtEveryLoad) {
+  TempDir dir;
+  const std::string cert = dir.File("cert.pem");
+  const std::string key = dir.File("key.pem");
+  ASSERT_TRUE(MakeExpiredCertificate(dir, cert, key));
+  const std::string warning = "the TLS certificate in '" + cert + "' expired on ";
+
+  RunResult check =
+      RunTokend({"serve", "--check-config", "--store", "sqlite:" + dir.File("data/tokend.db"),
+                 "--tls-cert", cert, "--tls-key", key},
+                15s);
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_EQ(check.out, "configuration ok\n");
+  EXPECT_EQ(Occurrences(check.err, warning), 1u) << check.err;
+
+  std::vector<std::string> args = ServeArgs(dir);
+  args.insert(args.end(), {"--tls-cert", cert, "--tls-key", key});
+  auto tokend = TokendProcess::Start(args);
+  ASSERT_NE(tokend, nullptr);
+  ASSERT_TRUE(LogShows(*tokend, warning)) << tokend->Log();
+  EXPECT_EQ(Occurrences(tokend->Log(), warning), 1u) << tokend->Log();
+  TlsTestClient client(tokend->port());
+  ASSERT_TRUE(client.connected()) << client.error();
+  auto health = client.Request("GET", "/health");
+  ASSERT_TRUE(health.has_value());
+  EXPECT_EQ(health->status, 200);
+
+  tokend->Signal(SIGHUP);
+  for (int i = 0; i < 200 && Occurrences(tokend->Log(), warning) < 2; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(Occurrences(tokend->Log(), warning), 2u) << tokend->Log();
+  tokend->Signal(SIGTERM);
+  EXPECT_EQ(tokend->WaitExit(15s), 0);
 }
 
 // An encrypted key is refused, naming the file and saying why, and never

@@ -290,9 +290,12 @@ TEST_F(TlsTest, ReloadOfABrokenCertificateKeepsTheCurrentOne) {
                              std::filesystem::copy_options::overwrite_existing);
   core::Status mismatched = server().ReloadTls();
   EXPECT_FALSE(mismatched.ok());
-  // OpenSSL finds the mismatch as it loads the key ("key values mismatch").
+  // OpenSSL finds the mismatch as it loads the key; the message names both
+  // files, as the check after loading does.
   EXPECT_NE(mismatched.message().find(key_), std::string::npos) << mismatched.message();
-  EXPECT_NE(mismatched.message().find("mismatch"), std::string::npos) << mismatched.message();
+  EXPECT_NE(mismatched.message().find("does not match the first certificate in '" + cert_ + "'"),
+            std::string::npos)
+      << mismatched.message();
 
   std::filesystem::remove(key_);
   core::Status missing = server().ReloadTls();
@@ -312,6 +315,25 @@ TEST_F(TlsTest, CheckTlsFilesNamesAnUnusableFile) {
   EXPECT_FALSE(CheckTlsFiles(cert_, key_).ok());
   EXPECT_NE(CheckTlsFiles(cert_, key_).message().find(key_), std::string::npos);
   EXPECT_NE(CheckTlsFiles(key_, cert_).message().find(key_), std::string::npos);
+}
+
+// A chain file with another certificate ahead of the key's: the key is
+// right, the order is not, and the message says where to look.
+TEST_F(TlsTest, AKeyBehindAnotherCertificateOfTheChainNamesTheOrder) {
+  const std::string other_cert = (dir_ / "other-cert.pem").string();
+  ASSERT_TRUE(MakeCertificate(other_cert, (dir_ / "other-key.pem").string()));
+  const std::string misordered = (dir_ / "misordered.pem").string();
+  {
+    std::ofstream chain(misordered);
+    chain << std::ifstream(other_cert).rdbuf() << std::ifstream(cert_).rdbuf();
+  }
+  const core::Status status = CheckTlsFiles(misordered, key_);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("'" + key_ + "' does not match the first certificate in '" +
+                                  misordered + "'"),
+            std::string::npos)
+      << status.message();
+  EXPECT_NE(status.message().find("own certificate first"), std::string::npos) << status.message();
 }
 
 TEST_F(TlsTest, PlainServerRefusesAReload) {
