@@ -195,6 +195,14 @@ TEST(GatewayTest, NginxLetsThroughOnlyTokensHoldingThePermissionUntilRevoked) {
             "upstream saw " + admin_id + " type=global principal= permissions=**/**");
   // The credential may travel in the URI, as access_token.
   EXPECT_EQ(through({}, "/api/orders?access_token=" + reader_secret).status, 200);
+  // Only in the URI nginx was asked for: a client's own X-Forwarded-Uri
+  // never reaches the check (the check would see two URIs and refuse them).
+  EXPECT_EQ(through({{"X-Forwarded-Uri", "/api/orders?access_token=" + reader_secret}}).status,
+            401);
+  EXPECT_EQ(through({{"X-Forwarded-Uri", "/api/orders?access_token=" + reader_secret}},
+                    "/api/orders?access_token=" + reader_secret)
+                .status,
+            200);
 
   auto deleted = api.Request("DELETE", "/api/v2/token/" + reader_id, Bearer(admin));
   ASSERT_TRUE(deleted);
