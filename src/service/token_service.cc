@@ -156,23 +156,31 @@ std::optional<Resolution> TokenService::FromLookup(store::SecretLookup& found, s
     cache_->Insert(token, epoch);
     if (token->IsValidAt(now)) return Resolution(std::move(token));
   }
-  // Reuse: a retired secret presented after its overlap, while remembered,
-  // and not acted on before (the event is recorded once per secret).
-  if (const std::optional<store::RetiredSecret>& retired = found.retired;
-      retired && options_.reuse_detection && retired->overlap_end <= now &&
-      retired->forget_after > now && !retired->reuse_detected_at) {
-    return std::nullopt;
-  }
+  if (found.retired && IsReuse(*found.retired, now)) return std::nullopt;
   if (!found.token && !found.retired) {
     (legacy ? unknown_legacy_ : unknown_checksummed_).fetch_add(1, std::memory_order_relaxed);
   }
   return Resolution(core::SharedToken());
 }
 
+bool TokenService::IsReuse(const store::RetiredSecret& retired, core::EpochMillis now) const {
+  // Presented after its overlap, while remembered, and not acted on before
+  // (the event is recorded once per secret).
+  return options_.reuse_detection && retired.overlap_end <= now && retired.forget_after > now &&
+         !retired.reuse_detected_at;
+}
+
 Resolution TokenService::OnSecretReuse(const store::RetiredSecret& retired, core::EpochMillis now) {
+  Result<store::FamilyRevocation> revoked = RevokeFamilyOf(retired, now);
+  if (!revoked.ok()) return revoked.status();
+  return core::SharedToken();
+}
+
+Result<store::FamilyRevocation> TokenService::RevokeFamilyOf(const store::RetiredSecret& retired,
+                                                             core::EpochMillis now) {
   Result<store::FamilyRevocation> revoked =
       store_.RevokeFamily(retired.family_id, retired.secret_hash, now);
-  if (!revoked.ok()) return revoked.status();
+  if (!revoked.ok()) return revoked;
   // The store told the listener; erasing here too keeps revocation immediate
   // for a store that announces late (as in Delete).
   for (const std::string& id : revoked->deleted) cache_->EraseById(id);
@@ -180,7 +188,7 @@ Resolution TokenService::OnSecretReuse(const store::RetiredSecret& retired, core
     reuse_detected_.fetch_add(1, std::memory_order_relaxed);
     LogReuseDetected(retired, revoked->deleted);
   }
-  return core::SharedToken();
+  return revoked;
 }
 
 void TokenService::LogReuseDetected(const store::RetiredSecret& retired,
@@ -394,20 +402,27 @@ Result<std::int64_t> TokenService::RevokeSecrets(std::span<const std::string_vie
     // Shape first: a malformed secret names no token. Anyone can compute a
     // checksum, so skipping the store here tells a caller nothing.
     if (secret.size() != core::kSecretLength || !core::ParseSecret(secret)) continue;
-    Result<core::Token> found = store_.FindBySecretHash(core::HashSecret(secret));
-    if (!found.ok()) {
-      if (found.status().IsNotFound()) continue;
-      return found.status();
+    const core::EpochMillis now = core::NowMillis();
+    Result<store::SecretLookup> found = store_.LookupSecret(core::HashSecret(secret));
+    if (!found.ok()) return found.status();
+    // A token whose overlap ended is gone already. Its secret, reported
+    // after the overlap, is a reuse like any other presentation (API 7.3):
+    // the holder of a leaked secret may have rotated it, so the whole family
+    // goes, not a successor left live. (Not a use either way: no last use.)
+    if (!found->token || RotatedAway(*found->token, now)) {
+      if (!found->retired || !IsReuse(*found->retired, now)) continue;
+      Result<store::FamilyRevocation> family = RevokeFamilyOf(*found->retired, now);
+      if (!family.ok()) return family.status();
+      revoked += family->revoked;
+      continue;
     }
-    // A token whose overlap ended is gone already; its retired secret is
-    // not looked at (a secret presented here is not a use, so never reuse).
-    if (RotatedAway(*found, core::NowMillis())) continue;
+    const core::Token& token = *found->token;
     // A leak report: a system event, whoever sent it.
-    core::AuditEvent event = core::MakeEvent(core::AuditAction::kRevoked, *found,
-                                             core::EventOrigin::System(), core::NowMillis());
+    core::AuditEvent event =
+        core::MakeEvent(core::AuditAction::kRevoked, token, core::EventOrigin::System(), now);
     event.reason = std::string(core::kReasonReported);
-    Status deleted = store_.Delete(found->id, std::span(&event, 1));
-    cache_->EraseById(found->id);
+    Status deleted = store_.Delete(token.id, std::span(&event, 1));
+    cache_->EraseById(token.id);
     if (deleted.IsNotFound()) continue;  // revoked meanwhile, by someone else
     if (!deleted.ok()) return deleted;
     ++revoked;

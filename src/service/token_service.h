@@ -164,8 +164,10 @@ class TokenService final : public store::ChangeListener {
   // May block. POST /api/v2/token/revoke: revokes the token of each secret,
   // with no caller (anyone holding a secret may revoke it). Malformed,
   // unknown and already revoked secrets are skipped alike; expired tokens are
-  // revoked too. Returns how many tokens this call deleted (a secret given
-  // twice counts once). The cache is neither asked nor filled (a known
+  // revoked too. A secret rotated away, given after its overlap, is a reuse
+  // (API 7.3): its family is revoked as on any route. Returns how many tokens
+  // this call deleted (a secret given twice counts once; a family counts its
+  // tokens that were not gone already). The cache is neither asked nor filled (a known
   // secret costs the same lookup as an unknown one) and nothing counts as a
   // use. Each token stops resolving before this returns. Not all or nothing:
   // on a store error (Unavailable) the secrets before it stay revoked.
@@ -276,9 +278,14 @@ class TokenService final : public store::ChangeListener {
   // collision. May block.
   Result<CreatedToken> ApplyRotation(const core::Token& old, const core::RotationPlan& plan,
                                      const core::EventOrigin& origin, core::EpochMillis now);
+  // Whether presenting `retired` at `now` is a reuse to act on (API 7.3).
+  bool IsReuse(const store::RetiredSecret& retired, core::EpochMillis now) const;
   // A retired secret presented after its overlap: revokes its family once.
   // Null (answered as an unknown token), or Unavailable. May block.
   Resolution OnSecretReuse(const store::RetiredSecret& retired, core::EpochMillis now);
+  // The revocation itself, with the cache, the metric and the log line.
+  Result<store::FamilyRevocation> RevokeFamilyOf(const store::RetiredSecret& retired,
+                                                 core::EpochMillis now);
   // The store wrote the events (token.reuse_detected, token.revoked with
   // reason "reuse"); this logs one warning line, never with the secret or
   // its hash.

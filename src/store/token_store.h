@@ -104,6 +104,10 @@ struct FamilyRevocation {
   // secret is no longer retired): nothing was changed.
   bool first_detection = false;
   std::vector<std::string> deleted;  // the ids of the tokens revoked
+  // Of those, the ones that were not gone already, each given its
+  // token.revoked event (a token whose overlap had ended is removed as the
+  // sweep removes it, with none).
+  std::int64_t revoked = 0;
 };
 
 // What SweepRotations removed.

@@ -420,7 +420,46 @@ TEST_F(RotationServiceTest, BulkRevocationLeavesOutATokenWhoseOverlapEnded) {
   EXPECT_EQ(*revoked, 1);
 }
 
-TEST_F(RotationServiceTest, RevocationByValueOfARetiredSecretIsNotReuse) {
+// A leak report of a secret rotated away is a reuse like any other
+// presentation (API 7.3): its family goes, so a holder who rotated the leaked
+// token just before the report keeps no live successor.
+TEST_F(RotationServiceTest, RevocationByValueOfARetiredSecretRevokesItsFamily) {
+  const CreatedToken a = MustCreate();
+  const CreatedToken b = MustRotate(a.token.id);
+  const CreatedToken c = MustRotate(b.token.id);
+  const CreatedToken unrelated = MustCreate();
+  const std::string_view secrets[] = {a.secret};
+  auto revoked = service_->RevokeSecrets(secrets);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(*revoked, 1) << "the family's one live token";
+  EXPECT_FALSE(Active(c.secret));
+  EXPECT_FALSE(Exists(c.token.id));
+  EXPECT_TRUE(Active(unrelated.secret));
+  EXPECT_EQ(service_->cache_stats().reuse_detected, 1u);
+  // Once per retired secret, as on every route.
+  auto again = service_->RevokeSecrets(secrets);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+  EXPECT_EQ(service_->cache_stats().reuse_detected, 1u);
+}
+
+// During its overlap the old token is valid: a report revokes it alone.
+TEST_F(RotationServiceTest, RevocationByValueDuringTheOverlapRevokesTheOldTokenAlone) {
+  const CreatedToken old = MustCreate();
+  const CreatedToken rotated = MustRotate(old.token.id, Overlap(60));
+  const std::string_view secrets[] = {old.secret};
+  auto revoked = service_->RevokeSecrets(secrets);
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_EQ(*revoked, 1);
+  EXPECT_FALSE(Exists(old.token.id));
+  EXPECT_TRUE(Active(rotated.secret));
+  EXPECT_EQ(service_->cache_stats().reuse_detected, 0u);
+}
+
+TEST_F(RotationServiceTest, RevocationByValueOfARetiredSecretWithDetectionOffRevokesNothing) {
+  ServiceOptions options;
+  options.reuse_detection = false;
+  Restart(options);
   const CreatedToken old = MustCreate();
   const CreatedToken rotated = MustRotate(old.token.id);
   const std::string_view secrets[] = {old.secret};

@@ -1246,6 +1246,7 @@ TEST_P(TokenStoreContractTest, RevokeFamilyDeletesTheWholeChainOnce) {
   ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
   EXPECT_TRUE(revoked->first_detection);
   EXPECT_EQ(Sorted(revoked->deleted), Sorted({IdOf(2), IdOf(3)}));
+  EXPECT_EQ(revoked->revoked, 1) << "B's overlap had ended: gone already";
   EXPECT_EQ(heard_of_revocation(), Sorted({IdOf(2), IdOf(3)}));
   for (int n : {2, 3}) EXPECT_TRUE(store_->FindById(IdOf(n)).status().IsNotFound()) << n;
   for (int n : {4, 6}) EXPECT_TRUE(store_->FindById(IdOf(n)).ok()) << n;
@@ -1256,6 +1257,7 @@ TEST_P(TokenStoreContractTest, RevokeFamilyDeletesTheWholeChainOnce) {
   ASSERT_TRUE(revoked.ok());
   EXPECT_FALSE(revoked->first_detection);
   EXPECT_TRUE(revoked->deleted.empty());
+  EXPECT_EQ(revoked->revoked, 0);
   EXPECT_EQ(store_->LookupSecret(a.secret_hash)->retired->reuse_detected_at, kBase + 500);
   // A secret that is not retired revokes nothing.
   revoked = store_->RevokeFamily(e.id, HashOf(77), kBase + 600);
@@ -1919,6 +1921,7 @@ TEST_P(EventStoreContractTest, ReuseRecordsNoRevocationOfAnOldTokenWhoseOverlapE
     } else {
       EXPECT_EQ(revoked_subjects, deleted);
     }
+    EXPECT_EQ(revoked->revoked, static_cast<std::int64_t>(revoked_subjects.size()));
     EXPECT_TRUE(MustVerify().ok());
   }
 }

@@ -1317,6 +1317,7 @@ class PostgresStore final : public TokenStore {
         }
       }
       if (!revocation.first_detection) return Status::Ok();
+      revocation.revoked = static_cast<std::int64_t>(members.size());
       return WriteEvents(conn, chain, ReuseEvents(retired, members, now));
     });
     if (!status.ok()) revocation = FamilyRevocation();

@@ -593,6 +593,7 @@ class SqliteStore final : public TokenStore {
     std::string_view secret_hash;           // kRevokeFamily (id: the family)
     core::EpochMillis now = 0;              // kRevokeFamily, kSweep
     bool first_detection = false;           // kRevokeFamily
+    std::int64_t revoked_members = 0;       // kRevokeFamily: deleted, less those gone already
     std::int64_t retired_swept = 0;         // kSweep
     std::optional<core::EpochMillis> next_overlap_end;  // kSweep
     // kInsert, kDelete: the events of the change; kInsertAbsent: one per row
@@ -1781,6 +1782,7 @@ Status SqliteStore::RunRevokeFamily(Connection& connection, WriteOp& op, ChainAp
       Count(revoke->ColumnText(1), revoke->ColumnOptionalText(2), -1);
       if (revoke->ColumnInt64(4) == 0) members.push_back(ReadSubject(*revoke, 0));
     }
+    op.revoked_members = static_cast<std::int64_t>(members.size());
     const std::vector<core::AuditEvent> events = ReuseEvents(retired, members, op.now);
     if (Status status = WriteEvents(connection, chain, events); !status.ok()) return status;
   }
@@ -1832,7 +1834,7 @@ Result<FamilyRevocation> SqliteStore::RevokeFamily(std::string_view family_id,
   op.secret_hash = secret_hash;
   op.now = now;
   if (Status status = Submit(op); !status.ok()) return status;
-  return FamilyRevocation{op.first_detection, std::move(op.deleted)};
+  return FamilyRevocation{op.first_detection, std::move(op.deleted), op.revoked_members};
 }
 
 Result<SweepCounts> SqliteStore::SweepRotations(core::EpochMillis now) {
