@@ -683,8 +683,15 @@ CacheStats TokenService::cache_stats() const {
 
 void TokenService::OnTokenDeleted(std::string_view id) { cache_->EraseById(id); }
 
-void TokenService::OnFeedHealthChanged(bool healthy) { cache_->SetTrusted(healthy); }
+void TokenService::OnFeedHealthChanged(bool healthy) {
+  cache_->SetTrusted(healthy);
+  // Overlaps other instances began while the feed was down went unheard:
+  // the next query or bulk revocation sweeps, and learns them from the store.
+  if (healthy) NoteOverlapEnd(0);
+}
 
 void TokenService::OnFeedLagging(bool lagging) { cache_->SetLagging(lagging); }
+
+void TokenService::OnOverlapStarted(core::EpochMillis end) { NoteOverlapEnd(end); }
 
 }  // namespace tokend::service

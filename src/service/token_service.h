@@ -253,6 +253,7 @@ class TokenService final : public store::ChangeListener {
   void OnTokenDeleted(std::string_view id) override;
   void OnFeedHealthChanged(bool healthy) override;
   void OnFeedLagging(bool lagging) override;
+  void OnOverlapStarted(core::EpochMillis end) override;
 
  private:
   // CheckOperation, ValidateCreate, the expiry policy and CheckCreate.

@@ -56,6 +56,10 @@ class ChangeListener {
   // answers must not rely on it; false once it has (every deletion before
   // then delivered through OnTokenDeleted first).
   virtual void OnFeedLagging(bool lagging) = 0;
+  // A rotation overlap, of this process or another sharing the store, ends
+  // at `end`: the old token is gone from then on. A store whose only writer
+  // is this process never calls it (every overlap is its own).
+  virtual void OnOverlapStarted(core::EpochMillis /*end*/) {}
 };
 
 // A secret rotated away (API 7.3), remembered by its hash for reuse

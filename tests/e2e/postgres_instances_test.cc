@@ -254,6 +254,48 @@ TEST_F(PostgresInstancesTest, RotationOnOneInstanceReachesTheOthersCache) {
   EXPECT_LT(elapsed, 1000ms);
 }
 
+// An overlap begun on B ends on A too: from its end the old token is gone
+// from A's query and from A's bulk revocation, which neither counts it nor
+// records its revocation.
+TEST_F(PostgresInstancesTest, AnOverlapBegunOnOneInstanceEndsOnTheOther) {
+  auto a = StartInstance();
+  auto b = StartInstance();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  TestClient client_a(a->port());
+  TestClient client_b(b->port());
+  auto created = CreateToken(client_a, admin_,
+                             R"({"type":"team","name":"o","principal":"team-o",)"
+                             R"("permissions":["workflow/read"]})");
+  ASSERT_TRUE(created.has_value());
+  const std::string id(created->at("id").as_string());
+  auto listed_on_a = [&] {
+    auto page =
+        client_a.Request("GET", "/api/v2/token/query?principals=team-o", JsonWithBearer(admin_));
+    EXPECT_TRUE(page.has_value() && page->status == 200);
+    std::vector<std::string> ids;
+    if (!page) return ids;
+    const boost::json::value json = ParseJson(page->body);
+    for (const auto& token : json.at("content").as_array()) {
+      ids.emplace_back(token.at("id").as_string());
+    }
+    return ids;
+  };
+  ASSERT_EQ(listed_on_a(), std::vector<std::string>{id});
+
+  auto rotated = client_b.Request("POST", "/api/v2/token/" + id + "/rotate", JsonWithBearer(admin_),
+                                  R"({"overlapSeconds":1})");
+  ASSERT_TRUE(rotated.has_value());
+  ASSERT_EQ(rotated->status, 200) << rotated->body;
+  const std::string new_id(ParseJson(rotated->body).at("id").as_string());
+  std::this_thread::sleep_for(1200ms);
+  EXPECT_EQ(listed_on_a(), std::vector<std::string>{new_id});
+  auto matched = client_a.Request(
+      "POST", "/api/v2/token/query/revoke?principals=team-o&dryRun=true", JsonWithBearer(admin_));
+  ASSERT_TRUE(matched.has_value());
+  EXPECT_EQ(matched->body, R"({"matched":1})");
+}
+
 TEST_F(PostgresInstancesTest, BothInstancesServeTheSameTokens) {
   auto a = StartInstance();
   auto b = StartInstance();

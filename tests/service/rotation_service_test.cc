@@ -470,6 +470,43 @@ TEST_F(RotationServiceTest, RevocationByValueOfARetiredSecretWithDetectionOffRev
   EXPECT_EQ(service_->cache_stats().reuse_detected, 0u);
 }
 
+// An overlap another instance began is known to this one only when the
+// store's feed tells of it (or, after the feed was down, from the store at
+// the next sweep); then a query leaves the old token out as soon as the
+// overlap ends. The other instance is a second service on the same store.
+TEST_F(RotationServiceTest, AnOverlapAnotherInstanceBeganIsSweptOnceTheFeedTellsOfIt) {
+  for (const bool feed_recovered : {false, true}) {
+    SCOPED_TRACE(feed_recovered ? "learned after the feed came back" : "announced by the feed");
+    service_.reset();  // before its store
+    SetUp();
+    const CreatedToken old = MustCreate();
+    ASSERT_EQ(Listed(), std::vector<std::string>{old.token.id});  // nothing pending to learn
+    CreatedToken rotated;
+    {
+      TokenService other(*store_, ServiceOptions{});
+      auto made = other.Rotate(admin_, old.token.id, Overlap(1));
+      ASSERT_TRUE(made.ok()) << made.status().ToString();
+      rotated = *made;
+    }
+    store_->SetChangeListener(service_.get());  // the other service took it
+    SleepPast(std::chrono::milliseconds(1100));
+    ASSERT_EQ(Listed(), (std::vector<std::string>{old.token.id, rotated.token.id}))
+        << "unheard of, the overlap cannot be swept (the periodic sweep is off here)";
+    if (feed_recovered) {
+      service_->OnFeedHealthChanged(false);
+      service_->OnFeedHealthChanged(true);
+    } else {
+      service_->OnOverlapStarted(rotated.token.creation_date + 1000);
+    }
+    EXPECT_EQ(Listed(), std::vector<std::string>{rotated.token.id});
+    core::TokenQuery team;
+    team.principals = {"team-a"};
+    auto matched = service_->RevokeMatching(admin_, team, /*dry_run=*/true);
+    ASSERT_TRUE(matched.ok());
+    EXPECT_EQ(*matched, 1);
+  }
+}
+
 TEST_F(RotationServiceTest, TheBackgroundSweepRemovesEndedOverlaps) {
   ServiceOptions options;
   options.rotation_sweep_interval = std::chrono::milliseconds(100);

@@ -78,6 +78,18 @@ class RecordingListener : public ChangeListener {
     lagging_.push_back({lagging, Clock::now()});
     changed_.notify_all();
   }
+  void OnOverlapStarted(core::EpochMillis end) override {
+    std::lock_guard lock(mu_);
+    overlap_ends_.push_back(end);
+    changed_.notify_all();
+  }
+
+  bool WaitForOverlapEnd(core::EpochMillis end, milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, timeout, [&] {
+      return std::find(overlap_ends_.begin(), overlap_ends_.end(), end) != overlap_ends_.end();
+    });
+  }
 
   // Waits until the lagging events recorded so far end with `lagging`; the
   // time it was announced.
@@ -123,6 +135,7 @@ class RecordingListener : public ChangeListener {
   std::vector<std::string> deleted_;
   std::vector<bool> health_;
   std::vector<std::pair<bool, Clock::time_point>> lagging_;
+  std::vector<core::EpochMillis> overlap_ends_;
 };
 
 // A TCP port on 127.0.0.1 where nothing listens (bound, then released).
@@ -653,6 +666,25 @@ TEST_F(PostgresStoreTest, ARevocationInBulkKeepsNoTokenARacingRotationMade) {
   EXPECT_EQ(**revoked, std::vector<std::string>{rotation.new_token.id});
   EXPECT_TRUE(store->FindById(rotation.new_token.id).status().IsNotFound())
       << "the rotation's new token is live";
+}
+
+// A rotation that keeps the old token for an overlap tells every instance
+// when the overlap ends, so that each leaves the old token out of its
+// queries then, not only the instance that rotated (API 7.3).
+TEST_F(PostgresStoreTest, AnOverlapsEndReachesAnotherInstance) {
+  RecordingListener heard_by_b;  // outlives the stores
+  auto a = OpenStore();
+  auto b = OpenStore();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  b->SetChangeListener(&heard_by_b);
+  const Token old = MakeToken(1);
+  ASSERT_TRUE(a->Insert(old, {}).ok());
+  const Rotation rotation = RotationOf(old, 2, /*keep_old=*/true, core::NowMillis());
+  ASSERT_TRUE(a->Rotate(rotation).ok());
+  EXPECT_TRUE(heard_by_b.WaitForOverlapEnd(*rotation.old_expiration, std::chrono::seconds(1)))
+      << "instance B never heard when the overlap ends";
+  b->SetChangeListener(nullptr);
 }
 
 TEST_F(PostgresStoreTest, ConcurrentWritersShareASmallPool) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "core/text.h"
+
 namespace tokend::store::pg {
 namespace {
 
@@ -131,9 +133,14 @@ void DeletionFeed::Serve(PGconn* conn) {
 bool DeletionFeed::DrainNotifications(PGconn* conn) {
   bool probe_heard = false;
   while (PGnotify* notify = PQnotifies(conn)) {
+    const bool has_payload = notify->extra != nullptr && notify->extra[0] != '\0';
     if (probe_channel_ == notify->relname) {
       probe_heard = true;
-    } else if (callbacks_.on_deleted && notify->extra != nullptr && notify->extra[0] != '\0') {
+    } else if (std::string_view(notify->relname) == kOverlapChannel) {
+      const std::optional<std::int64_t> end =
+          has_payload ? core::ParseInt64(notify->extra) : std::nullopt;
+      if (callbacks_.on_overlap_started && end) callbacks_.on_overlap_started(*end);
+    } else if (callbacks_.on_deleted && has_payload) {
       callbacks_.on_deleted(std::string_view(notify->extra));
     }
     PQfreemem(notify);
@@ -158,8 +165,9 @@ ConnPtr DeletionFeed::ConnectInterruptibly() {
 }
 
 bool DeletionFeed::Listen(PGconn* conn) {
-  const std::string sql = std::string("LISTEN ") + kDeletionChannel + "; LISTEN " + probe_channel_ +
-                          "; NOTIFY " + probe_channel_;
+  const std::string sql = std::string("LISTEN ") + kDeletionChannel + "; LISTEN " +
+                          kOverlapChannel + "; LISTEN " + probe_channel_ + "; NOTIFY " +
+                          probe_channel_;
   listened_at_ = Clock::now();
   ResultPtr result(PQexec(conn, sql.c_str()));
   if (!Succeeded(result.get(), PGRES_COMMAND_OK)) return false;

@@ -11,12 +11,17 @@
 #include <string_view>
 #include <thread>
 
+#include "core/time.h"
 #include "store/postgres/pg_common.h"
 
 namespace tokend::store::pg {
 
 // The NOTIFY channel; the payload is the deleted token's id.
 inline constexpr char kDeletionChannel[] = "tokend_token_deleted";
+// The NOTIFY channel of rotation overlaps begun; the payload is the overlap's
+// end (epoch milliseconds), so that every instance sweeps the old token away
+// when it ends, not only the one that rotated.
+inline constexpr char kOverlapChannel[] = "tokend_overlap_started";
 // Prefix of the per-feed channel on which the feed notifies itself to prove
 // that notifications are really delivered (some PostgreSQL-compatible engines
 // accept LISTEN/NOTIFY and deliver nothing).
@@ -33,6 +38,8 @@ class DeletionFeed {
     // current (every deletion committed before then delivered); false when
     // it has again. Only while healthy.
     std::function<void(bool lagging)> on_lagging;
+    // A rotation overlap (of this instance or another) ends at `end`.
+    std::function<void(core::EpochMillis end)> on_overlap_started;
   };
 
   // How long a completed round trip on the listening session vouches for

@@ -141,13 +141,15 @@ constexpr Statement kRotationState = {
     "ORDER BY h.creation_date DESC, h.id DESC LIMIT 1) "
     "FROM tokens AS t WHERE t.id = $1 FOR UPDATE OF t",
     1};
-// The old token's change and its announcement commit together; a changed
-// expiry is announced like a deletion (caches drop the entry and re-read it).
+// The old token's change and its announcements commit together: a changed
+// expiry is announced like a deletion (caches drop the entry and re-read it),
+// and the overlap's end to every instance (each sweeps the token away then).
 constexpr Statement kKeepRotated = {
     "tokend_keep_rotated",
     "WITH changed AS (UPDATE tokens SET rotated_to = $2, expiration_date = $3::bigint "
-    "WHERE id = $1 RETURNING id) "
-    "SELECT pg_notify('tokend_token_deleted', changed.id) FROM changed",
+    "WHERE id = $1 RETURNING id, expiration_date) "
+    "SELECT pg_notify('tokend_token_deleted', changed.id), "
+    "pg_notify('tokend_overlap_started', changed.expiration_date::text) FROM changed",
     3};
 constexpr Statement kInsertRetired = {
     "tokend_insert_retired",
@@ -805,9 +807,11 @@ class PostgresStore final : public TokenStore {
 
   Status Start() {
     feed_ = std::make_unique<pg::DeletionFeed>(
-        config_, pg::DeletionFeed::Callbacks{[this](std::string_view id) { AnnounceDeleted(id); },
-                                             [this](bool healthy) { AnnounceHealth(healthy); },
-                                             [this](bool lagging) { AnnounceLagging(lagging); }});
+        config_, pg::DeletionFeed::Callbacks{
+                     [this](std::string_view id) { AnnounceDeleted(id); },
+                     [this](bool healthy) { AnnounceHealth(healthy); },
+                     [this](bool lagging) { AnnounceLagging(lagging); },
+                     [this](core::EpochMillis end) { AnnounceOverlapStarted(end); }});
     Status status = feed_->Start();
     if (!status.ok()) {
       feed_.reset();
@@ -2200,6 +2204,11 @@ class PostgresStore final : public TokenStore {
     std::lock_guard lock(listener_mu_);
     feed_lagging_ = lagging;
     if (listener_ != nullptr) listener_->OnFeedLagging(lagging);
+  }
+
+  void AnnounceOverlapStarted(core::EpochMillis end) {
+    std::lock_guard lock(listener_mu_);
+    if (listener_ != nullptr) listener_->OnOverlapStarted(end);
   }
 
   const pg::ConnectionConfig config_;
