@@ -26,6 +26,14 @@ RequestHeaders RequestHeaders::Of(const Request& req) {
       case beast_http::field::authorization:
         if (headers.authorization_count++ == 0) headers.authorization = field.value();
         break;
+      case beast_http::field::host:
+        if (headers.host_count++ == 0) headers.host = field.value();
+        break;
+      case beast_http::field::content_encoding:
+        for (const auto coding : beast_http::token_list(field.value())) {
+          if (!boost::beast::iequals(coding, "identity")) headers.content_coded = true;
+        }
+        break;
       case beast_http::field::unknown:
         if (!headers.request_id && boost::beast::iequals(field.name_string(), kRequestIdHeader)) {
           headers.request_id = field.value();
@@ -37,6 +45,56 @@ RequestHeaders RequestHeaders::Of(const Request& req) {
   }
   headers.keep_alive = !close && (req.version() >= 11 || keep_alive);
   return headers;
+}
+
+namespace {
+
+bool IsUnreservedOrSubDelim(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+}
+
+bool IsHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+bool IsHostFieldValue(std::string_view value) {
+  std::string_view host = value;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    // IPv6address or IPvFuture: their characters, not their grammar.
+    for (const char c : host.substr(1, close - 1)) {
+      if (!IsUnreservedOrSubDelim(c) && c != ':') return false;
+    }
+    if (close == 1) return false;
+    port = host.substr(close + 1);
+    if (!port.empty() && port.front() != ':') return false;
+  } else {
+    const std::size_t colon = host.rfind(':');
+    if (colon != std::string_view::npos) {
+      port = host.substr(colon);
+      host = host.substr(0, colon);
+    }
+    for (std::size_t i = 0; i < host.size(); ++i) {
+      if (host[i] == '%') {
+        if (i + 2 >= host.size() || !IsHexDigit(host[i + 1]) || !IsHexDigit(host[i + 2])) {
+          return false;
+        }
+        i += 2;
+      } else if (!IsUnreservedOrSubDelim(host[i])) {
+        return false;
+      }
+    }
+  }
+  if (!port.empty()) port.remove_prefix(1);  // the colon
+  for (const char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
 }
 
 }  // namespace tokend::http

@@ -62,8 +62,9 @@ inline constexpr std::string_view kUnmatchedRoute = "unmatched";
 // of case-insensitive comparisons, once for each field read.
 struct RequestHeaders {
   // Of the fields below, the first of each name (as Beast's lookups by name
-  // give), and how many Content-Type and Authorization fields there are;
-  // keep_alive from every Connection field.
+  // give), and how many Content-Type, Authorization and Host fields there
+  // are; keep_alive from every Connection field, content_coded from every
+  // Content-Encoding field.
   static RequestHeaders Of(const Request& req);
 
   std::string_view content_type;  // empty when there is none
@@ -73,6 +74,11 @@ struct RequestHeaders {
   std::optional<std::string_view> authorization;
   int authorization_count = 0;
   std::optional<std::string_view> request_id;  // X-Request-Id
+  std::string_view host;                       // empty when there is none
+  int host_count = 0;
+  // Whether a Content-Encoding field names a coding other than identity:
+  // the body would not be the JSON or form it claims to be.
+  bool content_coded = false;
   // Whether the connection stays open after the answer, as the request's
   // version and its Connection options ask: HTTP/1.1 unless `close` is among
   // them, HTTP/1.0 only when `keep-alive` is and `close` is not. All the
@@ -80,6 +86,12 @@ struct RequestHeaders {
   // keep_alive() reads the first field only.
   bool keep_alive = false;
 };
+
+// Whether `value` is a Host field's value (RFC 9112 section 3.2, RFC 3986
+// section 3.2.2): empty, or a host (a registered name of unreserved
+// characters, sub-delims and %HH escapes; an IPv4 address; or an IP literal
+// in brackets) with an optional `:port` of digits.
+bool IsHostFieldValue(std::string_view value);
 
 // One request, owned by its session until the response is written: every
 // view below points into `req` or into this object, and the continuations of

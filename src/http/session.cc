@@ -499,10 +499,15 @@ std::optional<std::pair<core::ApiError, std::string>> Session::CheckHeader(
                      "The request header is larger than " +
                          std::to_string(options_.max_header_bytes) + " bytes."};
   }
-  // RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host.
-  if (req.version() >= 11 && req.count(beast_http::field::host) != 1) {
+  // RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host, and
+  // no request a Host that is not one.
+  if (req.version() >= 11 && headers.host_count != 1) {
     return std::pair{core::ApiError::kBadHttpRequest,
                      std::string("An HTTP/1.1 request must carry exactly one Host header.")};
+  }
+  if (headers.host_count > 1 || !IsHostFieldValue(headers.host)) {
+    return std::pair{core::ApiError::kBadHttpRequest,
+                     std::string("The Host header is not a host with an optional port.")};
   }
   // Content-Type is a singleton field (RFC 9110 section 8.3): of two, which
   // one describes the body would be a guess, and a proxy in front may guess
@@ -513,6 +518,16 @@ std::optional<std::pair<core::ApiError, std::string>> Session::CheckHeader(
   }
   if (auto refusal = FramingRefusal(req)) {
     return std::pair{core::ApiError::kBadHttpRequest, std::move(*refusal)};
+  }
+  // RFC 9110 section 8.4: a coded body is not the media type it names, and
+  // tokend decodes no coding. Refused before the body is read (415, as
+  // section 15.5.16 says for a coding the server does not accept). A request
+  // without a body is left alone: a gateway's check carries the client's
+  // fields without its body.
+  if (headers.content_coded && (parser_->chunked() || parser_->content_length().value_or(0) > 0)) {
+    return std::pair{core::ApiError::kUnsupportedMediaType,
+                     std::string("A request body with a content coding (Content-Encoding) is not "
+                                 "accepted; send it unencoded.")};
   }
   if (const auto length = parser_->content_length(); length && *length > options_.max_body_bytes) {
     return std::pair{core::ApiError::kPayloadTooLarge, TooLargeMessage()};

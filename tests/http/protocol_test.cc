@@ -256,6 +256,66 @@ TEST_F(ServerTest, MalformedHttpIs400AndCloses) {
   EXPECT_EQ(res->status, 400);
 }
 
+// RFC 9112 section 3.2: a Host that is not a host and optional port is 400
+// (9015), on HTTP/1.1 and 1.0 alike; every form of a host is served.
+TEST_F(ServerTest, AHostThatIsNoHostIs400) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  for (const std::string host : {"a b", "x/y", "x@y", "[::1", "h:8o", "h:80:80", "%zz", "é"}) {
+    for (const std::string version : {"1.1", "1.0"}) {
+      SCOPED_TRACE(host + " over HTTP/" + version);
+      auto client = Connect();
+      ASSERT_TRUE(
+          client->WriteRaw("GET /health HTTP/" + version + "\r\nHost: " + host + "\r\n\r\n"));
+      auto res = client->ReadResponse();
+      ASSERT_TRUE(res);
+      EXPECT_EQ(res->status, 400) << res->body;
+      EXPECT_EQ(CodeOf(*res), 9015) << res->body;
+    }
+  }
+  auto client = Connect();
+  for (const std::string host : {"", "tokend.example", "127.0.0.1:7700", "[::1]:7700",
+                                 "[v1.fe80::a+en1]", "xn--bcher-kva.example:", "a%41b", "_x~"}) {
+    SCOPED_TRACE(host);
+    ASSERT_TRUE(client->WriteRaw("GET /health HTTP/1.1\r\nHost: " + host + "\r\n\r\n"));
+    auto res = client->ReadResponse();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body;
+  }
+}
+
+// RFC 9110 section 8.4: tokend decodes no content coding, so a coded body
+// is refused (415, 9004) before it is read; identity is no coding, and a
+// request without a body (a gateway's check carrying a client's fields) is
+// served.
+TEST_F(ServerTest, AContentCodedBodyIs415) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  const std::string body = R"({"token":"abc"})";
+  auto post = [&](const std::string& coding) {
+    return "POST /api/v2/token/introspect HTTP/1.1\r\nHost: x\r\nContent-Type: "
+           "application/json\r\nContent-Encoding: " +
+           coding + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  for (const std::string coding : {"gzip", "GZIP", "identity, gzip", "br"}) {
+    SCOPED_TRACE(coding);
+    auto client = Connect();
+    ASSERT_TRUE(client->WriteRaw(post(coding)));
+    auto res = client->ReadResponse();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 415) << res->body;
+    EXPECT_EQ(CodeOf(*res), 9004) << res->body;
+  }
+  auto client = Connect();
+  for (const std::string& raw :
+       {post("identity"), post("Identity"),
+        std::string("GET /health HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n\r\n")}) {
+    SCOPED_TRACE(raw);
+    ASSERT_TRUE(client->WriteRaw(raw));
+    auto res = client->ReadResponse();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body;
+  }
+}
+
 // Content-Type is a singleton field: given twice (in either order, with the
 // same value, or with its name in another case) it is 400 (9015) on every
 // request, whether or not its route reads a body, and the connection is

@@ -9,6 +9,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/write.hpp>
+#include <ctime>
 #include <future>
 #include <memory>
 #include <sstream>
@@ -121,19 +122,36 @@ TEST(AppendWireResponseTest, MatchesBeastsSerializer) {
   responses.push_back(custom);
 
   for (const Response& res : responses) {
-    // What the two written fields would be, stored last.
+    std::string ours = "prefix:";
+    AppendWireResponse(res, ours);
+    // The Date written: the current second's.
+    const std::size_t date_at = ours.find("\r\nDate: ");
+    ASSERT_NE(date_at, std::string::npos) << ours;
+    const std::string date = ours.substr(date_at + 8, 29);
+    const std::int64_t now = std::time(nullptr);
+    EXPECT_TRUE(date == HttpDate(now) || date == HttpDate(now - 1)) << date;
+    // What the three written fields would be, stored last.
     Response stored = res;
     stored.set(beast_http::field::server, "tokend");
+    stored.set(beast_http::field::date, date);
     stored.prepare_payload();
     // RFC 9110 section 8.6: no Content-Length on a 204 (Beast writes 0).
     if (res.result() == beast_http::status::no_content)
       stored.erase(beast_http::field::content_length);
     std::ostringstream beast;
     beast << stored;
-    std::string ours = "prefix:";
-    AppendWireResponse(res, ours);
     EXPECT_EQ(ours, "prefix:" + beast.str());
   }
+}
+
+// RFC 9110 section 5.6.7's IMF-fixdate, whatever the day.
+TEST(AppendWireResponseTest, HttpDatesAreImfFixdates) {
+  EXPECT_EQ(HttpDate(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");  // RFC 9110's own
+  EXPECT_EQ(HttpDate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(HttpDate(951782399), "Mon, 28 Feb 2000 23:59:59 GMT");
+  EXPECT_EQ(HttpDate(951782400), "Tue, 29 Feb 2000 00:00:00 GMT");
+  EXPECT_EQ(HttpDate(1798761599), "Thu, 31 Dec 2026 23:59:59 GMT");
+  EXPECT_EQ(HttpDate(253402300799), "Fri, 31 Dec 9999 23:59:59 GMT");
 }
 
 // The response as a client reads it: AppendWireResponse's bytes, parsed.
