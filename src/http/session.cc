@@ -187,7 +187,8 @@ std::optional<std::string_view> RestOfHeader(const beast::flat_buffer& buffer) {
 }
 
 // The value of the first field named `name` (case-insensitive) among
-// `lines`, header lines as RestOfHeader gives them.
+// `lines`, header lines as RestOfHeader gives them; nullopt too when that
+// field goes on in a folded line (its value would be a guess).
 std::optional<std::string_view> FieldAmong(std::string_view lines, std::string_view name) {
   while (!lines.empty()) {
     const auto end = lines.find("\r\n");
@@ -195,6 +196,7 @@ std::optional<std::string_view> FieldAmong(std::string_view lines, std::string_v
     lines.remove_prefix(end == std::string_view::npos ? lines.size() : end + 2);
     const auto colon = line.find(':');
     if (colon == std::string_view::npos || !beast::iequals(line.substr(0, colon), name)) continue;
+    if (lines.starts_with(' ') || lines.starts_with('\t')) return std::nullopt;
     line.remove_prefix(colon + 1);
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
     while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
@@ -614,16 +616,19 @@ std::optional<std::string_view> Session::PresentedRequestId(error_code read_ec) 
   if (!parser_) return std::nullopt;
   const Request& req = parser_->get();
   if (parser_->is_header_done()) return RequestHeaders::Of(req).request_id;
-  // The request line was not parsed: no field was.
-  if (req.target().empty()) return std::nullopt;
   // Beast compares the Content-Length with the body limit once the blank
   // line that ends the header is parsed: every field is in req.
-  if (read_ec == beast_http::error::body_limit) return RequestHeaders::Of(req).request_id;
-  // Beast refuses these framing fields as it reads them; the fields before
-  // the refused one are in req, and it and those after it still in buffer_.
+  if (read_ec == beast_http::error::body_limit && !req.target().empty()) {
+    return RequestHeaders::Of(req).request_id;
+  }
+  // Beast refuses these fields as it reads them (and a folded line is
+  // refused before Beast reads any): the fields before the refused one are
+  // in req, and it and those after it still in buffer_, with the request
+  // line when Beast took none. Only once the whole header has arrived.
   if (read_ec == beast_http::error::bad_content_length ||
       read_ec == beast_http::error::multiple_content_length ||
-      read_ec == beast_http::error::bad_transfer_encoding) {
+      read_ec == beast_http::error::bad_transfer_encoding ||
+      read_ec == beast_http::error::bad_field || read_ec == beast_http::error::bad_value) {
     const std::optional<std::string_view> rest = RestOfHeader(buffer_);
     if (!rest) return std::nullopt;
     if (auto id = RequestHeaders::Of(req).request_id) return id;

@@ -1,8 +1,9 @@
 // X-Request-Id on refusals over real sockets: a request refused for its
 // body framing once its whole header arrived (413 for a Content-Length over
 // the body limit; 400 for Transfer-Encoding with Content-Length, two
-// Content-Lengths, a Content-Length that is no number) is answered with its
-// own id when acceptable, wherever the field stands in the header.
+// Content-Lengths, a Content-Length that is no number) or for a malformed
+// header line is answered with its own id when acceptable, wherever the
+// field stands in the header.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -27,6 +28,11 @@ const std::vector<Refusal>& Refusals() {
       {"Content-Length: abc\r\n", 400},
       {"Content-Length: 5, 6\r\n", 400},
       {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400},
+      // Lines refused as malformed: a name with a space, a control byte in
+      // a value, a folded line.
+      {"Bad Field: x\r\n", 400},
+      {"X-Other: a\x01b\r\n", 400},
+      {"X-Folded: a\r\n b\r\n", 400},
   };
   return refusals;
 }
@@ -55,6 +61,18 @@ TEST_F(ServerTest, FramingRefusalsKeepTheRequestsOwnId) {
       EXPECT_TRUE(client->WaitClosed());
     }
   }
+}
+
+// An id whose field goes on in a folded line is no id: its value would be a
+// guess, so the answer gets one of tokend's.
+TEST_F(ServerTest, AFoldedRequestIdIsReplaced) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(false));
+  auto client = Connect();
+  const HttpResponse res = Send(
+      *client, "POST /api/v2/token HTTP/1.1\r\nHost: x\r\nX-Request-Id: req-1\r\n more\r\n\r\n");
+  EXPECT_EQ(res.status, 400) << res.body;
+  ASSERT_TRUE(res.Header("X-Request-Id"));
+  EXPECT_NE(res.Header("X-Request-Id"), "req-1");
 }
 
 // The same rule as for every answer: an id tokend would not pass back is
