@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -262,8 +263,10 @@ int Serve(const ServeConfig& config) {
     deliverer = std::make_unique<webhooks::Deliverer>(**store, *webhook_client, std::move(*secret),
                                                       deliverer_options);
     deliverer->Start();
-    spdlog::info("webhooks: delivering every event to {} URL(s) with {} threads",
-                 config.webhook_urls.size(), deliverer_options.threads);
+    spdlog::info(
+        "webhooks: delivering every event to {} URL(s) with {} threads",
+        std::set<std::string>(config.webhook_urls.begin(), config.webhook_urls.end()).size(),
+        deliverer_options.threads);
   }
   metrics.SetWebhookSource([&store, &deliverer] {
     http::WebhookFigures figures;

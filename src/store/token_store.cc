@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -85,7 +86,17 @@ Status TokenStore::CheckUrl(std::string_view url) {
 }
 
 Result<std::unique_ptr<TokenStore>> TokenStore::Open(std::string_view url,
-                                                     const StoreOptions& options) {
+                                                     const StoreOptions& given) {
+  // A URL given twice is one receiver: the outbox holds one delivery per
+  // event and URL, so the repeat would make every change fail.
+  StoreOptions options = given;
+  options.webhook_urls.clear();
+  for (const std::string& webhook_url : given.webhook_urls) {
+    if (std::find(options.webhook_urls.begin(), options.webhook_urls.end(), webhook_url) ==
+        options.webhook_urls.end()) {
+      options.webhook_urls.push_back(webhook_url);
+    }
+  }
   if (url.starts_with(kSqlitePrefix))
     return OpenSqliteStore(url.substr(kSqlitePrefix.size()), options);
   if (IsPostgresUrl(url)) return OpenPostgresStore(url, options);

@@ -193,7 +193,8 @@ struct StoreOptions {
   // requests after a start do not each wait for a new connection and its
   // first plans (`tokend serve` sets it).
   bool open_pool_at_start = false;
-  // Every event written is queued for delivery to each of these URLs.
+  // Every event written is queued for delivery to each of these URLs (a
+  // URL given twice, once).
   std::vector<std::string> webhook_urls;
   // False: the store is opened as it is, for a look that must change nothing
   // (an import's dry run). NotFound when the database holds no tokend store

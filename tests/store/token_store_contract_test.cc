@@ -1782,6 +1782,32 @@ TEST_P(EventStoreContractTest, InsertWritesItsEventsAndAFailedInsertNone) {
   EXPECT_TRUE(MustVerify().ok());
 }
 
+// A webhook URL given twice is one receiver: each event is queued for it
+// once, and changes go on (a second delivery of the same event and URL
+// would break the outbox's key, and fail every change).
+TEST_P(EventStoreContractTest, AWebhookUrlGivenTwiceIsQueuedOnce) {
+  store_ = nullptr;
+  StoreOptions options;
+  options.webhook_urls = {kHookA, kHookB, kHookA};
+  Result<testing::OpenedStore> opened = GetParam().open_with(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  store_ = std::move(opened->store);
+  const Token token = MakeToken(1, TokenType::kUser, "u1");
+  const core::AuditEvent created = Event(core::AuditAction::kCreated, token, kBase);
+  ASSERT_TRUE(store_->Insert(token, std::span(&created, 1)).ok());
+  const core::AuditEvent deleted = Event(core::AuditAction::kDeleted, token, kBase + 1);
+  ASSERT_TRUE(store_->Delete(token.id, std::span(&deleted, 1)).ok());
+  Result<OutboxStats> stats = store_->GetOutboxStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->waiting, 4);
+  Result<std::vector<Delivery>> claimed = store_->ClaimDeliveries(kBase + 2, 10'000, 10, {});
+  ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
+  std::vector<std::string> urls;
+  for (const Delivery& delivery : *claimed) urls.push_back(delivery.url);
+  std::sort(urls.begin(), urls.end());
+  EXPECT_EQ(urls, (std::vector<std::string>{kHookA, kHookA, kHookB, kHookB}));
+}
+
 TEST_P(EventStoreContractTest, DeleteWritesItsEventsOnlyWhenATokenIsDeleted) {
   const Token token = MakeToken(1, TokenType::kTeam, "t1");
   ASSERT_TRUE(store_->Insert(token, {}).ok());
