@@ -104,6 +104,15 @@ std::optional<AuditEvent> CreationNotice(const Token& token, const NoticeThresho
   return MakeNoticeEvent(token, *nearest, now);
 }
 
+bool NoticeFallsToThisThreshold(EpochMillis expiration, EpochMillis now,
+                                std::span<const ThresholdProgress> smaller) {
+  for (const ThresholdProgress& threshold : smaller) {
+    const EpochMillis crossing = expiration - threshold.seconds * kMillisPerSecond;
+    if (crossing <= now && crossing > threshold.done_until) return false;
+  }
+  return true;
+}
+
 AuditEvent MakeNoticeEvent(const Token& token, std::int64_t threshold_seconds, EpochMillis now) {
   AuditEvent event =
       MakeEvent(threshold_seconds == 0 ? AuditAction::kExpired : AuditAction::kExpiring, token,

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -127,6 +128,24 @@ struct NoticeThresholds {
 // created inside the threshold it scans, so no notice is made twice.
 std::optional<AuditEvent> CreationNotice(const Token& token, const NoticeThresholds& thresholds,
                                          EpochMillis now);
+
+// How far the scan of a threshold smaller than the one being scanned has
+// come (0 seconds: expiry itself): the crossings at or before done_until are
+// behind it, and it tells the tokens that cross it later.
+struct ThresholdProgress {
+  std::int64_t seconds = 0;
+  EpochMillis done_until = 0;
+};
+
+// Whether the scan of a threshold tells a token expiring at `expiration`
+// that crossed it, scanned at `now`: not when the token is already inside a
+// smaller threshold (or expired) whose own scan will still tell it, its
+// crossing being after that scan's progress, so that a token gets the
+// nearest notice only, however many thresholds a pause let it cross.
+// `smaller`: every smaller threshold's progress (one never scanned starts at
+// this round's end, which its caller gives as its done_until).
+bool NoticeFallsToThisThreshold(EpochMillis expiration, EpochMillis now,
+                                std::span<const ThresholdProgress> smaller);
 
 // The `token.expiring` event for `token` crossing `threshold_seconds` (or,
 // with threshold_seconds == 0, its `token.expired` event), made at `now`:

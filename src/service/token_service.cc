@@ -598,7 +598,11 @@ Result<std::int64_t> TokenService::ScanExpiryNotices(core::EpochMillis now) {
   for (std::size_t i = 0; i <= thresholds.size(); ++i) {
     store::NoticeScan scan;
     scan.threshold_seconds = i < thresholds.size() ? thresholds[i] : 0;
-    scan.next_threshold_seconds = i + 1 < thresholds.size() ? thresholds[i + 1] : 0;
+    if (i < thresholds.size()) {
+      scan.smaller_thresholds_seconds.assign(
+          thresholds.begin() + static_cast<std::ptrdiff_t>(i) + 1, thresholds.end());
+      scan.smaller_thresholds_seconds.push_back(0);
+    }
     scan.until = now - kNoticeScanLagMillis;
     scan.now = now;
     Result<std::int64_t> notices = store_.RecordExpiryNotices(scan);

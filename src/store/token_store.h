@@ -178,9 +178,11 @@ struct OutboxStats {
 // and at or before `until`.
 struct NoticeScan {
   std::int64_t threshold_seconds = 0;  // 0: token.expired
-  // The next smaller threshold (0 when this is the smallest): a token already
-  // inside it at `now` gets that notice instead. Ignored for token.expired.
-  std::int64_t next_threshold_seconds = 0;
+  // Every smaller threshold, from the largest down, 0 (expiry) last: a token
+  // already inside one at `now` whose scan will still tell it gets that
+  // notice instead (core::NoticeFallsToThisThreshold). Empty for
+  // token.expired.
+  std::vector<std::int64_t> smaller_thresholds_seconds;
   core::EpochMillis until = 0;
   core::EpochMillis now = 0;
 };
@@ -395,8 +397,10 @@ class TokenStore {
   // never scanned before starts at scan.until, so nothing before is notified)
   // and writes core::MakeNoticeEvent(token, threshold, scan.now) for every
   // token expiring in that window that is not rotated away (rotated_to null)
-  // and, for a threshold > 0, was created before crossing it and is not yet
-  // inside scan.next_threshold_seconds at scan.now. A window is claimed once
+  // and, for a threshold > 0, was created before crossing it and falls to
+  // this threshold rather than to one of scan.smaller_thresholds_seconds
+  // (core::NoticeFallsToThisThreshold, with their scans' progress; one never
+  // scanned counts as scanned up to scan.until). A window is claimed once
   // across every instance sharing the store. Returns how many events it wrote.
   virtual Result<std::int64_t> RecordExpiryNotices(const NoticeScan& scan) = 0;
 

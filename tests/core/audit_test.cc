@@ -101,6 +101,30 @@ TEST(CreationNoticeTest, OnlyTheNearestThresholdTheTokenIsInside) {
   EXPECT_TRUE(CreationNotice(TokenExpiringAt(kNow + 7 * kDay), thresholds, kNow));
 }
 
+// A crossing found by a threshold's scan falls to the nearest threshold
+// whose scan will still tell it: a smaller one the token is inside at the
+// scan, and whose progress is before the token's crossing of it.
+TEST(NoticeFallsToThisThresholdTest, TheNearestThresholdThatWillTellTakesTheNotice) {
+  const EpochMillis expiration = kNow + 9'000;              // inside 30 s, 20 s; not expired
+  const ThresholdProgress behind_20{20, kNow - 60'000};     // its scan has 20 s's crossing ahead
+  const ThresholdProgress past_20{20, kNow};                // its scan went past it
+  const ThresholdProgress new_30{30, kNow};                 // first scanned this round
+  const ThresholdProgress behind_expiry{0, kNow - 60'000};  // expiry not yet reached
+  const std::vector<ThresholdProgress> tells = {new_30, behind_20, behind_expiry};
+  EXPECT_FALSE(NoticeFallsToThisThreshold(expiration, kNow, tells));
+  const std::vector<ThresholdProgress> told_already = {new_30, past_20, behind_expiry};
+  EXPECT_TRUE(NoticeFallsToThisThreshold(expiration, kNow, told_already));
+  EXPECT_TRUE(NoticeFallsToThisThreshold(expiration, kNow, {}));
+  // Not inside the smaller threshold yet: its own crossing is to come.
+  EXPECT_TRUE(NoticeFallsToThisThreshold(kNow + 25'000, kNow, tells));
+  // Expired during the pause: token.expired tells it.
+  const std::vector<ThresholdProgress> expiry_ahead = {past_20, behind_expiry};
+  EXPECT_FALSE(NoticeFallsToThisThreshold(kNow - 1'000, kNow, expiry_ahead));
+  // Exactly on a threshold counts as inside it.
+  const std::vector<ThresholdProgress> only_20 = {behind_20};
+  EXPECT_FALSE(NoticeFallsToThisThreshold(kNow + 20'000, kNow, only_20));
+}
+
 TEST(NoticeEventTest, CarriesTheExpirationDateAndWholeDaysLeft) {
   const Token token = TokenExpiringAt(kNow + 2 * kDay + kDay / 2);
   const AuditEvent expiring = MakeNoticeEvent(token, 7 * 86'400, kNow);

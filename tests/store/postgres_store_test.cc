@@ -952,7 +952,7 @@ TEST_F(PostgresStoreTest, TwoInstancesNeverScanTheSameNoticeWindow) {
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   constexpr core::EpochMillis kStart = 1'780'000'000'000;
-  NoticeScan scan{0, 0, kStart, kStart};
+  NoticeScan scan{0, {}, kStart, kStart};
   ASSERT_TRUE(a->RecordExpiryNotices(scan).ok());
   for (int n = 1; n <= 20; ++n) {
     Token token = MakeToken(n);

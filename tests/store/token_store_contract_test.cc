@@ -2431,8 +2431,8 @@ TEST_P(EventStoreContractTest, ExpiryNoticesSkipTokensThatEnteredAfterTheirCross
     const core::AuditEvent created = Event(core::AuditAction::kCreated, token, entered);
     ASSERT_TRUE(store_->Insert(token, std::span(&created, 1)).ok());
   };
-  NoticeScan seven{7 * 86'400, 86'400, start, start};
-  NoticeScan expired{0, 0, start, start};
+  NoticeScan seven{7 * 86'400, {86'400, 0}, start, start};
+  NoticeScan expired{0, {}, start, start};
   ASSERT_TRUE(store_->RecordExpiryNotices(seven).ok());
   ASSERT_TRUE(store_->RecordExpiryNotices(expired).ok());
   insert(1, start + 7 * kDay + 1000, kBase);         // crosses 7d at start + 1 s
@@ -2462,7 +2462,7 @@ TEST_P(EventStoreContractTest, ExpiryNoticesSkipTokensThatEnteredAfterTheirCross
 TEST_P(EventStoreContractTest, ACrossingMissedInAPauseIsToldWhenTheNextThresholdIsNew) {
   constexpr std::int64_t kDay = 86'400'000;
   const std::int64_t start = kBase + 100 * kDay;
-  NoticeScan seven{7 * 86'400, 86'400, start, start};
+  NoticeScan seven{7 * 86'400, {86'400, 0}, start, start};
   ASSERT_TRUE(store_->RecordExpiryNotices(seven).ok());
   Token token = MakeToken(1, TokenType::kUser, "u1", kBase);
   token.expiration_date = start + 7 * kDay + 1000;  // crosses 7d at start + 1 s
@@ -2474,11 +2474,70 @@ TEST_P(EventStoreContractTest, ACrossingMissedInAPauseIsToldWhenTheNextThreshold
   Result<std::int64_t> written = store_->RecordExpiryNotices(seven);
   ASSERT_TRUE(written.ok()) << written.status().ToString();
   EXPECT_EQ(*written, 1);
-  NoticeScan one{86'400, 0, seven.until, seven.now};
+  NoticeScan one{86'400, {0}, seven.until, seven.now};
   ASSERT_TRUE(store_->RecordExpiryNotices(one).ok());
   const auto events = AllEvents();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].at("details").at("daysRemaining").as_int64(), 0);
+}
+
+// After a pause in which a token crossed 60 s and 20 s, with a 30 s
+// threshold added at the restart: the 30 s threshold starts after the
+// crossing and tells nothing, and the 60 s scan must look past it to 20 s,
+// whose scan will tell the token. One notice, the nearest.
+TEST_P(EventStoreContractTest, APauseAcrossSeveralThresholdsGivesTheNearestNoticeOnly) {
+  const std::int64_t start = kBase + 1'000'000;
+  NoticeScan sixty{60, {20, 0}, start, start};
+  NoticeScan twenty{20, {0}, start, start};
+  NoticeScan expired{0, {}, start, start};
+  for (NoticeScan* scan : {&sixty, &twenty, &expired}) {
+    ASSERT_TRUE(store_->RecordExpiryNotices(*scan).ok());  // their first scans, before the pause
+  }
+  Token token = MakeToken(1, TokenType::kUser, "u1", kBase);
+  token.expiration_date = start + 75'000;
+  ASSERT_TRUE(store_->Insert(token, {}).ok());
+  // The restart, 9 s before expiry: 60 s and 20 s crossed meanwhile.
+  const std::int64_t now = start + 66'000;
+  NoticeScan thirty{30, {20, 0}, now - 2000, now};
+  sixty.smaller_thresholds_seconds = {30, 20, 0};
+  std::int64_t written = 0;
+  for (NoticeScan* scan : {&sixty, &thirty, &twenty, &expired}) {
+    scan->until = now - 2000;
+    scan->now = now;
+    Result<std::int64_t> notices = store_->RecordExpiryNotices(*scan);
+    ASSERT_TRUE(notices.ok()) << notices.status().ToString();
+    written += *notices;
+  }
+  EXPECT_EQ(written, 1);
+  const auto events = AllEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].at("action").as_string(), "token.expiring");
+  // And a token that expired during a later pause gets token.expired alone.
+  const std::int64_t later = start + 1'000'000;
+  for (NoticeScan* scan : {&sixty, &thirty, &twenty, &expired}) {
+    scan->until = later;
+    scan->now = later;
+    ASSERT_TRUE(store_->RecordExpiryNotices(*scan).ok());
+  }
+  Token expiring = MakeToken(2, TokenType::kUser, "u1", kBase);
+  expiring.expiration_date = later + 75'000;
+  ASSERT_TRUE(store_->Insert(expiring, {}).ok());
+  written = 0;
+  for (NoticeScan* scan : {&sixty, &thirty, &twenty, &expired}) {
+    scan->until = later + 90'000;
+    scan->now = later + 92'000;
+    Result<std::int64_t> notices = store_->RecordExpiryNotices(*scan);
+    ASSERT_TRUE(notices.ok()) << notices.status().ToString();
+    written += *notices;
+  }
+  EXPECT_EQ(written, 1);
+  // Token 1's expiry was told by the scans before that pause.
+  const auto after = AllEvents();
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_EQ(after[1].at("action").as_string(), "token.expired");
+  EXPECT_EQ(after[1].at("subject").at("id").as_string(), IdOf(1));
+  EXPECT_EQ(after[2].at("action").as_string(), "token.expired");
+  EXPECT_EQ(after[2].at("subject").at("id").as_string(), IdOf(2));
 }
 
 TEST_P(EventStoreContractTest, ExpiryNoticesFollowTheirRules) {
@@ -2491,7 +2550,7 @@ TEST_P(EventStoreContractTest, ExpiryNoticesFollowTheirRules) {
   };
   // The first scan of a threshold writes nothing, whatever it would cover.
   ASSERT_TRUE(store_->Insert(token_expiring(1, kBase, start + 7 * kDay - 1), {}).ok());
-  NoticeScan seven{7 * 86'400, 86'400, start, start};
+  NoticeScan seven{7 * 86'400, {86'400, 0}, start, start};
   Result<std::int64_t> written = store_->RecordExpiryNotices(seven);
   ASSERT_TRUE(written.ok()) << written.status().ToString();
   EXPECT_EQ(*written, 0);
@@ -2526,7 +2585,7 @@ TEST_P(EventStoreContractTest, ExpiryNoticesFollowTheirRules) {
 
   // A token already inside the next threshold at `now` gets that one instead:
   // the 1d scan sees it, the 7d scan skips it.
-  NoticeScan one{86'400, 0, until, until};
+  NoticeScan one{86'400, {0}, until, until};
   ASSERT_TRUE(store_->RecordExpiryNotices(one).ok());  // first scan of 1d: starts here
   const std::int64_t later = until + 3'600'000;
   ASSERT_TRUE(store_->Insert(token_expiring(6, kBase, until + 7 * kDay + 1000), {}).ok());
@@ -2537,7 +2596,7 @@ TEST_P(EventStoreContractTest, ExpiryNoticesFollowTheirRules) {
   EXPECT_EQ(*written, 0);
 
   // token.expired: every token expiring in the window, created inside or not.
-  NoticeScan expired{0, 0, start, start};
+  NoticeScan expired{0, {}, start, start};
   ASSERT_TRUE(store_->RecordExpiryNotices(expired).ok());
   ASSERT_TRUE(store_->Insert(token_expiring(7, start - 1000, start + 500), {}).ok());
   expired.until = start + 1000;

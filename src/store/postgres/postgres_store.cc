@@ -250,13 +250,11 @@ constexpr Statement kNoticeTokens = {
     "SELECT " TOKEND_TOKEN_COLUMNS
     " FROM tokens WHERE expiration_date > $1::bigint + $3::bigint "
     "AND expiration_date <= $2::bigint + $3::bigint AND rotated_to IS NULL "
-    "AND ($4::int = 0 OR (creation_date < expiration_date - $3::bigint "
-    "AND (expiration_date - $6::bigint > $5::bigint "
-    "OR expiration_date - $5::bigint <= $7::bigint))) "
+    "AND ($4::int = 0 OR creation_date < expiration_date - $3::bigint) "
     "AND NOT EXISTS (SELECT 1 FROM audit_events AS e WHERE e.subject_id = tokens.id "
     "AND e.time > tokens.expiration_date - $3::bigint AND e.action = 'token.created') "
     "ORDER BY expiration_date, id",
-    7};
+    4};
 constexpr Statement kChainWriters = {
     "tokend_chain_writers",
     "SELECT writer, first_seq, first_prev_hash, last_seq, last_hash, last_removed_body, "
@@ -1368,8 +1366,6 @@ class PostgresStore final : public TokenStore {
     const std::string threshold = std::to_string(scan.threshold_seconds);
     const std::string until = std::to_string(scan.until);
     const std::string threshold_millis = std::to_string(scan.threshold_seconds * 1000);
-    const std::string next_millis = std::to_string(scan.next_threshold_seconds * 1000);
-    const std::string now = std::to_string(scan.now);
     const char* with_rules = scan.threshold_seconds > 0 ? "1" : "0";
     std::int64_t written = 0;
     Status status = Transact("expiry notices", [&](PGconn* conn, ChainAppender& chain) -> Status {
@@ -1395,17 +1391,22 @@ class PostgresStore final : public TokenStore {
         return pg::TranslateError(config_, conn, claim.get(), "expiry notices");
       }
       if (ParseInt64(PQcmdTuples(claim.get())).value_or(0) == 0) return Status::Ok();
-      // A next threshold never scanned starts at this round's end.
-      const std::string next_threshold = std::to_string(scan.next_threshold_seconds);
-      ResultPtr next = Exec(conn, kNoticeProgress, {next_threshold.c_str()});
-      if (!Succeeded(next.get(), PGRES_TUPLES_OK)) {
-        return pg::TranslateError(config_, conn, next.get(), "expiry notices");
+      // A smaller threshold never scanned starts at this round's end.
+      std::vector<core::ThresholdProgress> smaller;
+      for (const std::int64_t seconds : scan.smaller_thresholds_seconds) {
+        const std::string smaller_threshold = std::to_string(seconds);
+        ResultPtr scanned = Exec(conn, kNoticeProgress, {smaller_threshold.c_str()});
+        if (!Succeeded(scanned.get(), PGRES_TUPLES_OK)) {
+          return pg::TranslateError(config_, conn, scanned.get(), "expiry notices");
+        }
+        const std::optional<std::int64_t> done = PQntuples(scanned.get()) == 0
+                                                     ? std::optional<std::int64_t>(scan.until)
+                                                     : ParseInt64(PQgetvalue(scanned.get(), 0, 0));
+        if (!done) return Status::Internal("PostgreSQL: bad notice progress");
+        smaller.push_back({seconds, *done});
       }
-      const std::string next_done_until =
-          PQntuples(next.get()) == 0 ? until : std::string(PQgetvalue(next.get(), 0, 0));
       ResultPtr tokens = Exec(conn, kNoticeTokens,
-                              {from.c_str(), until.c_str(), threshold_millis.c_str(), with_rules,
-                               next_millis.c_str(), now.c_str(), next_done_until.c_str()});
+                              {from.c_str(), until.c_str(), threshold_millis.c_str(), with_rules});
       if (!Succeeded(tokens.get(), PGRES_TUPLES_OK)) {
         return pg::TranslateError(config_, conn, tokens.get(), "expiry notices");
       }
@@ -1413,6 +1414,9 @@ class PostgresStore final : public TokenStore {
       for (int row = 0; row < PQntuples(tokens.get()); ++row) {
         Result<core::Token> token = RowToToken(tokens.get(), row);
         if (!token.ok()) return token.status();
+        if (!core::NoticeFallsToThisThreshold(*token->expiration_date, scan.now, smaller)) {
+          continue;
+        }
         events.push_back(core::MakeNoticeEvent(*token, scan.threshold_seconds, scan.now));
       }
       written = static_cast<std::int64_t>(events.size());

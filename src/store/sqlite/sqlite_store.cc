@@ -230,8 +230,7 @@ constexpr const char* kNoticeClaimSql =
 constexpr const char* kNoticeTokensSql =
     "SELECT " TOKEND_TOKEN_COLUMNS
     " FROM tokens WHERE expiration_date > ?1 + ?3 AND expiration_date <= ?2 + ?3 "
-    "AND rotated_to IS NULL AND (?4 = 0 OR (creation_date < expiration_date - ?3 "
-    "AND (expiration_date - ?6 > ?5 OR expiration_date - ?5 <= ?7))) "
+    "AND rotated_to IS NULL AND (?4 = 0 OR creation_date < expiration_date - ?3) "
     "AND NOT EXISTS (SELECT 1 FROM audit_events AS e WHERE e.subject_id = tokens.id "
     "AND e.time > tokens.expiration_date - ?3 AND e.action = 'token.created') "
     "ORDER BY expiration_date, id";
@@ -2243,10 +2242,13 @@ Status SqliteStore::RunNotices(Connection& connection, WriteOp& op, ChainAppende
     }
     if (sqlite3_changes(connection.db()) == 0) return Status::Ok();
   }
-  // A next threshold never scanned starts at this round's end.
-  Result<std::optional<std::int64_t>> next = progress_of(scan.next_threshold_seconds);
-  if (!next.ok()) return next.status();
-  const std::int64_t next_done_until = next->value_or(scan.until);
+  // A smaller threshold never scanned starts at this round's end.
+  std::vector<core::ThresholdProgress> smaller;
+  for (const std::int64_t seconds : scan.smaller_thresholds_seconds) {
+    Result<std::optional<std::int64_t>> scanned = progress_of(seconds);
+    if (!scanned.ok()) return scanned.status();
+    smaller.push_back({seconds, scanned->value_or(scan.until)});
+  }
   std::vector<core::AuditEvent> events;
   {
     Result<Statement> tokens = connection.Prepare(kNoticeTokensSql);
@@ -2255,15 +2257,13 @@ Status SqliteStore::RunNotices(Connection& connection, WriteOp& op, ChainAppende
     tokens->Bind(2, std::int64_t{scan.until});
     tokens->Bind(3, scan.threshold_seconds * 1000);
     tokens->Bind(4, std::int64_t{scan.threshold_seconds > 0 ? 1 : 0});
-    tokens->Bind(5, scan.next_threshold_seconds * 1000);
-    tokens->Bind(6, std::int64_t{scan.now});
-    tokens->Bind(7, next_done_until);
     for (;;) {
       const int rc = tokens->Step();
       if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) return StatusFromSqlite(rc, connection.db(), context);
       Result<core::Token> token = ReadToken(*tokens);
       if (!token.ok()) return token.status();
+      if (!core::NoticeFallsToThisThreshold(*token->expiration_date, scan.now, smaller)) continue;
       events.push_back(core::MakeNoticeEvent(*token, scan.threshold_seconds, scan.now));
     }
   }
