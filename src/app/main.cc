@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -259,14 +260,18 @@ int Serve(const ServeConfig& config) {
     }
     webhook_client = std::move(*client);
     webhooks::DelivererOptions deliverer_options;
+    // A thread more than there are receivers: each that hangs, fails or
+    // answers slowly holds one at most, so the prompt ones always find one.
+    const std::size_t receivers =
+        std::set<std::string>(config.webhook_urls.begin(), config.webhook_urls.end()).size();
+    deliverer_options.threads =
+        std::max(deliverer_options.threads, static_cast<int>(receivers) + 1);
     deliverer_options.retry.base_delay_millis = plan->webhook_retry_base_seconds * 1000;
     deliverer = std::make_unique<webhooks::Deliverer>(**store, *webhook_client, std::move(*secret),
                                                       deliverer_options);
     deliverer->Start();
-    spdlog::info(
-        "webhooks: delivering every event to {} URL(s) with {} threads",
-        std::set<std::string>(config.webhook_urls.begin(), config.webhook_urls.end()).size(),
-        deliverer_options.threads);
+    spdlog::info("webhooks: delivering every event to {} URL(s) with {} threads", receivers,
+                 deliverer_options.threads);
   }
   metrics.SetWebhookSource([&store, &deliverer] {
     http::WebhookFigures figures;

@@ -37,11 +37,11 @@ std::string DescribeAnswer(int status) {
 }  // namespace
 
 // What the deliverer knows of each receiver URL.
-// - Tries in flight: a receiver takes one try at a time until it has
-//   answered 2xx (since the start or its last failure), and then up to all
-//   threads but one. Claims skip the receivers at their limit, so a receiver
-//   that hangs holds one thread, or all but one, and never delays another
-//   receiver's deliveries by its timeout.
+// - Tries in flight: a receiver takes one try at a time until its last try
+//   was answered 2xx promptly, and then up to all threads but one. Claims
+//   skip the receivers at their limit, so a receiver that hangs, fails or
+//   answers slowly holds one thread, and never delays another receiver's
+//   deliveries by its timeout or its slowness while a thread is left.
 // - Failures: once a try failed, the receiver's other due deliveries wait
 //   for the same retry time instead of each costing a thread up to the
 //   timeout; the next claim of one is the single try that finds out whether
@@ -98,10 +98,11 @@ class Deliverer::Receivers {
     states_[url].blocked_until = until;
   }
 
-  void Succeeded(const std::string& url) {
+  // A try was answered 2xx; `prompt`: within the deliverer's prompt_answer.
+  void Succeeded(const std::string& url, bool prompt) {
     std::lock_guard lock(mutex_);
     State& state = states_[url];
-    state.answering = true;
+    state.answering = prompt;
     state.failures = 0;
     state.blocked_until = 0;
   }
@@ -109,7 +110,7 @@ class Deliverer::Receivers {
  private:
   struct State {
     int in_flight = 0;
-    bool answering = false;  // its last try was answered 2xx
+    bool answering = false;  // its last try was answered 2xx, promptly
     int failures = 0;        // in a row
     core::EpochMillis blocked_until = 0;
   };
@@ -228,10 +229,12 @@ void Deliverer::Deliver(const store::Delivery& delivery, std::stop_token stop) {
       {"webhook-timestamp", std::to_string(timestamp_seconds)},
       {"webhook-signature", secret_.Sign(delivery.event_id, timestamp_seconds, delivery.payload)},
   };
+  const auto posted = std::chrono::steady_clock::now();
   const PostResult result = client_.Post(*url, headers, delivery.payload, stop);
   if (result.status == 0 && stop.stop_requested()) return;  // left to its lease
   if (core::IsWebhookDelivered(result.status)) {
-    receivers_->Succeeded(delivery.url);
+    receivers_->Succeeded(delivery.url,
+                          std::chrono::steady_clock::now() - posted < options_.prompt_answer);
     Finish(delivery, {store::DeliveryOutcome::Kind::kDelivered, 0, {}});
     delivered_.fetch_add(1, std::memory_order_relaxed);
     return;

@@ -23,8 +23,11 @@ namespace tokend::webhooks {
 
 struct DelivererOptions {
   // Threads posting at once. A receiver takes one of them until it answers
-  // 2xx, then up to all but one: one that hangs never holds them all.
+  // 2xx within prompt_answer, then up to all but one: one that fails, hangs
+  // or answers slowly holds one thread at most, so with a thread more than
+  // there are receivers, one that answers promptly always finds one free.
   int threads = 4;
+  std::chrono::milliseconds prompt_answer{1'000};
   // How long a claimed delivery is ours: no other instance claims it
   // meanwhile; a try abandoned by a stop or a crash is retried after it.
   std::chrono::milliseconds lease{60'000};

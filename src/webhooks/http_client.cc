@@ -37,18 +37,29 @@ std::string Describe(const boost::system::error_code& error, std::string_view st
   return std::string(step) + ": " + error.message();
 }
 
+// Interim (1xx) answers read before the final one, at most: a receiver that
+// sends nothing else is a failure at this count, not at the timeout.
+constexpr int kMaxInterimAnswers = 8;
+
 // The answer's status line and headers decide; its body is never read, so
 // that neither its size nor its pace holds a delivery thread (the request
-// said Connection: close).
+// said Connection: close). Interim answers (1xx but 101, which no request of
+// ours asks for) come before the final one and are skipped (RFC 9110
+// section 15.2: a client must be able to parse one it did not expect).
 template <typename Stream>
 asio::awaitable<void> Exchange(Stream& stream, const http::request<http::string_body>& request,
                                Attempt& attempt) {
   co_await http::async_write(stream, request, asio::use_awaitable);
   beast::flat_buffer buffer;
-  http::response_parser<http::empty_body> parser;
-  parser.body_limit(boost::none);  // a declared length is no reason to refuse the status
-  co_await http::async_read_header(stream, buffer, parser, asio::use_awaitable);
-  attempt.status = static_cast<int>(parser.get().result_int());
+  for (int interim = 0;; ++interim) {
+    http::response_parser<http::empty_body> parser;
+    parser.body_limit(boost::none);  // a declared length is no reason to refuse the status
+    co_await http::async_read_header(stream, buffer, parser, asio::use_awaitable);
+    attempt.status = static_cast<int>(parser.get().result_int());
+    const bool is_interim =
+        *attempt.status >= 100 && *attempt.status <= 199 && *attempt.status != 101;
+    if (!is_interim || interim == kMaxInterimAnswers) co_return;
+  }
 }
 
 }  // namespace

@@ -61,10 +61,11 @@ class DelivererTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void StartDeliverer(core::WebhookRetryPolicy retry = {}) {
+  void StartDeliverer(core::WebhookRetryPolicy retry = {}, int threads = 4) {
     DelivererOptions options;
     options.idle_poll = 100ms;
     options.retry = retry;
+    options.threads = threads;
     deliverer_ = std::make_unique<Deliverer>(*store_, *client_,
                                              *core::WebhookSecret::Parse(kSecret), options);
     deliverer_->Start();
@@ -196,6 +197,33 @@ TEST_F(DelivererTest, AHangingReceiverHoldsOneThreadWhileAnotherGetsItsEventsAtO
   // It never answered, so it took one try at a time.
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(hanging->Requests().size(), 1u);
+  deliverer_->Stop();
+}
+
+// A receiver that answers, but slowly, takes one try at a time, as one
+// that hangs does: with a thread more than there are receivers, the one
+// that answers promptly always finds a thread free.
+TEST_F(DelivererTest, ASlowReceiverHoldsOneThreadAsAHangingOneDoes) {
+  auto hanging = WebhookReceiver::Start();
+  auto slow = WebhookReceiver::Start();
+  ASSERT_NE(hanging, nullptr);
+  ASSERT_NE(slow, nullptr);
+  hanging->SetMode(ReceiverMode::kHang);
+  slow->SetMode(ReceiverMode::kSlowAccept);
+  OpenStore({hanging->Url(), slow->Url(), receiver_->Url()});
+  UseClientTimeout(20s);
+  for (int n = 0; n < 6; ++n) CreateWithEvent(10 + n);  // a backlog for the slow one
+  StartDeliverer({}, /*threads=*/4);
+  // Its first try answered (2 s): a second one has begun.
+  ASSERT_TRUE(slow->WaitUntil(
+      [](const std::vector<ReceivedRequest>& got) { return got.size() >= 2; }, 10s));
+  for (int n = 0; n < 3; ++n) {
+    const std::string event_id = CreateWithEvent(100 + n);
+    const auto created = std::chrono::steady_clock::now();
+    ASSERT_TRUE(WaitAccepted(event_id, 10s));
+    EXPECT_LT(std::chrono::steady_clock::now() - created, 1s) << "event " << n;
+    std::this_thread::sleep_for(300ms);
+  }
   deliverer_->Stop();
 }
 

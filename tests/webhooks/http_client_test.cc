@@ -88,6 +88,23 @@ TEST(WebhookHttpClientTest, ReportsFailuresWithoutFollowingRedirects) {
   EXPECT_FALSE(reset.error.empty());
 }
 
+// Unsolicited 1xx answers come before the final one (RFC 9110 section
+// 15.2): they are skipped; a receiver that sends nothing else fails at once,
+// with the last interim status.
+TEST(WebhookHttpClientTest, InterimAnswersAreSkippedForTheFinalOne) {
+  auto receiver = WebhookReceiver::Start();
+  ASSERT_NE(receiver, nullptr);
+  auto client = MakeClient(5s);
+  receiver->SetMode(ReceiverMode::kInterim);
+  const PostResult result = client->Post(UrlOf(receiver->Url()), {}, "{}");
+  EXPECT_EQ(result.status, 204) << result.error;
+  receiver->SetMode(ReceiverMode::kOnlyInterim);
+  const auto start = std::chrono::steady_clock::now();
+  const PostResult endless = client->Post(UrlOf(receiver->Url()), {}, "{}");
+  EXPECT_EQ(endless.status, 100) << endless.error;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
 TEST(WebhookHttpClientTest, AStatusIsEnoughWhateverTheBodysLengthOrPace) {
   auto receiver = WebhookReceiver::Start();
   ASSERT_NE(receiver, nullptr);

@@ -28,13 +28,11 @@ struct Connection {
     }
     return ssl ? SSL_read(ssl, buffer, static_cast<int>(size)) : ::read(fd, buffer, size);
   }
-  void Write(const std::string& data) {
-    if (ssl) {
-      SSL_write(ssl, data.data(), static_cast<int>(data.size()));
-    } else {
-      // A client that reads only the header closes early: no SIGPIPE for it.
-      (void)!::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    }
+  // False once the client is gone.
+  bool Write(const std::string& data) {
+    if (ssl) return SSL_write(ssl, data.data(), static_cast<int>(data.size())) > 0;
+    // A client that reads only the header closes early: no SIGPIPE for it.
+    return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) >= 0;
   }
 };
 
@@ -231,6 +229,29 @@ void WebhookReceiver::Serve(int fd) {
         constexpr std::size_t kBody = 1 << 20;
         connection.Write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kBody) +
                          "\r\nConnection: close\r\n\r\n" + std::string(kBody, 'x'));
+        break;
+      }
+      case ReceiverMode::kSlowAccept: {
+        {
+          std::unique_lock lock(mutex_);
+          changed_.wait_for(lock, std::chrono::seconds(2), [this] { return stopping_; });
+        }
+        connection.Write("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+        break;
+      }
+      case ReceiverMode::kInterim:
+        connection.Write(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
+            "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+        break;
+      case ReceiverMode::kOnlyInterim: {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+          lock.unlock();
+          if (!connection.Write("HTTP/1.1 100 Continue\r\n\r\n")) break;
+          lock.lock();
+          changed_.wait_for(lock, std::chrono::milliseconds(10), [this] { return stopping_; });
+        }
         break;
       }
       case ReceiverMode::kSlowBody: {

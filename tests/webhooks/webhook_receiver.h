@@ -21,13 +21,16 @@ typedef struct ssl_ctx_st SSL_CTX;
 namespace tokend::webhooks::testing {
 
 enum class ReceiverMode {
-  kAccept,    // 204
-  kFail,      // 500
-  kRedirect,  // 307 to /elsewhere on the same receiver
-  kHang,      // reads the request, never answers (until Stop)
-  kReset,     // reads the request, then resets the connection
-  kBigBody,   // 200 with a 1 MiB body
-  kSlowBody,  // 200 and its header at once, then a byte of its body (until Stop)
+  kAccept,       // 204
+  kFail,         // 500
+  kRedirect,     // 307 to /elsewhere on the same receiver
+  kHang,         // reads the request, never answers (until Stop)
+  kReset,        // reads the request, then resets the connection
+  kBigBody,      // 200 with a 1 MiB body
+  kSlowBody,     // 200 and its header at once, then a byte of its body (until Stop)
+  kSlowAccept,   // 204 after 2 s (at once on Stop)
+  kInterim,      // two unsolicited 1xx answers (100, 102), then 204
+  kOnlyInterim,  // 100 Continue, again and again (until Stop)
 };
 
 struct ReceivedRequest {
