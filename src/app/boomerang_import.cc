@@ -263,11 +263,9 @@ Result<core::Token> TokenOf(const json::object& document, core::EpochMillis now)
     if (Status s = CheckText("principal", **principal, core::kMaxPrincipalBytes); !s.ok()) {
       return s;
     }
-    if (core::TrimAsciiSpace(**principal).empty()) {
-      return FieldError("principal", "must not be blank");
-    }
-    if (!core::IsListablePrincipal(**principal)) {
-      return FieldError("principal", core::kUnlistablePrincipal);
+    if (const std::optional<std::string_view> problem =
+            core::NonGlobalPrincipalProblem(**principal)) {
+      return FieldError("principal", *problem);
     }
     token.principal = std::move(principal).value();
   }

@@ -74,16 +74,9 @@ Status CheckRequiredFields(const CreateTokenRequest& request, TokenType type, Ep
     if (Status s = CheckText("principal", *request.principal, kMaxPrincipalBytes); !s.ok()) {
       return s;
     }
-    if (IsBlank(*request.principal)) {
-      return InvalidRequest("Field 'principal' must not be blank.");
-    }
-    if (!IsListablePrincipal(*request.principal)) {
-      return InvalidRequest("Field 'principal' " + std::string(kUnlistablePrincipal) + ".");
-    }
-    // What a global token's permissions name as their principal: on another
-    // type it would read as "every principal" to whoever consumes it.
-    if (*request.principal == kGlobalPrincipal) {
-      return InvalidRequest("Field 'principal' '**' is for global tokens only.");
+    if (const std::optional<std::string_view> problem =
+            NonGlobalPrincipalProblem(*request.principal)) {
+      return InvalidRequest("Field 'principal' " + std::string(*problem) + ".");
     }
   }
 
@@ -178,6 +171,14 @@ Result<std::vector<std::string>> ResolveActions(const CreateTokenRequest& reques
 
 bool IsListablePrincipal(std::string_view principal) {
   return principal.find(',') == std::string_view::npos && TrimAsciiSpace(principal) == principal;
+}
+
+std::optional<std::string_view> NonGlobalPrincipalProblem(std::string_view principal) {
+  if (IsBlank(principal)) return "must not be blank";
+  if (!IsListablePrincipal(principal)) return kUnlistablePrincipal;
+  // What a global token's permissions name as their principal.
+  if (principal == kGlobalPrincipal) return "'**' is for global tokens only";
+  return std::nullopt;
 }
 
 bool AsksForSessionToken(const CreateTokenRequest& request) {

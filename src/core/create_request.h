@@ -59,6 +59,13 @@ inline constexpr std::string_view kUnlistablePrincipal =
     "must not contain a comma nor begin or end with whitespace: a 'principals' filter could not "
     "name it";
 
+// Why `principal` cannot be the principal of a token of a type other than
+// global, as create and import say it ("must not be blank", the unlistable
+// text above, or that `**` is for global tokens only: on another type it
+// would read as "every principal" to whoever consumes introspection or the
+// check's headers), or nullopt.
+std::optional<std::string_view> NonGlobalPrincipalProblem(std::string_view principal);
+
 // Whether `request` names the session type, which ValidateCreate refuses
 // before any other rule (1011): a decoder that meets a wrong-typed member
 // leaves that rule to it.

@@ -197,6 +197,8 @@ TEST(BoomerangTokenTest, EveryFieldErrorNamesTheField) {
       {R"("principal":" ")", "'principal'"},
       {R"("principal":"team-7,team-8")", "'principal'"},
       {R"("principal":" team-7")", "'principal'"},
+      // A global token's principal, which create refuses on other types too.
+      {R"("principal":"**")", "'principal' '**' is for global tokens only"},
       {R"("principal":")" + std::string(1025, 'p') + R"(")", "'principal'"},
       {R"("creationDate":null)", "'creationDate'"},
       {R"("creationDate":"yesterday")", "'creationDate'"},
