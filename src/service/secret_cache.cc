@@ -37,7 +37,7 @@ const SecretCache::Shard& SecretCache::ShardFor(std::string_view secret_hash) co
 }
 
 core::SharedToken SecretCache::Find(std::string_view secret_hash) const {
-  if (!trusted_.load(std::memory_order_acquire)) return nullptr;
+  if (!Trusted()) return nullptr;
   const Shard& shard = ShardFor(secret_hash);
   std::shared_lock lock(shard.mutex);
   auto it = shard.by_hash.find(secret_hash);
@@ -56,8 +56,7 @@ void SecretCache::Insert(core::SharedToken shared, std::uint64_t epoch_before_lo
   std::lock_guard mutation(mutation_mutex_);
   // Checked under the mutation lock: an invalidation either happened before
   // (epoch moved, the fill is dropped) or will run after and erase the entry.
-  if (!trusted_.load(std::memory_order_acquire) ||
-      epoch_.load(std::memory_order_acquire) != epoch_before_lookup) {
+  if (!Trusted() || epoch_.load(std::memory_order_acquire) != epoch_before_lookup) {
     return;
   }
   // One entry per id and one id per entry, so that no view in id_to_hash_
@@ -115,6 +114,10 @@ void SecretCache::SetTrusted(bool trusted) {
   feed_down_ = !trusted;
   ClearLocked();
   trusted_.store(!feed_down_ && !feed_lagging_, std::memory_order_release);
+}
+
+void SecretCache::SetFreshUntil(std::chrono::steady_clock::time_point until) {
+  fresh_until_.store(until.time_since_epoch().count(), std::memory_order_release);
 }
 
 void SecretCache::SetLagging(bool lagging) {

@@ -13,6 +13,8 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -44,7 +46,7 @@ class SecretCache {
   std::optional<std::uint64_t> TrustedEpoch() const {
     if (shard_capacity_ == 0) return std::nullopt;
     const std::uint64_t epoch = epoch_.load(std::memory_order_acquire);
-    if (!trusted_.load(std::memory_order_acquire)) return std::nullopt;
+    if (!Trusted()) return std::nullopt;
     return epoch;
   }
 
@@ -65,6 +67,13 @@ class SecretCache {
   // yet); false: answer again (it has caught up, every deletion it missed
   // meanwhile already erased). Trusted only while neither down nor lagging.
   void SetLagging(bool lagging);
+  // Until when the feed vouches that every deletion made elsewhere has been
+  // erased (moved on by each of its round trips): from then on, the cache
+  // answers and keeps nothing until it is moved again, as when lagging. The
+  // check is made at each lookup, so that requests a stalled process wakes
+  // up to are never answered from the cache before the feed has had its
+  // turn. Never set (a store with no other writer): always fresh.
+  void SetFreshUntil(std::chrono::steady_clock::time_point until);
 
   std::uint64_t invalidations() const { return invalidations_.load(std::memory_order_relaxed); }
 
@@ -102,6 +111,15 @@ class SecretCache {
   void EraseLocked(IdIndex::iterator by_id);
   void ClearLocked();
 
+  // Trusted (neither down nor lagging) and fresh.
+  bool Trusted() const {
+    if (!trusted_.load(std::memory_order_acquire)) return false;
+    const std::int64_t fresh_until = fresh_until_.load(std::memory_order_acquire);
+    return fresh_until == kAlwaysFresh ||
+           std::chrono::steady_clock::now().time_since_epoch().count() < fresh_until;
+  }
+  static constexpr std::int64_t kAlwaysFresh = INT64_MAX;
+
   const std::size_t shard_capacity_;
   std::array<Shard, kShards> shards_;
   std::mutex mutation_mutex_;  // guards id_to_hash_ and orders mutations
@@ -109,8 +127,10 @@ class SecretCache {
   IdIndex id_to_hash_;
   std::atomic<std::uint64_t> epoch_{0};
   std::atomic<bool> trusted_{true};  // !feed_down_ && !feed_lagging_
-  bool feed_down_ = false;           // guarded by mutation_mutex_
-  bool feed_lagging_ = false;        // guarded by mutation_mutex_
+  // steady_clock ticks; kAlwaysFresh until SetFreshUntil.
+  std::atomic<std::int64_t> fresh_until_{kAlwaysFresh};
+  bool feed_down_ = false;     // guarded by mutation_mutex_
+  bool feed_lagging_ = false;  // guarded by mutation_mutex_
   std::atomic<std::uint64_t> invalidations_{0};
 };
 

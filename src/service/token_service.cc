@@ -698,4 +698,8 @@ void TokenService::OnFeedLagging(bool lagging) { cache_->SetLagging(lagging); }
 
 void TokenService::OnOverlapStarted(core::EpochMillis end) { NoteOverlapEnd(end); }
 
+void TokenService::OnFeedFreshUntil(std::chrono::steady_clock::time_point until) {
+  cache_->SetFreshUntil(until);
+}
+
 }  // namespace tokend::service

@@ -254,6 +254,7 @@ class TokenService final : public store::ChangeListener {
   void OnFeedHealthChanged(bool healthy) override;
   void OnFeedLagging(bool lagging) override;
   void OnOverlapStarted(core::EpochMillis end) override;
+  void OnFeedFreshUntil(std::chrono::steady_clock::time_point until) override;
 
  private:
   // CheckOperation, ValidateCreate, the expiry policy and CheckCreate.

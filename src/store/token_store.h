@@ -8,6 +8,7 @@
 // Unavailable; nothing a caller passes makes a method return Internal.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -56,6 +57,10 @@ class ChangeListener {
   // answers must not rely on it; false once it has (every deletion before
   // then delivered through OnTokenDeleted first).
   virtual void OnFeedLagging(bool lagging) = 0;
+  // The feed vouches until `until` that every deletion made elsewhere before
+  // has reached OnTokenDeleted; told again as each of its round trips
+  // completes. A store whose only writer is this process never calls it.
+  virtual void OnFeedFreshUntil(std::chrono::steady_clock::time_point /*until*/) {}
   // A rotation overlap, of this process or another sharing the store, ends
   // at `end`: the old token is gone from then on. A store whose only writer
   // is this process never calls it (every overlap is its own).

@@ -143,6 +143,37 @@ TEST_F(PostgresInstancesTest, AStalledChannelLetsNoDeletedTokenThroughForLong) {
   EXPECT_EQ(admin_self->status, 200);
 }
 
+// A whole instance that stalls (a paused VM, a throttled cgroup) wakes up to
+// requests that queued meanwhile; the deletion made elsewhere during the
+// stall must win over its cache, before its feed has had its turn.
+TEST_F(PostgresInstancesTest, AStalledInstanceAnswersNoDeletedTokenFromItsCache) {
+  auto a = StartInstance();
+  auto b = StartInstance();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  TestClient client_a(a->port());
+  TestClient client_b(b->port());
+  const Warm warm = CreateOnAWarmOnB(client_a, client_b, "stalled");
+  const std::string introspect = R"({"token":")" + warm.secret + R"("})";
+  TestClient queued(b->port());  // connected before the stall
+  ASSERT_TRUE(queued.connected());
+  b->Signal(SIGSTOP);
+  std::this_thread::sleep_for(300ms);
+  auto deleted = client_a.Request("DELETE", "/api/v2/token/" + warm.id, JsonWithBearer(admin_));
+  ASSERT_TRUE(deleted.has_value());
+  ASSERT_EQ(deleted->status, 200);
+  const std::string request =
+      "POST /api/v2/token/introspect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + admin_ +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(introspect.size()) +
+      "\r\n\r\n" + introspect;
+  ASSERT_TRUE(queued.WriteRaw(request));
+  std::this_thread::sleep_for(500ms);
+  b->Signal(SIGCONT);
+  auto answer = queued.ReadResponse();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->body, R"({"active":false})");
+}
+
 TEST_F(PostgresInstancesTest, BulkRevocationOnOneInstanceIsHeardByTheOther) {
   auto a = StartInstance();
   auto b = StartInstance();

@@ -123,6 +123,25 @@ TEST(SecretCacheTest, TrustedOnlyWhenTheFeedIsNeitherDownNorLagging) {
   EXPECT_EQ(cache.Find("hash1"), nullptr) << "emptied when the feed came back";
 }
 
+// The feed's freshness is checked at each lookup: once it has run out (a
+// process that stalled, whose feed has not had its turn yet), nothing is
+// answered or kept until the feed moves it on.
+TEST(SecretCacheTest, AFreshnessThatRanOutPausesTheCacheAtOnce) {
+  using std::chrono::steady_clock;
+  SecretCache cache(100);
+  cache.Insert(MakeToken("id1", "hash1"), cache.epoch());
+  cache.SetFreshUntil(steady_clock::now() + std::chrono::seconds(60));
+  EXPECT_NE(cache.Find("hash1"), nullptr);
+  ASSERT_TRUE(cache.TrustedEpoch().has_value());
+  cache.SetFreshUntil(steady_clock::now() - std::chrono::milliseconds(1));
+  EXPECT_EQ(cache.Find("hash1"), nullptr);
+  EXPECT_FALSE(cache.TrustedEpoch().has_value());
+  cache.Insert(MakeToken("id2", "hash2"), cache.epoch());
+  cache.SetFreshUntil(steady_clock::now() + std::chrono::seconds(60));
+  EXPECT_NE(cache.Find("hash1"), nullptr) << "kept through the pause";
+  EXPECT_EQ(cache.Find("hash2"), nullptr) << "nothing kept during the pause";
+}
+
 TEST(SecretCacheTest, CapacityZeroKeepsNothing) {
   SecretCache cache(0);
   cache.Insert(MakeToken("id1", "hash1"), cache.epoch());

@@ -84,6 +84,7 @@ void DeletionFeed::Serve(PGconn* conn) {
   // proves that notifications are still delivered at all.
   const std::string probe = "NOTIFY " + probe_channel_;
   auto fresh_until = listened_at_ + kFreshness;
+  if (callbacks_.on_fresh_until) callbacks_.on_fresh_until(fresh_until);
   std::optional<Clock::time_point> sent_at;        // the command in flight
   std::optional<Clock::time_point> probe_sent_at;  // a probe not heard yet
   auto last_probe = listened_at_;
@@ -107,6 +108,7 @@ void DeletionFeed::Serve(PGconn* conn) {
         if (result == nullptr) {
           if (DrainNotifications(conn)) probe_sent_at.reset();
           fresh_until = std::max(fresh_until, *sent_at + kFreshness);
+          if (callbacks_.on_fresh_until) callbacks_.on_fresh_until(fresh_until);
           sent_at.reset();
           break;
         }

@@ -40,6 +40,10 @@ class DeletionFeed {
     std::function<void(bool lagging)> on_lagging;
     // A rotation overlap (of this instance or another) ends at `end`.
     std::function<void(core::EpochMillis end)> on_overlap_started;
+    // Every deletion committed before `until` - kFreshness has been handed
+    // to on_deleted: the session vouches for it until `until`. Told at the
+    // start of each session and as each round trip completes.
+    std::function<void(std::chrono::steady_clock::time_point until)> on_fresh_until;
   };
 
   // How long a completed round trip on the listening session vouches for

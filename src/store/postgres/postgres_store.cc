@@ -805,11 +805,13 @@ class PostgresStore final : public TokenStore {
 
   Status Start() {
     feed_ = std::make_unique<pg::DeletionFeed>(
-        config_, pg::DeletionFeed::Callbacks{
-                     [this](std::string_view id) { AnnounceDeleted(id); },
-                     [this](bool healthy) { AnnounceHealth(healthy); },
-                     [this](bool lagging) { AnnounceLagging(lagging); },
-                     [this](core::EpochMillis end) { AnnounceOverlapStarted(end); }});
+        config_,
+        pg::DeletionFeed::Callbacks{
+            [this](std::string_view id) { AnnounceDeleted(id); },
+            [this](bool healthy) { AnnounceHealth(healthy); },
+            [this](bool lagging) { AnnounceLagging(lagging); },
+            [this](core::EpochMillis end) { AnnounceOverlapStarted(end); },
+            [this](std::chrono::steady_clock::time_point until) { AnnounceFreshUntil(until); }});
     Status status = feed_->Start();
     if (!status.ok()) {
       feed_.reset();
@@ -2208,6 +2210,11 @@ class PostgresStore final : public TokenStore {
     std::lock_guard lock(listener_mu_);
     feed_lagging_ = lagging;
     if (listener_ != nullptr) listener_->OnFeedLagging(lagging);
+  }
+
+  void AnnounceFreshUntil(std::chrono::steady_clock::time_point until) {
+    std::lock_guard lock(listener_mu_);
+    if (listener_ != nullptr) listener_->OnFeedFreshUntil(until);
   }
 
   void AnnounceOverlapStarted(core::EpochMillis end) {
