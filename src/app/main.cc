@@ -309,11 +309,15 @@ int Serve(const ServeConfig& config) {
   spdlog::info("tokend listening on {}:{} ({})", plan->listen.host, *port,
                config.tls_cert.empty() ? "HTTP" : "HTTPS");
   server.Wait();
-  // Every request has finished: what they recorded is written before exit.
-  if (core::Status flushed = service.FlushUses(); !flushed.ok()) {
+  // Every request has finished: the background work stops, and what the
+  // requests recorded is written before exit. The deliverer is asked first,
+  // so that a store that hangs holds the stop for one call's timeout in all.
+  if (deliverer) deliverer->RequestStop();
+  if (core::Status flushed = service.Shutdown(); !flushed.ok()) {
     spdlog::error("cannot record the last token uses: {}",
                   RedactStoreSecrets(config.store, flushed.message()));
   }
+  if (deliverer) deliverer->Stop();
   spdlog::info("tokend stopped");
   return kExitOk;
 }

@@ -67,16 +67,22 @@ TokenService::TokenService(store::TokenStore& store, const ServiceOptions& optio
 }
 
 TokenService::~TokenService() {
+  // Whatever is still pending is written before the store may go.
+  (void)Shutdown();
+  store_.SetChangeListener(nullptr);
+}
+
+Status TokenService::Shutdown() {
   {
     std::lock_guard lock(sweep_mu_);
+    if (stopping_) return Status::Ok();
     stopping_ = true;
   }
   sweep_cv_.notify_all();
+  const Status uses = uses_->Stop();
   if (sweeper_.joinable()) sweeper_.join();
   if (event_scanner_.joinable()) event_scanner_.join();
-  // Whatever is still pending is written before the store may go.
-  (void)uses_->Stop();
-  store_.SetChangeListener(nullptr);
+  return uses;
 }
 
 void TokenService::RecordUse(std::string_view id, core::EpochMillis at) { uses_->Record(id, at); }

@@ -188,9 +188,16 @@ class TokenService final : public store::ChangeListener {
   // active answer. Written to the store within last_used_resolution_seconds.
   void RecordUse(std::string_view id, core::EpochMillis at);
 
-  // May block. Writes every pending use now (graceful shutdown calls it once
-  // no request runs any more). On a store error the uses stay pending.
+  // May block. Writes every pending use now. On a store error the uses stay
+  // pending.
   Status FlushUses();
+  // May block. What a graceful shutdown does once no request runs any more:
+  // stops the background work (sweeps, scans, the use recorder's thread) and
+  // writes the uses still pending. A store that hangs costs it one call's
+  // timeout, not one per thread in turn: the last write of the uses runs
+  // while a sweep or scan may still be in its store call. Idempotent (the
+  // destructor calls it); the status of the uses' write.
+  Status Shutdown();
   // May block. POST /api/v2/token/{id}/rotate (API 7.3): needs token/write
   // and token/delete (PermissionDenied otherwise), the one NotFound of Get
   // for an id the caller does not cover (a token whose overlap ended is

@@ -131,6 +131,7 @@ void UseRecorder::Run() {
     }
     failing = !status.ok();
     lock.lock();
+    if (stopping_ && !status.ok()) failed_while_stopping_ = status;
   }
 }
 
@@ -143,6 +144,10 @@ core::Status UseRecorder::Stop() {
   }
   wake_.notify_all();
   if (thread.joinable()) thread.join();
+  {
+    std::lock_guard lock(thread_mu_);
+    if (failed_while_stopping_) return *std::exchange(failed_while_stopping_, std::nullopt);
+  }
   return Flush();
 }
 

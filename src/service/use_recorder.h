@@ -56,8 +56,11 @@ class UseRecorder {
 
   // Starts the background thread that calls Flush every interval.
   void Start();
-  // May block. Stops the background thread, then flushes what is pending.
-  // Idempotent; the recorder keeps recording (and Flush works) afterwards.
+  // May block. Stops the background thread, then flushes what is pending:
+  // unless the thread's own flush, under way when Stop was called, failed
+  // (a store that just failed, or hangs until its timeout, would cost the
+  // stop that time twice), which is then returned. Idempotent; the recorder
+  // keeps recording (and Flush works) afterwards.
   core::Status Stop();
 
  private:
@@ -92,6 +95,8 @@ class UseRecorder {
   std::mutex thread_mu_;  // guards stopping_ and the thread's start and join
   std::condition_variable wake_;
   bool stopping_ = false;
+  // The thread's flush that ended failing after Stop was asked for.
+  std::optional<core::Status> failed_while_stopping_;  // guarded by thread_mu_
   std::thread thread_;
 };
 

@@ -136,8 +136,12 @@ void Deliverer::Start() {
   }
 }
 
-void Deliverer::Stop() {
+void Deliverer::RequestStop() {
   for (std::jthread& thread : threads_) thread.request_stop();
+}
+
+void Deliverer::Stop() {
+  RequestStop();
   threads_.clear();  // joins
 }
 

@@ -53,6 +53,9 @@ class Deliverer {
   Deliverer& operator=(const Deliverer&) = delete;
 
   void Start();
+  // Asks every thread to stop, without waiting: a shutdown asks first, so
+  // that a thread in a store call ends it while the shutdown does the rest.
+  void RequestStop();
   // Asks every thread to stop and waits for them: a try in flight is
   // abandoned at once (its delivery is tried again when its lease ends).
   void Stop();

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "e2e_helpers.h"
@@ -83,6 +85,57 @@ TEST(PostgresOutageTest, StoreOutageGives503AndRecoversWithoutRestart) {
                           R"({"type":"team","name":"after","principal":"team-a",)"
                           R"("permissions":["workflow/read"]})")
                   .has_value());
+}
+
+// Signals the PostgreSQL server of the test cluster and every process it
+// started: SIGSTOP freezes it whole (no connection refused, no answer).
+void SignalTheWholeServer(int signal) {
+  std::ifstream pid_file(GetEnv("TOKEND_TEST_PG_DATA") + "/postmaster.pid");
+  std::string postmaster;
+  std::getline(pid_file, postmaster);
+  if (postmaster.empty()) return;
+  const std::string children =
+      "pkill -" + std::to_string(signal) + " -P " + postmaster + " 2>/dev/null";
+  if (signal == SIGCONT) ::kill(std::stoi(postmaster), signal);
+  (void)std::system(children.c_str());
+  if (signal != SIGCONT) ::kill(std::stoi(postmaster), signal);
+}
+
+// A frozen store must not hold a stop past the unit's TimeoutStopSec (20 s):
+// the last write of the uses, and the background work's calls in flight,
+// are cut off at the store's call timeout together, not one after another.
+TEST(PostgresOutageTest, AStopWithTheStoreFrozenEndsWellWithinTheUnitsTimeout) {
+  if (GetEnv("TOKEND_TEST_PG_URL").empty() || GetEnv("TOKEND_TEST_PG_DATA").empty()) {
+    GTEST_SKIP() << "TOKEND_TEST_PG_URL / TOKEND_TEST_PG_DATA not set";
+  }
+  auto database = ScopedPostgresDatabase::Create(GetEnv("TOKEND_TEST_PG_URL"));
+  ASSERT_TRUE(database.ok()) << database.status().ToString();
+  const std::string url = (*database)->url();
+  RunResult bootstrap = RunTokend({"bootstrap", "--store", url});
+  ASSERT_EQ(bootstrap.exit_code, 0) << bootstrap.err;
+  const std::string admin = bootstrap.out.substr(0, bootstrap.out.find('\n'));
+  auto tokend = TokendProcess::Start({"serve", "--listen", "127.0.0.1:0", "--store", url});
+  ASSERT_NE(tokend, nullptr);
+  {
+    TestClient client(tokend->port());
+    auto self = client.Request("GET", "/api/v2/token/self", JsonWithBearer(admin));
+    ASSERT_TRUE(self.has_value());
+    ASSERT_EQ(self->status, 200);  // a use to write at the stop
+  }
+  SignalTheWholeServer(SIGSTOP);
+  struct Thaw {
+    ~Thaw() { SignalTheWholeServer(SIGCONT); }
+  } thaw_on_exit;
+  std::this_thread::sleep_for(6s);  // the use recorder's thread is in a write by now
+  const auto stop = std::chrono::steady_clock::now();
+  tokend->Signal(SIGTERM);
+  EXPECT_EQ(tokend->WaitExit(60s), 0) << tokend->Log();
+  const auto took = std::chrono::steady_clock::now() - stop;
+  std::printf(
+      "stop with the store frozen: %lld ms\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  EXPECT_LT(took, 14s) << tokend->Log();
+  EXPECT_NE(tokend->Log().find("cannot record the last token uses"), std::string::npos);
 }
 
 }  // namespace
