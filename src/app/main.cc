@@ -273,7 +273,7 @@ int Serve(const ServeConfig& config) {
     spdlog::info("webhooks: delivering every event to {} URL(s) with {} threads", receivers,
                  deliverer_options.threads);
   }
-  metrics.SetWebhookSource([&store, &deliverer] {
+  metrics.SetWebhookSource([&store, &deliverer](bool store_answers) {
     http::WebhookFigures figures;
     if (deliverer) {
       const webhooks::DeliveryCounts counts = deliverer->counts();
@@ -281,7 +281,10 @@ int Serve(const ServeConfig& config) {
       figures.retried = counts.retried;
       figures.failed = counts.failed;
     }
-    if (auto outbox = (*store)->GetOutboxStats(); outbox.ok()) {
+    if (auto outbox = store_answers ? (*store)->GetOutboxStats()
+                                    : core::Result<store::OutboxStats>(
+                                          core::Status::Unavailable("the store did not answer"));
+        outbox.ok()) {
       figures.outbox_known = true;
       figures.events_waiting = outbox->waiting;
       figures.events_failed = outbox->failed;

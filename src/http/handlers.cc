@@ -357,21 +357,29 @@ Step Health(const HandlerEnv& env, Exchange& ex) {
 
 Step MetricsText(const HandlerEnv& env, Exchange& ex) {
   struct StoreFigures {
-    core::Result<std::vector<std::pair<core::TokenType, std::int64_t>>> counts;
+    bool up = false;
+    std::optional<std::vector<std::pair<core::TokenType, std::int64_t>>> counts;
     std::optional<WebhookFigures> webhooks;
   };
+  // The store is asked what /health asks first; once it fails to answer,
+  // nothing else asks it, so that a scrape waits for one call timeout at
+  // most (within a scraper's usual 10 s).
   auto read = [&env] {
-    return StoreFigures{env.service.CountByType(), env.metrics.ReadWebhookFigures()};
+    StoreFigures figures;
+    figures.up = env.service.Ping().ok();
+    if (figures.up) {
+      auto counts = env.service.CountByType();
+      if (counts.ok()) figures.counts = std::move(*counts);
+      figures.up = counts.ok();
+    }
+    figures.webhooks = env.metrics.ReadWebhookFigures(figures.up);
+    return figures;
   };
   return OnStore(read).Then([&env](StoreFigures figures) -> Step {
-    auto& counts = figures.counts;
     MetricsSnapshotExtras extras;
     extras.webhooks = std::move(figures.webhooks);
-    if (counts.ok()) {
-      extras.tokens_by_type = std::move(*counts);
-    } else {
-      extras.store_up = false;
-    }
+    extras.tokens_by_type = std::move(figures.counts);
+    extras.store_up = figures.up;
     const service::CacheStats cache = env.service.cache_stats();
     extras.cache_hits = cache.hits;
     extras.cache_misses = cache.misses;

@@ -141,7 +141,7 @@ void AppendWebhookFigures(std::string& out, const WebhookFigures& figures) {
 }  // namespace
 
 struct Metrics::Impl {
-  std::function<WebhookFigures()> webhook_source;
+  std::function<WebhookFigures(bool store_answers)> webhook_source;
   // Lock-free on the hot path: a route's slot is found by scanning the
   // published prefix of `routes`, whose entries never move or change once
   // published. Only the first request of a new route takes `insert_mutex`.
@@ -181,13 +181,13 @@ struct Metrics::Impl {
   }
 };
 
-void Metrics::SetWebhookSource(std::function<WebhookFigures()> source) {
+void Metrics::SetWebhookSource(std::function<WebhookFigures(bool store_answers)> source) {
   impl_->webhook_source = std::move(source);
 }
 
-std::optional<WebhookFigures> Metrics::ReadWebhookFigures() const {
+std::optional<WebhookFigures> Metrics::ReadWebhookFigures(bool store_answers) const {
   if (!impl_->webhook_source) return std::nullopt;
-  return impl_->webhook_source();
+  return impl_->webhook_source(store_answers);
 }
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -296,10 +296,11 @@ std::string Metrics::Render(const MetricsSnapshotExtras& extras) const {
   AppendInt(out, impl_->open_connections.load(std::memory_order_relaxed));
   out.push_back('\n');
 
-  AppendHeader(out, "tokend_tokens", "gauge", "Stored tokens, by type.");
+  if (extras.tokens_by_type) AppendHeader(out, "tokend_tokens", "gauge", "Stored tokens, by type.");
   for (const core::TokenType type : core::kAllTokenTypes) {
+    if (!extras.tokens_by_type) break;
     std::int64_t n = 0;
-    for (const auto& [stored_type, stored] : extras.tokens_by_type) {
+    for (const auto& [stored_type, stored] : *extras.tokens_by_type) {
       if (stored_type == type) n += stored;
     }
     out.append("tokend_tokens{type=\"");
@@ -328,7 +329,8 @@ std::string Metrics::Render(const MetricsSnapshotExtras& extras) const {
                    "Retired secrets presented after their rotation overlap, each of which revoked "
                    "its rotation family.",
                    extras.reuse_detected);
-  AppendUnlabelled(out, "tokend_store_up", "gauge", "1 when the token store answers, else 0.",
+  AppendUnlabelled(out, "tokend_store_up", "gauge",
+                   "1 when the token store answers and takes writes (as /health says UP), else 0.",
                    extras.store_up ? 1 : 0);
   if (extras.webhooks) AppendWebhookFigures(out, *extras.webhooks);
   return out;

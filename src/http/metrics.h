@@ -30,9 +30,9 @@ struct WebhookFigures {
 };
 
 struct MetricsSnapshotExtras {
-  // Stored tokens by type (from the store at scrape time); empty when the
-  // store did not answer.
-  std::vector<std::pair<core::TokenType, std::int64_t>> tokens_by_type;
+  // Stored tokens by type (from the store at scrape time); nullopt when the
+  // store did not answer (the family is then left out, rather than read 0).
+  std::optional<std::vector<std::pair<core::TokenType, std::int64_t>>> tokens_by_type;
   std::uint64_t cache_hits = 0;
   std::uint64_t cache_misses = 0;
   std::uint64_t cache_invalidations = 0;
@@ -64,8 +64,10 @@ class Metrics {
   // Where webhook figures come from (set once, before the server starts).
   // The source may read the store: call ReadWebhookFigures off the I/O
   // threads.
-  void SetWebhookSource(std::function<WebhookFigures()> source);
-  std::optional<WebhookFigures> ReadWebhookFigures() const;
+  // `store_answers` false: the store just failed to answer, and the source
+  // must not ask it again (a scrape waits for one call timeout at most).
+  void SetWebhookSource(std::function<WebhookFigures(bool store_answers)> source);
+  std::optional<WebhookFigures> ReadWebhookFigures(bool store_answers) const;
 
   // tokend_http_requests_total{route,status}, tokend_http_request_duration_seconds
   // histogram{route}, tokend_auth_failures_total{reason},

@@ -101,7 +101,8 @@ void SignalTheWholeServer(int signal) {
   if (signal != SIGCONT) ::kill(std::stoi(postmaster), signal);
 }
 
-// A frozen store must not hold a stop past the unit's TimeoutStopSec (20 s):
+// A frozen store must not hold a stop past the unit's TimeoutStopSec (20 s),
+// nor a scrape past a scraper's timeout:
 // the last write of the uses, and the background work's calls in flight,
 // are cut off at the store's call timeout together, not one after another.
 TEST(PostgresOutageTest, AStopWithTheStoreFrozenEndsWellWithinTheUnitsTimeout) {
@@ -126,7 +127,17 @@ TEST(PostgresOutageTest, AStopWithTheStoreFrozenEndsWellWithinTheUnitsTimeout) {
   struct Thaw {
     ~Thaw() { SignalTheWholeServer(SIGCONT); }
   } thaw_on_exit;
-  std::this_thread::sleep_for(6s);  // the use recorder's thread is in a write by now
+  // A scrape asks the store once: it answers within a scraper's usual 10 s.
+  const auto scrape = std::chrono::steady_clock::now();
+  {
+    TestClient client(tokend->port());
+    auto metrics = client.Request("GET", "/metrics", {}, {}, 30s);
+    ASSERT_TRUE(metrics.has_value());
+    EXPECT_NE(metrics->body.find("\ntokend_store_up 0\n"), std::string::npos) << metrics->body;
+    EXPECT_EQ(metrics->body.find("tokend_tokens{"), std::string::npos) << metrics->body;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - scrape, 9s);
+  // The use recorder's thread is in a write by now.
   const auto stop = std::chrono::steady_clock::now();
   tokend->Signal(SIGTERM);
   EXPECT_EQ(tokend->WaitExit(60s), 0) << tokend->Log();

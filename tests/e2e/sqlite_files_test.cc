@@ -115,6 +115,11 @@ TEST(SqliteFilesTest, WritesAreRefusedOnceTheFileIsReplaced) {
   auto deleted = client.Request("DELETE", "/api/v2/token/" + id);
   ASSERT_TRUE(deleted.has_value());
   EXPECT_EQ(deleted->status, 503) << deleted->body;
+  // The metrics say what /health says, and count no tokens they cannot trust.
+  auto metrics = client.Request("GET", "/metrics");
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_NE(metrics->body.find("\ntokend_store_up 0\n"), std::string::npos) << metrics->body;
+  EXPECT_EQ(metrics->body.find("tokend_tokens{"), std::string::npos) << metrics->body;
 }
 
 }  // namespace
