@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "http/error_response.h"
+#include "http/request_log.h"
 #include "http/session.h"
 #include "http/tls_context.h"
 #include "http/wire.h"
@@ -87,17 +88,16 @@ std::size_t DescriptorRoomForConnections() {
 }
 
 // The 503 a connection shed for want of descriptors gets on plain HTTP,
-// written without a session (none can be set up).
-const std::string& OutOfDescriptorsAnswer() {
-  static const std::string answer = [] {
-    Response res = ErrorResponse(core::ApiError::kTooManyConnections,
-                                 "The server has no room for another connection; retry later.");
-    FinishResponse(res, 11, /*keep_alive=*/false);
-    std::string wire;
-    AppendWireResponse(res, wire);
-    return wire;
-  }();
-  return answer;
+// written without a session (none can be set up): made for each, as every
+// answer is (its Date, its timestamp, a request id of its own).
+std::string OutOfDescriptorsAnswer() {
+  Response res = ErrorResponse(core::ApiError::kTooManyConnections,
+                               "The server has no room for another connection; retry later.");
+  res.set(kRequestIdHeader, RequestIdFor(std::nullopt));
+  FinishResponse(res, 11, /*keep_alive=*/false);
+  std::string wire;
+  AppendWireResponse(res, wire);
+  return wire;
 }
 
 }  // namespace
@@ -119,7 +119,7 @@ bool Listener::ShedOneConnection() {
       ::accept4(acceptor_->native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd >= 0) {
     if (server_.tls == nullptr) {
-      const std::string& answer = OutOfDescriptorsAnswer();
+      const std::string answer = OutOfDescriptorsAnswer();
       (void)!::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     ::close(fd);
@@ -186,12 +186,15 @@ asio::awaitable<void> Listener::Accept() {
       const bool out_of_descriptors = ec == asio::error::no_descriptors || ec.value() == ENFILE;
       if (out_of_descriptors) {
         // Once a minute at most, for every listener together: the condition
-        // lasts while connections do.
-        static std::atomic<std::int64_t> last_warning{std::numeric_limits<std::int64_t>::min()};
-        const std::int64_t minute = std::chrono::duration_cast<std::chrono::minutes>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count();
-        if (last_warning.exchange(minute) != minute) {
+        // lasts while connections do. (A minute since the last warning, not a
+        // minute of the clock: two warnings either side of a minute's turn
+        // were a moment apart.)
+        static std::atomic<std::int64_t> last_warning{std::numeric_limits<std::int64_t>::min() / 2};
+        const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count();
+        std::int64_t last = last_warning.load();
+        if (now - last >= 60'000 && last_warning.compare_exchange_strong(last, now)) {
           spdlog::warn(
               "out of file descriptors ({}): new connections are closed at once; raise the "
               "process's limit (LimitNOFILE)",

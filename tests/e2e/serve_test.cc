@@ -267,6 +267,9 @@ TEST(ServeTest, OutOfDescriptorsNewConnectionsAreClosedAtOnce) {
       EXPECT_TRUE(answer->empty() || answer->starts_with("HTTP/1.1 503")) << *answer;
       if (!answer->empty()) {
         EXPECT_NE(answer->find("\"code\":9016"), std::string::npos) << *answer;
+        // Made for this connection, as every answer is.
+        EXPECT_NE(answer->find("\r\nX-Request-Id: "), std::string::npos) << *answer;
+        EXPECT_NE(answer->find("\r\nDate: "), std::string::npos) << *answer;
       }
       ++refused;
     }
