@@ -92,9 +92,14 @@ void SecretCache::EraseById(std::string_view id) {
   // The epoch moves before the erase so that a fill racing with this call
   // either sees the new epoch or is erased here.
   epoch_.fetch_add(1, std::memory_order_acq_rel);
-  invalidations_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard mutation(mutation_mutex_);
-  if (auto it = id_to_hash_.find(id); it != id_to_hash_.end()) EraseLocked(it);
+  if (auto it = id_to_hash_.find(id); it != id_to_hash_.end()) {
+    EraseLocked(it);
+    // Entries dropped: a deletion is announced more than once (by the
+    // instance that made it, then by the feed), and most tokens deleted
+    // were never cached.
+    invalidations_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 void SecretCache::ClearLocked() {

@@ -59,6 +59,11 @@ TEST(SecretCacheTest, EraseByIdRemovesTheEntry) {
   cache.EraseById("id1");
   EXPECT_FALSE((cache.Find("hash1") != nullptr));
   EXPECT_EQ(cache.invalidations(), 1u);
+  // Counted are entries dropped, not calls: the same id again, or one never
+  // cached, drops nothing.
+  cache.EraseById("id1");
+  cache.EraseById("never cached");
+  EXPECT_EQ(cache.invalidations(), 1u);
 }
 
 TEST(SecretCacheTest, FillStartedBeforeAnInvalidationIsDropped) {
