@@ -44,6 +44,7 @@ class RequestHandler {
 
   const HandlerEnv& env() const { return env_; }
   bool access_logged() const { return access_log_.enabled(); }
+  const AccessLog& access_log() const { return access_log_; }
 
  private:
   Step Route(Exchange& ex) const;

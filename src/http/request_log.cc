@@ -96,8 +96,6 @@ AccessLog::AccessLog(bool enabled, bool json) : json_(json) {
 
 void AccessLog::Write(const Exchange& ex, int status) const {
   if (!logger_) return;
-  const std::chrono::duration<double, std::milli> elapsed =
-      std::chrono::steady_clock::now() - ex.start;
   // A method Beast does not know is the client's free text, of any length
   // below the header limit: a log line names it no further.
   const std::string_view method = ex.req.method() == beast_http::verb::unknown
@@ -110,6 +108,21 @@ void AccessLog::Write(const Exchange& ex, int status) const {
   }
   const std::string_view token_id =
       ex.auth && ex.auth->token ? std::string_view(ex.auth->token->id) : std::string_view{};
+  WriteLine(ex.remote, method, route, status, std::chrono::steady_clock::now() - ex.start,
+            ex.request_id, token_id);
+}
+
+void AccessLog::WriteRefusal(std::string_view remote, std::string_view method, int status,
+                             std::chrono::duration<double, std::milli> elapsed,
+                             std::string_view request_id) const {
+  if (!logger_) return;
+  WriteLine(remote, method.empty() ? std::string_view("-") : method, kUnmatchedRoute, status,
+            elapsed, request_id, {});
+}
+
+void AccessLog::WriteLine(std::string_view remote, std::string_view method, std::string_view route,
+                          int status, std::chrono::duration<double, std::milli> elapsed,
+                          std::string_view request_id, std::string_view token_id) const {
   std::string line;
   line.reserve(256);
   char duration[32];
@@ -118,7 +131,7 @@ void AccessLog::Write(const Exchange& ex, int status) const {
     // Members after "message" (app/logging's JSON formatter writes the rest
     // of the object around them).
     line.append("\"remoteAddress\":");
-    AppendJsonString(line, ex.remote);
+    AppendJsonString(line, remote);
     line.append(",\"method\":");
     AppendJsonString(line, method);
     line.append(",\"route\":");
@@ -128,14 +141,14 @@ void AccessLog::Write(const Exchange& ex, int status) const {
     line.append(",\"durationMs\":");
     line.append(duration);
     line.append(",\"requestId\":");
-    AppendJsonString(line, ex.request_id);
+    AppendJsonString(line, request_id);
     if (!token_id.empty()) {
       line.append(",\"tokenId\":");
       AppendJsonString(line, token_id);
     }
   } else {
     line.append("access ");
-    line.append(ex.remote.empty() ? std::string_view("-") : ex.remote);
+    line.append(remote.empty() ? std::string_view("-") : remote);
     line.push_back(' ');
     line.append(method);
     line.push_back(' ');
@@ -145,7 +158,7 @@ void AccessLog::Write(const Exchange& ex, int status) const {
     line.push_back(' ');
     line.append(duration);
     line.append("ms id=");
-    line.append(ex.request_id);
+    line.append(request_id);
     line.append(" token=");
     line.append(token_id.empty() ? std::string_view("-") : token_id);
   }

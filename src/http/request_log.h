@@ -2,6 +2,7 @@
 // the log format chosen at start. Internal to the http layer.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,8 +45,18 @@ class AccessLog {
   // milliseconds, request id, the caller's token id when one was
   // authenticated. Never a secret, query string or body.
   void Write(const Exchange& ex, int status) const;
+  // The line of a request refused before it was routed (413 for a body over
+  // the limit, 400 for malformed framing, 408, ...): route `unmatched`, no
+  // token; `method` as far as the request line was read (empty: `-`).
+  void WriteRefusal(std::string_view remote, std::string_view method, int status,
+                    std::chrono::duration<double, std::milli> elapsed,
+                    std::string_view request_id) const;
 
  private:
+  void WriteLine(std::string_view remote, std::string_view method, std::string_view route,
+                 int status, std::chrono::duration<double, std::milli> elapsed,
+                 std::string_view request_id, std::string_view token_id) const;
+
   std::shared_ptr<spdlog::logger> logger_;
   bool json_ = false;
 };

@@ -648,8 +648,19 @@ asio::awaitable<void> Session::SendErrorAndClose(core::ApiError error, std::stri
   }
   FinishResponse(res, 11, /*keep_alive=*/false);
   // The request's own id when its header was read, as for any answer.
-  res.set(kRequestIdHeader, RequestIdFor(PresentedRequestId(read_ec)));
+  const std::string request_id = RequestIdFor(PresentedRequestId(read_ec));
+  res.set(kRequestIdHeader, request_id);
   listener_.server().metrics.RecordRequest(kUnmatchedRoute, res.result_int(), 0.0);
+  // One access line per answered request, these too: its method once its
+  // request line was read.
+  std::string_view method;
+  if (parser_ && !parser_->get().target().empty()) {
+    method = parser_->get().method() == beast_http::verb::unknown
+                 ? std::string_view("UNKNOWN")
+                 : std::string_view(parser_->get().method_string());
+  }
+  listener_.server().handler.access_log().WriteRefusal(remote_, method, res.result_int(), {},
+                                                       request_id);
   if (co_await Write(res)) co_await LingeringClose();
 }
 

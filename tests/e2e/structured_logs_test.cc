@@ -111,6 +111,49 @@ TEST_F(StructuredLogsTest, JsonLinesWithAnAccessLinePerRequestAndNoSecret) {
   EXPECT_EQ(access[3].at("route"), "/api/v2/token/introspect");
 }
 
+// A request refused before it was routed (a body over the limit, framing
+// that could be read two ways, no Host) is answered, so it has its access
+// line too: route "unmatched", its own request id, no token.
+TEST_F(StructuredLogsTest, RefusalsBeforeRoutingHaveTheirAccessLine) {
+  auto tokend = Start({"--log-format", "json", "--access-log"});
+  ASSERT_NE(tokend, nullptr);
+  const std::vector<std::pair<std::string, int>> refused = {
+      {"POST /api/v2/token HTTP/1.1\r\nHost: x\r\nX-Request-Id: rid-413\r\n"
+       "Content-Length: 70000\r\n\r\n",
+       413},
+      {"POST /api/v2/token HTTP/1.1\r\nHost: x\r\nX-Request-Id: rid-400\r\n"
+       "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+       400},
+      {"GET /health HTTP/1.1\r\nX-Request-Id: rid-host\r\n\r\n", 400},
+  };
+  for (const auto& [raw, status] : refused) {
+    TestClient client(tokend->port());
+    ASSERT_TRUE(client.WriteRaw(raw));
+    auto res = client.ReadResponse();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, status) << raw;
+  }
+  tokend->Signal(SIGTERM);
+  ASSERT_EQ(tokend->WaitExit(15s), 0);
+  std::vector<boost::json::object> access;
+  for (const std::string& line : Lines(tokend->Log())) {
+    const boost::json::value value = ParseJson(line);
+    ASSERT_TRUE(value.is_object()) << line;
+    if (value.as_object().at("message") == "request") access.push_back(value.as_object());
+  }
+  ASSERT_EQ(access.size(), refused.size()) << tokend->Log();
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"rid-413", "POST"}, {"rid-400", "POST"}, {"rid-host", "GET"}};
+  for (std::size_t i = 0; i < refused.size(); ++i) {
+    EXPECT_EQ(std::string(access[i].at("requestId").as_string()), expected[i].first);
+    EXPECT_EQ(std::string(access[i].at("method").as_string()), expected[i].second);
+    EXPECT_EQ(access[i].at("route"), "unmatched");
+    EXPECT_EQ(access[i].at("status"), refused[i].second);
+    EXPECT_FALSE(access[i].contains("tokenId"));
+    EXPECT_TRUE(access[i].at("remoteAddress").as_string().starts_with("127.0.0.1:"));
+  }
+}
+
 TEST_F(StructuredLogsTest, TextAccessLinesAndNoneWithoutTheFlag) {
   auto tokend = Start({"--access-log", "--auth", "off"});
   ASSERT_NE(tokend, nullptr);
