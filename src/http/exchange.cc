@@ -3,6 +3,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
+#include "core/text.h"
 #include "http/request_log.h"
 
 namespace tokend::http {
@@ -54,10 +55,6 @@ bool IsUnreservedOrSubDelim(char c) {
   return std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
 }
 
-bool IsHexDigit(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 }  // namespace
 
 bool IsHostFieldValue(std::string_view value) {
@@ -81,7 +78,8 @@ bool IsHostFieldValue(std::string_view value) {
     }
     for (std::size_t i = 0; i < host.size(); ++i) {
       if (host[i] == '%') {
-        if (i + 2 >= host.size() || !IsHexDigit(host[i + 1]) || !IsHexDigit(host[i + 2])) {
+        if (i + 2 >= host.size() || core::HexValue(host[i + 1]) < 0 ||
+            core::HexValue(host[i + 2]) < 0) {
           return false;
         }
         i += 2;
