@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 
 #include "core/text.h"
@@ -197,6 +198,43 @@ void AppendSpringDate(std::string& out, EpochMillis millis) {
                        '0',
                        '0'};
   out.append(text, sizeof text);
+}
+
+void WriteHttpDate(std::int64_t seconds, char* out) {
+  static constexpr char kWeekdays[7][4] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+  static constexpr char kMonths[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  constexpr std::int64_t kSecondsPerDay = 86'400;
+  // Floor division, as for Spring dates.
+  std::int64_t days = seconds / kSecondsPerDay;
+  std::int64_t rem = seconds % kSecondsPerDay;
+  if (rem < 0) {
+    rem += kSecondsPerDay;
+    --days;
+  }
+  const CivilDate date = CivilFromDays(days);
+  const auto year = static_cast<unsigned>(date.year);
+  const auto second_of_day = static_cast<unsigned>(rem);
+  const auto two = [](char* at, unsigned value) {
+    at[0] = static_cast<char>('0' + value / 10 % 10);
+    at[1] = static_cast<char>('0' + value % 10);
+  };
+  std::memcpy(out, kWeekdays[(days % 7 + 7) % 7], 3);  // 1970-01-01 was a Thursday
+  out[3] = ',';
+  out[4] = ' ';
+  two(out + 5, date.day);
+  out[7] = ' ';
+  std::memcpy(out + 8, kMonths[date.month - 1], 3);
+  out[11] = ' ';
+  two(out + 12, year / 100);
+  two(out + 14, year % 100);
+  out[16] = ' ';
+  two(out + 17, second_of_day / 3600);
+  out[19] = ':';
+  two(out + 20, second_of_day / 60 % 60);
+  out[22] = ':';
+  two(out + 23, second_of_day % 60);
+  std::memcpy(out + 25, " GMT", 4);
 }
 
 std::string FormatSpringDate(EpochMillis millis) {

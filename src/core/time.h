@@ -2,6 +2,7 @@
 // clients send and expect it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +21,12 @@ std::string FormatSpringDate(EpochMillis millis);
 // Appends FormatSpringDate(millis) to `out` (without allocating for years
 // 0000..9999, which is every date tokend stores).
 void AppendSpringDate(std::string& out, EpochMillis millis);
+
+// RFC 9110's IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", HTTP's Date) of
+// `seconds` since the epoch, written into `out`, which holds exactly
+// kHttpDateLength characters (years 0000..9999).
+inline constexpr std::size_t kHttpDateLength = 29;
+void WriteHttpDate(std::int64_t seconds, char* out);
 
 // Parses a request date given as a string: a string of digits (epoch millis,
 // optionally with a leading '-'), or ISO-8601 "YYYY-MM-DDTHH:MM:SS[.fff...]"

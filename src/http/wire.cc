@@ -1,67 +1,31 @@
 #include "http/wire.h"
 
 #include <charconv>
-#include <chrono>
-#include <cstring>
 #include <ctime>
 #include <string_view>
+
+#include "core/time.h"
 
 namespace tokend::http {
 namespace {
 
-constexpr std::size_t kHttpDateLength = 29;
-
-void FormatHttpDate(std::int64_t seconds, char* text) {
-  static constexpr char kDays[7][4] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
-  static constexpr char kMonths[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const std::chrono::sys_seconds instant{std::chrono::seconds(seconds)};
-  const auto day = std::chrono::floor<std::chrono::days>(instant);
-  const std::chrono::year_month_day date{day};
-  const std::chrono::hh_mm_ss time{instant - day};
-  const auto days_since_epoch = day.time_since_epoch().count();
-  const char* weekday = kDays[((days_since_epoch % 7) + 7) % 7];  // 1970-01-01 was a Thursday
-  const char* month = kMonths[static_cast<unsigned>(date.month()) - 1];
-  const int year = static_cast<int>(date.year());
-  auto two = [](char* at, long value) {
-    at[0] = static_cast<char>('0' + value / 10 % 10);
-    at[1] = static_cast<char>('0' + value % 10);
-  };
-  std::memcpy(text, weekday, 3);
-  text[3] = ',';
-  text[4] = ' ';
-  two(text + 5, static_cast<unsigned>(date.day()));
-  text[7] = ' ';
-  std::memcpy(text + 8, month, 3);
-  text[11] = ' ';
-  two(text + 12, year / 100);
-  two(text + 14, year % 100);
-  text[16] = ' ';
-  two(text + 17, time.hours().count());
-  text[19] = ':';
-  two(text + 20, time.minutes().count());
-  text[22] = ':';
-  two(text + 23, time.seconds().count());
-  std::memcpy(text + 25, " GMT", 4);
-}
-
 // The Date of a response written now: formatted once a second per thread.
 std::string_view HttpDateNow() {
   thread_local std::int64_t formatted_second = -1;
-  thread_local char text[kHttpDateLength];
+  thread_local char text[core::kHttpDateLength];
   const std::int64_t now = std::time(nullptr);
   if (now != formatted_second) {
-    FormatHttpDate(now, text);
+    core::WriteHttpDate(now, text);
     formatted_second = now;
   }
-  return {text, kHttpDateLength};
+  return {text, core::kHttpDateLength};
 }
 
 }  // namespace
 
 std::string HttpDate(std::int64_t seconds) {
-  std::string text(kHttpDateLength, ' ');
-  FormatHttpDate(seconds, text.data());
+  std::string text(core::kHttpDateLength, ' ');
+  core::WriteHttpDate(seconds, text.data());
   return text;
 }
 
