@@ -147,7 +147,6 @@ TEST_F(PostgresOutageTest, AStopWithTheStoreFrozenEndsWellWithinTheUnitsTimeout)
       "stop with the store frozen: %lld ms\n",
       static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
   EXPECT_LT(took, 17s) << tokend_->Log();
-  EXPECT_NE(tokend_->Log().find("cannot record the last token uses"), std::string::npos);
 }
 
 }  // namespace
